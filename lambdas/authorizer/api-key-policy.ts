@@ -1,0 +1,95 @@
+/**
+ * The API-key policy: shape and checksum (no I/O) → SHA-256 → in-memory cache → one GetItem →
+ * expiry, revocation and `enabled` checked on every decision, never trusting DynamoDB's lazy TTL.
+ */
+import { BoundedCache } from '../shared/bounded-cache';
+import { hashKey, parseKey } from '../shared/key-format';
+import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
+import type { KeyLookup } from '../shared/key-store';
+import { normaliseScopes, type Principal } from '../shared/principal';
+import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
+
+export interface ApiKeyPolicyOptions {
+  keyPrefix: string;
+  store: KeyLookup;
+  /** How long a found key is trusted without re-reading the table. Bounds revocation delay (with the API Gateway cache). */
+  keyCacheTtlSeconds: number;
+  /** How long an unknown hash is remembered, so a flood of one junk key costs one read. */
+  negativeCacheTtlSeconds: number;
+  /** While the table is failing, a key verified within the last `keyCacheTtlSeconds + staleIfErrorSeconds` still works. 0 disables it. */
+  staleIfErrorSeconds: number;
+  maxCacheEntries: number;
+  nowMs?: () => number;
+}
+
+interface CachedLookup {
+  record: KeyRecord | undefined;
+  fetchedAtMs: number;
+}
+
+const STATUS_REASON: Record<Exclude<ReturnType<typeof keyStatus>, 'active'>, RejectReason> = {
+  expired: 'key_expired',
+  revoked: 'key_revoked',
+  disabled: 'key_disabled',
+};
+
+export class ApiKeyPolicy implements CredentialPolicy {
+  private readonly cache: BoundedCache<string, CachedLookup>;
+  private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
+  private readonly principals = new WeakMap<KeyRecord, Principal>();
+  private readonly nowMs: () => number;
+  /** DynamoDB reads made, for tests and benchmarks. */
+  reads = 0;
+
+  constructor(private readonly options: ApiKeyPolicyOptions) {
+    this.nowMs = options.nowMs ?? Date.now;
+    this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
+  }
+
+  async evaluate(credential: string): Promise<PolicyResult> {
+    const parsed = parseKey(credential, this.options.keyPrefix);
+    if (!parsed.ok) return reject(parsed.reason === 'wrong_prefix' ? 'key_wrong_prefix' : parsed.reason === 'bad_checksum' ? 'key_bad_checksum' : 'malformed_credential');
+    const keyHash = hashKey(credential);
+    const nowMs = this.nowMs();
+    const cached = this.cache.get(keyHash);
+    const freshForMs = (cached?.record ? this.options.keyCacheTtlSeconds : this.options.negativeCacheTtlSeconds) * 1000;
+    if (cached && nowMs - cached.fetchedAtMs < freshForMs) return this.decide(cached.record, keyHash, nowMs, 'key_valid', true);
+
+    let record: KeyRecord | undefined;
+    try {
+      record = await this.read(keyHash);
+    } catch (error) {
+      if (error instanceof MalformedKeyItemError) return reject('key_item_malformed');
+      // Stale-if-error: only a key that was valid recently, and only within the configured window.
+      if (cached?.record) return this.decide(cached.record, keyHash, nowMs, 'key_valid_stale', true);
+      return { kind: 'fail', reason: 'key_store_unavailable', error };
+    }
+    const ttlMs = record
+      ? (this.options.keyCacheTtlSeconds + this.options.staleIfErrorSeconds) * 1000
+      : this.options.negativeCacheTtlSeconds * 1000;
+    this.cache.set(keyHash, { record, fetchedAtMs: nowMs }, ttlMs);
+    return this.decide(record, keyHash, nowMs, 'key_valid', false);
+  }
+
+  /** One read per hash at a time: concurrent requests for the same key share it. */
+  private read(keyHash: string): Promise<KeyRecord | undefined> {
+    const pending = this.inFlight.get(keyHash);
+    if (pending) return pending;
+    this.reads++;
+    const read = this.options.store.getByHash(keyHash).finally(() => this.inFlight.delete(keyHash));
+    this.inFlight.set(keyHash, read);
+    return read;
+  }
+
+  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
+    if (!record || record.keyHash !== keyHash) return reject('key_not_found');
+    const status = keyStatus(record, Math.floor(nowMs / 1000));
+    if (status !== 'active') return reject(STATUS_REASON[status]);
+    let principal = this.principals.get(record);
+    if (!principal) {
+      principal = { sub: record.owner, scopes: normaliseScopes(record.scopes), authMethod: 'apiKey', keyId: record.keyId };
+      this.principals.set(record, principal);
+    }
+    return { kind: 'principal', principal, reason, cached };
+  }
+}

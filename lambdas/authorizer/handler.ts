@@ -1,0 +1,27 @@
+/**
+ * Lambda entry point: wiring only. Clients, verifiers and caches live at module scope, built once per
+ * container; the JWKS is fetched during init (top-level await), not on the first request.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { errorFields } from '../shared/logger';
+import { readSettings } from '../shared/settings';
+import { buildAuthorizer } from './wiring';
+
+const { authorize, jwtPolicy, logger } = buildAuthorizer(readSettings());
+
+if (jwtPolicy) {
+  try {
+    await jwtPolicy.hydrate();
+  } catch (error) {
+    // Not fatal: keys still work, and each JWT retries the fetch (within the fetcher's cooldown).
+    logger.error('JWKS hydrate failed at init', { reason: 'jwks_unavailable', ...errorFields(error) });
+  }
+}
+
+export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  const outcome = await authorize(event);
+  if (outcome.effect === 'allow') return outcome.response;
+  // API Gateway maps exactly this message to 401; any other error becomes AUTHORIZER_FAILURE (503 here).
+  if (outcome.effect === 'unauthorized') throw new Error('Unauthorized');
+  throw new Error('AuthorizerFailure');
+}

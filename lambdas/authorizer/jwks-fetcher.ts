@@ -1,0 +1,89 @@
+/**
+ * The JWKS fetcher handed to aws-jwt-verify. It adds what the default lacks:
+ * - plain http for local mode's loopback issuer (aws-jwt-verify fetches over https only);
+ * - a hard response timeout, so a slow JWKS endpoint fails closed in bounded time;
+ * - a short circuit breaker: after a failed fetch, further fetches fail at once for `failureCooldownMs`,
+ *   so an outage or a flood of unknown `kid`s cannot hammer the issuer or stall every request;
+ * - a body size bound and a fetch counter (tests and benchmarks count fetches).
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Fetcher } from 'aws-jwt-verify/https';
+import { FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error';
+
+export interface JwksFetcherOptions {
+  /** Whole-request budget. */
+  timeoutMs?: number;
+  failureCooldownMs?: number;
+  allowHttp?: boolean;
+  maxBodyBytes?: number;
+  nowMs?: () => number;
+}
+
+export class JwksFetcher implements Fetcher {
+  fetches = 0;
+  private openUntilMs = 0;
+  private readonly timeoutMs: number;
+  private readonly failureCooldownMs: number;
+  private readonly maxBodyBytes: number;
+  private readonly nowMs: () => number;
+
+  constructor(private readonly options: JwksFetcherOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 1500;
+    this.failureCooldownMs = options.failureCooldownMs ?? 2000;
+    this.maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  async fetch(uri: string): Promise<ArrayBuffer> {
+    if (this.nowMs() < this.openUntilMs) throw new FetchError(uri, 'JWKS fetch skipped: a recent fetch failed (cooling down)');
+    this.fetches++;
+    try {
+      return await this.get(uri);
+    } catch (error) {
+      this.openUntilMs = this.nowMs() + this.failureCooldownMs;
+      throw error;
+    }
+  }
+
+  private get(uri: string): Promise<ArrayBuffer> {
+    const url = new URL(uri);
+    const request = url.protocol === 'https:' ? httpsRequest : this.options.allowHttp && url.protocol === 'http:' ? httpRequest : undefined;
+    if (!request) return Promise.reject(new NonRetryableFetchError(uri, `protocol ${url.protocol} is not allowed for JWKS`));
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers: { accept: 'application/json' } }, (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          finish(new NonRetryableFetchError(uri, `status ${response.statusCode}, expected 200`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.maxBodyBytes) finish(new NonRetryableFetchError(uri, `JWKS larger than ${this.maxBodyBytes} bytes`));
+          else chunks.push(chunk);
+        });
+        response.on('end', () => {
+          const body = Buffer.concat(chunks);
+          finish(undefined, body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
+        });
+        response.on('error', (error) => finish(error));
+      });
+      const timer = setTimeout(() => finish(new FetchError(uri, `no complete response within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer.unref();
+      let settled = false;
+      const finish = (error?: Error, body?: ArrayBuffer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) {
+          req.destroy();
+          reject(error instanceof FetchError ? error : new FetchError(uri, error.message));
+        } else resolve(body as ArrayBuffer);
+      };
+      req.on('error', (error) => finish(error));
+      req.end();
+    });
+  }
+}

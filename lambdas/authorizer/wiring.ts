@@ -1,0 +1,59 @@
+/** Build the authorizer's dependencies from settings. Used by the Lambda handler and by local mode. */
+import type { Fetcher } from 'aws-jwt-verify/https';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ROUTES, type Route } from '../../lib/routes';
+import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
+import { createLogger, type Logger } from '../shared/logger';
+import type { RuntimeSettings } from '../shared/settings';
+import { ApiKeyPolicy } from './api-key-policy';
+import { createAuthorizer } from './authorizer';
+import { JwksFetcher } from './jwks-fetcher';
+import { JwtPolicy } from './jwt-policy';
+import { PolicyCompiler } from './policy-compiler';
+
+/** Bounds on in-process caches: memory stays flat whatever credentials callers spray. */
+export const MAX_KEY_CACHE_ENTRIES = 10_000;
+export const MAX_JWT_CACHE_ENTRIES = 2_000;
+
+export interface AuthorizerOverrides {
+  dynamoClient?: DynamoDBClient;
+  keyLookup?: KeyLookup;
+  fetcher?: Fetcher;
+  logger?: Logger;
+  routes?: readonly Route[];
+  nowMs?: () => number;
+}
+
+export function buildAuthorizer(settings: RuntimeSettings, overrides: AuthorizerOverrides = {}) {
+  const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
+  const nowMs = overrides.nowMs ?? Date.now;
+  const keyLookup =
+    overrides.keyLookup ??
+    new DynamoKeyLookup(overrides.dynamoClient ?? createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), settings.tableName);
+  const apiKeyPolicy = new ApiKeyPolicy({
+    keyPrefix: settings.keyPrefix,
+    store: keyLookup,
+    keyCacheTtlSeconds: settings.keyCacheTtlSeconds,
+    negativeCacheTtlSeconds: settings.negativeKeyCacheTtlSeconds,
+    staleIfErrorSeconds: settings.staleIfErrorSeconds,
+    maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
+    nowMs,
+  });
+  const jwtPolicy =
+    settings.issuers.length > 0
+      ? new JwtPolicy({
+          issuers: settings.issuers,
+          fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs }),
+          jwtCacheTtlSeconds: settings.jwtCacheTtlSeconds,
+          maxCacheEntries: MAX_JWT_CACHE_ENTRIES,
+          nowMs,
+        })
+      : undefined;
+  const authorize = createAuthorizer({
+    apiKeyPolicy,
+    ...(jwtPolicy ? { jwtPolicy } : {}),
+    compiler: new PolicyCompiler(overrides.routes ?? ROUTES),
+    logger,
+  });
+  return { authorize, apiKeyPolicy, jwtPolicy, logger };
+}

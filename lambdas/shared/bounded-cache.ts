@@ -1,0 +1,53 @@
+/**
+ * A size-bounded LRU map with per-entry expiry. Every in-process cache in dualgate is one of these, so
+ * that spraying distinct credentials can never grow memory without bound.
+ * A JS Map keeps insertion order, so re-inserting on hit makes the first key the least recently used.
+ */
+export class BoundedCache<K, V> {
+  private readonly entries = new Map<K, { value: V; expiresAtMs: number }>();
+
+  constructor(
+    readonly maxEntries: number,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error('maxEntries must be a positive integer');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The value, if present and not expired. Expired entries are dropped. */
+  get(key: K): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs <= this.nowMs()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  set(key: K, value: V, ttlMs: number): void {
+    if (ttlMs <= 0) {
+      this.entries.delete(key);
+      return;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAtMs: this.nowMs() + ttlMs });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Runtime settings, read from the Lambda environment. The CDK construct writes these variables from the
+ * typed, synth-time-validated configuration (lib/config.ts), and local mode writes the same ones, so a
+ * setting has one name and one meaning everywhere.
+ */
+import { assertValidKeyPrefix } from './key-format';
+import { parseIssuerConfigs, type IssuerConfig } from './issuer-config';
+
+export const SETTING_NAMES = {
+  tableName: 'DUALGATE_KEY_TABLE',
+  keyPrefix: 'DUALGATE_KEY_PREFIX',
+  keyCacheTtlSeconds: 'DUALGATE_KEY_CACHE_TTL_SECONDS',
+  negativeKeyCacheTtlSeconds: 'DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS',
+  staleIfErrorSeconds: 'DUALGATE_STALE_IF_ERROR_SECONDS',
+  jwtCacheTtlSeconds: 'DUALGATE_JWT_CACHE_TTL_SECONDS',
+  issuers: 'DUALGATE_ISSUERS',
+  adminScope: 'DUALGATE_ADMIN_SCOPE',
+  dynamoEndpoint: 'DUALGATE_DYNAMODB_ENDPOINT',
+  allowHttpIssuers: 'DUALGATE_ALLOW_HTTP_ISSUERS',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+export interface RuntimeSettings {
+  tableName: string;
+  keyPrefix: string;
+  keyCacheTtlSeconds: number;
+  negativeKeyCacheTtlSeconds: number;
+  staleIfErrorSeconds: number;
+  jwtCacheTtlSeconds: number;
+  issuers: IssuerConfig[];
+  adminScope: string;
+  dynamoEndpoint?: string;
+  allowHttpIssuers: boolean;
+  logLevel: string;
+}
+
+export const DEFAULT_SETTINGS = {
+  keyPrefix: 'dg',
+  keyCacheTtlSeconds: 30,
+  negativeKeyCacheTtlSeconds: 5,
+  staleIfErrorSeconds: 60,
+  jwtCacheTtlSeconds: 300,
+  adminScope: 'keys:admin',
+  logLevel: 'INFO',
+} as const;
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+function seconds(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new SettingsError(`${name} must be an integer from 0 to ${max} (got ${JSON.stringify(raw)})`);
+  return value;
+}
+
+export function readSettings(env: Record<string, string | undefined> = process.env): RuntimeSettings {
+  const tableName = env[SETTING_NAMES.tableName];
+  if (!tableName) throw new SettingsError(`${SETTING_NAMES.tableName} is not set`);
+  const keyPrefix = env[SETTING_NAMES.keyPrefix] || DEFAULT_SETTINGS.keyPrefix;
+  try {
+    assertValidKeyPrefix(keyPrefix);
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
+  }
+  const allowHttpIssuers = env[SETTING_NAMES.allowHttpIssuers] === 'true';
+  let issuers: IssuerConfig[] = [];
+  const rawIssuers = env[SETTING_NAMES.issuers];
+  if (rawIssuers) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawIssuers);
+    } catch {
+      throw new SettingsError(`${SETTING_NAMES.issuers} is not valid JSON`);
+    }
+    issuers = parseIssuerConfigs(parsed, { allowHttp: allowHttpIssuers });
+  }
+  const settings: RuntimeSettings = {
+    tableName,
+    keyPrefix,
+    keyCacheTtlSeconds: seconds(env, SETTING_NAMES.keyCacheTtlSeconds, DEFAULT_SETTINGS.keyCacheTtlSeconds, 3600),
+    negativeKeyCacheTtlSeconds: seconds(env, SETTING_NAMES.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, 3600),
+    staleIfErrorSeconds: seconds(env, SETTING_NAMES.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, 3600),
+    jwtCacheTtlSeconds: seconds(env, SETTING_NAMES.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
+    issuers,
+    adminScope: env[SETTING_NAMES.adminScope] || DEFAULT_SETTINGS.adminScope,
+    allowHttpIssuers,
+    logLevel: env[SETTING_NAMES.logLevel] || DEFAULT_SETTINGS.logLevel,
+  };
+  const endpoint = env[SETTING_NAMES.dynamoEndpoint];
+  if (endpoint) settings.dynamoEndpoint = endpoint;
+  return settings;
+}
