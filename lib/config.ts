@@ -1,0 +1,135 @@
+/**
+ * dualgate's typed configuration: construct props, or CDK context (`-c dualgate:keyPrefix=...` or cdk.json).
+ * Everything is validated at synth time with an error that names the setting.
+ */
+import { assertValidKeyPrefix } from '../lambdas/shared/key-format';
+import { parseIssuerConfigs, type IssuerConfig } from '../lambdas/shared/issuer-config';
+import { DEFAULT_SETTINGS, SETTING_NAMES } from '../lambdas/shared/settings';
+import { SCOPE_PATTERN } from './routes';
+
+export interface DualgateConfig {
+  /** Key prefix, `[a-z][a-z0-9]{1,15}`. Default `dg`. */
+  keyPrefix: string;
+  /** External OIDC issuers. When empty, a Cognito user pool is the issuer. */
+  issuers: IssuerConfig[];
+  /** Create the Cognito user pool, resource server and client-credentials app client. Default: when no issuers are given. */
+  cognito: boolean;
+  /** API Gateway's authorizer result cache. 0 turns it off. Default 60. */
+  authorizerCacheTtlSeconds: number;
+  /** The authorizer's in-memory cache of found keys. Default 30. */
+  keyCacheTtlSeconds: number;
+  /** The in-memory cache of unknown key hashes. Default 5. */
+  negativeKeyCacheTtlSeconds: number;
+  /** How long past `keyCacheTtlSeconds` a verified key keeps working while DynamoDB fails. 0 = fail closed at once. Default 60. */
+  staleIfErrorSeconds: number;
+  /** The in-memory cache of verified JWTs (never past their `exp`). Default 300. */
+  jwtCacheTtlSeconds: number;
+  /** The scope that may grant any scope and act for any owner. Default `keys:admin`. */
+  adminScope: string;
+  stageName: string;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export class DualgateConfigError extends Error {
+  override readonly name = 'DualgateConfigError';
+}
+
+const MAX_CACHE_SECONDS = 3600;
+const CONFIG_KEYS = ['keyPrefix', 'issuers', 'cognito', 'authorizerCacheTtlSeconds', 'keyCacheTtlSeconds', 'negativeKeyCacheTtlSeconds', 'staleIfErrorSeconds', 'jwtCacheTtlSeconds', 'adminScope', 'stageName', 'logLevel'] as const satisfies readonly (keyof DualgateConfig)[];
+
+function integerSetting(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const number = typeof value === 'string' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > max) {
+    throw new DualgateConfigError(`${name} must be an integer from 0 to ${max} seconds (got ${JSON.stringify(value)})`);
+  }
+  return number;
+}
+
+/** Validate and complete a partial configuration. */
+export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknown>> = {}, options: { allowHttpIssuers?: boolean } = {}): DualgateConfig {
+  const keyPrefix = input.keyPrefix ?? DEFAULT_SETTINGS.keyPrefix;
+  if (typeof keyPrefix !== 'string') throw new DualgateConfigError('keyPrefix must be a string');
+  try {
+    assertValidKeyPrefix(keyPrefix);
+  } catch (error) {
+    throw new DualgateConfigError((error as Error).message);
+  }
+  let rawIssuers = input.issuers ?? [];
+  if (typeof rawIssuers === 'string') {
+    try {
+      rawIssuers = JSON.parse(rawIssuers);
+    } catch {
+      throw new DualgateConfigError('issuers must be JSON: [{"issuer":"https://…","audience":"…"}]');
+    }
+  }
+  let issuers: IssuerConfig[];
+  try {
+    issuers = parseIssuerConfigs(rawIssuers, { allowHttp: options.allowHttpIssuers ?? false });
+  } catch (error) {
+    throw new DualgateConfigError((error as Error).message);
+  }
+  const cognitoInput = input.cognito;
+  const cognito = cognitoInput === undefined ? issuers.length === 0 : cognitoInput === true || cognitoInput === 'true';
+  if (typeof cognitoInput === 'string' && !['true', 'false'].includes(cognitoInput)) throw new DualgateConfigError('cognito must be true or false');
+  if (!cognito && issuers.length === 0) {
+    throw new DualgateConfigError('no JWT issuer: set issuers, or leave cognito on (only API keys would work otherwise)');
+  }
+  const adminScope = input.adminScope ?? DEFAULT_SETTINGS.adminScope;
+  if (typeof adminScope !== 'string' || !SCOPE_PATTERN.test(adminScope)) throw new DualgateConfigError(`adminScope must match ${SCOPE_PATTERN}`);
+  const stageName = input.stageName ?? 'v1';
+  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new DualgateConfigError('stageName must be 1-64 letters, digits or underscores');
+  const logLevel = input.logLevel ?? DEFAULT_SETTINGS.logLevel;
+  if (typeof logLevel !== 'string' || !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) throw new DualgateConfigError('logLevel must be DEBUG, INFO, WARN or ERROR');
+  const unknown = Object.keys(input).filter((name) => !(CONFIG_KEYS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new DualgateConfigError(`unknown setting(s): ${unknown.join(', ')}`);
+  return {
+    keyPrefix,
+    issuers,
+    cognito,
+    authorizerCacheTtlSeconds: integerSetting('authorizerCacheTtlSeconds', input.authorizerCacheTtlSeconds, 60, MAX_CACHE_SECONDS),
+    keyCacheTtlSeconds: integerSetting('keyCacheTtlSeconds', input.keyCacheTtlSeconds, DEFAULT_SETTINGS.keyCacheTtlSeconds, MAX_CACHE_SECONDS),
+    negativeKeyCacheTtlSeconds: integerSetting('negativeKeyCacheTtlSeconds', input.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, MAX_CACHE_SECONDS),
+    staleIfErrorSeconds: integerSetting('staleIfErrorSeconds', input.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, MAX_CACHE_SECONDS),
+    jwtCacheTtlSeconds: integerSetting('jwtCacheTtlSeconds', input.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
+    adminScope,
+    stageName,
+    logLevel: logLevel as DualgateConfig['logLevel'],
+  };
+}
+
+/** Worst-case seconds between a revocation and the last request a revoked key can still make. */
+export function revocationDelayBoundSeconds(config: Pick<DualgateConfig, 'authorizerCacheTtlSeconds' | 'keyCacheTtlSeconds'>): number {
+  return config.authorizerCacheTtlSeconds + config.keyCacheTtlSeconds;
+}
+
+/** Read `dualgate:<setting>` context values. */
+export function configFromContext(tryGetContext: (key: string) => unknown): DualgateConfig {
+  const input: Partial<Record<keyof DualgateConfig, unknown>> = {};
+  for (const name of CONFIG_KEYS) {
+    const value = tryGetContext(`dualgate:${name}`);
+    if (value !== undefined) input[name] = value;
+  }
+  return resolveConfig(input);
+}
+
+/**
+ * The Lambda environment that carries a configuration to the authorizer and the management API
+ * (read back by lambdas/shared/settings.ts). The stack and local mode both build it here.
+ */
+export function runtimeEnvironment(config: DualgateConfig, where: { tableName: string; issuersJson: string; dynamoEndpoint?: string; allowHttpIssuers?: boolean }): Record<string, string> {
+  const env: Record<string, string> = {
+    [SETTING_NAMES.tableName]: where.tableName,
+    [SETTING_NAMES.keyPrefix]: config.keyPrefix,
+    [SETTING_NAMES.keyCacheTtlSeconds]: String(config.keyCacheTtlSeconds),
+    [SETTING_NAMES.negativeKeyCacheTtlSeconds]: String(config.negativeKeyCacheTtlSeconds),
+    [SETTING_NAMES.staleIfErrorSeconds]: String(config.staleIfErrorSeconds),
+    [SETTING_NAMES.jwtCacheTtlSeconds]: String(config.jwtCacheTtlSeconds),
+    [SETTING_NAMES.issuers]: where.issuersJson,
+    [SETTING_NAMES.adminScope]: config.adminScope,
+    [SETTING_NAMES.logLevel]: config.logLevel,
+  };
+  if (where.dynamoEndpoint) env[SETTING_NAMES.dynamoEndpoint] = where.dynamoEndpoint;
+  if (where.allowHttpIssuers) env[SETTING_NAMES.allowHttpIssuers] = 'true';
+  return env;
+}
