@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { FetchError } from 'aws-jwt-verify/error';
+import { JwtPolicy, scopesOf } from '../../lambdas/authorizer/jwt-policy';
+import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
+
+const ISSUER = 'https://issuer.example.com';
+const COGNITO = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TEST';
+const signingKey = createSigningKey('kid-1');
+const cognitoKey = createSigningKey('cognito-kid');
+
+const issuers: IssuerConfig[] = [
+  { issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks` },
+  { issuer: COGNITO, clientIds: ['client-abc'], scopePrefix: 'dualgate/', requireTokenUseClaim: true },
+];
+
+function setup(options: { fetcher?: FakeJwksFetcher; penaltySeconds?: number } = {}) {
+  const fetcher = options.fetcher ?? new FakeJwksFetcher([signingKey.publicJwk, cognitoKey.publicJwk]);
+  const policy = new JwtPolicy({
+    issuers,
+    fetcher,
+    jwtCacheTtlSeconds: 300,
+    maxCacheEntries: 100,
+    unknownKidPenaltySeconds: options.penaltySeconds ?? 10,
+  });
+  return { policy, fetcher };
+}
+
+const claims = (overrides: Record<string, unknown> = {}) => ({
+  iss: ISSUER,
+  aud: 'dualgate-api',
+  sub: 'client-42',
+  scope: 'read:users keys:read',
+  iat: nowSeconds(),
+  exp: nowSeconds() + 600,
+  ...overrides,
+});
+
+describe('JwtPolicy', () => {
+  it('accepts a valid OIDC access token and reads scopes from `scope`', async () => {
+    const { policy } = setup();
+    const result = await policy.evaluate(signJwt(claims(), { key: signingKey }));
+    expect(result).toEqual({
+      kind: 'principal',
+      reason: 'jwt_valid',
+      cached: false,
+      principal: { sub: 'client-42', scopes: ['keys:read', 'read:users'], authMethod: 'jwt' },
+    });
+  });
+
+  it('accepts a Cognito client-credentials access token and strips the resource-server prefix', async () => {
+    const { policy } = setup();
+    const token = signJwt(
+      { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'dualgate/read:users dualgate/keys:admin', exp: nowSeconds() + 600 },
+      { key: cognitoKey },
+    );
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal', principal: { sub: 'client-abc', scopes: ['keys:admin', 'read:users'] } });
+  });
+
+  it('reads `scp` arrays too', async () => {
+    expect(scopesOf({}, { scp: ['write:users', 'read:users'] })).toEqual(['read:users', 'write:users']);
+    expect(scopesOf({}, {})).toEqual([]);
+  });
+
+  it.each([
+    ['alg none (aws-jwt-verify refuses it while parsing)', () => signJwt(claims(), { alg: 'none', kid: 'kid-1' }), 'jwt_malformed'],
+    ['HS256 signed with the public key (key confusion)', () => signJwt(claims(), { alg: 'HS256', kid: 'kid-1', hmacSecret: signingKey.publicPem }), 'jwt_invalid_algorithm'],
+    ['expired', () => signJwt(claims({ exp: nowSeconds() - 10 }), { key: signingKey }), 'jwt_expired'],
+    ['not yet valid', () => signJwt(claims({ nbf: nowSeconds() + 600 }), { key: signingKey }), 'jwt_not_yet_valid'],
+    ['wrong issuer', () => signJwt(claims({ iss: 'https://evil.example.com' }), { key: signingKey }), 'jwt_invalid_issuer'],
+    ['wrong audience', () => signJwt(claims({ aud: 'another-api' }), { key: signingKey }), 'jwt_invalid_audience'],
+    ['an ID token (nonce, at_hash)', () => signJwt(claims({ nonce: 'n', at_hash: 'x' }), { key: signingKey }), 'jwt_not_access_token'],
+    ['a token_use=id token', () => signJwt(claims({ token_use: 'id' }), { key: signingKey }), 'jwt_not_access_token'],
+    ['no sub', () => signJwt(claims({ sub: undefined }), { key: signingKey }), 'jwt_missing_sub'],
+    ['no exp', () => signJwt(claims({ exp: undefined }), { key: signingKey }), 'jwt_invalid_claim'],
+    ['scope of the wrong type (refused while parsing)', () => signJwt(claims({ scope: { admin: true } }), { key: signingKey }), 'jwt_malformed'],
+    ['scp of the wrong type', () => signJwt(claims({ scope: undefined, scp: [1, 2] }), { key: signingKey }), 'jwt_invalid_scope_claim'],
+    ['absurdly many scopes', () => signJwt(claims({ scope: Array.from({ length: 500 }, (_, i) => `s${i}`).join(' ') }), { key: signingKey }), 'jwt_invalid_scope_claim'],
+    ['a foreign signature on a known kid', () => signJwt(claims(), { key: { ...createSigningKey('kid-1') } }), 'jwt_invalid_signature'],
+    ['a tampered payload', () => {
+      const [header, , signature] = signJwt(claims(), { key: signingKey }).split('.');
+      return `${header}.${Buffer.from(JSON.stringify(claims({ scope: 'keys:admin' }))).toString('base64url')}.${signature}`;
+    }, 'jwt_invalid_signature'],
+    ['a non-JSON payload', () => 'eyJhbGciOiJSUzI1NiJ9.bm90LWpzb24.c2ln', 'jwt_malformed'],
+    ['a Cognito ID token', () => signJwt({ iss: COGNITO, sub: 'u', aud: 'client-abc', token_use: 'id', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_not_access_token'],
+    ['a Cognito token for another client', () => signJwt({ iss: COGNITO, sub: 'u', client_id: 'other', token_use: 'access', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_invalid_audience'],
+  ])('rejects %s', async (_name, makeToken, reason) => {
+    const { policy } = setup();
+    expect(await policy.evaluate(makeToken())).toEqual({ kind: 'reject', reason });
+  });
+
+  it('rejects an unknown kid after one refetch, and a flood of unknown kids refetches once per penalty window', async () => {
+    const { policy, fetcher } = setup();
+    await policy.hydrate();
+    expect(fetcher.fetches).toBe(2);
+    const stranger = createSigningKey('unknown-kid');
+    const results = await Promise.all(Array.from({ length: 50 }, () => policy.evaluate(signJwt(claims(), { key: stranger }))));
+    expect(new Set(results.map((result) => JSON.stringify(result)))).toEqual(new Set([JSON.stringify({ kind: 'reject', reason: 'jwt_unknown_kid' })]));
+    expect(fetcher.fetches).toBe(3);
+  });
+
+  it('fails closed (503) when the JWKS cannot be fetched, and recovers by itself', async () => {
+    const fetcher = new FakeJwksFetcher([signingKey.publicJwk]);
+    fetcher.failWith = new FetchError(`${ISSUER}/jwks`, 'connect ECONNREFUSED');
+    const { policy } = setup({ fetcher });
+    const token = signJwt(claims(), { key: signingKey });
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    fetcher.failWith = undefined;
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
+  });
+
+  it('fails closed when the JWKS endpoint serves garbage', async () => {
+    const fetcher = new FakeJwksFetcher([{ not: 'a jwk' }]);
+    const { policy } = setup({ fetcher });
+    expect(await policy.evaluate(signJwt(claims(), { key: signingKey }))).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+  });
+
+  it('reuses a verified token from memory until exp', async () => {
+    const { policy } = setup();
+    const token = signJwt(claims({ exp: nowSeconds() + 2 }), { key: signingKey });
+    expect(await policy.evaluate(token)).toMatchObject({ cached: false });
+    expect(await policy.evaluate(token)).toMatchObject({ cached: true });
+  });
+
+  it('never caches a rejected token as valid', async () => {
+    const { policy } = setup();
+    const token = signJwt(claims({ aud: 'another-api' }), { key: signingKey });
+    await policy.evaluate(token);
+    expect(await policy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+  });
+});
