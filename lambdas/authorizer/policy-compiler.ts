@@ -38,12 +38,12 @@ export function iamPatternMatches(pattern: string, value: string): boolean {
   let starP = -1;
   let starV = 0;
   while (v < value.length) {
-    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
-      p++;
-      v++;
-    } else if (p < pattern.length && pattern[p] === '*') {
+    if (p < pattern.length && pattern[p] === '*') {
       starP = p++;
       starV = v;
+    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+      p++;
+      v++;
     } else if (starP >= 0) {
       p = starP + 1;
       v = ++starV;

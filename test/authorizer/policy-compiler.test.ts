@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { apiStageArn, iamPatternMatches, PolicyCompiler, routeResource, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
+import { authorizedRoutes, ROUTES, scopeCatalog, type HttpMethod, type Route } from '../../lib/routes';
+
+const STAGE = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1';
+
+/** IAM evaluation for one request ARN: explicit Deny wins, otherwise any Allow, otherwise implicit deny. */
+function allows(policy: PolicyDocument, arn: string): boolean {
+  const matching = policy.Statement.filter((statement) => statement.Resource.some((resource) => iamPatternMatches(resource, arn)));
+  if (matching.some((statement) => statement.Effect === 'Deny')) return false;
+  return matching.some((statement) => statement.Effect === 'Allow');
+}
+
+/** A concrete request ARN for a route, with path parameters filled in (possibly with values that contain slashes-free junk). */
+function requestArn(route: Pick<Route, 'method' | 'path'>, parameter = 'key_01HZX'): string {
+  return `${STAGE}/${route.method}${route.path.replace(/\{[^}]+\}/g, parameter)}`;
+}
+
+describe('apiStageArn', () => {
+  it('takes the API and stage from a method ARN', () => {
+    expect(apiStageArn(`${STAGE}/GET/users`)).toBe(STAGE);
+    expect(apiStageArn('arn:aws:execute-api:us-east-1:000000000000:local/dev/POST/keys/abc/rotate')).toBe('arn:aws:execute-api:us-east-1:000000000000:local/dev');
+    expect(apiStageArn('not-an-arn')).toBeUndefined();
+    expect(apiStageArn('')).toBeUndefined();
+  });
+});
+
+describe('iamPatternMatches', () => {
+  it('implements * (any run, including /) and ? (one character)', () => {
+    expect(iamPatternMatches('GET/keys/*', 'GET/keys/abc')).toBe(true);
+    expect(iamPatternMatches('GET/keys/*', 'GET/keys/abc/rotate')).toBe(true);
+    expect(iamPatternMatches('GET/keys/?', 'GET/keys/a')).toBe(true);
+    expect(iamPatternMatches('GET/keys/?', 'GET/keys/ab')).toBe(false);
+    expect(iamPatternMatches('GET/keys', 'GET/keys/abc')).toBe(false);
+    expect(iamPatternMatches('*', '')).toBe(true);
+  });
+});
+
+describe('PolicyCompiler', () => {
+  const compiler = new PolicyCompiler(ROUTES);
+
+  it('allows exactly the routes the scopes permit and covers every route, whatever methodArn asked', () => {
+    const policy = compiler.compile(STAGE, ['read:users']);
+    for (const route of authorizedRoutes()) {
+      const expected = route.scopes.every((scope) => scope === 'read:users');
+      expect(allows(policy, requestArn(route)), `${route.method} ${route.path}`).toBe(expected);
+    }
+    expect(policy.Statement[0]?.Resource).toContain(`${STAGE}/GET/users`);
+    expect(policy.Statement[0]?.Resource).toContain(`${STAGE}/GET/me`);
+  });
+
+  it('memoises one frozen policy per relevant scope set', () => {
+    const first = compiler.compile(STAGE, ['read:users', 'some:other']);
+    expect(compiler.compile(STAGE, ['read:users'])).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.Statement[0]?.Resource)).toBe(true);
+    expect(compiler.compile(STAGE, ['write:users'])).not.toBe(first);
+  });
+
+  it('adds an explicit Deny when an allowed wildcard would cover a denied route', () => {
+    const routes: Route[] = [
+      { method: 'POST', path: '/things/{id}', handler: 'backends/me', scopes: ['things:write'] },
+      { method: 'POST', path: '/things/{id}/publish', handler: 'backends/me', scopes: ['things:publish'] },
+    ];
+    const policy = new PolicyCompiler(routes).compile(STAGE, ['things:write']);
+    expect(allows(policy, `${STAGE}/POST/things/t1`)).toBe(true);
+    expect(allows(policy, `${STAGE}/POST/things/t1/publish`)).toBe(false);
+    expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual([`${STAGE}/POST/things/*/publish`]);
+  });
+
+  it('denies everything when no route is allowed', () => {
+    const routes: Route[] = [{ method: 'GET', path: '/secret', handler: 'backends/me', scopes: ['secret:read'] }];
+    const policy = new PolicyCompiler(routes).compile(STAGE, []);
+    expect(policy.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${STAGE}/*`] }]);
+  });
+
+  it('leaves unauthenticated routes out of the policy', () => {
+    const policy = compiler.compile(STAGE, []);
+    expect(policy.Statement.flatMap((statement) => statement.Resource)).not.toContain(`${STAGE}/GET/health`);
+  });
+
+  it('property: for any scope set, the policy allows exactly the routes whose scopes it holds (real route table)', () => {
+    const catalog = scopeCatalog();
+    fc.assert(
+      fc.property(fc.subarray([...catalog, 'unrelated:scope']), fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/), (scopes, parameter) => {
+        const policy = compiler.compile(STAGE, scopes);
+        for (const route of authorizedRoutes()) {
+          const expected = route.scopes.every((scope) => scopes.includes(scope));
+          expect(allows(policy, requestArn(route, parameter))).toBe(expected);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: holds for random route tables too, nested paths included', () => {
+    const segment = fc.constantFrom('a', 'b', '{id}', '{other}', 'x');
+    const route = fc.record({
+      method: fc.constantFrom<HttpMethod>('GET', 'POST', 'DELETE'),
+      path: fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => `/${parts.join('/')}`),
+      scopes: fc.subarray(['s1', 's2', 's3']),
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(route, { minLength: 1, maxLength: 6, selector: (r) => `${r.method}${r.path.replace(/\{[^}]+\}/g, '*')}` }), fc.subarray(['s1', 's2', 's3']), (spec, scopes) => {
+        const routes: Route[] = spec.map((r) => ({ ...r, handler: 'backends/me' }));
+        const policy = new PolicyCompiler(routes).compile(STAGE, scopes);
+        for (const r of routes) {
+          // API Gateway matches the most specific resource, so a request only ever reaches the route whose template it fits best;
+          // check each route with a parameter value that no literal segment equals.
+          const arn = requestArn(r, 'p1');
+          const servedBy = routes.filter((other) => other.method === r.method && iamPatternMatches(`${STAGE}/${routeResource(other)}`, arn) && other.path.split('/').length === r.path.split('/').length);
+          fc.pre(servedBy.length === 1);
+          expect(allows(policy, arn)).toBe(r.scopes.every((scope) => scopes.includes(scope)));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
