@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
+import type { RuntimeSettings } from '../../lambdas/shared/settings';
+import { captureLogger } from '../support/logs';
+import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
+import { FakeKeyLookup, makeKey } from '../support/keys';
+import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
+
+const ISSUER = 'https://issuer.example.com';
+const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
+const signingKey = createSigningKey('kid-1');
+
+const settings: RuntimeSettings = {
+  tableName: 'keys',
+  keyPrefix: 'dg',
+  keyCacheTtlSeconds: 30,
+  negativeKeyCacheTtlSeconds: 5,
+  staleIfErrorSeconds: 60,
+  jwtCacheTtlSeconds: 300,
+  issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks` }],
+  adminScope: 'keys:admin',
+  allowHttpIssuers: false,
+  logLevel: 'INFO',
+};
+
+function setup(...records: ReturnType<typeof makeKey>['record'][]) {
+  const store = new FakeKeyLookup(...records);
+  const fetcher = new FakeJwksFetcher([signingKey.publicJwk]);
+  const logs = captureLogger();
+  const { authorize } = buildAuthorizer(settings, { keyLookup: store, fetcher, logger: logs.logger });
+  return { authorize, store, fetcher, logs };
+}
+const event = (authorization: string | undefined, methodArn = METHOD_ARN) => ({
+  methodArn,
+  headers: authorization === undefined ? {} : { Authorization: authorization },
+  multiValueHeaders: null,
+  requestContext: { requestId: 'req-1' } as never,
+});
+const jwtFor = (sub: string, scope: string) =>
+  signJwt({ iss: ISSUER, aud: 'dualgate-api', sub, scope, exp: nowSeconds() + 600 }, { key: signingKey });
+
+describe('authorizer', () => {
+  it('gives a key and a JWT with the same sub and scopes the same {sub, scopes} context and the very same policy', async () => {
+    const { key, record } = makeKey({ owner: 'client-42', scopes: ['write:users', 'read:users'] });
+    const { authorize } = setup(record);
+    const byKey = await authorize(event(`Bearer ${key}`));
+    const byJwt = await authorize(event(`Bearer ${jwtFor('client-42', 'read:users write:users')}`));
+    if (byKey.effect !== 'allow' || byJwt.effect !== 'allow') throw new Error('expected both to be allowed');
+    expect(byKey.response.principalId).toBe('client-42');
+    expect(byJwt.response.principalId).toBe('client-42');
+    const { authMethod: keyMethod, keyId, ...keyIdentity } = byKey.response.context;
+    const { authMethod: jwtMethod, ...jwtIdentity } = byJwt.response.context;
+    expect(keyIdentity).toEqual({ sub: 'client-42', scopes: 'read:users write:users' });
+    expect(jwtIdentity).toEqual(keyIdentity);
+    expect([keyMethod, jwtMethod, keyId]).toEqual(['apiKey', 'jwt', record.keyId]);
+    expect(byKey.response.policyDocument).toBe(byJwt.response.policyDocument);
+  });
+
+  it('returns a policy for every route, not just the one asked for, so API Gateway may cache it', async () => {
+    const { key, record } = makeKey({ scopes: ['read:users'] });
+    const { authorize } = setup(record);
+    const outcome = await authorize(event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'));
+    if (outcome.effect !== 'allow') throw new Error('expected allow');
+    const resources = outcome.response.policyDocument.Statement.flatMap((statement) => statement.Resource);
+    expect(resources).toEqual(expect.arrayContaining(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me']));
+    expect(resources).not.toContain('arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users');
+  });
+
+  it.each([
+    ['no header', undefined, 'no_credential'],
+    ['another scheme', 'Basic dXNlcjpwYXNz', 'wrong_scheme'],
+    ['garbage', 'Bearer hello-world', 'malformed_credential'],
+    ['five JWT segments', 'Bearer a.b.c.d.e', 'malformed_credential'],
+    ['a bad checksum', 'Bearer dg_000000000000000000000000000000000000', 'key_bad_checksum'],
+    ['an unknown key', () => `Bearer ${makeKey().key}`, 'key_not_found'],
+    ['a wrong audience JWT', () => `Bearer ${signJwt({ iss: ISSUER, aud: 'x', sub: 's', exp: nowSeconds() + 60 }, { key: signingKey })}`, 'jwt_invalid_audience'],
+  ])('answers Unauthorized for %s and logs reason %s', async (_name, header, reason) => {
+    const { authorize, logs } = setup();
+    const authorization = typeof header === 'function' ? header() : header;
+    expect(await authorize(event(authorization))).toEqual({ effect: 'unauthorized' });
+    expect(logs.entries()).toEqual([expect.objectContaining({ level: 'INFO', decision: 'unauthorized', reason, requestId: 'req-1' })]);
+  });
+
+  it('fails closed on a DynamoDB failure, logging the error but not the key', async () => {
+    const { authorize, store, logs } = setup();
+    store.failWith = new KeyStoreUnavailableError('key table read failed', { cause: new Error('ThrottlingException: Rate exceeded') });
+    const { key } = makeKey();
+    expect(await authorize(event(`Bearer ${key}`))).toEqual({ effect: 'fail' });
+    expect(logs.entries()).toEqual([expect.objectContaining({ level: 'ERROR', decision: 'fail', reason: 'key_store_unavailable', causeMessage: 'ThrottlingException: Rate exceeded' })]);
+    expect(logs.lines.join('\n')).not.toContain(key);
+    expect(logs.lines.join('\n')).not.toContain(key.slice(3, 33));
+  });
+
+  it('fails closed on a JWKS failure', async () => {
+    const { authorize, fetcher, logs } = setup();
+    fetcher.failWith = new Error('ECONNREFUSED');
+    const token = jwtFor('s', 'read:users');
+    expect(await authorize(event(`Bearer ${token}`))).toEqual({ effect: 'fail' });
+    expect(logs.lines.join('\n')).not.toContain(token.split('.')[2]);
+  });
+
+  it('fails closed on a method ARN it cannot read', async () => {
+    const { key, record } = makeKey();
+    const { authorize } = setup(record);
+    expect(await authorize(event(`Bearer ${key}`, 'garbage'))).toEqual({ effect: 'fail' });
+  });
+
+  it('logs allowed decisions with sub, authMethod and keyId, never the credential', async () => {
+    const { key, record } = makeKey();
+    const { authorize, logs } = setup(record);
+    await authorize(event(`Bearer ${key}`));
+    expect(logs.entries()[0]).toMatchObject({ decision: 'allow', reason: 'key_valid', sub: 'user-123', authMethod: 'apiKey', keyId: record.keyId });
+    expect(logs.lines.join('\n')).not.toContain(key);
+    expect(logs.lines.join('\n')).not.toContain(record.keyHash);
+  });
+});
