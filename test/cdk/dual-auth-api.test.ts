@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { ROUTES, scopeCatalog } from '../../lib/routes';
+
+function synth(props: DualAuthApiProps = {}) {
+  const stack = new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const dualAuth = new DualAuthApi(stack, 'DualAuth', props);
+  return { template: Template.fromStack(stack), dualAuth, stack };
+}
+
+describe('DualAuthApi (default: Cognito issuer)', () => {
+  const { template, stack } = synth();
+  const resolve = (value: unknown) => stack.resolve(value);
+
+  it('stores keys in a retained, PITR-protected, on-demand table keyed by keyHash with TTL on expiresAt and both indexes', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [{ AttributeName: 'keyHash', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        DeletionProtectionEnabled: true,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        GlobalSecondaryIndexes: Match.arrayWith([
+          Match.objectLike({ IndexName: 'byId', KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }] }),
+          Match.objectLike({ IndexName: 'byOwner', KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }] }),
+        ]),
+      }),
+    });
+  });
+
+  it('has one REQUEST authorizer on the Authorization header with a 60 s result cache', () => {
+    template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 60,
+    });
+  });
+
+  it('puts every route but /health behind that authorizer', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties);
+    expect(methods).toHaveLength(ROUTES.length);
+    const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
+    const custom = methods.filter((method) => method.AuthorizationType === 'CUSTOM');
+    expect(custom).toHaveLength(ROUTES.filter((route) => route.authorized !== false).length);
+    for (const method of custom) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
+    expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod)).toEqual(['GET']);
+  });
+
+  it('lets the authorizer do nothing but GetItem on the table itself', () => {
+    const authorizerRole = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^DualAuthAuthorizerServiceRoleDefaultPolicy') } });
+    const statements = Object.values(authorizerRole).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('dynamodb:GetItem');
+    expect(statements[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DualAuthKeyTable/), 'Arn'] });
+  });
+
+  it('runs every Lambda on arm64 with a current Node.js runtime', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties);
+    expect(functions.length).toBeGreaterThanOrEqual(5);
+    for (const fn of functions) {
+      expect(fn.Architectures).toEqual(['arm64']);
+      expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
+    }
+  });
+
+  it('answers 401, 403 and authorizer failure (503) with JSON gateway responses', () => {
+    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403'], ['AUTHORIZER_FAILURE', '503']] as const) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"message"') },
+      });
+    }
+  });
+
+  it('writes JSON access logs that include the authorizer sub, and never traces request data', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      AccessLogSetting: Match.objectLike({ Format: Match.stringLikeRegexp('\\$context\\.authorizer\\.sub') }),
+      MethodSettings: Match.arrayWith([Match.objectLike({ DataTraceEnabled: false })]),
+    });
+  });
+
+  it('creates a Cognito resource server with every catalog scope and a client-credentials client', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
+      Identifier: 'dualgate',
+      Scopes: Match.arrayWith(scopeCatalog().map((scope) => Match.objectLike({ ScopeName: scope }))),
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', { AllowedOAuthFlows: ['client_credentials'], GenerateSecret: true });
+    expect(scopeCatalog()).toEqual(expect.arrayContaining(['keys:read', 'keys:write', 'keys:admin', 'read:users', 'write:users']));
+  });
+
+  it('hands the authorizer its settings through the environment', () => {
+    const authorizer = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS') && fn.Properties.MemorySize === 512,
+    );
+    expect(authorizer?.Properties.Environment.Variables).toMatchObject({
+      DUALGATE_KEY_PREFIX: 'dg',
+      DUALGATE_KEY_CACHE_TTL_SECONDS: '30',
+      DUALGATE_STALE_IF_ERROR_SECONDS: '60',
+    });
+    expect(JSON.stringify(resolve(authorizer?.Properties.Environment.Variables.DUALGATE_ISSUERS))).toContain('dualgate/');
+  });
+});
+
+describe('DualAuthApi configuration', () => {
+  it('uses external OIDC issuers instead of Cognito when given, and sets the cache TTL (0 = off)', () => {
+    const { template } = synth({ issuers: [{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }], authorizerCacheTtlSeconds: 0 });
+    template.resourceCountIs('AWS::Cognito::UserPool', 0);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DUALGATE_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }]) }) },
+    });
+  });
+
+  it.each([
+    [{ keyPrefix: 'Bad_Prefix' }, /keyPrefix must match/],
+    [{ issuers: [{ issuer: 'http://insecure.example.com', audience: 'x' }] }, /issuers\[0\]\.issuer must be an https URL/],
+    [{ issuers: [{ issuer: 'https://login.example.com' }] }, /issuers\[0\] needs an audience/],
+    [{ issuers: [{ issuer: 'https://a.example.com', audience: 'x', jwksUri: 'ftp://x' }] }, /jwksUri must be an https URL/],
+    [{ issuers: [{ issuer: 'https://a.example.com', audience: 'x', extra: 1 }] }, /unknown field\(s\): extra/],
+    [{ authorizerCacheTtlSeconds: -1 }, /authorizerCacheTtlSeconds must be an integer from 0 to 3600/],
+    [{ keyCacheTtlSeconds: 1.5 }, /keyCacheTtlSeconds must be an integer/],
+    [{ authorizerCacheTtlSeconds: 7200 }, /authorizerCacheTtlSeconds must be an integer from 0 to 3600/],
+    [{ cognito: false }, /no JWT issuer/],
+    [{ stageName: 'has space' }, /stageName/],
+  ] as [Record<string, unknown>, RegExp][])('rejects %j at synth time with a clear error', (props, message) => {
+    expect(() => synth(props as DualAuthApiProps)).toThrow(message);
+  });
+});

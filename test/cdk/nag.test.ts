@@ -1,0 +1,35 @@
+/** cdk-nag's AwsSolutions pack over the demo app: any finding without an acknowledged reason fails the suite. */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { App, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DualgateStack } from '../../lib/dualgate-stack';
+
+function synthWithNag(extend?: (stack: DualgateStack) => void): { error?: Error; report?: string } {
+  const app = new App();
+  const stack = new DualgateStack(app, 'NagStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  extend?.(stack);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  try {
+    app.synth();
+    return {};
+  } catch (error) {
+    const path = /found in: (\S+)/.exec((error as Error).message)?.[1];
+    return { error: error as Error, report: path ? readFileSync(path, 'utf8') : undefined };
+  }
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing unacknowledged in the demo stack', () => {
+    const { error, report } = synthWithNag();
+    expect(report ?? error?.message).toBeUndefined();
+  });
+
+  it('does fail on a new unacknowledged finding (the check is live)', () => {
+    const { error, report } = synthWithNag((stack) => new s3.Bucket(stack, 'UnloggedBucket'));
+    expect(error).toBeDefined();
+    expect(report ?? error?.message).toContain('AwsSolutions-S1');
+    expect(report ?? error?.message).toContain('UnloggedBucket');
+  });
+});
