@@ -1,0 +1,96 @@
+/**
+ * `npm run dev`: the whole stack on this machine (dynalite, the mock OIDC issuer, the local gateway in
+ * front of the real authorizer and handlers). Entry point only; the work is in lib/local/.
+ *
+ *   npm run dev                  in-memory key table
+ *   npm run dev -- --data DIR    key table persisted in DIR
+ */
+import { parseArgs } from 'node:util';
+import { DualgateConfigError, revocationDelayBoundSeconds } from '../lib/config';
+import { localConfigFromEnv, LOCAL_ENV } from '../lib/local/local-config';
+import { LocalStackError, startLocalStack, type LocalStack } from '../lib/local/local-stack';
+import { SETTING_NAMES } from '../lambdas/shared/settings';
+
+const USAGE = `usage: npm run dev [-- --data DIR]
+
+  --data DIR   persist the key table in DIR (default: in memory)
+
+environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds} (60),
+  ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1)`;
+
+function fail(message: string): never {
+  process.stderr.write(`dualgate local: ${message}\n`);
+  process.exit(1);
+}
+
+function banner(stack: LocalStack): string {
+  const { gatewayUrl, tokenUrl, issuerUrl, config } = stack;
+  const json = `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8"))`;
+  return [
+    '',
+    `  gateway   ${gatewayUrl}`,
+    `  issuer    ${issuerUrl}   (token endpoint ${tokenUrl}, JWKS ${stack.jwksUri})`,
+    `  dynamodb  ${stack.dynamoEndpoint}   (table ${stack.tableName})`,
+    `  caches    authorizer ${config.authorizerCacheTtlSeconds}s + key ${config.keyCacheTtlSeconds}s: a revoked key stops working within ${revocationDelayBoundSeconds(config)}s`,
+    '',
+    '  Try it (copy and paste into a shell):',
+    '',
+    `  # 1. get an access token for client "local-admin" (any secret works)`,
+    `  TOKEN=$(curl -s -u local-admin:secret ${tokenUrl} -d grant_type=client_credentials --data-urlencode 'scope=keys:read keys:write read:users' | ${json}.access_token')`,
+    '',
+    `  # 2. create an API key with that token`,
+    `  KEY=$(curl -s -X POST ${gatewayUrl}/keys -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"name":"my first key","scopes":["read:users"]}' | ${json}.key')`,
+    '',
+    `  # 3. call /me with the token, then with the key: the same sub`,
+    `  curl -s ${gatewayUrl}/me -H "Authorization: Bearer $TOKEN"; echo`,
+    `  curl -s ${gatewayUrl}/me -H "Authorization: Bearer $KEY"; echo`,
+    '',
+    `dualgate local mode is ready at ${gatewayUrl} (Ctrl-C to stop)`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let dataDir: string | undefined;
+  try {
+    const { values } = parseArgs({ options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+    if (values.help) {
+      process.stdout.write(USAGE + '\n');
+      return;
+    }
+    dataDir = values.data;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+
+  let stack: LocalStack;
+  try {
+    const config = localConfigFromEnv(process.env, dataDir ? { dataDir } : {});
+    stack = await startLocalStack({ config });
+  } catch (error) {
+    if (error instanceof DualgateConfigError || error instanceof LocalStackError) fail(error.message);
+    fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  process.stdout.write(banner(stack) + '\n');
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`dualgate local: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`\ndualgate local: ${signal} received, stopping...\n`);
+    stack.stop().then(
+      () => {
+        process.stdout.write('dualgate local: stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => fail(`error while stopping: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+await main();

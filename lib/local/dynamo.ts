@@ -1,0 +1,62 @@
+/**
+ * dynalite as local mode's DynamoDB: in memory by default, or persisted to a directory (`--data DIR`),
+ * with the key table and its indexes created from the same definition the stack uses (KEY_TABLE).
+ * dynalite has no TTL deletion, transactions or UpdateTimeToLive: nothing in dualgate needs them, since
+ * expiry is checked on every read and rotation uses ordered conditional writes.
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { createKeyTable } from '../../lambdas/shared/key-table';
+
+/** Credentials and region for talking to dynalite: it checks neither, but the SDK insists on having some. */
+export const LOCAL_AWS = { region: 'us-east-1', accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export interface LocalDynamo {
+  endpoint: string;
+  client: DynamoDBClient;
+  tableName: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalDynamo(options: { host: string; port?: number; dataDir?: string; tableName: string }): Promise<LocalDynamo> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: options.dataDir } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const endpoint = `http://${options.host}:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_AWS.region,
+    credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
+    maxAttempts: 1,
+  });
+  const stop = async () => {
+    client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    // With --data the table survives restarts: create it only the first time.
+    if (!(await tableExists(client, options.tableName))) await createKeyTable(client, options.tableName);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint, client, tableName: options.tableName, stop };
+}
+
+async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+}

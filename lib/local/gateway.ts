@@ -1,0 +1,568 @@
+/**
+ * The local gateway: an HTTP server that does what API Gateway (REST API, Lambda REQUEST authorizer with
+ * identity source `method.request.header.Authorization`, Lambda proxy integrations) does in front of the
+ * same authorizer and handler code that runs in AWS. The rules it follows, in API Gateway's order:
+ *
+ * 1. No route for the method and path → 404 MISSING_AUTHENTICATION_TOKEN (API Gateway checks the route
+ *    before anything else; the stack maps this response type to 404).
+ * 2. A body over `maxBodyBytes` → 413 (API Gateway's payload limit is 10 MB; see DEFAULT_MAX_BODY_BYTES).
+ * 3. A missing or empty identity source (`Authorization`) → 401 without calling the authorizer.
+ * 4. The authorizer's result is cached per `Authorization` value for `authorizerCacheTtlSeconds` and reused
+ *    for every route. `Unauthorized` → 401; any other failure → AUTHORIZER_FAILURE (503 in this stack);
+ *    a malformed response or a context value that is not a string, number or boolean → 500
+ *    AUTHORIZER_CONFIGURATION_ERROR.
+ * 5. The policy is evaluated against the request's method ARN (iam-evaluator.ts): not allowed → 403.
+ * 6. The backend gets a v1 proxy event whose `requestContext.authorizer` holds `principalId` and the context
+ *    values as strings. A throw or a malformed result → 502 `{"message":"Internal server error"}`;
+ *    no answer within 29 s (API Gateway's integration timeout) → 504.
+ *
+ * Every request logs one access-log line with the stack's access-log fields, through an injectable sink.
+ * Nothing here may crash the process: every path ends in a response.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayEventRequestContextWithAuthorizer,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '../gateway-responses';
+import type { HandlerName, Route } from '../routes';
+import { AuthorizerResultCache } from './authorizer-cache';
+import { evaluatePolicy, methodArnFor } from './iam-evaluator';
+
+/** API Gateway's own limit is 10 MB. Locally 1 MB is plenty for a JSON API and keeps a stray upload from eating memory. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** API Gateway's default integration timeout for REST APIs. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+/** The fake coordinates the method ARN is built from; `apiStageArn()` in the authorizer accepts them. */
+export const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'local' } as const;
+
+/** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
+export type GatewayAuthorizerOutcome =
+  | { effect: 'allow'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown } }
+  | { effect: 'unauthorized' }
+  | { effect: 'fail' };
+export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<GatewayAuthorizerOutcome>;
+
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown> | unknown;
+export type HandlerLoader = (name: HandlerName) => Promise<ProxyHandler>;
+
+/** One line per request; the field names are the stack's access-log fields (lib/dual-auth-api.ts). */
+export interface AccessLogEntry {
+  requestId: string;
+  ip: string;
+  method: string;
+  /** The route's resource path (`/keys/{id}`), never the raw path or query, which may carry secrets. */
+  resourcePath: string | null;
+  status: number;
+  responseLatencyMs: number;
+  sub: string | null;
+  authMethod: string | null;
+  keyId: string | null;
+  authorizerStatus: number | null;
+  authorizerLatencyMs: number | null;
+  /** true when the authorizer result came from the gateway's cache. */
+  authorizerCached: boolean | null;
+  errorType: GatewayResponseSpec['type'] | 'REQUEST_TOO_LARGE' | 'INTEGRATION_FAILURE' | 'INTEGRATION_TIMEOUT' | null;
+}
+export type AccessLogSink = (entry: AccessLogEntry) => void;
+
+export interface LocalGatewayOptions {
+  routes: readonly Route[];
+  authorize: GatewayAuthorizer;
+  loadHandler: HandlerLoader;
+  stageName: string;
+  authorizerCacheTtlSeconds: number;
+  maxBodyBytes?: number;
+  integrationTimeoutMs?: number;
+  accessLog?: AccessLogSink;
+  nowMs?: () => number;
+}
+
+interface CachedAuthorization {
+  principalId: string;
+  policyDocument: unknown;
+  /** Context values already turned into strings, as backends receive them. */
+  context: Record<string, string>;
+}
+
+interface CompiledRoute {
+  route: Route;
+  parts: ({ literal: string } | { param: string })[];
+}
+
+function compileRoute(route: Route): CompiledRoute {
+  const parts = route.path
+    .split('/')
+    .filter((part) => part.length > 0)
+    .map((part) => {
+      const param = /^\{([^}]+)\}$/.exec(part);
+      return param?.[1] ? { param: param[1] } : { literal: part };
+    });
+  return { route, parts };
+}
+
+const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
+function compiledTable(routes: readonly Route[]): CompiledRoute[] {
+  let compiled = compiledTables.get(routes);
+  if (!compiled) {
+    compiled = routes.map(compileRoute);
+    compiledTables.set(routes, compiled);
+  }
+  return compiled;
+}
+
+/** Match a decoded path against the table. `{name}` takes exactly one non-empty segment, as in API Gateway. */
+export function matchRoute(
+  routes: readonly Route[],
+  method: string,
+  segments: readonly string[],
+): { route: Route; pathParameters: Record<string, string> | null } | undefined {
+  for (const compiled of compiledTable(routes)) {
+    if (compiled.route.method !== method || compiled.parts.length !== segments.length) continue;
+    const pathParameters: Record<string, string> = {};
+    let matched = true;
+    for (const [index, part] of compiled.parts.entries()) {
+      const segment = segments[index] ?? '';
+      if ('literal' in part) {
+        if (part.literal !== segment) matched = false;
+      } else if (segment.length === 0) matched = false;
+      else pathParameters[part.param] = segment;
+      if (!matched) break;
+    }
+    if (matched) return { route: compiled.route, pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null };
+  }
+  return undefined;
+}
+
+class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+}
+
+function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBodyBytes) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        // Stop buffering but keep draining, so the 413 can still be written on this connection.
+        request.removeAllListeners('data');
+        request.resume();
+        reject(new BodyTooLargeError());
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+/** Headers as API Gateway's v1 event has them: original spelling, `headers` with the last value, `multiValueHeaders` with all. */
+function collectHeaders(request: IncomingMessage): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  const spellings = new Map<string, string>();
+  const raw = request.rawHeaders;
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const rawName = raw[index] as string;
+    const value = raw[index + 1] as string;
+    const lower = rawName.toLowerCase();
+    const name = spellings.get(lower) ?? rawName;
+    spellings.set(lower, name);
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  return { headers, multiValueHeaders };
+}
+
+function collectQuery(search: URLSearchParams): { single: Record<string, string> | null; multi: Record<string, string[]> | null } {
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [name, value] of search) {
+    single[name] = value;
+    (multi[name] ??= []).push(value);
+  }
+  return Object.keys(single).length === 0 ? { single: null, multi: null } : { single, multi };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    // API Gateway passes an undecodable segment through as it came.
+    return segment;
+  }
+}
+
+function isScalar(value: unknown): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** Check an authorizer response the way API Gateway does; undefined means AUTHORIZER_CONFIGURATION_ERROR. */
+export function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown }): CachedAuthorization | undefined {
+  if (typeof response.principalId !== 'string' || response.principalId.length === 0) return undefined;
+  if (response.policyDocument === null || typeof response.policyDocument !== 'object') return undefined;
+  const context: Record<string, string> = {};
+  if (response.context !== undefined && response.context !== null) {
+    if (typeof response.context !== 'object' || Array.isArray(response.context)) return undefined;
+    for (const [name, value] of Object.entries(response.context as Record<string, unknown>)) {
+      if (value === undefined || value === null) continue;
+      // API Gateway rejects object and array context values outright, and stringifies the rest for backends.
+      if (!isScalar(value)) return undefined;
+      context[name] = String(value);
+    }
+  }
+  return { principalId: response.principalId, policyDocument: response.policyDocument, context };
+}
+
+interface ValidResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  multiValueHeaders: Record<string, string[]>;
+  body: Buffer;
+}
+
+/** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
+export function acceptProxyResult(result: unknown): ValidResult | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const candidate = result as Partial<APIGatewayProxyResult> & Record<string, unknown>;
+  const statusCode = candidate.statusCode;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return undefined;
+  const allowed = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
+  if (Object.keys(candidate).some((key) => !allowed.has(key))) return undefined;
+  const headers: Record<string, string> = {};
+  if (candidate.headers !== undefined && candidate.headers !== null) {
+    if (typeof candidate.headers !== 'object') return undefined;
+    for (const [name, value] of Object.entries(candidate.headers)) {
+      if (!isScalar(value)) return undefined;
+      headers[name] = String(value);
+    }
+  }
+  const multiValueHeaders: Record<string, string[]> = {};
+  if (candidate.multiValueHeaders !== undefined && candidate.multiValueHeaders !== null) {
+    if (typeof candidate.multiValueHeaders !== 'object') return undefined;
+    for (const [name, values] of Object.entries(candidate.multiValueHeaders)) {
+      if (!Array.isArray(values) || !values.every(isScalar)) return undefined;
+      multiValueHeaders[name] = values.map(String);
+    }
+  }
+  if (candidate.body !== undefined && candidate.body !== null && typeof candidate.body !== 'string') return undefined;
+  const text = candidate.body ?? '';
+  const body = candidate.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  return { statusCode, headers, multiValueHeaders, body };
+}
+
+function lambdaContext(requestId: string, functionName: string, deadlineMs: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_API.region}:${LOCAL_API.accountId}:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+class IntegrationTimeoutError extends Error {
+  override readonly name = 'IntegrationTimeoutError';
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new IntegrationTimeoutError()), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function defaultAccessLogSink(entry: AccessLogEntry): void {
+  process.stdout.write(JSON.stringify(entry) + '\n');
+}
+
+/** The request listener: all of API Gateway's behaviour, independent of any listening socket. */
+export function createGatewayListener(options: LocalGatewayOptions): (request: IncomingMessage, response: ServerResponse) => void {
+  const nowMs = options.nowMs ?? Date.now;
+  const cache = new AuthorizerResultCache<CachedAuthorization>(options.authorizerCacheTtlSeconds, nowMs);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS;
+  const accessLog = options.accessLog ?? defaultAccessLogSink;
+  const where = { ...LOCAL_API, stageName: options.stageName };
+
+  async function handle(request: IncomingMessage, response: ServerResponse, log: AccessLogEntry): Promise<void> {
+    const requestId = log.requestId;
+    const send = (status: number, headers: Record<string, string | string[]>, body: Buffer | string) => {
+      log.status = status;
+      if (response.headersSent) return;
+      response.writeHead(status, { ...headers, 'x-amzn-requestid': requestId });
+      response.end(body);
+    };
+    const sendGateway = (type: GatewayResponseSpec['type']) => {
+      const spec = gatewayResponse(type);
+      log.errorType = type;
+      send(spec.statusCode, { 'content-type': 'application/json' }, gatewayResponseBody(spec, requestId));
+    };
+
+    const method = (request.method ?? 'GET').toUpperCase();
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://gateway.local');
+    } catch {
+      sendGateway('DEFAULT_4XX');
+      return;
+    }
+    // API Gateway ignores one trailing slash (`/me/` is `/me`).
+    const rawPath = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
+    const segments = rawPath.split('/').slice(1).map(decodeSegment);
+    const path = '/' + segments.join('/');
+    const match = matchRoute(options.routes, method, rawPath === '/' ? [] : segments);
+    if (!match) {
+      sendGateway('MISSING_AUTHENTICATION_TOKEN');
+      return;
+    }
+    const { route, pathParameters } = match;
+    log.resourcePath = route.path;
+
+    let body: Buffer;
+    try {
+      body = await readBody(request, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        log.errorType = 'REQUEST_TOO_LARGE';
+        send(413, { 'content-type': 'application/json', connection: 'close' }, JSON.stringify({ message: 'Request Entity Too Large', requestId }));
+      } else sendGateway('DEFAULT_4XX');
+      return;
+    }
+
+    const { headers, multiValueHeaders } = collectHeaders(request);
+    const query = collectQuery(url.searchParams);
+    const startedAtMs = nowMs();
+    const requestContext: APIGatewayEventRequestContextWithAuthorizer<undefined> = {
+      accountId: LOCAL_API.accountId,
+      apiId: LOCAL_API.apiId,
+      authorizer: undefined,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: log.ip,
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/${options.stageName}${path}`,
+      stage: options.stageName,
+      requestId,
+      requestTime: new Date(startedAtMs).toISOString(),
+      requestTimeEpoch: startedAtMs,
+      resourceId: route.path,
+      resourcePath: route.path,
+    };
+
+    let authorizerContext: Record<string, string> | null = null;
+    if (route.authorized !== false) {
+      // Identity source: every value of the Authorization header. Absent or empty → 401, the authorizer is never called.
+      const authorizationValues = Object.entries(multiValueHeaders)
+        .filter(([name]) => name.toLowerCase() === 'authorization')
+        .flatMap(([, values]) => values);
+      const identitySource = authorizationValues.join(',');
+      if (authorizationValues.length === 0 || authorizationValues.every((value) => value.trim() === '')) {
+        sendGateway('UNAUTHORIZED');
+        return;
+      }
+      const methodArn = methodArnFor(where, method, path);
+      let authorization = cache.get(identitySource);
+      log.authorizerCached = authorization !== undefined;
+      if (!authorization) {
+        const authorizerStartedMs = nowMs();
+        let outcome: GatewayAuthorizerOutcome;
+        try {
+          outcome = await options.authorize({
+            type: 'REQUEST',
+            methodArn,
+            resource: route.path,
+            path,
+            httpMethod: method,
+            headers,
+            multiValueHeaders,
+            pathParameters,
+            queryStringParameters: query.single,
+            multiValueQueryStringParameters: query.multi,
+            stageVariables: null,
+            requestContext,
+          });
+        } catch {
+          // A thrown error other than `Unauthorized` is AUTHORIZER_FAILURE in API Gateway.
+          outcome = { effect: 'fail' };
+        }
+        log.authorizerLatencyMs = nowMs() - authorizerStartedMs;
+        if (outcome.effect === 'unauthorized') {
+          log.authorizerStatus = 401;
+          sendGateway('UNAUTHORIZED');
+          return;
+        }
+        if (outcome.effect !== 'allow') {
+          log.authorizerStatus = 500;
+          sendGateway('AUTHORIZER_FAILURE');
+          return;
+        }
+        authorization = acceptAuthorizerResponse(outcome.response);
+        if (!authorization) {
+          log.authorizerStatus = 500;
+          sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
+          return;
+        }
+        log.authorizerStatus = 200;
+        cache.set(identitySource, authorization);
+      }
+      log.sub = authorization.context['sub'] ?? authorization.principalId;
+      log.authMethod = authorization.context['authMethod'] ?? null;
+      log.keyId = authorization.context['keyId'] ?? null;
+      const verdict = evaluatePolicy(authorization.policyDocument, methodArn);
+      if (verdict.decision === 'invalid') {
+        sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
+        return;
+      }
+      if (verdict.decision !== 'allow') {
+        sendGateway('ACCESS_DENIED');
+        return;
+      }
+      authorizerContext = { principalId: authorization.principalId, ...authorization.context };
+    }
+
+    const event: APIGatewayProxyEvent = {
+      resource: route.path,
+      path,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: query.single,
+      multiValueQueryStringParameters: query.multi,
+      pathParameters,
+      stageVariables: null,
+      requestContext: { ...requestContext, authorizer: authorizerContext },
+      // API Gateway without binary media types hands text bodies to Lambda as they came.
+      body: body.length > 0 ? body.toString('utf8') : null,
+      isBase64Encoded: false,
+    };
+    let result: ValidResult | undefined;
+    try {
+      const handler = await options.loadHandler(route.handler);
+      const deadlineMs = Date.now() + integrationTimeoutMs;
+      const raw = await withTimeout(Promise.resolve(handler(event, lambdaContext(requestId, `dualgate-${route.handler.replace('/', '-')}`, deadlineMs))), integrationTimeoutMs);
+      result = acceptProxyResult(raw);
+    } catch (error) {
+      if (error instanceof IntegrationTimeoutError) {
+        log.errorType = 'INTEGRATION_TIMEOUT';
+        send(504, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Endpoint request timed out' }));
+        return;
+      }
+      result = undefined;
+    }
+    if (!result) {
+      // What API Gateway answers for a Lambda that threw or returned a malformed proxy response.
+      log.errorType = 'INTEGRATION_FAILURE';
+      send(502, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal server error' }));
+      return;
+    }
+    const responseHeaders: Record<string, string | string[]> = { 'content-type': 'application/json', ...result.headers };
+    for (const [name, values] of Object.entries(result.multiValueHeaders)) responseHeaders[name] = values;
+    send(result.statusCode, responseHeaders, result.body);
+  }
+
+  return (request, response) => {
+    const startedAtMs = nowMs();
+    const log: AccessLogEntry = {
+      requestId: randomUUID(),
+      ip: request.socket.remoteAddress ?? 'unknown',
+      method: request.method ?? 'UNKNOWN',
+      resourcePath: null,
+      status: 500,
+      responseLatencyMs: 0,
+      sub: null,
+      authMethod: null,
+      keyId: null,
+      authorizerStatus: null,
+      authorizerLatencyMs: null,
+      authorizerCached: null,
+      errorType: null,
+    };
+    handle(request, response, log)
+      .catch(() => {
+        // A bug in the gateway itself: answer like API Gateway's DEFAULT_5XX rather than crash or hang.
+        const spec = gatewayResponse('DEFAULT_5XX');
+        log.status = spec.statusCode;
+        log.errorType = 'DEFAULT_5XX';
+        if (!response.headersSent) {
+          response.writeHead(spec.statusCode, { 'content-type': 'application/json', 'x-amzn-requestid': log.requestId });
+          response.end(gatewayResponseBody(spec, log.requestId));
+        } else response.destroy();
+      })
+      .finally(() => {
+        log.responseLatencyMs = nowMs() - startedAtMs;
+        try {
+          accessLog(log);
+        } catch {
+          // A failing log sink must not take requests down with it.
+        }
+      });
+  };
+}
+
+export interface RunningGateway {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listen on `host:port` (0 = any free port). Rejects with the listen error (e.g. EADDRINUSE) untouched. */
+export async function startGateway(options: LocalGatewayOptions & { port: number; host: string }): Promise<RunningGateway> {
+  const server = createServer(createGatewayListener(options));
+  // A malformed request line or oversized headers: answer 400/431 on the socket instead of an unhandled error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ message: status.slice(4) })}`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://${options.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * Local mode's OIDC issuer: oauth2-mock-server's key store, JWKS, discovery document and token signing,
+ * behind a token endpoint of our own that implements the client-credentials grant the way a real
+ * authorization server does (RFC 6749 §4.4 and §5.2):
+ * - client id from HTTP Basic auth or the form body (any secret: this is a local mock);
+ * - `scope` is space-delimited; every scope must be in the catalog, else `invalid_scope`;
+ * - any other grant type → `unsupported_grant_type`.
+ * The access token carries `sub` = the client id, `client_id`, `aud` = the configured audience and `scope`.
+ * (The mock's own token endpoint accepts every grant and leaves `sub` unset, hence the front.)
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { OAuth2Server } from 'oauth2-mock-server';
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
+
+export interface LocalIssuerOptions {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  audience: string;
+  /** The scopes a client may ask for. */
+  scopeCatalog: readonly string[];
+  tokenTtlSeconds?: number;
+}
+
+export interface LocalIssuer {
+  /** The `iss` claim and the base URL. */
+  url: string;
+  tokenUrl: string;
+  jwksUri: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** An RFC 6749 §5.2 error response. */
+export class TokenRequestError extends Error {
+  override readonly name = 'TokenRequestError';
+  constructor(
+    readonly error: 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope',
+    readonly description: string,
+    readonly statusCode = error === 'invalid_client' ? 401 : 400,
+  ) {
+    super(description);
+  }
+}
+
+export interface ClientCredentialsGrant {
+  clientId: string;
+  scopes: string[];
+}
+
+/** Parse and check a token request (pure: headers and the raw form body in, a grant or a typed error out). */
+export function parseClientCredentialsRequest(authorizationHeader: string | undefined, contentType: string | undefined, rawBody: string, scopeCatalog: readonly string[]): ClientCredentialsGrant {
+  if (!(contentType ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    throw new TokenRequestError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  }
+  const form = new URLSearchParams(rawBody);
+  for (const name of ['grant_type', 'client_id', 'scope']) {
+    if (form.getAll(name).length > 1) throw new TokenRequestError('invalid_request', `${name} is repeated`);
+  }
+  const grantType = form.get('grant_type');
+  if (!grantType) throw new TokenRequestError('invalid_request', 'grant_type is required');
+  if (grantType !== 'client_credentials') throw new TokenRequestError('unsupported_grant_type', 'only the client_credentials grant is supported');
+  let clientId = form.get('client_id') ?? undefined;
+  const basic = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorizationHeader ?? '');
+  if (basic?.[1]) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const separator = decoded.indexOf(':');
+    // RFC 6749 §2.3.1: the client id is form-urlencoded inside Basic credentials.
+    const fromBasic = safeDecode(separator >= 0 ? decoded.slice(0, separator) : decoded);
+    if (clientId !== undefined && clientId !== fromBasic) throw new TokenRequestError('invalid_request', 'client_id differs between Basic auth and the body');
+    clientId = fromBasic;
+  }
+  if (!clientId || !/^[A-Za-z0-9._:@-]{1,128}$/.test(clientId)) {
+    throw new TokenRequestError('invalid_client', 'a client_id of 1-128 letters, digits or ._:@- is required (Basic auth or form body)');
+  }
+  const scopes = [...new Set((form.get('scope') ?? '').split(' ').filter((scope) => scope.length > 0))];
+  const unknown = scopes.filter((scope) => !scopeCatalog.includes(scope));
+  if (unknown.length > 0) throw new TokenRequestError('invalid_scope', `unknown scope(s): ${unknown.join(' ')}; known: ${scopeCatalog.join(' ')}`);
+  return { clientId, scopes };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
+}
+
+function sendJson(response: ServerResponse, statusCode: number, body: unknown): void {
+  response.writeHead(statusCode, { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' });
+  response.end(JSON.stringify(body));
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_TOKEN_REQUEST_BYTES) {
+        request.removeAllListeners('data');
+        request.resume();
+        reject(new TokenRequestError('invalid_request', `the body must be at most ${MAX_TOKEN_REQUEST_BYTES} bytes`));
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
+  const mock = new OAuth2Server();
+  await mock.issuer.keys.generate('RS256');
+  const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const delegate = mock.service.requestHandler;
+
+  async function issueToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const rawBody = await readBody(request);
+    const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, options.scopeCatalog);
+    const accessToken = await mock.issuer.buildToken({
+      expiresIn: tokenTtlSeconds,
+      scopesOrTransform: (_header, payload) => {
+        payload['sub'] = grant.clientId;
+        payload['client_id'] = grant.clientId;
+        payload['aud'] = options.audience;
+        payload['scope'] = grant.scopes.join(' ');
+        payload['jti'] = crypto.randomUUID();
+      },
+    });
+    sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
+  }
+
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/token') {
+      if (request.method !== 'POST') {
+        response.setHeader('allow', 'POST');
+        sendJson(response, 405, { error: 'invalid_request', error_description: 'use POST' });
+        return;
+      }
+      issueToken(request, response).catch((error: unknown) => {
+        if (error instanceof TokenRequestError) {
+          if (error.error === 'invalid_client') response.setHeader('www-authenticate', 'Basic realm="dualgate-local"');
+          sendJson(response, error.statusCode, { error: error.error, error_description: error.description });
+        } else sendJson(response, 500, { error: 'server_error', error_description: 'the local issuer failed to sign a token' });
+      });
+      return;
+    }
+    // JWKS, discovery document and the rest: oauth2-mock-server's own handlers.
+    delegate(request, response);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host}:${port}`;
+  // The mock signs `iss` with this URL; it must equal the configured issuer exactly (no trailing slash).
+  mock.issuer.url = url;
+  return {
+    url,
+    tokenUrl: `${url}/token`,
+    jwksUri: `${url}/jwks`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

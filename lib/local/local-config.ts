@@ -1,0 +1,99 @@
+/**
+ * Local mode's settings: the stack's own typed configuration (resolveConfig in lib/config.ts) plus what
+ * only local mode has (ports, the data directory, the mock issuer's audience), overridable by environment
+ * variables. The variable names are the Lambda settings' names (SETTING_NAMES) where one exists, so
+ * `DUALGATE_KEY_PREFIX` means the same thing locally and in a Lambda.
+ */
+import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
+import { SETTING_NAMES } from '../../lambdas/shared/settings';
+
+export const LOCAL_HOST = '127.0.0.1';
+export const DEFAULT_GATEWAY_PORT = 3000;
+export const DEFAULT_ISSUER_PORT = 3001;
+export const DEFAULT_LOCAL_AUDIENCE = 'dualgate-local';
+export const DEFAULT_LOCAL_TABLE_NAME = 'dualgate-keys';
+
+/** Environment variables local mode reads, beyond the Lambda settings. */
+export const LOCAL_ENV = {
+  gatewayPort: 'PORT',
+  issuerPort: 'ISSUER_PORT',
+  authorizerCacheTtlSeconds: 'DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS',
+  stageName: 'DUALGATE_STAGE_NAME',
+  audience: 'DUALGATE_LOCAL_AUDIENCE',
+  maxBodyBytes: 'DUALGATE_LOCAL_MAX_BODY_BYTES',
+} as const;
+
+export interface LocalConfig {
+  host: typeof LOCAL_HOST;
+  /** 0 = any free port (tests). */
+  gatewayPort: number;
+  issuerPort: number;
+  /** Persist dynalite here; in memory when absent. */
+  dataDir?: string;
+  /** The `aud` the mock issuer stamps and the authorizer requires. */
+  audience: string;
+  tableName: string;
+  maxBodyBytes: number;
+  /**
+   * The stack's configuration. Its one issuer points at `http://127.0.0.1:<issuerPort>`; when the issuer
+   * port is 0 the real URL is only known once the issuer listens, and local-stack.ts fills it in then.
+   */
+  dualgate: DualgateConfig;
+}
+
+function port(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new DualgateConfigError(`${name} must be a port number from 0 to 65535 (got ${JSON.stringify(raw)})`);
+  return value;
+}
+
+export function localIssuerUrl(issuerPort: number): string {
+  return `http://${LOCAL_HOST}:${issuerPort}`;
+}
+
+/** Read local mode's configuration; throws DualgateConfigError naming the bad variable. */
+export function localConfigFromEnv(env: Record<string, string | undefined> = process.env, options: { dataDir?: string } = {}): LocalConfig {
+  const gatewayPort = port(env, LOCAL_ENV.gatewayPort, DEFAULT_GATEWAY_PORT);
+  const issuerPort = port(env, LOCAL_ENV.issuerPort, DEFAULT_ISSUER_PORT);
+  if (gatewayPort !== 0 && gatewayPort === issuerPort) throw new DualgateConfigError(`${LOCAL_ENV.gatewayPort} and ${LOCAL_ENV.issuerPort} must differ (both are ${gatewayPort})`);
+  const audience = env[LOCAL_ENV.audience] || DEFAULT_LOCAL_AUDIENCE;
+  const maxBodyRaw = env[LOCAL_ENV.maxBodyBytes];
+  const maxBodyBytes = maxBodyRaw ? Number(maxBodyRaw) : 1024 * 1024;
+  // API Gateway's own payload limit is 10 MB: a larger local limit would accept what AWS refuses.
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > 10 * 1024 * 1024) {
+    throw new DualgateConfigError(`${LOCAL_ENV.maxBodyBytes} must be an integer from 1 to ${10 * 1024 * 1024} (got ${JSON.stringify(maxBodyRaw)})`);
+  }
+  const issuerUrl = localIssuerUrl(issuerPort);
+  const input: Parameters<typeof resolveConfig>[0] = {
+    issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }],
+    cognito: false,
+  };
+  const fromEnv = {
+    keyPrefix: env[SETTING_NAMES.keyPrefix],
+    authorizerCacheTtlSeconds: env[LOCAL_ENV.authorizerCacheTtlSeconds],
+    keyCacheTtlSeconds: env[SETTING_NAMES.keyCacheTtlSeconds],
+    negativeKeyCacheTtlSeconds: env[SETTING_NAMES.negativeKeyCacheTtlSeconds],
+    staleIfErrorSeconds: env[SETTING_NAMES.staleIfErrorSeconds],
+    jwtCacheTtlSeconds: env[SETTING_NAMES.jwtCacheTtlSeconds],
+    adminScope: env[SETTING_NAMES.adminScope],
+    stageName: env[LOCAL_ENV.stageName],
+    logLevel: env[SETTING_NAMES.logLevel],
+  };
+  for (const [name, value] of Object.entries(fromEnv)) {
+    if (value !== undefined && value !== '') input[name as keyof typeof fromEnv] = value;
+  }
+  const dualgate = resolveConfig(input, { allowHttpIssuers: true });
+  const config: LocalConfig = {
+    host: LOCAL_HOST,
+    gatewayPort,
+    issuerPort,
+    audience,
+    tableName: DEFAULT_LOCAL_TABLE_NAME,
+    maxBodyBytes,
+    dualgate,
+  };
+  if (options.dataDir) config.dataDir = options.dataDir;
+  return config;
+}

@@ -1,0 +1,161 @@
+/**
+ * Boot the whole stack in one process: dynalite with the key table, the mock OIDC issuer, then the local
+ * gateway in front of the real authorizer (buildAuthorizer) and the real handler modules.
+ *
+ * Handler modules read their settings from `process.env` when they are first imported (clients at module
+ * scope, as in Lambda), so the environment is written before they load, and one process can host one
+ * local stack: a second start would find the modules already bound to the first stack's table and issuer.
+ */
+import type { HandlerName } from '../routes';
+import { ROUTES, scopeCatalog } from '../routes';
+import { runtimeEnvironment, type DualgateConfig } from '../config';
+import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
+import { createLogger, errorFields, type LogSink } from '../../lambdas/shared/logger';
+import { readSettings } from '../../lambdas/shared/settings';
+import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
+import { startGateway, type AccessLogSink, type ProxyHandler, type RunningGateway } from './gateway';
+import { startLocalIssuer, type LocalIssuer } from './issuer';
+import type { LocalConfig } from './local-config';
+
+/** Every handler module, by route-table name. A `Record` over `HandlerName`: a new handler that is not listed here fails the typecheck. */
+const HANDLER_MODULES: Record<HandlerName, () => Promise<{ handler?: unknown }>> = {
+  'backends/health': () => import('../../lambdas/backends/health'),
+  'backends/me': () => import('../../lambdas/backends/me'),
+  'backends/users': () => import('../../lambdas/backends/users'),
+  'keys/handler': () => import('../../lambdas/keys/handler'),
+};
+
+export class LocalStackError extends Error {
+  override readonly name: string = 'LocalStackError';
+}
+
+/** A port local mode needs is taken by another process. */
+export class PortInUseError extends LocalStackError {
+  override readonly name = 'PortInUseError';
+  constructor(
+    readonly component: 'gateway' | 'issuer',
+    readonly port: number,
+    readonly envVar: string,
+  ) {
+    super(`port ${port} is already in use (${component}); stop the other process or set ${envVar} to another port`);
+  }
+}
+
+export interface LocalStackOptions {
+  config: LocalConfig;
+  /** Where the gateway's access-log lines go (default: stdout). */
+  accessLog?: AccessLogSink;
+  /** Where the authorizer's structured log lines go (default: stdout). */
+  logSink?: LogSink;
+}
+
+export interface LocalStack {
+  gatewayUrl: string;
+  issuerUrl: string;
+  tokenUrl: string;
+  jwksUri: string;
+  dynamoEndpoint: string;
+  tableName: string;
+  /** The configuration in force, with the issuer's real URL. */
+  config: DualgateConfig;
+  audience: string;
+  stop(): Promise<void>;
+}
+
+let startedInThisProcess = false;
+
+function isAddressInUse(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+}
+
+export async function loadHandler(name: HandlerName): Promise<ProxyHandler> {
+  const module = await HANDLER_MODULES[name]();
+  if (typeof module.handler !== 'function') throw new LocalStackError(`lambdas/${name}.ts does not export a handler function`);
+  return module.handler as ProxyHandler;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  if (startedInThisProcess) throw new LocalStackError('local mode can start once per process: handler modules keep the settings they were imported with');
+  startedInThisProcess = true;
+  const { config: local } = options;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const dynamo: LocalDynamo = await startLocalDynamo({ host: local.host, tableName: local.tableName, ...(local.dataDir ? { dataDir: local.dataDir } : {}) });
+    stops.push(dynamo.stop);
+
+    let issuer: LocalIssuer;
+    try {
+      issuer = await startLocalIssuer({ host: local.host, port: local.issuerPort, audience: local.audience, scopeCatalog: scopeCatalogFor(local.dualgate) });
+    } catch (error) {
+      throw isAddressInUse(error) ? new PortInUseError('issuer', local.issuerPort, 'ISSUER_PORT') : error;
+    }
+    stops.push(issuer.stop);
+
+    const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }] };
+    const env = {
+      ...runtimeEnvironment(config, { tableName: dynamo.tableName, issuersJson: JSON.stringify(config.issuers), dynamoEndpoint: dynamo.endpoint, allowHttpIssuers: true }),
+      // Only ever dynalite: never let a developer's real AWS credentials or region near local mode.
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
+    };
+    delete process.env['AWS_SESSION_TOKEN'];
+    delete process.env['AWS_PROFILE'];
+    Object.assign(process.env, env);
+
+    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
+    const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), { logger });
+    if (jwtPolicy) {
+      try {
+        await jwtPolicy.hydrate();
+      } catch (error) {
+        // As in Lambda: not fatal, each JWT retries the fetch.
+        logger.error('JWKS hydrate failed at start', { reason: 'jwks_unavailable', ...errorFields(error) });
+      }
+    }
+    // Import every handler now, so a broken module fails the start instead of the first request.
+    const handlers = new Map<HandlerName, ProxyHandler>();
+    for (const name of Object.keys(HANDLER_MODULES) as HandlerName[]) handlers.set(name, await loadHandler(name));
+
+    let gateway: RunningGateway;
+    try {
+      gateway = await startGateway({
+        host: local.host,
+        port: local.gatewayPort,
+        routes: ROUTES,
+        authorize,
+        loadHandler: async (name) => handlers.get(name) ?? loadHandler(name),
+        stageName: config.stageName,
+        authorizerCacheTtlSeconds: config.authorizerCacheTtlSeconds,
+        maxBodyBytes: local.maxBodyBytes,
+        ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+      });
+    } catch (error) {
+      throw isAddressInUse(error) ? new PortInUseError('gateway', local.gatewayPort, 'PORT') : error;
+    }
+    stops.push(gateway.close);
+
+    return {
+      gatewayUrl: gateway.url,
+      issuerUrl: issuer.url,
+      tokenUrl: issuer.tokenUrl,
+      jwksUri: issuer.jwksUri,
+      dynamoEndpoint: dynamo.endpoint,
+      tableName: dynamo.tableName,
+      config,
+      audience: local.audience,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** The scopes the mock issuer will grant: the route table's scopes plus the management scopes, admin included. */
+function scopeCatalogFor(config: DualgateConfig): string[] {
+  return [...new Set([...scopeCatalog(ROUTES), config.adminScope])].sort();
+}
