@@ -1,7 +1,30 @@
-/** Key management API: built in issue 3. Until then every route answers 501 so nothing pretends to work. */
-import type { APIGatewayProxyResult } from 'aws-lambda';
-import { errorResponse } from '../shared/http-response';
+/**
+ * Lambda entry point for the key management API: wiring only. The DynamoDB client and the store are built
+ * once per container, on the first invocation (not at import, so importing this module needs no environment).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDynamoClient, KeyStore } from '../shared/key-store';
+import { createLogger } from '../shared/logger';
+import { readSettings } from '../shared/settings';
+import { createKeysHandler, type KeysHandler } from './router';
 
-export async function handler(): Promise<APIGatewayProxyResult> {
-  return errorResponse(501, 'key management is not built yet');
+export { createKeysHandler } from './router';
+
+let keysHandler: KeysHandler | undefined;
+
+function build(): KeysHandler {
+  const settings = readSettings();
+  // The management API is not on the authorizer's hot path: the SDK's usual patience is fine here.
+  const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
+  return createKeysHandler({
+    store: new KeyStore(client, settings.tableName),
+    keyPrefix: settings.keyPrefix,
+    adminScope: settings.adminScope,
+    logger: createLogger({ service: 'dualgate-keys', level: settings.logLevel }),
+  });
+}
+
+export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  keysHandler ??= build();
+  return keysHandler(event);
 }

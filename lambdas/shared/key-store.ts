@@ -2,8 +2,18 @@
  * The key table behind a small interface. The authorizer needs only `getByHash`; the management API
  * (lambdas/keys) uses the rest. SDK errors are turned into domain errors here, at the storage edge.
  */
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { recordFromItem, type KeyRecord } from './key-record';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { itemFromRecord, recordFromItem, type KeyRecord } from './key-record';
+import { KEY_TABLE } from './key-table';
 
 export interface KeyLookup {
   /** The stored key, or undefined when no item has that hash. Throws `KeyStoreUnavailableError` on I/O failure. */
@@ -60,5 +70,222 @@ export class DynamoKeyLookup implements KeyLookup {
       throw new KeyStoreUnavailableError('key table read failed', { cause: error });
     }
     return item === undefined ? undefined : recordFromItem(item);
+  }
+}
+
+/** A conditional write found the item in another state than the caller expected (a concurrent change). */
+export class KeyWriteConflictError extends Error {
+  override readonly name = 'KeyWriteConflictError';
+  constructor(readonly operation: 'create' | 'replace' | 'revoke') {
+    super(`conditional ${operation} failed: the key changed concurrently`);
+  }
+}
+
+/** A list cursor that this store did not issue (or issued for another owner). */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('cursor is not one this API returned');
+  }
+}
+
+/** Extra conditions for `replace`, on top of the version check. */
+export interface ReplaceGuard {
+  /** Refuse if the stored key is revoked, already rotated, or expired at `nowSeconds` (rotation's precondition). */
+  live?: { nowSeconds: number };
+}
+
+export interface KeyPage {
+  records: KeyRecord[];
+  /** Opaque; present when more items may follow. */
+  nextCursor?: string;
+}
+
+/** What the management API needs from the table. `KeyStore` is the DynamoDB implementation. */
+export interface KeyManagementStore extends KeyLookup {
+  /** Insert a new key; `KeyWriteConflictError` if that hash exists. */
+  create(record: KeyRecord): Promise<void>;
+  /** The authoritative (consistently read) record for a public id. */
+  getById(keyId: string): Promise<KeyRecord | undefined>;
+  listByOwner(owner: string, page: { limit: number; cursor?: string }): Promise<KeyPage>;
+  /** Compare-and-swap: write `next` only if the stored version is still `expectedVersion` (and the guard holds). */
+  replace(next: KeyRecord, expectedVersion: number, guard?: ReplaceGuard): Promise<void>;
+  /** Set revokedAt and expiresAt unless already revoked; independent of version, so a revoke always wins. */
+  revoke(keyHash: string, change: { revokedAt: string; expiresAt: number }): Promise<KeyRecord>;
+  /** Remove an item outright (only the rollback of an unfinished rotation does this). */
+  deleteByHash(keyHash: string): Promise<void>;
+}
+
+const OWNER_CURSOR_FIELDS = [KEY_TABLE.partitionKey, KEY_TABLE.indexes.byOwner.partitionKey, KEY_TABLE.indexes.byOwner.sortKey] as const;
+
+/** Cursor = base64url(JSON of byOwner's LastEvaluatedKey). It only positions within one owner's partition. */
+export function encodeCursor(lastEvaluatedKey: Record<string, AttributeValue>): string {
+  const plain: Record<string, string> = {};
+  for (const field of OWNER_CURSOR_FIELDS) {
+    const value = lastEvaluatedKey[field]?.S;
+    if (value !== undefined) plain[field] = value;
+  }
+  return Buffer.from(JSON.stringify(plain)).toString('base64url');
+}
+
+/** Parse a cursor back into an ExclusiveStartKey, refusing anything this API could not have issued for `owner`. */
+export function decodeCursor(cursor: string, owner: string): Record<string, AttributeValue> {
+  if (cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidCursorError();
+  const fields = parsed as Record<string, unknown>;
+  if (Object.keys(fields).length !== OWNER_CURSOR_FIELDS.length) throw new InvalidCursorError();
+  const key: Record<string, AttributeValue> = {};
+  for (const field of OWNER_CURSOR_FIELDS) {
+    const value = fields[field];
+    if (typeof value !== 'string' || value.length === 0 || value.length > 512) throw new InvalidCursorError();
+    key[field] = { S: value };
+  }
+  // A cursor from another owner's listing would let a caller page through that owner's partition.
+  if (key[KEY_TABLE.indexes.byOwner.partitionKey]?.S !== owner) throw new InvalidCursorError();
+  return key;
+}
+
+export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
+  async create(record: KeyRecord): Promise<void> {
+    await this.write('create', () =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: itemFromRecord(record),
+          ConditionExpression: 'attribute_not_exists(keyHash)',
+        }),
+      ),
+    );
+  }
+
+  async getById(keyId: string): Promise<KeyRecord | undefined> {
+    let keyHash: string | undefined;
+    try {
+      const output = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byId',
+          KeyConditionExpression: '#keyId = :keyId',
+          ExpressionAttributeNames: { '#keyId': KEY_TABLE.indexes.byId.partitionKey, '#keyHash': KEY_TABLE.partitionKey },
+          ExpressionAttributeValues: { ':keyId': { S: keyId } },
+          ProjectionExpression: '#keyHash',
+          Limit: 1,
+        }),
+      );
+      keyHash = output.Items?.[0]?.[KEY_TABLE.partitionKey]?.S;
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table query failed', { cause: error });
+    }
+    if (keyHash === undefined) return undefined;
+    // GSIs are eventually consistent; the version used for compare-and-swap must come from the table itself.
+    return this.getConsistent(keyHash);
+  }
+
+  async listByOwner(owner: string, page: { limit: number; cursor?: string }): Promise<KeyPage> {
+    const exclusiveStartKey = page.cursor === undefined ? undefined : decodeCursor(page.cursor, owner);
+    let output;
+    try {
+      output = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byOwner',
+          KeyConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': KEY_TABLE.indexes.byOwner.partitionKey },
+          ExpressionAttributeValues: { ':owner': { S: owner } },
+          Limit: page.limit,
+          ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+        }),
+      );
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table query failed', { cause: error });
+    }
+    const result: KeyPage = { records: (output.Items ?? []).map((item) => recordFromItem(item)) };
+    if (output.LastEvaluatedKey) result.nextCursor = encodeCursor(output.LastEvaluatedKey);
+    return result;
+  }
+
+  async replace(next: KeyRecord, expectedVersion: number, guard: ReplaceGuard = {}): Promise<void> {
+    const conditions = ['attribute_exists(keyHash)', '#version = :expectedVersion'];
+    const values: Record<string, AttributeValue> = { ':expectedVersion': { N: String(expectedVersion) } };
+    if (guard.live) {
+      conditions.push(
+        'attribute_not_exists(revokedAt)',
+        'attribute_not_exists(rotatedTo)',
+        '(attribute_not_exists(expiresAt) OR expiresAt > :nowSeconds)',
+      );
+      values[':nowSeconds'] = { N: String(guard.live.nowSeconds) };
+    }
+    await this.write('replace', () =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: itemFromRecord(next),
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async revoke(keyHash: string, change: { revokedAt: string; expiresAt: number }): Promise<KeyRecord> {
+    const output = await this.write('revoke', () =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { keyHash: { S: keyHash } },
+          UpdateExpression: 'SET revokedAt = :revokedAt, updatedAt = :revokedAt, expiresAt = :expiresAt, #version = #version + :one',
+          ConditionExpression: 'attribute_exists(keyHash) AND attribute_not_exists(revokedAt)',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: {
+            ':revokedAt': { S: change.revokedAt },
+            ':expiresAt': { N: String(change.expiresAt) },
+            ':one': { N: '1' },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    if (!output.Attributes) throw new KeyStoreUnavailableError('revoke returned no item');
+    return recordFromItem(output.Attributes);
+  }
+
+  async deleteByHash(keyHash: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } } }));
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table delete failed', { cause: error });
+    }
+  }
+
+  private async getConsistent(keyHash: string): Promise<KeyRecord | undefined> {
+    let item;
+    try {
+      const output = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }),
+      );
+      item = output.Item;
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table read failed', { cause: error });
+    }
+    return item === undefined ? undefined : recordFromItem(item);
+  }
+
+  /** The storage edge: a failed condition becomes a domain error, anything else means the table is unavailable. */
+  private async write<T>(operation: 'create' | 'replace' | 'revoke', send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException') {
+        throw new KeyWriteConflictError(operation);
+      }
+      throw new KeyStoreUnavailableError(`key table ${operation} failed`, { cause: error });
+    }
   }
 }

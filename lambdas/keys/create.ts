@@ -1,0 +1,42 @@
+/** POST /keys: mint a key. The plaintext is in this response and nowhere else; only its hash is stored. */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { generateKey, hashKey } from '../shared/key-format';
+import type { KeyRecord } from '../shared/key-record';
+import { jsonResponse } from '../shared/http-response';
+import { normaliseScopes } from '../shared/principal';
+import { InvalidRequestError } from './errors';
+import { assertMayGrant, audit, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { toPublicKey } from './public-key';
+import { createKeyBody, resolveExpiry, validate } from './schemas';
+import { isAdmin } from './scopes';
+
+export async function createKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
+  const { caller } = request;
+  const body = validate(createKeyBody, request.body);
+  if (body.owner !== undefined && body.owner !== caller.sub && !isAdmin(caller, context.adminScope)) {
+    throw new InvalidRequestError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
+  }
+  assertMayGrant(context, caller, body.scopes);
+  const nowSeconds = nowSecondsOf(context);
+  const expiresAt = resolveExpiry(body, nowSeconds) ?? undefined;
+
+  const { key, start } = generateKey(context.keyPrefix);
+  const record: KeyRecord = {
+    keyHash: hashKey(key),
+    keyId: context.newKeyId(),
+    owner: body.owner ?? caller.sub,
+    name: body.name,
+    scopes: normaliseScopes(body.scopes),
+    createdAt: nowIsoOf(context),
+    createdBy: caller.sub,
+    enabled: true,
+    start,
+    version: 1,
+  };
+  if (expiresAt !== undefined) record.expiresAt = expiresAt;
+  if (body.metadata !== undefined) record.metadata = body.metadata;
+
+  await context.store.create(record);
+  audit(context, caller, 'create', record, Object.keys(body).sort());
+  return jsonResponse(201, { ...toPublicKey(record, nowSeconds), key });
+}

@@ -1,0 +1,46 @@
+/** The public face of a stored key. Built field by field (an allow-list), so `keyHash` can never slip out. */
+import { keyStatus, type KeyRecord, type KeyStatus } from '../shared/key-record';
+
+export interface PublicKey {
+  id: string;
+  start: string;
+  name: string;
+  owner: string;
+  scopes: string[];
+  status: KeyStatus;
+  enabled: boolean;
+  createdAt: string;
+  createdBy: string;
+  updatedAt?: string;
+  /** ISO 8601, or null when the key never expires. */
+  expiresAt: string | null;
+  revokedAt?: string;
+  rotatedFrom?: string;
+  rotatedTo?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export function isoFromEpochSeconds(epochSeconds: number | undefined): string | null {
+  return epochSeconds === undefined ? null : new Date(epochSeconds * 1000).toISOString();
+}
+
+export function toPublicKey(record: KeyRecord, nowSeconds: number): PublicKey {
+  const view: PublicKey = {
+    id: record.keyId,
+    start: record.start,
+    name: record.name,
+    owner: record.owner,
+    scopes: [...record.scopes],
+    status: keyStatus(record, nowSeconds),
+    enabled: record.enabled,
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+    expiresAt: isoFromEpochSeconds(record.expiresAt),
+  };
+  if (record.updatedAt !== undefined) view.updatedAt = record.updatedAt;
+  if (record.revokedAt !== undefined) view.revokedAt = record.revokedAt;
+  if (record.rotatedFrom !== undefined) view.rotatedFrom = record.rotatedFrom;
+  if (record.rotatedTo !== undefined) view.rotatedTo = record.rotatedTo;
+  if (record.metadata !== undefined) view.metadata = record.metadata;
+  return view;
+}

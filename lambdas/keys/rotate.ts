@@ -1,0 +1,100 @@
+/**
+ * POST /keys/{id}/rotate: a new key with the same owner, name, scopes and metadata; the old key keeps working
+ * for `gracePeriodSeconds`, then expires.
+ *
+ * dynalite (local mode) has no transactions, so rotation is ordered conditional writes, one code path everywhere:
+ *   1. put the successor with attribute_not_exists(keyHash) and rotatedFrom;
+ *   2. compare-and-swap the predecessor (same version, not revoked, not rotated, not expired) to set rotatedTo
+ *      and expiresAt = min(expiresAt, now + grace);
+ *   3. if step 2's condition fails, delete the successor and answer 409.
+ * Only the caller whose step 2 wins ever sees a plaintext, so two racing rotations cannot both leave a live
+ * successor, and a racing revoke makes the rotation fail. A crash between 1 and 3 leaves an orphan whose
+ * plaintext nobody ever received.
+ */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { generateKey, hashKey } from '../shared/key-format';
+import { keyStatus, type KeyRecord } from '../shared/key-record';
+import { KeyWriteConflictError } from '../shared/key-store';
+import { jsonResponse } from '../shared/http-response';
+import { errorFields } from '../shared/logger';
+import { KeyConflictError } from './errors';
+import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { toPublicKey } from './public-key';
+import { DEFAULT_GRACE_PERIOD_SECONDS, resolveExpiry, rotateKeyBody, validate } from './schemas';
+
+export async function rotateKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
+  const { caller } = request;
+  const body = validate(rotateKeyBody, request.body ?? {});
+  const nowSeconds = nowSecondsOf(context);
+  const successorExpiresAt = resolveExpiry(body, nowSeconds);
+  const current = await loadOwnedKey(context, request);
+  assertRotatable(current, nowSeconds);
+  // A rotation hands out a fresh plaintext carrying these scopes: the layered-scope rule applies to it.
+  assertMayGrant(context, caller, current.scopes);
+
+  const nowIso = nowIsoOf(context);
+  const { key, start } = generateKey(context.keyPrefix);
+  const successor: KeyRecord = {
+    keyHash: hashKey(key),
+    keyId: context.newKeyId(),
+    owner: current.owner,
+    name: current.name,
+    scopes: [...current.scopes],
+    createdAt: nowIso,
+    createdBy: caller.sub,
+    enabled: current.enabled,
+    start,
+    rotatedFrom: current.keyId,
+    version: 1,
+  };
+  // By default the successor inherits the predecessor's absolute expiry: rotating never prolongs a key's life.
+  const expiresAt = successorExpiresAt ?? current.expiresAt;
+  if (expiresAt !== undefined && expiresAt !== null) successor.expiresAt = expiresAt;
+  if (current.metadata !== undefined) successor.metadata = current.metadata;
+
+  const graceEndsAt = nowSeconds + (body.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS);
+  const predecessor: KeyRecord = {
+    ...current,
+    rotatedTo: successor.keyId,
+    expiresAt: Math.min(current.expiresAt ?? Number.POSITIVE_INFINITY, graceEndsAt),
+    updatedAt: nowIso,
+    version: current.version + 1,
+  };
+
+  await context.store.create(successor);
+  try {
+    await context.store.replace(predecessor, current.version, { live: { nowSeconds } });
+  } catch (error) {
+    await rollBack(context, successor);
+    if (error instanceof KeyWriteConflictError) throw await conflictAfterRace(context, request, nowSeconds);
+    throw error;
+  }
+  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId });
+  return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });
+}
+
+function assertRotatable(record: KeyRecord, nowSeconds: number): void {
+  if (record.rotatedTo !== undefined) throw new KeyConflictError('key_rotated', `key was already rotated to ${record.rotatedTo}`);
+  const status = keyStatus(record, nowSeconds);
+  if (status === 'revoked') throw new KeyConflictError('key_revoked', 'a revoked key cannot be rotated');
+  if (status === 'expired') throw new KeyConflictError('key_expired', 'an expired key cannot be rotated');
+}
+
+/** Step 3: the successor must not outlive a failed rotation. If even this fails, it stays an unreachable orphan. */
+async function rollBack(context: OperationContext, successor: KeyRecord): Promise<void> {
+  try {
+    await context.store.deleteByHash(successor.keyHash);
+  } catch (error) {
+    context.logger.error('rotation rollback failed; orphan successor left unused', { keyId: successor.keyId, rotatedFrom: successor.rotatedFrom, ...errorFields(error) });
+  }
+}
+
+/** Explain why step 2 lost: re-read the predecessor and name its new state. */
+async function conflictAfterRace(context: OperationContext, request: KeyRequest, nowSeconds: number): Promise<KeyConflictError> {
+  try {
+    assertRotatable(await loadOwnedKey(context, request), nowSeconds);
+  } catch (error) {
+    if (error instanceof KeyConflictError) return error;
+  }
+  return new KeyConflictError('concurrent_change', 'key changed while rotating; nothing was rotated, retry');
+}

@@ -1,0 +1,115 @@
+/**
+ * The management API's router: event → request → one operation module → response, and the one place where
+ * typed errors become status codes. Everything it needs is injected, so tests and local mode build their own.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { MalformedKeyItemError } from '../shared/key-record';
+import { KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../shared/key-store';
+import { errorResponse } from '../shared/http-response';
+import { errorFields, type Logger } from '../shared/logger';
+import { MissingPrincipalError, principalFrom } from '../shared/principal';
+import { createKey } from './create';
+import { InvalidRequestError, KeyApiError, RouteNotFoundError } from './errors';
+import { getKey } from './get';
+import { listKeys } from './list';
+import { newKeyId, type KeyRequest, type OperationContext } from './operation-context';
+import { revokeKey } from './revoke';
+import { rotateKey } from './rotate';
+import { MAX_BODY_BYTES } from './schemas';
+import { grantableCatalog } from './scopes';
+import { updateKey } from './update';
+
+type Operation = (context: OperationContext, request: KeyRequest) => Promise<APIGatewayProxyResult>;
+
+/** Keyed by `<method> <resource>`, exactly as the route table (lib/routes.ts) spells the keys/handler routes. */
+export const OPERATIONS: Readonly<Record<string, Operation>> = {
+  'POST /keys': createKey,
+  'GET /keys': listKeys,
+  'GET /keys/{id}': getKey,
+  'PATCH /keys/{id}': updateKey,
+  'POST /keys/{id}/rotate': rotateKey,
+  'DELETE /keys/{id}': revokeKey,
+};
+
+export interface KeysHandlerDeps {
+  store: KeyManagementStore;
+  keyPrefix: string;
+  adminScope: string;
+  logger: Logger;
+  nowMs?: () => number;
+  newKeyId?: () => string;
+  catalog?: ReadonlySet<string>;
+}
+
+export type KeysHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
+  const context: OperationContext = {
+    store: deps.store,
+    keyPrefix: deps.keyPrefix,
+    adminScope: deps.adminScope,
+    catalog: deps.catalog ?? grantableCatalog(deps.adminScope),
+    logger: deps.logger,
+    nowMs: deps.nowMs ?? Date.now,
+    newKeyId: deps.newKeyId ?? newKeyId,
+  };
+  return async (event) => {
+    try {
+      const operation = OPERATIONS[`${event.httpMethod} ${event.resource}`];
+      if (!operation) throw new RouteNotFoundError();
+      const request: KeyRequest = {
+        caller: principalFrom(event),
+        body: readJsonBody(event),
+        query: queryOf(event),
+      };
+      const keyId = event.pathParameters?.['id'];
+      if (keyId !== undefined) request.keyId = keyId;
+      return await operation(context, request);
+    } catch (error) {
+      return toErrorResponse(error, context.logger, event);
+    }
+  };
+}
+
+/** The body as parsed JSON; undefined when absent. Size is checked on the decoded bytes, before parsing. */
+export function readJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') return undefined;
+  const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (bytes.byteLength > MAX_BODY_BYTES) {
+    throw new InvalidRequestError(`body: must be at most ${MAX_BODY_BYTES} bytes (got ${bytes.byteLength})`, 'body');
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidRequestError('body: is not valid JSON', 'body');
+  }
+}
+
+function queryOf(event: Pick<APIGatewayProxyEvent, 'queryStringParameters'>): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) if (value !== undefined) query[name] = value;
+  return query;
+}
+
+function toErrorResponse(error: unknown, logger: Logger, event: APIGatewayProxyEvent): APIGatewayProxyResult {
+  const where = { method: event.httpMethod, resource: event.resource };
+  if (error instanceof KeyApiError) {
+    return errorResponse(error.statusCode, error.message, error.field !== undefined ? { field: error.field } : {});
+  }
+  if (error instanceof KeyWriteConflictError) return errorResponse(409, 'key changed concurrently; retry');
+  if (error instanceof KeyStoreUnavailableError) {
+    // Fail closed: nothing was promised, and the client may retry.
+    logger.error('key store unavailable', { reason: 'key_store_unavailable', ...where, ...errorFields(error), cause: errorFields(error.cause) });
+    return errorResponse(503, 'key store unavailable; retry later');
+  }
+  if (error instanceof MalformedKeyItemError) {
+    logger.error('malformed key item', { reason: 'key_item_malformed', field: error.field, ...where });
+    return errorResponse(500, 'internal error');
+  }
+  if (error instanceof MissingPrincipalError) {
+    logger.error('request without authorizer context', { reason: 'missing_principal', ...where });
+    return errorResponse(500, 'internal error');
+  }
+  logger.error('unexpected error', { reason: 'internal_error', ...where, ...errorFields(error) });
+  return errorResponse(500, 'internal error');
+}

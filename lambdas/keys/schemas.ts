@@ -1,0 +1,126 @@
+/**
+ * Every request shape of the management API, as one zod schema each. Strict objects: an unknown field,
+ * including ones a client might try to mass-assign (`createdBy`, `keyHash`, `revokedAt`, `id`), is a 400.
+ * The OpenAPI document's request schemas are generated from these (lib/keys-openapi.ts).
+ */
+import { z } from 'zod';
+import { SCOPE_PATTERN } from '../../lib/routes';
+import { InvalidRequestError } from './errors';
+
+/** Larger bodies are refused before parsing (400, field `body`): no legitimate request comes near it. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** `metadata` is stored on the item the authorizer reads on every cold lookup, so it stays small. */
+export const MAX_METADATA_BYTES = 1024;
+export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
+export const DEFAULT_GRACE_PERIOD_SECONDS = 24 * 60 * 60;
+export const MAX_GRACE_PERIOD_SECONDS = 30 * 24 * 60 * 60;
+export const DEFAULT_LIST_LIMIT = 20;
+export const MAX_LIST_LIMIT = 100;
+export const MAX_SCOPES_PER_KEY = 50;
+/** `key_` + a ULID (Crockford base32, 26 chars). */
+export const KEY_ID_PATTERN = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+const name = z.string().trim().min(1).max(128);
+const scopes = z
+  .array(z.string().regex(SCOPE_PATTERN, 'is not a valid scope name'))
+  .max(MAX_SCOPES_PER_KEY)
+  .refine((list) => new Set(list).size === list.length, 'must not repeat a scope');
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
+/** ISO 8601 with a zone; whether it lies in the future is checked against the injected clock (`resolveExpiry`). */
+const expiresAt = z.iso.datetime({ offset: true });
+const expiresIn = z.int().positive().max(MAX_EXPIRES_IN_SECONDS);
+const owner = z.string().min(1).max(256);
+
+const notBoth = (value: { expiresAt?: unknown; expiresIn?: unknown }) => value.expiresAt === undefined || value.expiresIn === undefined;
+const notBothMessage = { message: 'give expiresAt or expiresIn, not both', path: ['expiresIn'] };
+
+export const createKeyBody = z
+  .strictObject({
+    name,
+    scopes,
+    expiresAt: expiresAt.optional(),
+    expiresIn: expiresIn.optional(),
+    metadata: metadata.optional(),
+    /** Only holders of the admin scope may set it; checked by the operation, which knows the caller. */
+    owner: owner.optional(),
+  })
+  .refine(notBoth, notBothMessage);
+export type CreateKeyBody = z.infer<typeof createKeyBody>;
+
+export const updateKeyBody = z
+  .strictObject({
+    name: name.optional(),
+    scopes: scopes.optional(),
+    /** null removes the expiry. */
+    expiresAt: expiresAt.nullable().optional(),
+    expiresIn: expiresIn.optional(),
+    /** null removes the metadata. */
+    metadata: metadata.nullable().optional(),
+    /** false suspends the key, true resumes it. */
+    enabled: z.boolean().optional(),
+  })
+  .refine(notBoth, notBothMessage)
+  .refine((value) => Object.keys(value).length > 0, { message: 'must change at least one field', path: ['body'] });
+export type UpdateKeyBody = z.infer<typeof updateKeyBody>;
+
+export const rotateKeyBody = z
+  .strictObject({
+    /** How long the old key keeps working; 0 stops it at once. */
+    gracePeriodSeconds: z.int().min(0).max(MAX_GRACE_PERIOD_SECONDS).optional(),
+    /** The new key's expiry; by default it keeps the old key's original expiry. */
+    expiresAt: expiresAt.optional(),
+    expiresIn: expiresIn.optional(),
+  })
+  .refine(notBoth, notBothMessage);
+export type RotateKeyBody = z.infer<typeof rotateKeyBody>;
+
+export const listKeysQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, 'must be an integer')
+    .refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, `must be from 1 to ${MAX_LIST_LIMIT}`)
+    .optional(),
+  cursor: z.string().min(1).max(2048).optional(),
+  /** Admin only: list another owner's keys. */
+  owner: owner.optional(),
+});
+export type ListKeysQuery = z.infer<typeof listKeysQuery>;
+
+/** Validate untrusted input; the first problem becomes a 400 naming its field. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, rootField = 'body'): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw new InvalidRequestError(`${rootField} is invalid`, rootField);
+  if (issue.code === 'unrecognized_keys') {
+    const unknownField = issue.keys[0] ?? rootField;
+    throw new InvalidRequestError(`${unknownField}: unknown field (allowed: ${allowedFields(schema).join(', ')})`, unknownField);
+  }
+  const head = issue.path[0];
+  const field = typeof head === 'string' ? head : rootField;
+  const where = issue.path.length > 1 ? issue.path.map(String).join('.') : field;
+  throw new InvalidRequestError(`${where}: ${issue.message}`, field);
+}
+
+function allowedFields(schema: z.ZodType): string[] {
+  const json = z.toJSONSchema(schema, { unrepresentable: 'any' }) as { properties?: Record<string, unknown> };
+  return Object.keys(json.properties ?? {});
+}
+
+/**
+ * An expiry in epoch seconds from `expiresAt` (ISO) or `expiresIn` (seconds). Past or present instants are
+ * refused: a key that is born expired is always a client mistake.
+ */
+export function resolveExpiry(input: { expiresAt?: string | null; expiresIn?: number }, nowSeconds: number): number | null | undefined {
+  if (input.expiresIn !== undefined) return nowSeconds + input.expiresIn;
+  if (input.expiresAt === null) return null;
+  if (input.expiresAt === undefined) return undefined;
+  const expiresAtSeconds = Math.floor(Date.parse(input.expiresAt) / 1000);
+  if (!(expiresAtSeconds > nowSeconds)) throw new InvalidRequestError('expiresAt: must be in the future', 'expiresAt');
+  if (expiresAtSeconds - nowSeconds > MAX_EXPIRES_IN_SECONDS) {
+    throw new InvalidRequestError('expiresAt: must be at most 10 years ahead', 'expiresAt');
+  }
+  return expiresAtSeconds;
+}

@@ -1,0 +1,39 @@
+/**
+ * Layered scopes, as pure functions: a caller may hand out only what it holds, and only what the catalog
+ * (the route table's scopes plus the management scopes) knows. The admin scope may grant any catalog scope
+ * and act for any owner. The same rule guards create, PATCH and rotate.
+ */
+import { scopeCatalog, type Route } from '../../lib/routes';
+
+export type GrantDecision =
+  | { ok: true }
+  | { ok: false; reason: 'unknown_scope'; scopes: string[] }
+  | { ok: false; reason: 'escalation'; scopes: string[] };
+
+export interface Grantor {
+  readonly scopes: readonly string[];
+}
+
+/** The catalog plus the configured admin scope, which may be renamed from `keys:admin`. */
+export function grantableCatalog(adminScope: string, routes?: readonly Route[]): ReadonlySet<string> {
+  return new Set([...scopeCatalog(routes), adminScope]);
+}
+
+export function isAdmin(caller: Grantor, adminScope: string): boolean {
+  return caller.scopes.includes(adminScope);
+}
+
+/** Unknown scopes are reported before escalation: asking for a scope nobody can hold is a 400, not a 403. */
+export function decideGrant(requested: readonly string[], caller: Grantor, catalog: ReadonlySet<string>, adminScope: string): GrantDecision {
+  const unknown = requested.filter((scope) => !catalog.has(scope));
+  if (unknown.length > 0) return { ok: false, reason: 'unknown_scope', scopes: unknown };
+  if (isAdmin(caller, adminScope)) return { ok: true };
+  const notHeld = requested.filter((scope) => !caller.scopes.includes(scope));
+  if (notHeld.length > 0) return { ok: false, reason: 'escalation', scopes: notHeld };
+  return { ok: true };
+}
+
+/** Whether the caller may see or change keys of `owner`: its own always, anyone's with the admin scope. */
+export function mayActFor(caller: Grantor & { sub: string }, owner: string, adminScope: string): boolean {
+  return caller.sub === owner || isAdmin(caller, adminScope);
+}

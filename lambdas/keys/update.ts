@@ -1,0 +1,86 @@
+/**
+ * PATCH /keys/{id}: change name, scopes, expiry, metadata or enabled. A compare-and-swap on `version`, retried
+ * on a fresh read when another writer got in first, so concurrent PATCHes of different fields are both kept
+ * and a revoke that lands in between is never undone.
+ */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { KeyRecord } from '../shared/key-record';
+import { KeyWriteConflictError } from '../shared/key-store';
+import { jsonResponse } from '../shared/http-response';
+import { normaliseScopes } from '../shared/principal';
+import { KeyConflictError, ScopeEscalationError } from './errors';
+import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { toPublicKey } from './public-key';
+import { resolveExpiry, updateKeyBody, validate, type UpdateKeyBody } from './schemas';
+import { decideGrant } from './scopes';
+
+const MAX_ATTEMPTS = 3;
+
+export async function updateKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
+  const { caller } = request;
+  const body = validate(updateKeyBody, request.body);
+  if (body.scopes !== undefined) assertMayGrant(context, caller, body.scopes);
+  const nowSeconds = nowSecondsOf(context);
+  // Resolved once, so a retry applies exactly the same change.
+  const expiresAt = resolveExpiry(body, nowSeconds);
+
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = await loadOwnedKey(context, request);
+    if (current.revokedAt !== undefined) throw new KeyConflictError('key_revoked', 'key is revoked and can no longer change');
+    if (current.rotatedTo !== undefined) {
+      throw new KeyConflictError('key_rotated', `key was rotated to ${current.rotatedTo}; change that key instead`);
+    }
+    const { next, changedFields } = applyPatch(current, body, expiresAt, nowIsoOf(context));
+    if (extendsAuthority(current, next, nowSeconds) && !decideGrant(next.scopes, caller, context.catalog, context.adminScope).ok) {
+      // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
+      throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
+    }
+    try {
+      await context.store.replace(next, current.version);
+    } catch (error) {
+      if (error instanceof KeyWriteConflictError) continue;
+      throw error;
+    }
+    audit(context, caller, 'update', next, changedFields);
+    return jsonResponse(200, toPublicKey(next, nowSeconds));
+  }
+  throw new KeyConflictError('concurrent_change', 'key kept changing concurrently; nothing was updated, retry');
+}
+
+/** Pure: the record after the patch, and which fields it changed. */
+export function applyPatch(
+  current: KeyRecord,
+  body: UpdateKeyBody,
+  expiresAt: number | null | undefined,
+  nowIso: string,
+): { next: KeyRecord; changedFields: string[] } {
+  const next: KeyRecord = { ...current, version: current.version + 1, updatedAt: nowIso };
+  const changedFields: string[] = [];
+  if (body.name !== undefined) {
+    next.name = body.name;
+    changedFields.push('name');
+  }
+  if (body.scopes !== undefined) {
+    next.scopes = normaliseScopes(body.scopes);
+    changedFields.push('scopes');
+  }
+  if (expiresAt === null) delete next.expiresAt;
+  else if (expiresAt !== undefined) next.expiresAt = expiresAt;
+  if (expiresAt !== undefined) changedFields.push('expiresAt');
+  if (body.metadata === null) delete next.metadata;
+  else if (body.metadata !== undefined) next.metadata = body.metadata;
+  if (body.metadata !== undefined) changedFields.push('metadata');
+  if (body.enabled !== undefined) {
+    next.enabled = body.enabled;
+    changedFields.push('enabled');
+  }
+  return { next, changedFields };
+}
+
+/** True when the patch makes the key usable where it was not, or for longer. */
+export function extendsAuthority(current: KeyRecord, next: KeyRecord, nowSeconds: number): boolean {
+  if (next.enabled && !current.enabled) return true;
+  const currentEnd = current.expiresAt ?? Number.POSITIVE_INFINITY;
+  const nextEnd = next.expiresAt ?? Number.POSITIVE_INFINITY;
+  return nextEnd > currentEnd && nextEnd > nowSeconds;
+}
