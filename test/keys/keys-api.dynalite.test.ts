@@ -1,0 +1,412 @@
+/**
+ * The management API against dynalite, end to end through the real KeyStore, and the real authorizer's
+ * ApiKeyPolicy reading the same table with the same injected clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
+import { createKeysHandler } from '../../lambdas/keys/router';
+import { hashKey, parseKey } from '../../lambdas/shared/key-format';
+import { DynamoKeyLookup, KeyStore, type KeyManagementStore } from '../../lambdas/shared/key-store';
+import { captureLogger } from '../support/logs';
+import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { admin, alice, bob, caller, seenResponses, type TestCaller } from './harness';
+
+const KEY_CACHE_TTL_SECONDS = 30;
+let dynamo: LocalDynamo;
+const logs = captureLogger('dualgate-keys');
+const plaintexts: string[] = [];
+const clock = { ms: Date.parse('2031-03-01T12:00:00.000Z') };
+const advance = (seconds: number) => (clock.ms += seconds * 1000);
+
+interface Env {
+  call: ReturnType<typeof caller>;
+  store: KeyStore;
+  policy: ApiKeyPolicy;
+  tableName: string;
+}
+
+async function freshEnv(wrap: (store: KeyStore) => KeyManagementStore = (store) => store): Promise<Env> {
+  const tableName = await dynamo.createTable();
+  const store = new KeyStore(dynamo.client, tableName);
+  const handler = createKeysHandler({ store: wrap(store), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms });
+  const policy = new ApiKeyPolicy({
+    keyPrefix: 'dg',
+    store: new DynamoKeyLookup(dynamo.client, tableName),
+    keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS,
+    negativeCacheTtlSeconds: 5,
+    staleIfErrorSeconds: 0,
+    maxCacheEntries: 100,
+    nowMs: () => clock.ms,
+  });
+  const call = caller(handler);
+  const recordingCall: typeof call = async (method, resource, options) => {
+    const result = await call(method, resource, options);
+    if (result.status === 201 && typeof result.json?.key === 'string') plaintexts.push(result.json.key);
+    return result;
+  };
+  return { call: recordingCall, store, policy, tableName };
+}
+
+async function createKey(env: Env, body: Record<string, unknown> = {}, by: TestCaller = alice) {
+  const result = await env.call('POST', '/keys', { caller: by, body: { name: 'ci', scopes: ['read:users'], ...body } });
+  expect(result.status).toBe(201);
+  return result.json as { id: string; key: string; owner: string; scopes: string[] };
+}
+
+async function verdict(env: Env, key: string) {
+  const result = await env.policy.evaluate(key);
+  return result.kind === 'principal' ? { ok: true, sub: result.principal.sub, scopes: result.principal.scopes } : { ok: false, reason: result.reason };
+}
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo.close();
+});
+
+describe('create', () => {
+  it('returns the plaintext once, stores only its hash, and the key acts as its owner', async () => {
+    const env = await freshEnv();
+    const created = await createKey(env, { name: 'deploy bot', scopes: ['read:users'], expiresIn: 3600, metadata: { team: 'ci' } });
+    expect(created).toMatchObject({ name: 'deploy bot', owner: 'alice', scopes: ['read:users'], status: 'active', createdBy: 'alice', expiresAt: new Date(clock.ms + 3600_000).toISOString() });
+    expect(created.id).toMatch(/^key_[0-9A-Z]{26}$/);
+    expect(parseKey(created.key, 'dg').ok).toBe(true);
+    const stored = await env.store.getByHash(hashKey(created.key));
+    expect(stored?.keyId).toBe(created.id);
+    expect(JSON.stringify(stored)).not.toContain(created.key);
+    expect(await verdict(env, created.key)).toEqual({ ok: true, sub: 'alice', scopes: ['read:users'] });
+    const fetched = await env.call('GET', '/keys/{id}', { id: created.id });
+    expect(fetched.json.key).toBeUndefined();
+    expect(fetched.json.keyHash).toBeUndefined();
+  });
+
+  it('lets an admin create a key for another owner, whose sub the key then carries', async () => {
+    const env = await freshEnv();
+    const created = await createKey(env, { owner: 'carol', scopes: ['write:users'] }, admin);
+    expect(created.owner).toBe('carol');
+    expect(await verdict(env, created.key)).toMatchObject({ ok: true, sub: 'carol' });
+  });
+
+  it('rejects owner from a non-admin with 400 and writes nothing', async () => {
+    const env = await freshEnv();
+    const result = await env.call('POST', '/keys', { caller: alice, body: { name: 'x', scopes: [], owner: 'bob' } });
+    expect(result.status).toBe(400);
+    expect(result.json.field).toBe('owner');
+    expect((await env.call('GET', '/keys', { caller: bob })).json.items).toEqual([]);
+    expect((await env.call('GET', '/keys', { caller: alice })).json.items).toEqual([]);
+  });
+
+  it('lets a key with keys:write mint a narrower key for its own owner, and refuses escalation by key and by JWT', async () => {
+    const env = await freshEnv();
+    const writer = await createKey(env, { scopes: ['keys:write', 'read:users'] });
+    const asKey: TestCaller = { sub: 'alice', scopes: writer.scopes, authMethod: 'apiKey', keyId: writer.id };
+    const narrower = await createKey(env, { scopes: ['read:users'] }, asKey);
+    expect(await verdict(env, narrower.key)).toMatchObject({ ok: true, sub: 'alice', scopes: ['read:users'] });
+
+    const byKey = await env.call('POST', '/keys', { caller: asKey, body: { name: 'x', scopes: ['write:users'] } });
+    expect(byKey).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    const toAdmin = await env.call('POST', '/keys', { caller: asKey, body: { name: 'x', scopes: ['keys:admin'] } });
+    expect(toAdmin.status).toBe(403);
+    const byJwt = await env.call('POST', '/keys', { caller: alice, body: { name: 'x', scopes: ['write:users'] } });
+    expect(byJwt).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    const unknown = await env.call('POST', '/keys', { caller: admin, body: { name: 'x', scopes: ['launch:missiles'] } });
+    expect(unknown).toMatchObject({ status: 400, json: { field: 'scopes' } });
+    expect((await env.call('GET', '/keys')).json.items).toHaveLength(2);
+  });
+});
+
+describe('list and get', () => {
+  it('pages through the owner’s keys with limit and an opaque cursor, showing each status', async () => {
+    const env = await freshEnv();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await createKey(env, { name: `k${i}` })).id);
+      advance(1);
+    }
+    await createKey(env, {}, bob);
+    await env.call('DELETE', '/keys/{id}', { id: ids[1] });
+    await env.call('PATCH', '/keys/{id}', { id: ids[2], body: { enabled: false } });
+    await env.call('PATCH', '/keys/{id}', { id: ids[3], body: { expiresIn: 1 } });
+    advance(2);
+
+    const seen: { id: string; status: string }[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await env.call('GET', '/keys', { query: { limit: '2', ...(cursor ? { cursor } : {}) } });
+      expect(page.status).toBe(200);
+      expect(page.json.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.json.items.map((item: { id: string; status: string }) => ({ id: item.id, status: item.status })));
+      cursor = page.json.nextCursor ?? undefined;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen.map((item) => item.id)).toEqual(ids);
+    expect(seen.map((item) => item.status)).toEqual(['active', 'revoked', 'disabled', 'expired', 'active']);
+  });
+
+  it('rejects a tampered cursor, another owner’s cursor and bad limits with 400', async () => {
+    const env = await freshEnv();
+    for (let i = 0; i < 3; i++) await createKey(env, {}, bob);
+    const first = await env.call('GET', '/keys', { caller: bob, query: { limit: '1' } });
+    const bobCursor: string = first.json.nextCursor;
+    expect(bobCursor).toEqual(expect.any(String));
+    const tampered = bobCursor.slice(0, -2) + (bobCursor.endsWith('A') ? 'B' : 'A') + 'x';
+    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: tampered } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
+    expect(await env.call('GET', '/keys', { caller: alice, query: { cursor: bobCursor } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
+    const forged = Buffer.from(JSON.stringify({ keyHash: 'x', owner: 'bob', createdAt: 'y', extra: 1 })).toString('base64url');
+    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: forged } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
+    for (const limit of ['0', '101', 'ten', '-1']) {
+      expect(await env.call('GET', '/keys', { caller: bob, query: { limit } })).toMatchObject({ status: 400, json: { field: 'limit' } });
+    }
+    expect(await env.call('GET', '/keys', { caller: bob, query: { sort: 'desc' } })).toMatchObject({ status: 400, json: { field: 'sort' } });
+  });
+
+  it('lets only an admin list another owner’s keys with ?owner=', async () => {
+    const env = await freshEnv();
+    await createKey(env, {}, bob);
+    const byAdmin = await env.call('GET', '/keys', { caller: admin, query: { owner: 'bob' } });
+    expect(byAdmin.json.items.map((item: { owner: string }) => item.owner)).toEqual(['bob']);
+    expect(await env.call('GET', '/keys', { caller: alice, query: { owner: 'bob' } })).toMatchObject({ status: 403, json: { field: 'owner' } });
+    expect((await env.call('GET', '/keys', { caller: alice, query: { owner: 'alice' } })).status).toBe(200);
+  });
+
+  it('answers another owner’s key id exactly like an unknown id: 404', async () => {
+    const env = await freshEnv();
+    const bobs = await createKey(env, {}, bob);
+    const foreign = await env.call('GET', '/keys/{id}', { caller: alice, id: bobs.id });
+    const unknown = await env.call('GET', '/keys/{id}', { caller: alice, id: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' });
+    const malformed = await env.call('GET', '/keys/{id}', { caller: alice, id: 'nope' });
+    expect(foreign.status).toBe(404);
+    expect(foreign.raw.body).toBe(unknown.raw.body);
+    expect(malformed.raw.body).toBe(unknown.raw.body);
+    expect((await env.call('GET', '/keys/{id}', { caller: admin, id: bobs.id })).json.owner).toBe('bob');
+  });
+});
+
+describe('update', () => {
+  it('changes name, scopes, expiry, metadata and enabled; a disabled key stops working once the key cache expires', async () => {
+    const env = await freshEnv();
+    const key = await createKey(env, { scopes: ['read:users', 'keys:read'], metadata: { a: 1 } });
+    expect((await verdict(env, key.key)).ok).toBe(true);
+    const expiresAt = new Date(clock.ms + 86_400_000).toISOString();
+    const patched = await env.call('PATCH', '/keys/{id}', { id: key.id, body: { name: 'renamed', scopes: ['read:users'], expiresAt, metadata: null, enabled: false } });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({ name: 'renamed', scopes: ['read:users'], expiresAt, enabled: false, status: 'disabled' });
+    expect(patched.json.metadata).toBeUndefined();
+    expect((await verdict(env, key.key)).ok).toBe(true); // still cached
+    advance(KEY_CACHE_TTL_SECONDS);
+    expect(await verdict(env, key.key)).toEqual({ ok: false, reason: 'key_disabled' });
+    const resumed = await env.call('PATCH', '/keys/{id}', { id: key.id, body: { enabled: true, expiresAt: null } });
+    expect(resumed.json).toMatchObject({ status: 'active', expiresAt: null });
+    const audit = logs.entries().filter((entry) => entry['message'] === 'audit' && entry['keyId'] === key.id && entry['action'] === 'update');
+    expect(audit.map((entry) => entry['changedFields'])).toEqual([['name', 'scopes', 'expiresAt', 'metadata', 'enabled'], ['expiresAt', 'enabled']]);
+  });
+
+  it('answers 404 for another owner’s key and changes nothing', async () => {
+    const env = await freshEnv();
+    const bobs = await createKey(env, { name: 'bobs' }, bob);
+    expect((await env.call('PATCH', '/keys/{id}', { caller: alice, id: bobs.id, body: { name: 'mine now' } })).status).toBe(404);
+    expect((await env.call('POST', '/keys/{id}/rotate', { caller: alice, id: bobs.id })).status).toBe(404);
+    expect((await env.call('DELETE', '/keys/{id}', { caller: alice, id: bobs.id })).status).toBe(404);
+    const after = await env.call('GET', '/keys/{id}', { caller: bob, id: bobs.id });
+    expect(after.json).toMatchObject({ name: 'bobs', status: 'active' });
+    expect(after.json.updatedAt).toBeUndefined();
+  });
+
+  it('refuses escalation through PATCH: new scopes, or resuming a key whose scopes the caller lacks', async () => {
+    const env = await freshEnv();
+    const broad = await createKey(env, { scopes: ['read:users', 'write:users'] }, admin);
+    const adminOwned = broad.id;
+    await env.call('PATCH', '/keys/{id}', { caller: admin, id: adminOwned, body: { enabled: false } });
+    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:write', 'read:users'], authMethod: 'apiKey', keyId: 'key_X' };
+    expect(await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { enabled: true } })).toMatchObject({ status: 403 });
+    const own = await createKey(env, { scopes: ['read:users'] });
+    expect(await env.call('PATCH', '/keys/{id}', { id: own.id, body: { scopes: ['write:users'] } })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    expect((await env.call('GET', '/keys/{id}', { id: own.id })).json.scopes).toEqual(['read:users']);
+    // Narrowing or suspending needs no extra scopes.
+    expect((await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { name: 'renamed' } })).status).toBe(200);
+  });
+
+  it('keeps both of two concurrent PATCHes of different fields (no lost update)', async () => {
+    const env = await freshEnv();
+    const key = await createKey(env);
+    const [a, b] = await Promise.all([
+      env.call('PATCH', '/keys/{id}', { id: key.id, body: { name: 'new name' } }),
+      env.call('PATCH', '/keys/{id}', { id: key.id, body: { metadata: { tier: 'gold' } } }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const after = (await env.call('GET', '/keys/{id}', { id: key.id })).json;
+    expect(after).toMatchObject({ name: 'new name', metadata: { tier: 'gold' } });
+    expect((await env.store.getById(key.id))?.version).toBe(3);
+  });
+
+  it('answers 409 when patching a revoked key, and never resurrects it', async () => {
+    const env = await freshEnv();
+    const key = await createKey(env);
+    await env.call('DELETE', '/keys/{id}', { id: key.id });
+    expect(await env.call('PATCH', '/keys/{id}', { id: key.id, body: { enabled: true, expiresIn: 3600 } })).toMatchObject({ status: 409 });
+    expect((await env.call('GET', '/keys/{id}', { id: key.id })).json.status).toBe('revoked');
+  });
+});
+
+describe('rotate', () => {
+  it('keeps the old key valid through the grace period and rejects it after, through the real authorizer policy', async () => {
+    const env = await freshEnv();
+    const old = await createKey(env, { name: 'svc', scopes: ['read:users'], metadata: { env: 'prod' } });
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { id: old.id, body: { gracePeriodSeconds: 3600 } });
+    expect(rotated.status).toBe(201);
+    const successor = rotated.json;
+    expect(successor).toMatchObject({ owner: 'alice', name: 'svc', scopes: ['read:users'], metadata: { env: 'prod' }, rotatedFrom: old.id, status: 'active' });
+    expect(successor.predecessor).toMatchObject({ id: old.id, rotatedTo: successor.id, expiresAt: new Date(clock.ms + 3600_000).toISOString() });
+    expect(successor.key).not.toBe(old.key);
+
+    expect(await verdict(env, old.key)).toMatchObject({ ok: true, sub: 'alice' });
+    expect(await verdict(env, successor.key)).toMatchObject({ ok: true, sub: 'alice' });
+    advance(3599);
+    expect((await verdict(env, old.key)).ok).toBe(true);
+    advance(1);
+    expect(await verdict(env, old.key)).toEqual({ ok: false, reason: 'key_expired' });
+    expect((await verdict(env, successor.key)).ok).toBe(true);
+  });
+
+  it('with gracePeriodSeconds 0 stops the old key at once; the default grace is 24 h', async () => {
+    const env = await freshEnv();
+    const immediate = await createKey(env);
+    await env.call('POST', '/keys/{id}/rotate', { id: immediate.id, body: { gracePeriodSeconds: 0 } });
+    expect(await verdict(env, immediate.key)).toEqual({ ok: false, reason: 'key_expired' });
+    const defaulted = await createKey(env);
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { id: defaulted.id });
+    expect(rotated.json.predecessor.expiresAt).toBe(new Date(clock.ms + 86_400_000).toISOString());
+  });
+
+  it('answers 409 for a revoked, an expired or an already rotated key, and 400 for a grace over 30 days', async () => {
+    const env = await freshEnv();
+    const revoked = await createKey(env);
+    await env.call('DELETE', '/keys/{id}', { id: revoked.id });
+    expect(await env.call('POST', '/keys/{id}/rotate', { id: revoked.id })).toMatchObject({ status: 409 });
+    const expiring = await createKey(env, { expiresIn: 10 });
+    advance(10);
+    expect(await env.call('POST', '/keys/{id}/rotate', { id: expiring.id })).toMatchObject({ status: 409 });
+    const twice = await createKey(env);
+    expect((await env.call('POST', '/keys/{id}/rotate', { id: twice.id })).status).toBe(201);
+    expect(await env.call('POST', '/keys/{id}/rotate', { id: twice.id })).toMatchObject({ status: 409 });
+    expect(await env.call('POST', '/keys/{id}/rotate', { id: (await createKey(env)).id, body: { gracePeriodSeconds: 30 * 86400 + 1 } })).toMatchObject({
+      status: 400,
+      json: { field: 'gracePeriodSeconds' },
+    });
+    // Only the one successful rotation left a successor behind.
+    const items = (await env.call('GET', '/keys')).json.items as { rotatedFrom?: string }[];
+    expect(items.filter((item) => item.rotatedFrom !== undefined)).toHaveLength(1);
+  });
+
+  it('refuses to rotate a key whose scopes the caller does not hold (403)', async () => {
+    const env = await freshEnv();
+    const broad = await createKey(env, { owner: 'alice', scopes: ['write:users'] }, admin);
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: alice, id: broad.id })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    expect((await env.call('GET', '/keys/{id}', { id: broad.id })).json.rotatedTo).toBeUndefined();
+  });
+});
+
+describe('revoke', () => {
+  it('is idempotent, and the authorizer rejects the key once the key cache TTL has passed', async () => {
+    const env = await freshEnv();
+    const key = await createKey(env);
+    expect((await verdict(env, key.key)).ok).toBe(true);
+    const first = await env.call('DELETE', '/keys/{id}', { id: key.id });
+    expect(first.status).toBe(204);
+    expect(first.raw.body).toBe('');
+    expect((await env.call('DELETE', '/keys/{id}', { id: key.id })).status).toBe(204);
+    const view = (await env.call('GET', '/keys/{id}', { id: key.id })).json;
+    expect(view).toMatchObject({ status: 'revoked', revokedAt: new Date(clock.ms).toISOString(), expiresAt: new Date(Math.floor(clock.ms / 1000) * 1000).toISOString() });
+    // Within the in-memory cache TTL the cached verdict may still allow it: that is the documented delay.
+    advance(KEY_CACHE_TTL_SECONDS - 1);
+    expect((await verdict(env, key.key)).ok).toBe(true);
+    advance(1);
+    expect(await verdict(env, key.key)).toEqual({ ok: false, reason: 'key_revoked' });
+    const revokes = logs.entries().filter((entry) => entry['message'] === 'audit' && entry['action'] === 'revoke' && entry['keyId'] === key.id);
+    expect(revokes).toHaveLength(1);
+  });
+});
+
+describe('concurrency', () => {
+  it('a revoke landing between rotation steps 1 and 2 fails the rotation, removes the successor, and keeps the key revoked', async () => {
+    let env!: Env;
+    let victim = '';
+    env = await freshEnv((store) => {
+      const raced: KeyManagementStore = Object.create(store) as KeyManagementStore;
+      raced.create = async (record) => {
+        await store.create(record);
+        if (record.rotatedFrom === victim) await env.call('DELETE', '/keys/{id}', { id: victim });
+      };
+      return raced;
+    });
+    const key = await createKey(env);
+    victim = key.id;
+    const rotation = await env.call('POST', '/keys/{id}/rotate', { id: key.id });
+    expect(rotation).toMatchObject({ status: 409, json: { message: 'a revoked key cannot be rotated' } });
+    const items = (await env.call('GET', '/keys')).json.items as { id: string; status: string }[];
+    expect(items).toEqual([expect.objectContaining({ id: key.id, status: 'revoked' })]);
+  });
+
+  it('concurrent rotate and revoke always end in exactly one consistent outcome', async () => {
+    const env = await freshEnv();
+    const outcomes = new Set<string>();
+    for (let round = 0; round < 12; round++) {
+      const key = await createKey(env, { name: `round ${round}` });
+      const calls = [
+        env.call('POST', '/keys/{id}/rotate', { id: key.id }),
+        env.call('DELETE', '/keys/{id}', { id: key.id }),
+        env.call('POST', '/keys/{id}/rotate', { id: key.id }),
+      ];
+      if (round % 2) calls.reverse();
+      const results = await Promise.all(calls);
+      const rotations = results.filter((result) => result.raw.statusCode !== 204);
+      const winners = rotations.filter((result) => result.status === 201);
+      expect(results.filter((result) => result.status === 204)).toHaveLength(1);
+      expect(winners.length).toBeLessThanOrEqual(1);
+      expect(rotations.every((result) => result.status === 201 || result.status === 409)).toBe(true);
+
+      const predecessor = (await env.call('GET', '/keys/{id}', { id: key.id })).json;
+      expect(predecessor.status).toBe('revoked');
+      const successors = ((await env.call('GET', '/keys', { query: { limit: '100' } })).json.items as { id: string; rotatedFrom?: string }[]).filter(
+        (item) => item.rotatedFrom === key.id,
+      );
+      if (winners.length === 1) {
+        expect(successors.map((item) => item.id)).toEqual([winners[0]!.json.id]);
+        expect(predecessor.rotatedTo).toBe(winners[0]!.json.id);
+        expect(await verdict(env, key.key)).toMatchObject({ ok: false });
+        outcomes.add('rotated then revoked');
+      } else {
+        expect(successors).toEqual([]);
+        expect(predecessor.rotatedTo).toBeUndefined();
+        outcomes.add('revoked, rotation refused');
+      }
+    }
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+});
+
+describe('leak scan', () => {
+  it('no management response body and no log line written during this suite contains a plaintext key or a hash', () => {
+    expect(plaintexts.length).toBeGreaterThan(20);
+    expect(logs.lines.filter((line) => line.includes('"audit"')).length).toBeGreaterThan(20);
+    const secrets = plaintexts.flatMap((key) => [key, hashKey(key)]);
+    const hexHash = /\b[0-9a-f]{64}\b/;
+    for (const response of seenResponses) {
+      let body = response.body;
+      if (response.status === 201) {
+        const parsed = JSON.parse(body) as Record<string, unknown>;
+        delete parsed['key']; // the one place a plaintext may appear: once, in create/rotate's 201
+        body = JSON.stringify(parsed);
+      }
+      for (const secret of secrets) expect(body.includes(secret), `${response.method} ${response.resource} leaked`).toBe(false);
+      expect(hexHash.test(body)).toBe(false);
+      expect(body).not.toContain('keyHash');
+    }
+    for (const line of logs.lines) {
+      for (const secret of secrets) expect(line.includes(secret)).toBe(false);
+      expect(hexHash.test(line)).toBe(false);
+    }
+  });
+});
