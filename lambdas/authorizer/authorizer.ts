@@ -3,7 +3,7 @@
  * may judge that credential's shape → IAM policy + context. The Lambda handler (handler.ts) and the
  * local gateway both call this, so local mode runs exactly the code that runs in AWS.
  */
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext } from '../shared/principal';
 import { classifyCredential } from './classify';
@@ -11,7 +11,12 @@ import { extractCredential } from './credential';
 import { reject, type CredentialPolicy, type PolicyResult } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from './policy-compiler';
 
-export type AuthorizerResponse = APIGatewayAuthorizerResult & { policyDocument: PolicyDocument; context: AuthorizerContext };
+/** What the Lambda returns to API Gateway (assignable to aws-lambda's APIGatewayAuthorizerResult). */
+export interface AuthorizerResponse {
+  principalId: string;
+  policyDocument: PolicyDocument;
+  context: AuthorizerContext;
+}
 
 export type AuthorizerOutcome =
   | { effect: 'allow'; response: AuthorizerResponse }

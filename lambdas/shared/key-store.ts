@@ -34,6 +34,8 @@ export interface DynamoClientOptions {
   requestTimeoutMs?: number;
   connectionTimeoutMs?: number;
   maxAttempts?: number;
+  /** Local mode and tests only; in Lambda the SDK's default provider reads the role's credentials. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -44,10 +46,14 @@ export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBC
   return new DynamoDBClient({
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 2,
     requestHandler: {
       requestTimeout: options.requestTimeoutMs ?? 800,
       connectionTimeout: options.connectionTimeoutMs ?? 400,
+      // Without this, @smithy/node-http-handler only logs a warning when requestTimeout passes and keeps
+      // waiting: a table that accepts the connection and never answers would hang the authorizer.
+      throwOnRequestTimeout: true,
     },
   });
 }
