@@ -124,3 +124,27 @@ export function resolveExpiry(input: { expiresAt?: string | null; expiresIn?: nu
   }
   return expiresAtSeconds;
 }
+
+/** Response shapes, for the OpenAPI document; tests parse real responses with them (strict: no extra fields). */
+export const publicKeySchema = z.strictObject({
+  id: z.string().regex(KEY_ID_PATTERN),
+  start: z.string(),
+  name: z.string(),
+  owner: z.string(),
+  scopes: z.array(z.string()),
+  status: z.enum(['active', 'expired', 'revoked', 'disabled']),
+  enabled: z.boolean(),
+  createdAt: z.iso.datetime(),
+  createdBy: z.string(),
+  updatedAt: z.iso.datetime().optional(),
+  expiresAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().optional(),
+  rotatedFrom: z.string().optional(),
+  rotatedTo: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+/** The only shapes that ever carry a plaintext: create's and rotate's 201. */
+export const createdKeySchema = publicKeySchema.extend({ key: z.string() });
+export const rotatedKeySchema = createdKeySchema.extend({ predecessor: publicKeySchema });
+export const keyPageSchema = z.strictObject({ items: z.array(publicKeySchema), nextCursor: z.string().nullable() });
+export const errorSchema = z.object({ message: z.string(), field: z.string().optional() });
