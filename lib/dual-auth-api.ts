@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
 import { resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
 import { GATEWAY_RESPONSES, gatewayResponseBody } from './gateway-responses';
 import { ROUTES, scopeCatalog, type HandlerName, type Route } from './routes';
 
@@ -208,16 +209,13 @@ export class DualAuthApi extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(10),
       logGroup,
-      environment: { ...environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...environment, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
+      // One definition (lib/bundling.ts), shared with the cold-start benchmark.
       bundling: {
-        minify: true,
-        sourceMap: true,
+        ...LAMBDA_BUNDLING,
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        // ESM output: some bundled CommonJS dependencies still call require() for Node built-ins.
-        banner: "import { createRequire as __dgCreateRequire } from 'module'; const require = __dgCreateRequire(import.meta.url);",
-        externalModules: [],
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
         forceDockerBundling: false,
       },
       ...overrides,
