@@ -1,0 +1,263 @@
+/**
+ * Cold start: build every Lambda bundle with esbuild exactly as NodejsFunction does (options from
+ * lib/bundling.ts), then time fresh `node` processes, interleaved:
+ *   - bare:   `node -e ''`, a process doing nothing;
+ *   - init:   `node driver.mjs <authorizer bundle>`: import the bundle (module scope builds the clients and
+ *             verifier, top-level await loads the JWKS), make the first decision, exit.
+ * The authorizer's I/O is a loopback stub in this process: a JWKS document and a DynamoDB endpoint that
+ * answers GetItem with a canned key item. So the first decision pays for the SDK's first request
+ * (middleware, credentials from the environment, signing, a TCP connect) but not for a network.
+ * Both bundling choices (SDK bundled, or left to the runtime) are timed, with and without
+ * `--enable-source-maps`, which the stack sets in NODE_OPTIONS.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { itemFromRecord } from '../lambdas/shared/key-record';
+import { LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
+import { ROUTES } from '../lib/routes';
+import { authorizerEvent, createSigningKey, jwksOf, newKey } from './fixtures';
+import { median, nowNs, round } from './stats';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/** The two ways to treat the AWS SDK: bundle (tree-shaken) or leave it to the Lambda runtime's copy. */
+export const BUNDLING_CHOICES = {
+  bundled: [] as string[],
+  external: ['@aws-sdk/*', '@smithy/*'],
+} as const;
+export type BundlingChoice = keyof typeof BUNDLING_CHOICES;
+
+/** The choice lib/bundling.ts ships. */
+export const SHIPPED_CHOICE: BundlingChoice = LAMBDA_BUNDLING.externalModules.length === 0 ? 'bundled' : 'external';
+
+export interface ColdStartOptions {
+  /** Interleaved runs of every variant; the figure is the median. */
+  runs: number;
+  /** Unmeasured runs first (page cache, esbuild output on disk). */
+  warmupRuns: number;
+  /** When set, one more start of every variant runs with `--cpu-prof` and writes its profile here. */
+  profileDir?: string;
+}
+
+interface VariantFigures {
+  init_ms: number;
+  /** Inside the child: from process start to the bundle imported (init done, JWKS loaded). */
+  import_done_ms: number;
+  /** Inside the child: the first decision alone. */
+  first_decision_ms: number;
+}
+
+export interface ColdStartResults {
+  /** index.mjs bytes per Lambda, for the shipped choice. */
+  bundle_bytes: Record<string, number>;
+  init_ms: number;
+  bare_node_ms: number;
+  ratio: number;
+  shipped: { bundling: BundlingChoice; node_options: string };
+  /** Every variant, same run: `<bundling>` or `<bundling>+source-maps`. */
+  variants: Record<string, VariantFigures & { ratio: number }>;
+  /** index.mjs and index.mjs.map bytes per Lambda, per bundling choice. */
+  bytes: Record<BundlingChoice, Record<string, { js: number; map: number }>>;
+}
+
+/** Lambda name (the handler path) → entry file: the authorizer plus every handler in the route table. */
+export function lambdaEntries(): Record<string, string> {
+  const names = ['authorizer/handler', ...new Set(ROUTES.map((route) => route.handler))];
+  return Object.fromEntries(names.map((name) => [name, join(REPO_ROOT, 'lambdas', `${name}.ts`)]));
+}
+
+/** esbuild with NodejsFunction's arguments for LAMBDA_BUNDLING (see aws-lambda-nodejs Bundling.buildEsbuildArgs). */
+export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; file: string }> {
+  const file = join(outDir, LAMBDA_BUNDLE_FILE);
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: LAMBDA_BUNDLING.target,
+    format: LAMBDA_BUNDLING.format,
+    outfile: file,
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    external: [...external],
+    banner: { js: LAMBDA_BUNDLING.banner },
+    mainFields: [...LAMBDA_BUNDLING.mainFields],
+    logLevel: 'silent',
+  });
+  return { js: statSync(file).size, map: statSync(`${file}.map`).size, file };
+}
+
+/** The stubbed I/O: GET /jwks serves the JWKS, POST / answers DynamoDB GetItem with `item`. */
+async function startStubServer(jwks: unknown, item: unknown): Promise<{ url: string; server: Server; requests: () => number }> {
+  let requests = 0;
+  const jwksBody = JSON.stringify(jwks);
+  const getItemBody = JSON.stringify({ Item: item });
+  const server = createServer((request, response) => {
+    requests++;
+    if (request.method === 'GET' && request.url === '/jwks') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(jwksBody);
+      return;
+    }
+    request.resume();
+    request.on('end', () => {
+      if (request.method === 'POST' && request.headers['x-amz-target'] === 'DynamoDB_20120810.GetItem') {
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end(getItemBody);
+      } else {
+        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"ValidationException","message":"bench stub"}');
+      }
+    });
+  });
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, requests: () => requests };
+}
+
+/** The child: import the bundle, decide once, report its own timings, exit (keep-alive sockets would hold it open). */
+const DRIVER = `
+import { performance } from 'node:perf_hooks';
+const { handler } = await import(process.argv[2]);
+const imported = performance.now();
+const result = await handler(JSON.parse(process.env.BENCH_EVENT));
+const decided = performance.now();
+if (!result || typeof result.principalId !== 'string') process.exit(3);
+process.stdout.write('\\n@@bench ' + JSON.stringify({ imported, decided }) + '\\n');
+process.exit(0);
+`;
+
+interface SpawnResult {
+  wallMs: number;
+  stdout: string;
+}
+
+function timeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<SpawnResult> {
+  return new Promise((resolvePromise, reject) => {
+    const start = nowNs();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const wallMs = Number(nowNs() - start) / 1e6;
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(0, 2000)}`));
+      else resolvePromise({ wallMs, stdout });
+    });
+  });
+}
+
+export async function runColdStart(options: ColdStartOptions, progress: (line: string) => void = () => undefined): Promise<ColdStartResults> {
+  const workDir = mkdtempSync(join(tmpdir(), 'dualgate-bench-'));
+  // An externalised SDK must resolve from node_modules, as it does from the runtime's in Lambda.
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(workDir, 'node_modules'), 'dir');
+  const stopServers: (() => Promise<void>)[] = [];
+  try {
+    progress('building Lambda bundles with esbuild (both bundling choices)');
+    const entries = lambdaEntries();
+    const bytes = { bundled: {}, external: {} } as ColdStartResults['bytes'];
+    const authorizerFiles = {} as Record<BundlingChoice, string>;
+    for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
+      for (const [name, entry] of Object.entries(entries)) {
+        const built = await bundleLambda(entry, join(workDir, choice, name), BUNDLING_CHOICES[choice]);
+        bytes[choice][name] = { js: built.js, map: built.map };
+        if (name === 'authorizer/handler') authorizerFiles[choice] = built.file;
+      }
+    }
+
+    const signingKey = createSigningKey();
+    const { key, record } = newKey();
+    const stub = await startStubServer(jwksOf(signingKey), itemFromRecord(record));
+    stopServers.push(() => new Promise((done) => stub.server.close(() => done())));
+    const driver = join(workDir, 'driver.mjs');
+    writeFileSync(driver, DRIVER);
+
+    const baseEnv: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      DUALGATE_KEY_TABLE: 'dualgate-bench-keys',
+      DUALGATE_ISSUERS: JSON.stringify([{ issuer: stub.url, audience: ['dualgate-bench'], jwksUri: `${stub.url}/jwks` }]),
+      DUALGATE_ALLOW_HTTP_ISSUERS: 'true',
+      DUALGATE_DYNAMODB_ENDPOINT: stub.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      LOG_LEVEL: 'INFO',
+      BENCH_EVENT: JSON.stringify(authorizerEvent(key)),
+    };
+    const variants: { name: string; file: string; nodeOptions: string }[] = [];
+    for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
+      variants.push({ name: choice, file: authorizerFiles[choice], nodeOptions: '' });
+      variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS });
+    }
+    const bare: number[] = [];
+    const timings = new Map(variants.map((variant) => [variant.name, { wall: [] as number[], imported: [] as number[], decided: [] as number[] }]));
+    progress(`cold starts: bare node and ${variants.length} authorizer variants × ${options.runs} runs, interleaved`);
+    const requestsBefore = stub.requests();
+    for (let run = 0; run < options.warmupRuns + options.runs; run++) {
+      const measured = run >= options.warmupRuns;
+      // Rotate the order each run, bare node included, so no variant always follows the same one.
+      const order = ['bare', ...variants.map((variant) => variant.name)];
+      const rotated = [...order.slice(run % order.length), ...order.slice(0, run % order.length)];
+      for (const name of rotated) {
+        if (name === 'bare') {
+          const { wallMs } = await timeProcess(['-e', ''], { PATH: process.env['PATH'] });
+          if (measured) bare.push(wallMs);
+          continue;
+        }
+        const variant = variants.find((candidate) => candidate.name === name)!;
+        const { wallMs, stdout } = await timeProcess([driver, pathToFileURL(variant.file).href], { ...baseEnv, NODE_OPTIONS: variant.nodeOptions });
+        const marker = /^@@bench (.+)$/m.exec(stdout);
+        if (!marker) throw new Error(`driver printed no timings: ${stdout.slice(0, 500)}`);
+        const inside = JSON.parse(marker[1]!) as { imported: number; decided: number };
+        if (measured) {
+          const figures = timings.get(name)!;
+          figures.wall.push(wallMs);
+          figures.imported.push(inside.imported);
+          figures.decided.push(inside.decided - inside.imported);
+        }
+      }
+    }
+    if (options.profileDir) {
+      progress(`writing --cpu-prof profiles of each variant to ${options.profileDir}`);
+      for (const variant of variants) {
+        const dir = join(options.profileDir, variant.name.replace(/[^a-z-]/g, '_'));
+        await timeProcess(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href], { ...baseEnv, NODE_OPTIONS: variant.nodeOptions });
+      }
+    }
+    // Every init fetched the JWKS and read the key once: the I/O was really exercised.
+    const expectedRequests = 2 * variants.length * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
+    if (stub.requests() - requestsBefore !== expectedRequests) {
+      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch and one GetItem per start)`);
+    }
+
+    const bareMs = median(bare);
+    const figures: ColdStartResults['variants'] = {};
+    for (const [name, timing] of timings) {
+      const initMs = median(timing.wall);
+      figures[name] = {
+        init_ms: round(initMs, 2),
+        import_done_ms: round(median(timing.imported), 2),
+        first_decision_ms: round(median(timing.decided), 2),
+        ratio: round(initMs / bareMs, 3),
+      };
+    }
+    const shippedName = LAMBDA_NODE_OPTIONS.includes('--enable-source-maps') ? `${SHIPPED_CHOICE}+source-maps` : SHIPPED_CHOICE;
+    const shipped = figures[shippedName]!;
+    return {
+      bundle_bytes: Object.fromEntries(Object.entries(bytes[SHIPPED_CHOICE]).map(([name, size]) => [name, size.js])),
+      init_ms: shipped.init_ms,
+      bare_node_ms: round(bareMs, 2),
+      ratio: shipped.ratio,
+      shipped: { bundling: SHIPPED_CHOICE, node_options: LAMBDA_NODE_OPTIONS },
+      variants: figures,
+      bytes,
+    };
+  } finally {
+    for (const stop of stopServers) await stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
