@@ -1,0 +1,139 @@
+/** The admin CLI against the real keys handler (on dynalite), through an injected fetch; no sockets to the API. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FetchLike } from '../../lib/cli/api-client';
+import { runCli } from '../../lib/cli/program';
+import { createKeysHandler } from '../../lambdas/keys/router';
+import { KeyStore } from '../../lambdas/shared/key-store';
+import { captureLogger } from '../support/logs';
+import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { keysEvent, type TestCaller } from './harness';
+
+const TOKENS: Record<string, TestCaller> = {
+  'admin-token': { sub: 'ops', scopes: ['keys:admin', 'keys:read', 'keys:write', 'read:users'], authMethod: 'jwt' },
+  'narrow-token': { sub: 'dev', scopes: ['keys:read', 'keys:write'], authMethod: 'jwt' },
+};
+const RESOURCES: [RegExp, string][] = [
+  [/^\/keys$/, '/keys'],
+  [/^\/keys\/([^/]+)$/, '/keys/{id}'],
+  [/^\/keys\/([^/]+)\/rotate$/, '/keys/{id}/rotate'],
+];
+
+let dynamo: LocalDynamo;
+let apiFetch: FetchLike;
+const sent: { url: string; headers: Record<string, string>; body?: string }[] = [];
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  const store = new KeyStore(dynamo.client, await dynamo.createTable());
+  const handler = createKeysHandler({ store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
+  // A stand-in for API Gateway + the authorizer: the bearer token picks the caller.
+  apiFetch = async (url, init) => {
+    sent.push({ url, headers: init.headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+    const parsed = new URL(url);
+    const caller = TOKENS[init.headers['authorization']?.replace('Bearer ', '') ?? ''];
+    if (!caller) return { status: 401, text: async () => JSON.stringify({ message: 'Unauthorized' }) };
+    // API Gateway strips the stage name before routing.
+    const path = parsed.pathname.replace(/^\/prod(?=\/)/, '');
+    const match = RESOURCES.map(([pattern, resource]) => ({ m: pattern.exec(path), resource })).find((entry) => entry.m);
+    if (!match) return { status: 404, text: async () => '{"message":"not found"}' };
+    const query = Object.fromEntries(parsed.searchParams);
+    const result = await handler(
+      keysEvent(init.method, match.resource, {
+        caller,
+        ...(match.m![1] ? { id: decodeURIComponent(match.m![1]) } : {}),
+        ...(init.body !== undefined ? { rawBody: init.body } : {}),
+        ...(Object.keys(query).length > 0 ? { query } : {}),
+      }),
+    );
+    return { status: result.statusCode, text: async () => result.body };
+  };
+});
+afterAll(async () => {
+  await dynamo.close();
+});
+
+async function run(argv: string[], env: Record<string, string> = { DUALGATE_URL: 'https://api.example.test/prod', DUALGATE_TOKEN: 'admin-token' }, fetch: FetchLike = apiFetch) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { fetch, env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
+  return { code, stdout, stderr };
+}
+
+describe('dualgate keys', () => {
+  it('create prints a table and the plaintext once; --json prints the API body', async () => {
+    const human = await run(['keys', 'create', '--name', 'deploy', '--scopes', 'read:users', '--expires-in', '3600']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
+    expect(human.stdout).toMatch(/key: dg_[0-9A-Za-z]{36}\n/);
+    const json = await run(['--json', 'keys', 'create', '--name', 'x', '--scopes', 'read:users,keys:read', '--metadata', '{"team":"a"}', '--owner', 'carol']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ owner: 'carol', scopes: ['keys:read', 'read:users'], metadata: { team: 'a' }, key: expect.stringMatching(/^dg_/) });
+    expect(sent.at(-1)?.url).toBe('https://api.example.test/prod/keys');
+  });
+
+  it('list, get, update, rotate and revoke round-trip with exit code 0', async () => {
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'cycle', '--scopes', 'read:users'])).stdout) as { id: string };
+    const list = await run(['--json', 'keys', 'list', '--all', '--limit', '1']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { items: { id: string }[] }).items.map((item) => item.id)).toContain(created.id);
+    expect((await run(['keys', 'get', created.id])).stdout).toContain(created.id);
+    const disabled = await run(['--json', 'keys', 'update', created.id, '--disable', '--name', 'paused', '--no-expiry']);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ name: 'paused', status: 'disabled', expiresAt: null });
+    await run(['keys', 'update', created.id, '--enable']);
+    const rotated = await run(['--json', 'keys', 'rotate', created.id, '--grace-period', '0']);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ rotatedFrom: created.id, predecessor: { status: 'expired' } });
+    expect(await run(['keys', 'revoke', created.id])).toMatchObject({ code: 0, stdout: `revoked ${created.id}\n` });
+    expect((await run(['keys', 'revoke', created.id])).code).toBe(0);
+  });
+
+  it('exits 1 on an API refusal (404, 403 escalation, 400 with its field)', async () => {
+    const missing = await run(['keys', 'get', 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV']);
+    expect(missing).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 404: key not found\n' });
+    const narrow = { DUALGATE_URL: 'https://api.example.test', DUALGATE_TOKEN: 'narrow-token' };
+    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'keys:admin'], narrow)).toMatchObject({ code: 1, stderr: expect.stringContaining('HTTP 403') });
+    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'nope:nope'])).toMatchObject({ code: 1, stderr: expect.stringContaining('(field: scopes)') });
+  });
+
+  it('exits 2 on usage errors, before sending anything', async () => {
+    const before = sent.length;
+    expect((await run(['keys', 'list'], { DUALGATE_TOKEN: 'admin-token' })).code).toBe(2);
+    expect((await run(['keys', 'list'], { DUALGATE_URL: 'https://api.example.test' })).code).toBe(2);
+    expect((await run(['keys', 'frobnicate'])).code).toBe(2);
+    expect((await run(['keys', 'create', '--name', 'x'])).code).toBe(2);
+    expect((await run(['keys', 'list', '--limit', 'ten'])).code).toBe(2);
+    expect((await run(['keys', 'create', '--name', 'x', '--scopes', 'a', '--metadata', '[1]'])).code).toBe(2);
+    expect((await run(['keys', 'update', 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV'])).code).toBe(2);
+    expect(sent.length).toBe(before);
+    expect((await run(['--help'])).code).toBe(0);
+  });
+
+  it('exits 3 on a 5xx and on a network failure', async () => {
+    const unavailable: FetchLike = async () => ({ status: 503, text: async () => '{"message":"key store unavailable; retry later"}' });
+    expect(await run(['keys', 'list'], undefined, unavailable)).toMatchObject({ code: 3, stderr: 'dualgate: HTTP 503: key store unavailable; retry later\n' });
+    const down: FetchLike = async () => {
+      throw new TypeError('fetch failed');
+    };
+    expect(await run(['keys', 'list'], undefined, down)).toMatchObject({ code: 3, stderr: expect.stringContaining('cannot reach https://api.example.test') });
+  });
+
+  it('logs in with client credentials and the requested --scope when no token is given', async () => {
+    const tokenRequests: { headers: Record<string, string>; body?: string }[] = [];
+    const withLogin: FetchLike = async (url, init) => {
+      if (url === 'https://auth.example.test/oauth2/token') {
+        tokenRequests.push({ headers: init.headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+        return { status: 200, text: async () => JSON.stringify({ access_token: 'admin-token', token_type: 'Bearer', expires_in: 3600 }) };
+      }
+      return apiFetch(url, init);
+    };
+    const env = { DUALGATE_URL: 'https://api.example.test', DUALGATE_TOKEN_URL: 'https://auth.example.test/oauth2/token', DUALGATE_CLIENT_ID: 'cli', DUALGATE_CLIENT_SECRET: 's3cret' };
+    const result = await run(['--scope', 'keys:read keys:write', '--json', 'keys', 'list'], env, withLogin);
+    expect(result.code).toBe(0);
+    expect(tokenRequests).toHaveLength(1);
+    expect(tokenRequests[0]!.headers['authorization']).toBe(`Basic ${Buffer.from('cli:s3cret').toString('base64')}`);
+    expect(new URLSearchParams(tokenRequests[0]!.body)).toEqual(new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys:read keys:write' }));
+    expect(sent.at(-1)?.headers['authorization']).toBe('Bearer admin-token');
+
+    const refused: FetchLike = async () => ({ status: 400, text: async () => '{"error":"invalid_client"}' });
+    expect(await run(['keys', 'list'], env, refused)).toMatchObject({ code: 1, stderr: expect.stringContaining('invalid_client') });
+  });
+});
