@@ -4,7 +4,7 @@ import { generateKey, hashKey } from '../shared/key-format';
 import type { KeyRecord } from '../shared/key-record';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
-import { InvalidRequestError } from './errors';
+import { ScopeEscalationError } from './errors';
 import { assertMayGrant, audit, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { createKeyBody, resolveExpiry, validate } from './schemas';
@@ -14,7 +14,8 @@ export async function createKey(context: OperationContext, request: KeyRequest):
   const { caller } = request;
   const body = validate(createKeyBody, request.body);
   if (body.owner !== undefined && body.owner !== caller.sub && !isAdmin(caller, context.adminScope)) {
-    throw new InvalidRequestError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
+    // Acting for another owner is an escalation (403), the same answer as GET /keys?owner= by a non-admin.
+    throw new ScopeEscalationError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
   }
   assertMayGrant(context, caller, body.scopes);
   const nowSeconds = nowSecondsOf(context);

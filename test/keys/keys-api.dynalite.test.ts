@@ -88,10 +88,10 @@ describe('create', () => {
     expect(await verdict(env, created.key)).toMatchObject({ ok: true, sub: 'carol' });
   });
 
-  it('rejects owner from a non-admin with 400 and writes nothing', async () => {
+  it('rejects owner from a non-admin with 403 and writes nothing', async () => {
     const env = await freshEnv();
     const result = await env.call('POST', '/keys', { caller: alice, body: { name: 'x', scopes: [], owner: 'bob' } });
-    expect(result.status).toBe(400);
+    expect(result.status).toBe(403);
     expect(result.json.field).toBe('owner');
     expect((await env.call('GET', '/keys', { caller: bob })).json.items).toEqual([]);
     expect((await env.call('GET', '/keys', { caller: alice })).json.items).toEqual([]);
