@@ -63,6 +63,10 @@ async function main(): Promise<void> {
     fail(`${(error as Error).message}\n${USAGE}`);
   }
 
+  // The SDK warns on Node 20 about releases it has not shipped yet; local mode runs the locked version, so the
+  // warning would only bury the banner. An explicit setting from the user still wins.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
   let stack: LocalStack;
   try {
     const config = localConfigFromEnv(process.env, dataDir ? { dataDir } : {});
