@@ -1,0 +1,189 @@
+/**
+ * `npm run bench`: every benchmark, then a table of figures beside their floors and references, the
+ * targets (as ratios measured in this run) and bench-results.json at the repository root.
+ *
+ *   npm run bench                    the full run (about 2-3 minutes)
+ *   npm run bench -- --quick         a few iterations of everything (smoke run; figures are not meaningful)
+ *   npm run bench -- --profile DIR   also write --cpu-prof profiles of the cold starts to DIR
+ *   npm run bench -- --only micro,cold_start,e2e
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, runColdStart, type ColdStartOptions, type ColdStartResults } from './cold-start';
+import { runE2e, type E2eOptions, type E2eResults } from './e2e';
+import { runMicro, type MicroOptions, type MicroResults } from './micro';
+
+export interface BenchOptions {
+  micro: MicroOptions;
+  coldStart: ColdStartOptions;
+  e2e: E2eOptions;
+  only?: ReadonlySet<'micro' | 'cold_start' | 'e2e'>;
+}
+
+export const FULL_OPTIONS: BenchOptions = {
+  micro: { rounds: 21, warmupRounds: 3, batchMs: 10, jwtFirstIterations: 100, dynamoRounds: 9, callCountDecisions: 50 },
+  coldStart: { runs: 15, warmupRuns: 2 },
+  e2e: { rounds: 3, durationSeconds: 5, warmupSeconds: 2, connections: 10, authorizerCacheTtlSeconds: 0 },
+};
+
+export const QUICK_OPTIONS: BenchOptions = {
+  micro: { rounds: 3, warmupRounds: 1, batchMs: 1, jwtFirstIterations: 8, dynamoRounds: 2, callCountDecisions: 3 },
+  coldStart: { runs: 1, warmupRuns: 0 },
+  e2e: { rounds: 1, durationSeconds: 0.5, warmupSeconds: 0.2, connections: 4, authorizerCacheTtlSeconds: 0 },
+};
+
+export interface Target {
+  name: string;
+  value: number;
+  limit: number;
+  comparison: '<=' | '>=' | '==';
+  met: boolean;
+}
+
+export interface BenchResults {
+  floor: MicroResults['floor'];
+  authorizer: MicroResults['authorizer'];
+  reference: MicroResults['reference'];
+  ddb_calls: MicroResults['ddb_calls'];
+  logging: MicroResults['logging'];
+  cold_start: ColdStartResults;
+  e2e: E2eResults;
+  targets: Target[];
+  machine: { cpu: string; cores: number; memory_gb: number; node: string; platform: string; loadavg_start: number[]; loadavg_end: number[] };
+  command: string;
+  quick: boolean;
+  started_at: string;
+  duration_s: number;
+}
+
+function target(name: string, value: number, comparison: Target['comparison'], limit: number): Target {
+  const met = comparison === '<=' ? value <= limit : comparison === '>=' ? value >= limit : value === limit;
+  return { name, value: Math.round(value * 1000) / 1000, limit, comparison, met };
+}
+
+/** The issue's targets, each a ratio of two figures from the same run (or an exact call count). */
+export function evaluateTargets(results: Pick<BenchResults, 'floor' | 'authorizer' | 'reference' | 'ddb_calls' | 'cold_start' | 'e2e'>): Target[] {
+  const { floor, authorizer, reference, ddb_calls: calls, cold_start: coldStart, e2e } = results;
+  return [
+    target('key_cached_us / sha256_us', authorizer.key_cached_us / floor.sha256_us, '<=', 5),
+    target('key_bad_checksum_us / sha256_us', authorizer.key_bad_checksum_us / floor.sha256_us, '<=', 3),
+    target('jwt_repeat_us / sha256_us', authorizer.jwt_repeat_us / floor.sha256_us, '<=', 5),
+    target('jwt_first_us / aws_jwt_verify_us', authorizer.jwt_first_us / reference.aws_jwt_verify_us, '<=', 1.3),
+    target('ddb_calls.key_cached', calls.key_cached, '==', 0),
+    target('ddb_calls.key_uncached', calls.key_uncached, '==', 1),
+    target('ddb_calls.bad_checksum', calls.bad_checksum, '==', 0),
+    target('cold_start.ratio (init / bare node)', coldStart.ratio, '<=', 1.6),
+    target('e2e.ratio (authorized / baseline rps)', e2e.ratio, '>=', 0.8),
+  ];
+}
+
+export async function runBench(options: BenchOptions, progress: (line: string) => void = () => undefined, quick = false): Promise<BenchResults> {
+  const startedAt = new Date();
+  const loadStart = loadavg();
+  const wants = (part: 'micro' | 'cold_start' | 'e2e') => !options.only || options.only.has(part);
+  const micro = wants('micro') ? await runMicro(options.micro, progress) : undefined;
+  const coldStart = wants('cold_start') ? await runColdStart(options.coldStart, progress) : undefined;
+  const e2e = wants('e2e') ? await runE2e(options.e2e, progress) : undefined;
+  const partial = {
+    floor: micro?.floor,
+    authorizer: micro?.authorizer,
+    reference: micro?.reference,
+    ddb_calls: micro?.ddb_calls,
+    logging: micro?.logging,
+    cold_start: coldStart,
+    e2e,
+  } as BenchResults;
+  const cpu = cpus();
+  return {
+    ...partial,
+    targets: micro && coldStart && e2e ? evaluateTargets(partial) : [],
+    machine: {
+      cpu: cpu[0]?.model ?? 'unknown',
+      cores: cpu.length,
+      memory_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      loadavg_start: loadStart.map((value) => Math.round(value * 100) / 100),
+      loadavg_end: loadavg().map((value) => Math.round(value * 100) / 100),
+    },
+    command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+    quick,
+    started_at: startedAt.toISOString(),
+    duration_s: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+  };
+}
+
+const pad = (text: string, width: number) => text.padEnd(width);
+
+export function formatTable(results: BenchResults): string {
+  const lines: string[] = [];
+  const row = (figure: string, value: string, beside: string) => lines.push(`  ${pad(figure, 34)} ${value.padStart(12)}   ${beside}`);
+  const { floor, authorizer: a, reference: ref, logging, ddb_calls: calls, cold_start: cold, e2e } = results;
+  const times = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
+  lines.push(`dualgate benchmarks (${results.command}) on ${results.machine.cpu}, ${results.machine.cores} cores, node ${results.machine.node}`);
+  lines.push(`load average ${results.machine.loadavg_start.join(' ')} at start, ${results.machine.loadavg_end.join(' ')} at end; ${results.duration_s}s`);
+  if (floor && a && ref && logging && calls) {
+    lines.push('', '  in-process decisions (median µs per decision; log line built and discarded)');
+    row('floor.sha256_us', floor.sha256_us.toFixed(2), 'SHA-256 of one key');
+    row('floor.rs256_verify_us', floor.rs256_verify_us.toFixed(2), 'one raw crypto.verify, RS256');
+    row('reference.aws_jwt_verify_us', ref.aws_jwt_verify_us.toFixed(2), `bare verifySync = ${times(ref.aws_jwt_verify_us, floor.rs256_verify_us)} rs256 floor`);
+    row('authorizer.key_cached_us', a.key_cached_us.toFixed(2), `${times(a.key_cached_us, floor.sha256_us)} sha256 (target ≤ 5×)`);
+    row('authorizer.key_bad_checksum_us', a.key_bad_checksum_us.toFixed(2), `${times(a.key_bad_checksum_us, floor.sha256_us)} sha256 (target ≤ 3×)`);
+    row('authorizer.jwt_repeat_us', a.jwt_repeat_us.toFixed(2), `${times(a.jwt_repeat_us, floor.sha256_us)} sha256 (target ≤ 5×)`);
+    row('authorizer.jwt_first_us', a.jwt_first_us.toFixed(2), `${times(a.jwt_first_us, ref.aws_jwt_verify_us)} aws-jwt-verify (target ≤ 1.3×)`);
+    row('authorizer.key_uncached_us', a.key_uncached_us.toFixed(1), `dynalite; bare GetItem ${ref.dynamodb_get_item_us.toFixed(1)} µs`);
+    lines.push('', '  logging cost (same decisions: line written to /dev/null | not logged)');
+    row('key_cached_us', `${logging.key_cached_devnull_us.toFixed(2)} | ${logging.key_cached_unlogged_us.toFixed(2)}`, `discarded: ${a.key_cached_us.toFixed(2)}`);
+    row('key_bad_checksum_us', `${logging.key_bad_checksum_devnull_us.toFixed(2)} | ${logging.key_bad_checksum_unlogged_us.toFixed(2)}`, `discarded: ${a.key_bad_checksum_us.toFixed(2)}`);
+    row('jwt_repeat_us', `${logging.jwt_repeat_devnull_us.toFixed(2)} | ${logging.jwt_repeat_unlogged_us.toFixed(2)}`, `discarded: ${a.jwt_repeat_us.toFixed(2)}`);
+    lines.push('', '  DynamoDB calls per decision (real SDK client on dynalite, counted)');
+    row('ddb_calls.key_cached', String(calls.key_cached), 'target 0');
+    row('ddb_calls.key_uncached', String(calls.key_uncached), 'target 1');
+    row('ddb_calls.bad_checksum', String(calls.bad_checksum), 'target 0');
+  }
+  if (cold) {
+    lines.push('', `  cold start (median ms, spawn to exit; shipped: ${cold.shipped.bundling}, NODE_OPTIONS=${cold.shipped.node_options})`);
+    row('cold_start.bare_node_ms', cold.bare_node_ms.toFixed(1), "node -e ''");
+    row('cold_start.init_ms', cold.init_ms.toFixed(1), `import + JWKS + first decision = ${cold.ratio.toFixed(2)}× bare (target ≤ 1.6×)`);
+    for (const [name, figures] of Object.entries(cold.variants)) {
+      row(`  ${name}`, figures.init_ms.toFixed(1), `${figures.ratio.toFixed(2)}× bare; imported at ${figures.import_done_ms.toFixed(1)}, first decision ${figures.first_decision_ms.toFixed(1)}`);
+    }
+    for (const [name, size] of Object.entries(cold.bundle_bytes)) {
+      const external = cold.bytes.external[name]?.js ?? 0;
+      row(`bundle_bytes ${name}`, String(size), `SDK external: ${external}`);
+    }
+  }
+  if (e2e) {
+    lines.push('', `  end to end through local mode (autocannon, ${e2e.settings.connections} connections, median of ${e2e.settings.rounds} × ${e2e.settings.duration_s}s, authorizer cache TTL ${e2e.settings.authorizer_cache_ttl_s}s)`);
+    row('e2e.baseline_rps', e2e.baseline_rps.toFixed(0), 'GET /health, no credential');
+    row('e2e.key_rps', e2e.key_rps.toFixed(0), 'GET /me with an API key');
+    row('e2e.jwt_rps', e2e.jwt_rps.toFixed(0), 'GET /me with a JWT');
+    row('e2e.authorized_rps', e2e.authorized_rps.toFixed(0), `the slower of the two = ${e2e.ratio.toFixed(2)}× baseline (target ≥ 0.8×)`);
+  }
+  if (results.targets.length > 0) {
+    lines.push('', '  targets');
+    for (const entry of results.targets) row(entry.name, String(entry.value), `${entry.comparison} ${entry.limit}  ${entry.met ? 'met' : 'MISSED'}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, profile: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' } },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const options: BenchOptions = structuredClone(quick ? QUICK_OPTIONS : FULL_OPTIONS);
+  if (values.profile) options.coldStart.profileDir = values.profile;
+  if (values.only) options.only = new Set(values.only.split(',') as ('micro' | 'cold_start' | 'e2e')[]);
+  const results = await runBench(options, (line) => process.stderr.write(`bench: ${line}\n`), quick);
+  process.stdout.write(formatTable(results) + '\n');
+  const out = values.out ?? join(REPO_ROOT, 'bench-results.json');
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`\nwrote ${out}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
