@@ -1,0 +1,101 @@
+/** The pure core: grant rules, patch application, cursors (property-based, since cursors come from clients). */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyPatch, extendsAuthority } from '../../lambdas/keys/update';
+import { resolveExpiry } from '../../lambdas/keys/schemas';
+import { decideGrant, grantableCatalog, mayActFor } from '../../lambdas/keys/scopes';
+import type { KeyRecord } from '../../lambdas/shared/key-record';
+import { decodeCursor, encodeCursor, InvalidCursorError } from '../../lambdas/shared/key-store';
+import { InvalidRequestError } from '../../lambdas/keys/errors';
+
+const catalog = grantableCatalog('keys:admin');
+const record: KeyRecord = { keyHash: 'h', keyId: 'key_1', owner: 'alice', name: 'n', scopes: ['read:users'], createdAt: 'c', createdBy: 'alice', enabled: true, start: 'dg_x', version: 2, expiresAt: 2000 };
+
+describe('decideGrant', () => {
+  it('allows only held scopes, reports unknown scopes before escalation, and lets the admin grant any catalog scope', () => {
+    const caller = { scopes: ['keys:write', 'read:users'] };
+    expect(decideGrant(['read:users'], caller, catalog, 'keys:admin')).toEqual({ ok: true });
+    expect(decideGrant(['write:users'], caller, catalog, 'keys:admin')).toEqual({ ok: false, reason: 'escalation', scopes: ['write:users'] });
+    expect(decideGrant(['write:users', 'x:y'], caller, catalog, 'keys:admin')).toEqual({ ok: false, reason: 'unknown_scope', scopes: ['x:y'] });
+    expect(decideGrant(['write:users', 'keys:admin'], { scopes: ['keys:admin'] }, catalog, 'keys:admin')).toEqual({ ok: true });
+    expect(decideGrant(['x:y'], { scopes: ['keys:admin'] }, catalog, 'keys:admin').ok).toBe(false);
+  });
+
+  it('never grants a scope the caller lacks unless the caller is admin (property)', () => {
+    const scope = fc.constantFrom(...catalog);
+    fc.assert(
+      fc.property(fc.uniqueArray(scope), fc.uniqueArray(scope), (held, requested) => {
+        const decision = decideGrant(requested, { scopes: held }, catalog, 'keys:admin');
+        const allowed = held.includes('keys:admin') || requested.every((s) => held.includes(s));
+        expect(decision.ok).toBe(allowed);
+      }),
+    );
+  });
+
+  it('knows a renamed admin scope, and who may act for an owner', () => {
+    expect(grantableCatalog('dg:root').has('dg:root')).toBe(true);
+    expect(mayActFor({ sub: 'a', scopes: [] }, 'a', 'keys:admin')).toBe(true);
+    expect(mayActFor({ sub: 'a', scopes: [] }, 'b', 'keys:admin')).toBe(false);
+    expect(mayActFor({ sub: 'a', scopes: ['keys:admin'] }, 'b', 'keys:admin')).toBe(true);
+  });
+});
+
+describe('applyPatch and extendsAuthority', () => {
+  it('changes only the given fields, bumps the version, and removes expiry/metadata on null', () => {
+    const { next, changedFields } = applyPatch({ ...record, metadata: { a: 1 } }, { name: 'm', metadata: null }, null, 'now');
+    expect(next).toMatchObject({ name: 'm', scopes: ['read:users'], version: 3, updatedAt: 'now' });
+    expect(next.expiresAt).toBeUndefined();
+    expect(next.metadata).toBeUndefined();
+    expect(changedFields).toEqual(['name', 'expiresAt', 'metadata']);
+  });
+
+  it('counts resuming and prolonging as extending authority, but not shortening or suspending', () => {
+    expect(extendsAuthority(record, { ...record, expiresAt: 3000 }, 1000)).toBe(true);
+    const { expiresAt: _dropped, ...forever } = record;
+    expect(extendsAuthority(record, forever, 1000)).toBe(true);
+    expect(extendsAuthority({ ...record, enabled: false }, record, 1000)).toBe(true);
+    expect(extendsAuthority(record, { ...record, expiresAt: 1500 }, 1000)).toBe(false);
+    expect(extendsAuthority(record, { ...record, enabled: false }, 1000)).toBe(false);
+  });
+});
+
+describe('resolveExpiry', () => {
+  it('accepts only future instants, and turns expiresIn into epoch seconds', () => {
+    expect(resolveExpiry({ expiresIn: 60 }, 1000)).toBe(1060);
+    expect(resolveExpiry({ expiresAt: null }, 1000)).toBeNull();
+    expect(resolveExpiry({}, 1000)).toBeUndefined();
+    expect(resolveExpiry({ expiresAt: new Date(1001_000).toISOString() }, 1000)).toBe(1001);
+    expect(() => resolveExpiry({ expiresAt: new Date(1000_000).toISOString() }, 1000)).toThrow(InvalidRequestError);
+  });
+});
+
+describe('list cursors', () => {
+  const text = fc.string({ minLength: 1, maxLength: 40 });
+  it('round-trips any LastEvaluatedKey of the same owner', () => {
+    fc.assert(
+      fc.property(text, text, text, (keyHash, owner, createdAt) => {
+        const key = { keyHash: { S: keyHash }, owner: { S: owner }, createdAt: { S: createdAt } };
+        expect(decodeCursor(encodeCursor(key), owner)).toEqual(key);
+      }),
+    );
+  });
+
+  it('rejects every other string with InvalidCursorError and nothing else', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (cursor) => {
+        try {
+          decodeCursor(cursor, 'alice');
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidCursorError);
+          return;
+        }
+        throw new Error(`accepted ${cursor}`);
+      }),
+    );
+  });
+
+  it('rejects a valid cursor issued for another owner', () => {
+    const cursor = encodeCursor({ keyHash: { S: 'h' }, owner: { S: 'bob' }, createdAt: { S: 'c' } });
+    expect(() => decodeCursor(cursor, 'alice')).toThrow(InvalidCursorError);
+  });
+});
