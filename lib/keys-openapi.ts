@@ -31,7 +31,7 @@ const error = (description: string) => ({ description, ...json(ref('Error')) });
 
 const COMMON_ERRORS = {
   '401': error('no or invalid credential (answered by API Gateway and the authorizer)'),
-  '403': error('the route needs a scope the caller lacks, or the caller tried to grant scopes it does not hold'),
+  '403': error('the route needs a scope the caller lacks, or the caller tried to grant scopes it does not hold or to act for another owner without keys:admin'),
   '503': error('the key table is unavailable; nothing was changed'),
 };
 const BAD_REQUEST = error('validation failed; `field` names the offending field (also for a body over 16 KB)');
