@@ -149,7 +149,7 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
 
   // The reference: aws-jwt-verify with the same issuer and audience, nothing else, JWKS already cached.
   const bareVerifier = JwtVerifier.create({ issuer: BENCH_ISSUER, audience: BENCH_AUDIENCE, jwksUri: `${BENCH_ISSUER}/.well-known/jwks.json` });
-  bareVerifier.cacheJwks(jwksOf(signingKey) as Parameters<typeof bareVerifier.cacheJwks>[0]);
+  bareVerifier.cacheJwks(jwksOf(signingKey) as unknown as Parameters<typeof bareVerifier.cacheJwks>[0]);
   bareVerifier.verifySync(firstTokens[0]!);
 
   let firstIndex = 0;
