@@ -4,7 +4,9 @@
  * API Gateway caches this policy per `Authorization` value and reuses it for every route, so it must
  * cover all routes, never just `event.methodArn`. It allows exactly the routes whose required scopes the
  * principal holds; the rest fall to an implicit deny (403). IAM's `*` also matches `/`, so when an
- * allowed route's wildcard would cover a denied route's path, that route gets an explicit Deny (Deny wins).
+ * allowed route's wildcard could cover a denied route's path, that route gets an explicit Deny (Deny wins).
+ * A route table where such a Deny could in turn cover an allowed route cannot be expressed exactly; the
+ * compiler refuses it at construction (cold start, synth-time tests) rather than return a wrong policy.
  */
 import { BoundedCache } from '../shared/bounded-cache';
 import type { Route } from '../../lib/routes';
@@ -53,6 +55,62 @@ export function iamPatternMatches(pattern: string, value: string): boolean {
   return p === pattern.length;
 }
 
+/** One position of a pattern: a character class, possibly repeated (`*`). */
+interface Token {
+  chars: 'any' | 'segment' | string;
+  repeat: boolean;
+}
+
+/** IAM's `*` is any run of characters, `?` any one character. */
+function iamTokens(pattern: string): Token[] {
+  return [...pattern].map((char) => (char === '*' ? { chars: 'any', repeat: true } : char === '?' ? { chars: 'any', repeat: false } : { chars: char, repeat: false }));
+}
+
+/** The paths API Gateway sends for a route: each `{param}` is one non-empty segment without `/`. */
+function requestTokens(route: Pick<Route, 'method' | 'path'>): Token[] {
+  const tokens: Token[] = [];
+  for (const part of `${route.method}${route.path}`.split(/(\{[^}/]+\})/)) {
+    if (part.startsWith('{')) tokens.push({ chars: 'segment', repeat: false }, { chars: 'segment', repeat: true });
+    else for (const char of part) tokens.push({ chars: char, repeat: false });
+  }
+  return tokens;
+}
+
+function classesMeet(left: Token['chars'], right: Token['chars']): boolean {
+  if (left === 'any' || right === 'any') return true;
+  if (left === 'segment') return right !== '/';
+  if (right === 'segment') return left !== '/';
+  return left === right;
+}
+
+/**
+ * Whether an IAM pattern matches at least one request path of `route` (path parameters never hold `/`).
+ * A search over pairs of positions, so it decides exactly, without enumerating paths.
+ */
+export function patternReachesRoute(pattern: string, route: Pick<Route, 'method' | 'path'>): boolean {
+  const left = iamTokens(pattern);
+  const right = requestTokens(route);
+  const width = right.length + 1;
+  const seen = new Set<number>();
+  const visit = (i: number, j: number): boolean => {
+    if (i === left.length && j === right.length) return true;
+    const state = i * width + j;
+    if (seen.has(state)) return false;
+    seen.add(state);
+    const a = left[i];
+    const b = right[j];
+    if (a?.repeat && visit(i + 1, j)) return true;
+    if (b?.repeat && visit(i, j + 1)) return true;
+    if (a && b && classesMeet(a.chars, b.chars)) return visit(a.repeat ? i : i + 1, b.repeat ? j : j + 1);
+    return false;
+  };
+  return visit(0, 0);
+}
+
+export class AmbiguousRouteTableError extends Error {
+  override readonly name = 'AmbiguousRouteTableError';
+}
+
 export function routeAllowed(route: Pick<Route, 'scopes'>, scopes: ReadonlySet<string>): boolean {
   return route.scopes.every((scope) => scopes.has(scope));
 }
@@ -65,6 +123,7 @@ export class PolicyCompiler {
   constructor(routes: readonly Route[]) {
     this.routes = routes.filter((route) => route.authorized !== false);
     this.relevantScopes = new Set(this.routes.flatMap((route) => route.scopes));
+    assertExpressible(this.routes);
   }
 
   /** Memoised per API stage and per set of scopes the route table cares about; the result is frozen and shared. */
@@ -80,11 +139,14 @@ export class PolicyCompiler {
 
   private build(stageArn: string, scopes: ReadonlySet<string>): PolicyDocument {
     const allowed: string[] = [];
-    const denied: string[] = [];
-    for (const route of this.routes) (routeAllowed(route, scopes) ? allowed : denied).push(routeResource(route));
+    const denied: Route[] = [];
+    for (const route of this.routes) {
+      if (routeAllowed(route, scopes)) allowed.push(routeResource(route));
+      else denied.push(route);
+    }
     const allowedSet = [...new Set(allowed)];
-    // A denied route needs an explicit Deny only if some allowed pattern would also match its path.
-    const mustDeny = [...new Set(denied)].filter((resource) => allowedSet.some((pattern) => iamPatternMatches(pattern, resource)));
+    // A denied route needs an explicit Deny only if some allowed pattern also matches one of its request paths.
+    const mustDeny = [...new Set(denied.filter((route) => allowedSet.some((pattern) => patternReachesRoute(pattern, route))).map(routeResource))];
     const statements: PolicyStatement[] = [];
     if (allowedSet.length > 0) {
       statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: allowedSet.map((resource) => `${stageArn}/${resource}`) });
@@ -94,6 +156,29 @@ export class PolicyCompiler {
       statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: resources.map((resource) => (resource === '*' ? `${stageArn}/*` : `${stageArn}/${resource}`)) });
     }
     return deepFreeze({ Version: '2012-10-17', Statement: statements });
+  }
+}
+
+/**
+ * Refuse a route table whose policies IAM wildcards cannot express: routes `denied`, `allowed` and `cover`
+ * where `cover`'s pattern reaches `denied` (so `denied` would need an explicit Deny), that Deny would reach
+ * `allowed`, and some scope set allows `allowed` and `cover` but not `denied`.
+ */
+function assertExpressible(routes: readonly Route[]): void {
+  for (const denied of routes) {
+    const denyPattern = routeResource(denied);
+    for (const allowed of routes) {
+      if (allowed === denied || !patternReachesRoute(denyPattern, allowed)) continue;
+      for (const cover of routes) {
+        if (cover === denied || !patternReachesRoute(routeResource(cover), denied)) continue;
+        if (!routeAllowed(denied, new Set([...allowed.scopes, ...cover.scopes]))) {
+          throw new AmbiguousRouteTableError(
+            `routes "${denied.method} ${denied.path}" and "${allowed.method} ${allowed.path}" overlap under IAM wildcards but need different scopes; ` +
+              'give them distinct path prefixes or the same scopes',
+          );
+        }
+      }
+    }
   }
 }
 

@@ -33,6 +33,7 @@ import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '
 import type { HandlerName, Route } from '../routes';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
+import { BodyTooLargeError, readBody } from './request-body';
 
 /** API Gateway's own limit is 10 MB. Locally 1 MB is plenty for a JSON API and keeps a stray upload from eating memory. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -137,30 +138,6 @@ export function matchRoute(
     if (matched) return { route: compiled.route, pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null };
   }
   return undefined;
-}
-
-class BodyTooLargeError extends Error {
-  override readonly name = 'BodyTooLargeError';
-}
-
-function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBodyBytes) return Promise.reject(new BodyTooLargeError());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        // Stop buffering but keep draining, so the 413 can still be written on this connection.
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new BodyTooLargeError());
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
 }
 
 /** Headers as API Gateway's v1 event has them: original spelling, `headers` with the last value, `multiValueHeaders` with all. */

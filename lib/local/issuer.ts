@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { BodyTooLargeError, readBody } from './request-body';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
@@ -95,23 +96,6 @@ function sendJson(response: ServerResponse, statusCode: number, body: unknown): 
   response.end(JSON.stringify(body));
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_TOKEN_REQUEST_BYTES) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new TokenRequestError('invalid_request', `the body must be at most ${MAX_TOKEN_REQUEST_BYTES} bytes`));
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
 export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
   const mock = new OAuth2Server();
   await mock.issuer.keys.generate('RS256');
@@ -119,7 +103,12 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const delegate = mock.service.requestHandler;
 
   async function issueToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const rawBody = await readBody(request);
+    let rawBody: string;
+    try {
+      rawBody = (await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8');
+    } catch (error) {
+      throw error instanceof BodyTooLargeError ? new TokenRequestError('invalid_request', error.message) : error;
+    }
     const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, options.scopeCatalog);
     const accessToken = await mock.issuer.buildToken({
       expiresIn: tokenTtlSeconds,

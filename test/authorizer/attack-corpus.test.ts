@@ -8,25 +8,15 @@ import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { generateKey, keyChecksum } from '../../lambdas/shared/key-format';
-import type { RuntimeSettings } from '../../lambdas/shared/settings';
+import { testSettings } from '../support/settings';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
+import { TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 
-const ISSUER = 'https://issuer.example.com';
+const ISSUER = TEST_ISSUER;
 const signingKey = createSigningKey('kid-1');
-const settings: RuntimeSettings = {
-  tableName: 'keys',
-  keyPrefix: 'dg',
-  keyCacheTtlSeconds: 30,
-  negativeKeyCacheTtlSeconds: 5,
-  staleIfErrorSeconds: 60,
-  jwtCacheTtlSeconds: 300,
-  issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks` }],
-  adminScope: 'keys:admin',
-  allowHttpIssuers: false,
-  logLevel: 'INFO',
-};
+const settings = testSettings();
 const claims = (overrides: Record<string, unknown> = {}) => ({ iss: ISSUER, aud: 'dualgate-api', sub: 'client-1', scope: 'read:users', exp: nowSeconds() + 600, ...overrides });
 
 function setup() {

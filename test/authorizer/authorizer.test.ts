@@ -1,27 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
-import type { RuntimeSettings } from '../../lambdas/shared/settings';
+import { testSettings } from '../support/settings';
 import { captureLogger } from '../support/logs';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
+import { TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 
-const ISSUER = 'https://issuer.example.com';
+const ISSUER = TEST_ISSUER;
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
 const signingKey = createSigningKey('kid-1');
 
-const settings: RuntimeSettings = {
-  tableName: 'keys',
-  keyPrefix: 'dg',
-  keyCacheTtlSeconds: 30,
-  negativeKeyCacheTtlSeconds: 5,
-  staleIfErrorSeconds: 60,
-  jwtCacheTtlSeconds: 300,
-  issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks` }],
-  adminScope: 'keys:admin',
-  allowHttpIssuers: false,
-  logLevel: 'INFO',
-};
+const settings = testSettings();
 
 function setup(...records: ReturnType<typeof makeKey>['record'][]) {
   const store = new FakeKeyLookup(...records);

@@ -16,6 +16,7 @@ import type { RuntimeSettings } from '../../lambdas/shared/settings';
 import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
+import { testSettings } from '../support/settings';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me';
 const signingKey = createSigningKey('kid-1');
@@ -68,18 +69,7 @@ async function startBlackHole(): Promise<{ endpoint: string; close: () => Promis
 }
 
 function settingsFor(issuerUrl: string): RuntimeSettings {
-  return {
-    tableName: 'keys',
-    keyPrefix: 'dg',
-    keyCacheTtlSeconds: 30,
-    negativeKeyCacheTtlSeconds: 5,
-    staleIfErrorSeconds: 0,
-    jwtCacheTtlSeconds: 0,
-    issuers: [{ issuer: issuerUrl, audience: ['api'], jwksUri: `${issuerUrl}/jwks` }],
-    adminScope: 'keys:admin',
-    allowHttpIssuers: true,
-    logLevel: 'INFO',
-  };
+  return testSettings({ staleIfErrorSeconds: 0, jwtCacheTtlSeconds: 0, issuers: [{ issuer: issuerUrl, audience: ['api'], jwksUri: `${issuerUrl}/jwks` }], allowHttpIssuers: true });
 }
 const jwtFrom = (issuer: string) => signJwt({ iss: issuer, aud: 'api', sub: 'client-1', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { apiStageArn, iamPatternMatches, PolicyCompiler, routeResource, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
+import { AmbiguousRouteTableError, apiStageArn, iamPatternMatches, patternReachesRoute, PolicyCompiler, routeResource, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
 import { authorizedRoutes, ROUTES, scopeCatalog, type HttpMethod, type Route } from '../../lib/routes';
 
 const STAGE = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1';
@@ -37,6 +37,32 @@ describe('iamPatternMatches', () => {
   });
 });
 
+describe('patternReachesRoute', () => {
+  const route = (method: HttpMethod, path: string) => ({ method, path });
+  it('knows a path parameter is one segment without a slash', () => {
+    expect(patternReachesRoute('GET/*', route('GET', '/a/{id}'))).toBe(true);
+    expect(patternReachesRoute('GET/a/*', route('GET', '/a/a/a'))).toBe(true);
+    expect(patternReachesRoute('POST/things/*/publish', route('POST', '/things/{id}'))).toBe(false);
+    expect(patternReachesRoute('GET/keys/*', route('GET', '/keys'))).toBe(false);
+    expect(patternReachesRoute('GET/keys/*', route('GET', '/keys/{id}'))).toBe(true);
+    expect(patternReachesRoute('GET/me', route('GET', '/users'))).toBe(false);
+  });
+
+  it('property: agrees with matching concrete request paths', () => {
+    const pattern = fc.array(fc.constantFrom('a', 'b', '/', '*', '?'), { maxLength: 6 }).map((parts) => `GET${parts.join('')}`);
+    const template = fc.array(fc.constantFrom('a', 'b', '{p}'), { minLength: 1, maxLength: 3 }).map((parts) => `/${parts.join('/')}`);
+    const value = fc.array(fc.constantFrom('a', 'b', 'ab'), { minLength: 3, maxLength: 3 });
+    fc.assert(
+      fc.property(pattern, template, value, (iam, path, fills) => {
+        let index = 0;
+        const concrete = `GET${path.replace(/\{p\}/g, () => fills[index++ % fills.length]!)}`;
+        if (iamPatternMatches(iam, concrete)) expect(patternReachesRoute(iam, { method: 'GET', path })).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
 describe('PolicyCompiler', () => {
   const compiler = new PolicyCompiler(ROUTES);
 
@@ -67,6 +93,20 @@ describe('PolicyCompiler', () => {
     expect(allows(policy, `${STAGE}/POST/things/t1`)).toBe(true);
     expect(allows(policy, `${STAGE}/POST/things/t1/publish`)).toBe(false);
     expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual([`${STAGE}/POST/things/*/publish`]);
+  });
+
+  it('refuses a route table whose policies IAM wildcards cannot express, naming the routes', () => {
+    const routes: Route[] = [
+      { method: 'DELETE', path: '/{id}', handler: 'backends/me', scopes: [] },
+      { method: 'DELETE', path: '/a/{id}', handler: 'backends/me', scopes: ['s2'] },
+      { method: 'DELETE', path: '/a/a/a', handler: 'backends/me', scopes: [] },
+    ];
+    expect(() => new PolicyCompiler(routes)).toThrow(AmbiguousRouteTableError);
+    expect(() => new PolicyCompiler(routes)).toThrow(/DELETE \/a\/\{id\}.*DELETE \/a\/a\/a/);
+  });
+
+  it('accepts the real route table', () => {
+    expect(() => new PolicyCompiler(ROUTES)).not.toThrow();
   });
 
   it('denies everything when no route is allowed', () => {
@@ -104,7 +144,15 @@ describe('PolicyCompiler', () => {
     fc.assert(
       fc.property(fc.uniqueArray(route, { minLength: 1, maxLength: 6, selector: (r) => `${r.method}${r.path.replace(/\{[^}]+\}/g, '*')}` }), fc.subarray(['s1', 's2', 's3']), (spec, scopes) => {
         const routes: Route[] = spec.map((r) => ({ ...r, handler: 'backends/me' }));
-        const policy = new PolicyCompiler(routes).compile(STAGE, scopes);
+        let compiler: PolicyCompiler;
+        try {
+          compiler = new PolicyCompiler(routes);
+        } catch (error) {
+          // Refused tables are tested above; every accepted table must compile exactly.
+          expect(error).toBeInstanceOf(AmbiguousRouteTableError);
+          return;
+        }
+        const policy = compiler.compile(STAGE, scopes);
         for (const r of routes) {
           // API Gateway matches the most specific resource, so a request only ever reaches the route whose template it fits best;
           // check each route with a parameter value that no literal segment equals.
@@ -114,7 +162,7 @@ describe('PolicyCompiler', () => {
           expect(allows(policy, arn)).toBe(r.scopes.every((scope) => scopes.includes(scope)));
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 });

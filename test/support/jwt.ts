@@ -49,3 +49,5 @@ export class FakeJwksFetcher implements Fetcher {
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export const TEST_ISSUER = 'https://issuer.example.com';
