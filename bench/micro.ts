@@ -112,7 +112,7 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
   const repeatToken = signAccessToken(signingKey);
 
   // Tokens for jwt_first: each decision must be a cache miss. Used once each if the pool is large enough;
-  // otherwise cycled through a pool larger than the JWT cache, which LRU-evicts a token before it comes back.
+  // otherwise cycled through a pool larger than the JWT cache, which evicts a token (oldest first) before it comes back.
   const firstUses = (options.warmupRounds + options.rounds) * options.jwtFirstIterations;
   const poolSize = Math.min(firstUses, MAX_JWT_CACHE_ENTRIES + 256);
   progress(`signing ${poolSize} RS256 tokens for jwt_first`);

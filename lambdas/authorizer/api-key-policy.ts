@@ -46,7 +46,7 @@ export class ApiKeyPolicy implements CredentialPolicy {
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
   }
 
-  async evaluate(credential: string): Promise<PolicyResult> {
+  evaluate(credential: string): PolicyResult | Promise<PolicyResult> {
     const parsed = parseKey(credential, this.options.keyPrefix);
     if (!parsed.ok) return reject(parsed.reason === 'wrong_prefix' ? 'key_wrong_prefix' : parsed.reason === 'bad_checksum' ? 'key_bad_checksum' : 'malformed_credential');
     const keyHash = hashKey(credential);
@@ -54,7 +54,10 @@ export class ApiKeyPolicy implements CredentialPolicy {
     const cached = this.cache.get(keyHash);
     const freshForMs = (cached?.record ? this.options.keyCacheTtlSeconds : this.options.negativeCacheTtlSeconds) * 1000;
     if (cached && nowMs - cached.fetchedAtMs < freshForMs) return this.decide(cached.record, keyHash, nowMs, 'key_valid', true);
+    return this.lookUp(keyHash, cached, nowMs);
+  }
 
+  private async lookUp(keyHash: string, cached: CachedLookup | undefined, nowMs: number): Promise<PolicyResult> {
     let record: KeyRecord | undefined;
     try {
       record = await this.read(keyHash);
@@ -85,9 +88,10 @@ export class ApiKeyPolicy implements CredentialPolicy {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
+    // One frozen principal per stored record: the authorizer memoises its response per principal.
     let principal = this.principals.get(record);
     if (!principal) {
-      principal = { sub: record.owner, scopes: normaliseScopes(record.scopes), authMethod: 'apiKey', keyId: record.keyId };
+      principal = Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId });
       this.principals.set(record, principal);
     }
     return { kind: 'principal', principal, reason, cached };

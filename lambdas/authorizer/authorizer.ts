@@ -2,20 +2,23 @@
  * The authorizer as a plain function of its dependencies: credential extraction → the one policy that
  * may judge that credential's shape → IAM policy + context. The Lambda handler (handler.ts) and the
  * local gateway both call this, so local mode runs exactly the code that runs in AWS.
+ *
+ * Answers that are in memory (cached keys and tokens, offline rejections) are returned synchronously;
+ * only a table read or a JWKS fetch makes the result a promise.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields, type Logger } from '../shared/logger';
-import { toAuthorizerContext, type AuthorizerContext } from '../shared/principal';
-import { classifyCredential } from './classify';
+import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
+import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
 import { reject, type CredentialPolicy, type PolicyResult } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from './policy-compiler';
 
 /** What the Lambda returns to API Gateway (assignable to aws-lambda's APIGatewayAuthorizerResult). */
 export interface AuthorizerResponse {
-  principalId: string;
-  policyDocument: PolicyDocument;
-  context: AuthorizerContext;
+  readonly principalId: string;
+  readonly policyDocument: PolicyDocument;
+  readonly context: Readonly<AuthorizerContext>;
 }
 
 export type AuthorizerOutcome =
@@ -36,63 +39,85 @@ export interface AuthorizerDeps {
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
   Partial<Pick<APIGatewayRequestAuthorizerEvent, 'requestContext'>>;
 
-export function createAuthorizer(deps: AuthorizerDeps): (event: AuthorizerEvent) => Promise<AuthorizerOutcome> {
-  const { logger } = deps;
+export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
-  async function judge(event: AuthorizerEvent): Promise<{ result: PolicyResult; kind: string }> {
-    const extracted = extractCredential(event);
-    if (!extracted.ok) return { result: reject(extracted.reason), kind: 'none' };
-    const kind = classifyCredential(extracted.credential);
-    if (kind === 'apiKey') return { result: await deps.apiKeyPolicy.evaluate(extracted.credential), kind };
-    if (kind === 'jwt') {
-      if (!deps.jwtPolicy) return { result: reject('jwt_invalid_issuer'), kind };
-      return { result: await deps.jwtPolicy.evaluate(extracted.credential), kind };
+const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
+const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
+
+export function createAuthorizer(deps: AuthorizerDeps): Authorize {
+  const { logger } = deps;
+  /** One frozen response per principal and API stage: principals are reused by the policies' caches. */
+  const responses = new WeakMap<Principal, { stageArn: string; outcome: AuthorizerOutcome }>();
+  let lastMethodArnPrefix = '';
+  let lastStageArn = '';
+
+  function stageArnOf(methodArn: string): string | undefined {
+    if (lastStageArn !== '' && methodArn.startsWith(lastMethodArnPrefix)) return lastStageArn;
+    const stageArn = apiStageArn(methodArn);
+    if (stageArn) {
+      lastStageArn = stageArn;
+      lastMethodArnPrefix = `${stageArn}/`;
     }
-    return { result: reject('malformed_credential'), kind };
+    return stageArn;
   }
 
-  return async function authorize(event) {
+  function allow(principal: Principal, stageArn: string): AuthorizerOutcome {
+    const memo = responses.get(principal);
+    if (memo && memo.stageArn === stageArn) return memo.outcome;
+    const outcome: AuthorizerOutcome = Object.freeze({
+      effect: 'allow',
+      response: Object.freeze({
+        principalId: principal.sub,
+        policyDocument: deps.compiler.compile(stageArn, principal.scopes),
+        context: Object.freeze(toAuthorizerContext(principal)),
+      }),
+    });
+    responses.set(principal, { stageArn, outcome });
+    return outcome;
+  }
+
+  /** Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential. */
+  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
-    let judged: { result: PolicyResult; kind: string };
-    try {
-      judged = await judge(event);
-    } catch (error) {
-      judged = { result: { kind: 'fail', reason: 'internal_error', error }, kind: 'unknown' };
-    }
-    const { result, kind } = judged;
-    // Every decision logs one line with a reason code, never the credential.
     if (result.kind === 'reject') {
       logger.info('denied', { decision: 'unauthorized', reason: result.reason, credentialKind: kind, requestId });
-      return { effect: 'unauthorized' };
+      return UNAUTHORIZED;
     }
     if (result.kind === 'fail') {
       logger.error('failed closed', { decision: 'fail', reason: result.reason, credentialKind: kind, requestId, ...errorFields(result.error), ...causeFields(result.error) });
-      return { effect: 'fail' };
+      return FAIL;
     }
-    const stageArn = apiStageArn(event.methodArn ?? '');
+    const stageArn = stageArnOf(event.methodArn ?? '');
     if (!stageArn) {
       logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
-      return { effect: 'fail' };
+      return FAIL;
     }
     const { principal } = result;
-    const level = result.reason === 'key_valid_stale' ? 'warn' : 'info';
-    logger[level]('allowed', {
-      decision: 'allow',
-      reason: result.reason,
-      sub: principal.sub,
-      authMethod: principal.authMethod,
-      keyId: principal.keyId,
-      cached: result.cached,
-      requestId,
-    });
-    return {
-      effect: 'allow',
-      response: {
-        principalId: principal.sub,
-        policyDocument: deps.compiler.compile(stageArn, principal.scopes),
-        context: toAuthorizerContext(principal),
-      },
-    };
+    const fields = { decision: 'allow', reason: result.reason, sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, cached: result.cached, requestId };
+    if (result.reason === 'key_valid_stale') logger.warn('allowed', fields);
+    else logger.info('allowed', fields);
+    return allow(principal, stageArn);
+  }
+
+  return function authorize(event) {
+    const extracted = extractCredential(event);
+    if (!extracted.ok) return finish(event, reject(extracted.reason), 'none');
+    const kind = classifyCredential(extracted.credential);
+    const policy = kind === 'apiKey' ? deps.apiKeyPolicy : kind === 'jwt' ? deps.jwtPolicy : undefined;
+    if (!policy) return finish(event, reject(kind === 'jwt' ? 'jwt_invalid_issuer' : 'malformed_credential'), kind);
+    let result: PolicyResult | Promise<PolicyResult>;
+    try {
+      result = policy.evaluate(extracted.credential);
+    } catch (error) {
+      return finish(event, { kind: 'fail', reason: 'internal_error', error }, kind);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (settled) => finish(event, settled, kind),
+        (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind),
+      );
+    }
+    return finish(event, result, kind);
   };
 }
 

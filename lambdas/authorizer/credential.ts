@@ -1,11 +1,15 @@
 /**
  * Pull the bearer credential out of a REQUEST authorizer event, with no I/O and bounded work.
  * Header names are case-insensitive (RFC 9110); so is the scheme (RFC 7235): `bearer x` is accepted.
+ *
+ * This only finds the credential. Its syntax is checked by the one policy that may judge it (a strict
+ * key regex, or a strict JWT regex before any signature work), so a hot path scans the string once.
  */
 import type { RejectReason } from './decision';
 
 /** Longest `Authorization` value considered. Real JWTs are 1-4 KB; a 1 MB header is rejected unparsed. */
 export const MAX_AUTHORIZATION_LENGTH = 8192;
+const AUTHORIZATION = 'authorization';
 
 export type CredentialExtraction =
   | { ok: true; credential: string }
@@ -16,33 +20,45 @@ interface HeaderBearingEvent {
   multiValueHeaders?: Record<string, string[] | undefined> | null;
 }
 
-function findHeader<T>(headers: Record<string, T> | null | undefined, lowerName: string): T[] {
-  if (!headers) return [];
-  const found: T[] = [];
-  for (const name of Object.keys(headers)) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) found.push(headers[name] as T);
-  }
-  return found;
-}
-
-// A credential is one token68-like run of visible ASCII with no spaces or commas (so no second scheme).
-const CREDENTIAL_CHARS = /^[\x21-\x2b\x2d-\x7e]+$/;
-const BEARER_PREFIX = /^bearer +/i;
+const BEARER_PREFIX = /^[ \t]*bearer +/i;
+const WHITESPACE_OR_COMMA = /[\s,]/;
 
 export function extractCredential(event: HeaderBearingEvent): CredentialExtraction {
-  const multi = findHeader(event.multiValueHeaders, 'authorization').flatMap((values) => values ?? []);
-  // Two Authorization headers (or two spellings of the name) are ambiguous: a proxy and the backend might pick differently.
-  if (multi.length > 1) return { ok: false, reason: 'ambiguous_header' };
-  const single = findHeader(event.headers, 'authorization');
-  if (single.length > 1) return { ok: false, reason: 'ambiguous_header' };
-  const value = single[0] ?? multi[0];
-  if (value === undefined || value === null || value.trim() === '') return { ok: false, reason: 'no_credential' };
+  let value: unknown;
+  let seen = 0;
+  const headers = event.headers;
+  if (headers) {
+    for (const name in headers) {
+      if (name.length === AUTHORIZATION.length && name.toLowerCase() === AUTHORIZATION) {
+        value = headers[name];
+        seen++;
+      }
+    }
+  }
+  const multiValueHeaders = event.multiValueHeaders;
+  if (multiValueHeaders) {
+    let values = 0;
+    for (const name in multiValueHeaders) {
+      if (name.length === AUTHORIZATION.length && name.toLowerCase() === AUTHORIZATION) {
+        const list = multiValueHeaders[name];
+        if (Array.isArray(list)) {
+          values += list.length;
+          if (value === undefined) value = list[0];
+        }
+      }
+    }
+    // Two Authorization headers (or two spellings of the name) are ambiguous: a proxy and the backend might pick differently.
+    if (values > 1) return { ok: false, reason: 'ambiguous_header' };
+  }
+  if (seen > 1) return { ok: false, reason: 'ambiguous_header' };
+  if (value === undefined || value === null) return { ok: false, reason: 'no_credential' };
   if (typeof value !== 'string') return { ok: false, reason: 'malformed_header' };
   if (value.length > MAX_AUTHORIZATION_LENGTH) return { ok: false, reason: 'header_too_long' };
-  const trimmed = value.trim();
-  const scheme = BEARER_PREFIX.exec(trimmed);
-  if (!scheme) return { ok: false, reason: 'wrong_scheme' };
-  const credential = trimmed.slice(scheme[0].length);
-  if (credential.length === 0 || !CREDENTIAL_CHARS.test(credential)) return { ok: false, reason: 'malformed_header' };
+  const scheme = BEARER_PREFIX.exec(value);
+  if (!scheme) return { ok: false, reason: value.trim() === '' ? 'no_credential' : 'wrong_scheme' };
+  const credential = value.slice(scheme[0].length).trimEnd();
+  if (credential.length === 0) return { ok: false, reason: 'wrong_scheme' };
+  // One credential only: a second word is a second scheme or credential, never something to guess at.
+  if (WHITESPACE_OR_COMMA.test(credential)) return { ok: false, reason: 'malformed_header' };
   return { ok: true, credential };
 }

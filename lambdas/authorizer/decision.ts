@@ -42,7 +42,8 @@ export type PolicyResult =
   | { kind: 'fail'; reason: FailureReason; error: unknown };
 
 export interface CredentialPolicy {
-  evaluate(credential: string): Promise<PolicyResult>;
+  /** Synchronous when the answer is in memory (the hot path), a promise when it needs I/O. */
+  evaluate(credential: string): PolicyResult | Promise<PolicyResult>;
 }
 
 export const reject = (reason: RejectReason): PolicyResult => ({ kind: 'reject', reason });

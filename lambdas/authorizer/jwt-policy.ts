@@ -53,6 +53,8 @@ export class InvalidScopeClaimError extends JwtInvalidClaimError {}
 export class MissingExpiryError extends JwtInvalidClaimError {}
 
 const MAX_SCOPES = 100;
+/** Three base64url segments (the signature may be empty only to be refused by the verifier); checked before any crypto. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Rules aws-jwt-verify's generic verifier does not know: access tokens only, a `sub`, and a sane scope claim. */
 function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload): void {
@@ -163,25 +165,35 @@ export class JwtPolicy implements CredentialPolicy {
     await this.verifier.hydrate();
   }
 
-  async evaluate(token: string): Promise<PolicyResult> {
+  evaluate(token: string): PolicyResult | Promise<PolicyResult> {
     const nowMs = this.nowMs();
+    // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     const hit = this.cache.get(token);
     if (hit && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
+    if (!JWT_SHAPE.test(token)) return reject('jwt_malformed');
     let payload: JwtPayload;
     try {
-      try {
-        payload = this.verifier.verifySync(token);
-      } catch (error) {
-        // Not in the JWKS cache yet (cold start failed, or a new `kid`): fetch, within the penalty box's limits.
-        if (!(error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError)) throw error;
-        payload = await this.verifier.verify(token);
-      }
+      payload = this.verifier.verifySync(token);
+    } catch (error) {
+      // Not in the JWKS cache yet (cold start failed, or a new `kid`): fetch, within the penalty box's limits.
+      if (error instanceof JwksNotAvailableInCacheError || error instanceof KidNotFoundInJwksError) return this.verifyAfterFetch(token);
+      return classifyJwtError(error);
+    }
+    return this.accept(token, payload, nowMs);
+  }
+
+  private async verifyAfterFetch(token: string): Promise<PolicyResult> {
+    try {
+      return this.accept(token, await this.verifier.verify(token), this.nowMs());
     } catch (error) {
       return classifyJwtError(error);
     }
+  }
+
+  private accept(token: string, payload: JwtPayload, nowMs: number): PolicyResult {
     const issuer = this.issuers.get(payload.iss as string);
     if (!issuer) return reject('jwt_invalid_issuer');
-    const principal: Principal = { sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' };
+    const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: Object.freeze(scopesOf(issuer, payload)), authMethod: 'jwt' });
     const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : nowMs;
     const ttlMs = Math.min(expMs - nowMs, this.options.jwtCacheTtlSeconds * 1000);
     if (ttlMs > 0) this.cache.set(token, { principal, expMs }, ttlMs);

@@ -1,7 +1,8 @@
 /**
- * A size-bounded LRU map with per-entry expiry. Every in-process cache in dualgate is one of these, so
- * that spraying distinct credentials can never grow memory without bound.
- * A JS Map keeps insertion order, so re-inserting on hit makes the first key the least recently used.
+ * A size-bounded map with per-entry expiry. Every in-process cache in dualgate is one of these, so that
+ * spraying distinct credentials can never grow memory without bound. When full, the oldest insertion is
+ * evicted (a JS Map keeps insertion order). Hits do not reorder: entries live seconds to minutes anyway,
+ * and keeping `get` a plain lookup matters on the authorizer's hot path more than perfect LRU order.
  */
 export class BoundedCache<K, V> {
   private readonly entries = new Map<K, { value: V; expiresAtMs: number }>();
@@ -25,8 +26,6 @@ export class BoundedCache<K, V> {
       this.entries.delete(key);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
     return entry.value;
   }
 

@@ -25,9 +25,20 @@ export function errorFields(error: unknown): LogFields {
 export function createLogger(options: { service: string; level?: string; sink?: LogSink }): Logger {
   const threshold = LEVEL_ORDER[(options.level?.toUpperCase() as LogLevel) ?? 'INFO'] ?? LEVEL_ORDER.INFO;
   const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const service = JSON.stringify(options.service);
+  // The authorizer logs every decision: build the line by concatenation and format the timestamp once per millisecond.
+  let timestampMs = -1;
+  let timestamp = '';
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < threshold) return;
-    sink(JSON.stringify({ level, message, timestamp: new Date().toISOString(), service: options.service, ...fields }));
+    const nowMs = Date.now();
+    if (nowMs !== timestampMs) {
+      timestampMs = nowMs;
+      timestamp = new Date(nowMs).toISOString();
+    }
+    const head = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"${timestamp}","service":${service}`;
+    const rest = fields === undefined ? '{}' : JSON.stringify(fields);
+    sink(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
   };
   return {
     debug: (message, fields) => write('DEBUG', message, fields),

@@ -47,7 +47,7 @@ export type GatewayAuthorizerOutcome =
   | { effect: 'allow'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown } }
   | { effect: 'unauthorized' }
   | { effect: 'fail' };
-export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<GatewayAuthorizerOutcome>;
+export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => GatewayAuthorizerOutcome | Promise<GatewayAuthorizerOutcome>;
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown> | unknown;
 export type HandlerLoader = (name: HandlerName) => Promise<ProxyHandler>;

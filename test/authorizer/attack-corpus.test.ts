@@ -46,7 +46,7 @@ describe('key attack corpus', () => {
       `Bearer ${'DG' + live.key.slice(2)}`,
       `Bearer ${live.key.toUpperCase()}`,
       `Bearer ${live.key.toLowerCase()}`,
-      `Bearer ${live.key.replace(/a/g, 'а')}`, // Cyrillic а
+      `Bearer ${live.key.slice(0, 5)}а${live.key.slice(6)}`, // Cyrillic а
       `Bearer ${live.key.replace('_', '＿')}`,
       `Bearer ${live.key}\u200b`,
       'Bearer ',

@@ -33,14 +33,15 @@ describe('AuthorizerResultCache', () => {
     expect(cache.size).toBe(0);
   });
 
-  it('stays within its size bound, dropping the least recently used entry', () => {
+  it('stays within its size bound, dropping the oldest entry', () => {
     const cache = new AuthorizerResultCache<number>(60, Date.now, 3);
     for (let index = 0; index < 3; index++) cache.set(`k${index}`, index);
-    expect(cache.get('k0')).toBe(0); // k0 is now the most recently used
+    expect(cache.get('k0')).toBe(0);
     cache.set('k3', 3);
     expect(cache.size).toBe(3);
-    expect(cache.get('k1')).toBeUndefined();
-    expect(cache.get('k0')).toBe(0);
+    expect(cache.get('k0')).toBeUndefined();
+    expect(cache.get('k1')).toBe(1);
+    expect(cache.get('k3')).toBe(3);
     for (let index = 0; index < 1000; index++) cache.set(`spray${index}`, index);
     expect(cache.size).toBe(3);
   });
