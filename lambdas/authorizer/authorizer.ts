@@ -47,7 +47,7 @@ const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
   /** One frozen response per principal and API stage: principals are reused by the policies' caches. */
-  const responses = new WeakMap<Principal, { stageArn: string; outcome: AuthorizerOutcome }>();
+  const responses = new WeakMap<Principal, { stageArn: string; outcome: AuthorizerOutcome; log: Logger }>();
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
 
@@ -61,19 +61,18 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return stageArn;
   }
 
-  function allow(principal: Principal, stageArn: string): AuthorizerOutcome {
+  /** The allow outcome for a principal, and a logger bound to its identity (serialised once per principal). */
+  function allowFor(principal: Principal, stageArn: string): { outcome: AuthorizerOutcome; log: Logger } {
     const memo = responses.get(principal);
-    if (memo && memo.stageArn === stageArn) return memo.outcome;
-    const outcome: AuthorizerOutcome = Object.freeze({
+    if (memo && memo.stageArn === stageArn) return memo;
+    // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
+    const outcome: AuthorizerOutcome = {
       effect: 'allow',
-      response: Object.freeze({
-        principalId: principal.sub,
-        policyDocument: deps.compiler.compile(stageArn, principal.scopes),
-        context: Object.freeze(toAuthorizerContext(principal)),
-      }),
-    });
-    responses.set(principal, { stageArn, outcome });
-    return outcome;
+      response: { principalId: principal.sub, policyDocument: deps.compiler.compile(stageArn, principal.scopes), context: toAuthorizerContext(principal) },
+    };
+    const entry = { stageArn, outcome, log: logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId }) };
+    responses.set(principal, entry);
+    return entry;
   }
 
   /** Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential. */
@@ -92,11 +91,11 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
       return FAIL;
     }
-    const { principal } = result;
-    const fields = { decision: 'allow', reason: result.reason, sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, cached: result.cached, requestId };
-    if (result.reason === 'key_valid_stale') logger.warn('allowed', fields);
-    else logger.info('allowed', fields);
-    return allow(principal, stageArn);
+    const { outcome, log } = allowFor(result.principal, stageArn);
+    const fields = { decision: 'allow', reason: result.reason, cached: result.cached, requestId };
+    if (result.reason === 'key_valid_stale') log.warn('allowed', fields);
+    else log.info('allowed', fields);
+    return outcome;
   }
 
   return function authorize(event) {

@@ -53,8 +53,7 @@ export class InvalidScopeClaimError extends JwtInvalidClaimError {}
 export class MissingExpiryError extends JwtInvalidClaimError {}
 
 const MAX_SCOPES = 100;
-/** Three base64url segments (the signature may be empty only to be refused by the verifier); checked before any crypto. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 
 /** Rules aws-jwt-verify's generic verifier does not know: access tokens only, a `sub`, and a sane scope claim. */
 function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload): void {
@@ -80,9 +79,24 @@ function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload): void {
   scopesOf(issuer, payload);
 }
 
-/** `scope` (space-delimited string, RFC 8693/9068) or `scp` (array or string), issuer prefix stripped. */
-export function scopesOf(issuer: Pick<IssuerConfig, 'scopePrefix'>, payload: JwtPayload): string[] {
+/**
+ * Scope lists seen recently, by issuer prefix and raw claim: tokens of one client repeat the same claim,
+ * and sharing one frozen array lets the policy compiler memoise on it.
+ */
+const scopeLists = new BoundedCache<string, readonly string[]>(512);
+
+/** `scope` (space-delimited string, RFC 8693/9068) or `scp` (array or string), issuer prefix stripped. Throws InvalidScopeClaimError. */
+export function scopesOf(issuer: Pick<IssuerConfig, 'scopePrefix'>, payload: JwtPayload): readonly string[] {
   const raw = payload['scope'] ?? payload['scp'];
+  const memoKey = typeof raw === 'string' ? `${issuer.scopePrefix ?? ''} ${raw}` : undefined;
+  const memoised = memoKey === undefined ? undefined : scopeLists.get(memoKey);
+  if (memoised) return memoised;
+  const scopes = Object.freeze(parseScopes(issuer, raw));
+  if (memoKey !== undefined) scopeLists.set(memoKey, scopes, Number.POSITIVE_INFINITY);
+  return scopes;
+}
+
+function parseScopes(issuer: Pick<IssuerConfig, 'scopePrefix'>, raw: unknown): string[] {
   let list: string[];
   if (raw === undefined) list = [];
   else if (typeof raw === 'string') list = raw.split(' ');
@@ -130,9 +144,19 @@ export function classifyJwtError(error: unknown): PolicyResult {
 }
 
 interface VerifiedToken {
+  /** The whole token: a hit must be this exact string. */
+  token: string;
   principal: Principal;
   expMs: number;
 }
+
+/**
+ * The verified-token cache is keyed by the token's last characters (signature bytes) rather than the whole
+ * token: hashing a 1 KB string for a Map costs more than the rest of a cached decision. Each entry keeps
+ * the full token and a hit must equal it, so a forged token reusing a signature is only ever a miss.
+ */
+const TOKEN_CACHE_KEY_CHARS = 48;
+const tokenCacheKey = (token: string) => token.slice(-TOKEN_CACHE_KEY_CHARS);
 
 export class JwtPolicy implements CredentialPolicy {
   readonly verifier: { verifySync(jwt: string): JwtPayload; verify(jwt: string): Promise<JwtPayload>; hydrate(): Promise<void> };
@@ -168,9 +192,9 @@ export class JwtPolicy implements CredentialPolicy {
   evaluate(token: string): PolicyResult | Promise<PolicyResult> {
     const nowMs = this.nowMs();
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
-    const hit = this.cache.get(token);
-    if (hit && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
-    if (!JWT_SHAPE.test(token)) return reject('jwt_malformed');
+    // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
+    const hit = this.cache.get(tokenCacheKey(token));
+    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
     let payload: JwtPayload;
     try {
       payload = this.verifier.verifySync(token);
@@ -193,10 +217,10 @@ export class JwtPolicy implements CredentialPolicy {
   private accept(token: string, payload: JwtPayload, nowMs: number): PolicyResult {
     const issuer = this.issuers.get(payload.iss as string);
     if (!issuer) return reject('jwt_invalid_issuer');
-    const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: Object.freeze(scopesOf(issuer, payload)), authMethod: 'jwt' });
+    const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' });
     const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : nowMs;
     const ttlMs = Math.min(expMs - nowMs, this.options.jwtCacheTtlSeconds * 1000);
-    if (ttlMs > 0) this.cache.set(token, { principal, expMs }, ttlMs);
+    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, expMs }, ttlMs);
     return { kind: 'principal', principal, reason: 'jwt_valid', cached: false };
   }
 }

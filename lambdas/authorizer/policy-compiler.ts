@@ -119,6 +119,7 @@ export class PolicyCompiler {
   private readonly routes: readonly Route[];
   private readonly relevantScopes: Set<string>;
   private readonly memo = new BoundedCache<string, PolicyDocument>(256);
+  private readonly byScopesArray = new WeakMap<readonly string[], { stageArn: string; policy: PolicyDocument }>();
 
   constructor(routes: readonly Route[]) {
     this.routes = routes.filter((route) => route.authorized !== false);
@@ -128,6 +129,15 @@ export class PolicyCompiler {
 
   /** Memoised per API stage and per set of scopes the route table cares about; the result is frozen and shared. */
   compile(stageArn: string, scopes: readonly string[]): PolicyDocument {
+    // Principals from one key or one client share a frozen scopes array: remember its policy on it.
+    const bySameArray = this.byScopesArray.get(scopes);
+    if (bySameArray && bySameArray.stageArn === stageArn) return bySameArray.policy;
+    const policy = this.compileFor(stageArn, scopes);
+    if (Object.isFrozen(scopes)) this.byScopesArray.set(scopes, { stageArn, policy });
+    return policy;
+  }
+
+  private compileFor(stageArn: string, scopes: readonly string[]): PolicyDocument {
     const relevant = scopes.filter((scope) => this.relevantScopes.has(scope));
     const memoKey = `${stageArn} ${relevant.join(' ')}`;
     const memoised = this.memo.get(memoKey);

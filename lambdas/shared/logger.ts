@@ -14,6 +14,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /** A logger that adds `bindings` to every line; they are serialised once, here (pino-style child loggers). */
+  child(bindings: LogFields): Logger;
 }
 
 /** An error as loggable fields: name and message only. Stacks and causes can carry request data. */
@@ -22,28 +24,85 @@ export function errorFields(error: unknown): LogFields {
   return { errorName: typeof error };
 }
 
+/** Characters that need JSON escaping (quotes, backslash, controls, separators, any surrogate half). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+
+/**
+ * `,"name":value` for each defined field. Field names come from our code; string values are quoted
+ * directly when they need no escaping (the common case), else JSON.stringify'd: the same JSON, at half
+ * the cost on the authorizer's per-decision line.
+ */
+function serialiseFields(fields: LogFields): string {
+  let out = '';
+  for (const name in fields) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out += NEEDS_ESCAPE.test(value) ? `,"${name}":${JSON.stringify(value)}` : `,"${name}":"${value}"`;
+    else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out += `,"${name}":${value}`;
+    else out += `,"${name}":${JSON.stringify(value) ?? 'null'}`;
+  }
+  return out;
+}
+
+/** What every logger of one `createLogger` call shares: the sink, the threshold and the formatting caches. */
+class LogWriter {
+  private timestampMs = -1;
+  private timestamp = '';
+  private readonly prefixes = new Map<string, string>();
+  private readonly serviceSuffix: string;
+
+  constructor(
+    private readonly threshold: number,
+    private readonly sink: LogSink,
+    service: string,
+  ) {
+    this.serviceSuffix = `","service":${JSON.stringify(service)}`;
+  }
+
+  // The authorizer logs every decision: the timestamp is formatted once per millisecond and each
+  // level/message prefix once, so a line is mostly concatenation.
+  write(level: LogLevel, message: string, bound: string, fields?: LogFields): void {
+    if (LEVEL_ORDER[level] < this.threshold) return;
+    const nowMs = Date.now();
+    if (nowMs !== this.timestampMs) {
+      this.timestampMs = nowMs;
+      this.timestamp = new Date(nowMs).toISOString();
+    }
+    const prefixKey = level + message;
+    let prefix = this.prefixes.get(prefixKey);
+    if (prefix === undefined) {
+      prefix = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`;
+      if (this.prefixes.size < 256) this.prefixes.set(prefixKey, prefix);
+    }
+    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}}`);
+  }
+}
+
+class JsonLogger implements Logger {
+  constructor(
+    private readonly writer: LogWriter,
+    /** Serialised bindings of this (child) logger. */
+    private readonly bound: string,
+  ) {}
+  debug(message: string, fields?: LogFields): void {
+    this.writer.write('DEBUG', message, this.bound, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.writer.write('INFO', message, this.bound, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.writer.write('WARN', message, this.bound, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.writer.write('ERROR', message, this.bound, fields);
+  }
+  child(bindings: LogFields): Logger {
+    return new JsonLogger(this.writer, this.bound + serialiseFields(bindings));
+  }
+}
+
 export function createLogger(options: { service: string; level?: string; sink?: LogSink }): Logger {
   const threshold = LEVEL_ORDER[(options.level?.toUpperCase() as LogLevel) ?? 'INFO'] ?? LEVEL_ORDER.INFO;
   const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
-  const service = JSON.stringify(options.service);
-  // The authorizer logs every decision: build the line by concatenation and format the timestamp once per millisecond.
-  let timestampMs = -1;
-  let timestamp = '';
-  const write = (level: LogLevel, message: string, fields?: LogFields) => {
-    if (LEVEL_ORDER[level] < threshold) return;
-    const nowMs = Date.now();
-    if (nowMs !== timestampMs) {
-      timestampMs = nowMs;
-      timestamp = new Date(nowMs).toISOString();
-    }
-    const head = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"${timestamp}","service":${service}`;
-    const rest = fields === undefined ? '{}' : JSON.stringify(fields);
-    sink(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
-  };
-  return {
-    debug: (message, fields) => write('DEBUG', message, fields),
-    info: (message, fields) => write('INFO', message, fields),
-    warn: (message, fields) => write('WARN', message, fields),
-    error: (message, fields) => write('ERROR', message, fields),
-  };
+  return new JsonLogger(new LogWriter(threshold, sink, options.service), '');
 }
