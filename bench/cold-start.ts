@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { itemFromRecord } from '../lambdas/shared/key-record';
-import { LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
+import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
 import { ROUTES } from '../lib/routes';
 import { authorizerEvent, createSigningKey, jwksOf, newKey } from './fixtures';
 import { median, nowNs, round } from './stats';
@@ -85,6 +85,8 @@ export async function bundleLambda(entry: string, outDir: string, external: read
     minify: LAMBDA_BUNDLING.minify,
     sourcemap: LAMBDA_BUNDLING.sourceMap,
     external: [...external],
+    // The SDK aliases only apply when the SDK is bundled.
+    ...(external.length === 0 ? { alias: { ...LAMBDA_ALIASES } } : {}),
     banner: { js: LAMBDA_BUNDLING.banner },
     mainFields: [...LAMBDA_BUNDLING.mainFields],
     logLevel: 'silent',
@@ -245,14 +247,14 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
         ratio: round(initMs / bareMs, 3),
       };
     }
-    const shippedName = LAMBDA_NODE_OPTIONS.includes('--enable-source-maps') ? `${SHIPPED_CHOICE}+source-maps` : SHIPPED_CHOICE;
+    const shippedName = AUTHORIZER_NODE_OPTIONS.includes('--enable-source-maps') ? `${SHIPPED_CHOICE}+source-maps` : SHIPPED_CHOICE;
     const shipped = figures[shippedName]!;
     return {
       bundle_bytes: Object.fromEntries(Object.entries(bytes[SHIPPED_CHOICE]).map(([name, size]) => [name, size.js])),
       init_ms: shipped.init_ms,
       bare_node_ms: round(bareMs, 2),
       ratio: shipped.ratio,
-      shipped: { bundling: SHIPPED_CHOICE, node_options: LAMBDA_NODE_OPTIONS },
+      shipped: { bundling: SHIPPED_CHOICE, node_options: AUTHORIZER_NODE_OPTIONS },
       variants: figures,
       bytes,
     };

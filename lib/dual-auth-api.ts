@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
 import { resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
-import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
+import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
 import { GATEWAY_RESPONSES, gatewayResponseBody } from './gateway-responses';
 import { ROUTES, scopeCatalog, type HandlerName, type Route } from './routes';
 
@@ -209,16 +209,22 @@ export class DualAuthApi extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(10),
       logGroup,
-      environment: { ...environment, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
+      environment: { ...environment, ...nodeOptionsFor(entry) },
       // One definition (lib/bundling.ts), shared with the cold-start benchmark.
       bundling: {
         ...LAMBDA_BUNDLING,
         format: OutputFormat.ESM,
         mainFields: [...LAMBDA_BUNDLING.mainFields],
         externalModules: [...LAMBDA_BUNDLING.externalModules],
+        esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
         forceDockerBundling: false,
       },
       ...overrides,
     });
   }
+}
+
+function nodeOptionsFor(entry: string): Record<string, string> {
+  const options = entry === 'authorizer/handler' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;
+  return options ? { NODE_OPTIONS: options } : {};
 }

@@ -3,7 +3,7 @@
  * and `aud`; this module adds the access-token-only rules, scope extraction and a bounded cache of
  * verified tokens. The verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
  */
-import { JwtVerifier } from 'aws-jwt-verify';
+import { JwtVerifier } from 'aws-jwt-verify/jwt-verifier';
 import {
   FetchError,
   JwksNotAvailableInCacheError,

@@ -105,6 +105,10 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
       DUALGATE_STALE_IF_ERROR_SECONDS: '60',
     });
     expect(JSON.stringify(resolve(authorizer?.Properties.Environment.Variables.DUALGATE_ISSUERS))).toContain('dualgate/');
+    // Source maps cost the authorizer's cold start (README, Performance); the other functions keep them.
+    expect(authorizer?.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
+    const others = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) => fn !== authorizer);
+    for (const fn of others) expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
   });
 });
 
