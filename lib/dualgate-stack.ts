@@ -1,6 +1,6 @@
 /** The demo stack: one DualAuthApi configured from CDK context (`dualgate:*`). */
 import { Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { DualAuthApi, type DualAuthApiProps } from './dual-auth-api';
 
 export class DualgateStack extends Stack {
@@ -19,42 +19,24 @@ export class DualgateStack extends Stack {
  */
 export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
   const stack = Stack.of(dualAuth);
-  Validations.of(stack).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    reason: 'AWSLambdaBasicExecutionRole grants only CloudWatch Logs writes: the AWS-maintained minimum for a Lambda function to log.',
-  });
-  Validations.of(dualAuth.api).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-    reason: 'API Gateway needs this account-level role to write the stage access and execution logs; the AWS-maintained policy is scoped to exactly that.',
-  });
-  Validations.of(dualAuth.api).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-APIG2',
-    reason: 'Request validation happens in the management Lambda against one zod schema (field-named 400s); the sample backends validate their own bodies.',
-  });
-  Validations.of(dualAuth.api).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-APIG3',
-    reason: 'WAF is an account-level choice (cost, rule sets) left to the deploying team; stage throttling is on and junk credentials are rejected offline by checksum.',
-  });
-  Validations.of(dualAuth.api).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-APIG4',
-    reason: 'Every method except GET /health uses the dualgate Lambda REQUEST authorizer; /health is a deliberate unauthenticated liveness probe that returns no data.',
-  });
-  Validations.of(dualAuth.api).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-COG4',
-    reason: 'Methods use the dualgate Lambda authorizer, which verifies Cognito access tokens with aws-jwt-verify and also accepts API keys; a Cognito authorizer cannot do both.',
-  });
-  if (dualAuth.userPool) {
-    Validations.of(dualAuth.userPool).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-COG2',
-      reason: 'The pool serves machine-to-machine client-credentials tokens; self sign-up is off and it has no interactive users to enrol in MFA.',
-    });
-    Validations.of(dualAuth.userPool).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-COG3',
-      reason: 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.',
-    });
-    Validations.of(dualAuth.userPool).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-COG8',
-      reason: 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.',
-    });
-  }
+  const findings: [IConstruct | undefined, string, string][] = [
+    [
+      stack,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWSLambdaBasicExecutionRole grants only CloudWatch Logs writes: the AWS-maintained minimum for a Lambda function to log.',
+    ],
+    [
+      dualAuth.api,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'API Gateway needs this account-level role to write the stage access and execution logs; the AWS-maintained policy is scoped to exactly that.',
+    ],
+    [dualAuth.api, 'AwsSolutions-APIG2', 'Request validation happens in the management Lambda against one zod schema (field-named 400s); the sample backends validate their own bodies.'],
+    [dualAuth.api, 'AwsSolutions-APIG3', 'WAF is an account-level choice (cost, rule sets) left to the deploying team; stage throttling is on and junk credentials are rejected offline by checksum.'],
+    [dualAuth.api, 'AwsSolutions-APIG4', 'Every method except GET /health uses the dualgate Lambda REQUEST authorizer; /health is a deliberate unauthenticated liveness probe that returns no data.'],
+    [dualAuth.api, 'AwsSolutions-COG4', 'Methods use the dualgate Lambda authorizer, which verifies Cognito access tokens with aws-jwt-verify and also accepts API keys; a Cognito authorizer cannot do both.'],
+    [dualAuth.userPool, 'AwsSolutions-COG2', 'The pool serves machine-to-machine client-credentials tokens; self sign-up is off and it has no interactive users to enrol in MFA.'],
+    [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],
+    [dualAuth.userPool, 'AwsSolutions-COG8', 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.'],
+  ];
+  for (const [scope, id, reason] of findings) if (scope) Validations.of(scope).acknowledge({ id: `AwsSolutions::${id}`, reason });
 }

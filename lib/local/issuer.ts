@@ -9,9 +9,9 @@
  * (The mock's own token endpoint accepts every grant and leaves `sub` unset, hence the front.)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { BodyTooLargeError, readBody } from './request-body';
+import { listen } from './listen';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
@@ -142,14 +142,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     // JWKS, discovery document and the rest: oauth2-mock-server's own handlers.
     delegate(request, response);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, options.port, options.host);
   const url = `http://${options.host}:${port}`;
   // The mock signs `iss` with this URL; it must equal the configured issuer exactly (no trailing slash).
   mock.issuer.url = url;
