@@ -81,6 +81,8 @@ export class DualAuthApi extends Construct {
     });
 
     const issuers: IssuerConfig[] = [...config.issuers];
+    // Every scope a token may need: the route table's, the management scopes, and a custom admin scope.
+    const catalog = [...new Set([...scopeCatalog(ROUTES), config.adminScope])].sort();
     if (config.cognito) {
       const pool = new cognito.UserPool(this, 'UserPool', {
         selfSignUpEnabled: false,
@@ -92,7 +94,7 @@ export class DualAuthApi extends Construct {
       });
       const resourceServer = pool.addResourceServer('ResourceServer', {
         identifier: RESOURCE_SERVER_ID,
-        scopes: scopeCatalog(ROUTES).map((scopeName) => new cognito.ResourceServerScope({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
+        scopes: catalog.map((scopeName) => new cognito.ResourceServerScope({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
       });
       const domain = pool.addDomain('Domain', { cognitoDomain: { domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}` } });
       // The machine-to-machine client: client-credentials grant, every catalog scope (it is the first admin).
@@ -101,7 +103,7 @@ export class DualAuthApi extends Construct {
         authFlows: {},
         oAuth: {
           flows: { clientCredentials: true },
-          scopes: scopeCatalog(ROUTES).map((scopeName) => cognito.OAuthScope.resourceServer(resourceServer, new cognito.ResourceServerScope({ scopeName, scopeDescription: scopeName }))),
+          scopes: catalog.map((scopeName) => cognito.OAuthScope.resourceServer(resourceServer, new cognito.ResourceServerScope({ scopeName, scopeDescription: scopeName }))),
         },
         accessTokenValidity: Duration.hours(1),
         preventUserExistenceErrors: true,

@@ -113,6 +113,11 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
 });
 
 describe('DualAuthApi configuration', () => {
+  it('adds a custom admin scope to the Cognito resource server', () => {
+    const { template } = synth({ adminScope: 'platform:admin' });
+    template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', { Scopes: Match.arrayWith([Match.objectLike({ ScopeName: 'platform:admin' })]) });
+  });
+
   it('uses external OIDC issuers instead of Cognito when given, and sets the cache TTL (0 = off)', () => {
     const { template } = synth({ issuers: [{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }], authorizerCacheTtlSeconds: 0 });
     template.resourceCountIs('AWS::Cognito::UserPool', 0);
