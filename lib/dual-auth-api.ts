@@ -17,7 +17,7 @@ import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-confi
 import { KEY_TABLE } from '../lambdas/shared/key-table';
 import { resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
-import { GATEWAY_RESPONSES, gatewayResponseBody } from './gateway-responses';
+import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
 import { ROUTES, scopeCatalog, type HandlerName, type Route } from './routes';
 
 export const LAMBDAS_DIR = path.join(import.meta.dirname, '..', 'lambdas');
@@ -153,8 +153,8 @@ export class DualAuthApi extends Construct {
     for (const spec of GATEWAY_RESPONSES) {
       this.api.addGatewayResponse(`Response${spec.type}`, {
         type: apigateway.ResponseType.of(spec.type),
-        statusCode: String(spec.statusCode),
-        templates: { 'application/json': gatewayResponseBody(spec) },
+        ...(spec.keepsAwsStatus ? {} : { statusCode: String(spec.statusCode) }),
+        templates: { 'application/json': gatewayResponseTemplate(spec) },
         responseHeaders: { 'Content-Type': "'application/json'" },
       });
     }

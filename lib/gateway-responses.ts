@@ -8,6 +8,12 @@ export interface GatewayResponseSpec {
   type: 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'AUTHORIZER_CONFIGURATION_ERROR' | 'MISSING_AUTHENTICATION_TOKEN' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
   statusCode: number;
   message: string;
+  /**
+   * DEFAULT_4XX/5XX stand in for every response type without its own entry (429 throttling, 413, 504…).
+   * A status set on them would override those types' own codes, so the stack leaves it (and the message)
+   * to API Gateway; `statusCode` and `message` are only what the local gateway uses for its own 4xx/5xx.
+   */
+  keepsAwsStatus?: true;
 }
 
 export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
@@ -18,8 +24,8 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 500, message: 'Authorizer configuration error' },
   // API Gateway answers an unknown path with this type (403 by default); a 404 says what happened.
   { type: 'MISSING_AUTHENTICATION_TOKEN', statusCode: 404, message: 'Not Found' },
-  { type: 'DEFAULT_4XX', statusCode: 400, message: 'Bad Request' },
-  { type: 'DEFAULT_5XX', statusCode: 500, message: 'Internal Server Error' },
+  { type: 'DEFAULT_4XX', statusCode: 400, message: 'Bad Request', keepsAwsStatus: true },
+  { type: 'DEFAULT_5XX', statusCode: 500, message: 'Internal Server Error', keepsAwsStatus: true },
 ];
 
 export function gatewayResponse(type: GatewayResponseSpec['type']): GatewayResponseSpec {
@@ -28,7 +34,13 @@ export function gatewayResponse(type: GatewayResponseSpec['type']): GatewayRespo
   return spec;
 }
 
-/** The body template, identical in AWS (as a VTL template) and locally (with the request id substituted). */
-export function gatewayResponseBody(spec: GatewayResponseSpec, requestId = '$context.requestId'): string {
+/** The body the local gateway sends: the same JSON as the stack's template, with the request id filled in. */
+export function gatewayResponseBody(spec: GatewayResponseSpec, requestId: string): string {
   return JSON.stringify({ message: spec.message, requestId });
+}
+
+/** The stack's VTL template. Defaults keep API Gateway's own message (`$context.error.messageString` is already JSON-quoted). */
+export function gatewayResponseTemplate(spec: GatewayResponseSpec): string {
+  if (spec.keepsAwsStatus) return '{"message":$context.error.messageString,"requestId":"$context.requestId"}';
+  return JSON.stringify({ message: spec.message, requestId: '$context.requestId' });
 }

@@ -140,6 +140,10 @@ const FAILURES: ErrorClass[] = [FetchError, JwksValidationError, JwkValidationEr
 export function classifyJwtError(error: unknown): PolicyResult {
   for (const [errorClass, reason] of REJECTIONS) if (error instanceof errorClass) return reject(reason);
   if (FAILURES.some((errorClass) => error instanceof errorClass)) return { kind: 'fail', reason: 'jwks_unavailable', error };
+  // node:crypto throws (rather than returning false) for some forged signatures, e.g. an ES256 signature of
+  // the wrong length ("Malformed signature"): that is the caller's bad signature, not our outage.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (code.startsWith('ERR_CRYPTO_') || code.startsWith('ERR_OSSL_'))) return reject('jwt_invalid_signature');
   return { kind: 'fail', reason: 'internal_error', error };
 }
 

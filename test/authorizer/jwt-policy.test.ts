@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { FetchError } from 'aws-jwt-verify/error';
 import { JwtPolicy, scopesOf } from '../../lambdas/authorizer/jwt-policy';
 import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
@@ -127,5 +128,38 @@ describe('JwtPolicy', () => {
     const token = signJwt(claims({ aud: 'another-api' }), { key: signingKey });
     await policy.evaluate(token);
     expect(await policy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+  });
+});
+
+describe('JwtPolicy with EC and EdDSA issuer keys', () => {
+  const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const edKeys = generateKeyPairSync('ed25519');
+  const ecJwk = { ...(ecKeys.publicKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'ec-1', alg: 'ES256', use: 'sig' };
+  const edJwk = { ...(edKeys.publicKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'ed-1', alg: 'EdDSA', use: 'sig' };
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const signWith = (alg: 'ES256' | 'EdDSA', kid: string, signature?: Buffer) => {
+    const input = `${b64({ alg, kid, typ: 'JWT' })}.${b64(claims())}`;
+    const sig =
+      signature ??
+      (alg === 'ES256'
+        ? cryptoSign('sha256', Buffer.from(input), { key: ecKeys.privateKey, dsaEncoding: 'ieee-p1363' })
+        : cryptoSign(null, Buffer.from(input), edKeys.privateKey));
+    return `${input}.${sig.toString('base64url')}`;
+  };
+  const policy = () => new JwtPolicy({ issuers, fetcher: new FakeJwksFetcher([ecJwk, edJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+
+  it('accepts valid ES256 and EdDSA tokens', async () => {
+    expect(await policy().evaluate(signWith('ES256', 'ec-1'))).toMatchObject({ kind: 'principal' });
+    expect(await policy().evaluate(signWith('EdDSA', 'ed-1'))).toMatchObject({ kind: 'principal' });
+  });
+
+  it.each([
+    ['an ES256 signature of the wrong length', () => signWith('ES256', 'ec-1', Buffer.alloc(10, 1)), 'jwt_invalid_signature'],
+    ['an empty ES256 signature', () => signWith('ES256', 'ec-1', Buffer.alloc(0)), 'jwt_malformed'],
+    ['an ES256 signature of zeros', () => signWith('ES256', 'ec-1', Buffer.alloc(64)), 'jwt_invalid_signature'],
+    ['an EdDSA signature of the wrong length', () => signWith('EdDSA', 'ed-1', Buffer.alloc(7, 2)), 'jwt_invalid_signature'],
+    ['an EdDSA signature by another key', () => signWith('EdDSA', 'ed-1', cryptoSign(null, Buffer.from('x'), generateKeyPairSync('ed25519').privateKey)), 'jwt_invalid_signature'],
+  ])('answers 401, not a failure, to %s', async (_name, makeToken, reason) => {
+    expect(await policy().evaluate(makeToken())).toEqual({ kind: 'reject', reason });
   });
 });

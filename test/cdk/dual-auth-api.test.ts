@@ -78,6 +78,15 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     }
   });
 
+  it('leaves DEFAULT_4XX/5XX statuses to API Gateway, so throttling stays 429 and timeouts 504', () => {
+    for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
+      const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: type } }));
+      expect(responses).toHaveLength(1);
+      expect(responses[0]?.Properties.StatusCode).toBeUndefined();
+      expect(responses[0]?.Properties.ResponseTemplates['application/json']).toContain('$context.error.messageString');
+    }
+  });
+
   it('writes JSON access logs that include the authorizer sub, and never traces request data', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
