@@ -22,7 +22,8 @@ export interface JwksFetcherOptions {
 
 export class JwksFetcher implements Fetcher {
   fetches = 0;
-  private openUntilMs = 0;
+  /** Per JWKS URI: one failing issuer must not block key fetches for the others. */
+  private readonly openUntilMs = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly failureCooldownMs: number;
   private readonly maxBodyBytes: number;
@@ -36,12 +37,15 @@ export class JwksFetcher implements Fetcher {
   }
 
   async fetch(uri: string): Promise<ArrayBuffer> {
-    if (this.nowMs() < this.openUntilMs) throw new FetchError(uri, 'JWKS fetch skipped: a recent fetch failed (cooling down)');
+    if (this.nowMs() < (this.openUntilMs.get(uri) ?? 0)) throw new FetchError(uri, 'JWKS fetch skipped: a recent fetch failed (cooling down)');
     this.fetches++;
     try {
-      return await this.get(uri);
+      const body = await this.get(uri);
+      this.openUntilMs.delete(uri);
+      return body;
     } catch (error) {
-      this.openUntilMs = this.nowMs() + this.failureCooldownMs;
+      // Bounded: one entry per configured JWKS URI.
+      this.openUntilMs.set(uri, this.nowMs() + this.failureCooldownMs);
       throw error;
     }
   }

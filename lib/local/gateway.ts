@@ -142,8 +142,9 @@ export function matchRoute(
 
 /** Headers as API Gateway's v1 event has them: original spelling, `headers` with the last value, `multiValueHeaders` with all. */
 function collectHeaders(request: IncomingMessage): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Null-prototype objects: a header or parameter named `constructor` or `__proto__` is just a name here.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   const spellings = new Map<string, string>();
   const raw = request.rawHeaders;
   for (let index = 0; index + 1 < raw.length; index += 2) {
@@ -159,8 +160,8 @@ function collectHeaders(request: IncomingMessage): { headers: Record<string, str
 }
 
 function collectQuery(search: URLSearchParams): { single: Record<string, string> | null; multi: Record<string, string[]> | null } {
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const single: Record<string, string> = Object.create(null);
+  const multi: Record<string, string[]> = Object.create(null);
   for (const [name, value] of search) {
     single[name] = value;
     (multi[name] ??= []).push(value);

@@ -139,8 +139,13 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       });
       return;
     }
-    // JWKS, discovery document and the rest: oauth2-mock-server's own handlers.
-    delegate(request, response);
+    // Only the JWKS and the discovery document are oauth2-mock-server's: its own token endpoint (reachable
+    // as `/token/` or `/TOKEN` through its router) would mint tokens for any grant and any scope.
+    if (request.method === 'GET' && (path === '/jwks' || path === '/.well-known/openid-configuration')) {
+      delegate(request, response);
+      return;
+    }
+    sendJson(response, 404, { error: 'not_found', error_description: `no ${path ?? ''} here: POST /token, GET /jwks, GET /.well-known/openid-configuration` });
   });
   const port = await listen(server, options.port, options.host);
   const url = `http://${options.host}:${port}`;

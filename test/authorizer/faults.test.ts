@@ -130,6 +130,20 @@ describe('faults: JWKS endpoint', () => {
   });
 });
 
+describe('faults: JWKS cooldown', () => {
+  it('is kept per JWKS URI: one failing issuer does not block another issuer\'s key fetches', async () => {
+    const good = await startJwksServer();
+    const bad = await startJwksServer();
+    cleanups.push(good.close, bad.close);
+    bad.state.mode = 'error500';
+    const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 60_000 });
+    await expect(fetcher.fetch(`${bad.url}/jwks`)).rejects.toThrow();
+    await expect(fetcher.fetch(`${bad.url}/jwks`)).rejects.toThrow(/cooling down/);
+    expect(bad.state.requests).toBe(1);
+    await expect(fetcher.fetch(`${good.url}/jwks`)).resolves.toBeInstanceOf(ArrayBuffer);
+  });
+});
+
 describe('faults: key table', () => {
   it('a table that never answers: the SDK timeout and retry budget end the wait and the decision fails closed', async () => {
     const hole = await startBlackHole();

@@ -282,6 +282,15 @@ describe('local gateway: robustness and access log', () => {
     expect((await call(h, '/me', { auth: 'Bearer abc' })).status).toBe(200);
   });
 
+  it('treats query parameters and headers named after Object.prototype members as plain names', async () => {
+    const h = await harness();
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect((await call(h, `/health?${name}=1`)).status, name).toBe(200);
+      expect((await call(h, `/me?${name}=1&${name}=2`, { auth: 'Bearer abc' })).status, name).toBe(200);
+    }
+    expect((await call(h, '/me', { auth: 'Bearer abc', headers: { constructor: 'x', toString: 'y' } })).status).toBe(200);
+  });
+
   it('writes one access-log line per request, with the stack\'s fields and no credential', async () => {
     const h = await harness();
     await call(h, '/me', { auth: 'Bearer secret-credential-value' });

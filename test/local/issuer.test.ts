@@ -63,4 +63,12 @@ describe('local issuer over HTTP', () => {
     expect(jwks.keys.length).toBeGreaterThan(0);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
   });
+
+  it('exposes only its own token endpoint: the mock library\'s is unreachable by other spellings', async () => {
+    for (const path of ['/token/', '/TOKEN', '/Token', '/token/x']) {
+      const response = await fetch(`${issuer.url}${path}`, { method: 'POST', headers: { 'content-type': FORM }, body: 'grant_type=password&username=a&password=b&client_id=x' });
+      expect(response.status, path).toBe(404);
+    }
+    expect((await fetch(`${issuer.url}/.well-known/openid-configuration`)).status).toBe(200);
+  });
 });
