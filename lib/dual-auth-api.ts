@@ -15,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
+import { PolicyCompiler } from '../lambdas/authorizer/policy-compiler';
 import { resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
 import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
@@ -58,6 +59,9 @@ export class DualAuthApi extends Construct {
     super(scope, id);
     const config = resolveConfig(props);
     this.config = config;
+    // The authorizer compiles its IAM policies from the route table: refuse at synth a table that IAM
+    // wildcards cannot express exactly, rather than ship an authorizer that fails every request.
+    new PolicyCompiler(ROUTES);
     const stack = Stack.of(this);
 
     this.table = new dynamodb.Table(this, 'KeyTable', {

@@ -6,7 +6,8 @@
  * principal holds; the rest fall to an implicit deny (403). IAM's `*` also matches `/`, so when an
  * allowed route's wildcard could cover a denied route's path, that route gets an explicit Deny (Deny wins).
  * A route table where such a Deny could in turn cover an allowed route cannot be expressed exactly; the
- * compiler refuses it at construction (cold start, synth-time tests) rather than return a wrong policy.
+ * compiler refuses it at construction (the CDK construct builds one at synth) rather than return a wrong
+ * policy. Literal paths are routed before `{param}` siblings, so a literal route never counts as covered.
  */
 import { BoundedCache } from '../shared/bounded-cache';
 import type { Route } from '../../lib/routes';
@@ -107,6 +108,35 @@ export function patternReachesRoute(pattern: string, route: Pick<Route, 'method'
   return visit(0, 0);
 }
 
+/**
+ * The route API Gateway serves a concrete path with: same method and segment count, and among those the
+ * most specific (a literal segment beats a `{param}`, compared left to right).
+ */
+export function servingRoute(routes: readonly Route[], method: string, path: string): Route | undefined {
+  const segments = path.split('/').slice(1);
+  let best: Route | undefined;
+  let bestRank = '';
+  for (const route of routes) {
+    const template = route.path.split('/').slice(1);
+    if (route.method !== method || template.length !== segments.length) continue;
+    if (!template.every((part, index) => part.startsWith('{') || part === segments[index])) continue;
+    const rank = template.map((part) => (part.startsWith('{') ? '0' : '1')).join('');
+    if (best === undefined || rank > bestRank) {
+      best = route;
+      bestRank = rank;
+    }
+  }
+  return best;
+}
+
+/** Whether `source`'s IAM pattern matches a request API Gateway would route to `target`. */
+function reaches(source: Route, target: Route, routes: readonly Route[]): boolean {
+  const pattern = routeResource(source);
+  // A pattern without wildcards is one literal path, served by exactly one route.
+  if (!pattern.includes('*')) return servingRoute(routes, source.method, source.path) === target;
+  return patternReachesRoute(pattern, target);
+}
+
 export class AmbiguousRouteTableError extends Error {
   override readonly name = 'AmbiguousRouteTableError';
 }
@@ -148,15 +178,12 @@ export class PolicyCompiler {
   }
 
   private build(stageArn: string, scopes: ReadonlySet<string>): PolicyDocument {
-    const allowed: string[] = [];
+    const allowed: Route[] = [];
     const denied: Route[] = [];
-    for (const route of this.routes) {
-      if (routeAllowed(route, scopes)) allowed.push(routeResource(route));
-      else denied.push(route);
-    }
-    const allowedSet = [...new Set(allowed)];
+    for (const route of this.routes) (routeAllowed(route, scopes) ? allowed : denied).push(route);
+    const allowedSet = [...new Set(allowed.map(routeResource))];
     // A denied route needs an explicit Deny only if some allowed pattern also matches one of its request paths.
-    const mustDeny = [...new Set(denied.filter((route) => allowedSet.some((pattern) => patternReachesRoute(pattern, route))).map(routeResource))];
+    const mustDeny = [...new Set(denied.filter((route) => allowed.some((cover) => reaches(cover, route, this.routes))).map(routeResource))];
     const statements: PolicyStatement[] = [];
     if (allowedSet.length > 0) {
       statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: allowedSet.map((resource) => `${stageArn}/${resource}`) });
@@ -176,11 +203,10 @@ export class PolicyCompiler {
  */
 function assertExpressible(routes: readonly Route[]): void {
   for (const denied of routes) {
-    const denyPattern = routeResource(denied);
     for (const allowed of routes) {
-      if (allowed === denied || !patternReachesRoute(denyPattern, allowed)) continue;
+      if (allowed === denied || !reaches(denied, allowed, routes)) continue;
       for (const cover of routes) {
-        if (cover === denied || !patternReachesRoute(routeResource(cover), denied)) continue;
+        if (cover === denied || !reaches(cover, denied, routes)) continue;
         if (!routeAllowed(denied, new Set([...allowed.scopes, ...cover.scopes]))) {
           throw new AmbiguousRouteTableError(
             `routes "${denied.method} ${denied.path}" and "${allowed.method} ${allowed.path}" overlap under IAM wildcards but need different scopes; ` +

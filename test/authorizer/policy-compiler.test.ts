@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AmbiguousRouteTableError, apiStageArn, iamPatternMatches, patternReachesRoute, PolicyCompiler, routeResource, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
+import { AmbiguousRouteTableError, apiStageArn, iamPatternMatches, patternReachesRoute, PolicyCompiler, routeResource, servingRoute, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
 import { authorizedRoutes, ROUTES, scopeCatalog, type HttpMethod, type Route } from '../../lib/routes';
 
 const STAGE = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1';
@@ -16,6 +16,31 @@ function allows(policy: PolicyDocument, arn: string): boolean {
 function requestArn(route: Pick<Route, 'method' | 'path'>, parameter = 'key_01HZX'): string {
   return `${STAGE}/${route.method}${route.path.replace(/\{[^}]+\}/g, parameter)}`;
 }
+
+/** An independent model of API Gateway's REST resource matching: same segment count, literals preferred left to right. */
+function apiGatewayServes(routes: readonly Route[], method: string, path: string): Route | undefined {
+  const segments = path.split('/').slice(1);
+  const candidates = routes.filter((route) => {
+    const template = route.path.split('/').slice(1);
+    return route.method === method && template.length === segments.length && template.every((part, index) => part.startsWith('{') || part === segments[index]);
+  });
+  const rank = (route: Route) => route.path.split('/').slice(1).map((part) => (part.startsWith('{') ? '0' : '1')).join('');
+  return candidates.sort((a, b) => rank(b).localeCompare(rank(a)))[0];
+}
+
+describe('servingRoute', () => {
+  it('prefers literal segments, left to right, like API Gateway', () => {
+    const routes: Route[] = [
+      { method: 'GET', path: '/keys/{id}', handler: 'backends/me', scopes: [] },
+      { method: 'GET', path: '/keys/stats', handler: 'backends/me', scopes: [] },
+      { method: 'GET', path: '/{a}/stats', handler: 'backends/me', scopes: [] },
+    ];
+    expect(servingRoute(routes, 'GET', '/keys/stats')?.path).toBe('/keys/stats');
+    expect(servingRoute(routes, 'GET', '/keys/k1')?.path).toBe('/keys/{id}');
+    expect(servingRoute(routes, 'GET', '/other/stats')?.path).toBe('/{a}/stats');
+    expect(servingRoute(routes, 'POST', '/keys/stats')).toBeUndefined();
+  });
+});
 
 describe('apiStageArn', () => {
   it('takes the API and stage from a method ARN', () => {
@@ -105,6 +130,17 @@ describe('PolicyCompiler', () => {
     expect(() => new PolicyCompiler(routes)).toThrow(/DELETE \/a\/\{id\}.*DELETE \/a\/a\/a/);
   });
 
+  it('accepts a literal route beside a parameter sibling with other scopes (API Gateway routes literals first)', () => {
+    const routes: Route[] = [
+      { method: 'GET', path: '/keys/{id}', handler: 'backends/me', scopes: ['keys:read'] },
+      { method: 'GET', path: '/keys/stats', handler: 'backends/me', scopes: ['keys:admin'] },
+    ];
+    const policy = new PolicyCompiler(routes).compile(STAGE, ['keys:read']);
+    expect(allows(policy, `${STAGE}/GET/keys/key_1`)).toBe(true);
+    expect(allows(policy, `${STAGE}/GET/keys/stats`)).toBe(false);
+    expect(allows(new PolicyCompiler(routes).compile(STAGE, ['keys:read', 'keys:admin']), `${STAGE}/GET/keys/stats`)).toBe(true);
+  });
+
   it('accepts the real route table', () => {
     expect(() => new PolicyCompiler(ROUTES)).not.toThrow();
   });
@@ -154,12 +190,13 @@ describe('PolicyCompiler', () => {
         }
         const policy = compiler.compile(STAGE, scopes);
         for (const r of routes) {
-          // API Gateway matches the most specific resource, so a request only ever reaches the route whose template it fits best;
-          // check each route with a parameter value that no literal segment equals.
-          const arn = requestArn(r, 'p1');
-          const servedBy = routes.filter((other) => other.method === r.method && iamPatternMatches(`${STAGE}/${routeResource(other)}`, arn) && other.path.split('/').length === r.path.split('/').length);
-          fc.pre(servedBy.length === 1);
-          expect(allows(policy, arn)).toBe(r.scopes.every((scope) => scopes.includes(scope)));
+          // API Gateway routes a path to the most specific matching resource (a literal segment beats a
+          // parameter, left to right): check each route on a path that it, and no more specific route, serves.
+          for (const fill of ['p1', 'a', 'b']) {
+            const path = r.path.replace(/\{[^}]+\}/g, fill);
+            if (apiGatewayServes(routes, r.method, path) !== r) continue;
+            expect(allows(policy, `${STAGE}/${r.method}${path}`)).toBe(r.scopes.every((scope) => scopes.includes(scope)));
+          }
         }
       }),
       { numRuns: 2000 },
