@@ -26,7 +26,7 @@ import {
 } from 'aws-jwt-verify/error';
 import { SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { Fetcher } from 'aws-jwt-verify/https';
-import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import type { JwtHeader, JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { BoundedCache } from '../shared/bounded-cache';
 import type { IssuerConfig } from '../shared/issuer-config';
 import { normaliseScopes, type Principal } from '../shared/principal';
@@ -56,7 +56,11 @@ const MAX_SCOPES = 100;
 
 
 /** Rules aws-jwt-verify's generic verifier does not know: access tokens only, a `sub`, and a sane scope claim. */
-function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload): void {
+function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload, header: JwtHeader): void {
+  if (issuer.requireAccessTokenType) {
+    const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
+    if (typ !== 'at+jwt' && typ !== 'application/at+jwt') throw new NotAnAccessTokenError('typ must be at+jwt (RFC 9068)', String(header.typ), 'at+jwt');
+  }
   const tokenUse = payload['token_use'];
   if (issuer.requireTokenUseClaim ? tokenUse !== 'access' : tokenUse !== undefined && tokenUse !== 'access') {
     throw new NotAnAccessTokenError('token_use must be "access"', tokenUse, 'access');
@@ -183,7 +187,7 @@ export class JwtPolicy implements CredentialPolicy {
       audience: issuer.audience ?? null,
       graceSeconds,
       ...(issuer.jwksUri ? { jwksUri: issuer.jwksUri } : {}),
-      customJwtCheck: ({ payload }: { payload: JwtPayload }) => checkAccessToken(issuer, payload),
+      customJwtCheck: ({ payload, header }: { payload: JwtPayload; header: JwtHeader }) => checkAccessToken(issuer, payload, header),
     }));
     this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtPolicy['verifier'];
   }

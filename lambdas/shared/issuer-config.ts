@@ -15,6 +15,11 @@ export interface IssuerConfig {
   scopePrefix?: string;
   /** Cognito marks its tokens with `token_use`; when true the claim must be present and `access`. */
   requireTokenUseClaim?: boolean;
+  /**
+   * Require the RFC 9068 header `typ: at+jwt` (Auth0, Okta, Keycloak and others can set it). The strongest
+   * guard against an ID token being presented as an access token when `audience` is also a client id.
+   */
+  requireAccessTokenType?: boolean;
 }
 
 export class IssuerConfigError extends Error {
@@ -50,7 +55,7 @@ export function parseIssuerConfigs(value: unknown, options: { allowHttp?: boolea
     const where = `issuers[${index}]`;
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new IssuerConfigError(`${where} must be an object`);
     const entry = raw as Record<string, unknown>;
-    const known = ['issuer', 'audience', 'clientIds', 'jwksUri', 'scopePrefix', 'requireTokenUseClaim'];
+    const known = ['issuer', 'audience', 'clientIds', 'jwksUri', 'scopePrefix', 'requireTokenUseClaim', 'requireAccessTokenType'];
     const unknown = Object.keys(entry).filter((field) => !known.includes(field));
     if (unknown.length > 0) throw new IssuerConfigError(`${where} has unknown field(s): ${unknown.join(', ')}`);
     if (typeof entry['issuer'] !== 'string' || !isUrl(entry['issuer'], allowHttp)) {
@@ -77,9 +82,10 @@ export function parseIssuerConfigs(value: unknown, options: { allowHttp?: boolea
       if (typeof entry['scopePrefix'] !== 'string') throw new IssuerConfigError(`${where}.scopePrefix must be a string`);
       config.scopePrefix = entry['scopePrefix'];
     }
-    if (entry['requireTokenUseClaim'] !== undefined) {
-      if (typeof entry['requireTokenUseClaim'] !== 'boolean') throw new IssuerConfigError(`${where}.requireTokenUseClaim must be a boolean`);
-      config.requireTokenUseClaim = entry['requireTokenUseClaim'];
+    for (const flag of ['requireTokenUseClaim', 'requireAccessTokenType'] as const) {
+      if (entry[flag] === undefined) continue;
+      if (typeof entry[flag] !== 'boolean') throw new IssuerConfigError(`${where}.${flag} must be a boolean`);
+      config[flag] = entry[flag];
     }
     return config;
   });

@@ -131,6 +131,18 @@ describe('JwtPolicy', () => {
   });
 });
 
+describe('JwtPolicy with requireAccessTokenType (RFC 9068)', () => {
+  const strict = () =>
+    new JwtPolicy({ issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks`, requireAccessTokenType: true }], fetcher: new FakeJwksFetcher([signingKey.publicJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+
+  it('accepts typ at+jwt (any case, with or without application/) and refuses plain JWT or no typ', async () => {
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'at+jwt' } }))).toMatchObject({ kind: 'principal' });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'application/AT+JWT' } }))).toMatchObject({ kind: 'principal' });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'JWT' } }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: undefined } }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+  });
+});
+
 describe('JwtPolicy with EC and EdDSA issuer keys', () => {
   const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const edKeys = generateKeyPairSync('ed25519');

@@ -98,6 +98,19 @@ describe('key format', () => {
     );
   });
 
+  it('property: accepts every correctly checksummed key of any valid prefix, and only with that prefix', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z][a-z0-9]{1,15}$/), fc.stringMatching(/^[0-9A-Za-z]{30}$/), (prefix, random) => {
+        const body = `${prefix}_${random}`;
+        const key = body + keyChecksum(body);
+        expect(isKeyShaped(key)).toBe(true);
+        expect(parseKey(key, prefix)).toEqual({ ok: true });
+        expect(parseKey(key, prefix === 'dg' ? 'dh' : 'dg')).toEqual({ ok: false, reason: 'wrong_prefix' });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('property: parseKey never throws and only accepts what isKeyShaped accepts', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (input) => {
