@@ -4,11 +4,13 @@ import { generateKey, hashKey } from '../shared/key-format';
 import type { KeyRecord } from '../shared/key-record';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
+import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
 import { ScopeEscalationError } from './errors';
 import { assertMayGrant, audit, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { createKeyBody, resolveExpiry, validate } from './schemas';
 import { isAdmin } from './scopes';
+import { createKeyRecord } from './write-outcome';
 
 export async function createKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
   const { caller } = request;
@@ -20,6 +22,8 @@ export async function createKey(context: OperationContext, request: KeyRequest):
   assertMayGrant(context, caller, body.scopes);
   const nowSeconds = nowSecondsOf(context);
   const expiresAt = resolveExpiry(body, nowSeconds) ?? undefined;
+  const callerKey = await loadCallerKeyLimit(context, caller);
+  assertWithinCallerExpiry(expiresAt, callerKey, expiryFieldOf(body));
 
   const { key, start } = generateKey(context.keyPrefix);
   const record: KeyRecord = {
@@ -34,10 +38,11 @@ export async function createKey(context: OperationContext, request: KeyRequest):
     start,
     version: 1,
   };
+  if (callerKey !== undefined) record.createdByKeyId = callerKey.keyId;
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
   if (body.metadata !== undefined) record.metadata = body.metadata;
 
-  await context.store.create(record);
+  await createKeyRecord(context, record);
   audit(context, caller, 'create', record, Object.keys(body).sort());
   return jsonResponse(201, { ...toPublicKey(record, nowSeconds), key });
 }

@@ -11,6 +11,8 @@ export interface PublicKey {
   enabled: boolean;
   createdAt: string;
   createdBy: string;
+  /** The key that minted this one, when it was minted by a key rather than a JWT. */
+  createdByKeyId?: string;
   updatedAt?: string;
   /** ISO 8601, or null when the key never expires. */
   expiresAt: string | null;
@@ -37,6 +39,7 @@ export function toPublicKey(record: KeyRecord, nowSeconds: number): PublicKey {
     createdBy: record.createdBy,
     expiresAt: isoFromEpochSeconds(record.expiresAt),
   };
+  if (record.createdByKeyId !== undefined) view.createdByKeyId = record.createdByKeyId;
   if (record.updatedAt !== undefined) view.updatedAt = record.updatedAt;
   if (record.revokedAt !== undefined) view.revokedAt = record.revokedAt;
   if (record.rotatedFrom !== undefined) view.rotatedFrom = record.rotatedFrom;

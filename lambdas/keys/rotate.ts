@@ -6,21 +6,26 @@
  *   1. put the successor with attribute_not_exists(keyHash) and rotatedFrom;
  *   2. compare-and-swap the predecessor (same version, not revoked, not rotated, not expired) to set rotatedTo
  *      and expiresAt = min(expiresAt, now + grace);
- *   3. if step 2's condition fails, delete the successor and answer 409.
+ *   3. if step 2 fails, re-read the predecessor consistently: if it already names this successor in rotatedTo,
+ *      step 2 committed after all (a retried write failing its own condition, or a lost answer) and the rotation
+ *      succeeded; otherwise delete the successor and answer 409 (503 for an unavailable table).
  * Only the caller whose step 2 wins ever sees a plaintext, so two racing rotations cannot both leave a live
- * successor, and a racing revoke makes the rotation fail. A crash between 1 and 3 leaves an orphan whose
- * plaintext nobody ever received.
+ * successor, and a racing revoke makes the rotation fail. The successor is never deleted while the predecessor
+ * may point at it (if the re-read fails too, it is kept), so a key can never be left rotated to a missing key.
+ * A crash between 1 and 3 leaves an orphan whose plaintext nobody ever received.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { generateKey, hashKey } from '../shared/key-format';
 import { keyStatus, type KeyRecord } from '../shared/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
+import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
 import { jsonResponse } from '../shared/http-response';
 import { errorFields } from '../shared/logger';
 import { KeyConflictError } from './errors';
 import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { DEFAULT_GRACE_PERIOD_SECONDS, resolveExpiry, rotateKeyBody, validate } from './schemas';
+import { createKeyRecord, readBack } from './write-outcome';
 
 export async function rotateKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
   const { caller } = request;
@@ -31,6 +36,10 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   assertRotatable(current, nowSeconds);
   // A rotation hands out a fresh plaintext carrying these scopes: the layered-scope rule applies to it.
   assertMayGrant(context, caller, current.scopes);
+  const callerKey = await loadCallerKeyLimit(context, caller);
+  if (successorExpiresAt !== undefined && successorExpiresAt !== null) {
+    assertWithinCallerExpiry(successorExpiresAt, callerKey, expiryFieldOf(body));
+  }
 
   const nowIso = nowIsoOf(context);
   const { key, start } = generateKey(context.keyPrefix);
@@ -47,9 +56,11 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
     rotatedFrom: current.keyId,
     version: 1,
   };
-  // By default the successor inherits the predecessor's absolute expiry: rotating never prolongs a key's life.
-  const expiresAt = successorExpiresAt ?? current.expiresAt;
-  if (expiresAt !== undefined && expiresAt !== null) successor.expiresAt = expiresAt;
+  if (callerKey !== undefined) successor.createdByKeyId = callerKey.keyId;
+  // By default the successor inherits the predecessor's absolute expiry (rotating never prolongs a key's life),
+  // capped by the caller key's own expiry when a key is rotating.
+  const expiresAt = successorExpiresAt ?? Math.min(current.expiresAt ?? Number.POSITIVE_INFINITY, callerKey?.expiresAt ?? Number.POSITIVE_INFINITY);
+  if (Number.isFinite(expiresAt)) successor.expiresAt = expiresAt;
   if (current.metadata !== undefined) successor.metadata = current.metadata;
 
   const graceEndsAt = nowSeconds + (body.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS);
@@ -61,13 +72,22 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
     version: current.version + 1,
   };
 
-  await context.store.create(successor);
+  await createKeyRecord(context, successor);
   try {
     await context.store.replace(predecessor, current.version, { live: { nowSeconds } });
   } catch (error) {
-    await rollBack(context, successor);
-    if (error instanceof KeyWriteConflictError) throw await conflictAfterRace(context, request, nowSeconds);
-    throw error;
+    const stored = await readBack(context, current.keyHash);
+    if (stored.kind === 'found' && stored.record.rotatedTo === successor.keyId) {
+      context.logger.warn('rotation step 2 reported a failure but had committed', { keyId: current.keyId, successorKeyId: successor.keyId, ...errorFields(error) });
+    } else {
+      if (stored.kind === 'unavailable') {
+        context.logger.error('rotation outcome unknown; successor kept in case the predecessor points at it', { keyId: current.keyId, successorKeyId: successor.keyId });
+      } else {
+        await rollBack(context, successor);
+      }
+      if (error instanceof KeyWriteConflictError) throw await conflictAfterRace(context, request, nowSeconds);
+      throw error;
+    }
   }
   audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId });
   return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });

@@ -136,6 +136,7 @@ export const publicKeySchema = z.strictObject({
   enabled: z.boolean(),
   createdAt: z.iso.datetime(),
   createdBy: z.string(),
+  createdByKeyId: z.string().regex(KEY_ID_PATTERN).optional(),
   updatedAt: z.iso.datetime().optional(),
   expiresAt: z.iso.datetime().nullable(),
   revokedAt: z.iso.datetime().optional(),

@@ -8,6 +8,7 @@ import type { KeyRecord } from '../shared/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
+import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
 import { KeyConflictError, ScopeEscalationError } from './errors';
 import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
@@ -23,6 +24,7 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
   const nowSeconds = nowSecondsOf(context);
   // Resolved once, so a retry applies exactly the same change.
   const expiresAt = resolveExpiry(body, nowSeconds);
+  const callerKey = await loadCallerKeyLimit(context, caller);
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const current = await loadOwnedKey(context, request);
@@ -35,6 +37,9 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
       // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
       throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
     }
+    // A key may set an expiry, or resume a key, only within its own life. Renaming, narrowing or suspending a
+    // longer-lived key stays allowed: none of them hands out time the caller does not have.
+    if (expiresAt !== undefined || extendsAuthority(current, next, nowSeconds)) assertWithinCallerExpiry(next.expiresAt, callerKey, expiryFieldOf(body));
     try {
       await context.store.replace(next, current.version);
     } catch (error) {

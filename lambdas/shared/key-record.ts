@@ -16,6 +16,8 @@ export interface KeyRecord {
   /** ISO 8601; sort key of `byOwner`. */
   createdAt: string;
   createdBy: string;
+  /** The key the creator authenticated with, when it used one (absent for JWT callers and older items). */
+  createdByKeyId?: string;
   /** Epoch seconds; absent means it never expires. */
   expiresAt?: number;
   /** ISO 8601. */
@@ -69,6 +71,9 @@ function optionalNum(item: Record<string, AttributeValue>, field: string): numbe
   return value;
 }
 
+/** Optional string attributes, read and written alike; an absent attribute means the field is unset. */
+const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt'] as const;
+
 export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord {
   const scopes = item['scopes']?.L;
   if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope.S !== 'string')) {
@@ -90,7 +95,7 @@ export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord 
   };
   const expiresAt = optionalNum(item, 'expiresAt');
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
-  for (const field of ['revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt'] as const) {
+  for (const field of OPTIONAL_STRING_FIELDS) {
     const value = optionalStr(item, field);
     if (value !== undefined) record[field] = value;
   }
@@ -122,7 +127,7 @@ export function itemFromRecord(record: KeyRecord): Record<string, AttributeValue
     version: { N: String(record.version) },
   };
   if (record.expiresAt !== undefined) item['expiresAt'] = { N: String(record.expiresAt) };
-  for (const field of ['revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt'] as const) {
+  for (const field of OPTIONAL_STRING_FIELDS) {
     const value = record[field];
     if (value !== undefined) item[field] = { S: value };
   }

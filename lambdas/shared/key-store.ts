@@ -87,11 +87,11 @@ export class KeyWriteConflictError extends Error {
   }
 }
 
-/** A list cursor that this store did not issue (or issued for another owner). */
+/** A list cursor that this store did not issue (or issued for another owner), or whose key is gone. */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
-  constructor() {
-    super('cursor is not one this API returned');
+  constructor(message = 'cursor is not one this API returned') {
+    super(message);
   }
 }
 
@@ -111,6 +111,8 @@ export interface KeyPage {
 export interface KeyManagementStore extends KeyLookup {
   /** Insert a new key; `KeyWriteConflictError` if that hash exists. */
   create(record: KeyRecord): Promise<void>;
+  /** The stored item for a hash, read consistently: what a write just did (or did not) commit. */
+  getByHashConsistent(keyHash: string): Promise<KeyRecord | undefined>;
   /** The authoritative (consistently read) record for a public id. */
   getById(keyId: string): Promise<KeyRecord | undefined>;
   listByOwner(owner: string, page: { limit: number; cursor?: string }): Promise<KeyPage>;
@@ -122,20 +124,25 @@ export interface KeyManagementStore extends KeyLookup {
   deleteByHash(keyHash: string): Promise<void>;
 }
 
-const OWNER_CURSOR_FIELDS = [KEY_TABLE.partitionKey, KEY_TABLE.indexes.byOwner.partitionKey, KEY_TABLE.indexes.byOwner.sortKey] as const;
-
-/** Cursor = base64url(JSON of byOwner's LastEvaluatedKey). It only positions within one owner's partition. */
-export function encodeCursor(lastEvaluatedKey: Record<string, AttributeValue>): string {
-  const plain: Record<string, string> = {};
-  for (const field of OWNER_CURSOR_FIELDS) {
-    const value = lastEvaluatedKey[field]?.S;
-    if (value !== undefined) plain[field] = value;
-  }
-  return Buffer.from(JSON.stringify(plain)).toString('base64url');
+/** Where a listing stopped: the last key returned, by public id. Never the key hash (the table's partition key). */
+export interface CursorPosition {
+  owner: string;
+  createdAt: string;
+  keyId: string;
 }
 
-/** Parse a cursor back into an ExclusiveStartKey, refusing anything this API could not have issued for `owner`. */
-export function decodeCursor(cursor: string, owner: string): Record<string, AttributeValue> {
+const CURSOR_FIELDS = ['owner', 'createdAt', 'keyId'] as const;
+
+/**
+ * Cursor = base64url(JSON of `{owner, createdAt, keyId}`). byOwner's LastEvaluatedKey also carries the item's
+ * keyHash, which must never reach a client, so the store swaps it for the public id here and back on the way in.
+ */
+export function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify({ owner: position.owner, createdAt: position.createdAt, keyId: position.keyId })).toString('base64url');
+}
+
+/** Parse a cursor back into a position, refusing anything this API could not have issued for `owner`. */
+export function decodeCursor(cursor: string, owner: string): CursorPosition {
   if (cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
   let parsed: unknown;
   try {
@@ -145,16 +152,15 @@ export function decodeCursor(cursor: string, owner: string): Record<string, Attr
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidCursorError();
   const fields = parsed as Record<string, unknown>;
-  if (Object.keys(fields).length !== OWNER_CURSOR_FIELDS.length) throw new InvalidCursorError();
-  const key: Record<string, AttributeValue> = {};
-  for (const field of OWNER_CURSOR_FIELDS) {
+  if (Object.keys(fields).length !== CURSOR_FIELDS.length) throw new InvalidCursorError();
+  const [ownerValue, createdAt, keyId] = CURSOR_FIELDS.map((field) => {
     const value = fields[field];
     if (typeof value !== 'string' || value.length === 0 || value.length > 512) throw new InvalidCursorError();
-    key[field] = { S: value };
-  }
+    return value;
+  });
   // A cursor from another owner's listing would let a caller page through that owner's partition.
-  if (key[KEY_TABLE.indexes.byOwner.partitionKey]?.S !== owner) throw new InvalidCursorError();
-  return key;
+  if (ownerValue !== owner || createdAt === undefined || keyId === undefined) throw new InvalidCursorError();
+  return { owner: ownerValue, createdAt, keyId };
 }
 
 export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
@@ -171,30 +177,14 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
   }
 
   async getById(keyId: string): Promise<KeyRecord | undefined> {
-    let keyHash: string | undefined;
-    try {
-      const output = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byId',
-          KeyConditionExpression: '#keyId = :keyId',
-          ExpressionAttributeNames: { '#keyId': KEY_TABLE.indexes.byId.partitionKey, '#keyHash': KEY_TABLE.partitionKey },
-          ExpressionAttributeValues: { ':keyId': { S: keyId } },
-          ProjectionExpression: '#keyHash',
-          Limit: 1,
-        }),
-      );
-      keyHash = output.Items?.[0]?.[KEY_TABLE.partitionKey]?.S;
-    } catch (error) {
-      throw new KeyStoreUnavailableError('key table query failed', { cause: error });
-    }
+    const keyHash = (await this.queryById(keyId, [KEY_TABLE.partitionKey]))?.[KEY_TABLE.partitionKey]?.S;
     if (keyHash === undefined) return undefined;
     // GSIs are eventually consistent; the version used for compare-and-swap must come from the table itself.
-    return this.getConsistent(keyHash);
+    return this.getByHashConsistent(keyHash);
   }
 
   async listByOwner(owner: string, page: { limit: number; cursor?: string }): Promise<KeyPage> {
-    const exclusiveStartKey = page.cursor === undefined ? undefined : decodeCursor(page.cursor, owner);
+    const exclusiveStartKey = page.cursor === undefined ? undefined : await this.exclusiveStartKeyOf(decodeCursor(page.cursor, owner));
     let output;
     try {
       output = await this.client.send(
@@ -211,9 +201,46 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
     } catch (error) {
       throw new KeyStoreUnavailableError('key table query failed', { cause: error });
     }
-    const result: KeyPage = { records: (output.Items ?? []).map((item) => recordFromItem(item)) };
-    if (output.LastEvaluatedKey) result.nextCursor = encodeCursor(output.LastEvaluatedKey);
+    const records = (output.Items ?? []).map((item) => recordFromItem(item));
+    const result: KeyPage = { records };
+    // LastEvaluatedKey is the last item returned; the cursor names it by id instead of by hash.
+    const last = records.at(-1);
+    if (output.LastEvaluatedKey && last) result.nextCursor = encodeCursor({ owner: last.owner, createdAt: last.createdAt, keyId: last.keyId });
     return result;
+  }
+
+  /**
+   * byOwner's ExclusiveStartKey needs the table key (keyHash) too: look the cursor's key up by id and rebuild the
+   * start key from the stored item. A key of another owner, or one that does not match the cursor, is tampering.
+   */
+  private async exclusiveStartKeyOf(position: CursorPosition): Promise<Record<string, AttributeValue>> {
+    const { partitionKey: ownerField, sortKey: createdAtField } = KEY_TABLE.indexes.byOwner;
+    const item = await this.queryById(position.keyId, [KEY_TABLE.partitionKey, ownerField, createdAtField]);
+    const keyHash = item?.[KEY_TABLE.partitionKey]?.S;
+    if (item === undefined || keyHash === undefined) throw new InvalidCursorError('cursor points at a key that no longer exists; list again from the start');
+    if (item[ownerField]?.S !== position.owner || item[createdAtField]?.S !== position.createdAt) throw new InvalidCursorError();
+    return { [KEY_TABLE.partitionKey]: { S: keyHash }, [ownerField]: { S: position.owner }, [createdAtField]: { S: position.createdAt } };
+  }
+
+  /** The byId index entry for a public id, projected to `attributes` (the index projects ALL). */
+  private async queryById(keyId: string, attributes: readonly string[]): Promise<Record<string, AttributeValue> | undefined> {
+    const names = Object.fromEntries(attributes.map((attribute, index) => [`#a${index}`, attribute]));
+    try {
+      const output = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byId',
+          KeyConditionExpression: '#keyId = :keyId',
+          ExpressionAttributeNames: { '#keyId': KEY_TABLE.indexes.byId.partitionKey, ...names },
+          ExpressionAttributeValues: { ':keyId': { S: keyId } },
+          ProjectionExpression: Object.keys(names).join(', '),
+          Limit: 1,
+        }),
+      );
+      return output.Items?.[0];
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table query failed', { cause: error });
+    }
   }
 
   async replace(next: KeyRecord, expectedVersion: number, guard: ReplaceGuard = {}): Promise<void> {
@@ -270,7 +297,7 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
     }
   }
 
-  private async getConsistent(keyHash: string): Promise<KeyRecord | undefined> {
+  async getByHashConsistent(keyHash: string): Promise<KeyRecord | undefined> {
     let item;
     try {
       const output = await this.client.send(

@@ -1,6 +1,7 @@
 /**
  * The identity contract between the authorizer and backends. Whichever credential was used, a backend
- * sees the same `{sub, scopes}`. `authMethod` and `keyId` are for audit only: do not branch on them.
+ * sees the same `{sub, scopes}`. `authMethod` and `keyId` are for audit; do not branch on them, except the key
+ * management API, which caps what a key may mint by that key's own expiry (lambdas/keys/caller-key.ts).
  */
 export type AuthMethod = 'apiKey' | 'jwt';
 

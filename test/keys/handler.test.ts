@@ -70,7 +70,7 @@ describe('routes', () => {
     ]);
   });
 
-  it('GET /keys queries byOwner for the caller and turns LastEvaluatedKey into an opaque cursor', async () => {
+  it('GET /keys queries byOwner for the caller and names the last key by id in the cursor, never by hash', async () => {
     const record = storedRecord();
     dynamo.on(QueryCommand).resolves({ Items: [itemFromRecord(record)], LastEvaluatedKey: { keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } } });
     const result = await call('GET', '/keys', { query: { limit: '1' } });
@@ -79,12 +79,33 @@ describe('routes', () => {
     expect(query).toMatchObject({ IndexName: 'byOwner', ExpressionAttributeValues: { ':owner': { S: 'alice' } }, Limit: 1 });
     expect(result.json.items).toEqual([expect.objectContaining({ id: KEY_ID, status: 'active', expiresAt: null })]);
     expect(result.json.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(JSON.parse(Buffer.from(result.json.nextCursor, 'base64url').toString('utf8'))).toEqual({ owner: 'alice', createdAt: record.createdAt, keyId: KEY_ID });
     expect(result.raw.body).not.toContain(record.keyHash);
 
+    // On the way back the store looks the key up by id and rebuilds the ExclusiveStartKey from the stored item.
     dynamo.reset();
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    await call('GET', '/keys', { query: { cursor: result.json.nextCursor } });
-    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input.ExclusiveStartKey).toEqual({ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } });
+    dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [{ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } }] });
+    dynamo.on(QueryCommand, { IndexName: 'byOwner' }).resolves({ Items: [] });
+    expect((await call('GET', '/keys', { query: { cursor: result.json.nextCursor } })).status).toBe(200);
+    const [byId, byOwner] = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(byId).toMatchObject({ IndexName: 'byId', ExpressionAttributeValues: { ':keyId': { S: KEY_ID } } });
+    expect(byOwner!.ExclusiveStartKey).toEqual({ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } });
+  });
+
+  it('GET /keys answers 400 cursor when the cursor names a key of another owner, another position, or a key that is gone', async () => {
+    const cursor = Buffer.from(JSON.stringify({ owner: 'alice', createdAt: '2030-12-01T00:00:00.000Z', keyId: KEY_ID })).toString('base64url');
+    for (const items of [
+      [{ keyHash: { S: 'b'.repeat(64) }, owner: { S: 'bob' }, createdAt: { S: '2030-12-01T00:00:00.000Z' } }],
+      [{ keyHash: { S: 'b'.repeat(64) }, owner: { S: 'alice' }, createdAt: { S: '2030-12-02T00:00:00.000Z' } }],
+      [],
+    ]) {
+      dynamo.reset();
+      dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: items });
+      const result = await call('GET', '/keys', { query: { cursor } });
+      expect(result).toMatchObject({ status: 400, json: { field: 'cursor' } });
+      expect(dynamo.commandCalls(QueryCommand, { IndexName: 'byOwner' })).toHaveLength(0);
+      expect(result.raw.body).not.toContain('b'.repeat(64));
+    }
   });
 
   it('GET /keys/{id} finds the hash through byId, then reads the item consistently', async () => {
@@ -150,6 +171,41 @@ describe('routes', () => {
     const successorHash = dynamo.commandCalls(PutItemCommand)[0]!.args[0].input.Item?.['keyHash']?.S;
     expect(dynamo.commandCalls(DeleteItemCommand)[0]!.args[0].input.Key).toEqual({ keyHash: { S: successorHash } });
     expect(result.json.key).toBeUndefined();
+  });
+
+  it('rotate answers 201 and keeps its successor when a retried step 2 fails its own condition after the first attempt committed', async () => {
+    const successorId = 'key_01HSUCCESSORSUCCESSORSUCC';
+    const handler = createKeysHandler({ store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => successorId });
+    const record = storedRecord();
+    dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [{ keyHash: { S: record.keyHash } }] });
+    // The consistent read-back after the failure finds the predecessor already pointing at this successor.
+    dynamo.on(GetItemCommand).resolvesOnce({ Item: itemFromRecord(record) }).resolves({ Item: itemFromRecord({ ...record, rotatedTo: successorId, version: 5 }) });
+    dynamo
+      .on(PutItemCommand)
+      .resolvesOnce({})
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    const result = await caller(handler)('POST', '/keys/{id}/rotate', { id: KEY_ID });
+    expect(result).toMatchObject({ status: 201, json: { id: successorId, rotatedFrom: KEY_ID, predecessor: { rotatedTo: successorId } } });
+    expect(result.json.key).toMatch(/^dg_/);
+    expect(dynamo.commandCalls(DeleteItemCommand)).toHaveLength(0);
+    expect(dynamo.commandCalls(GetItemCommand).at(-1)!.args[0].input).toMatchObject({ ConsistentRead: true, Key: { keyHash: { S: record.keyHash } } });
+    expect(logs.entries().filter((entry) => entry['message'] === 'audit')).toEqual([expect.objectContaining({ action: 'rotate', keyId: KEY_ID, successorKeyId: successorId })]);
+  });
+
+  it('POST /keys answers 201 when a retried put fails attribute_not_exists because its own first attempt committed', async () => {
+    const keyId = 'key_01HCREATEDCREATEDCREATEDC';
+    const handler = createKeysHandler({ store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => keyId });
+    dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    dynamo.on(GetItemCommand).callsFake((input: { Key: { keyHash: { S: string } } }) => ({ Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })) }));
+    const result = await caller(handler)('POST', '/keys', { body: { name: 'ci', scopes: ['read:users'] } });
+    expect(result).toMatchObject({ status: 201, json: { id: keyId } });
+    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ConsistentRead: true, Key: { keyHash: { S: hashKey(result.json.key) } } });
+
+    // The same conflict against an item with another id is a real conflict: 409, no plaintext.
+    dynamo.on(GetItemCommand).resolves({ Item: itemFromRecord(storedRecord()) });
+    const refused = await caller(handler)('POST', '/keys', { body: { name: 'ci', scopes: ['read:users'] } });
+    expect(refused.status).toBe(409);
+    expect(refused.json.key).toBeUndefined();
   });
 
   it('DELETE /keys/{id} revokes with a version-independent condition, and a lost race is still 204', async () => {

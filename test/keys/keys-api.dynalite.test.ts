@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { hashKey, parseKey } from '../../lambdas/shared/key-format';
-import { DynamoKeyLookup, KeyStore, type KeyManagementStore } from '../../lambdas/shared/key-store';
+import { DynamoKeyLookup, KeyStore, KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../../lambdas/shared/key-store';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { admin, alice, bob, caller, seenResponses, type TestCaller } from './harness';
@@ -51,6 +51,11 @@ async function createKey(env: Env, body: Record<string, unknown> = {}, by: TestC
   const result = await env.call('POST', '/keys', { caller: by, body: { name: 'ci', scopes: ['read:users'], ...body } });
   expect(result.status).toBe(201);
   return result.json as { id: string; key: string; owner: string; scopes: string[] };
+}
+
+/** Every base64url-looking run in `text`, decoded: an encoded hash or key must not slip past the scan either. */
+function base64urlDecodings(text: string): string[] {
+  return [...text.matchAll(/[A-Za-z0-9_-]{16,}={0,2}/g)].map((match) => Buffer.from(match[0], 'base64url').toString('utf8'));
 }
 
 async function verdict(env: Env, key: string) {
@@ -219,7 +224,8 @@ describe('update', () => {
     const broad = await createKey(env, { scopes: ['read:users', 'write:users'] }, admin);
     const adminOwned = broad.id;
     await env.call('PATCH', '/keys/{id}', { caller: admin, id: adminOwned, body: { enabled: false } });
-    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:write', 'read:users'], authMethod: 'apiKey', keyId: 'key_X' };
+    const narrowKey = await createKey(env, { scopes: ['keys:write', 'read:users'] }, admin);
+    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:write', 'read:users'], authMethod: 'apiKey', keyId: narrowKey.id };
     expect(await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { enabled: true } })).toMatchObject({ status: 403 });
     const own = await createKey(env, { scopes: ['read:users'] });
     expect(await env.call('PATCH', '/keys/{id}', { id: own.id, body: { scopes: ['write:users'] } })).toMatchObject({ status: 403, json: { field: 'scopes' } });
@@ -387,6 +393,159 @@ describe('concurrency', () => {
   });
 });
 
+describe('ambiguous writes (a retried write that committed, then failed)', () => {
+  const failures = [
+    ['a conflict', () => new KeyWriteConflictError('replace')],
+    ['an unavailable table', () => new KeyStoreUnavailableError('key table replace failed')],
+  ] as const;
+
+  for (const [label, failure] of failures) {
+    it(`a rotation whose step 2 committed but reported ${label} answers 201 and leaves a usable successor`, async () => {
+      const env = await freshEnv((store) => {
+        const flaky: KeyManagementStore = Object.create(store) as KeyManagementStore;
+        flaky.replace = async (next, expectedVersion, guard) => {
+          await store.replace(next, expectedVersion, guard);
+          if (guard?.live) throw failure();
+        };
+        return flaky;
+      });
+      const key = await createKey(env);
+      const rotated = await env.call('POST', '/keys/{id}/rotate', { id: key.id, body: { gracePeriodSeconds: 60 } });
+      expect(rotated).toMatchObject({ status: 201, json: { rotatedFrom: key.id, predecessor: { id: key.id } } });
+      const successor = rotated.json as { id: string; key: string };
+      expect((await env.call('GET', '/keys/{id}', { id: key.id })).json.rotatedTo).toBe(successor.id);
+      expect((await env.call('GET', '/keys/{id}', { id: successor.id })).json).toMatchObject({ status: 'active', rotatedFrom: key.id });
+      expect(await verdict(env, successor.key)).toMatchObject({ ok: true, sub: 'alice' });
+      // The successor can be managed and rotated on; nothing is stuck.
+      expect((await env.call('PATCH', '/keys/{id}', { id: successor.id, body: { name: 'still mine' } })).status).toBe(200);
+      expect(logs.entries().filter((entry) => entry['action'] === 'rotate' && entry['keyId'] === key.id)).toHaveLength(1);
+    });
+
+    it(`a create whose put committed but reported ${label} answers 201 with a working key`, async () => {
+      const env = await freshEnv((store) => {
+        const flaky: KeyManagementStore = Object.create(store) as KeyManagementStore;
+        flaky.create = async (record) => {
+          await store.create(record);
+          throw failure();
+        };
+        return flaky;
+      });
+      const created = await createKey(env, { name: 'flaky' });
+      expect(await verdict(env, created.key)).toMatchObject({ ok: true, sub: 'alice' });
+      expect((await env.call('GET', '/keys')).json.items.map((item: { id: string }) => item.id)).toEqual([created.id]);
+    });
+  }
+
+  it('a step 2 that really failed still removes the successor: 503 for an unavailable table, nothing rotated', async () => {
+    const env = await freshEnv((store) => {
+      const down: KeyManagementStore = Object.create(store) as KeyManagementStore;
+      down.replace = async () => {
+        throw new KeyStoreUnavailableError('key table replace failed');
+      };
+      return down;
+    });
+    const key = await createKey(env);
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { id: key.id });
+    expect(rotated.status).toBe(503);
+    expect(rotated.json.key).toBeUndefined();
+    expect((await env.call('GET', '/keys')).json.items).toEqual([expect.objectContaining({ id: key.id, status: 'active' })]);
+  });
+
+  it('keeps the successor when even the read-back fails, so the predecessor can never point at a deleted key', async () => {
+    let committedTo: string | undefined;
+    const env = await freshEnv((store) => {
+      const blind: KeyManagementStore = Object.create(store) as KeyManagementStore;
+      blind.replace = async (next, expectedVersion, guard) => {
+        await store.replace(next, expectedVersion, guard);
+        committedTo = next.rotatedTo;
+        throw new KeyStoreUnavailableError('key table replace failed');
+      };
+      blind.getByHashConsistent = async (keyHash) => {
+        if (committedTo !== undefined) throw new KeyStoreUnavailableError('key table read failed');
+        return store.getByHashConsistent(keyHash);
+      };
+      return blind;
+    });
+    const key = await createKey(env);
+    expect((await env.call('POST', '/keys/{id}/rotate', { id: key.id })).status).toBe(503);
+    expect(committedTo).toEqual(expect.any(String));
+    const successor = await env.store.getById(committedTo!);
+    expect(successor).toMatchObject({ rotatedFrom: key.id });
+  });
+});
+
+describe('keys minted by keys: capped by the minting key’s own expiry', () => {
+  async function expiringWriter(env: Env, expiresIn = 3600) {
+    const writer = await createKey(env, { name: 'writer', scopes: ['keys:read', 'keys:write', 'read:users'], expiresIn });
+    const asKey: TestCaller = { sub: 'alice', scopes: writer.scopes, authMethod: 'apiKey', keyId: writer.id };
+    return { writer, asKey, expiresAt: new Date(clock.ms + expiresIn * 1000).toISOString() };
+  }
+
+  it('refuses a child without expiry or expiring later (403 naming the field), allows one within, and records createdByKeyId', async () => {
+    const env = await freshEnv();
+    const { writer, asKey, expiresAt } = await expiringWriter(env);
+    const forever = await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'] } });
+    expect(forever).toMatchObject({ status: 403, json: { field: 'expiresAt', message: expect.stringContaining('a key cannot create or extend keys beyond its own expiry') } });
+    expect(await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresIn: 3601 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    const later = new Date(clock.ms + 7200_000).toISOString();
+    expect(await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt: later } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    const child = await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt } });
+    expect(child).toMatchObject({ status: 201, json: { expiresAt, createdBy: 'alice', createdByKeyId: writer.id } });
+    expect((await env.call('GET', '/keys/{id}', { id: child.json.id })).json.createdByKeyId).toBe(writer.id);
+    // JWT callers are not capped, and leave no createdByKeyId.
+    const byJwt = await createKey(env, { name: 'jwt child' });
+    expect((byJwt as Record<string, unknown>)['createdByKeyId']).toBeUndefined();
+    expect((await env.call('GET', '/keys')).json.items).toHaveLength(3);
+  });
+
+  it('refuses to PATCH itself or another key past its own expiry, or to resume a longer-lived key; renaming, suspending and shortening within it stay allowed', async () => {
+    const env = await freshEnv();
+    const { writer, asKey } = await expiringWriter(env);
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresAt: null } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 7200 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    expect((await env.call('GET', '/keys/{id}', { id: writer.id })).json.expiresAt).toBe(new Date(clock.ms + 3600_000).toISOString());
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 1800 } })).toMatchObject({ status: 200 });
+
+    const longLived = await createKey(env, { name: 'long lived' });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { expiresIn: 86400 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { name: 'renamed', enabled: false } })).status).toBe(200);
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true, expiresIn: 600 } })).status).toBe(200);
+  });
+
+  it('caps a rotation’s successor: the default inherits at most the caller key’s expiry, an explicit later one is a 403', async () => {
+    const env = await freshEnv();
+    const { writer, asKey, expiresAt } = await expiringWriter(env);
+    const sibling = await createKey(env, { name: 'forever' });
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: sibling.id, body: { expiresIn: 7200 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: sibling.id });
+    expect(rotated).toMatchObject({ status: 201, json: { expiresAt, createdByKeyId: writer.id, rotatedFrom: sibling.id } });
+    // A key rotating itself hands its successor its own expiry, never more.
+    const self = await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: writer.id });
+    expect(self).toMatchObject({ status: 201, json: { expiresAt } });
+  });
+
+  it('answers 403 when the calling key is revoked, expired or unknown, even while the authorizer may still cache it; its children live on', async () => {
+    const env = await freshEnv();
+    const { writer, asKey, expiresAt } = await expiringWriter(env);
+    const child = await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt } });
+    expect(child.status).toBe(201);
+    await env.call('DELETE', '/keys/{id}', { id: writer.id });
+    const afterRevoke = await env.call('POST', '/keys', { caller: asKey, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } });
+    expect(afterRevoke).toMatchObject({ status: 403, json: { message: expect.stringContaining('not active') } });
+    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: child.json.id, body: { expiresIn: 60 } })).status).toBe(403);
+    expect((await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: child.json.id })).status).toBe(403);
+    // No cascade: revoking the minting key does not revoke what it minted (which expires no later than it would have).
+    expect(await verdict(env, child.json.key)).toMatchObject({ ok: true });
+
+    const unknown: TestCaller = { ...asKey, keyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' };
+    expect((await env.call('POST', '/keys', { caller: unknown, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(403);
+    const short = await expiringWriter(env, 10);
+    advance(10);
+    expect((await env.call('POST', '/keys', { caller: short.asKey, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(403);
+  });
+});
+
 describe('leak scan', () => {
   it('no management response body and no log line written during this suite contains a plaintext key or a hash', () => {
     expect(plaintexts.length).toBeGreaterThan(20);
@@ -400,13 +559,32 @@ describe('leak scan', () => {
         delete parsed['key']; // the one place a plaintext may appear: once, in create/rotate's 201
         body = JSON.stringify(parsed);
       }
-      for (const secret of secrets) expect(body.includes(secret), `${response.method} ${response.resource} leaked`).toBe(false);
-      expect(hexHash.test(body)).toBe(false);
-      expect(body).not.toContain('keyHash');
+      for (const text of [body, ...base64urlDecodings(body)]) {
+        for (const secret of secrets) expect(text.includes(secret), `${response.method} ${response.resource} leaked`).toBe(false);
+        expect(hexHash.test(text)).toBe(false);
+        expect(text).not.toContain('keyHash');
+      }
     }
     for (const line of logs.lines) {
-      for (const secret of secrets) expect(line.includes(secret)).toBe(false);
-      expect(hexHash.test(line)).toBe(false);
+      for (const text of [line, ...base64urlDecodings(line)]) {
+        for (const secret of secrets) expect(text.includes(secret)).toBe(false);
+        expect(hexHash.test(text)).toBe(false);
+      }
+    }
+  });
+
+  it('every nextCursor handed out decodes to exactly {owner, createdAt, keyId}: no hash, no plaintext', () => {
+    const secrets = plaintexts.flatMap((key) => [key, hashKey(key)]);
+    const cursors = seenResponses
+      .filter((response) => response.method === 'GET' && response.resource === '/keys' && response.status === 200)
+      .map((response) => (JSON.parse(response.body) as { nextCursor: string | null }).nextCursor)
+      .filter((cursor): cursor is string => cursor !== null);
+    expect(cursors.length).toBeGreaterThanOrEqual(3);
+    for (const cursor of cursors) {
+      const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+      expect(Object.keys(JSON.parse(decoded) as object).sort()).toEqual(['createdAt', 'keyId', 'owner']);
+      for (const secret of secrets) expect(decoded.includes(secret)).toBe(false);
+      expect(decoded).not.toMatch(/[0-9a-f]{64}/);
     }
   });
 });

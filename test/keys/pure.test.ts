@@ -1,6 +1,7 @@
 /** The pure core: grant rules, patch application, cursors (property-based, since cursors come from clients). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { exceedsCallerExpiry } from '../../lambdas/keys/caller-key';
 import { applyPatch, extendsAuthority } from '../../lambdas/keys/update';
 import { resolveExpiry } from '../../lambdas/keys/schemas';
 import { decideGrant, grantableCatalog, mayActFor } from '../../lambdas/keys/scopes';
@@ -71,11 +72,12 @@ describe('resolveExpiry', () => {
 
 describe('list cursors', () => {
   const text = fc.string({ minLength: 1, maxLength: 40 });
-  it('round-trips any LastEvaluatedKey of the same owner', () => {
+  it('round-trips any position of the same owner, and carries exactly owner, createdAt and keyId', () => {
     fc.assert(
-      fc.property(text, text, text, (keyHash, owner, createdAt) => {
-        const key = { keyHash: { S: keyHash }, owner: { S: owner }, createdAt: { S: createdAt } };
-        expect(decodeCursor(encodeCursor(key), owner)).toEqual(key);
+      fc.property(text, text, text, (owner, createdAt, keyId) => {
+        const cursor = encodeCursor({ owner, createdAt, keyId });
+        expect(decodeCursor(cursor, owner)).toEqual({ owner, createdAt, keyId });
+        expect(Object.keys(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as object).sort()).toEqual(['createdAt', 'keyId', 'owner']);
       }),
     );
   });
@@ -94,8 +96,20 @@ describe('list cursors', () => {
     );
   });
 
-  it('rejects a valid cursor issued for another owner', () => {
-    const cursor = encodeCursor({ keyHash: { S: 'h' }, owner: { S: 'bob' }, createdAt: { S: 'c' } });
-    expect(() => decodeCursor(cursor, 'alice')).toThrow(InvalidCursorError);
+  it('rejects a valid cursor issued for another owner, and the old hash-carrying format', () => {
+    expect(() => decodeCursor(encodeCursor({ owner: 'bob', createdAt: 'c', keyId: 'key_1' }), 'alice')).toThrow(InvalidCursorError);
+    const legacy = Buffer.from(JSON.stringify({ keyHash: 'h', owner: 'alice', createdAt: 'c' })).toString('base64url');
+    expect(() => decodeCursor(legacy, 'alice')).toThrow(InvalidCursorError);
+  });
+});
+
+describe('exceedsCallerExpiry', () => {
+  it('caps only when the caller key expires: never-expiring or later keys exceed it, equal or earlier ones do not', () => {
+    expect(exceedsCallerExpiry(undefined, undefined)).toBe(false);
+    expect(exceedsCallerExpiry(undefined, { keyId: 'key_1' })).toBe(false);
+    expect(exceedsCallerExpiry(undefined, { keyId: 'key_1', expiresAt: 1000 })).toBe(true);
+    expect(exceedsCallerExpiry(1001, { keyId: 'key_1', expiresAt: 1000 })).toBe(true);
+    expect(exceedsCallerExpiry(1000, { keyId: 'key_1', expiresAt: 1000 })).toBe(false);
+    expect(exceedsCallerExpiry(999, { keyId: 'key_1', expiresAt: 1000 })).toBe(false);
   });
 });

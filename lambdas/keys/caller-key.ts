@@ -1,0 +1,51 @@
+/**
+ * A key that manages keys hands out no more life than it has: whatever it creates, rotates or prolongs must
+ * expire no later than the key itself. Otherwise a key an hour from expiry (or just revoked, inside the
+ * authorizer's cache window) could mint or extend a key without expiry and outlive its own end.
+ * JWT callers are not capped here: their tokens are short-lived and the IdP decides who gets one.
+ */
+import { keyStatus } from '../shared/key-record';
+import type { CallerIdentity } from '../shared/principal';
+import { ScopeEscalationError } from './errors';
+import { nowSecondsOf, type OperationContext } from './operation-context';
+import { isoFromEpochSeconds } from './public-key';
+
+export interface CallerKeyLimit {
+  /** The key the caller authenticated with; stored as `createdByKeyId` on what it mints. */
+  keyId: string;
+  /** Epoch seconds; absent when the caller key never expires, which caps nothing. */
+  expiresAt?: number;
+}
+
+/** The caller's own key, re-read through the store; undefined for a JWT caller. 403 if it is not active now. */
+export async function loadCallerKeyLimit(context: OperationContext, caller: CallerIdentity): Promise<CallerKeyLimit | undefined> {
+  if (caller.authMethod !== 'apiKey') return undefined;
+  // The authorizer always passes the key id with an API key; without it the cap cannot be checked, so refuse.
+  if (caller.keyId === undefined) throw new ScopeEscalationError('the API key you called with cannot be identified');
+  const record = await context.store.getById(caller.keyId);
+  // The authorizer may have cached a verdict for up to its TTLs: the table is the authority here.
+  if (!record || record.owner !== caller.sub || keyStatus(record, nowSecondsOf(context)) !== 'active') {
+    throw new ScopeEscalationError('the API key you called with is not active (revoked, expired, disabled or unknown)');
+  }
+  return record.expiresAt === undefined ? { keyId: record.keyId } : { keyId: record.keyId, expiresAt: record.expiresAt };
+}
+
+/** Pure: whether an expiry (epoch seconds; undefined = never) lies beyond the caller key's own. */
+export function exceedsCallerExpiry(expiresAt: number | undefined, limit: CallerKeyLimit | undefined): boolean {
+  if (limit?.expiresAt === undefined) return false;
+  return expiresAt === undefined || expiresAt > limit.expiresAt;
+}
+
+/** 403 naming the expiry field when `expiresAt` (undefined = never) outlives the caller key. */
+export function assertWithinCallerExpiry(expiresAt: number | undefined, limit: CallerKeyLimit | undefined, field: 'expiresAt' | 'expiresIn'): void {
+  if (!exceedsCallerExpiry(expiresAt, limit)) return;
+  throw new ScopeEscalationError(
+    `${field}: a key cannot create or extend keys beyond its own expiry (${isoFromEpochSeconds(limit?.expiresAt) ?? 'never'}); ask for that or earlier`,
+    field,
+  );
+}
+
+/** The body field to blame for an expiry: the one the client sent (expiresAt when it sent neither). */
+export function expiryFieldOf(body: { expiresIn?: unknown }): 'expiresAt' | 'expiresIn' {
+  return body.expiresIn !== undefined ? 'expiresIn' : 'expiresAt';
+}
