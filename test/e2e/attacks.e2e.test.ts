@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import { generateKey } from '../../lambdas/shared/key-format';
-import { startE2eTarget, type E2eTarget } from '../support/e2e-target';
+import { isDeployedTarget, startE2eTarget, type E2eTarget } from '../support/e2e-target';
 import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';
 
 let target: E2eTarget;
@@ -120,6 +120,22 @@ describe('API-key attacks over HTTP', () => {
     if (target.kind === 'local') expect(await rawUtf8Get('/me', `Bearer ${key.slice(0, 5)}а${key.slice(6)}`)).toBe(401);
     expect((await call(`/me?api_key=${key}`)).status).toBe(401);
     expect((await call('/me', { authorization: `bearer ${key}` })).status).toBe(200);
+  });
+});
+
+describe('narrowing a key over HTTP', () => {
+  const timingKnown = !isDeployedTarget() || (process.env['DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS'] !== undefined && process.env['DUALGATE_E2E_KEY_CACHE_TTL_SECONDS'] !== undefined);
+  it.skipIf(!timingKnown)('a PATCH that removes a scope takes effect once the caches expire', async () => {
+    const delaySeconds = target.revocationDelaySeconds ?? 0;
+    const created = await call('/keys', { method: 'POST', authorization: `Bearer ${adminToken}`, body: { name: 'narrowing', scopes: ['read:users', 'write:users'] } });
+    const key = created.body['key'] as string;
+    const auth = `Bearer ${key}`;
+    expect((await call('/users', { method: 'POST', authorization: auth, body: { name: 'Ada' } })).status).toBe(201);
+    const patched = await call(`/keys/${created.body['id'] as string}`, { method: 'PATCH', authorization: `Bearer ${adminToken}`, body: { scopes: ['read:users'] } });
+    expect(patched.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000 + 500));
+    expect((await call('/users', { method: 'POST', authorization: auth, body: { name: 'Ada' } })).status).toBe(403);
+    expect((await call('/users', { authorization: auth })).status).toBe(200);
   });
 });
 
