@@ -51,7 +51,7 @@ export class ApiKeyPolicy implements CredentialPolicy {
     if (!parsed.ok) return reject(parsed.reason === 'wrong_prefix' ? 'key_wrong_prefix' : parsed.reason === 'bad_checksum' ? 'key_bad_checksum' : 'malformed_credential');
     const keyHash = hashKey(credential);
     const nowMs = this.nowMs();
-    const cached = this.cache.get(keyHash);
+    const cached = this.cache.get(keyHash, nowMs);
     const freshForMs = (cached?.record ? this.options.keyCacheTtlSeconds : this.options.negativeCacheTtlSeconds) * 1000;
     if (cached && nowMs - cached.fetchedAtMs < freshForMs) return this.decide(cached.record, keyHash, nowMs, 'key_valid', true);
     return this.lookUp(keyHash, cached, nowMs);

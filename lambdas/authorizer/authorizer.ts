@@ -39,6 +39,15 @@ export interface AuthorizerDeps {
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
   Partial<Pick<APIGatewayRequestAuthorizerEvent, 'requestContext'>>;
 
+interface AllowMemo {
+  stageArn: string;
+  outcome: AuthorizerOutcome;
+  /** Bound to the principal's identity. */
+  log: Logger;
+  /** Per cache state (uncached, cached), then per reason: at most a handful per principal. */
+  decisionLogs: [Map<string, Logger>, Map<string, Logger>];
+}
+
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
@@ -47,7 +56,7 @@ const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
   /** One frozen response per principal and API stage: principals are reused by the policies' caches. */
-  const responses = new WeakMap<Principal, { stageArn: string; outcome: AuthorizerOutcome; log: Logger }>();
+  const responses = new WeakMap<Principal, AllowMemo>();
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
 
@@ -62,7 +71,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   }
 
   /** The allow outcome for a principal, and a logger bound to its identity (serialised once per principal). */
-  function allowFor(principal: Principal, stageArn: string): { outcome: AuthorizerOutcome; log: Logger } {
+  function allowFor(principal: Principal, stageArn: string): AllowMemo {
     const memo = responses.get(principal);
     if (memo && memo.stageArn === stageArn) return memo;
     // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
@@ -70,7 +79,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       effect: 'allow',
       response: { principalId: principal.sub, policyDocument: deps.compiler.compile(stageArn, principal.scopes), context: toAuthorizerContext(principal) },
     };
-    const entry = { stageArn, outcome, log: logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId }) };
+    const entry: AllowMemo = { stageArn, outcome, log: logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId }), decisionLogs: [new Map(), new Map()] };
     responses.set(principal, entry);
     return entry;
   }
@@ -91,11 +100,17 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
       return FAIL;
     }
-    const { outcome, log } = allowFor(result.principal, stageArn);
-    const fields = { decision: 'allow', reason: result.reason, cached: result.cached, requestId };
-    if (result.reason === 'key_valid_stale') log.warn('allowed', fields);
-    else log.info('allowed', fields);
-    return outcome;
+    const memo = allowFor(result.principal, stageArn);
+    // The line's fixed part (identity, decision, reason, cached) is serialised once per principal and variant.
+    const byReason = memo.decisionLogs[result.cached ? 1 : 0];
+    let log = byReason.get(result.reason);
+    if (!log) {
+      log = memo.log.child({ decision: 'allow', reason: result.reason, cached: result.cached });
+      byReason.set(result.reason, log);
+    }
+    if (result.reason === 'key_valid_stale') log.warn('allowed', { requestId });
+    else log.info('allowed', { requestId });
+    return memo.outcome;
   }
 
   return function authorize(event) {

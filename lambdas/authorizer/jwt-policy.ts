@@ -201,7 +201,7 @@ export class JwtPolicy implements CredentialPolicy {
     const nowMs = this.nowMs();
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
-    const hit = this.cache.get(tokenCacheKey(token));
+    const hit = this.cache.get(tokenCacheKey(token), nowMs);
     if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
     let payload: JwtPayload;
     try {

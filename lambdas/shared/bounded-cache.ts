@@ -18,11 +18,11 @@ export class BoundedCache<K, V> {
     return this.entries.size;
   }
 
-  /** The value, if present and not expired. Expired entries are dropped. */
-  get(key: K): V | undefined {
+  /** The value, if present and not expired. Expired entries are dropped. Pass `nowMs` if the caller already read the clock. */
+  get(key: K, nowMs?: number): V | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAtMs <= this.nowMs()) {
+    if (entry.expiresAtMs <= (nowMs ?? this.nowMs())) {
       this.entries.delete(key);
       return undefined;
     }
