@@ -42,10 +42,11 @@ export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn'
 interface AllowMemo {
   stageArn: string;
   outcome: AuthorizerOutcome;
-  /** Bound to the principal's identity. */
-  log: Logger;
-  /** Per cache state (uncached, cached), then per reason: at most a handful per principal. */
-  decisionLogs: [Map<string, Logger>, Map<string, Logger>];
+  /**
+   * For answers from memory (a principal's repeat requests), per reason: a logger with the line's fixed
+   * part (identity, decision, reason) serialised once. Created on first use, so a one-off token pays nothing.
+   */
+  repeatLogs?: Map<string, Logger>;
 }
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
@@ -70,7 +71,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return stageArn;
   }
 
-  /** The allow outcome for a principal, and a logger bound to its identity (serialised once per principal). */
+  /** The allow outcome for a principal, built once per principal and stage. */
   function allowFor(principal: Principal, stageArn: string): AllowMemo {
     const memo = responses.get(principal);
     if (memo && memo.stageArn === stageArn) return memo;
@@ -79,7 +80,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       effect: 'allow',
       response: { principalId: principal.sub, policyDocument: deps.compiler.compile(stageArn, principal.scopes), context: toAuthorizerContext(principal) },
     };
-    const entry: AllowMemo = { stageArn, outcome, log: logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId }), decisionLogs: [new Map(), new Map()] };
+    const entry: AllowMemo = { stageArn, outcome };
     responses.set(principal, entry);
     return entry;
   }
@@ -100,16 +101,20 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
       return FAIL;
     }
-    const memo = allowFor(result.principal, stageArn);
-    // The line's fixed part (identity, decision, reason, cached) is serialised once per principal and variant.
-    const byReason = memo.decisionLogs[result.cached ? 1 : 0];
-    let log = byReason.get(result.reason);
-    if (!log) {
-      log = memo.log.child({ decision: 'allow', reason: result.reason, cached: result.cached });
-      byReason.set(result.reason, log);
+    const { principal, reason, cached } = result;
+    const memo = allowFor(principal, stageArn);
+    const level = reason === 'key_valid_stale' ? 'warn' : 'info';
+    if (!cached) {
+      logger[level]('allowed', { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, requestId });
+      return memo.outcome;
     }
-    if (result.reason === 'key_valid_stale') log.warn('allowed', { requestId });
-    else log.info('allowed', { requestId });
+    const repeatLogs = (memo.repeatLogs ??= new Map());
+    let log = repeatLogs.get(reason);
+    if (!log) {
+      log = logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached });
+      repeatLogs.set(reason, log);
+    }
+    log[level]('allowed', { requestId });
     return memo.outcome;
   }
 
