@@ -7,7 +7,7 @@ import { hashKey, parseKey } from '../shared/key-format';
 import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
 import type { KeyLookup } from '../shared/key-store';
 import { normaliseScopes, type Principal } from '../shared/principal';
-import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
+import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
 export interface ApiKeyPolicyOptions {
   keyPrefix: string;
@@ -36,7 +36,7 @@ const STATUS_REASON: Record<Exclude<ReturnType<typeof keyStatus>, 'active'>, Rej
 export class ApiKeyPolicy implements CredentialPolicy {
   private readonly cache: BoundedCache<string, CachedLookup>;
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
-  private readonly principals = new WeakMap<KeyRecord, Principal>();
+  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot }>();
   private readonly nowMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
@@ -88,12 +88,12 @@ export class ApiKeyPolicy implements CredentialPolicy {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
-    // One frozen principal per stored record: the authorizer memoises its response per principal.
-    let principal = this.principals.get(record);
-    if (!principal) {
-      principal = Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId });
-      this.principals.set(record, principal);
+    // One frozen principal (and its slot) per stored record: the authorizer memoises its response on the slot.
+    let known = this.principals.get(record);
+    if (!known) {
+      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {} };
+      this.principals.set(record, known);
     }
-    return { kind: 'principal', principal, reason, cached };
+    return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };
   }
 }

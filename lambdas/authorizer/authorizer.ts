@@ -11,7 +11,7 @@ import { errorFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
 import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
-import { reject, type CredentialPolicy, type PolicyResult } from './decision';
+import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from './policy-compiler';
 
 /** What the Lambda returns to API Gateway (assignable to aws-lambda's APIGatewayAuthorizerResult). */
@@ -56,8 +56,6 @@ const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
-  /** One frozen response per principal and API stage: principals are reused by the policies' caches. */
-  const responses = new WeakMap<Principal, AllowMemo>();
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
 
@@ -71,9 +69,9 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return stageArn;
   }
 
-  /** The allow outcome for a principal, built once per principal and stage. */
-  function allowFor(principal: Principal, stageArn: string): AllowMemo {
-    const memo = responses.get(principal);
+  /** The allow outcome for a principal, built once per principal and stage and kept in the principal's slot. */
+  function allowFor(principal: Principal, slot: PrincipalSlot, stageArn: string): AllowMemo {
+    const memo = slot.memo as AllowMemo | undefined;
     if (memo && memo.stageArn === stageArn) return memo;
     // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
     const outcome: AuthorizerOutcome = {
@@ -81,7 +79,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       response: { principalId: principal.sub, policyDocument: deps.compiler.compile(stageArn, principal.scopes), context: toAuthorizerContext(principal) },
     };
     const entry: AllowMemo = { stageArn, outcome };
-    responses.set(principal, entry);
+    slot.memo = entry;
     return entry;
   }
 
@@ -102,7 +100,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       return FAIL;
     }
     const { principal, reason, cached } = result;
-    const memo = allowFor(principal, stageArn);
+    const memo = allowFor(principal, result.slot, stageArn);
     const level = reason === 'key_valid_stale' ? 'warn' : 'info';
     if (!cached) {
       logger[level]('allowed', { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, requestId });

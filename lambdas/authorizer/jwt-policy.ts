@@ -31,7 +31,7 @@ import { BoundedCache } from '../shared/bounded-cache';
 import type { IssuerConfig } from '../shared/issuer-config';
 import { normaliseScopes, type Principal } from '../shared/principal';
 import { SCOPE_PATTERN } from '../../lib/routes';
-import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
+import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
 export interface JwtPolicyOptions {
   issuers: IssuerConfig[];
@@ -155,6 +155,7 @@ interface VerifiedToken {
   /** The whole token: a hit must be this exact string. */
   token: string;
   principal: Principal;
+  slot: PrincipalSlot;
   expMs: number;
 }
 
@@ -202,7 +203,7 @@ export class JwtPolicy implements CredentialPolicy {
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
     const hit = this.cache.get(tokenCacheKey(token), nowMs);
-    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
+    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true, slot: hit.slot };
     let payload: JwtPayload;
     try {
       payload = this.verifier.verifySync(token);
@@ -228,7 +229,8 @@ export class JwtPolicy implements CredentialPolicy {
     const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' });
     const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : nowMs;
     const ttlMs = Math.min(expMs - nowMs, this.options.jwtCacheTtlSeconds * 1000);
-    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, expMs }, ttlMs);
-    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false };
+    const slot: PrincipalSlot = {};
+    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, slot, expMs }, ttlMs);
+    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false, slot };
   }
 }
