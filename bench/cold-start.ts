@@ -2,8 +2,11 @@
  * Cold start: build every Lambda bundle with esbuild exactly as NodejsFunction does (options from
  * lib/bundling.ts), then time fresh `node` processes, interleaved:
  *   - bare:   `node -e ''`, a process doing nothing;
- *   - init:   `node driver.mjs <authorizer bundle>`: import the bundle (module scope builds the clients and
- *             verifier, top-level await loads the JWKS), make the first decision, exit.
+ *   - init:   `node driver.mjs <authorizer bundle>`: import the bundle (module scope reads the route table file,
+ *             builds the clients and verifier, top-level await loads the JWKS), make the first decision, exit;
+ *   - 300 routes: the same with a generated 300-route, 100-scope table in its route-table file;
+ *   - naive SDK: a minimal handler with a DynamoDBClient at module scope making one GetItem, bundled exactly as
+ *             the authorizer: the floor any Lambda that reads DynamoDB pays.
  * The authorizer's I/O is a loopback stub in this process: a JWKS document and a DynamoDB endpoint that
  * answers GetItem with a canned key item. So the first decision pays for the SDK's first request
  * (middleware, credentials from the environment, signing, a TCP connect) but not for a network.
@@ -18,10 +21,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
 import { itemFromRecord } from '../lambdas/shared/key-record';
-import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
-import { ROUTES } from '../lib/routes';
-import { authorizerEvent, createSigningKey, jwksOf, newKey } from './fixtures';
+import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
+import { scopeCatalog, type RouteRule } from '../lambdas/shared/route-table';
+import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
+import { DEMO_ROUTE_TABLE } from '../lib/demo/demo-routes';
+import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, newKey } from './fixtures';
 import { median, nowNs, round } from './stats';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -57,6 +63,10 @@ export interface ColdStartResults {
   /** index.mjs bytes per Lambda, for the shipped choice. */
   bundle_bytes: Record<string, number>;
   init_ms: number;
+  /** The shipped authorizer with a 300-route, 100-scope table. */
+  init_ms_300_routes: number;
+  /** A minimal DynamoDB GetItem handler, bundled as the authorizer is. */
+  naive_sdk_ms: number;
   bare_node_ms: number;
   ratio: number;
   shipped: { bundling: BundlingChoice; node_options: string };
@@ -66,31 +76,34 @@ export interface ColdStartResults {
   bytes: Record<BundlingChoice, Record<string, { js: number; map: number }>>;
 }
 
-/** Lambda name (the handler path) → entry file: the authorizer plus every handler in the route table. */
+/** Lambda name → entry file: the shipped bundles (authorizer, keys) and the demo's backends. */
 export function lambdaEntries(): Record<string, string> {
-  const names = ['authorizer/handler', ...new Set(ROUTES.map((route) => route.handler))];
-  return Object.fromEntries(names.map((name) => [name, join(REPO_ROOT, 'lambdas', `${name}.ts`)]));
+  return Object.fromEntries(Object.entries({ ...LAMBDA_ENTRIES, ...DEMO_LAMBDA_ENTRIES }).map(([name, entry]) => [name, join(REPO_ROOT, entry)]));
 }
 
-/** esbuild with NodejsFunction's arguments for LAMBDA_BUNDLING (see aws-lambda-nodejs Bundling.buildEsbuildArgs). */
+/** The naive baseline: one client at module scope, one GetItem per invocation, nothing else. */
+const NAIVE_SDK_HANDLER = `
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+const client = new DynamoDBClient({ endpoint: process.env.DUALGATE_DYNAMODB_ENDPOINT });
+export async function handler() {
+  const { Item } = await client.send(new GetItemCommand({ TableName: process.env.DUALGATE_KEY_TABLE, Key: { keyHash: { S: 'naive' } } }));
+  return { principalId: Item ? 'found' : 'none' };
+}
+`;
+
+/** What the construct writes beside the authorizer bundle for a route table. */
+function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
+  const config: RuntimeRouteConfig = { version: 1, routeTable: compileRouteTable(routes), catalog: scopeCatalog(routes), managementBasePath: '/keys' };
+  const file = join(dir, `${routes.length}-routes-${RUNTIME_CONFIG_FILE}`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** esbuild with the shipped options (lib/bundling.ts), optionally leaving the SDK external. */
 export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; file: string }> {
   const file = join(outDir, LAMBDA_BUNDLE_FILE);
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    target: LAMBDA_BUNDLING.target,
-    format: LAMBDA_BUNDLING.format,
-    outfile: file,
-    minify: LAMBDA_BUNDLING.minify,
-    sourcemap: LAMBDA_BUNDLING.sourceMap,
-    external: [...external],
-    // The SDK aliases only apply when the SDK is bundled.
-    ...(external.length === 0 ? { alias: { ...LAMBDA_ALIASES } } : {}),
-    banner: { js: LAMBDA_BUNDLING.banner },
-    mainFields: [...LAMBDA_BUNDLING.mainFields],
-    logLevel: 'silent',
-  });
+  // The one bundling definition (lib/bundling.ts) the package build and the construct use.
+  await build(esbuildOptions(entry, file, external));
   return { js: statSync(file).size, map: statSync(`${file}.map`).size, file };
 }
 
@@ -166,9 +179,14 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       for (const [name, entry] of Object.entries(entries)) {
         const built = await bundleLambda(entry, join(workDir, choice, name), BUNDLING_CHOICES[choice]);
         bytes[choice][name] = { js: built.js, map: built.map };
-        if (name === 'authorizer/handler') authorizerFiles[choice] = built.file;
+        if (name === 'authorizer') authorizerFiles[choice] = built.file;
       }
     }
+    const naiveEntry = join(workDir, 'naive-sdk.mjs');
+    writeFileSync(naiveEntry, NAIVE_SDK_HANDLER);
+    const naiveFile = (await bundleLambda(naiveEntry, join(workDir, 'naive'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
+    const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
+    const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
 
     const signingKey = createSigningKey();
     const { key, record } = newKey();
@@ -190,11 +208,18 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       LOG_LEVEL: 'INFO',
       BENCH_EVENT: JSON.stringify(authorizerEvent(key)),
     };
-    const variants: { name: string; file: string; nodeOptions: string }[] = [];
+    const variants: { name: string; file: string; nodeOptions: string; config?: string; requests: number }[] = [];
     for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
-      variants.push({ name: choice, file: authorizerFiles[choice], nodeOptions: '' });
-      variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS });
+      variants.push({ name: choice, file: authorizerFiles[choice], nodeOptions: '', config: demoConfig, requests: 2 });
+      variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS, config: demoConfig, requests: 2 });
     }
+    variants.push({ name: `${SHIPPED_CHOICE}+300-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: largeConfig, requests: 2 });
+    variants.push({ name: 'naive-sdk', file: naiveFile, nodeOptions: '', requests: 1 });
+    const envOf = (variant: (typeof variants)[number]): NodeJS.ProcessEnv => ({
+      ...baseEnv,
+      NODE_OPTIONS: variant.nodeOptions,
+      ...(variant.config ? { [RUNTIME_CONFIG_FILE_VARIABLE]: variant.config } : {}),
+    });
     const bare: number[] = [];
     const timings = new Map(variants.map((variant) => [variant.name, { wall: [] as number[], imported: [] as number[], decided: [] as number[] }]));
     progress(`cold starts: bare node and ${variants.length} authorizer variants × ${options.runs} runs, interleaved`);
@@ -211,7 +236,7 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
           continue;
         }
         const variant = variants.find((candidate) => candidate.name === name)!;
-        const { wallMs, stdout } = await timeProcess([driver, pathToFileURL(variant.file).href], { ...baseEnv, NODE_OPTIONS: variant.nodeOptions });
+        const { wallMs, stdout } = await timeProcess([driver, pathToFileURL(variant.file).href], envOf(variant));
         const marker = /^@@bench (.+)$/m.exec(stdout);
         if (!marker) throw new Error(`driver printed no timings: ${stdout.slice(0, 500)}`);
         const inside = JSON.parse(marker[1]!) as { imported: number; decided: number };
@@ -227,13 +252,13 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       progress(`writing --cpu-prof profiles of each variant to ${options.profileDir}`);
       for (const variant of variants) {
         const dir = join(options.profileDir, variant.name.replace(/[^a-z-]/g, '_'));
-        await timeProcess(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href], { ...baseEnv, NODE_OPTIONS: variant.nodeOptions });
+        await timeProcess(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href], envOf(variant));
       }
     }
     // Every init fetched the JWKS and read the key once: the I/O was really exercised.
-    const expectedRequests = 2 * variants.length * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
+    const expectedRequests = variants.reduce((sum, variant) => sum + variant.requests, 0) * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
     if (stub.requests() - requestsBefore !== expectedRequests) {
-      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch and one GetItem per start)`);
+      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch and one GetItem per authorizer start, one GetItem per naive start)`);
     }
 
     const bareMs = median(bare);
@@ -252,6 +277,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     return {
       bundle_bytes: Object.fromEntries(Object.entries(bytes[SHIPPED_CHOICE]).map(([name, size]) => [name, size.js])),
       init_ms: shipped.init_ms,
+      init_ms_300_routes: figures[`${SHIPPED_CHOICE}+300-routes`]!.init_ms,
+      naive_sdk_ms: figures['naive-sdk']!.init_ms,
       bare_node_ms: round(bareMs, 2),
       ratio: shipped.ratio,
       shipped: { bundling: SHIPPED_CHOICE, node_options: AUTHORIZER_NODE_OPTIONS },

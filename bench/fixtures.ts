@@ -7,6 +7,7 @@ import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'nod
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { BASE62_ALPHABET, generateKey, hashKey } from '../lambdas/shared/key-format';
 import type { KeyRecord } from '../lambdas/shared/key-record';
+import type { RouteRule } from '../lambdas/shared/route-table';
 
 export const BENCH_ISSUER = 'https://issuer.bench.invalid';
 export const BENCH_AUDIENCE = 'dualgate-bench';
@@ -120,4 +121,20 @@ export function authorizerEvent(credential: string): APIGatewayRequestAuthorizer
       identity: { sourceIp: '203.0.113.10', userAgent: 'bench/1.0' },
     },
   } as unknown as APIGatewayRequestAuthorizerEvent;
+}
+
+/** A 300-route table like a large app's: resources with ids, nested actions, greedy trees and ANY. */
+export function generatedRouteTable(routeCount: number, scopeCount: number): RouteRule[] {
+  const routes: RouteRule[] = [];
+  for (let i = 0; routes.length < routeCount; i++) {
+    const base = `/svc${i}`;
+    const scope = (n: number) => `scope-${(i * 3 + n) % scopeCount}`;
+    routes.push({ method: 'GET', path: base, scopes: [scope(0)] });
+    routes.push({ method: 'POST', path: base, scopes: [scope(1)] });
+    routes.push({ method: 'GET', path: `${base}/{id}`, scopes: [scope(0)] });
+    routes.push({ method: 'PUT', path: `${base}/{id}`, scopes: [scope(1)] });
+    routes.push({ method: 'POST', path: `${base}/{id}/actions/run`, scopes: [scope(2)] });
+    routes.push({ method: 'ANY', path: `${base}/files/{proxy+}`, scopes: [scope(2)] });
+  }
+  return routes.slice(0, routeCount);
 }

@@ -5,6 +5,7 @@
  *   npm run spray           (node --expose-gc, about a minute on 2 cores)
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { DEMO_COMPILED_TABLE } from '../lib/demo/demo-routes';
 import { buildAuthorizer, MAX_JWT_CACHE_ENTRIES, MAX_KEY_CACHE_ENTRIES } from '../lambdas/authorizer/wiring';
 import { generateKey } from '../lambdas/shared/key-format';
 import type { KeyRecord } from '../lambdas/shared/key-record';
@@ -38,7 +39,7 @@ function jwt(index: number): string {
 }
 
 const { authorize, jwtPolicy } = buildAuthorizer(
-  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'] }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' },
+  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'] }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' }, DEMO_COMPILED_TABLE,
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },
 );
 await jwtPolicy?.hydrate();

@@ -5,6 +5,7 @@
  * `key_uncached_us`, which reads dynalite; DynamoDB calls are counted on a real SDK client.
  */
 import { hash as oneShotHash, verify as cryptoVerify } from 'node:crypto';
+import { DEMO_COMPILED_TABLE } from '../lib/demo/demo-routes';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { JwtVerifier } from 'aws-jwt-verify';
@@ -101,7 +102,7 @@ function expectEffect(name: string, outcome: AuthorizerOutcome, effect: Authoriz
 
 function stubbedAuthorizer(lookup: KeyLookup, jwksBody: string, sink: LogSink, level = 'INFO') {
   const logger = createLogger({ service: 'dualgate-authorizer', level, sink });
-  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), { keyLookup: lookup, fetcher: new MemoryJwksFetcher(jwksBody), logger });
+  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), DEMO_COMPILED_TABLE, { keyLookup: lookup, fetcher: new MemoryJwksFetcher(jwksBody), logger });
 }
 
 export async function runMicro(options: MicroOptions, progress: (line: string) => void = () => undefined): Promise<MicroResults> {
@@ -236,7 +237,7 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
       const logger = createLogger({ service: 'dualgate-authorizer', level: 'INFO', sink: discardSink });
       const env = { ...BENCH_ENV, DUALGATE_KEY_TABLE: tableName, DUALGATE_KEY_CACHE_TTL_SECONDS: String(keyCacheTtlSeconds) };
       const jwksBody = JSON.stringify(jwksOf(signingKey));
-      const built = buildAuthorizer(readSettings(env), { dynamoClient: counted.client, fetcher: new MemoryJwksFetcher(jwksBody), logger });
+      const built = buildAuthorizer(readSettings(env), DEMO_COMPILED_TABLE, { dynamoClient: counted.client, fetcher: new MemoryJwksFetcher(jwksBody), logger });
       return { ...built, calls: counted.calls, client: counted.client };
     };
 

@@ -1,9 +1,40 @@
 /**
- * How every Lambda is bundled (NodejsFunction's `bundling`), as plain data: the construct uses it, and the
- * cold-start benchmark (bench/cold-start.ts) builds its bundles from the same options, so the figures are
- * for the code that ships. This module must not import aws-cdk-lib.
+ * How every Lambda is bundled, as one definition: the package build (scripts/build.ts) writes the shipped
+ * bundles with it, the construct builds the same bundles on demand when it runs from this repository's
+ * TypeScript sources (lib/lambda-code.ts), and the cold-start benchmark times them. This module must not
+ * import aws-cdk-lib, nor esbuild (a consumer of the package has neither need nor copy of it).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
+/** Where this repository's (or the installed package's) root is: bundles and sources are found from it. */
+export const PACKAGE_ROOT = findPackageRoot(import.meta.dirname);
+
+function findPackageRoot(from: string): string {
+  // lib/ in the repository, dist/ (CommonJS bundle) or dist/types/lib in the package: walk up to package.json.
+  let dir = from;
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'dualgate') return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`dualgate: cannot find the package root above ${from}`);
+    dir = parent;
+  }
+}
+
+/** The Lambda bundles dualgate ships, by name → TypeScript entry (relative to the package root). */
+export const LAMBDA_ENTRIES = {
+  authorizer: 'lambdas/authorizer/handler.ts',
+  keys: 'lambdas/keys/handler.ts',
+} as const;
+export type LambdaBundleName = keyof typeof LAMBDA_ENTRIES;
+
+/** The demo app's backends: bundled the same way, from source, never shipped. */
+export const DEMO_LAMBDA_ENTRIES = {
+  'backends/health': 'lambdas/backends/health.ts',
+  'backends/me': 'lambdas/backends/me.ts',
+  'backends/users': 'lambdas/backends/users.ts',
+} as const;
 
 /**
  * Bundle-time substitutions. `@aws-sdk/credential-provider-node` (the SDK's default credential chain, with a
@@ -11,14 +42,14 @@ import * as path from 'node:path';
  * in the environment, and the chain is ~95 KB parsed at every cold start for nothing.
  */
 export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': path.join(import.meta.dirname, '..', 'lambdas', 'shared', 'bundling', 'lambda-env-credentials.ts'),
+  '@aws-sdk/credential-provider-node': path.join(PACKAGE_ROOT, 'lambdas', 'shared', 'bundling', 'lambda-env-credentials.ts'),
 };
 
 export const LAMBDA_BUNDLING = {
   minify: true,
   sourceMap: true,
   format: 'esm',
-  target: 'node24',
+  target: 'node22',
   mainFields: ['module', 'main'],
   // ESM output: some bundled CommonJS dependencies still call require() for Node built-ins.
   banner: "import { createRequire as __dgCreateRequire } from 'module'; const require = __dgCreateRequire(import.meta.url);",
@@ -26,9 +57,9 @@ export const LAMBDA_BUNDLING = {
   externalModules: [] as readonly string[],
 } as const;
 
-/** NodejsFunction writes ESM bundles as index.mjs. */
+/** Every bundle is one ESM file; its handler is `index.handler`. */
 export const LAMBDA_BUNDLE_FILE = 'index.mjs';
-/** NODE_OPTIONS for the management and backend functions: stack traces in CloudWatch point at the TypeScript source. */
+/** NODE_OPTIONS for the key API and the demo backends: stack traces in CloudWatch point at the TypeScript source. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 /**
  * The authorizer runs without `--enable-source-maps`: reading and indexing its source map costs ~25 ms of
@@ -36,3 +67,24 @@ export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
  * in the asset, for decoding a trace by hand.
  */
 export const AUTHORIZER_NODE_OPTIONS = '';
+
+/** esbuild's options for one bundle (a plain object, so this module needs no esbuild types). */
+export function esbuildOptions(entry: string, outfile: string, external: readonly string[] = LAMBDA_BUNDLING.externalModules) {
+  return {
+    entryPoints: [path.resolve(PACKAGE_ROOT, entry)],
+    bundle: true,
+    platform: 'node' as const,
+    target: LAMBDA_BUNDLING.target,
+    format: LAMBDA_BUNDLING.format,
+    outfile,
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    external: [...external],
+    // The SDK aliases only apply when the SDK is bundled.
+    ...(external.length === 0 ? { alias: { ...LAMBDA_ALIASES } } : {}),
+    banner: { js: LAMBDA_BUNDLING.banner },
+    mainFields: [...LAMBDA_BUNDLING.mainFields],
+    logLevel: 'silent' as const,
+    legalComments: 'none' as const,
+  };
+}

@@ -5,7 +5,7 @@
 import { assertValidKeyPrefix } from '../lambdas/shared/key-format';
 import { parseIssuerConfigs, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { DEFAULT_SETTINGS, SETTING_NAMES } from '../lambdas/shared/settings';
-import { SCOPE_PATTERN } from './routes';
+import { SCOPE_PATTERN } from '../lambdas/shared/route-table';
 
 export interface DualgateConfig {
   /** Key prefix, `[a-z][a-z0-9]{1,15}`. Default `dg`. */

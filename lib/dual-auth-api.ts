@@ -1,31 +1,69 @@
 /**
- * DualAuthApi: a REST API whose every method sits behind one Lambda REQUEST authorizer that accepts an
- * API key or a JWT, plus the key table, the (optional) Cognito issuer, the management API and the sample
- * backends, all built from the route table in lib/routes.ts.
+ * DualAuthApi: a REST API whose methods sit behind one Lambda REQUEST authorizer that accepts an API key or a
+ * JWT, plus the key table, the (optional) Cognito issuer and the key management API. The app brings its own
+ * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
+ * their code assets, compiled and checked at synth.
  */
-import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aspects, AspectPriority, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct, type IConstruct } from 'constructs';
+import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
-import { PolicyCompiler } from '../lambdas/authorizer/policy-compiler';
-import { resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
-import { AUTHORIZER_NODE_OPTIONS, LAMBDA_ALIASES, LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
+import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
+import {
+  DEFAULT_MANAGEMENT_BASE_PATH,
+  KEY_SCOPES,
+  managementRoutes,
+  parseRoutePath,
+  ROUTE_METHODS,
+  RouteTableError,
+  scopeCatalog,
+  SCOPE_PATTERN,
+  type RouteMethod,
+  type RouteRule,
+} from '../lambdas/shared/route-table';
+import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from './bundling';
+import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
-import { ROUTES, scopeCatalog, type HandlerName, type Route } from './routes';
+import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 
-export const LAMBDAS_DIR = path.join(import.meta.dirname, '..', 'lambdas');
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
 
-export type DualAuthApiProps = Partial<DualgateConfig>;
+/** One method of the API, as the app declares it. */
+export interface DualAuthRoute {
+  /** `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS` or `ANY`. */
+  readonly method: RouteMethod;
+  /** Resource path: `{param}` is one segment, a final `{name+}` one or more (greedy). */
+  readonly path: string;
+  /** Every scope listed is required. Default `[]`: any authenticated caller. */
+  readonly scopes?: readonly string[];
+  /** The Lambda function serving the route (any function: its own role, runtime, VPC, environment)… */
+  readonly handler?: lambda.IFunction;
+  /** …or any API Gateway integration. Exactly one of `handler` and `integration`. */
+  readonly integration?: apigateway.Integration;
+  /** `false` for an open route: no credential, no authorizer. Default `true`. */
+  readonly authorized?: boolean;
+}
+
+export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers' | 'logLevel'>> {
+  /** The app's routes; more can be added with `addRoute`. */
+  readonly routes?: readonly DualAuthRoute[];
+  /** Scopes keys and tokens may carry although no route requires them yet. */
+  readonly extraScopes?: readonly string[];
+  /** The key management API: on at `/keys` by default; `{ basePath }` moves it, `false` leaves it out. */
+  readonly managementApi?: boolean | { readonly basePath?: string };
+  /** External OIDC issuers (`[{ issuer, audience, jwksUri? }]`). Without them, a Cognito user pool is created. */
+  readonly issuers?: readonly unknown[];
+  readonly logLevel?: DualgateConfig['logLevel'];
+}
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
 const ACCESS_LOG_FIELDS = {
@@ -44,24 +82,48 @@ const ACCESS_LOG_FIELDS = {
   errorType: '$context.error.responseType',
 };
 
+const CONFIG_PROPS = [
+  'keyPrefix',
+  'issuers',
+  'cognito',
+  'authorizerCacheTtlSeconds',
+  'keyCacheTtlSeconds',
+  'negativeKeyCacheTtlSeconds',
+  'staleIfErrorSeconds',
+  'jwtCacheTtlSeconds',
+  'adminScope',
+  'stageName',
+  'logLevel',
+] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi'] as const;
+
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
   readonly api: apigateway.RestApi;
   readonly table: dynamodb.Table;
   readonly authorizer: apigateway.RequestAuthorizer;
-  readonly authorizerFunction: NodejsFunction;
-  readonly functions = new Map<HandlerName, NodejsFunction>();
+  readonly authorizerFunction: lambda.Function;
+  /** The key management API's function, unless `managementApi: false`. */
+  readonly managementFunction?: lambda.Function;
+  /** Where the key API is mounted, or undefined when it is off. */
+  readonly managementBasePath?: string;
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
   readonly tokenUrl?: string;
 
+  private readonly rules: RouteRule[] = [];
+  private readonly ownMethods = new Set<apigateway.Method>();
+  private readonly extraScopes: readonly string[];
+  private readonly deferredCode: DeferredAssetCode[] = [];
+  private compiled?: RuntimeRouteConfig;
+
   constructor(scope: Construct, id: string, props: DualAuthApiProps = {}) {
     super(scope, id);
-    const config = resolveConfig(props);
+    const unknown = Object.keys(props).filter((name) => !([...CONFIG_PROPS, ...CONSTRUCT_PROPS] as readonly string[]).includes(name));
+    if (unknown.length > 0) throw new DualgateConfigError(`DualAuthApi: unknown prop(s) ${unknown.join(', ')}`);
+    const config = resolveConfig(Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])));
     this.config = config;
-    // The authorizer compiles its IAM policies from the route table: refuse at synth a table that IAM
-    // wildcards cannot express exactly, rather than ship an authorizer that fails every request.
-    new PolicyCompiler(ROUTES);
+    this.extraScopes = validExtraScopes(props.extraScopes);
     const stack = Stack.of(this);
 
     this.table = new dynamodb.Table(this, 'KeyTable', {
@@ -85,8 +147,6 @@ export class DualAuthApi extends Construct {
     });
 
     const issuers: IssuerConfig[] = [...config.issuers];
-    // Every scope a token may need: the route table's, the management scopes, and a custom admin scope.
-    const catalog = [...new Set([...scopeCatalog(ROUTES), config.adminScope])].sort();
     if (config.cognito) {
       const pool = new cognito.UserPool(this, 'UserPool', {
         selfSignUpEnabled: false,
@@ -96,21 +156,23 @@ export class DualAuthApi extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
         deletionProtection: true,
       });
-      const resourceServer = pool.addResourceServer('ResourceServer', {
-        identifier: RESOURCE_SERVER_ID,
-        scopes: catalog.map((scopeName) => new cognito.ResourceServerScope({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
+      // Scopes are the app's catalog, known once every route is added: filled in at synth.
+      const placeholder = new cognito.ResourceServerScope({ scopeName: KEY_SCOPES.read, scopeDescription: KEY_SCOPES.read });
+      const resourceServer = pool.addResourceServer('ResourceServer', { identifier: RESOURCE_SERVER_ID, scopes: [placeholder] });
+      (resourceServer.node.defaultChild as cognito.CfnUserPoolResourceServer).scopes = Lazy.any({
+        produce: () => this.routeConfig().catalog.map((scopeName) => ({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
       });
       const domain = pool.addDomain('Domain', { cognitoDomain: { domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}` } });
       // The machine-to-machine client: client-credentials grant, every catalog scope (it is the first admin).
       const client = pool.addClient('AdminClient', {
         generateSecret: true,
         authFlows: {},
-        oAuth: {
-          flows: { clientCredentials: true },
-          scopes: catalog.map((scopeName) => cognito.OAuthScope.resourceServer(resourceServer, new cognito.ResourceServerScope({ scopeName, scopeDescription: scopeName }))),
-        },
+        oAuth: { flows: { clientCredentials: true }, scopes: [cognito.OAuthScope.resourceServer(resourceServer, placeholder)] },
         accessTokenValidity: Duration.hours(1),
         preventUserExistenceErrors: true,
+      });
+      (client.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = Lazy.list({
+        produce: () => this.routeConfig().catalog.map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
       });
       issuers.push({
         issuer: cognitoIssuer(stack.region, pool.userPoolId),
@@ -124,7 +186,7 @@ export class DualAuthApi extends Construct {
     }
 
     const environment = runtimeEnvironment(config, { tableName: this.table.tableName, issuersJson: stack.toJsonString(issuers) });
-    this.authorizerFunction = this.lambdaFunction('Authorizer', 'authorizer/handler', environment, { memorySize: 512, timeout: Duration.seconds(5) });
+    this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, { memorySize: 512, timeout: Duration.seconds(5) });
     // Least privilege: the authorizer reads one item by hash, on the table itself (no index), and nothing else.
     this.authorizerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
 
@@ -163,33 +225,14 @@ export class DualAuthApi extends Construct {
       });
     }
 
-    for (const route of ROUTES) this.addRoute(route, environment);
-
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
-    new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
-    if (this.userPool && this.userPoolClient && this.tokenUrl) {
-      new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
-      new CfnOutput(this, 'AdminClientId', { value: this.userPoolClient.userPoolClientId });
-      new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
-    }
-  }
-
-  private addRoute(route: Route, environment: Record<string, string>): void {
-    const resource = this.api.root.resourceForPath(route.path);
-    const integration = new apigateway.LambdaIntegration(this.backendFunction(route.handler, environment));
-    if (route.authorized === false) {
-      resource.addMethod(route.method, integration, { authorizationType: apigateway.AuthorizationType.NONE });
-    } else {
-      resource.addMethod(route.method, integration);
-    }
-  }
-
-  private backendFunction(handler: HandlerName, environment: Record<string, string>): NodejsFunction {
-    const existing = this.functions.get(handler);
-    if (existing) return existing;
-    const id = handler.split('/').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('').replace(/[^A-Za-z0-9]/g, '');
-    const fn = this.lambdaFunction(id, handler, handler.startsWith('keys/') ? environment : { LOG_LEVEL: this.config.logLevel });
-    if (handler.startsWith('keys/')) {
+    const management = props.managementApi ?? true;
+    if (management !== false) {
+      const basePath = management === true ? DEFAULT_MANAGEMENT_BASE_PATH : (management.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH);
+      if (typeof basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath)) {
+        throw new DualgateConfigError(`managementApi.basePath must be a path of literal segments such as /keys or /admin/keys (got ${JSON.stringify(basePath)})`);
+      }
+      this.managementBasePath = basePath;
+      const fn = this.dualgateFunction('KeysHandler', 'keys', environment);
       fn.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [this.table.tableArn] }),
       );
@@ -200,37 +243,165 @@ export class DualAuthApi extends Construct {
           resources: Object.keys(KEY_TABLE.indexes).map((indexName) => `${this.table.tableArn}/index/${indexName}`),
         }),
       );
+      this.managementFunction = fn;
+      for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
     }
-    this.functions.set(handler, fn);
-    return fn;
+    for (const route of props.routes ?? []) this.addRoute(route);
+
+    // The route table is final once the app has added every route: compile it into the assets at synth.
+    Aspects.of(this).add(new FinaliseRouteTable(this), { priority: AspectPriority.MUTATING });
+    this.node.addValidation({ validate: () => this.validateMethods() });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
+    if (this.userPool && this.userPoolClient && this.tokenUrl) {
+      new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
+      new CfnOutput(this, 'AdminClientId', { value: this.userPoolClient.userPoolClientId });
+      new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
+    }
   }
 
-  private lambdaFunction(id: string, entry: string, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}): NodejsFunction {
+  /** Put one method behind the authorizer (or open, with `authorized: false`) and into the route table. */
+  addRoute(route: DualAuthRoute): apigateway.Method {
+    if (this.compiled) throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
+    const where = `route ${String(route.method)} ${String(route.path)}`;
+    if (!(ROUTE_METHODS as readonly string[]).includes(route.method)) throw new RouteTableError(`${where}: method must be one of ${ROUTE_METHODS.join(', ')}`);
+    parseRoutePath(route.path);
+    const scopes = route.scopes ?? [];
+    if (!Array.isArray(scopes)) throw new RouteTableError(`${where}: scopes must be a list of scope names`);
+    const bad = scopes.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
+    if (bad.length > 0) throw new RouteTableError(`${where}: scope(s) ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+    if (route.authorized !== undefined && typeof route.authorized !== 'boolean') throw new RouteTableError(`${where}: authorized must be true or false`);
+    if (route.authorized === false && scopes.length > 0) throw new RouteTableError(`${where}: an open route (authorized: false) cannot require scopes`);
+    if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
+    if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) throw new RouteTableError(`${where} is declared twice`);
+
+    const integration = route.integration ?? new apigateway.LambdaIntegration(route.handler as lambda.IFunction);
+    const resource = this.api.root.resourceForPath(route.path);
+    const method =
+      route.authorized === false
+        ? resource.addMethod(route.method, integration, { authorizationType: apigateway.AuthorizationType.NONE })
+        : resource.addMethod(route.method, integration, { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM });
+    this.ownMethods.add(method);
+    this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
+    return method;
+  }
+
+  /** The app's route table as declared so far: method, path, scopes, and `authorized: false` for open routes. */
+  get routeTable(): readonly RouteRule[] {
+    return this.rules;
+  }
+
+  /** The compiled table, catalog and base path the Lambdas receive (computed once, when synth starts). */
+  routeConfig(): RuntimeRouteConfig {
+    if (this.compiled) return this.compiled;
+    const routeTable = compileRouteTable(this.rules);
+    const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
+    this.assertAdminScopeIsNotOrdinary();
+    this.compiled = { version: 1, routeTable, catalog, managementBasePath: this.managementBasePath ?? null };
+    return this.compiled;
+  }
+
+  /** Called by the aspect: write the route table into each dualgate function's code asset. */
+  finalise(): void {
+    const config = this.routeConfig();
+    for (const code of this.deferredCode) code.materialise(config);
+  }
+
+  /** An admin scope that routes also require would make every holder of that route scope an admin. */
+  private assertAdminScopeIsNotOrdinary(): void {
+    const adminScope = this.config.adminScope;
+    const route = this.rules.find((rule) => rule.scopes.includes(adminScope));
+    if (adminScope === KEY_SCOPES.read || adminScope === KEY_SCOPES.write || route) {
+      const where = route ? `route ${route.method} ${route.path} requires it` : 'it is a key-management scope';
+      throw new DualgateConfigError(`adminScope "${adminScope}" is also an ordinary scope (${where}): every holder would become an admin; give adminScope a scope of its own, such as keys:admin`);
+    }
+  }
+
+  /** Methods added to `api` directly sit behind the authorizer but outside the route table: 403 for everyone. */
+  private validateMethods(): string[] {
+    const strays = this.api.methods.filter((method) => !this.ownMethods.has(method)).map((method) => `${method.httpMethod} ${method.resource.path}`);
+    if (strays.length === 0) return [];
+    return [`method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`];
+  }
+
+  private dualgateFunction(id: string, bundle: LambdaBundleName, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
-    return new NodejsFunction(this, id, {
-      entry: path.join(LAMBDAS_DIR, `${entry}.ts`),
-      handler: 'handler',
+    const code = new DeferredAssetCode(this, `${id}Code`, bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
+    this.deferredCode.push(code);
+    const nodeOptions = bundle === 'authorizer' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;
+    return new lambda.Function(this, id, {
+      code,
+      handler: `${LAMBDA_BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.seconds(10),
       logGroup,
-      environment: { ...environment, ...nodeOptionsFor(entry) },
-      // One definition (lib/bundling.ts), shared with the cold-start benchmark.
-      bundling: {
-        ...LAMBDA_BUNDLING,
-        format: OutputFormat.ESM,
-        mainFields: [...LAMBDA_BUNDLING.mainFields],
-        externalModules: [...LAMBDA_BUNDLING.externalModules],
-        esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
-        forceDockerBundling: false,
-      },
+      environment: { ...environment, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
       ...overrides,
     });
   }
 }
 
-function nodeOptionsFor(entry: string): Record<string, string> {
-  const options = entry === 'authorizer/handler' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;
-  return options ? { NODE_OPTIONS: options } : {};
+function validExtraScopes(extra: unknown): string[] {
+  if (extra === undefined) return [];
+  if (!Array.isArray(extra)) throw new DualgateConfigError('extraScopes must be a list of scope names');
+  const bad = extra.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
+  if (bad.length > 0) throw new DualgateConfigError(`extraScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+  return [...extra] as string[];
+}
+
+class FinaliseRouteTable implements IAspect {
+  private done = false;
+  constructor(private readonly gate: DualAuthApi) {}
+  visit(node: IConstruct): void {
+    if (this.done || node !== this.gate) return;
+    this.done = true;
+    this.gate.finalise();
+  }
+}
+
+/**
+ * Lambda code whose asset is created at synth, once the route table is final: the function's S3 location is a
+ * lazy value, and the asset (bundle + route-table file) is added when the aspect runs. Like Code.fromAsset, it
+ * records the asset path on the function's resource metadata, so tools that read the assembly find the code.
+ */
+class DeferredAssetCode extends lambda.Code {
+  readonly isInline = false;
+  private asset?: s3assets.Asset;
+  private readonly resources: CfnResource[] = [];
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly id: string,
+    private readonly bundleDir: string,
+  ) {
+    super();
+  }
+
+  override bind(): lambda.CodeConfig {
+    return {
+      s3Location: {
+        bucketName: Lazy.string({ produce: () => this.requireAsset().s3BucketName }),
+        objectKey: Lazy.string({ produce: () => this.requireAsset().s3ObjectKey }),
+      },
+    };
+  }
+
+  override bindToResource(resource: CfnResource): void {
+    this.resources.push(resource);
+  }
+
+  materialise(config: RuntimeRouteConfig): void {
+    if (this.asset) return;
+    const dir = codeDirectoryWith(this.bundleDir, { [RUNTIME_CONFIG_FILE]: JSON.stringify(config) });
+    this.asset = new s3assets.Asset(this.scope, this.id, { path: dir, exclude: ['.complete'] });
+    for (const resource of this.resources) this.asset.addResourceMetadata(resource, 'Code');
+  }
+
+  private requireAsset(): s3assets.Asset {
+    if (!this.asset) throw new Error('dualgate: the Lambda code asset was not created; the construct must be synthesized through an App (aspects run at synth)');
+    return this.asset;
+  }
 }

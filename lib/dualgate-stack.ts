@@ -1,20 +1,49 @@
-/** The demo stack: one DualAuthApi configured from CDK context (`dualgate:*`). */
-import { Stack, Validations, type StackProps } from 'aws-cdk-lib';
+/**
+ * The demo app's stack: one DualAuthApi with the demo's own backends (`/health`, `/me`, `/users`), built on the
+ * library exactly as a platform team's app would be. bin/dualgate.ts maps `dualgate:*` CDK context to its props.
+ */
+import { Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
+import { DEMO_LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from './bundling';
+import { DEMO_ROUTES, type DemoBackend } from './demo/demo-routes';
 import { DualAuthApi, type DualAuthApiProps } from './dual-auth-api';
+import { bundleDirectory } from './lambda-code';
 
 export class DualgateStack extends Stack {
   readonly dualAuth: DualAuthApi;
+  readonly backends = new Map<DemoBackend, lambda.Function>();
 
   constructor(scope: Construct, id: string, props: StackProps & { dualgate?: DualAuthApiProps } = {}) {
     super(scope, id, props);
     this.dualAuth = new DualAuthApi(this, 'DualAuth', props.dualgate);
+    for (const route of DEMO_ROUTES) this.dualAuth.addRoute({ ...route, handler: this.backend(route.backend) });
     acknowledgeNagFindings(this.dualAuth);
+  }
+
+  private backend(name: DemoBackend): lambda.Function {
+    const existing = this.backends.get(name);
+    if (existing) return existing;
+    const id = `${name.charAt(0).toUpperCase()}${name.slice(1)}Backend`;
+    const entry = DEMO_LAMBDA_ENTRIES[`backends/${name}`];
+    const fn = new lambda.Function(this, id, {
+      code: lambda.Code.fromAsset(bundleDirectory(`backends/${name}`, entry)),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
+      environment: { LOG_LEVEL: this.dualAuth.config.logLevel, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
+    });
+    this.backends.set(name, fn);
+    return fn;
   }
 }
 
 /**
- * cdk-nag AwsSolutions findings dualgate accepts, each with its reason. Anything not listed here fails
+ * cdk-nag AwsSolutions findings the demo accepts, each with its reason. Anything not listed here fails
  * `cdk synth` and the test suite.
  */
 export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {

@@ -16,7 +16,7 @@ import {
   rotateKeyBody,
   updateKeyBody,
 } from '../lambdas/keys/schemas';
-import { ROUTES } from './routes';
+import { managementRoutes } from '../lambdas/shared/route-table';
 
 type JsonObject = Record<string, unknown>;
 
@@ -38,7 +38,7 @@ const BAD_REQUEST = error('validation failed; `field` names the offending field 
 const NOT_FOUND = error('no such key, or a key of another owner (the same answer)');
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' } };
 
-/** method → path → operation. The handler's routes from lib/routes.ts must all appear here, and nothing else. */
+/** method → path → operation. managementRoutes() must all appear here, and nothing else. */
 const OPERATIONS: Record<string, Record<string, JsonObject>> = {
   '/keys': {
     post: {
@@ -113,7 +113,7 @@ export const KEYS_OPENAPI_SCHEMAS = {
 } as const;
 
 export function buildKeysOpenApi(): JsonObject {
-  const keyRoutes = ROUTES.filter((route) => route.handler === 'keys/handler');
+  const keyRoutes = managementRoutes();
   const paths: Record<string, Record<string, JsonObject>> = {};
   for (const route of keyRoutes) {
     const operation = OPERATIONS[route.path]?.[route.method.toLowerCase()];

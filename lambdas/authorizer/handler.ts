@@ -4,10 +4,13 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields } from '../shared/logger';
+import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
 import { readSettings } from '../shared/settings';
 import { buildAuthorizer } from './wiring';
 
-const { authorize, jwtPolicy, logger } = buildAuthorizer(readSettings());
+// The app's route table sits beside this bundle in the asset: read once per container.
+const { routeTable } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
+const { authorize, jwtPolicy, logger } = buildAuthorizer(readSettings(), routeTable);
 
 if (jwtPolicy) {
   try {

@@ -30,7 +30,7 @@ import type { JwtHeader, JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { BoundedCache } from '../shared/bounded-cache';
 import type { IssuerConfig } from '../shared/issuer-config';
 import { normaliseScopes, type Principal } from '../shared/principal';
-import { SCOPE_PATTERN } from '../../lib/routes';
+import { SCOPE_PATTERN } from '../shared/route-table';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
 export interface JwtPolicyOptions {

@@ -10,7 +10,11 @@
  * policy. Literal paths are routed before `{param}` siblings, so a literal route never counts as covered.
  */
 import { BoundedCache } from '../shared/bounded-cache';
-import type { Route } from '../../lib/routes';
+import { HTTP_METHODS, matchRank, parseRoutePath, ROUTE_METHODS, RouteTableError, type HttpMethod, type CompiledRouteTable, type PathPart, type RouteRule } from '../shared/route-table';
+
+export type { CompiledRouteTable } from '../shared/route-table';
+
+export { servingRoute } from '../shared/route-table';
 
 export interface PolicyStatement {
   Action: 'execute-api:Invoke';
@@ -29,9 +33,18 @@ export function apiStageArn(methodArn: string): string | undefined {
   return match ? `${match[1]}:${match[2]}/${match[3]}` : undefined;
 }
 
-/** `GET /keys/{id}` → `GET/keys/*`: the method ARN's resource part, with path parameters as wildcards. */
-export function routeResource(route: Pick<Route, 'method' | 'path'>): string {
-  return `${route.method}${route.path.replace(/\{[^}/]+\}/g, '*')}`;
+/** The methods a route answers: `ANY` is every verb, spelt out so that its IAM patterns stay anchored at the verb. */
+export function routeMethods(route: Pick<RouteRule, 'method'>): readonly HttpMethod[] {
+  return route.method === 'ANY' ? HTTP_METHODS : [route.method];
+}
+
+/**
+ * `GET /keys/{id}` → [`GET/keys/*`]: the method ARN's resource part for each verb, path parameters as wildcards.
+ * `ANY` becomes one resource per verb rather than `*`, because a leading `*` would also match every deeper path.
+ */
+export function routeResources(route: Pick<RouteRule, 'method' | 'path'>): string[] {
+  const path = route.path.replace(/\{[^}/]+\}/g, '*');
+  return routeMethods(route).map((method) => `${method}${path}`);
 }
 
 /** IAM's ARN matching: `*` any run of characters (including `/`), `?` any one character. */
@@ -67,11 +80,12 @@ function iamTokens(pattern: string): Token[] {
   return [...pattern].map((char) => (char === '*' ? { chars: 'any', repeat: true } : char === '?' ? { chars: 'any', repeat: false } : { chars: char, repeat: false }));
 }
 
-/** The paths API Gateway sends for a route: each `{param}` is one non-empty segment without `/`. */
-function requestTokens(route: Pick<Route, 'method' | 'path'>): Token[] {
+/** The request paths API Gateway sends for a route and verb: `{param}` is one non-empty segment, a greedy `{name+}` one or more. */
+function requestTokens(method: HttpMethod, path: string): Token[] {
   const tokens: Token[] = [];
-  for (const part of `${route.method}${route.path}`.split(/(\{[^}/]+\})/)) {
-    if (part.startsWith('{')) tokens.push({ chars: 'segment', repeat: false }, { chars: 'segment', repeat: true });
+  for (const part of `${method}${path}`.split(/(\{[^}/]+\})/)) {
+    if (part.endsWith('+}')) tokens.push({ chars: 'segment', repeat: false }, { chars: 'any', repeat: true });
+    else if (part.startsWith('{')) tokens.push({ chars: 'segment', repeat: false }, { chars: 'segment', repeat: true });
     else for (const char of part) tokens.push({ chars: char, repeat: false });
   }
   return tokens;
@@ -85,12 +99,14 @@ function classesMeet(left: Token['chars'], right: Token['chars']): boolean {
 }
 
 /**
- * Whether an IAM pattern matches at least one request path of `route` (path parameters never hold `/`).
- * A search over pairs of positions, so it decides exactly, without enumerating paths.
+ * Whether an IAM pattern matches at least one request path of `route` (a `{param}` never holds `/`, a greedy
+ * `{name+}` may). A search over pairs of positions, so it decides exactly, without enumerating paths.
  */
-export function patternReachesRoute(pattern: string, route: Pick<Route, 'method' | 'path'>): boolean {
-  const left = iamTokens(pattern);
-  const right = requestTokens(route);
+export function patternReachesRoute(pattern: string, route: Pick<RouteRule, 'method' | 'path'>): boolean {
+  return routeMethods(route).some((method) => patternReachesTokens(iamTokens(pattern), requestTokens(method, route.path)));
+}
+
+function patternReachesTokens(left: readonly Token[], right: readonly Token[]): boolean {
   const width = right.length + 1;
   const seen = new Set<number>();
   const visit = (i: number, j: number): boolean => {
@@ -108,53 +124,129 @@ export function patternReachesRoute(pattern: string, route: Pick<Route, 'method'
   return visit(0, 0);
 }
 
-/**
- * The route API Gateway serves a concrete path with: same method and segment count, and among those the
- * most specific (a literal segment beats a `{param}`, compared left to right).
- */
-export function servingRoute(routes: readonly Route[], method: string, path: string): Route | undefined {
-  const segments = path.split('/').slice(1);
-  let best: Route | undefined;
-  let bestRank = '';
+export class AmbiguousRouteTableError extends Error {
+  override readonly name = 'AmbiguousRouteTableError';
+}
+
+export function routeAllowed(route: Pick<RouteRule, 'scopes'>, scopes: ReadonlySet<string>): boolean {
+  return route.scopes.every((scope) => scopes.has(scope));
+}
+
+const describe = (route: Pick<RouteRule, 'method' | 'path'>) => `"${route.method} ${route.path}"`;
+
+/** Refuse a table API Gateway would refuse to deploy, naming the routes. */
+function assertDeployable(routes: readonly RouteRule[]): void {
+  const seen = new Map<string, RouteRule>();
+  const variableChild = new Map<string, { part: string; route: RouteRule }>();
   for (const route of routes) {
-    const template = route.path.split('/').slice(1);
-    if (route.method !== method || template.length !== segments.length) continue;
-    if (!template.every((part, index) => part.startsWith('{') || part === segments[index])) continue;
-    const rank = template.map((part) => (part.startsWith('{') ? '0' : '1')).join('');
-    if (best === undefined || rank > bestRank) {
-      best = route;
-      bestRank = rank;
+    if (!(ROUTE_METHODS as readonly string[]).includes(route.method)) throw new RouteTableError(`route ${describe(route)}: method must be one of ${ROUTE_METHODS.join(', ')}`);
+    const parts = parseRoutePath(route.path);
+    const key = `${route.method} ${route.path}`;
+    const earlier = seen.get(key);
+    if (earlier) throw new RouteTableError(`route ${describe(route)} is declared twice`);
+    seen.set(key, route);
+    // API Gateway allows one variable child ({name} or {name+}) per resource.
+    let parent = '';
+    for (const part of parts) {
+      if (part.kind !== 'literal') {
+        const spelt = part.kind === 'greedy' ? `{${part.name}+}` : `{${part.name}}`;
+        const other = variableChild.get(parent);
+        if (other && other.part !== spelt) {
+          throw new RouteTableError(`routes ${describe(other.route)} and ${describe(route)} give ${parent || '/'} two variable children (${other.part}, ${spelt}); API Gateway allows one`);
+        }
+        variableChild.set(parent, { part: spelt, route });
+        parent += `/${spelt}`;
+      } else parent += `/${part.text}`;
+    }
+  }
+}
+
+/**
+ * Validate a route table and compute what the authorizer needs (synth time). Throws RouteTableError for a table
+ * API Gateway cannot deploy, and AmbiguousRouteTableError, naming the routes, for one whose policies IAM wildcards
+ * cannot express exactly: routes `denied`, `allowed` and `cover` where `cover`'s pattern reaches `denied` (so
+ * `denied` needs an explicit Deny), that Deny reaches `allowed`, and some scope set allows `allowed` and `cover`
+ * but not `denied`.
+ */
+export function compileRouteTable(table: readonly RouteRule[]): CompiledRouteTable {
+  assertDeployable(table);
+  const routes = table.filter((route) => route.authorized !== false).map((route) => ({ method: route.method, path: route.path, scopes: [...route.scopes] }));
+  const resources = routes.map(routeResources);
+  const tokens = routes.map((route) => routeMethods(route).map((method) => requestTokens(method, route.path)));
+  const parsed = routes.map((route) => parseRoutePath(route.path));
+  // reaches[s][t]: does an IAM pattern of route s match a request that API Gateway serves with route t?
+  const reaches = routes.map((_, source) =>
+    routes.map((_, target) => {
+      if (source === target) return true;
+      return (resources[source] ?? []).some((pattern) => {
+        // A pattern without wildcards is one literal path, served by exactly one route.
+        if (!pattern.includes('*')) return servingRouteIndex(routes, parsed, pattern) === target;
+        const left = iamTokens(pattern);
+        return (tokens[target] ?? []).some((right) => patternReachesTokens(left, right));
+      });
+    }),
+  );
+  const coveredBy = routes.map((_, target) => routes.map((_, source) => source).filter((source) => source !== target && reaches[source]?.[target]));
+  for (const [denied, deniedRoute] of routes.entries()) {
+    const covers = coveredBy[denied] ?? [];
+    if (covers.length === 0) continue;
+    for (const [allowed, allowedRoute] of routes.entries()) {
+      if (allowed === denied || !reaches[denied]?.[allowed]) continue;
+      for (const cover of covers) {
+        const coverRoute = routes[cover] as RouteRule;
+        if (!routeAllowed(deniedRoute, new Set([...allowedRoute.scopes, ...coverRoute.scopes]))) {
+          throw new AmbiguousRouteTableError(
+            `routes ${describe(deniedRoute)} and ${describe(allowedRoute)} overlap under IAM wildcards (a caller allowed ${describe(coverRoute)} ` +
+              `must be denied ${describe(deniedRoute)}, and that Deny would also match ${describe(allowedRoute)}) but need different scopes; ` +
+              'give them distinct path prefixes or the same scopes',
+          );
+        }
+      }
+    }
+  }
+  return { routes, coveredBy };
+}
+
+/** The route serving a literal method-ARN resource (`GET/files/public`). */
+function servingRouteIndex(routes: readonly RouteRule[], parsed: readonly PathPart[][], resource: string): number {
+  const slash = resource.indexOf('/');
+  const method = resource.slice(0, slash);
+  const path = resource.slice(slash);
+  const segments = path.split('/').slice(1);
+  let best = -1;
+  let bestRank = '';
+  for (const [index, route] of routes.entries()) {
+    if (route.method !== method && route.method !== 'ANY') continue;
+    const rank = matchRank(parsed[index] ?? [], segments);
+    if (rank === undefined) continue;
+    const fullRank = `${rank}${route.method === 'ANY' ? '0' : '1'}`;
+    if (best < 0 || fullRank > bestRank) {
+      best = index;
+      bestRank = fullRank;
     }
   }
   return best;
 }
 
-/** Whether `source`'s IAM pattern matches a request API Gateway would route to `target`. */
-function reaches(source: Route, target: Route, routes: readonly Route[]): boolean {
-  const pattern = routeResource(source);
-  // A pattern without wildcards is one literal path, served by exactly one route.
-  if (!pattern.includes('*')) return servingRoute(routes, source.method, source.path) === target;
-  return patternReachesRoute(pattern, target);
-}
-
-export class AmbiguousRouteTableError extends Error {
-  override readonly name = 'AmbiguousRouteTableError';
-}
-
-export function routeAllowed(route: Pick<Route, 'scopes'>, scopes: ReadonlySet<string>): boolean {
-  return route.scopes.every((scope) => scopes.has(scope));
-}
-
 export class PolicyCompiler {
-  private readonly routes: readonly Route[];
+  private readonly routes: readonly RouteRule[];
+  private readonly coveredBy: readonly (readonly number[])[];
+  private readonly resources: readonly string[][];
   private readonly relevantScopes: Set<string>;
   private readonly memo = new BoundedCache<string, PolicyDocument>(256);
   private readonly byScopesArray = new WeakMap<readonly string[], { stageArn: string; policy: PolicyDocument }>();
 
-  constructor(routes: readonly Route[]) {
-    this.routes = routes.filter((route) => route.authorized !== false);
+  /** From a table compileRouteTable produced (at synth, shipped as data): no expensive checks here, at cold start. */
+  constructor(table: CompiledRouteTable) {
+    this.routes = table.routes;
+    this.coveredBy = table.coveredBy;
+    this.resources = this.routes.map(routeResources);
     this.relevantScopes = new Set(this.routes.flatMap((route) => route.scopes));
-    assertExpressible(this.routes);
+  }
+
+  /** Validate and compile a route table in one go (tests, local tools). */
+  static fromRoutes(routes: readonly RouteRule[]): PolicyCompiler {
+    return new PolicyCompiler(compileRouteTable(routes));
   }
 
   /** Memoised per API stage and per set of scopes the route table cares about; the result is frozen and shared. */
@@ -178,43 +270,25 @@ export class PolicyCompiler {
   }
 
   private build(stageArn: string, scopes: ReadonlySet<string>): PolicyDocument {
-    const allowed: Route[] = [];
-    const denied: Route[] = [];
-    for (const route of this.routes) (routeAllowed(route, scopes) ? allowed : denied).push(route);
-    const allowedSet = [...new Set(allowed.map(routeResource))];
-    // A denied route needs an explicit Deny only if some allowed pattern also matches one of its request paths.
-    const mustDeny = [...new Set(denied.filter((route) => allowed.some((cover) => reaches(cover, route, this.routes))).map(routeResource))];
+    const allowed = this.routes.map((route) => routeAllowed(route, scopes));
     const statements: PolicyStatement[] = [];
-    if (allowedSet.length > 0) {
-      statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: allowedSet.map((resource) => `${stageArn}/${resource}`) });
+    if (allowed.length > 0 && allowed.every(Boolean)) {
+      // Every route: one resource keeps the policy small. Paths outside the table never reach the authorizer.
+      statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${stageArn}/*`] });
+      return deepFreeze({ Version: '2012-10-17', Statement: statements });
     }
-    if (mustDeny.length > 0 || allowedSet.length === 0) {
-      const resources = allowedSet.length === 0 ? ['*'] : mustDeny;
-      statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: resources.map((resource) => (resource === '*' ? `${stageArn}/*` : `${stageArn}/${resource}`)) });
+    const allow = new Set<string>();
+    const deny = new Set<string>();
+    for (const [index, isAllowed] of allowed.entries()) {
+      const resources = this.resources[index] ?? [];
+      if (isAllowed) for (const resource of resources) allow.add(resource);
+      // A denied route needs an explicit Deny only if some allowed pattern also matches one of its requests.
+      else if ((this.coveredBy[index] ?? []).some((cover) => allowed[cover])) for (const resource of resources) deny.add(resource);
     }
+    if (allow.size > 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [...allow].map((resource) => `${stageArn}/${resource}`) });
+    if (allow.size === 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${stageArn}/*`] });
+    else if (deny.size > 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [...deny].map((resource) => `${stageArn}/${resource}`) });
     return deepFreeze({ Version: '2012-10-17', Statement: statements });
-  }
-}
-
-/**
- * Refuse a route table whose policies IAM wildcards cannot express: routes `denied`, `allowed` and `cover`
- * where `cover`'s pattern reaches `denied` (so `denied` would need an explicit Deny), that Deny would reach
- * `allowed`, and some scope set allows `allowed` and `cover` but not `denied`.
- */
-function assertExpressible(routes: readonly Route[]): void {
-  for (const denied of routes) {
-    for (const allowed of routes) {
-      if (allowed === denied || !reaches(denied, allowed, routes)) continue;
-      for (const cover of routes) {
-        if (cover === denied || !reaches(cover, denied, routes)) continue;
-        if (!routeAllowed(denied, new Set([...allowed.scopes, ...cover.scopes]))) {
-          throw new AmbiguousRouteTableError(
-            `routes "${denied.method} ${denied.path}" and "${allowed.method} ${allowed.path}" overlap under IAM wildcards but need different scopes; ` +
-              'give them distinct path prefixes or the same scopes',
-          );
-        }
-      }
-    }
   }
 }
 

@@ -1,7 +1,6 @@
 /** Build the authorizer's dependencies from settings. Used by the Lambda handler and by local mode. */
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ROUTES, type Route } from '../../lib/routes';
 import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
@@ -9,7 +8,7 @@ import { ApiKeyPolicy } from './api-key-policy';
 import { createAuthorizer } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { JwtPolicy } from './jwt-policy';
-import { PolicyCompiler } from './policy-compiler';
+import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
 
 /** Bounds on in-process caches: memory stays flat whatever credentials callers spray. */
 export const MAX_KEY_CACHE_ENTRIES = 10_000;
@@ -20,11 +19,11 @@ export interface AuthorizerOverrides {
   keyLookup?: KeyLookup;
   fetcher?: Fetcher;
   logger?: Logger;
-  routes?: readonly Route[];
   nowMs?: () => number;
 }
 
-export function buildAuthorizer(settings: RuntimeSettings, overrides: AuthorizerOverrides = {}) {
+/** `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts). */
+export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
   const keyLookup =
@@ -52,7 +51,7 @@ export function buildAuthorizer(settings: RuntimeSettings, overrides: Authorizer
   const authorize = createAuthorizer({
     apiKeyPolicy,
     ...(jwtPolicy ? { jwtPolicy } : {}),
-    compiler: new PolicyCompiler(overrides.routes ?? ROUTES),
+    compiler: new PolicyCompiler(routeTable),
     logger,
   });
   return { authorize, apiKeyPolicy, jwtPolicy, logger };

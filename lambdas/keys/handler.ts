@@ -5,6 +5,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDynamoClient, KeyStore } from '../shared/key-store';
 import { createLogger } from '../shared/logger';
+import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
 import { readSettings } from '../shared/settings';
 import { createKeysHandler, type KeysHandler } from './router';
 
@@ -14,12 +15,16 @@ let keysHandler: KeysHandler | undefined;
 
 function build(): KeysHandler {
   const settings = readSettings();
+  // The app's scope catalog and base path sit beside this bundle in the asset.
+  const routeConfig = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
   // The management API is not on the authorizer's hot path: the SDK's usual patience is fine here.
   const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
   return createKeysHandler({
     store: new KeyStore(client, settings.tableName),
     keyPrefix: settings.keyPrefix,
     adminScope: settings.adminScope,
+    catalog: routeConfig.catalog,
+    ...(routeConfig.managementBasePath ? { basePath: routeConfig.managementBasePath } : {}),
     logger: createLogger({ service: 'dualgate-keys', level: settings.logLevel }),
   });
 }

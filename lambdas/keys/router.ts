@@ -17,11 +17,12 @@ import { revokeKey } from './revoke';
 import { rotateKey } from './rotate';
 import { MAX_BODY_BYTES } from './schemas';
 import { grantableCatalog } from './scopes';
+import { DEFAULT_MANAGEMENT_BASE_PATH } from '../shared/route-table';
 import { updateKey } from './update';
 
 type Operation = (context: OperationContext, request: KeyRequest) => Promise<APIGatewayProxyResult>;
 
-/** Keyed by `<method> <resource>`, exactly as the route table (lib/routes.ts) spells the keys/handler routes. */
+/** Keyed by `<method> <resource>` as managementRoutes() spells them under the default base path `/keys`. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'POST /keys': createKey,
   'GET /keys': listKeys,
@@ -38,7 +39,10 @@ export interface KeysHandlerDeps {
   logger: Logger;
   nowMs?: () => number;
   newKeyId?: () => string;
-  catalog?: ReadonlySet<string>;
+  /** The app's scope catalog (route-config.ts): the only scopes a key may carry. */
+  catalog: readonly string[];
+  /** Where the app mounted the key API; default `/keys`. */
+  basePath?: string;
 }
 
 export type KeysHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -48,14 +52,16 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     store: deps.store,
     keyPrefix: deps.keyPrefix,
     adminScope: deps.adminScope,
-    catalog: deps.catalog ?? grantableCatalog(deps.adminScope),
+    catalog: grantableCatalog(deps.catalog, deps.adminScope),
     logger: deps.logger,
     nowMs: deps.nowMs ?? Date.now,
     newKeyId: deps.newKeyId ?? newKeyId,
   };
+  const basePath = deps.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
   return async (event) => {
     try {
-      const operation = OPERATIONS[`${event.httpMethod} ${event.resource}`];
+      const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
+      const operation = resource === undefined ? undefined : OPERATIONS[`${event.httpMethod} ${resource}`];
       if (!operation) throw new RouteNotFoundError();
       const request: KeyRequest = {
         caller: principalFrom(event),

@@ -4,7 +4,7 @@
  * The OpenAPI document's request schemas are generated from these (lib/keys-openapi.ts).
  */
 import { z } from 'zod';
-import { SCOPE_PATTERN } from '../../lib/routes';
+import { SCOPE_PATTERN } from '../shared/route-table';
 import { InvalidRequestError } from './errors';
 
 /** Larger bodies are refused before parsing (400, field `body`): no legitimate request comes near it. */

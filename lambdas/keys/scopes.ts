@@ -1,9 +1,9 @@
 /**
  * Layered scopes, as pure functions: a caller may hand out only what it holds, and only what the catalog
- * (the route table's scopes plus the management scopes) knows. The admin scope may grant any catalog scope
+ * (the app's route scopes, the management scopes and extraScopes, from route-config.ts) knows. The admin scope may grant any catalog scope
  * and act for any owner. The same rule guards create, PATCH and rotate.
  */
-import { scopeCatalog, type Route } from '../../lib/routes';
+import { KEY_SCOPES } from '../shared/route-table';
 
 export type GrantDecision =
   | { ok: true }
@@ -14,9 +14,9 @@ export interface Grantor {
   readonly scopes: readonly string[];
 }
 
-/** The catalog plus the configured admin scope, which may be renamed from `keys:admin`. */
-export function grantableCatalog(adminScope: string, routes?: readonly Route[]): ReadonlySet<string> {
-  return new Set([...scopeCatalog(routes), adminScope]);
+/** The app's catalog plus the management scopes and the configured admin scope, which may be renamed from `keys:admin`. */
+export function grantableCatalog(catalog: readonly string[], adminScope: string): ReadonlySet<string> {
+  return new Set([...catalog, ...Object.values(KEY_SCOPES), adminScope]);
 }
 
 export function isAdmin(caller: Grantor, adminScope: string): boolean {

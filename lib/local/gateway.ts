@@ -29,7 +29,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '../gateway-responses';
-import type { HandlerName, Route } from '../routes';
+import { matchRank, parseRoutePath, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -50,7 +50,12 @@ export type GatewayAuthorizerOutcome =
 export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => GatewayAuthorizerOutcome | Promise<GatewayAuthorizerOutcome>;
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown> | unknown;
-export type HandlerLoader = (name: HandlerName) => Promise<ProxyHandler>;
+export type HandlerLoader = (name: string) => Promise<ProxyHandler>;
+
+/** A route the local gateway serves: the rule, plus the name its handler loader knows the backend by. */
+export interface Route extends RouteRule {
+  readonly handler: string;
+}
 
 /** One line per request; the field names are the stack's access-log fields (lib/dual-auth-api.ts). */
 export interface AccessLogEntry {
@@ -93,51 +98,48 @@ interface CachedAuthorization {
 
 interface CompiledRoute {
   route: Route;
-  parts: ({ literal: string } | { param: string })[];
-}
-
-function compileRoute(route: Route): CompiledRoute {
-  const parts = route.path
-    .split('/')
-    .filter((part) => part.length > 0)
-    .map((part) => {
-      const param = /^\{([^}]+)\}$/.exec(part);
-      return param?.[1] ? { param: param[1] } : { literal: part };
-    });
-  return { route, parts };
+  parts: PathPart[];
 }
 
 const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
 function compiledTable(routes: readonly Route[]): CompiledRoute[] {
   let compiled = compiledTables.get(routes);
   if (!compiled) {
-    compiled = routes.map(compileRoute);
+    compiled = routes.map((route) => ({ route, parts: parseRoutePath(route.path) }));
     compiledTables.set(routes, compiled);
   }
   return compiled;
 }
 
-/** Match a decoded path against the table. `{name}` takes exactly one non-empty segment, as in API Gateway. */
+/**
+ * Match a decoded path against the table as API Gateway does: `{name}` takes exactly one non-empty segment, a
+ * final `{name+}` the rest of the path (one or more segments, joined with `/`); the most specific route wins
+ * (literal, then `{param}`, then greedy, left to right), and an exact method beats `ANY` on the same resource.
+ */
 export function matchRoute(
   routes: readonly Route[],
   method: string,
   segments: readonly string[],
 ): { route: Route; pathParameters: Record<string, string> | null } | undefined {
+  let best: CompiledRoute | undefined;
+  let bestRank = '';
   for (const compiled of compiledTable(routes)) {
-    if (compiled.route.method !== method || compiled.parts.length !== segments.length) continue;
-    const pathParameters: Record<string, string> = {};
-    let matched = true;
-    for (const [index, part] of compiled.parts.entries()) {
-      const segment = segments[index] ?? '';
-      if ('literal' in part) {
-        if (part.literal !== segment) matched = false;
-      } else if (segment.length === 0) matched = false;
-      else pathParameters[part.param] = segment;
-      if (!matched) break;
+    if (compiled.route.method !== method && compiled.route.method !== 'ANY') continue;
+    const rank = matchRank(compiled.parts, segments);
+    if (rank === undefined) continue;
+    const fullRank = `${rank}${compiled.route.method === 'ANY' ? '0' : '1'}`;
+    if (best === undefined || fullRank > bestRank) {
+      best = compiled;
+      bestRank = fullRank;
     }
-    if (matched) return { route: compiled.route, pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null };
   }
-  return undefined;
+  if (!best) return undefined;
+  const pathParameters: Record<string, string> = {};
+  for (const [index, part] of best.parts.entries()) {
+    if (part.kind === 'param') pathParameters[part.name] = segments[index] ?? '';
+    else if (part.kind === 'greedy') pathParameters[part.name] = segments.slice(index).join('/');
+  }
+  return { route: best.route, pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null };
 }
 
 /** Headers as API Gateway's v1 event has them: original spelling, `headers` with the last value, `multiValueHeaders` with all. */

@@ -6,19 +6,26 @@
  * scope, as in Lambda), so the environment is written before they load, and one process can host one
  * local stack: a second start would find the modules already bound to the first stack's table and issuer.
  */
-import type { HandlerName } from '../routes';
-import { ROUTES, scopeCatalog } from '../routes';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
+import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
+import { DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes, scopeCatalog } from '../../lambdas/shared/route-table';
+import { DEMO_ROUTES, DEMO_ROUTE_TABLE } from '../demo/demo-routes';
 import { runtimeEnvironment, type DualgateConfig } from '../config';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { createLogger, errorFields, type LogSink } from '../../lambdas/shared/logger';
 import { readSettings } from '../../lambdas/shared/settings';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
-import { startGateway, type AccessLogSink, type ProxyHandler, type RunningGateway } from './gateway';
+import { startGateway, type AccessLogSink, type ProxyHandler, type Route, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import type { LocalConfig } from './local-config';
 import { StdoutLines } from './stdout-lines';
 
-/** Every handler module, by route-table name. A `Record` over `HandlerName`: a new handler that is not listed here fails the typecheck. */
+type HandlerName = 'backends/health' | 'backends/me' | 'backends/users' | 'keys/handler';
+
+/** Every handler module of the demo app, by name. */
 const HANDLER_MODULES: Record<HandlerName, () => Promise<{ handler?: unknown }>> = {
   'backends/health': () => import('../../lambdas/backends/health'),
   'backends/me': () => import('../../lambdas/backends/me'),
@@ -69,8 +76,16 @@ function isAddressInUse(error: unknown): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
 }
 
-export async function loadHandler(name: HandlerName): Promise<ProxyHandler> {
-  const module = await HANDLER_MODULES[name]();
+/** The demo app's routes, each with the module that serves it, and the key API at /keys. */
+export const LOCAL_ROUTES: readonly Route[] = [
+  ...DEMO_ROUTES.map((route) => ({ ...route, handler: `backends/${route.backend}` })),
+  ...managementRoutes().map((route) => ({ ...route, handler: 'keys/handler' })),
+];
+
+export async function loadHandler(name: string): Promise<ProxyHandler> {
+  const load = HANDLER_MODULES[name as HandlerName];
+  if (!load) throw new LocalStackError(`no handler module ${name}`);
+  const module = await load();
   if (typeof module.handler !== 'function') throw new LocalStackError(`lambdas/${name}.ts does not export a handler function`);
   return module.handler as ProxyHandler;
 }
@@ -96,7 +111,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(issuer.stop);
 
     const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }] };
+    // What the construct writes into the Lambda assets at synth: the route table, compiled, and the catalog.
+    const routeConfig: RuntimeRouteConfig = {
+      version: 1,
+      routeTable: compileRouteTable(DEMO_ROUTE_TABLE),
+      catalog: scopeCatalogFor(config),
+      managementBasePath: DEFAULT_MANAGEMENT_BASE_PATH,
+    };
+    const configDir = mkdtempSync(join(tmpdir(), 'dualgate-local-'));
+    stops.push(async () => rmSync(configDir, { recursive: true, force: true }));
+    writeFileSync(join(configDir, RUNTIME_CONFIG_FILE), JSON.stringify(routeConfig));
     const env = {
+      [RUNTIME_CONFIG_FILE_VARIABLE]: join(configDir, RUNTIME_CONFIG_FILE),
       ...runtimeEnvironment(config, { tableName: dynamo.tableName, issuersJson: JSON.stringify(config.issuers), dynamoEndpoint: dynamo.endpoint, allowHttpIssuers: true }),
       // Only ever dynalite: never let a developer's real AWS credentials or region near local mode.
       AWS_REGION: LOCAL_AWS.region,
@@ -110,7 +136,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stdoutLines = new StdoutLines();
     stops.push(async () => stdoutLines.flush());
     const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: options.logSink ?? stdoutLines.push });
-    const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), { logger });
+    const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), routeConfig.routeTable, { logger });
     if (jwtPolicy) {
       try {
         await jwtPolicy.hydrate();
@@ -120,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     }
     // Import every handler now, so a broken module fails the start instead of the first request.
-    const handlers = new Map<HandlerName, ProxyHandler>();
+    const handlers = new Map<string, ProxyHandler>();
     for (const name of Object.keys(HANDLER_MODULES) as HandlerName[]) handlers.set(name, await loadHandler(name));
 
     let gateway: RunningGateway;
@@ -128,7 +154,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       gateway = await startGateway({
         host: local.host,
         port: local.gatewayPort,
-        routes: ROUTES,
+        routes: LOCAL_ROUTES,
         authorize,
         loadHandler: async (name) => handlers.get(name) ?? loadHandler(name),
         stageName: config.stageName,
@@ -158,7 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-/** The scopes the mock issuer will grant: the route table's scopes plus the management scopes, admin included. */
+/** The scopes keys and the mock issuer may grant: the route table's scopes plus the management scopes, admin included. */
 function scopeCatalogFor(config: DualgateConfig): string[] {
-  return [...new Set([...scopeCatalog(ROUTES), config.adminScope])].sort();
+  return scopeCatalog(DEMO_ROUTE_TABLE, [config.adminScope]);
 }

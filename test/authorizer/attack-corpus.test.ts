@@ -4,6 +4,7 @@
  * credential in a log line (test/support/credential-scan.ts checks every line this file writes).
  */
 import { describe, expect, it } from 'vitest';
+import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
@@ -27,7 +28,7 @@ function setup() {
   const store = new FakeKeyLookup(live.record, revoked.record, disabled.record, expired.record);
   const fetcher = new FakeJwksFetcher([signingKey.publicJwk]);
   const logs = captureLogger();
-  const { authorize } = buildAuthorizer(settings, { keyLookup: store, fetcher, logger: logs.logger });
+  const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, fetcher, logger: logs.logger });
   const call = (authorization: string | undefined, extra: Record<string, unknown> = {}) =>
     authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: authorization === undefined ? {} : { Authorization: authorization }, multiValueHeaders: null, ...extra });
   return { call, store, fetcher, logs, live, revoked, disabled, expired };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { testSettings } from '../support/settings';
 import { captureLogger } from '../support/logs';
@@ -17,7 +18,7 @@ function setup(...records: ReturnType<typeof makeKey>['record'][]) {
   const store = new FakeKeyLookup(...records);
   const fetcher = new FakeJwksFetcher([signingKey.publicJwk]);
   const logs = captureLogger();
-  const { authorize } = buildAuthorizer(settings, { keyLookup: store, fetcher, logger: logs.logger });
+  const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, fetcher, logger: logs.logger });
   return { authorize, store, fetcher, logs };
 }
 const event = (authorization: string | undefined, methodArn = METHOD_ARN) => ({

@@ -4,6 +4,7 @@
  * own, and keep the healthy credential type working while the other's backend is down.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -87,7 +88,7 @@ describe('faults: JWKS endpoint', () => {
     const { key, record } = makeKey();
     const logs = captureLogger();
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 2000, nowMs: () => clock.nowMs });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), { keyLookup: new FakeKeyLookup(record), fetcher, logger: logs.logger, nowMs: () => clock.nowMs });
+    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher, logger: logs.logger, nowMs: () => clock.nowMs });
     await expect(jwtPolicy?.hydrate()).rejects.toThrow();
     const token = jwtFrom(jwks.url);
     expect(await authorize(event(token))).toEqual({ effect: 'fail' });
@@ -108,7 +109,7 @@ describe('faults: JWKS endpoint', () => {
     cleanups.push(jwks.close);
     jwks.state.mode = 'slow';
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 300 });
-    const { authorize } = buildAuthorizer(settingsFor(jwks.url), { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger });
+    const { authorize } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger });
     const startedMs = Date.now();
     expect(await authorize(event(jwtFrom(jwks.url)))).toEqual({ effect: 'fail' });
     const elapsedMs = Date.now() - startedMs;
@@ -120,7 +121,7 @@ describe('faults: JWKS endpoint', () => {
     cleanups.push(jwks.close);
     const clock = { nowMs: Date.now() };
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 1000, nowMs: () => clock.nowMs });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger, nowMs: () => clock.nowMs });
+    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger, nowMs: () => clock.nowMs });
     await jwtPolicy?.hydrate();
     jwks.state.mode = mode;
     expect((await authorize(event(jwtFrom(jwks.url)))).effect).toBe('allow');
@@ -156,7 +157,7 @@ describe('faults: key table', () => {
       maxAttempts: 2,
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
     });
-    const { authorize } = buildAuthorizer({ ...settingsFor('https://issuer.example.com'), allowHttpIssuers: false }, {
+    const { authorize } = buildAuthorizer({ ...settingsFor('https://issuer.example.com'), allowHttpIssuers: false }, DEMO_COMPILED_TABLE, {
       keyLookup: new DynamoKeyLookup(client, 'keys'),
       logger: captureLogger().logger,
     });
@@ -172,7 +173,7 @@ describe('faults: key table', () => {
     const { key, record } = makeKey();
     ddb.on(GetItemCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' }));
     const client = new DynamoDBClient({ region: 'eu-west-1' });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), {
+    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
       keyLookup: new DynamoKeyLookup(client, 'keys'),
       fetcher: new JwksFetcher({ allowHttp: true }),
       logger: captureLogger().logger,

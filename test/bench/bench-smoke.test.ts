@@ -21,12 +21,14 @@ const REQUIRED_FIELDS = [
   'cold_start.init_ms',
   'cold_start.bare_node_ms',
   'cold_start.ratio',
+  'cold_start.naive_sdk_ms',
+  'cold_start.init_ms_300_routes',
   'e2e.baseline_rps',
   'e2e.authorized_rps',
   'e2e.ratio',
 ] as const;
 
-const LAMBDAS = ['authorizer/handler', 'backends/health', 'backends/me', 'backends/users', 'keys/handler'];
+const LAMBDAS = ['authorizer', 'keys', 'backends/health', 'backends/me', 'backends/users'];
 
 function at(results: object, path: string): unknown {
   return path.split('.').reduce<unknown>((value, part) => (value as Record<string, unknown> | undefined)?.[part], results);
@@ -45,8 +47,8 @@ describe('npm run bench (quick smoke run)', () => {
     // Call counts are exact even in a smoke run: they are properties of the code, not of the machine.
     expect(results.ddb_calls).toEqual({ key_cached: 0, key_uncached: 1, bad_checksum: 0 });
     for (const name of LAMBDAS) expect(results.cold_start.bundle_bytes[name], name).toBeGreaterThan(0);
-    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+source-maps', 'external', 'external+source-maps']);
+    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+300-routes', 'bundled+source-maps', 'external', 'external+source-maps', 'naive-sdk']);
     expect(results.targets.map((entry) => entry.name)).toEqual(evaluateTargets(results).map((entry) => entry.name));
-    expect(results.targets).toHaveLength(9);
+    expect(results.targets).toHaveLength(11);
   }, 90_000);
 });

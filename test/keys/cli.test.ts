@@ -1,5 +1,6 @@
 /** The admin CLI against the real keys handler (on dynalite), through an injected fetch; no sockets to the API. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CATALOG } from '../support/demo-app';
 import type { FetchLike } from '../../lib/cli/api-client';
 import { runCli } from '../../lib/cli/program';
 import { createKeysHandler } from '../../lambdas/keys/router';
@@ -25,7 +26,7 @@ const sent: { url: string; headers: Record<string, string>; body?: string }[] = 
 beforeAll(async () => {
   dynamo = await startDynalite();
   const store = new KeyStore(dynamo.client, await dynamo.createTable());
-  const handler = createKeysHandler({ store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
+  const handler = createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
   // A stand-in for API Gateway + the authorizer: the bearer token picks the caller.
   apiFetch = async (url, init) => {
     sent.push({ url, headers: init.headers, ...(init.body !== undefined ? { body: init.body } : {}) });

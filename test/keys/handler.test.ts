@@ -11,6 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createKeysHandler } from '../../lambdas/keys/router';
+import { DEMO_CATALOG } from '../support/demo-app';
 import { hashKey } from '../../lambdas/shared/key-format';
 import { itemFromRecord, type KeyRecord } from '../../lambdas/shared/key-record';
 import { KeyStore } from '../../lambdas/shared/key-store';
@@ -52,7 +53,7 @@ beforeEach(() => {
   dynamo.reset();
   logs = captureLogger('dualgate-keys');
   const store = new KeyStore(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), 'keys-table');
-  call = caller(createKeysHandler({ store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS }));
+  call = caller(createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS }));
 });
 
 describe('routes', () => {
@@ -175,7 +176,7 @@ describe('routes', () => {
 
   it('rotate answers 201 and keeps its successor when a retried step 2 fails its own condition after the first attempt committed', async () => {
     const successorId = 'key_01HSUCCESSORSUCCESSORSUCC';
-    const handler = createKeysHandler({ store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => successorId });
+    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => successorId });
     const record = storedRecord();
     dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [{ keyHash: { S: record.keyHash } }] });
     // The consistent read-back after the failure finds the predecessor already pointing at this successor.
@@ -194,7 +195,7 @@ describe('routes', () => {
 
   it('POST /keys answers 201 when a retried put fails attribute_not_exists because its own first attempt committed', async () => {
     const keyId = 'key_01HCREATEDCREATEDCREATEDC';
-    const handler = createKeysHandler({ store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => keyId });
+    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => keyId });
     dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     dynamo.on(GetItemCommand).callsFake((input: { Key: { keyHash: { S: string } } }) => ({ Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })) }));
     const result = await caller(handler)('POST', '/keys', { body: { name: 'ci', scopes: ['read:users'] } });
@@ -243,7 +244,7 @@ describe('routes', () => {
     expect((await call('PUT', '/keys/{id}', { id: KEY_ID })).status).toBe(404);
     const bare = keysEvent('GET', '/keys');
     bare.requestContext = {} as typeof bare.requestContext;
-    const handler = createKeysHandler({ store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger });
+    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger });
     expect((await handler(bare)).statusCode).toBe(500);
     expect(logs.entries().at(-1)).toMatchObject({ level: 'ERROR', reason: 'missing_principal' });
   });

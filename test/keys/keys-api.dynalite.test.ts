@@ -3,6 +3,7 @@
  * ApiKeyPolicy reading the same table with the same injected clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CATALOG } from '../support/demo-app';
 import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { hashKey, parseKey } from '../../lambdas/shared/key-format';
@@ -28,7 +29,7 @@ interface Env {
 async function freshEnv(wrap: (store: KeyStore) => KeyManagementStore = (store) => store): Promise<Env> {
   const tableName = await dynamo.createTable();
   const store = new KeyStore(dynamo.client, tableName);
-  const handler = createKeysHandler({ store: wrap(store), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms });
+  const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: wrap(store), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms });
   const policy = new ApiKeyPolicy({
     keyPrefix: 'dg',
     store: new DynamoKeyLookup(dynamo.client, tableName),

@@ -5,11 +5,12 @@ import { exceedsCallerExpiry } from '../../lambdas/keys/caller-key';
 import { applyPatch, extendsAuthority } from '../../lambdas/keys/update';
 import { resolveExpiry } from '../../lambdas/keys/schemas';
 import { decideGrant, grantableCatalog, mayActFor } from '../../lambdas/keys/scopes';
+import { DEMO_CATALOG } from '../support/demo-app';
 import type { KeyRecord } from '../../lambdas/shared/key-record';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../../lambdas/shared/key-store';
 import { InvalidRequestError } from '../../lambdas/keys/errors';
 
-const catalog = grantableCatalog('keys:admin');
+const catalog = grantableCatalog(DEMO_CATALOG, 'keys:admin');
 const record: KeyRecord = { keyHash: 'h', keyId: 'key_1', owner: 'alice', name: 'n', scopes: ['read:users'], createdAt: 'c', createdBy: 'alice', enabled: true, start: 'dg_x', version: 2, expiresAt: 2000 };
 
 describe('decideGrant', () => {
@@ -34,7 +35,7 @@ describe('decideGrant', () => {
   });
 
   it('knows a renamed admin scope, and who may act for an owner', () => {
-    expect(grantableCatalog('dg:root').has('dg:root')).toBe(true);
+    expect(grantableCatalog(DEMO_CATALOG, 'dg:root').has('dg:root')).toBe(true);
     expect(mayActFor({ sub: 'a', scopes: [] }, 'a', 'keys:admin')).toBe(true);
     expect(mayActFor({ sub: 'a', scopes: [] }, 'b', 'keys:admin')).toBe(false);
     expect(mayActFor({ sub: 'a', scopes: ['keys:admin'] }, 'b', 'keys:admin')).toBe(true);

@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import type { Route } from '../../lib/routes';
-import { startGateway, type AccessLogEntry, type GatewayAuthorizerOutcome, type ProxyHandler, type RunningGateway } from '../../lib/local/gateway';
+
+import { startGateway, type AccessLogEntry, type GatewayAuthorizerOutcome, type ProxyHandler, type RunningGateway, type Route } from '../../lib/local/gateway';
 
 const STAGE_ARN = 'arn:aws:execute-api:us-east-1:000000000000:local/v1';
 const ROUTES: Route[] = [

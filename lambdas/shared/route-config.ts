@@ -1,0 +1,70 @@
+/**
+ * The app's route table and scope catalog as the Lambdas receive them: a JSON file the construct writes into
+ * their code asset at synth (lib/lambda-code.ts). A Lambda environment holds 4 KB in all, too little for hundreds
+ * of routes, and a file in the asset costs no network call at cold start.
+ */
+import { readFileSync } from 'node:fs';
+import { ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
+import { SettingsError } from './settings';
+
+export const RUNTIME_CONFIG_FILE = 'dualgate-config.json';
+/** Overrides where the file is read from (local mode, tests). */
+export const RUNTIME_CONFIG_FILE_VARIABLE = 'DUALGATE_CONFIG_FILE';
+
+export interface RuntimeRouteConfig {
+  readonly version: 1;
+  /** The authorized routes, compiled and checked at synth. */
+  readonly routeTable: CompiledRouteTable;
+  /** Every scope a key may carry: the routes' scopes, the management scopes, the admin scope and `extraScopes`. */
+  readonly catalog: readonly string[];
+  /** Where the key API is mounted (`/keys` by default), or null when it is off. */
+  readonly managementBasePath: string | null;
+}
+
+function fail(problem: string): never {
+  throw new SettingsError(`${RUNTIME_CONFIG_FILE}: ${problem}`);
+}
+
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Check the file's shape: it is written by our synth, but a hand-edited asset must fail the cold start, not a request. */
+export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
+  if (raw === null || typeof raw !== 'object') fail('not a JSON object');
+  const config = raw as Record<string, unknown>;
+  if (config['version'] !== 1) fail(`unsupported version ${JSON.stringify(config['version'])}`);
+  const table = config['routeTable'] as Record<string, unknown> | undefined;
+  const routes = table?.['routes'];
+  const coveredBy = table?.['coveredBy'];
+  if (!Array.isArray(routes) || !Array.isArray(coveredBy) || coveredBy.length !== routes.length) fail('routeTable must hold routes and coveredBy of the same length');
+  for (const [index, route] of (routes as unknown[]).entries()) {
+    const rule = route as Record<string, unknown> | null;
+    if (!rule || !(ROUTE_METHODS as readonly unknown[]).includes(rule['method']) || typeof rule['path'] !== 'string' || !isStringArray(rule['scopes'])) {
+      fail(`routeTable.routes[${index}] is not {method, path, scopes}`);
+    }
+    const covers = coveredBy[index] as unknown;
+    if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length)) fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
+  }
+  const catalog = config['catalog'];
+  if (!isStringArray(catalog) || !catalog.every((scope) => SCOPE_PATTERN.test(scope))) fail('catalog must be a list of scope names');
+  const basePath = config['managementBasePath'];
+  if (basePath !== null && (typeof basePath !== 'string' || !basePath.startsWith('/'))) fail('managementBasePath must be a path or null');
+  return { version: 1, routeTable: { routes, coveredBy } as CompiledRouteTable, catalog, managementBasePath: basePath as string | null };
+}
+
+/** Read the file beside the bundle (or where DUALGATE_CONFIG_FILE says): once, at init. */
+export function readRuntimeRouteConfig(file: string | URL, env: Record<string, string | undefined> = process.env): RuntimeRouteConfig {
+  const location = env[RUNTIME_CONFIG_FILE_VARIABLE] || file;
+  let text: string;
+  try {
+    text = readFileSync(location, 'utf8');
+  } catch (error) {
+    fail(`cannot read ${String(location)} (${(error as Error).message}); the construct writes it into the Lambda asset`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail('not valid JSON');
+  }
+  return parseRuntimeRouteConfig(parsed);
+}

@@ -1,0 +1,145 @@
+/**
+ * The route table as data: what the authorizer, the key API and the local gateway know about an app's routes.
+ * The CDK construct (lib/) validates a table and compiles it at synth; the Lambdas read the result from a
+ * file in their asset (lambdas/shared/route-config.ts). Nothing here imports aws-cdk-lib.
+ */
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** `ANY` is API Gateway's catch-all method: one route for every verb on its resource. */
+export type RouteMethod = HttpMethod | 'ANY';
+export const ROUTE_METHODS: readonly RouteMethod[] = [...HTTP_METHODS, 'ANY'];
+
+/** What authorization needs to know about one method of the API. */
+export interface RouteRule {
+  readonly method: RouteMethod;
+  /** API Gateway resource path: `{name}` is one segment, a final `{name+}` one or more (greedy). */
+  readonly path: string;
+  /** Every scope listed is required. An empty list means "any authenticated caller". */
+  readonly scopes: readonly string[];
+  /** `false` only for routes that take no credential at all. */
+  readonly authorized?: boolean;
+}
+
+export const KEY_SCOPES = {
+  read: 'keys:read',
+  write: 'keys:write',
+  admin: 'keys:admin',
+} as const;
+
+/** The management API's base path unless the app chooses another. */
+export const DEFAULT_MANAGEMENT_BASE_PATH = '/keys';
+
+/** The key API's routes under a base path (`/keys` by default). */
+export function managementRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH): RouteRule[] {
+  return [
+    { method: 'POST', path: basePath, scopes: [KEY_SCOPES.write] },
+    { method: 'GET', path: basePath, scopes: [KEY_SCOPES.read] },
+    { method: 'GET', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.read] },
+    { method: 'PATCH', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.write] },
+    { method: 'POST', path: `${basePath}/{id}/rotate`, scopes: [KEY_SCOPES.write] },
+    { method: 'DELETE', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.write] },
+  ];
+}
+
+/**
+ * The catalog of a route table: every scope a key or token may carry. The routes' scopes, the management scopes
+ * and any extra ones (the admin scope, scopes no route uses yet), sorted.
+ */
+export function scopeCatalog(routes: readonly Pick<RouteRule, 'scopes'>[], extra: readonly string[] = []): string[] {
+  return [...new Set([...Object.values(KEY_SCOPES), ...routes.flatMap((route) => route.scopes), ...extra])].sort();
+}
+
+/** Scope names must be safe in a space-joined context value and in Cognito's `<server>/<scope>` form. */
+export const SCOPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/;
+
+export class RouteTableError extends Error {
+  override readonly name = 'RouteTableError';
+}
+
+/** One segment of a resource path. */
+export type PathPart = { kind: 'literal'; text: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
+
+/** API Gateway's resource path part: letters, digits and `-._~:@!$&'()*+,;=` minus what would confuse routing. */
+const LITERAL_SEGMENT = /^[A-Za-z0-9._~:@!$&'()*+,;=-]+$/;
+const PARAM_SEGMENT = /^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$/;
+
+/** Parse and check a resource path; `/` is the root. Throws RouteTableError naming the problem. */
+export function parseRoutePath(path: string): PathPart[] {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new RouteTableError(`path ${JSON.stringify(path)} must start with /`);
+  if (path === '/') return [];
+  if (path.endsWith('/')) throw new RouteTableError(`path ${JSON.stringify(path)} must not end with /`);
+  const parts: PathPart[] = [];
+  const names = new Set<string>();
+  const segments = path.slice(1).split('/');
+  for (const [index, segment] of segments.entries()) {
+    const param = PARAM_SEGMENT.exec(segment);
+    if (param) {
+      const name = param[1] as string;
+      if (names.has(name)) throw new RouteTableError(`path ${path} names the parameter {${name}} twice`);
+      names.add(name);
+      if (param[2] === '+') {
+        if (index !== segments.length - 1) throw new RouteTableError(`path ${path}: a greedy {${name}+} must be the last segment`);
+        parts.push({ kind: 'greedy', name });
+      } else parts.push({ kind: 'param', name });
+    } else if (LITERAL_SEGMENT.test(segment) && !segment.includes('{') && !segment.includes('}') && !segment.includes('*')) {
+      parts.push({ kind: 'literal', text: segment });
+    } else {
+      throw new RouteTableError(`path ${path}: segment ${JSON.stringify(segment)} is neither a literal nor {name} nor a final {name+}`);
+    }
+  }
+  return parts;
+}
+
+/**
+ * The route API Gateway serves a concrete request with. Among the routes whose path matches, the most specific
+ * wins, compared segment by segment from the left: a literal beats `{param}`, which beats a greedy `{name+}`;
+ * on the same resource an exact method beats `ANY`. (API Gateway picks the resource first and answers 403 when
+ * it lacks the method; treating that request as served by a less specific route only asks the policy to be
+ * right for more requests than reach it.)
+ */
+export function servingRoute<R extends Pick<RouteRule, 'method' | 'path'>>(routes: readonly R[], method: string, path: string): R | undefined {
+  const segments = path === '/' ? [] : path.split('/').slice(1);
+  let best: R | undefined;
+  let bestRank = '';
+  for (const route of routes) {
+    if (route.method !== method && route.method !== 'ANY') continue;
+    const rank = matchRank(parseRoutePath(route.path), segments);
+    if (rank === undefined) continue;
+    const fullRank = `${rank}${route.method === 'ANY' ? '0' : '1'}`;
+    if (best === undefined || fullRank > bestRank) {
+      best = route;
+      bestRank = fullRank;
+    }
+  }
+  return best;
+}
+
+/** A comparable specificity (`2` literal, `1` param, `0` greedy per segment), or undefined when the path does not match. */
+export function matchRank(parts: readonly PathPart[], segments: readonly string[]): string | undefined {
+  let rank = '';
+  for (const [index, part] of parts.entries()) {
+    const segment = segments[index];
+    if (segment === undefined || segment.length === 0) return undefined;
+    if (part.kind === 'literal') {
+      if (part.text !== segment) return undefined;
+      rank += '2';
+    } else if (part.kind === 'param') rank += '1';
+    else {
+      // Greedy: one or more segments, the rest of the path; ranks below any literal or param at this depth.
+      if (segments.slice(index).some((rest) => rest.length === 0)) return undefined;
+      return `${rank}0`;
+    }
+  }
+  return segments.length === parts.length ? `${rank}3` : undefined;
+}
+
+/**
+ * What the authorizer needs to build any principal's policy in linear time: the authorized routes and, for each,
+ * which other routes' IAM patterns match a request it serves. Computed at synth by compileRouteTable (which also
+ * refuses tables IAM cannot express), shipped to the Lambda as data.
+ */
+export interface CompiledRouteTable {
+  readonly routes: readonly RouteRule[];
+  readonly coveredBy: readonly (readonly number[])[];
+}
