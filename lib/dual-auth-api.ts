@@ -113,6 +113,7 @@ export class DualAuthApi extends Construct {
 
   private readonly rules: RouteRule[] = [];
   private readonly ownMethods = new Set<apigateway.Method>();
+  private readonly permitted = new Set<lambda.IFunction>();
   private readonly extraScopes: readonly string[];
   private readonly deferredCode: DeferredAssetCode[] = [];
   private compiled?: RuntimeRouteConfig;
@@ -276,7 +277,7 @@ export class DualAuthApi extends Construct {
     if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
     if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) throw new RouteTableError(`${where} is declared twice`);
 
-    const integration = route.integration ?? new apigateway.LambdaIntegration(route.handler as lambda.IFunction);
+    const integration = route.integration ?? this.lambdaIntegration(route.handler as lambda.IFunction);
     const resource = this.api.root.resourceForPath(route.path);
     const method =
       route.authorized === false
@@ -285,6 +286,22 @@ export class DualAuthApi extends Construct {
     this.ownMethods.add(method);
     this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
     return method;
+  }
+
+  /**
+   * A Lambda proxy integration with one invoke permission per function for this API, not LambdaIntegration's two
+   * per method: a large table would otherwise spend CloudFormation's 500 resources per stack on permissions.
+   */
+  private lambdaIntegration(handler: lambda.IFunction): apigateway.Integration {
+    if (!this.permitted.has(handler)) {
+      this.permitted.add(handler);
+      handler.addPermission(`DualgateInvoke${this.node.addr.slice(0, 8)}`, {
+        principal: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+        // Every method and stage of this API (the console's test-invoke included), and nothing else.
+        sourceArn: this.api.arnForExecuteApi(),
+      });
+    }
+    return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
   }
 
   /** The app's route table as declared so far: method, path, scopes, and `authorized: false` for open routes. */
@@ -312,8 +329,9 @@ export class DualAuthApi extends Construct {
   private assertAdminScopeIsNotOrdinary(): void {
     const adminScope = this.config.adminScope;
     const route = this.rules.find((rule) => rule.scopes.includes(adminScope));
-    if (adminScope === KEY_SCOPES.read || adminScope === KEY_SCOPES.write || route) {
-      const where = route ? `route ${route.method} ${route.path} requires it` : 'it is a key-management scope';
+    const management = adminScope === KEY_SCOPES.read || adminScope === KEY_SCOPES.write;
+    if (management || route) {
+      const where = management || !route ? 'it is a key-management scope' : `route ${route.method} ${route.path} requires it`;
       throw new DualgateConfigError(`adminScope "${adminScope}" is also an ordinary scope (${where}): every holder would become an admin; give adminScope a scope of its own, such as keys:admin`);
     }
   }

@@ -1,0 +1,190 @@
+/** DualAuthApi as a library: the app's own routes, handlers and integrations, and the route table that reaches the Lambdas. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { PolicyCompiler } from '../../lambdas/authorizer/policy-compiler';
+import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { generatedRouteTable } from '../../bench/fixtures';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+function appStack(context: Record<string, unknown> = {}) {
+  const app = new App({ context });
+  const stack = new Stack(app, 'AppStack', { env: ENV });
+  const fn = (id: string) => new lambda.Function(stack, id, { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  return { app, stack, fn };
+}
+
+/** The route-table file a dualgate function's code asset carries, read from the synthesized cloud assembly. */
+function shippedConfig(app: App, stack: Stack, gate: DualAuthApi, which: 'authorizerFunction' | 'managementFunction'): RuntimeRouteConfig {
+  const assembly = app.synth();
+  const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }> };
+  const logicalId = stack.getLogicalId(gate[which]!.node.defaultChild as lambda.CfnFunction);
+  const key = template.Resources[logicalId]?.Properties.Code?.S3Key;
+  expect(key).toMatch(/^[0-9a-f]{64}\.zip$/);
+  const dir = join(assembly.directory, `asset.${key!.replace(/\.zip$/, '')}`);
+  return parseRuntimeRouteConfig(JSON.parse(readFileSync(join(dir, RUNTIME_CONFIG_FILE), 'utf8')));
+}
+
+describe('DualAuthApi with the app’s own routes', () => {
+  const { app, stack, fn } = appStack();
+  const orders = fn('Orders');
+  const writer = fn('Writer');
+  const status = fn('Status');
+  const gate = new DualAuthApi(stack, 'Gate', { routes: [{ method: 'GET', path: '/orders', scopes: ['read:orders'], handler: orders }], extraScopes: ['beta:preview'] });
+  gate.addRoute({ method: 'POST', path: '/orders', scopes: ['write:orders'], handler: writer });
+  gate.addRoute({ method: 'ANY', path: '/files/{proxy+}', scopes: ['files:rw'], integration: new apigateway.HttpIntegration('https://files.example.com/{proxy}', { proxy: true, httpMethod: 'ANY' }) });
+  gate.addRoute({ method: 'GET', path: '/status', authorized: false, handler: status });
+  const template = Template.fromStack(stack);
+  const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties);
+
+  it('puts the app’s methods behind the authorizer, leaves the open route open, and adds the key API at /keys', () => {
+    const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
+    expect(methods).toHaveLength(4 + 6);
+    const open = methods.filter((method) => method.AuthorizationType === 'NONE');
+    expect(open).toHaveLength(1);
+    for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) {
+      expect(method.AuthorizationType).toBe('CUSTOM');
+      expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
+    }
+    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['ANY', 'DELETE', 'GET', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST']);
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
+    template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'ANY', Integration: Match.objectLike({ Type: 'HTTP_PROXY', Uri: 'https://files.example.com/{proxy}' }) });
+  });
+
+  it('has no demo routes', () => {
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).not.toContain('health');
+    expect(paths).not.toContain('me');
+    expect(paths).not.toContain('users');
+  });
+
+  it('ships the route table and catalog to the authorizer and the key API in their code assets, not their environment', () => {
+    const shipped = shippedConfig(app, stack, gate, 'authorizerFunction');
+    expect(shipped.routeTable.routes.map((route) => `${route.method} ${route.path} ${route.scopes.join(',')}`)).toEqual([
+      'POST /keys keys:write',
+      'GET /keys keys:read',
+      'GET /keys/{id} keys:read',
+      'PATCH /keys/{id} keys:write',
+      'POST /keys/{id}/rotate keys:write',
+      'DELETE /keys/{id} keys:write',
+      'GET /orders read:orders',
+      'POST /orders write:orders',
+      'ANY /files/{proxy+} files:rw',
+    ]);
+    expect(shipped.catalog).toEqual(['beta:preview', 'files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
+    expect(shipped.managementBasePath).toBe('/keys');
+    expect(shippedConfig(app, stack, gate, 'managementFunction')).toEqual(shipped);
+    // What the authorizer builds from the shipped data alone.
+    const policy = new PolicyCompiler(shipped.routeTable).compile('arn:aws:execute-api:eu-west-1:123456789012:api/v1', ['read:orders']);
+    expect(policy.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:api/v1/GET/orders'] }]);
+  });
+
+  it('gives the Cognito resource server and admin client the app’s catalog', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
+      Scopes: ['beta:preview', 'files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders'].map((scope) => ({ ScopeName: scope, ScopeDescription: `dualgate ${scope}` })),
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', { AllowedOAuthScopes: Match.arrayWith(['dualgate/beta:preview', 'dualgate/files:rw', 'dualgate/read:orders']) });
+  });
+
+  it('leaves the app’s own functions as the app built them, with one invoke permission each for this API', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Code: { ZipFile: Match.stringLikeRegexp('exports.handler') } });
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((permission) => permission.Properties)
+      .filter((permission) => !JSON.stringify(permission.SourceArn).includes('/authorizers/'));
+    // orders, writer, status and the key API: one each, whatever number of methods they serve.
+    expect(permissions).toHaveLength(4);
+    for (const permission of permissions) {
+      expect(permission.Principal).toBe('apigateway.amazonaws.com');
+      expect(JSON.stringify(permission.SourceArn)).toContain('/*/*/*');
+    }
+  });
+});
+
+describe('the route table at synth', () => {
+  function synthWith(build: (gate: DualAuthApi, fn: (id: string) => lambda.Function) => void, props: DualAuthApiProps = {}) {
+    const { app, stack, fn } = appStack();
+    const gate = new DualAuthApi(stack, 'Gate', props);
+    build(gate, fn);
+    return () => app.synth();
+  }
+
+  it('fails the synth, naming each method and pointing at addRoute, when methods are added to the RestApi directly', () => {
+    const synth = synthWith((gate, fn) => {
+      gate.api.root.addResource('orders').addMethod('GET', new apigateway.LambdaIntegration(fn('Orders')));
+      gate.api.root.addResource('bypass').addMethod('DELETE', new apigateway.LambdaIntegration(fn('Bypass')), { authorizationType: apigateway.AuthorizationType.NONE });
+    });
+    expect(synth).toThrow(/GET \/orders, DELETE \/bypass were added to the RestApi directly.*gate\.addRoute/);
+  });
+
+  it('refuses a table IAM cannot express, naming the routes', () => {
+    const synth = synthWith((gate, fn) => {
+      gate.addRoute({ method: 'ANY', path: '/api/{proxy+}', scopes: ['api'], handler: fn('Api') });
+      gate.addRoute({ method: 'GET', path: '/api/v1/{id}', scopes: ['v1'], handler: fn('V1') });
+    });
+    expect(synth).toThrow(/GET \/api\/v1\/\{id\}.*ANY \/api\/\{proxy\+\}/);
+  });
+
+  it.each([
+    ['keys:write', /adminScope "keys:write" is also an ordinary scope \(it is a key-management scope\)/],
+    ['keys:read', /adminScope "keys:read"/],
+    ['read:orders', /adminScope "read:orders" is also an ordinary scope \(route GET \/orders requires it\)/],
+  ])('refuses adminScope %s at synth: every holder would be an admin', (adminScope, message) => {
+    const synth = synthWith((gate, fn) => gate.addRoute({ method: 'GET', path: '/orders', scopes: ['read:orders'], handler: fn('Orders') }), { adminScope });
+    expect(synth).toThrow(message);
+  });
+
+  it.each([
+    [{ method: 'FETCH', path: '/a' }, /method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY/],
+    [{ method: 'GET', path: 'orders' }, /must start with \//],
+    [{ method: 'GET', path: '/a/{p+}/b' }, /greedy \{p\+\} must be the last segment/],
+    [{ method: 'GET', path: '/a', scopes: ['bad scope'] }, /scope\(s\) "bad scope" must match/],
+    [{ method: 'GET', path: '/a', authorized: false, scopes: ['x:y'] }, /an open route \(authorized: false\) cannot require scopes/],
+    [{ method: 'GET', path: '/a', noHandler: true }, /exactly one of handler and integration/],
+    [{ method: 'GET', path: '/keys' }, /route GET \/keys is declared twice/],
+  ])('addRoute(%j) throws a clear error', (spec, message) => {
+    const { stack, fn } = appStack();
+    const gate = new DualAuthApi(stack, 'Gate');
+    const { noHandler, ...route } = spec as Record<string, unknown>;
+    expect(() => gate.addRoute({ ...(noHandler ? {} : { handler: fn('F') }), ...route } as never)).toThrow(message);
+  });
+
+  it('moves the key API with managementApi.basePath, or leaves it out', () => {
+    const moved = appStack();
+    const gate = new DualAuthApi(moved.stack, 'Gate', { managementApi: { basePath: '/admin/keys' } });
+    expect(shippedConfig(moved.app, moved.stack, gate, 'authorizerFunction').routeTable.routes.map((route) => route.path)).toContain('/admin/keys/{id}/rotate');
+    expect(shippedConfig(moved.app, moved.stack, gate, 'managementFunction').managementBasePath).toBe('/admin/keys');
+
+    const off = appStack();
+    const bare = new DualAuthApi(off.stack, 'Gate', { managementApi: false, routes: [{ method: 'GET', path: '/orders', scopes: ['read:orders'], handler: off.fn('Orders') }] });
+    expect(bare.managementFunction).toBeUndefined();
+    const template = Template.fromStack(off.stack);
+    template.resourceCountIs('AWS::ApiGateway::Method', 1);
+    expect(() => new DualAuthApi(appStack().stack, 'Gate', { managementApi: { basePath: '/keys/{id}' } })).toThrow(/managementApi.basePath must be a path of literal segments/);
+  });
+
+  it('refuses unknown props, naming them', () => {
+    expect(() => new DualAuthApi(appStack().stack, 'Gate', { rotes: [] } as never)).toThrow(/unknown prop\(s\) rotes/);
+  });
+
+  it('serves a 300-route, 100-scope table: the route table stays out of the 4 KB Lambda environment', () => {
+    // 300 methods need ~600 API Gateway resources: beyond CloudFormation's 500 per stack (README: large tables).
+    const { app, stack, fn } = appStack({ '@aws-cdk/core:stackResourceLimit': 1000 });
+    const handler = fn('Handler');
+    const gate = new DualAuthApi(stack, 'Gate', { routes: generatedRouteTable(300, 100).map((route) => ({ ...route, handler })) });
+    const shipped = shippedConfig(app, stack, gate, 'authorizerFunction');
+    expect(shipped.routeTable.routes).toHaveLength(306);
+    expect(shipped.catalog).toHaveLength(100 + 3);
+    const environment = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(environment)) {
+      const variables = (fn.Properties.Environment?.Variables ?? {}) as Record<string, unknown>;
+      const bytes = Object.entries(variables).reduce((sum, [name, value]) => sum + name.length + JSON.stringify(stack.resolve(value)).length, 0);
+      expect(bytes).toBeLessThan(2048);
+    }
+  });
+});
