@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx --yes tsx
+#!/usr/bin/env node
 /** `dualgate` admin CLI entry point; the logic lives in lib/cli. */
 import { runCli } from '../lib/cli/program';
 

@@ -1,0 +1,38 @@
+/**
+ * `npm run build`: what the published package ships (also run by `npm pack` through `prepack`).
+ *   dist/lambdas/<name>/index.mjs   the authorizer and key API, pre-bundled with lib/bundling.ts's options;
+ *   dist/index.cjs                  the construct library, CommonJS (Node's ESM loader imports it by name too);
+ *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
+ *   dist/cli.mjs                    the `dualgate` CLI;
+ *   dist/types/…                    declarations, in a folder marked CommonJS to match the code.
+ * Everything but the peers (aws-cdk-lib, constructs) is bundled, so the package has no runtime dependencies.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, PACKAGE_ROOT } from '../lib/bundling';
+
+const dist = join(PACKAGE_ROOT, 'dist');
+rmSync(dist, { recursive: true, force: true });
+
+for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) await build(esbuildOptions(entry, join(dist, 'lambdas', name, LAMBDA_BUNDLE_FILE)));
+
+// import.meta in CommonJS: the library finds its package root (and the bundles) from its own location.
+const importMeta = { banner: { js: "const __dgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }, define: { 'import.meta.url': '__dgImportMetaUrl', 'import.meta.dirname': '__dirname' } };
+const library = { bundle: true, platform: 'node' as const, target: 'node20', logLevel: 'warning' as const, legalComments: 'none' as const, sourcemap: true };
+await build({ ...library, ...importMeta, entryPoints: [join(PACKAGE_ROOT, 'lib/index.ts')], outfile: join(dist, 'index.cjs'), format: 'cjs', external: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs', 'esbuild'] });
+await build({ ...library, entryPoints: [join(PACKAGE_ROOT, 'lib/context.ts')], outfile: join(dist, 'context.cjs'), format: 'cjs' });
+await build({
+  ...library,
+  entryPoints: [join(PACKAGE_ROOT, 'bin/dualgate-cli.ts')],
+  outfile: join(dist, 'cli.mjs'),
+  format: 'esm',
+  banner: { js: "import { createRequire as __dgCreateRequire } from 'node:module'; const require = __dgCreateRequire(import.meta.url);" },
+});
+
+execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
+mkdirSync(join(dist, 'types'), { recursive: true });
+// The package is "type": "module"; its declarations describe CommonJS code, so their folder says so.
+writeFileSync(join(dist, 'types', 'package.json'), '{ "type": "commonjs" }\n');
+process.stderr.write(`built ${dist}\n`);

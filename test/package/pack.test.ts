@@ -1,0 +1,112 @@
+/**
+ * The package as a platform team gets it: `npm pack`, then install the tarball into a copy of the example
+ * consumer app (examples/orders-app), type-check it as `cdk init` apps are (NodeNext, strict, no skipLibCheck),
+ * synthesize it, and assert on the template and on the route table its dualgate Lambdas carry.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+const EXAMPLE = join(REPO, 'examples', 'orders-app');
+
+interface CfnResource {
+  Type: string;
+  Properties: Record<string, any>;
+}
+
+let work: string;
+let app: string;
+let files: string[];
+let template: { Resources: Record<string, CfnResource> };
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    return execFileSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${failure.stdout ?? ''}\n${failure.stderr ?? failure.message}`);
+  }
+}
+
+const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], cwd);
+const tsc = (args: string[]) => run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), ...args], app);
+const resources = (type: string) => Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'dualgate-pack-'));
+  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', work], REPO)) as { filename: string; files: { path: string }[] }[];
+  files = packed[0]!.files.map((file) => file.path);
+  app = join(work, 'orders-app');
+  cpSync(EXAMPLE, app, { recursive: true, filter: (source) => !/node_modules|cdk\.out|[/\\]build$/.test(source) });
+  const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+  manifest.dependencies.dualgate = `file:${join(work, packed[0]!.filename)}`;
+  writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
+  npm(['install', '--prefer-offline'], app);
+  tsc(['-p', 'tsconfig.json']);
+  run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: join(app, 'cdk.out'), CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+  template = JSON.parse(readFileSync(join(app, 'cdk.out', 'OrdersApp.template.json'), 'utf8'));
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the npm package, installed into the example app', () => {
+  it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
+    expect(files).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'bin/dualgate-cli.mjs']));
+    expect(files.filter((file) => /^(test|bench|\.ci|examples|lib|lambdas)\//.test(file) || file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'dualgate', 'package.json'), 'utf8'));
+    expect(Object.keys(manifest.peerDependencies ?? {}).sort()).toEqual(['aws-cdk-lib', 'constructs']);
+    expect(manifest.dependencies ?? {}).toEqual({});
+    // The app installed dualgate, aws-cdk-lib, constructs and its own dev tools; no tsx, no dualgate sources.
+    expect(readdirSync(join(app, 'node_modules'))).not.toContain('tsx');
+  });
+
+  it('puts the app’s methods behind the authorizer, leaves the open route open, and adds no demo routes', () => {
+    const [authorizerId] = resources('AWS::ApiGateway::Authorizer').map(([id]) => id);
+    const methods = resources('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
+    expect(methods).toHaveLength(5 + 6);
+    const open = methods.filter((method) => method.AuthorizationType === 'NONE');
+    expect(open).toHaveLength(1);
+    for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
+    const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
+    expect(parts.sort()).toEqual(['files', 'keys', 'orders', 'rotate', 'status', '{id}', '{orderId}', '{proxy+}'].sort());
+  });
+
+  it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {
+    const dualgateFunctions = resources('AWS::Lambda::Function').filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_KEY_TABLE'));
+    expect(dualgateFunctions).toHaveLength(2);
+    for (const [, fn] of dualgateFunctions) {
+      expect(fn.Properties.Environment.Variables.DUALGATE_KEY_PREFIX).toBe('ord');
+      const asset = join(app, 'cdk.out', `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+      const config = JSON.parse(readFileSync(join(asset, 'dualgate-config.json'), 'utf8'));
+      expect(config.routeTable.routes.map((route: { method: string; path: string }) => `${route.method} ${route.path}`)).toEqual(
+        expect.arrayContaining(['GET /orders', 'GET /orders/{orderId}', 'POST /orders', 'ANY /files/{proxy+}']),
+      );
+      expect(config.routeTable.routes.map((route: { path: string }) => route.path)).not.toContain('/status');
+      expect(config.catalog).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
+      expect(readdirSync(asset).sort()).toEqual(['dualgate-config.json', 'index.mjs', 'index.mjs.map']);
+    }
+  });
+
+  it('gives the Cognito resource server the app’s scopes', () => {
+    const [[, server]] = resources('AWS::Cognito::UserPoolResourceServer') as [[string, CfnResource]];
+    expect(server.Properties.Scopes.map((scope: { ScopeName: string }) => scope.ScopeName)).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
+    expect(JSON.stringify(template)).not.toMatch(/read:users|write:users|"health"/);
+  });
+
+  it('imports from CommonJS and ESM, and type-checks under Node16 and Bundler resolution with and without skipLibCheck', () => {
+    expect(run(process.execPath, ['-e', "const d = require('dualgate'); const c = require('dualgate/context'); console.log(typeof d.DualAuthApi, typeof c.principalFrom)"], app).trim()).toBe('function function');
+    expect(run(process.execPath, ['--input-type=module', '-e', "import { DualAuthApi } from 'dualgate'; import { principalFrom } from 'dualgate/context'; console.log(typeof DualAuthApi, typeof principalFrom)"], app).trim()).toBe('function function');
+    writeFileSync(
+      join(app, 'consumer.mts'),
+      "import { DualAuthApi, type DualAuthRoute } from 'dualgate';\nimport { principalFrom } from 'dualgate/context';\nconst route: DualAuthRoute = { method: 'ANY', path: '/x/{proxy+}', scopes: ['x:y'] };\nexport const checks = [DualAuthApi, principalFrom, route];\n",
+    );
+    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
+    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
+    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', 'consumer.mts']);
+  });
+});
