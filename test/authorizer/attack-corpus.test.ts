@@ -136,12 +136,33 @@ describe('JWT attack corpus', () => {
     ['1 MB token', () => `${b64({ alg: 'RS256', kid: 'kid-1' })}.${'A'.repeat(1024 * 1024)}.sig`],
     ['HMAC forged with an empty secret', () => `${b64({ alg: 'HS256', kid: 'kid-1' })}.${b64(claims())}.${createHmac('sha256', '').update('x').digest('base64url')}`],
     ['kid path traversal', () => signJwt(claims(), { key: signingKey, kid: '../../etc/passwd' })],
+    ['a valid token with its signature padded (==)', () => `${signJwt(claims(), { key: signingKey })}==`],
+    ['a valid token with its signature padded (=)', () => `${signJwt(claims(), { key: signingKey })}=`],
+    ['a valid token with stray low bits in its signature', () => {
+      const token = signJwt(claims(), { key: signingKey });
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      return `${token.slice(0, -1)}${alphabet[alphabet.indexOf(token.at(-1) as string) | 1]}`;
+    }],
+    ['a valid signature under a crit header naming an unknown extension', () => signJwt(claims(), { key: signingKey, header: { crit: ['urn:example:ext'], 'urn:example:ext': 1 } })],
+    ['a valid signature under crit b64 (RFC 7797, not implemented)', () => signJwt(claims(), { key: signingKey, header: { crit: ['b64'], b64: false } })],
   ];
 
   it.each(cases)('rejects %s with 401', async (_name, makeToken) => {
     const { call, store } = setup();
     expect(await call(`Bearer ${makeToken()}`)).toEqual({ effect: 'unauthorized' });
     expect(store.reads).toBe(0);
+  });
+
+  it('counts only prefixed scopes when the issuer has a scopePrefix: a bare keys:admin grants nothing', async () => {
+    const cognito = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_CORPUS';
+    const cognitoKey = createSigningKey('cognito-1');
+    const { authorize } = buildAuthorizer(
+      { ...settings, issuers: [{ issuer: cognito, clientIds: ['app'], scopePrefix: 'dualgate/', requireTokenUseClaim: true }] },
+      { keyLookup: new FakeKeyLookup(), fetcher: new FakeJwksFetcher([cognitoKey.publicJwk]), logger: captureLogger().logger },
+    );
+    const token = signJwt({ iss: cognito, sub: 'app', client_id: 'app', token_use: 'access', scope: 'keys:admin keys:read dualgate/read:users', exp: nowSeconds() + 600 }, { key: cognitoKey });
+    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+    expect(outcome).toMatchObject({ effect: 'allow', response: { context: { scopes: 'read:users' } } });
   });
 
   it('a flood of unknown-kid tokens causes at most one JWKS fetch per penalty window', async () => {
