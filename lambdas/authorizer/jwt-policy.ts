@@ -1,7 +1,8 @@
 /**
  * The JWT policy: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
- * and `aud`; this module adds the access-token-only rules, scope extraction and a bounded cache of
- * verified tokens. The verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
+ * and `aud`; this module adds what it lacks (canonical base64url only, no `crit`), the access-token-only
+ * rules, scope extraction, JWKS location by OIDC discovery, and a bounded cache of verified tokens. The
+ * verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
  */
 import { JwtVerifier } from 'aws-jwt-verify/jwt-verifier';
 import {

@@ -101,6 +101,8 @@ export function jwksUriFrom(discoveryUrl: string, issuer: string, document: Arra
   }
   const jwksUri = fields['jwks_uri'];
   if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) throw new OidcDiscoveryError(discoveryUrl, 'discovery document has no valid jwks_uri');
-  // The inner fetcher decides which protocols are allowed (https only, unless local mode allows http).
+  // An https issuer must not send us to plain http for its keys. Otherwise the inner fetcher decides which
+  // protocols are allowed (https only, unless local mode allows http).
+  if (issuer.startsWith('https:') && !jwksUri.startsWith('https:')) throw new OidcDiscoveryError(discoveryUrl, `jwks_uri ${jwksUri} is not https`);
   return jwksUri;
 }

@@ -79,6 +79,26 @@ describe('key attack corpus', () => {
     expect(store.reads).toBe(4);
   });
 
+  it('a deliberate flood of valid-checksum keys (CRC32 is public): one read per distinct key, none for repeats within the negative cache TTL', async () => {
+    // SECURITY.md quotes these counts: the checksum stops accidental junk, not an attacker who computes it.
+    let nowMs = 1_700_000_000_000;
+    const store = new FakeKeyLookup();
+    const { authorize } = buildAuthorizer(settings, { keyLookup: store, logger: captureLogger().logger, nowMs: () => nowMs });
+    const flood = Array.from({ length: 300 }, () => generateKey('dg').key);
+    const pass = async () => {
+      for (const key of flood) expect(await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null })).toEqual({ effect: 'unauthorized' });
+    };
+    await pass();
+    expect(store.reads).toBe(300);
+    nowMs += (settings.negativeKeyCacheTtlSeconds * 1000) / 2;
+    await pass();
+    await pass();
+    expect(store.reads).toBe(300);
+    nowMs += settings.negativeKeyCacheTtlSeconds * 1000;
+    await pass();
+    expect(store.reads).toBe(600);
+  });
+
   it('accepts the scheme case-insensitively (RFC 7235): `bearer <valid key>` works', async () => {
     const { call, live } = setup();
     expect((await call(`bearer ${live.key}`)).effect).toBe('allow');

@@ -322,6 +322,7 @@ describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () =
     ['names another issuer', { [discoveryUrlOf(OKTA)]: discovery({ issuer: 'https://evil.example.com' }) }],
     ['names the issuer with a trailing slash (must be identical)', { [discoveryUrlOf(OKTA)]: discovery({ issuer: `${OKTA}/` }) }],
     ['has no jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: undefined }) }],
+    ['sends an https issuer to an http jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: 'http://dev-123.okta.com/oauth2/default/v1/keys' }), 'http://dev-123.okta.com/oauth2/default/v1/keys': { keys: [oktaKey.publicJwk] } }],
     ['is not JSON', { [discoveryUrlOf(OKTA)]: '<html>' }],
     ['is missing (404)', {}],
   ])('fails closed (503, not 401) when the discovery document %s, and retries only after the cooldown', async (_name, routes) => {
