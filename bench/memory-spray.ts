@@ -38,7 +38,7 @@ function jwt(index: number): string {
 }
 
 const { authorize, jwtPolicy } = buildAuthorizer(
-  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'] }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' },
+  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' },
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },
 );
 await jwtPolicy?.hydrate();
