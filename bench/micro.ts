@@ -86,7 +86,7 @@ class MemoryKeyLookup implements KeyLookup {
 
 const BENCH_ENV = {
   DUALGATE_KEY_TABLE: 'dualgate-bench-keys',
-  DUALGATE_ISSUERS: JSON.stringify([{ issuer: BENCH_ISSUER, audience: [BENCH_AUDIENCE] }]),
+  DUALGATE_ISSUERS: JSON.stringify([{ issuer: BENCH_ISSUER, audience: [BENCH_AUDIENCE], jwksUri: `${BENCH_ISSUER}/jwks` }]),
   LOG_LEVEL: 'INFO',
 };
 

@@ -19,6 +19,9 @@ export type RejectReason =
   | 'key_disabled'
   | 'key_item_malformed'
   | 'jwt_malformed'
+  /** Padded or otherwise non-canonical base64url: a second spelling of some token. */
+  | 'jwt_noncanonical'
+  | 'jwt_unsupported_crit'
   | 'jwt_invalid_signature'
   | 'jwt_invalid_algorithm'
   | 'jwt_expired'

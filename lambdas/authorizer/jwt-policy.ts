@@ -1,7 +1,8 @@
 /**
  * The JWT policy: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
- * and `aud`; this module adds the access-token-only rules, scope extraction and a bounded cache of
- * verified tokens. The verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
+ * and `aud`; this module adds what it lacks (canonical base64url only, no `crit`), the access-token-only
+ * rules, scope extraction, JWKS location by OIDC discovery, and a bounded cache of verified tokens. The
+ * verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
  */
 import { JwtVerifier } from 'aws-jwt-verify/jwt-verifier';
 import {
@@ -24,6 +25,7 @@ import {
   JwkInvalidKtyError,
   JwkInvalidUseError,
 } from 'aws-jwt-verify/error';
+import { JwtBaseError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { JwtHeader, JwtPayload } from 'aws-jwt-verify/jwt-model';
@@ -31,6 +33,7 @@ import { BoundedCache } from '../shared/bounded-cache';
 import type { IssuerConfig } from '../shared/issuer-config';
 import { normaliseScopes, type Principal } from '../shared/principal';
 import { SCOPE_PATTERN } from '../shared/route-table';
+import { DiscoveringJwksFetcher, discoveryUrlOf } from './oidc-discovery';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
 export interface JwtPolicyOptions {
@@ -51,12 +54,17 @@ export class NotAnAccessTokenError extends JwtInvalidClaimError {}
 export class MissingSubjectError extends JwtInvalidClaimError {}
 export class InvalidScopeClaimError extends JwtInvalidClaimError {}
 export class MissingExpiryError extends JwtInvalidClaimError {}
+/** A `crit` header: it names extensions the recipient must understand, and this authorizer implements none. */
+export class UnsupportedCriticalHeaderError extends JwtBaseError {}
 
 const MAX_SCOPES = 100;
 
 
 /** Rules aws-jwt-verify's generic verifier does not know: access tokens only, a `sub`, and a sane scope claim. */
 function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload, header: JwtHeader): void {
+  // RFC 7515 §4.1.11: a recipient that does not understand every extension `crit` lists MUST reject the
+  // token. We implement no extension (and an empty or malformed `crit` is invalid anyway), so any `crit` fails.
+  if (header['crit'] !== undefined) throw new UnsupportedCriticalHeaderError(`crit header not supported: ${JSON.stringify(header['crit']).slice(0, 100)}`);
   if (issuer.requireAccessTokenType) {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
     if (typ !== 'at+jwt' && typ !== 'application/at+jwt') throw new NotAnAccessTokenError('typ must be at+jwt (RFC 9068)', String(header.typ), 'at+jwt');
@@ -110,7 +118,10 @@ function parseScopes(issuer: Pick<IssuerConfig, 'scopePrefix'>, raw: unknown): s
   const prefix = issuer.scopePrefix;
   const scopes: string[] = [];
   for (const scope of list) {
-    const stripped = prefix && scope.startsWith(prefix) ? scope.slice(prefix.length) : scope;
+    // With a prefix, only prefixed scopes are this API's: a bare `keys:admin` belongs to some other resource
+    // server of the same issuer (or was never granted for us), so it must not count.
+    if (prefix && !scope.startsWith(prefix)) continue;
+    const stripped = prefix ? scope.slice(prefix.length) : scope;
     // A scope that could never name a dualgate route (odd characters, another API's URL scope) is dropped.
     if (SCOPE_PATTERN.test(stripped)) scopes.push(stripped);
   }
@@ -120,6 +131,7 @@ function parseScopes(issuer: Pick<IssuerConfig, 'scopePrefix'>, raw: unknown): s
 type ErrorClass = abstract new (...args: never[]) => Error;
 /** Most specific classes first: the first match names the reason. */
 const REJECTIONS: [ErrorClass, RejectReason][] = [
+  [UnsupportedCriticalHeaderError, 'jwt_unsupported_crit'],
   [NotAnAccessTokenError, 'jwt_not_access_token'],
   [MissingSubjectError, 'jwt_missing_sub'],
   [InvalidScopeClaimError, 'jwt_invalid_scope_claim'],
@@ -151,6 +163,47 @@ export function classifyJwtError(error: unknown): PolicyResult {
   return { kind: 'fail', reason: 'internal_error', error };
 }
 
+const BASE64URL_VALUES = new Int8Array(128).fill(-1);
+for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL_VALUES[char.charCodeAt(0)] = index;
+
+/**
+ * One spelling per token: three segments of unpadded base64url (RFC 7515 §2, §7.1) whose last character
+ * carries no stray low bits. aws-jwt-verify accepts `=` padding, and base64 decoders ignore the unused low
+ * bits of a final character, so without this one signed token has many spellings: each a separate entry in
+ * API Gateway's and our caches, and a way around any future deny-list of tokens.
+ * Returns the reason to reject, or undefined for a canonical token. Runs only on a verified-token cache miss.
+ */
+export function nonCanonicalReason(token: string): 'jwt_malformed' | 'jwt_noncanonical' | undefined {
+  // Structure first (three segments of the alphabet), so junk is `jwt_malformed` whatever its padding.
+  const firstDot = token.indexOf('.');
+  const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
+  if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) return 'jwt_malformed';
+  let padded = false;
+  for (let index = 0; index < token.length; index++) {
+    const code = token.charCodeAt(index);
+    if (code === 61 /* '=' */) padded = true;
+    else if (code !== 46 /* '.' */ && (code > 127 || BASE64URL_VALUES[code] === -1)) return 'jwt_malformed';
+  }
+  if (padded) return 'jwt_noncanonical';
+  return segmentReason(token, 0, firstDot) ?? segmentReason(token, firstDot + 1, secondDot) ?? segmentReason(token, secondDot + 1, token.length);
+}
+
+function segmentReason(token: string, start: number, end: number): 'jwt_malformed' | 'jwt_noncanonical' | undefined {
+  const length = end - start;
+  if (length === 0) return 'jwt_malformed';
+  const lastValue = BASE64URL_VALUES[token.charCodeAt(end - 1)] ?? -1;
+  switch (length % 4) {
+    case 1:
+      return 'jwt_noncanonical'; // six bits cannot end a byte string
+    case 2:
+      return (lastValue & 0x0f) === 0 ? undefined : 'jwt_noncanonical'; // 2 data bits, 4 must be zero
+    case 3:
+      return (lastValue & 0x03) === 0 ? undefined : 'jwt_noncanonical'; // 4 data bits, 2 must be zero
+    default:
+      return undefined;
+  }
+}
+
 interface VerifiedToken {
   /** The whole token: a hit must be this exact string. */
   token: string;
@@ -167,19 +220,35 @@ interface VerifiedToken {
 const TOKEN_CACHE_KEY_CHARS = 48;
 const tokenCacheKey = (token: string) => token.slice(-TOKEN_CACHE_KEY_CHARS);
 
+/**
+ * Cognito publishes its keys at aws-jwt-verify's default path (its CognitoJwtVerifier relies on it), so a
+ * Cognito issuer skips the discovery round trip at cold start.
+ */
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[A-Za-z0-9-]+_[A-Za-z0-9]+$/;
+function knownJwksUri(issuer: string): string | undefined {
+  return COGNITO_ISSUER.test(issuer) ? `${issuer}/.well-known/jwks.json` : undefined;
+}
+
 export class JwtPolicy implements CredentialPolicy {
   readonly verifier: { verifySync(jwt: string): JwtPayload; verify(jwt: string): Promise<JwtPayload>; hydrate(): Promise<void> };
   private readonly issuers: Map<string, IssuerConfig>;
   private readonly cache: BoundedCache<string, VerifiedToken>;
   private readonly nowMs: () => number;
+  /** The fetcher the JWKS cache uses: the given one, wrapped with OIDC discovery when an issuer needs it. */
+  readonly fetcher: Fetcher;
 
   constructor(private readonly options: JwtPolicyOptions) {
     if (options.issuers.length === 0) throw new Error('JwtPolicy needs at least one issuer');
     this.nowMs = options.nowMs ?? Date.now;
     this.issuers = new Map(options.issuers.map((issuer) => [issuer.issuer, issuer]));
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
+    // An issuer without a jwksUri finds it by OIDC discovery; the verifier keys its JWKS cache on the
+    // discovery URL, and the discovering fetcher turns a fetch of that URL into discovery + JWKS fetch.
+    const jwksUriOf = (issuer: IssuerConfig) => issuer.jwksUri ?? knownJwksUri(issuer.issuer) ?? discoveryUrlOf(issuer.issuer);
+    const discovered = options.issuers.filter((issuer) => jwksUriOf(issuer) === discoveryUrlOf(issuer.issuer)).map((issuer) => issuer.issuer);
+    this.fetcher = discovered.length > 0 ? new DiscoveringJwksFetcher(options.fetcher, discovered, { ...(options.nowMs ? { nowMs: options.nowMs } : {}) }) : options.fetcher;
     const jwksCache = new SimpleJwksCache({
-      fetcher: options.fetcher,
+      fetcher: this.fetcher,
       penaltyBox: new SimplePenaltyBox({ waitSeconds: options.unknownKidPenaltySeconds ?? 10 }),
     });
     const graceSeconds = options.clockSkewSeconds ?? 0;
@@ -187,7 +256,7 @@ export class JwtPolicy implements CredentialPolicy {
       issuer: issuer.issuer,
       audience: issuer.audience ?? null,
       graceSeconds,
-      ...(issuer.jwksUri ? { jwksUri: issuer.jwksUri } : {}),
+      jwksUri: jwksUriOf(issuer),
       customJwtCheck: ({ payload, header }: { payload: JwtPayload; header: JwtHeader }) => checkAccessToken(issuer, payload, header),
     }));
     this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtPolicy['verifier'];
@@ -204,6 +273,9 @@ export class JwtPolicy implements CredentialPolicy {
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
     const hit = this.cache.get(tokenCacheKey(token), nowMs);
     if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true, slot: hit.slot };
+    // Every cached token passed this, so a hit needs no check; a miss pays one scan before any parsing.
+    const nonCanonical = nonCanonicalReason(token);
+    if (nonCanonical) return reject(nonCanonical);
     let payload: JwtPayload;
     try {
       payload = this.verifier.verifySync(token);

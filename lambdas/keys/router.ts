@@ -113,7 +113,7 @@ function toErrorResponse(error: unknown, logger: Logger, event: APIGatewayProxyE
     return errorResponse(500, 'internal error');
   }
   if (error instanceof MissingPrincipalError) {
-    logger.error('request without authorizer context', { reason: 'missing_principal', ...where });
+    logger.error('request without authorizer context', { reason: 'missing_principal', ...where, ...errorFields(error) });
     return errorResponse(500, 'internal error');
   }
   logger.error('unexpected error', { reason: 'internal_error', ...where, ...errorFields(error) });

@@ -9,9 +9,12 @@ export interface IssuerConfig {
   audience?: string[];
   /** Accepted `client_id` claims (Cognito access tokens, and OIDC providers that set it). */
   clientIds?: string[];
-  /** Defaults to `<issuer>/.well-known/jwks.json`. */
+  /** Default: found by OIDC discovery (`<issuer>/.well-known/openid-configuration` → `jwks_uri`); Cognito issuers use `<issuer>/.well-known/jwks.json`. */
   jwksUri?: string;
-  /** Stripped from each scope, e.g. Cognito's `<resource-server-id>/`, so a JWT's `read:users` equals a key's. */
+  /**
+   * Cognito's `<resource-server-id>/`: only scopes carrying it count, stripped, so a JWT's `dualgate/read:users`
+   * equals a key's `read:users`; unprefixed scopes belong to other resource servers and are dropped.
+   */
   scopePrefix?: string;
   /** Cognito marks its tokens with `token_use`; when true the claim must be present and `access`. */
   requireTokenUseClaim?: boolean;

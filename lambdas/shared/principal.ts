@@ -45,6 +45,7 @@ export interface CallerIdentity {
   keyId?: string;
 }
 
+/** The event carries no dualgate context: a route deployed without the authorizer, or behind another one. */
 export class MissingPrincipalError extends Error {
   override readonly name = 'MissingPrincipalError';
 }
@@ -53,22 +54,30 @@ interface EventWithAuthorizer {
   requestContext?: { authorizer?: Record<string, unknown> | null } | null;
 }
 
+const HINT = 'is the route behind the dualgate authorizer?';
+
 /**
- * Read the caller from a v1 proxy event. Throws when the event carries no authorizer context,
- * which only happens if a route was deployed without the authorizer: a wiring bug, never a client error.
+ * Read the caller from a v1 proxy event. Accepts only the context dualgate's authorizer writes (see
+ * toAuthorizerContext): `sub`, `scopes` and `authMethod` as strings, and `keyId` exactly when `authMethod` is
+ * `apiKey`. Keys API Gateway adds itself (`principalId`, `integrationLatency`) are ignored, never used as a
+ * fallback: another authorizer's `principalId` is not a dualgate identity. Anything else throws
+ * MissingPrincipalError naming what is wrong: a wiring bug for the backend's author, never a client error.
  */
 export function principalFrom(event: EventWithAuthorizer): CallerIdentity {
   const authorizer = event.requestContext?.authorizer;
-  const sub = authorizer?.['sub'] ?? authorizer?.['principalId'];
-  if (typeof sub !== 'string' || sub.length === 0) {
-    throw new MissingPrincipalError('no authorizer context on this event: is the route behind the dualgate authorizer?');
+  if (authorizer === undefined || authorizer === null) throw new MissingPrincipalError(`no authorizer context on this event: ${HINT}`);
+  const { sub, scopes: rawScopes, authMethod, keyId } = authorizer;
+  const problem = (what: string) => new MissingPrincipalError(`authorizer context is not dualgate's: ${what}; ${HINT}`);
+  if (typeof sub !== 'string' || sub.length === 0) throw problem('`sub` must be a non-empty string');
+  if (typeof rawScopes !== 'string') throw problem('`scopes` must be a space-separated string');
+  if (authMethod !== 'apiKey' && authMethod !== 'jwt') throw problem(`\`authMethod\` must be "apiKey" or "jwt" (got ${JSON.stringify(authMethod)})`);
+  const identity: CallerIdentity = { sub, scopes: normaliseScopes(rawScopes.split(' ')), authMethod };
+  if (authMethod === 'apiKey') {
+    if (typeof keyId !== 'string' || keyId.length === 0) throw problem('`keyId` must be a non-empty string when `authMethod` is "apiKey"');
+    identity.keyId = keyId;
+  } else if (keyId !== undefined) {
+    throw problem('`keyId` is only set when `authMethod` is "apiKey"');
   }
-  const rawScopes = authorizer?.['scopes'];
-  const scopes = typeof rawScopes === 'string' ? normaliseScopes(rawScopes.split(' ')) : [];
-  const authMethod = authorizer?.['authMethod'] === 'apiKey' ? 'apiKey' : 'jwt';
-  const keyId = authorizer?.['keyId'];
-  const identity: CallerIdentity = { sub, scopes, authMethod };
-  if (typeof keyId === 'string' && keyId.length > 0) identity.keyId = keyId;
   return identity;
 }
 

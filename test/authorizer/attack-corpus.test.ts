@@ -80,6 +80,26 @@ describe('key attack corpus', () => {
     expect(store.reads).toBe(4);
   });
 
+  it('a deliberate flood of valid-checksum keys (CRC32 is public): one read per distinct key, none for repeats within the negative cache TTL', async () => {
+    // SECURITY.md quotes these counts: the checksum stops accidental junk, not an attacker who computes it.
+    let nowMs = 1_700_000_000_000;
+    const store = new FakeKeyLookup();
+    const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, logger: captureLogger().logger, nowMs: () => nowMs });
+    const flood = Array.from({ length: 300 }, () => generateKey('dg').key);
+    const pass = async () => {
+      for (const key of flood) expect(await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null })).toEqual({ effect: 'unauthorized' });
+    };
+    await pass();
+    expect(store.reads).toBe(300);
+    nowMs += (settings.negativeKeyCacheTtlSeconds * 1000) / 2;
+    await pass();
+    await pass();
+    expect(store.reads).toBe(300);
+    nowMs += settings.negativeKeyCacheTtlSeconds * 1000;
+    await pass();
+    expect(store.reads).toBe(600);
+  });
+
   it('accepts the scheme case-insensitively (RFC 7235): `bearer <valid key>` works', async () => {
     const { call, live } = setup();
     expect((await call(`bearer ${live.key}`)).effect).toBe('allow');
@@ -137,12 +157,33 @@ describe('JWT attack corpus', () => {
     ['1 MB token', () => `${b64({ alg: 'RS256', kid: 'kid-1' })}.${'A'.repeat(1024 * 1024)}.sig`],
     ['HMAC forged with an empty secret', () => `${b64({ alg: 'HS256', kid: 'kid-1' })}.${b64(claims())}.${createHmac('sha256', '').update('x').digest('base64url')}`],
     ['kid path traversal', () => signJwt(claims(), { key: signingKey, kid: '../../etc/passwd' })],
+    ['a valid token with its signature padded (==)', () => `${signJwt(claims(), { key: signingKey })}==`],
+    ['a valid token with its signature padded (=)', () => `${signJwt(claims(), { key: signingKey })}=`],
+    ['a valid token with stray low bits in its signature', () => {
+      const token = signJwt(claims(), { key: signingKey });
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      return `${token.slice(0, -1)}${alphabet[alphabet.indexOf(token.at(-1) as string) | 1]}`;
+    }],
+    ['a valid signature under a crit header naming an unknown extension', () => signJwt(claims(), { key: signingKey, header: { crit: ['urn:example:ext'], 'urn:example:ext': 1 } })],
+    ['a valid signature under crit b64 (RFC 7797, not implemented)', () => signJwt(claims(), { key: signingKey, header: { crit: ['b64'], b64: false } })],
   ];
 
   it.each(cases)('rejects %s with 401', async (_name, makeToken) => {
     const { call, store } = setup();
     expect(await call(`Bearer ${makeToken()}`)).toEqual({ effect: 'unauthorized' });
     expect(store.reads).toBe(0);
+  });
+
+  it('counts only prefixed scopes when the issuer has a scopePrefix: a bare keys:admin grants nothing', async () => {
+    const cognito = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_CORPUS';
+    const cognitoKey = createSigningKey('cognito-1');
+    const { authorize } = buildAuthorizer(
+      { ...settings, issuers: [{ issuer: cognito, clientIds: ['app'], scopePrefix: 'dualgate/', requireTokenUseClaim: true }] }, DEMO_COMPILED_TABLE,
+      { keyLookup: new FakeKeyLookup(), fetcher: new FakeJwksFetcher([cognitoKey.publicJwk]), logger: captureLogger().logger },
+    );
+    const token = signJwt({ iss: cognito, sub: 'app', client_id: 'app', token_use: 'access', scope: 'keys:admin keys:read dualgate/read:users', exp: nowSeconds() + 600 }, { key: cognitoKey });
+    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+    expect(outcome).toMatchObject({ effect: 'allow', response: { context: { scopes: 'read:users' } } });
   });
 
   it('a flood of unknown-kid tokens causes at most one JWKS fetch per penalty window', async () => {

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { itemFromRecord } from '../../lambdas/shared/key-record';
 import { makeKey } from '../support/keys';
+import { demoRouteConfigFile } from '../support/demo-app';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users';
 const ddb = mockClient(DynamoDBClient);
@@ -13,6 +14,7 @@ async function loadHandler() {
   vi.stubEnv('DUALGATE_KEY_PREFIX', 'dg');
   vi.stubEnv('DUALGATE_ISSUERS', '');
   vi.stubEnv('AWS_REGION', 'eu-west-1');
+  vi.stubEnv('DUALGATE_CONFIG_FILE', demoRouteConfigFile());
   return (await import('../../lambdas/authorizer/handler')).handler;
 }
 const event = (authorization: string) =>
@@ -83,5 +85,13 @@ describe('authorizer Lambda handler', () => {
   it('rejects every JWT when no issuer is configured', async () => {
     const handler = await loadHandler();
     await expect(handler(event('Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('fails its cold start with a message naming the route-table file when the asset lacks it', async () => {
+    vi.resetModules();
+    vi.stubEnv('DUALGATE_KEY_TABLE', 'dualgate-keys');
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('DUALGATE_CONFIG_FILE', '/nonexistent/dualgate-config.json');
+    await expect(import('../../lambdas/authorizer/handler')).rejects.toThrow(/dualgate-config\.json: cannot read \/nonexistent\/dualgate-config\.json/);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { FetchError } from 'aws-jwt-verify/error';
-import { JwtPolicy, scopesOf } from '../../lambdas/authorizer/jwt-policy';
+import { JwtPolicy, nonCanonicalReason, scopesOf } from '../../lambdas/authorizer/jwt-policy';
+import { discoveryUrlOf } from '../../lambdas/authorizer/oidc-discovery';
+import type { Fetcher } from 'aws-jwt-verify/https';
 import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
 
@@ -174,5 +177,164 @@ describe('JwtPolicy with EC and EdDSA issuer keys', () => {
     ['an EdDSA signature by another key', () => signWith('EdDSA', 'ed-1', cryptoSign(null, Buffer.from('x'), generateKeyPairSync('ed25519').privateKey)), 'jwt_invalid_signature'],
   ])('answers 401, not a failure, to %s', async (_name, makeToken, reason) => {
     expect(await policy().evaluate(makeToken())).toEqual({ kind: 'reject', reason });
+  });
+});
+
+/** A token's signature segment re-spelled without changing its bytes: what a decoder that ignores padding and stray bits accepts. */
+function respell(token: string, how: 'pad' | 'pad1' | 'strayBits'): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  if (how === 'pad') return `${header}.${payload}.${signature}==`;
+  if (how === 'pad1') return `${header}.${payload}.${signature}=`;
+  // RS256 signatures are 256 bytes: 342 characters, the last carrying 2 data bits and 4 unused ones.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(signature.at(-1) as string);
+  return `${header}.${payload}.${signature.slice(0, -1)}${alphabet[last | 0x01]}`;
+}
+
+describe('JwtPolicy: one spelling per token (RFC 7515 §2: unpadded base64url)', () => {
+  it.each([
+    ['padded with ==', 'pad'],
+    ['padded with =', 'pad1'],
+    ['with stray low bits in the last character', 'strayBits'],
+  ] as const)('rejects a valid token re-spelled %s as jwt_noncanonical, although its bytes verify', async (_name, how) => {
+    const { policy } = setup();
+    const token = signJwt(claims(), { key: signingKey });
+    const respelled = respell(token, how);
+    expect(respelled).not.toBe(token);
+    // The same bytes: the signature would verify, which is what let these spellings in before.
+    expect(Buffer.from(respelled.split('.')[2] as string, 'base64url')).toEqual(Buffer.from(token.split('.')[2] as string, 'base64url'));
+    expect(await policy.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
+    // ...and a cached canonical token does not make its re-spelling a hit.
+    expect(await policy.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
+  });
+
+  it.each([
+    ['a.b.c.d.e', 'jwt_malformed'],
+    ['abc.abc', 'jwt_malformed'],
+    ['abcd..abcd', 'jwt_malformed'],
+    ['ab+d.abcd.abcd', 'jwt_malformed'],
+    ['abcd.ab/d.abcd', 'jwt_malformed'],
+    ['abcd.abcd.abcdé', 'jwt_malformed'],
+    ['abcd.abcd.abcde', 'jwt_noncanonical'],
+    ['abcd.abcd.ab==', 'jwt_noncanonical'],
+    ['abcd.abcd.ab', 'jwt_noncanonical'],
+    ['abcd.abcd.aQ', undefined],
+    ['abcd.abcd.abd', 'jwt_noncanonical'],
+    ['abcd.abcd.abE', undefined],
+    ['abcd.abcd.abcd', undefined],
+  ])('syntax of %s → %s', (token, reason) => {
+    expect(nonCanonicalReason(token)).toBe(reason);
+  });
+
+  it('property: a segment is canonical exactly when Node re-encodes its bytes to the same text', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/), (segment) => {
+        const canonical = Buffer.from(segment, 'base64url').toString('base64url') === segment;
+        expect(nonCanonicalReason(`abcd.abcd.${segment}`) === undefined).toBe(canonical);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('JwtPolicy: crit (RFC 7515 §4.1.11)', () => {
+  it.each([
+    ['an unknown extension', { crit: ['https://example.com/ext'], 'https://example.com/ext': true }],
+    ['b64 (RFC 7797), which we do not implement', { crit: ['b64'], b64: true }],
+    ['an empty list', { crit: [] }],
+    ['a malformed crit', { crit: 'exp' }],
+  ])('rejects a correctly signed token whose crit names %s', async (_name, header) => {
+    const { policy } = setup();
+    expect(await policy.evaluate(signJwt(claims(), { key: signingKey, header }))).toEqual({ kind: 'reject', reason: 'jwt_unsupported_crit' });
+  });
+});
+
+describe('JwtPolicy: scopePrefix is strict', () => {
+  it('with a prefix, counts only prefixed scopes: a bare keys:admin is dropped', async () => {
+    const { policy } = setup();
+    const token = signJwt(
+      { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'keys:admin dualgate/read:users other/write:users', exp: nowSeconds() + 600 },
+      { key: cognitoKey },
+    );
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal', principal: { scopes: ['read:users'] } });
+    expect(scopesOf({ scopePrefix: 'dualgate/' }, { scp: ['keys:admin', 'dualgate/keys:read'] })).toEqual(['keys:read']);
+    expect(scopesOf({}, { scope: 'keys:admin' })).toEqual(['keys:admin']);
+  });
+});
+
+/** Serves fixed bodies by URI, counts requests per URI, and can be told to fail. */
+class RoutedFetcher implements Fetcher {
+  readonly requests: string[] = [];
+  constructor(public routes: Record<string, unknown>) {}
+  async fetch(uri: string): Promise<ArrayBuffer> {
+    this.requests.push(uri);
+    const body = this.routes[uri];
+    if (body === undefined) throw new FetchError(uri, 'status 404, expected 200');
+    if (body instanceof Error) throw body;
+    const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+}
+
+describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () => {
+  const OKTA = 'https://dev-123.okta.com/oauth2/default';
+  const OKTA_KEYS = `${OKTA}/v1/keys`;
+  const oktaKey = createSigningKey('okta-1');
+  const oktaClaims = (overrides: Record<string, unknown> = {}) => ({ iss: OKTA, aud: 'api://dualgate', sub: 'svc-1', scp: ['read:users'], exp: nowSeconds() + 600, ...overrides });
+  const discovery = (overrides: Record<string, unknown> = {}) => ({ issuer: OKTA, jwks_uri: OKTA_KEYS, token_endpoint: `${OKTA}/v1/token`, ...overrides });
+  const make = (routes: Record<string, unknown>, nowMs?: () => number) => {
+    const fetcher = new RoutedFetcher(routes);
+    const policy = new JwtPolicy({ issuers: [{ issuer: OKTA, audience: ['api://dualgate'] }], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10, ...(nowMs ? { nowMs } : {}) });
+    return { fetcher, policy };
+  };
+
+  it('builds the discovery URL as OIDC Discovery §4 says (trailing slash dropped, path kept)', () => {
+    expect(discoveryUrlOf('https://login.example.com/tenant/v2.0/')).toBe('https://login.example.com/tenant/v2.0/.well-known/openid-configuration');
+    expect(discoveryUrlOf(OKTA)).toBe(`${OKTA}/.well-known/openid-configuration`);
+  });
+
+  it('finds the JWKS at the document’s jwks_uri, once per container; a new kid refetches only the JWKS', async () => {
+    const { fetcher, policy } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } });
+    const results = await Promise.all(Array.from({ length: 5 }, () => policy.evaluate(signJwt(oktaClaims(), { key: oktaKey }))));
+    for (const result of results) expect(result).toMatchObject({ kind: 'principal', principal: { sub: 'svc-1', scopes: ['read:users'] } });
+    expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA), OKTA_KEYS]);
+    const rotated = createSigningKey('okta-2');
+    fetcher.routes[OKTA_KEYS] = { keys: [oktaKey.publicJwk, rotated.publicJwk] };
+    expect(await policy.evaluate(signJwt(oktaClaims(), { key: rotated }))).toMatchObject({ kind: 'principal' });
+    expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA), OKTA_KEYS, OKTA_KEYS]);
+  });
+
+  it('never looks at <issuer>/.well-known/jwks.json for a non-Cognito issuer without jwksUri', async () => {
+    const { fetcher, policy } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] }, [`${OKTA}/.well-known/jwks.json`]: { keys: [] } });
+    await policy.hydrate();
+    expect(fetcher.requests).not.toContain(`${OKTA}/.well-known/jwks.json`);
+  });
+
+  it('keeps Cognito on its known JWKS path (no discovery round trip)', async () => {
+    const fetcher = new RoutedFetcher({ [`${COGNITO}/.well-known/jwks.json`]: { keys: [cognitoKey.publicJwk] } });
+    const policy = new JwtPolicy({ issuers: [issuers[1] as IssuerConfig], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+    await policy.hydrate();
+    expect(fetcher.requests).toEqual([`${COGNITO}/.well-known/jwks.json`]);
+  });
+
+  it.each([
+    ['names another issuer', { [discoveryUrlOf(OKTA)]: discovery({ issuer: 'https://evil.example.com' }) }],
+    ['names the issuer with a trailing slash (must be identical)', { [discoveryUrlOf(OKTA)]: discovery({ issuer: `${OKTA}/` }) }],
+    ['has no jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: undefined }) }],
+    ['sends an https issuer to an http jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: 'http://dev-123.okta.com/oauth2/default/v1/keys' }), 'http://dev-123.okta.com/oauth2/default/v1/keys': { keys: [oktaKey.publicJwk] } }],
+    ['is not JSON', { [discoveryUrlOf(OKTA)]: '<html>' }],
+    ['is missing (404)', {}],
+  ])('fails closed (503, not 401) when the discovery document %s, and retries only after the cooldown', async (_name, routes) => {
+    let nowMs = 1_000_000;
+    const { fetcher, policy } = make({ ...routes, [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } }, () => nowMs);
+    const token = signJwt(oktaClaims(), { key: oktaKey });
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA)]);
+    expect(fetcher.requests).not.toContain(OKTA_KEYS);
+    nowMs += 2001;
+    fetcher.routes[discoveryUrlOf(OKTA)] = discovery();
+    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
   });
 });

@@ -92,6 +92,25 @@ describe('JWT attacks over HTTP', () => {
     }
   });
 
+  it('answers 401 to the genuine token re-spelled with base64 padding or stray bits (one spelling per token), 200 to the token itself', async () => {
+    const [h, p, s] = jwtParts.raw.split('.') as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(s.at(-1) as string);
+    // The signature's last character has unused low bits whenever its length is not a multiple of 4 (RS256: 342 chars).
+    expect(s.length % 4).not.toBe(0);
+    const respellings: [string, string][] = [
+      ['signature padded', `${h}.${p}.${s}${'='.repeat(4 - (s.length % 4))}`],
+      ['signature with one = too many', `${h}.${p}.${s}=`],
+      ['payload padded', `${h}.${p}==.${s}`],
+      ['stray low bit in the signature', `${h}.${p}.${s.slice(0, -1)}${alphabet[last | 1]}`],
+    ];
+    for (const [name, token] of respellings) {
+      expect(token).not.toBe(jwtParts.raw);
+      expect((await call('/me', { authorization: `Bearer ${token}` })).status, name).toBe(401);
+    }
+    expect((await call('/me', { authorization: `Bearer ${jwtParts.raw}` })).status).toBe(200);
+  });
+
   it('still serves the genuine token after the flood (no penalty spill-over to known kids)', async () => {
     expect((await call('/me', { authorization: `Bearer ${adminToken}` })).status).toBe(200);
   });
