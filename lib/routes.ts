@@ -35,8 +35,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/keys', handler: 'keys/handler', scopes: [KEY_SCOPES.write] },
   { method: 'GET', path: '/keys', handler: 'keys/handler', scopes: [KEY_SCOPES.read] },
   { method: 'GET', path: '/keys/{id}', handler: 'keys/handler', scopes: [KEY_SCOPES.read] },
-  { method: 'PATCH', path: '/keys/{id}', handler: 'keys/handler', scopes: [KEY_SCOPES.write] },
-  { method: 'POST', path: '/keys/{id}/rotate', handler: 'keys/handler', scopes: [KEY_SCOPES.write] },
+  // PATCH and rotate answer with the key they change (and their 409s describe its state): they read it, so they
+  // need keys:read as well. Create returns only what its caller sent; revoke returns nothing.
+  { method: 'PATCH', path: '/keys/{id}', handler: 'keys/handler', scopes: [KEY_SCOPES.write, KEY_SCOPES.read] },
+  { method: 'POST', path: '/keys/{id}/rotate', handler: 'keys/handler', scopes: [KEY_SCOPES.write, KEY_SCOPES.read] },
   { method: 'DELETE', path: '/keys/{id}', handler: 'keys/handler', scopes: [KEY_SCOPES.write] },
 ];
 
