@@ -225,9 +225,15 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
    */
   private async exclusiveStartKeyOf(position: CursorPosition): Promise<Record<string, AttributeValue>> {
     const { partitionKey: ownerField, sortKey: createdAtField } = KEY_TABLE.indexes.byOwner;
-    const item = await this.queryById(position.keyId, [KEY_TABLE.partitionKey], { [ownerField]: position.owner, [createdAtField]: position.createdAt });
+    const item = await this.queryById(position.keyId, [KEY_TABLE.partitionKey, ownerField, createdAtField], {
+      [ownerField]: position.owner,
+      [createdAtField]: position.createdAt,
+    });
     const keyHash = item?.[KEY_TABLE.partitionKey]?.S;
-    if (keyHash === undefined) throw new InvalidCursorError();
+    // The filter already did this; checked again so that the rule never rests on the filter alone.
+    if (keyHash === undefined || item?.[ownerField]?.S !== position.owner || item[createdAtField]?.S !== position.createdAt) {
+      throw new InvalidCursorError();
+    }
     return { [KEY_TABLE.partitionKey]: { S: keyHash }, [ownerField]: { S: position.owner }, [createdAtField]: { S: position.createdAt } };
   }
 
