@@ -1,8 +1,11 @@
 /**
- * A key that manages keys hands out no more life than it has: whatever it creates, rotates or prolongs must
- * expire no later than the key itself. Otherwise a key an hour from expiry (or just revoked, inside the
- * authorizer's cache window) could mint or extend a key without expiry and outlive its own end.
+ * A key that manages keys hands out no more life than it has: nothing it creates, rotates, prolongs, resumes or
+ * widens may expire later than the key itself. Otherwise a key an hour from expiry (or just revoked, inside the
+ * authorizer's cache window) could mint, extend or add scopes to a key without expiry and outlive its own end.
  * JWT callers are not capped here: their tokens are short-lived and the IdP decides who gets one.
+ *
+ * And a key that is no longer active may do nothing at all: the router re-reads the calling key (consistently)
+ * before every operation, list and get included, because the authorizer's verdict may be cached for its TTLs.
  */
 import { keyStatus } from '../shared/key-record';
 import type { CallerIdentity } from '../shared/principal';
@@ -22,7 +25,8 @@ export async function loadCallerKeyLimit(context: OperationContext, caller: Call
   if (caller.authMethod !== 'apiKey') return undefined;
   // The authorizer always passes the key id with an API key; without it the cap cannot be checked, so refuse.
   if (caller.keyId === undefined) throw new ScopeEscalationError('the API key you called with cannot be identified');
-  const record = await context.store.getById(caller.keyId);
+  // Filtered on the caller's own sub: a key id that is not the caller's is simply "not found".
+  const record = await context.store.getById(caller.keyId, { owner: caller.sub });
   // The authorizer may have cached a verdict for up to its TTLs: the table is the authority here.
   if (!record || record.owner !== caller.sub || keyStatus(record, nowSecondsOf(context)) !== 'active') {
     throw new ScopeEscalationError('the API key you called with is not active (revoked, expired, disabled or unknown)');
@@ -36,13 +40,19 @@ export function exceedsCallerExpiry(expiresAt: number | undefined, limit: Caller
   return expiresAt === undefined || expiresAt > limit.expiresAt;
 }
 
-/** 403 naming the expiry field when `expiresAt` (undefined = never) outlives the caller key. */
-export function assertWithinCallerExpiry(expiresAt: number | undefined, limit: CallerKeyLimit | undefined, field: 'expiresAt' | 'expiresIn'): void {
+/** The request field blamed for a key outliving its caller: the expiry asked for, or what widened or resumed it. */
+export type CallerExpiryField = 'expiresAt' | 'expiresIn' | 'scopes' | 'enabled';
+
+/** 403 naming `field` when `expiresAt` (undefined = never) outlives the caller key. */
+export function assertWithinCallerExpiry(expiresAt: number | undefined, limit: CallerKeyLimit | undefined, field: CallerExpiryField): void {
   if (!exceedsCallerExpiry(expiresAt, limit)) return;
-  throw new ScopeEscalationError(
-    `${field}: a key cannot create or extend keys beyond its own expiry (${isoFromEpochSeconds(limit?.expiresAt) ?? 'never'}); ask for that or earlier`,
-    field,
-  );
+  const callerEnd = isoFromEpochSeconds(limit?.expiresAt) ?? 'never';
+  const targetEnd = isoFromEpochSeconds(expiresAt) ?? 'never';
+  const message =
+    field === 'expiresAt' || field === 'expiresIn'
+      ? `${field}: a key cannot create or extend keys beyond its own expiry (${callerEnd}); ask for that or earlier`
+      : `${field}: a key cannot ${field === 'scopes' ? 'add scopes to' : 'resume'} a key that outlives it (this key expires ${targetEnd}, yours ${callerEnd}); set expiresAt to ${callerEnd} or earlier in the same request`;
+  throw new ScopeEscalationError(message, field);
 }
 
 /** The body field to blame for an expiry: the one the client sent (expiresAt when it sent neither). */

@@ -4,7 +4,7 @@ import { generateKey, hashKey } from '../shared/key-format';
 import type { KeyRecord } from '../shared/key-record';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
-import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
+import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { ScopeEscalationError } from './errors';
 import { assertMayGrant, audit, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
@@ -22,7 +22,7 @@ export async function createKey(context: OperationContext, request: KeyRequest):
   assertMayGrant(context, caller, body.scopes);
   const nowSeconds = nowSecondsOf(context);
   const expiresAt = resolveExpiry(body, nowSeconds) ?? undefined;
-  const callerKey = await loadCallerKeyLimit(context, caller);
+  const { callerKey } = request;
   assertWithinCallerExpiry(expiresAt, callerKey, expiryFieldOf(body));
 
   const { key, start } = generateKey(context.keyPrefix);

@@ -4,9 +4,11 @@ import type { KeyRecord } from '../shared/key-record';
 import type { KeyManagementStore } from '../shared/key-store';
 import type { Logger } from '../shared/logger';
 import type { CallerIdentity } from '../shared/principal';
+import type { CallerKeyLimit } from './caller-key';
 import { InvalidRequestError, KeyNotFoundError, ScopeEscalationError } from './errors';
+import { isoFromEpochSeconds } from './public-key';
 import { KEY_ID_PATTERN } from './schemas';
-import { decideGrant, mayActFor } from './scopes';
+import { decideGrant, isAdmin, mayActFor } from './scopes';
 
 export interface OperationContext {
   store: KeyManagementStore;
@@ -25,6 +27,8 @@ export interface KeyRequest {
   /** Parsed JSON body (undefined when there was none). */
   body: unknown;
   query: Record<string, string>;
+  /** The calling key, re-read and found active by the router; undefined for a JWT caller. */
+  callerKey?: CallerKeyLimit;
 }
 
 export type AuditAction = 'create' | 'update' | 'rotate' | 'revoke';
@@ -34,13 +38,19 @@ export const newKeyId = (): string => `key_${ulid()}`;
 export const nowSecondsOf = (context: OperationContext): number => Math.floor(context.nowMs() / 1000);
 export const nowIsoOf = (context: OperationContext): string => new Date(context.nowMs()).toISOString();
 
-/** The key, if it exists and the caller may act for its owner; otherwise 404, the same for both cases. */
+/**
+ * The key, if it exists and the caller may act for its owner; otherwise 404, the same answer after the same work
+ * for both cases: a non-admin's lookup is filtered on its own sub inside the one byId query, so another owner's
+ * key costs no extra read (no timing oracle).
+ */
 export async function loadOwnedKey(context: OperationContext, request: KeyRequest): Promise<KeyRecord> {
   const keyId = request.keyId;
   // A malformed id cannot exist: answer 404 without a query, exactly as for an unknown id.
   if (keyId === undefined || !KEY_ID_PATTERN.test(keyId)) throw new KeyNotFoundError();
-  const record = await context.store.getById(keyId);
-  if (!record || !mayActFor(request.caller, record.owner, context.adminScope)) throw new KeyNotFoundError();
+  const { caller } = request;
+  const record = await context.store.getById(keyId, isAdmin(caller, context.adminScope) ? {} : { owner: caller.sub });
+  // Kept although the filter already did it: a store that ignores the filter must still not leak a key.
+  if (!record || !mayActFor(caller, record.owner, context.adminScope)) throw new KeyNotFoundError();
   return record;
 }
 
@@ -54,6 +64,32 @@ export function assertMayGrant(context: OperationContext, caller: CallerIdentity
   throw new ScopeEscalationError(`scopes: you cannot grant scope(s) you do not hold: ${decision.scopes.join(', ')}`, 'scopes');
 }
 
+/** A changed field's value before and after, as the audit line shows it (expiry as ISO 8601, null = never). */
+export interface FieldChange {
+  before: unknown;
+  after: unknown;
+}
+
+/** The fields whose before/after an audit line carries: the ones that decide what a key may do, and for how long. */
+const AUDITED_VALUES = {
+  name: (record: KeyRecord) => record.name,
+  scopes: (record: KeyRecord) => [...record.scopes],
+  expiresAt: (record: KeyRecord) => isoFromEpochSeconds(record.expiresAt),
+  enabled: (record: KeyRecord) => record.enabled,
+} as const;
+
+/**
+ * Pure: before and after of each changed field that grants or limits authority, so a widening or a prolonging is
+ * visible in the log. Metadata is named in changedFields only: it may be a kilobyte of the owner's own data.
+ */
+export function auditChanges(before: KeyRecord, after: KeyRecord, changedFields: readonly string[]): Record<string, FieldChange> {
+  const changes: Record<string, FieldChange> = {};
+  for (const [field, valueOf] of Object.entries(AUDITED_VALUES)) {
+    if (changedFields.includes(field)) changes[field] = { before: valueOf(before), after: valueOf(after) };
+  }
+  return changes;
+}
+
 /** One structured line per mutation. Names the key by id only: never a hash, never plaintext. */
 export function audit(
   context: OperationContext,
@@ -61,7 +97,7 @@ export function audit(
   action: AuditAction,
   record: KeyRecord,
   changedFields: readonly string[],
-  extra: { successorKeyId?: string } = {},
+  extra: { successorKeyId?: string; changes?: Record<string, FieldChange> } = {},
 ): void {
   context.logger.info('audit', {
     action,

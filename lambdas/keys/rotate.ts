@@ -18,11 +18,11 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { generateKey, hashKey } from '../shared/key-format';
 import { keyStatus, type KeyRecord } from '../shared/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
-import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
+import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { jsonResponse } from '../shared/http-response';
 import { errorFields } from '../shared/logger';
 import { KeyConflictError } from './errors';
-import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { assertMayGrant, audit, auditChanges, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { DEFAULT_GRACE_PERIOD_SECONDS, resolveExpiry, rotateKeyBody, validate } from './schemas';
 import { createKeyRecord, readBack } from './write-outcome';
@@ -36,7 +36,7 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   assertRotatable(current, nowSeconds);
   // A rotation hands out a fresh plaintext carrying these scopes: the layered-scope rule applies to it.
   assertMayGrant(context, caller, current.scopes);
-  const callerKey = await loadCallerKeyLimit(context, caller);
+  const { callerKey } = request;
   if (successorExpiresAt !== undefined && successorExpiresAt !== null) {
     assertWithinCallerExpiry(successorExpiresAt, callerKey, expiryFieldOf(body));
   }
@@ -89,7 +89,7 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
       throw error;
     }
   }
-  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId });
+  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, changes: auditChanges(current, predecessor, ['expiresAt']) });
   return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });
 }
 

@@ -8,9 +8,9 @@ import type { KeyRecord } from '../shared/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
-import { assertWithinCallerExpiry, expiryFieldOf, loadCallerKeyLimit } from './caller-key';
+import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { KeyConflictError, ScopeEscalationError } from './errors';
-import { assertMayGrant, audit, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { assertMayGrant, audit, auditChanges, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { resolveExpiry, updateKeyBody, validate, type UpdateKeyBody } from './schemas';
 import { decideGrant } from './scopes';
@@ -24,7 +24,7 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
   const nowSeconds = nowSecondsOf(context);
   // Resolved once, so a retry applies exactly the same change.
   const expiresAt = resolveExpiry(body, nowSeconds);
-  const callerKey = await loadCallerKeyLimit(context, caller);
+  const { callerKey } = request;
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const current = await loadOwnedKey(context, request);
@@ -33,20 +33,23 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
       throw new KeyConflictError('key_rotated', `key was rotated to ${current.rotatedTo}; change that key instead`);
     }
     const { next, changedFields } = applyPatch(current, body, expiresAt, nowIsoOf(context));
-    if (extendsAuthority(current, next, nowSeconds) && !decideGrant(next.scopes, caller, context.catalog, context.adminScope).ok) {
+    const extended = authorityExtensions(current, next, nowSeconds);
+    if (extended.length > 0 && !decideGrant(next.scopes, caller, context.catalog, context.adminScope).ok) {
       // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
       throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
     }
-    // A key may set an expiry, or resume a key, only within its own life. Renaming, narrowing or suspending a
-    // longer-lived key stays allowed: none of them hands out time the caller does not have.
-    if (expiresAt !== undefined || extendsAuthority(current, next, nowSeconds)) assertWithinCallerExpiry(next.expiresAt, callerKey, expiryFieldOf(body));
+    // A key may set an expiry, or widen, resume or prolong a key, only within its own life: otherwise a short-lived
+    // key could hand its scopes to a longer-lived one and outlive its own revocation. Renaming, narrowing or
+    // suspending a longer-lived key stays allowed: none of them hands out authority the caller does not have.
+    if (expiresAt !== undefined) assertWithinCallerExpiry(next.expiresAt, callerKey, expiryFieldOf(body));
+    for (const field of extended) assertWithinCallerExpiry(next.expiresAt, callerKey, field === 'expiresAt' ? expiryFieldOf(body) : field);
     try {
       await context.store.replace(next, current.version);
     } catch (error) {
       if (error instanceof KeyWriteConflictError) continue;
       throw error;
     }
-    audit(context, caller, 'update', next, changedFields);
+    audit(context, caller, 'update', next, changedFields, { changes: auditChanges(current, next, changedFields) });
     return jsonResponse(200, toPublicKey(next, nowSeconds));
   }
   throw new KeyConflictError('concurrent_change', 'key kept changing concurrently; nothing was updated, retry');
@@ -82,10 +85,21 @@ export function applyPatch(
   return { next, changedFields };
 }
 
-/** True when the patch makes the key usable where it was not, or for longer. */
-export function extendsAuthority(current: KeyRecord, next: KeyRecord, nowSeconds: number): boolean {
-  if (next.enabled && !current.enabled) return true;
+/**
+ * Pure: how the patch extends the key's authority, in the order a 403 blames them: `scopes` when it gains a scope
+ * it did not have, `enabled` when it is resumed, `expiresAt` when it now ends later. Empty when it extends nothing.
+ */
+export function authorityExtensions(current: KeyRecord, next: KeyRecord, nowSeconds: number): ('scopes' | 'enabled' | 'expiresAt')[] {
+  const extensions: ('scopes' | 'enabled' | 'expiresAt')[] = [];
+  if (next.scopes.some((scope) => !current.scopes.includes(scope))) extensions.push('scopes');
+  if (next.enabled && !current.enabled) extensions.push('enabled');
   const currentEnd = current.expiresAt ?? Number.POSITIVE_INFINITY;
   const nextEnd = next.expiresAt ?? Number.POSITIVE_INFINITY;
-  return nextEnd > currentEnd && nextEnd > nowSeconds;
+  if (nextEnd > currentEnd && nextEnd > nowSeconds) extensions.push('expiresAt');
+  return extensions;
+}
+
+/** True when the patch makes the key usable where it was not, for longer, or for more. */
+export function extendsAuthority(current: KeyRecord, next: KeyRecord, nowSeconds: number): boolean {
+  return authorityExtensions(current, next, nowSeconds).length > 0;
 }

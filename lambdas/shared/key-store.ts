@@ -87,11 +87,14 @@ export class KeyWriteConflictError extends Error {
   }
 }
 
-/** A list cursor that this store did not issue (or issued for another owner), or whose key is gone. */
+/**
+ * A list cursor that this store did not issue for this owner, or whose key is gone. One message for every case,
+ * so a cursor cannot be used to ask whether some key id exists (an existence oracle).
+ */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
-  constructor(message = 'cursor is not one this API returned') {
-    super(message);
+  constructor() {
+    super('cursor is not valid for this listing (not one this API returned, or its key is gone); list again from the start');
   }
 }
 
@@ -113,8 +116,12 @@ export interface KeyManagementStore extends KeyLookup {
   create(record: KeyRecord): Promise<void>;
   /** The stored item for a hash, read consistently: what a write just did (or did not) commit. */
   getByHashConsistent(keyHash: string): Promise<KeyRecord | undefined>;
-  /** The authoritative (consistently read) record for a public id. */
-  getById(keyId: string): Promise<KeyRecord | undefined>;
+  /**
+   * The authoritative (consistently read) record for a public id. With `owner`, a key of another owner is
+   * undefined after exactly the same work as an unknown id (the byId query filters on owner), so neither the
+   * answer nor its timing says whether the id exists.
+   */
+  getById(keyId: string, filter?: { owner?: string }): Promise<KeyRecord | undefined>;
   listByOwner(owner: string, page: { limit: number; cursor?: string }): Promise<KeyPage>;
   /** Compare-and-swap: write `next` only if the stored version is still `expectedVersion` (and the guard holds). */
   replace(next: KeyRecord, expectedVersion: number, guard?: ReplaceGuard): Promise<void>;
@@ -176,8 +183,10 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
     );
   }
 
-  async getById(keyId: string): Promise<KeyRecord | undefined> {
-    const keyHash = (await this.queryById(keyId, [KEY_TABLE.partitionKey]))?.[KEY_TABLE.partitionKey]?.S;
+  async getById(keyId: string, filter: { owner?: string } = {}): Promise<KeyRecord | undefined> {
+    const ownerField = KEY_TABLE.indexes.byOwner.partitionKey;
+    const match: Record<string, string> = filter.owner === undefined ? {} : { [ownerField]: filter.owner };
+    const keyHash = (await this.queryById(keyId, [KEY_TABLE.partitionKey], match))?.[KEY_TABLE.partitionKey]?.S;
     if (keyHash === undefined) return undefined;
     // GSIs are eventually consistent; the version used for compare-and-swap must come from the table itself.
     return this.getByHashConsistent(keyHash);
@@ -210,30 +219,50 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
   }
 
   /**
-   * byOwner's ExclusiveStartKey needs the table key (keyHash) too: look the cursor's key up by id and rebuild the
-   * start key from the stored item. A key of another owner, or one that does not match the cursor, is tampering.
+   * byOwner's ExclusiveStartKey needs the table key (keyHash) too: look the cursor's key up by id, filtered on the
+   * cursor's owner and createdAt, and rebuild the start key from the stored item. A key of another owner, one that
+   * does not match the cursor and one that does not exist all cost the same one query and get the same 400.
    */
   private async exclusiveStartKeyOf(position: CursorPosition): Promise<Record<string, AttributeValue>> {
     const { partitionKey: ownerField, sortKey: createdAtField } = KEY_TABLE.indexes.byOwner;
-    const item = await this.queryById(position.keyId, [KEY_TABLE.partitionKey, ownerField, createdAtField]);
+    const item = await this.queryById(position.keyId, [KEY_TABLE.partitionKey, ownerField, createdAtField], {
+      [ownerField]: position.owner,
+      [createdAtField]: position.createdAt,
+    });
     const keyHash = item?.[KEY_TABLE.partitionKey]?.S;
-    if (item === undefined || keyHash === undefined) throw new InvalidCursorError('cursor points at a key that no longer exists; list again from the start');
-    if (item[ownerField]?.S !== position.owner || item[createdAtField]?.S !== position.createdAt) throw new InvalidCursorError();
+    // The filter already did this; checked again so that the rule never rests on the filter alone.
+    if (keyHash === undefined || item?.[ownerField]?.S !== position.owner || item[createdAtField]?.S !== position.createdAt) {
+      throw new InvalidCursorError();
+    }
     return { [KEY_TABLE.partitionKey]: { S: keyHash }, [ownerField]: { S: position.owner }, [createdAtField]: { S: position.createdAt } };
   }
 
-  /** The byId index entry for a public id, projected to `attributes` (the index projects ALL). */
-  private async queryById(keyId: string, attributes: readonly string[]): Promise<Record<string, AttributeValue> | undefined> {
+  /**
+   * The byId index entry for a public id, projected to `attributes` (the index projects ALL), and only if its
+   * attributes equal `match`. The filter runs inside DynamoDB on the one item the key condition reads, so a
+   * mismatch and an absent id are the same single query with the same empty answer.
+   */
+  private async queryById(
+    keyId: string,
+    attributes: readonly string[],
+    match: Readonly<Record<string, string>> = {},
+  ): Promise<Record<string, AttributeValue> | undefined> {
     const names = Object.fromEntries(attributes.map((attribute, index) => [`#a${index}`, attribute]));
+    const matchEntries = Object.entries(match);
+    const filterNames = Object.fromEntries(matchEntries.map(([attribute], index) => [`#f${index}`, attribute]));
+    const filterValues = Object.fromEntries(matchEntries.map(([, value], index) => [`:f${index}`, { S: value }]));
+    const filter = matchEntries.map((_, index) => `#f${index} = :f${index}`).join(' AND ');
     try {
       const output = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: 'byId',
           KeyConditionExpression: '#keyId = :keyId',
-          ExpressionAttributeNames: { '#keyId': KEY_TABLE.indexes.byId.partitionKey, ...names },
-          ExpressionAttributeValues: { ':keyId': { S: keyId } },
+          ExpressionAttributeNames: { '#keyId': KEY_TABLE.indexes.byId.partitionKey, ...names, ...filterNames },
+          ExpressionAttributeValues: { ':keyId': { S: keyId }, ...filterValues },
           ProjectionExpression: Object.keys(names).join(', '),
+          ...(filter ? { FilterExpression: filter } : {}),
+          // byId holds one item per id, so Limit 1 (applied before the filter) still reads the only candidate.
           Limit: 1,
         }),
       );

@@ -36,8 +36,10 @@ export function managementRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH
     { method: 'POST', path: basePath, scopes: [KEY_SCOPES.write] },
     { method: 'GET', path: basePath, scopes: [KEY_SCOPES.read] },
     { method: 'GET', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.read] },
-    { method: 'PATCH', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.write] },
-    { method: 'POST', path: `${basePath}/{id}/rotate`, scopes: [KEY_SCOPES.write] },
+    // PATCH and rotate answer with the key they change (and their 409s describe its state): they read it, so they
+    // need keys:read as well. Create returns only what its caller sent; revoke returns nothing.
+    { method: 'PATCH', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.write, KEY_SCOPES.read] },
+    { method: 'POST', path: `${basePath}/{id}/rotate`, scopes: [KEY_SCOPES.write, KEY_SCOPES.read] },
     { method: 'DELETE', path: `${basePath}/{id}`, scopes: [KEY_SCOPES.write] },
   ];
 }

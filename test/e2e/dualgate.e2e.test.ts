@@ -161,7 +161,8 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     const delaySeconds = target.revocationDelaySeconds ?? 0;
     // The grace outlasts both caches, so "still works" is proven by the key table, not by a cached verdict.
     const gracePeriodSeconds = delaySeconds + 2;
-    const jwt = await token(['keys:write', 'read:users']);
+    // Rotation answers with the key it rotates, so it needs keys:read as well as keys:write.
+    const jwt = await token(['keys:read', 'keys:write', 'read:users']);
     const old = await createKey(jwt, { scopes: ['read:users'] });
     expect((await api('/me', { credential: old.key })).status).toBe(200);
     const rotated = await api(`/keys/${old.id}/rotate`, { method: 'POST', credential: jwt, body: { gracePeriodSeconds } });

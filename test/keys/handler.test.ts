@@ -16,7 +16,7 @@ import { hashKey } from '../../lambdas/shared/key-format';
 import { itemFromRecord, type KeyRecord } from '../../lambdas/shared/key-record';
 import { KeyStore } from '../../lambdas/shared/key-store';
 import { captureLogger } from '../support/logs';
-import { alice, bob, caller, keysEvent } from './harness';
+import { admin, alice, bob, caller, keysEvent } from './harness';
 
 const NOW_MS = Date.parse('2031-01-01T00:00:00.000Z');
 const NOW_SECONDS = NOW_MS / 1000;
@@ -95,6 +95,7 @@ describe('routes', () => {
 
   it('GET /keys answers 400 cursor when the cursor names a key of another owner, another position, or a key that is gone', async () => {
     const cursor = Buffer.from(JSON.stringify({ owner: 'alice', createdAt: '2030-12-01T00:00:00.000Z', keyId: KEY_ID })).toString('base64url');
+    const bodies = new Set<string>();
     for (const items of [
       [{ keyHash: { S: 'b'.repeat(64) }, owner: { S: 'bob' }, createdAt: { S: '2030-12-01T00:00:00.000Z' } }],
       [{ keyHash: { S: 'b'.repeat(64) }, owner: { S: 'alice' }, createdAt: { S: '2030-12-02T00:00:00.000Z' } }],
@@ -106,7 +107,60 @@ describe('routes', () => {
       expect(result).toMatchObject({ status: 400, json: { field: 'cursor' } });
       expect(dynamo.commandCalls(QueryCommand, { IndexName: 'byOwner' })).toHaveLength(0);
       expect(result.raw.body).not.toContain('b'.repeat(64));
+      bodies.add(result.raw.body);
+      // DynamoDB itself drops a key of another owner or position: one query, the same empty answer as an unknown id.
+      expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+        FilterExpression: '#f0 = :f0 AND #f1 = :f1',
+        ExpressionAttributeNames: expect.objectContaining({ '#f0': 'owner', '#f1': 'createdAt' }),
+        ExpressionAttributeValues: expect.objectContaining({ ':f0': { S: 'alice' }, ':f1': { S: '2030-12-01T00:00:00.000Z' } }),
+      });
+      expect(dynamo.calls()).toHaveLength(1);
     }
+    // Not "not one this API returned" for one case and "no longer exists" for another: that difference was an oracle.
+    expect(bodies.size).toBe(1);
+  });
+
+  it('GET /keys/{id} by a non-admin filters the byId query on its own sub: another owner’s key costs exactly what an unknown id costs', async () => {
+    // What DynamoDB answers when the filter drops the item, and when there is no item: the same empty page.
+    dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [] });
+    const result = await call('GET', '/keys/{id}', { caller: alice, id: KEY_ID });
+    expect(result).toMatchObject({ status: 404, json: { message: 'key not found' } });
+    expect(dynamo.calls()).toHaveLength(1);
+    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      IndexName: 'byId',
+      FilterExpression: '#f0 = :f0',
+      ExpressionAttributeNames: expect.objectContaining({ '#f0': 'owner' }),
+      ExpressionAttributeValues: expect.objectContaining({ ':f0': { S: 'alice' } }),
+    });
+    // An admin may act for any owner, so its lookup is not filtered.
+    dynamo.reset();
+    mockStored(storedRecord({ owner: 'bob' }));
+    expect((await call('GET', '/keys/{id}', { caller: admin, id: KEY_ID })).json.owner).toBe('bob');
+    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input.FilterExpression).toBeUndefined();
+  });
+
+  it('re-reads the calling key consistently before a list, and answers 403 without listing when it is revoked', async () => {
+    const callerKeyId = 'key_01HYYYYYYYYYYYYYYYYYYYYYYY';
+    mockStored(storedRecord({ keyId: callerKeyId, scopes: ['keys:read'], revokedAt: '2030-12-31T00:00:00.000Z', expiresAt: NOW_SECONDS - 60 }));
+    const result = await call('GET', '/keys', { caller: { sub: 'alice', scopes: ['keys:read'], authMethod: 'apiKey', keyId: callerKeyId } });
+    expect(result).toMatchObject({ status: 403, json: { message: expect.stringContaining('not active') } });
+    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ConsistentRead: true });
+    expect(dynamo.commandCalls(QueryCommand, { IndexName: 'byOwner' })).toHaveLength(0);
+  });
+
+  it('PATCH and rotate need keys:read as well as keys:write (they answer with the key they change); create and revoke do not', async () => {
+    const writeOnly = { sub: 'alice', scopes: ['keys:write', 'read:users'], authMethod: 'jwt' as const };
+    mockStored(storedRecord());
+    for (const [method, resource, body] of [['PATCH', '/keys/{id}', { name: 'x' }], ['POST', '/keys/{id}/rotate', {}]] as const) {
+      const result = await call(method, resource, { caller: writeOnly, id: KEY_ID, body });
+      expect(result).toMatchObject({ status: 403, json: { message: `${method} ${resource} needs scope(s) you do not hold: keys:read` } });
+      expect(result.raw.body).not.toContain('ci');
+    }
+    expect(dynamo.calls()).toHaveLength(0);
+    dynamo.on(PutItemCommand).resolves({});
+    dynamo.on(UpdateItemCommand).resolves({ Attributes: itemFromRecord(storedRecord({ revokedAt: new Date(NOW_MS).toISOString() })) });
+    expect((await call('POST', '/keys', { caller: writeOnly, body: { name: 'x', scopes: ['read:users'] } })).status).toBe(201);
+    expect((await call('DELETE', '/keys/{id}', { caller: writeOnly, id: KEY_ID })).status).toBe(204);
   });
 
   it('GET /keys/{id} finds the hash through byId, then reads the item consistently', async () => {

@@ -225,8 +225,8 @@ describe('update', () => {
     const broad = await createKey(env, { scopes: ['read:users', 'write:users'] }, admin);
     const adminOwned = broad.id;
     await env.call('PATCH', '/keys/{id}', { caller: admin, id: adminOwned, body: { enabled: false } });
-    const narrowKey = await createKey(env, { scopes: ['keys:write', 'read:users'] }, admin);
-    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:write', 'read:users'], authMethod: 'apiKey', keyId: narrowKey.id };
+    const narrowKey = await createKey(env, { scopes: ['keys:read', 'keys:write', 'read:users'] }, admin);
+    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:read', 'keys:write', 'read:users'], authMethod: 'apiKey', keyId: narrowKey.id };
     expect(await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { enabled: true } })).toMatchObject({ status: 403 });
     const own = await createKey(env, { scopes: ['read:users'] });
     expect(await env.call('PATCH', '/keys/{id}', { id: own.id, body: { scopes: ['write:users'] } })).toMatchObject({ status: 403, json: { field: 'scopes' } });
@@ -510,7 +510,7 @@ describe('keys minted by keys: capped by the minting key’s own expiry', () => 
     const longLived = await createKey(env, { name: 'long lived' });
     expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { expiresIn: 86400 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
     expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { name: 'renamed', enabled: false } })).status).toBe(200);
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true } })).toMatchObject({ status: 403, json: { field: 'enabled' } });
     expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true, expiresIn: 600 } })).status).toBe(200);
   });
 
@@ -544,6 +544,138 @@ describe('keys minted by keys: capped by the minting key’s own expiry', () => 
     const short = await expiringWriter(env, 10);
     advance(10);
     expect((await env.call('POST', '/keys', { caller: short.asKey, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(403);
+  });
+});
+
+describe('issue 9: a key acting on keys', () => {
+  const asKey = (sub: string, key: { id: string; scopes: string[] }): TestCaller => ({ sub, scopes: key.scopes, authMethod: 'apiKey', keyId: key.id });
+
+  it('K1/K2: a short-lived key cannot add scopes to a key that outlives it (403 naming scopes); within its own life it can, and the audit shows before and after', async () => {
+    const env = await freshEnv();
+    const k2 = await createKey(env, { name: 'K2', scopes: ['read:users'] }, bob);
+    const k1 = await createKey(env, { name: 'K1', scopes: ['keys:write', 'keys:read', 'read:users', 'write:users'], expiresIn: 3600 }, bob);
+    const k1ExpiresAt = new Date(clock.ms + 3600_000).toISOString();
+    const widen = { scopes: ['read:users', 'write:users', 'keys:write'] };
+
+    const refused = await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: widen });
+    expect(refused).toMatchObject({ status: 403, json: { field: 'scopes', message: expect.stringContaining(`set expiresAt to ${k1ExpiresAt} or earlier`) } });
+    expect((await env.call('GET', '/keys/{id}', { caller: bob, id: k2.id })).json).toMatchObject({ scopes: ['read:users'], expiresAt: null });
+    // The issue's literal K1 (without read:users) was already refused by the layered-scope rule.
+    const k1Literal = await createKey(env, { name: 'K1 literal', scopes: ['keys:write', 'keys:read', 'write:users'], expiresIn: 3600 }, bob);
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1Literal), id: k2.id, body: widen })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+
+    // Narrowing and renaming hand out nothing: allowed on a longer-lived key.
+    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: { name: 'K2 renamed', scopes: [] } })).status).toBe(200);
+    // Widening together with an expiry within K1's life is allowed: the widened key dies with K1.
+    const allowed = await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: { ...widen, expiresAt: k1ExpiresAt } });
+    expect(allowed).toMatchObject({ status: 200, json: { scopes: ['keys:write', 'read:users', 'write:users'], expiresAt: k1ExpiresAt } });
+    const auditLine = logs.entries().filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id).at(-1);
+    expect(auditLine).toMatchObject({
+      actorKeyId: k1.id,
+      changedFields: ['scopes', 'expiresAt'],
+      changes: { scopes: { before: [], after: ['keys:write', 'read:users', 'write:users'] }, expiresAt: { before: null, after: k1ExpiresAt } },
+    });
+    // Resuming shows up the same way.
+    await env.call('PATCH', '/keys/{id}', { caller: bob, id: k2.id, body: { enabled: false } });
+    await env.call('PATCH', '/keys/{id}', { caller: bob, id: k2.id, body: { enabled: true } });
+    expect(logs.entries().filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id).at(-1)).toMatchObject({ changes: { enabled: { before: false, after: true } } });
+
+    // Create and rotate obey the same rule: a child of K1 that would outlive it is refused, a rotation is capped.
+    expect(await env.call('POST', '/keys', { caller: asKey('bob', k1), body: { name: 'child', scopes: ['keys:write'] } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    const forever = await createKey(env, { name: 'forever', scopes: ['read:users'] }, bob);
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey('bob', k1), id: forever.id })).toMatchObject({ status: 201, json: { expiresAt: k1ExpiresAt } });
+  });
+
+  it('a revoked, disabled or expired admin key can no longer list, get or revoke, even while the authorizer may still cache it', async () => {
+    const adminKeyScopes = ['keys:admin', 'keys:read', 'keys:write'];
+    for (const state of ['revoked', 'disabled', 'expired'] as const) {
+      const env = await freshEnv();
+      const target = await createKey(env, {}, bob);
+      const adminKey = await createKey(env, { name: 'admin key', scopes: adminKeyScopes, expiresIn: 600 }, admin);
+      const byKey = asKey(admin.sub, adminKey);
+      // While active it may do all three (the control that makes the 403s below mean something).
+      expect((await env.call('GET', '/keys', { caller: byKey, query: { owner: 'bob' } })).status).toBe(200);
+      expect((await env.call('GET', '/keys/{id}', { caller: byKey, id: target.id })).status).toBe(200);
+
+      if (state === 'revoked') await env.call('DELETE', '/keys/{id}', { caller: admin, id: adminKey.id });
+      if (state === 'disabled') await env.call('PATCH', '/keys/{id}', { caller: admin, id: adminKey.id, body: { enabled: false } });
+      if (state === 'expired') advance(600);
+
+      const notActive = { status: 403, json: { message: expect.stringContaining('not active') } };
+      expect(await env.call('GET', '/keys', { caller: byKey, query: { owner: 'bob' } }), state).toMatchObject(notActive);
+      expect(await env.call('GET', '/keys', { caller: byKey }), state).toMatchObject(notActive);
+      expect(await env.call('GET', '/keys/{id}', { caller: byKey, id: target.id }), state).toMatchObject(notActive);
+      expect(await env.call('DELETE', '/keys/{id}', { caller: byKey, id: target.id }), state).toMatchObject(notActive);
+      expect((await env.call('GET', '/keys/{id}', { caller: bob, id: target.id })).json.status, state).toBe('active');
+    }
+  });
+
+  /** The DynamoDB commands `act` sends, by name, counted on the client itself. */
+  async function commandsSentBy(act: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    const name = 'issue9-count-commands';
+    dynamo.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      await act();
+    } finally {
+      dynamo.client.middlewareStack.remove(name);
+    }
+    return sent;
+  }
+
+  it('GET /keys/{id}: another owner’s key and an unknown id get the same answer after the same DynamoDB calls', async () => {
+    const env = await freshEnv();
+    const bobs = await createKey(env, {}, bob);
+    const alicesKey = await createKey(env, { name: 'alice reader', scopes: ['keys:read'] });
+    for (const who of [alice, asKey('alice', alicesKey)]) {
+      let foreign: Awaited<ReturnType<Env['call']>> | undefined;
+      let unknown: Awaited<ReturnType<Env['call']>> | undefined;
+      const foreignCalls = await commandsSentBy(async () => (foreign = await env.call('GET', '/keys/{id}', { caller: who, id: bobs.id })));
+      const unknownCalls = await commandsSentBy(async () => (unknown = await env.call('GET', '/keys/{id}', { caller: who, id: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' })));
+      expect(foreign?.status).toBe(404);
+      expect(foreign?.raw.body).toBe(unknown?.raw.body);
+      expect(foreignCalls).toEqual(unknownCalls);
+    }
+    // An own key costs the byId query plus the consistent read: the work the two answers above both skip.
+    expect(await commandsSentBy(() => env.call('GET', '/keys/{id}', { caller: alice, id: alicesKey.id }))).toEqual(['QueryCommand', 'GetItemCommand']);
+  });
+
+  it('list cursors: naming another owner’s key, an unknown key or a wrong position gets the same 400 after the same single query', async () => {
+    const env = await freshEnv();
+    const bobs = await createKey(env, {}, bob);
+    const own = await env.call('GET', '/keys/{id}', { caller: bob, id: bobs.id });
+    const alices = await createKey(env, {});
+    const cursorOf = (position: { owner: string; createdAt: string; keyId: string }) => Buffer.from(JSON.stringify(position)).toString('base64url');
+    const cases = {
+      foreign: cursorOf({ owner: 'alice', createdAt: own.json.createdAt, keyId: bobs.id }),
+      unknown: cursorOf({ owner: 'alice', createdAt: own.json.createdAt, keyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' }),
+      wrongPosition: cursorOf({ owner: 'alice', createdAt: '2000-01-01T00:00:00.000Z', keyId: alices.id }),
+    };
+    const bodies: string[] = [];
+    for (const [label, cursor] of Object.entries(cases)) {
+      let result: Awaited<ReturnType<Env['call']>> | undefined;
+      const calls = await commandsSentBy(async () => (result = await env.call('GET', '/keys', { query: { cursor } })));
+      expect(result, label).toMatchObject({ status: 400, json: { field: 'cursor' } });
+      expect(calls, label).toEqual(['QueryCommand']);
+      bodies.push(result!.raw.body);
+    }
+    expect(new Set(bodies).size).toBe(1);
+    // Another owner's cursor, or one that is not ours at all, is refused with that same answer and no read.
+    for (const cursor of [cursorOf({ owner: 'bob', createdAt: own.json.createdAt, keyId: bobs.id }), 'not-a-cursor']) {
+      let result: Awaited<ReturnType<Env['call']>> | undefined;
+      expect(await commandsSentBy(async () => (result = await env.call('GET', '/keys', { query: { cursor } })))).toEqual([]);
+      expect(result?.raw.body).toBe(bodies[0]);
+    }
+    // The genuine cursor still pages.
+    await createKey(env, { name: 'second' });
+    const first = await env.call('GET', '/keys', { query: { limit: '1' } });
+    expect((await env.call('GET', '/keys', { query: { cursor: first.json.nextCursor } })).json.items).toHaveLength(1);
   });
 });
 

@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { exceedsCallerExpiry } from '../../lambdas/keys/caller-key';
-import { applyPatch, extendsAuthority } from '../../lambdas/keys/update';
+import { applyPatch, authorityExtensions, extendsAuthority } from '../../lambdas/keys/update';
+import { auditChanges } from '../../lambdas/keys/operation-context';
 import { resolveExpiry } from '../../lambdas/keys/schemas';
 import { decideGrant, grantableCatalog, mayActFor } from '../../lambdas/keys/scopes';
 import { DEMO_CATALOG } from '../support/demo-app';
@@ -58,6 +59,26 @@ describe('applyPatch and extendsAuthority', () => {
     expect(extendsAuthority({ ...record, enabled: false }, record, 1000)).toBe(true);
     expect(extendsAuthority(record, { ...record, expiresAt: 1500 }, 1000)).toBe(false);
     expect(extendsAuthority(record, { ...record, enabled: false }, 1000)).toBe(false);
+  });
+
+  it('counts an added scope as extending authority (issue 9), but not a narrowed or reordered list', () => {
+    expect(authorityExtensions(record, { ...record, scopes: ['read:users', 'write:users'] }, 1000)).toEqual(['scopes']);
+    expect(authorityExtensions(record, { ...record, scopes: [] }, 1000)).toEqual([]);
+    expect(authorityExtensions({ ...record, scopes: ['a:b', 'read:users'] }, { ...record, scopes: ['read:users', 'a:b'] }, 1000)).toEqual([]);
+    const { expiresAt: _dropped, ...forever } = record;
+    expect(authorityExtensions({ ...record, enabled: false }, { ...forever, scopes: ['keys:write'] }, 1000)).toEqual(['scopes', 'enabled', 'expiresAt']);
+  });
+
+  it('audits before and after of each changed authority field, expiry as ISO (null = never), metadata by name only', () => {
+    const after: KeyRecord = { ...record, name: 'm', scopes: ['read:users', 'write:users'], enabled: false, metadata: { a: 1 } };
+    delete after.expiresAt;
+    expect(auditChanges(record, after, ['name', 'scopes', 'expiresAt', 'metadata', 'enabled'])).toEqual({
+      name: { before: 'n', after: 'm' },
+      scopes: { before: ['read:users'], after: ['read:users', 'write:users'] },
+      expiresAt: { before: new Date(2000_000).toISOString(), after: null },
+      enabled: { before: true, after: false },
+    });
+    expect(auditChanges(record, after, ['name'])).toEqual({ name: { before: 'n', after: 'm' } });
   });
 });
 
