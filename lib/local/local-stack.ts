@@ -6,7 +6,9 @@
  * scope, as in Lambda), so the environment is written before they load, and one process can host one
  * local stack: a second start would find the modules already bound to the first stack's table and issuer.
  */
+import { join } from 'node:path';
 import type { HandlerName } from '../routes';
+import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { ROUTES, scopeCatalog } from '../routes';
 import { runtimeEnvironment, type DualgateConfig } from '../config';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
@@ -17,6 +19,9 @@ import { startGateway, type AccessLogSink, type ProxyHandler, type RunningGatewa
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import type { LocalConfig } from './local-config';
 import { StdoutLines } from './stdout-lines';
+
+/** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
+export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
 
 /** Every handler module, by route-table name. A `Record` over `HandlerName`: a new handler that is not listed here fails the typecheck. */
 const HANDLER_MODULES: Record<HandlerName, () => Promise<{ handler?: unknown }>> = {
@@ -59,6 +64,10 @@ export interface LocalStack {
   tableName: string;
   /** The configuration in force, with the issuer's real URL. */
   config: DualgateConfig;
+  /** Issuers trusted beside the mock one (DUALGATE_ISSUERS). */
+  externalIssuers: IssuerConfig[];
+  /** Where keys and the issuer's signing key persist (--data); absent = in memory. */
+  dataDir?: string;
   audience: string;
   stop(): Promise<void>;
 }
@@ -89,13 +98,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     let issuer: LocalIssuer;
     try {
-      issuer = await startLocalIssuer({ host: local.host, port: local.issuerPort, audience: local.audience, scopeCatalog: scopeCatalogFor(local.dualgate) });
+      issuer = await startLocalIssuer({
+        host: local.host,
+        port: local.issuerPort,
+        audience: local.audience,
+        scopeCatalog: scopeCatalogFor(local.dualgate),
+        // Beside the key table, so a token saved before a restart with the same --data still verifies.
+        ...(local.dataDir ? { signingKeyFile: join(local.dataDir, ISSUER_SIGNING_KEY_FILE) } : {}),
+      });
     } catch (error) {
       throw isAddressInUse(error) ? new PortInUseError('issuer', local.issuerPort, 'ISSUER_PORT') : error;
     }
     stops.push(issuer.stop);
 
-    const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }] };
+    // The mock issuer's real URL (its port may have been 0), then the issuers the user trusts (DUALGATE_ISSUERS).
+    const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }, ...local.externalIssuers] };
     const env = {
       ...runtimeEnvironment(config, { tableName: dynamo.tableName, issuersJson: JSON.stringify(config.issuers), dynamoEndpoint: dynamo.endpoint, allowHttpIssuers: true }),
       // Only ever dynalite: never let a developer's real AWS credentials or region near local mode.
@@ -149,6 +166,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoEndpoint: dynamo.endpoint,
       tableName: dynamo.tableName,
       config,
+      externalIssuers: local.externalIssuers,
+      ...(local.dataDir ? { dataDir: local.dataDir } : {}),
       audience: local.audience,
       stop: stopAll,
     };
