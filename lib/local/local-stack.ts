@@ -12,7 +12,7 @@ import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { ROUTES, scopeCatalog } from '../routes';
 import { runtimeEnvironment, type DualgateConfig } from '../config';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
-import { createLogger, errorFields, type LogSink } from '../../lambdas/shared/logger';
+import { createLogger, errorFields, setDefaultLogSink, type LogSink } from '../../lambdas/shared/logger';
 import { readSettings } from '../../lambdas/shared/settings';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { startGateway, type AccessLogSink, type ProxyHandler, type RunningGateway } from './gateway';
@@ -126,7 +126,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const stdoutLines = new StdoutLines();
     stops.push(async () => stdoutLines.flush());
-    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: options.logSink ?? stdoutLines.push });
+    const logSink = options.logSink ?? stdoutLines.push;
+    // The handler modules build their loggers without a sink (as in Lambda, stdout): send their lines (the
+    // management API's audit lines) where the authorizer's go, so a test that captures logs gets them all.
+    setDefaultLogSink(logSink);
+    stops.push(async () => setDefaultLogSink(undefined));
+    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: logSink });
     const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), { logger });
     if (jwtPolicy) {
       try {
