@@ -3,7 +3,7 @@
  * front of the real authorizer and handlers). Entry point only; the work is in lib/local/.
  *
  *   npm run dev                  in-memory key table
- *   npm run dev -- --data DIR    key table persisted in DIR
+ *   npm run dev -- --data DIR    key table and issuer signing key persisted in DIR
  */
 import { parseArgs } from 'node:util';
 import { DualgateConfigError, revocationDelayBoundSeconds } from '../lib/config';
@@ -14,10 +14,11 @@ import { SETTING_NAMES } from '../lambdas/shared/settings';
 
 const USAGE = `usage: npm run dev [-- --data DIR]
 
-  --data DIR   persist the key table in DIR (default: in memory)
+  --data DIR   persist the key table and the issuer's signing key in DIR (default: in memory)
 
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds} (60),
-  ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1)`;
+  ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1),
+  ${LOCAL_ENV.issuers} (more issuers to trust, JSON), ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only)`;
 
 function fail(message: string): never {
   process.stderr.write(`dualgate local: ${message}\n`);
