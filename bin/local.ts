@@ -3,20 +3,22 @@
  * front of the real authorizer and handlers). Entry point only; the work is in lib/local/.
  *
  *   npm run dev                  in-memory key table
- *   npm run dev -- --data DIR    key table persisted in DIR
+ *   npm run dev -- --data DIR    key table and issuer signing key persisted in DIR
  */
 import { parseArgs } from 'node:util';
 import { DualgateConfigError, revocationDelayBoundSeconds } from '../lib/config';
 import { localConfigFromEnv, LOCAL_ENV } from '../lib/local/local-config';
+import { SigningKeyFileError } from '../lib/local/issuer';
 import { LocalStackError, startLocalStack, type LocalStack } from '../lib/local/local-stack';
 import { SETTING_NAMES } from '../lambdas/shared/settings';
 
 const USAGE = `usage: npm run dev [-- --data DIR]
 
-  --data DIR   persist the key table in DIR (default: in memory)
+  --data DIR   persist the key table and the issuer's signing key in DIR (default: in memory)
 
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds} (60),
-  ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1)`;
+  ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1),
+  ${LOCAL_ENV.issuers} (more issuers to trust, JSON), ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only)`;
 
 function fail(message: string): never {
   process.stderr.write(`dualgate local: ${message}\n`);
@@ -30,7 +32,8 @@ function banner(stack: LocalStack): string {
     '',
     `  gateway   ${gatewayUrl}`,
     `  issuer    ${issuerUrl}   (token endpoint ${tokenUrl}, JWKS ${stack.jwksUri})`,
-    `  dynamodb  ${stack.dynamoEndpoint}   (table ${stack.tableName})`,
+    ...stack.externalIssuers.map((issuer) => `  issuer    ${issuer.issuer}   (from ${LOCAL_ENV.issuers}; aud ${(issuer.audience ?? issuer.clientIds ?? []).join(' ')})`),
+    `  dynamodb  ${stack.dynamoEndpoint}   (table ${stack.tableName})${stack.dataDir ? `, data in ${stack.dataDir}` : ', in memory'}`,
     `  caches    authorizer ${config.authorizerCacheTtlSeconds}s + key ${config.keyCacheTtlSeconds}s: a revoked key stops working within ${revocationDelayBoundSeconds(config)}s`,
     '',
     '  Try it (copy and paste into a shell):',
@@ -44,6 +47,11 @@ function banner(stack: LocalStack): string {
     `  # 3. call /me with the token, then with the key: the same sub`,
     `  curl -s ${gatewayUrl}/me -H "Authorization: Bearer $TOKEN"; echo`,
     `  curl -s ${gatewayUrl}/me -H "Authorization: Bearer $KEY"; echo`,
+    '',
+    `  # or use the admin CLI: these two lines point it at local mode (client-credentials login, any secret)`,
+    `  export DUALGATE_URL=${gatewayUrl}`,
+    `  export DUALGATE_TOKEN_URL=${tokenUrl} DUALGATE_CLIENT_ID=local-admin DUALGATE_CLIENT_SECRET=secret`,
+    `  npx dualgate --scope 'keys:read keys:write' keys list`,
     '',
     `dualgate local mode is ready at ${gatewayUrl} (Ctrl-C to stop)`,
     '',
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
     const config = localConfigFromEnv(process.env, dataDir ? { dataDir } : {});
     stack = await startLocalStack({ config });
   } catch (error) {
-    if (error instanceof DualgateConfigError || error instanceof LocalStackError) fail(error.message);
+    if (error instanceof DualgateConfigError || error instanceof LocalStackError || error instanceof SigningKeyFileError) fail(error.message);
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   process.stdout.write(banner(stack) + '\n');

@@ -37,6 +37,24 @@ export class DualgateConfigError extends Error {
 const MAX_CACHE_SECONDS = 3600;
 const CONFIG_KEYS = ['keyPrefix', 'issuers', 'cognito', 'authorizerCacheTtlSeconds', 'keyCacheTtlSeconds', 'negativeKeyCacheTtlSeconds', 'staleIfErrorSeconds', 'jwtCacheTtlSeconds', 'adminScope', 'stageName', 'logLevel'] as const satisfies readonly (keyof DualgateConfig)[];
 
+/**
+ * How a setting is spelled where the user set it: the prop name (`keyCacheTtlSeconds`), the CDK context key
+ * (`dualgate:keyCacheTtlSeconds`) or local mode's variable (`DUALGATE_KEY_CACHE_TTL_SECONDS`). Errors use it,
+ * so they name what the user typed.
+ */
+export type SettingNamer = (setting: keyof DualgateConfig) => string;
+
+export interface ResolveConfigOptions {
+  allowHttpIssuers?: boolean;
+  /** Default: the prop name. */
+  settingName?: SettingNamer;
+}
+
+/** `issuers[0].issuer must …` → `DUALGATE_ISSUERS[0].issuer must …`: lower layers word errors with the prop name. */
+function renamed(message: string, setting: keyof DualgateConfig, nameOf: SettingNamer): string {
+  return message.startsWith(setting) ? nameOf(setting) + message.slice(setting.length) : `${nameOf(setting)}: ${message}`;
+}
+
 function integerSetting(name: string, value: unknown, fallback: number, max: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const number = typeof value === 'string' ? Number(value) : value;
@@ -47,51 +65,52 @@ function integerSetting(name: string, value: unknown, fallback: number, max: num
 }
 
 /** Validate and complete a partial configuration. */
-export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknown>> = {}, options: { allowHttpIssuers?: boolean } = {}): DualgateConfig {
+export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknown>> = {}, options: ResolveConfigOptions = {}): DualgateConfig {
+  const nameOf: SettingNamer = options.settingName ?? ((setting) => setting);
   const keyPrefix = input.keyPrefix ?? DEFAULT_SETTINGS.keyPrefix;
-  if (typeof keyPrefix !== 'string') throw new DualgateConfigError('keyPrefix must be a string');
+  if (typeof keyPrefix !== 'string') throw new DualgateConfigError(`${nameOf('keyPrefix')} must be a string`);
   try {
     assertValidKeyPrefix(keyPrefix);
   } catch (error) {
-    throw new DualgateConfigError((error as Error).message);
+    throw new DualgateConfigError(renamed((error as Error).message, 'keyPrefix', nameOf));
   }
   let rawIssuers = input.issuers ?? [];
   if (typeof rawIssuers === 'string') {
     try {
       rawIssuers = JSON.parse(rawIssuers);
     } catch {
-      throw new DualgateConfigError('issuers must be JSON: [{"issuer":"https://…","audience":"…"}]');
+      throw new DualgateConfigError(`${nameOf('issuers')} must be JSON: [{"issuer":"https://…","audience":"…"}]`);
     }
   }
   let issuers: IssuerConfig[];
   try {
     issuers = parseIssuerConfigs(rawIssuers, { allowHttp: options.allowHttpIssuers ?? false });
   } catch (error) {
-    throw new DualgateConfigError((error as Error).message);
+    throw new DualgateConfigError(renamed((error as Error).message, 'issuers', nameOf));
   }
   const cognitoInput = input.cognito;
   const cognito = cognitoInput === undefined ? issuers.length === 0 : cognitoInput === true || cognitoInput === 'true';
-  if (typeof cognitoInput === 'string' && !['true', 'false'].includes(cognitoInput)) throw new DualgateConfigError('cognito must be true or false');
+  if (typeof cognitoInput === 'string' && !['true', 'false'].includes(cognitoInput)) throw new DualgateConfigError(`${nameOf('cognito')} must be true or false`);
   if (!cognito && issuers.length === 0) {
-    throw new DualgateConfigError('no JWT issuer: set issuers, or leave cognito on (only API keys would work otherwise)');
+    throw new DualgateConfigError(`no JWT issuer: set ${nameOf('issuers')}, or leave ${nameOf('cognito')} on (only API keys would work otherwise)`);
   }
   const adminScope = input.adminScope ?? DEFAULT_SETTINGS.adminScope;
-  if (typeof adminScope !== 'string' || !SCOPE_PATTERN.test(adminScope)) throw new DualgateConfigError(`adminScope must match ${SCOPE_PATTERN}`);
+  if (typeof adminScope !== 'string' || !SCOPE_PATTERN.test(adminScope)) throw new DualgateConfigError(`${nameOf('adminScope')} must match ${SCOPE_PATTERN} (got ${JSON.stringify(adminScope)})`);
   const stageName = input.stageName ?? 'v1';
-  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new DualgateConfigError('stageName must be 1-64 letters, digits or underscores');
+  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new DualgateConfigError(`${nameOf('stageName')} must be 1-64 letters, digits or underscores (got ${JSON.stringify(stageName)})`);
   const logLevel = input.logLevel ?? DEFAULT_SETTINGS.logLevel;
-  if (typeof logLevel !== 'string' || !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) throw new DualgateConfigError('logLevel must be DEBUG, INFO, WARN or ERROR');
+  if (typeof logLevel !== 'string' || !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) throw new DualgateConfigError(`${nameOf('logLevel')} must be DEBUG, INFO, WARN or ERROR (got ${JSON.stringify(logLevel)})`);
   const unknown = Object.keys(input).filter((name) => !(CONFIG_KEYS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw new DualgateConfigError(`unknown setting(s): ${unknown.join(', ')}`);
+  if (unknown.length > 0) throw new DualgateConfigError(`unknown setting(s): ${unknown.join(', ')} (known: ${CONFIG_KEYS.map(nameOf).join(', ')})`);
   return {
     keyPrefix,
     issuers,
     cognito,
-    authorizerCacheTtlSeconds: integerSetting('authorizerCacheTtlSeconds', input.authorizerCacheTtlSeconds, 60, MAX_CACHE_SECONDS),
-    keyCacheTtlSeconds: integerSetting('keyCacheTtlSeconds', input.keyCacheTtlSeconds, DEFAULT_SETTINGS.keyCacheTtlSeconds, MAX_CACHE_SECONDS),
-    negativeKeyCacheTtlSeconds: integerSetting('negativeKeyCacheTtlSeconds', input.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, MAX_CACHE_SECONDS),
-    staleIfErrorSeconds: integerSetting('staleIfErrorSeconds', input.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, MAX_CACHE_SECONDS),
-    jwtCacheTtlSeconds: integerSetting('jwtCacheTtlSeconds', input.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
+    authorizerCacheTtlSeconds: integerSetting(nameOf('authorizerCacheTtlSeconds'), input.authorizerCacheTtlSeconds, 60, MAX_CACHE_SECONDS),
+    keyCacheTtlSeconds: integerSetting(nameOf('keyCacheTtlSeconds'), input.keyCacheTtlSeconds, DEFAULT_SETTINGS.keyCacheTtlSeconds, MAX_CACHE_SECONDS),
+    negativeKeyCacheTtlSeconds: integerSetting(nameOf('negativeKeyCacheTtlSeconds'), input.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, MAX_CACHE_SECONDS),
+    staleIfErrorSeconds: integerSetting(nameOf('staleIfErrorSeconds'), input.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, MAX_CACHE_SECONDS),
+    jwtCacheTtlSeconds: integerSetting(nameOf('jwtCacheTtlSeconds'), input.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
     adminScope,
     stageName,
     logLevel: logLevel as DualgateConfig['logLevel'],
@@ -110,7 +129,7 @@ export function configFromContext(tryGetContext: (key: string) => unknown): Dual
     const value = tryGetContext(`dualgate:${name}`);
     if (value !== undefined) input[name] = value;
   }
-  return resolveConfig(input);
+  return resolveConfig(input, { settingName: (setting) => `dualgate:${setting}` });
 }
 
 /**

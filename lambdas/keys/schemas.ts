@@ -79,8 +79,9 @@ export type RotateKeyBody = z.infer<typeof rotateKeyBody>;
 export const listKeysQuery = z.strictObject({
   limit: z
     .string()
-    .regex(/^[0-9]{1,3}$/, 'must be an integer')
-    .refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, `must be from 1 to ${MAX_LIST_LIMIT}`)
+    // One message for every bad value, "1000" included: it states the real range.
+    .regex(/^[0-9]{1,16}$/, `must be an integer from 1 to ${MAX_LIST_LIMIT}`)
+    .refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, `must be an integer from 1 to ${MAX_LIST_LIMIT}`)
     .optional(),
   cursor: z.string().min(1).max(2048).optional(),
   /** Admin only: list another owner's keys. */

@@ -48,6 +48,11 @@ export class SettingsError extends Error {
   override readonly name = 'SettingsError';
 }
 
+/** Shared validators word their errors with the config field (`keyPrefix must …`); here the variable is what was set. */
+function renamed(message: string, field: string, variable: string): string {
+  return message.startsWith(field) ? variable + message.slice(field.length) : `${variable}: ${message}`;
+}
+
 function seconds(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -63,7 +68,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
   try {
     assertValidKeyPrefix(keyPrefix);
   } catch (error) {
-    throw new SettingsError((error as Error).message);
+    throw new SettingsError(renamed((error as Error).message, 'keyPrefix', SETTING_NAMES.keyPrefix));
   }
   const allowHttpIssuers = env[SETTING_NAMES.allowHttpIssuers] === 'true';
   let issuers: IssuerConfig[] = [];
@@ -75,7 +80,11 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     } catch {
       throw new SettingsError(`${SETTING_NAMES.issuers} is not valid JSON`);
     }
-    issuers = parseIssuerConfigs(parsed, { allowHttp: allowHttpIssuers });
+    try {
+      issuers = parseIssuerConfigs(parsed, { allowHttp: allowHttpIssuers });
+    } catch (error) {
+      throw new SettingsError(renamed((error as Error).message, 'issuers', SETTING_NAMES.issuers));
+    }
   }
   const settings: RuntimeSettings = {
     tableName,

@@ -19,6 +19,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly field?: string,
+    /** What was called, for errors whose body says nothing useful (a wrong DUALGATE_URL). */
+    readonly request?: { method: string; url: string },
   ) {
     super(message);
   }
@@ -38,7 +40,7 @@ export interface CliEnv {
   [name: string]: string | undefined;
 }
 
-async function send(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1]): Promise<{ status: number; body: unknown }> {
+async function send(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1]): Promise<{ status: number; body: unknown; json: boolean }> {
   let response;
   let text;
   try {
@@ -52,16 +54,36 @@ async function send(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1
     try {
       body = JSON.parse(text);
     } catch {
-      body = { message: text.slice(0, 200) };
+      // Not an answer from this API (an HTML error page, a proxy): its text would only add noise.
+      return { status: response.status, body: undefined, json: false };
     }
   }
-  return { status: response.status, body };
+  return { status: response.status, body, json: true };
 }
 
-function errorFrom(status: number, body: unknown): ApiError {
-  const fields = (body ?? {}) as { message?: unknown; field?: unknown };
-  const message = typeof fields.message === 'string' ? fields.message : `HTTP ${status}`;
-  return new ApiError(status, message, typeof fields.field === 'string' ? fields.field : undefined);
+/**
+ * API Gateway's answer for a path the API does not have (the stack maps MISSING_AUTHENTICATION_TOKEN to it):
+ * with a management route that exists, it means DUALGATE_URL points at the wrong API or stage.
+ */
+function isWrongUrl(status: number, apiMessage: string | undefined): boolean {
+  if (status === 404) return apiMessage === undefined || apiMessage === 'Not Found';
+  // API Gateway's own default for an unknown path, on an API that does not remap it.
+  return status === 403 && apiMessage === 'Missing Authentication Token';
+}
+
+function errorFrom(status: number, body: unknown, request: { method: string; url: string }): ApiError {
+  const fields = (body !== null && typeof body === 'object' ? body : {}) as { message?: unknown; field?: unknown };
+  const apiMessage = typeof fields.message === 'string' && fields.message.length > 0 ? fields.message : undefined;
+  if (isWrongUrl(status, apiMessage)) {
+    const origin = new URL(request.url);
+    return new ApiError(
+      status,
+      `no dualgate management API at ${origin.origin}${origin.pathname} (${apiMessage ?? `HTTP ${status}`}); check DUALGATE_URL: it is the API's base URL with its stage, e.g. https://<api-id>.execute-api.<region>.amazonaws.com/v1`,
+      undefined,
+      request,
+    );
+  }
+  return new ApiError(status, apiMessage ?? `the API answered HTTP ${status} without a message`, typeof fields.field === 'string' ? fields.field : undefined, request);
 }
 
 /** DUALGATE_TOKEN if set; otherwise a client-credentials token from DUALGATE_TOKEN_URL. */
@@ -84,7 +106,8 @@ export async function resolveToken(env: CliEnv, fetch: FetchLike, scope?: string
   const token = (body as { access_token?: unknown } | undefined)?.access_token;
   if (status !== 200 || typeof token !== 'string') {
     const reason = (body as { error_description?: unknown; error?: unknown } | undefined) ?? {};
-    throw new ApiError(status === 200 ? 502 : status, `token endpoint refused the login: ${String(reason.error_description ?? reason.error ?? `HTTP ${status}`)}`);
+    const why = reason.error_description ?? reason.error;
+    throw new ApiError(status === 200 ? 502 : status, why === undefined ? `token endpoint ${tokenUrl} refused the login without saying why` : `token endpoint refused the login: ${String(why)}`);
   }
   return token;
 }
@@ -113,7 +136,7 @@ export class KeysApiClient {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const { status, body } = await send(this.fetch, url, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-    if (status >= 400) throw errorFrom(status, body);
+    if (status >= 400) throw errorFrom(status, body, { method, url });
     return body;
   }
 }

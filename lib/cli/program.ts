@@ -2,8 +2,12 @@
  * `dualgate keys create|list|get|update|rotate|revoke`: the admin CLI over the management API.
  * Exit codes: 0 ok, 1 the API refused (4xx), 2 usage error (nothing sent), 3 network failure or 5xx.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { exitCodeFor, KeysApiClient, resolveToken, UsageError, ApiError, type CliEnv, type FetchLike } from './api-client';
+import { exitCodeFor, KeysApiClient, NetworkError, resolveToken, UsageError, ApiError, type CliEnv, type FetchLike } from './api-client';
+import { describeFieldError, flagForField } from './api-error-text';
 import { createdKeyText, keyTable, type KeyView } from './format';
 
 export interface CliIo {
@@ -15,9 +19,31 @@ export interface CliIo {
 
 function positiveInt(name: string) {
   return (value: string): number => {
-    if (!/^[0-9]+$/.test(value)) throw new UsageError(`${name} must be a non-negative integer (got ${JSON.stringify(value)})`);
+    if (!/^[0-9]+$/.test(value)) throw new UsageError(`${name} must be a whole number of seconds (got ${JSON.stringify(value)})`);
     return Number(value);
   };
+}
+
+/** The management API's page size bounds (lambdas/keys/schemas.ts MAX_LIST_LIMIT). */
+const MAX_LIST_LIMIT = 100;
+
+function listLimit(value: string): number {
+  const limit = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(value)}); use --all to fetch every page`);
+  return limit;
+}
+
+/** The version of the dualgate package this CLI belongs to: the nearest package.json named `dualgate` above this file. */
+export function cliVersion(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'dualgate' && typeof manifest.version === 'string') return manifest.version;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
 }
 
 function jsonObject(value: string): Record<string, unknown> {
@@ -33,20 +59,40 @@ function jsonObject(value: string): Record<string, unknown> {
 
 const splitScopes = (values: string[]): string[] => values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope.length > 0);
 
-export function buildProgram(io: CliIo): Command {
+/** What a run did that its error message depends on. */
+export interface RunState {
+  /**
+   * Commander's parse errors, held rather than printed: with `--json` runCli writes them as JSON instead,
+   * and it only knows which form to use once parsing stopped.
+   */
+  parseErrors: string[];
+  /** The token came from a client-credentials login without `--scope`: a 403 probably means a scope-less token. */
+  loginWithoutScope: boolean;
+  /** The request removed the expiry (`--no-expiry`), so an API complaint about `expiresAt` is about that flag. */
+  clearedExpiry: boolean;
+}
+
+export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
+  const output = { writeOut: io.stdout, writeErr: io.stderr, outputError: (text: string) => void state.parseErrors.push(text.trim()) };
   const program = new Command('dualgate')
     .description('Manage dualgate API keys. Needs DUALGATE_URL and DUALGATE_TOKEN (or DUALGATE_TOKEN_URL + DUALGATE_CLIENT_ID + DUALGATE_CLIENT_SECRET).')
     .option('--json', 'print the API response as JSON')
     .option('--scope <scopes>', 'scopes to request in a client-credentials login (space-separated)')
+    .version(cliVersion(), '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput(output);
 
   const options = () => program.opts<{ json?: boolean; scope?: string }>();
-  const client = async () => KeysApiClient.fromEnv(io.env, await resolveToken(io.env, io.fetch, options().scope), io.fetch);
+  const client = async () => {
+    // Checked before the login, so a missing DUALGATE_URL fails without a token request.
+    KeysApiClient.fromEnv(io.env, '', io.fetch);
+    state.loginWithoutScope = !io.env.DUALGATE_TOKEN && !options().scope;
+    return KeysApiClient.fromEnv(io.env, await resolveToken(io.env, io.fetch, options().scope), io.fetch);
+  };
   const print = (body: unknown, human: () => string) => io.stdout(options().json ? JSON.stringify(body, null, 2) + '\n' : human());
 
   const keys = program.command('keys').description('create, list, inspect, change, rotate and revoke keys').exitOverride();
-  keys.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  keys.configureOutput(output);
 
   keys
     .command('create')
@@ -66,7 +112,7 @@ export function buildProgram(io: CliIo): Command {
   keys
     .command('list')
     .description('list keys, oldest first')
-    .option('--limit <n>', 'page size (1-100)', positiveInt('--limit'))
+    .option('--limit <n>', `page size (1-${MAX_LIST_LIMIT})`, listLimit)
     .option('--cursor <cursor>', 'continue from a previous page')
     .option('--owner <sub>', "another owner's keys (keys:admin)")
     .option('--all', 'follow cursors until the last page')
@@ -97,10 +143,11 @@ export function buildProgram(io: CliIo): Command {
     .description('change name, scopes, expiry, metadata or enabled')
     .option('--name <name>')
     .option('--scopes <scopes...>')
-    .option('--expires-in <seconds>', 'new lifetime from now', positiveInt('--expires-in'))
-    .option('--expires-at <iso>')
+    // Commander names both flags as typed when they collide: a usage error, nothing is sent.
+    .addOption(new Option('--expires-in <seconds>', 'new lifetime from now').argParser(positiveInt('--expires-in')).conflicts(['expiresAt', 'expiry']))
+    .addOption(new Option('--expires-at <iso>', 'new expiry as ISO 8601').conflicts('expiry'))
     .option('--no-expiry', 'remove the expiry')
-    .option('--metadata <json>', 'replace the metadata', jsonObject)
+    .addOption(new Option('--metadata <json>', 'replace the metadata').argParser(jsonObject).conflicts('clearMetadata'))
     .option('--clear-metadata', 'remove the metadata')
     .addOption(new Option('--enable', 'resume a suspended key').conflicts('disable'))
     .option('--disable', 'suspend the key')
@@ -110,7 +157,10 @@ export function buildProgram(io: CliIo): Command {
       if (flags.scopes !== undefined) body['scopes'] = splitScopes(flags.scopes);
       if (flags.expiresIn !== undefined) body['expiresIn'] = flags.expiresIn;
       if (flags.expiresAt !== undefined) body['expiresAt'] = flags.expiresAt;
-      if (flags.expiry === false) body['expiresAt'] = null;
+      if (flags.expiry === false) {
+        body['expiresAt'] = null;
+        state.clearedExpiry = true;
+      }
       if (flags.metadata !== undefined) body['metadata'] = flags.metadata;
       if (flags.clearMetadata) body['metadata'] = null;
       if (flags.enable) body['enabled'] = true;
@@ -141,21 +191,56 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
+const LOGIN_SCOPE_HINT =
+  "the token was requested without --scope, so it may hold none of the management scopes; pass them before the command, e.g. dualgate --scope 'keys:read keys:write' keys list (Cognito names them dualgate/keys:read dualgate/keys:write)";
+
+/** The error as one line for people, and as fields for `--json`. */
+function describeError(error: unknown, state: RunState): { message: string; fields: Record<string, unknown> } {
+  if (error instanceof ApiError) {
+    let message = describeFieldError(error.message, error.field, { clearedExpiry: state.clearedExpiry });
+    const hint = error.status === 403 && state.loginWithoutScope ? LOGIN_SCOPE_HINT : undefined;
+    if (hint) message += ` (${hint})`;
+    const flag = error.field === undefined ? undefined : error.field === 'expiresAt' && state.clearedExpiry ? '--no-expiry' : flagForField(error.field);
+    return {
+      message: `HTTP ${error.status}: ${message}`,
+      fields: { type: 'api_error', status: error.status, message, ...(error.field ? { field: error.field } : {}), ...(flag ? { flag } : {}), ...(hint ? { hint } : {}) },
+    };
+  }
+  if (error instanceof UsageError) return { message: error.message, fields: { type: 'usage_error', message: error.message } };
+  if (error instanceof NetworkError) return { message: error.message, fields: { type: 'network_error', message: error.message } };
+  const message = error instanceof Error ? error.message : String(error);
+  return { message, fields: { type: 'internal_error', message } };
+}
+
+/** `--json` before a `--` terminator: the user asked for machine-readable output, errors included. */
+function wantsJson(argv: readonly string[], program: Command): boolean {
+  if (program.opts<{ json?: boolean }>().json) return true;
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** Run one command line; resolves to the process exit code instead of exiting, so tests can call it. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
+  const state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false };
+  const program = buildProgram(io, state);
+  const report = (exitCode: number, human: string, fields: Record<string, unknown>) => {
+    if (wantsJson(argv, program)) io.stderr(JSON.stringify({ error: { ...fields, exitCode } }) + '\n');
+    else io.stderr(`${human}\n`);
+    return exitCode;
+  };
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are successful exits; every other parse failure is a usage error.
-      return error.exitCode === 0 ? 0 : 2;
+      if (error.exitCode === 0) return 0;
+      // `dualgate keys` alone: commander already printed the help to stderr.
+      if (error.code === 'commander.help') return 2;
+      const message = (state.parseErrors.join(' ') || error.message).replace(/^error: /, '');
+      return report(2, `dualgate: ${message}\n(run dualgate --help for usage)`, { type: 'usage_error', message });
     }
-    const code = exitCodeFor(error);
-    const field = error instanceof ApiError && error.field ? ` (field: ${error.field})` : '';
-    const status = error instanceof ApiError ? `HTTP ${error.status}: ` : '';
-    io.stderr(`dualgate: ${status}${(error as Error).message}${field}\n`);
-    return code;
+    const { message, fields } = describeError(error, state);
+    return report(exitCodeFor(error), `dualgate: ${message}`, fields);
   }
 }

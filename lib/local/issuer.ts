@@ -8,6 +8,7 @@
  * The access token carries `sub` = the client id, `client_id`, `aud` = the configured audience and `scope`.
  * (The mock's own token endpoint accepts every grant and leaves `sub` unset, hence the front.)
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -24,6 +25,42 @@ export interface LocalIssuerOptions {
   /** The scopes a client may ask for. */
   scopeCatalog: readonly string[];
   tokenTtlSeconds?: number;
+  /**
+   * Keep the signing key (a private JWK) in this file: read it when it exists, else generate one and write it.
+   * With `--data`, a token saved before a restart keeps working after it. Absent: a new key each start.
+   */
+  signingKeyFile?: string;
+}
+
+/** The file named by `signingKeyFile` is not a key the issuer can sign with. */
+export class SigningKeyFileError extends Error {
+  override readonly name = 'SigningKeyFileError';
+}
+
+type KeyStore = OAuth2Server['issuer']['keys'];
+
+async function loadOrCreateSigningKey(keys: KeyStore, file: string | undefined): Promise<void> {
+  if (file === undefined) {
+    await keys.generate('RS256');
+    return;
+  }
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text === undefined) {
+    const jwk = await keys.generate('RS256');
+    // Private key material: readable by the owner only. `wx`: never overwrite a key another start just wrote.
+    await writeFile(file, JSON.stringify(jwk) + '\n', { mode: 0o600, flag: 'wx' });
+    return;
+  }
+  try {
+    await keys.add(JSON.parse(text) as Record<string, unknown>);
+  } catch (error) {
+    throw new SigningKeyFileError(`${file} is not the local issuer's signing key (${(error as Error).message}); delete it to make a new one (tokens signed with the old key then stop working)`);
+  }
 }
 
 export interface LocalIssuer {
@@ -98,7 +135,7 @@ function sendJson(response: ServerResponse, statusCode: number, body: unknown): 
 
 export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
   const mock = new OAuth2Server();
-  await mock.issuer.keys.generate('RS256');
+  await loadOrCreateSigningKey(mock.issuer.keys, options.signingKeyFile);
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   const delegate = mock.service.requestHandler;
 

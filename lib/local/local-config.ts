@@ -5,6 +5,7 @@
  * `DUALGATE_KEY_PREFIX` means the same thing locally and in a Lambda.
  */
 import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
+import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
 
 export const LOCAL_HOST = '127.0.0.1';
@@ -21,7 +22,24 @@ export const LOCAL_ENV = {
   stageName: 'DUALGATE_STAGE_NAME',
   audience: 'DUALGATE_LOCAL_AUDIENCE',
   maxBodyBytes: 'DUALGATE_LOCAL_MAX_BODY_BYTES',
+  /** Issuers to trust beside the mock one: the Lambda setting, same JSON. */
+  issuers: SETTING_NAMES.issuers,
+  allowHttpIssuers: SETTING_NAMES.allowHttpIssuers,
 } as const;
+
+/** The variable that sets each stack setting in local mode, so an error names what the user typed. */
+const ENV_FOR_SETTING: Partial<Record<keyof DualgateConfig, string>> = {
+  keyPrefix: SETTING_NAMES.keyPrefix,
+  authorizerCacheTtlSeconds: LOCAL_ENV.authorizerCacheTtlSeconds,
+  keyCacheTtlSeconds: SETTING_NAMES.keyCacheTtlSeconds,
+  negativeKeyCacheTtlSeconds: SETTING_NAMES.negativeKeyCacheTtlSeconds,
+  staleIfErrorSeconds: SETTING_NAMES.staleIfErrorSeconds,
+  jwtCacheTtlSeconds: SETTING_NAMES.jwtCacheTtlSeconds,
+  adminScope: SETTING_NAMES.adminScope,
+  stageName: LOCAL_ENV.stageName,
+  logLevel: SETTING_NAMES.logLevel,
+  issuers: SETTING_NAMES.issuers,
+};
 
 export interface LocalConfig {
   host: typeof LOCAL_HOST;
@@ -32,11 +50,14 @@ export interface LocalConfig {
   dataDir?: string;
   /** The `aud` the mock issuer stamps and the authorizer requires. */
   audience: string;
+  /** Issuers trusted beside the mock one (`DUALGATE_ISSUERS`): a team's real IdP, tried locally. */
+  externalIssuers: IssuerConfig[];
   tableName: string;
   maxBodyBytes: number;
   /**
-   * The stack's configuration. Its one issuer points at `http://127.0.0.1:<issuerPort>`; when the issuer
-   * port is 0 the real URL is only known once the issuer listens, and local-stack.ts fills it in then.
+   * The stack's configuration. Its first issuer is the mock one at `http://127.0.0.1:<issuerPort>` (when the
+   * issuer port is 0 the real URL is only known once it listens, and local-stack.ts fills it in then), then
+   * `externalIssuers`.
    */
   dualgate: DualgateConfig;
 }
@@ -47,6 +68,41 @@ function port(env: Record<string, string | undefined>, name: string, fallback: n
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new DualgateConfigError(`${name} must be a port number from 0 to 65535 (got ${JSON.stringify(raw)})`);
   return value;
+}
+
+/**
+ * `DUALGATE_ISSUERS`: the same JSON list the Lambda reads. http is accepted on loopback only (a Keycloak or
+ * a mock on this machine), unless `DUALGATE_ALLOW_HTTP_ISSUERS=false` insists on https.
+ */
+function externalIssuersFromEnv(env: Record<string, string | undefined>, mockIssuerUrl: string): IssuerConfig[] {
+  const allowRaw = env[LOCAL_ENV.allowHttpIssuers];
+  if (allowRaw !== undefined && allowRaw !== '' && allowRaw !== 'true' && allowRaw !== 'false') {
+    throw new DualgateConfigError(`${LOCAL_ENV.allowHttpIssuers} must be true or false (got ${JSON.stringify(allowRaw)})`);
+  }
+  const allowHttp = allowRaw !== 'false';
+  const raw = env[LOCAL_ENV.issuers];
+  if (raw === undefined || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new DualgateConfigError(`${LOCAL_ENV.issuers} must be JSON: [{"issuer":"https://…","audience":"…","jwksUri":"…"}]`);
+  }
+  let issuers: IssuerConfig[];
+  try {
+    issuers = parseIssuerConfigs(parsed, { allowHttp });
+  } catch (error) {
+    const message = (error as Error).message.replace(/^issuers/, LOCAL_ENV.issuers);
+    const hint = /must be an https URL/.test(message)
+      ? allowHttp
+        ? ' (http is accepted on loopback only: 127.0.0.1, localhost, [::1])'
+        : ` (${LOCAL_ENV.allowHttpIssuers}=false)`
+      : '';
+    throw new DualgateConfigError(message + hint);
+  }
+  const clash = issuers.findIndex((issuer) => issuer.issuer === mockIssuerUrl);
+  if (clash >= 0) throw new DualgateConfigError(`${LOCAL_ENV.issuers}[${clash}].issuer is local mode's own issuer (${mockIssuerUrl}); set ${LOCAL_ENV.issuerPort} to move it`);
+  return issuers;
 }
 
 export function localIssuerUrl(issuerPort: number): string {
@@ -66,8 +122,9 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
     throw new DualgateConfigError(`${LOCAL_ENV.maxBodyBytes} must be an integer from 1 to ${10 * 1024 * 1024} (got ${JSON.stringify(maxBodyRaw)})`);
   }
   const issuerUrl = localIssuerUrl(issuerPort);
+  const externalIssuers = externalIssuersFromEnv(env, issuerUrl);
   const input: Parameters<typeof resolveConfig>[0] = {
-    issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }],
+    issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }, ...externalIssuers],
     cognito: false,
   };
   const fromEnv = {
@@ -84,12 +141,13 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   for (const [name, value] of Object.entries(fromEnv)) {
     if (value !== undefined && value !== '') input[name as keyof typeof fromEnv] = value;
   }
-  const dualgate = resolveConfig(input, { allowHttpIssuers: true });
+  const dualgate = resolveConfig(input, { allowHttpIssuers: true, settingName: (setting) => ENV_FOR_SETTING[setting] ?? setting });
   const config: LocalConfig = {
     host: LOCAL_HOST,
     gatewayPort,
     issuerPort,
     audience,
+    externalIssuers,
     tableName: DEFAULT_LOCAL_TABLE_NAME,
     maxBodyBytes,
     dualgate,

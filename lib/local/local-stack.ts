@@ -13,15 +13,19 @@ import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
 import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
 import { DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes, scopeCatalog } from '../../lambdas/shared/route-table';
 import { DEMO_ROUTES, DEMO_ROUTE_TABLE } from '../demo/demo-routes';
+import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { runtimeEnvironment, type DualgateConfig } from '../config';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
-import { createLogger, errorFields, type LogSink } from '../../lambdas/shared/logger';
+import { createLogger, errorFields, setDefaultLogSink, type LogSink } from '../../lambdas/shared/logger';
 import { readSettings } from '../../lambdas/shared/settings';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { startGateway, type AccessLogSink, type ProxyHandler, type Route, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import type { LocalConfig } from './local-config';
 import { StdoutLines } from './stdout-lines';
+
+/** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
+export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
 
 type HandlerName = 'backends/health' | 'backends/me' | 'backends/users' | 'keys/handler';
 
@@ -66,6 +70,10 @@ export interface LocalStack {
   tableName: string;
   /** The configuration in force, with the issuer's real URL. */
   config: DualgateConfig;
+  /** Issuers trusted beside the mock one (DUALGATE_ISSUERS). */
+  externalIssuers: IssuerConfig[];
+  /** Where keys and the issuer's signing key persist (--data); absent = in memory. */
+  dataDir?: string;
   audience: string;
   stop(): Promise<void>;
 }
@@ -104,13 +112,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     let issuer: LocalIssuer;
     try {
-      issuer = await startLocalIssuer({ host: local.host, port: local.issuerPort, audience: local.audience, scopeCatalog: scopeCatalogFor(local.dualgate) });
+      issuer = await startLocalIssuer({
+        host: local.host,
+        port: local.issuerPort,
+        audience: local.audience,
+        scopeCatalog: scopeCatalogFor(local.dualgate),
+        // Beside the key table, so a token saved before a restart with the same --data still verifies.
+        ...(local.dataDir ? { signingKeyFile: join(local.dataDir, ISSUER_SIGNING_KEY_FILE) } : {}),
+      });
     } catch (error) {
       throw isAddressInUse(error) ? new PortInUseError('issuer', local.issuerPort, 'ISSUER_PORT') : error;
     }
     stops.push(issuer.stop);
 
-    const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }] };
+    // The mock issuer's real URL (its port may have been 0), then the issuers the user trusts (DUALGATE_ISSUERS).
+    const config: DualgateConfig = { ...local.dualgate, issuers: [{ issuer: issuer.url, audience: [local.audience], jwksUri: issuer.jwksUri }, ...local.externalIssuers] };
     // What the construct writes into the Lambda assets at synth: the route table, compiled, and the catalog.
     const routeConfig: RuntimeRouteConfig = {
       version: 1,
@@ -135,7 +151,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const stdoutLines = new StdoutLines();
     stops.push(async () => stdoutLines.flush());
-    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: options.logSink ?? stdoutLines.push });
+    const logSink = options.logSink ?? stdoutLines.push;
+    // The handler modules build their loggers without a sink (as in Lambda, stdout): send their lines (the
+    // management API's audit lines) where the authorizer's go, so a test that captures logs gets them all.
+    setDefaultLogSink(logSink);
+    stops.push(async () => setDefaultLogSink(undefined));
+    const logger = createLogger({ service: 'dualgate-authorizer', level: config.logLevel, sink: logSink });
     const { authorize, jwtPolicy } = buildAuthorizer(readSettings(env), routeConfig.routeTable, { logger });
     if (jwtPolicy) {
       try {
@@ -175,6 +196,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoEndpoint: dynamo.endpoint,
       tableName: dynamo.tableName,
       config,
+      externalIssuers: local.externalIssuers,
+      ...(local.dataDir ? { dataDir: local.dataDir } : {}),
       audience: local.audience,
       stop: stopAll,
     };

@@ -4,9 +4,13 @@
  * Local only: it starts the real entry point (tsx bin/local.ts) as a child process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startLocalIssuer } from '../../lib/local/issuer';
 import { isDeployedTarget } from '../support/e2e-target';
 
 const TSX = 'node_modules/.bin/tsx';
@@ -25,8 +29,8 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-function startDev(env: Record<string, string>): Dev {
-  const child = spawn(TSX, ['bin/local.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startDev(env: Record<string, string>, args: string[] = []): Dev {
+  const child = spawn(TSX, ['bin/local.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stdout = '';
   let stderr = '';
@@ -48,6 +52,36 @@ async function occupyPort(): Promise<Server> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
+}
+
+/** A port that was free a moment ago (a restart must reuse the issuer's port: it is part of the token's `iss`). */
+async function freePort(): Promise<number> {
+  const server = await occupyPort();
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function clientCredentialsToken(tokenUrl: string, clientId: string, scope: string): Promise<string> {
+  const response = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:secret`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function ready(dev: Dev): Promise<string> {
+  await waitFor(() => READY.test(dev.stdout()) || dev.child.exitCode !== null, 30_000, 'the ready line');
+  const gatewayUrl = READY.exec(dev.stdout())?.[1];
+  if (!gatewayUrl) throw new Error(`local mode did not start: ${dev.stderr()}`);
+  return gatewayUrl;
+}
+
+async function stopDev(dev: Dev): Promise<void> {
+  dev.child.kill('SIGTERM');
+  expect(await dev.exited).toEqual({ code: 0, signal: null });
 }
 
 describe.skipIf(isDeployedTarget())('npm run dev (bin/local.ts)', () => {
@@ -102,7 +136,80 @@ describe.skipIf(isDeployedTarget())('npm run dev (bin/local.ts)', () => {
   it('rejects a bad setting with a message that names it, and exit code 1', async () => {
     const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_KEY_CACHE_TTL_SECONDS: 'soon' });
     expect((await dev.exited).code).toBe(1);
-    expect(dev.stderr()).toMatch(/dualgate local: keyCacheTtlSeconds must be an integer/);
+    expect(dev.stderr()).toMatch(/dualgate local: DUALGATE_KEY_CACHE_TTL_SECONDS must be an integer from 0 to 3600 seconds \(got "soon"\)/);
     expect(dev.stderr()).not.toMatch(/^\s+at /m);
+  });
+
+  it.skipIf(!hasCurl)('prints two export lines that point the admin CLI at local mode, and the CLI line it prints works', async () => {
+    const dev = startDev({ PORT: '0', ISSUER_PORT: '0' });
+    const gatewayUrl = await ready(dev);
+    const lines = dev.stdout().split('\n').map((line) => line.trim());
+    const exports = lines.filter((line) => line.startsWith('export '));
+    expect(exports).toHaveLength(2);
+    expect(exports[0]).toBe(`export DUALGATE_URL=${gatewayUrl}`);
+    expect(exports[1]).toMatch(/^export DUALGATE_TOKEN_URL=http:\/\/127\.0\.0\.1:\d+\/token DUALGATE_CLIENT_ID=local-admin DUALGATE_CLIENT_SECRET=secret$/);
+    const cliLine = lines.find((line) => line.startsWith('npx dualgate '));
+    expect(cliLine).toBeDefined();
+    // Pasted as printed, after creating one key through the CLI with the same login.
+    const script = ['set -e', ...exports, `npx dualgate --scope 'keys:read keys:write' keys create --name from-cli --scopes keys:read >/dev/null`, cliLine as string];
+    const { DUALGATE_URL: _url, DUALGATE_TOKEN: _token, ...cleanEnv } = process.env;
+    const shell = spawnSync('bash', ['-c', script.join('\n')], { encoding: 'utf8', timeout: 60_000, env: cleanEnv });
+    expect(shell.status, shell.stderr).toBe(0);
+    expect(shell.stdout).toMatch(/^ID\s+NAME\s+OWNER/);
+    expect(shell.stdout).toMatch(/from-cli\s+local-admin\s+active/);
+    await stopDev(dev);
+  });
+
+  it('trusts an external issuer from DUALGATE_ISSUERS (http on loopback), beside the mock one', async () => {
+    // A team's IdP stand-in: another issuer on this machine, with its own keys, audience and JWKS path.
+    const idp = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'team-api', scopeCatalog: ['read:users', 'keys:read'] });
+    try {
+      const issuers = [{ issuer: idp.url, audience: 'team-api', jwksUri: idp.jwksUri }];
+      const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_ISSUERS: JSON.stringify(issuers) });
+      const gatewayUrl = await ready(dev);
+      expect(dev.stdout()).toContain(`issuer    ${idp.url}   (from DUALGATE_ISSUERS; aud team-api)`);
+      const token = await clientCredentialsToken(idp.tokenUrl, 'team-ci', 'read:users');
+      const me = await fetch(`${gatewayUrl}/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toEqual({ sub: 'team-ci', scopes: ['read:users'] });
+      // The IdP's tokens for another audience are still refused.
+      const other = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'someone-else', scopeCatalog: ['read:users'] });
+      try {
+        const foreign = await clientCredentialsToken(other.tokenUrl, 'team-ci', 'read:users');
+        expect((await fetch(`${gatewayUrl}/me`, { headers: { authorization: `Bearer ${foreign}` } })).status).toBe(401);
+      } finally {
+        await other.stop();
+      }
+      await stopDev(dev);
+    } finally {
+      await idp.stop();
+    }
+  });
+
+  it('with --data, a token and a key saved before a restart still work after it (the issuer key persists too)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dualgate-data-'));
+    try {
+      const env = { PORT: String(await freePort()), ISSUER_PORT: String(await freePort()) };
+      const first = startDev(env, ['--data', dataDir]);
+      const gatewayUrl = await ready(first);
+      const tokenUrl = `http://127.0.0.1:${env.ISSUER_PORT}/token`;
+      const token = await clientCredentialsToken(tokenUrl, 'local-admin', 'keys:write keys:read read:users');
+      const created = await fetch(`${gatewayUrl}/keys`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name":"kept","scopes":["read:users"]}' });
+      expect(created.status).toBe(201);
+      const { key } = (await created.json()) as { key: string };
+      await stopDev(first);
+      expect(statSync(join(dataDir, 'issuer-signing-key.json')).mode & 0o777).toBe(0o600);
+
+      const second = startDev(env, ['--data', dataDir]);
+      expect(await ready(second)).toBe(gatewayUrl);
+      for (const credential of [token, key]) {
+        const me = await fetch(`${gatewayUrl}/me`, { headers: { authorization: `Bearer ${credential}` } });
+        expect(me.status).toBe(200);
+        expect(((await me.json()) as { sub: string }).sub).toBe('local-admin');
+      }
+      await stopDev(second);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseClientCredentialsRequest, startLocalIssuer, TokenRequestError, type LocalIssuer } from '../../lib/local/issuer';
+import { parseClientCredentialsRequest, SigningKeyFileError, startLocalIssuer, TokenRequestError, type LocalIssuer } from '../../lib/local/issuer';
 
 const FORM = 'application/x-www-form-urlencoded';
 const CATALOG = ['keys:admin', 'keys:read', 'keys:write', 'read:users'];
@@ -70,5 +73,42 @@ describe('local issuer over HTTP', () => {
       expect(response.status, path).toBe(404);
     }
     expect((await fetch(`${issuer.url}/.well-known/openid-configuration`)).status).toBe(200);
+  });
+});
+
+describe('local issuer signing key file (--data)', () => {
+  const kids = async (issuer: LocalIssuer) => ((await (await fetch(issuer.jwksUri)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+
+  it('writes a new key owner-readable only, and signs with the same key after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dualgate-issuer-'));
+    const signingKeyFile = join(dir, 'issuer-signing-key.json');
+    try {
+      const first = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'a', scopeCatalog: CATALOG, signingKeyFile });
+      const firstKids = await kids(first);
+      await first.stop();
+      expect(statSync(signingKeyFile).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(signingKeyFile, 'utf8'))).toMatchObject({ kid: firstKids[0], alg: 'RS256', d: expect.any(String) });
+      const second = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'a', scopeCatalog: CATALOG, signingKeyFile });
+      expect(await kids(second)).toEqual(firstKids);
+      await second.stop();
+      // Without the file, each start makes a new key.
+      const fresh = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'a', scopeCatalog: CATALOG });
+      expect(await kids(fresh)).not.toEqual(firstKids);
+      await fresh.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file that holds no private key, naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dualgate-issuer-'));
+    const signingKeyFile = join(dir, 'issuer-signing-key.json');
+    try {
+      writeFileSync(signingKeyFile, '{"kty":"RSA","kid":"x","alg":"RS256","n":"AQAB","e":"AQAB"}');
+      await expect(startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'a', scopeCatalog: CATALOG, signingKeyFile })).rejects.toThrow(SigningKeyFileError);
+      await expect(startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'a', scopeCatalog: CATALOG, signingKeyFile })).rejects.toThrow(signingKeyFile);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
