@@ -164,7 +164,7 @@ export class DualAuthApi extends Construct {
         produce: () => this.routeConfig().catalog.map((scopeName) => ({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
       });
       const domain = pool.addDomain('Domain', { cognitoDomain: { domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}` } });
-      // The machine-to-machine client: client-credentials grant, every catalog scope (it is the first admin).
+      // The machine-to-machine client: client-credentials grant, the catalog's scopes (it is the first admin).
       const client = pool.addClient('AdminClient', {
         generateSecret: true,
         authFlows: {},
@@ -173,7 +173,7 @@ export class DualAuthApi extends Construct {
         preventUserExistenceErrors: true,
       });
       (client.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = Lazy.list({
-        produce: () => this.routeConfig().catalog.map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
+        produce: () => adminClientScopes(this.routeConfig().catalog, config.adminScope).map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
       });
       issuers.push({
         issuer: cognitoIssuer(stack.region, pool.userPoolId),
@@ -315,6 +315,12 @@ export class DualAuthApi extends Construct {
     const routeTable = compileRouteTable(this.rules);
     const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
     this.assertAdminScopeIsNotOrdinary();
+    if (this.config.cognito && catalog.length > COGNITO_MAX_RESOURCE_SERVER_SCOPES) {
+      throw new DualgateConfigError(
+        `the scope catalog has ${catalog.length} scopes, and a Cognito resource server holds at most ${COGNITO_MAX_RESOURCE_SERVER_SCOPES}: ` +
+          'use an external OIDC issuer (issuers, with cognito: false) or fewer scopes',
+      );
+    }
     this.compiled = { version: 1, routeTable, catalog, managementBasePath: this.managementBasePath ?? null };
     return this.compiled;
   }
@@ -360,6 +366,19 @@ export class DualAuthApi extends Construct {
       ...overrides,
     });
   }
+}
+
+/** Cognito's limits: scopes per resource server, and OAuth scopes per app client. */
+const COGNITO_MAX_RESOURCE_SERVER_SCOPES = 100;
+const COGNITO_MAX_CLIENT_SCOPES = 50;
+
+/**
+ * The admin client's scopes: the whole catalog while Cognito allows it (50 per client), otherwise the management
+ * and admin scopes, with which it mints keys carrying any catalog scope.
+ */
+function adminClientScopes(catalog: readonly string[], adminScope: string): string[] {
+  if (catalog.length <= COGNITO_MAX_CLIENT_SCOPES) return [...catalog];
+  return [...new Set([KEY_SCOPES.read, KEY_SCOPES.write, adminScope])].sort();
 }
 
 function validExtraScopes(extra: unknown): string[] {

@@ -4,7 +4,7 @@
  * synthesize it, and assert on the template and on the route table its dualgate Lambdas carry.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,5 +108,15 @@ describe('the npm package, installed into the example app', () => {
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', 'consumer.mts']);
+  });
+
+  it('synthesizes from a linked checkout too (npm install ../dualgate, after npm run build there)', () => {
+    // What `npm install ../dualgate` makes: a symlink to this repository, whose dist/ the pack above just built.
+    rmSync(join(app, 'node_modules', 'dualgate'), { recursive: true, force: true });
+    symlinkSync(REPO, join(app, 'node_modules', 'dualgate'), 'dir');
+    const outdir = join(work, 'linked.out');
+    run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: outdir, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+    const linked = JSON.parse(readFileSync(join(outdir, 'OrdersApp.template.json'), 'utf8')) as typeof template;
+    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(11);
   });
 });
