@@ -20,7 +20,8 @@ function synthWithNag(extend?: (stack: DualgateStack) => void): { error?: Error;
   }
 }
 
-describe('cdk-nag AwsSolutions', () => {
+// A full synth of the demo with every AwsSolutions rule takes ~20 s on this 2-core machine when idle.
+describe('cdk-nag AwsSolutions', { timeout: 120_000 }, () => {
   it('finds nothing unacknowledged in the demo stack', () => {
     const { error, report } = synthWithNag();
     expect(report ?? error?.message).toBeUndefined();
