@@ -256,7 +256,7 @@ function lambdaContext(requestId: string, functionName: string, deadlineMs: numb
   };
 }
 
-class IntegrationTimeoutError extends Error {
+export class IntegrationTimeoutError extends Error {
   override readonly name = 'IntegrationTimeoutError';
 }
 

@@ -69,6 +69,8 @@ export interface LocalIssuer {
   tokenUrl: string;
   jwksUri: string;
   port: number;
+  /** The scopes `POST /token` grants from now on (`dualgate dev --watch` after the app's catalog changed). */
+  setScopeCatalog(scopes: readonly string[]): void;
   stop(): Promise<void>;
 }
 
@@ -137,6 +139,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const mock = new OAuth2Server();
   await loadOrCreateSigningKey(mock.issuer.keys, options.signingKeyFile);
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  let scopeCatalog = options.scopeCatalog;
   const delegate = mock.service.requestHandler;
 
   async function issueToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -146,7 +149,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     } catch (error) {
       throw error instanceof BodyTooLargeError ? new TokenRequestError('invalid_request', error.message) : error;
     }
-    const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, options.scopeCatalog);
+    const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, scopeCatalog);
     const accessToken = await mock.issuer.buildToken({
       expiresIn: tokenTtlSeconds,
       scopesOrTransform: (_header, payload) => {
@@ -193,6 +196,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     tokenUrl: `${url}/token`,
     jwksUri: `${url}/jwks`,
     port,
+    setScopeCatalog: (scopes) => {
+      scopeCatalog = [...scopes];
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

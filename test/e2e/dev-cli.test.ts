@@ -158,7 +158,7 @@ describe.skipIf(isDeployedTarget())('npm run dev (bin/local.ts)', () => {
     expect(shell.stdout).toMatch(/^ID\s+NAME\s+OWNER/);
     expect(shell.stdout).toMatch(/from-cli\s+local-admin\s+active/);
     await stopDev(dev);
-  });
+  }, 180_000);
 
   it('trusts an external issuer from DUALGATE_ISSUERS (http on loopback), beside the mock one', async () => {
     // A team's IdP stand-in: another issuer on this machine, with its own keys, audience and JWKS path.

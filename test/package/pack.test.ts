@@ -108,7 +108,7 @@ describe('the npm package, installed into the example app', () => {
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', 'consumer.mts']);
-  });
+  }, 300_000);
 
   it('synthesizes from a linked checkout too (npm install ../dualgate, after npm run build there)', () => {
     // What `npm install ../dualgate` makes: a symlink to this repository, whose dist/ the pack above just built.

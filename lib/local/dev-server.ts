@@ -1,0 +1,305 @@
+/**
+ * `dualgate dev`'s engine: serve every DualAuthApi of a cloud assembly on this machine. dynalite holds the key
+ * tables, the mock OIDC issuer signs tokens with the app's scope catalog, and a local gateway per API follows API
+ * Gateway's rules in front of the real authorizer and key API bundles and the app's own Node.js functions, each
+ * in its own worker (lib/local/function-host.ts). Nothing here is specific to the demo app.
+ */
+import { join } from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createKeyTable } from '../../lambdas/shared/key-table';
+import { createDynamoClient } from '../../lambdas/shared/key-store';
+import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
+import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
+import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './function-environment';
+import { FunctionError, FunctionTimeoutError, HostedFunction } from './function-host';
+import { IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
+import { startLocalIssuer, type LocalIssuer } from './issuer';
+import { LOCAL_HOST } from './local-config';
+
+/** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
+export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
+
+export class DevServerError extends Error {
+  override readonly name: string = 'DevServerError';
+}
+
+/** A port local mode needs is taken by another process. */
+export class PortInUseError extends DevServerError {
+  override readonly name = 'PortInUseError';
+  constructor(
+    readonly component: 'gateway' | 'issuer',
+    readonly port: number,
+    readonly envVar: string,
+  ) {
+    super(`port ${port} is already in use (${component}); stop the other process or set ${envVar} to another port`);
+  }
+}
+
+export interface DevServerOptions {
+  assemblyDir: string;
+  stack?: string;
+  gatewayPort: number;
+  issuerPort: number;
+  dataDir?: string;
+  audience: string;
+  /** Issuers trusted beside the mock one (DUALGATE_ISSUERS). */
+  externalIssuers?: IssuerConfig[];
+  envFile?: EnvFile;
+  /** dualgate settings the user set in local mode's environment: they win over the assembly's. */
+  settingOverrides?: Record<string, string>;
+  authorizerCacheTtlSeconds?: number;
+  stageName?: string;
+  maxBodyBytes?: number;
+  /** Where functions' own output (log lines) goes; default: stdout. */
+  functionOutput?: (line: string) => void;
+  accessLog?: AccessLogSink;
+  /** Keep the key tables and issuer of an earlier server (`--watch` reloads). */
+  reuse?: { dynamo: LocalDynamo; issuer: LocalIssuer };
+}
+
+export interface ServedApi {
+  stackName: string;
+  logicalId: string;
+  url: string;
+  stageName: string;
+  tableName: string;
+  keyPrefix: string;
+  authorizerCacheTtlSeconds: number;
+  keyCacheTtlSeconds: number;
+  /** Methods answered with 501, with why. */
+  notServed: { method: string; path: string; why: string }[];
+  catalog: readonly string[];
+}
+
+export interface DevServer {
+  apis: ServedApi[];
+  issuer: LocalIssuer;
+  dynamo: LocalDynamo;
+  unresolved: UnresolvedVariable[];
+  /** APIs in the assembly that are not DualAuthApis (served by nothing). */
+  skippedApis: string[];
+  /** Stop the gateways and functions; `keepData` leaves dynalite and the issuer running (for a reload). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+}
+
+/** The environment every local function gets, as Lambda sets it, with local stand-ins. */
+function lambdaRuntimeEnv(fn: AssemblyFunction): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_AWS.region,
+    AWS_DEFAULT_REGION: LOCAL_AWS.region,
+    AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TZ: 'UTC',
+  };
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const assembly = readCloudAssembly(options.assemblyDir, options.stack ? { stack: options.stack } : {});
+  const dualApis = assembly.apis.filter((api) => api.authorizer && assembly.functions.get(api.authorizer.functionId)?.dualgateConfig);
+  const skippedApis = assembly.apis.filter((api) => !dualApis.includes(api)).map((api) => `${api.stackName}/${api.logicalId}`);
+  if (dualApis.length === 0) throw new DevServerError(`no DualAuthApi in ${options.assemblyDir}${options.stack ? ` (stack ${options.stack})` : ''}: nothing to serve`);
+
+  // What serving needs (gateways, function workers), and what holds data (dynalite, the issuer's key).
+  const stops: (() => Promise<void>)[] = [];
+  const dataStops: (() => Promise<void>)[] = [];
+  const run = async (list: (() => Promise<void>)[]) => {
+    for (const stop of list.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  const stopAll = async () => {
+    await run(stops);
+    await run(dataStops);
+  };
+  try {
+    const tableNames = dualApis.map((_, index) => (index === 0 ? 'dualgate-keys' : `dualgate-keys-${index + 1}`));
+    let dynamo = options.reuse?.dynamo;
+    if (!dynamo) {
+      dynamo = await startLocalDynamo({ host: LOCAL_HOST, tableName: tableNames[0] as string, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+      const started = dynamo;
+      dataStops.push(() => started.stop());
+      const client = createDynamoClient({ endpoint: dynamo.endpoint });
+      for (const tableName of tableNames.slice(1)) await createKeyTable(client, tableName).catch((error: Error) => (error.name === 'ResourceInUseException' ? undefined : Promise.reject(error)));
+    }
+    const catalog = [...new Set(dualApis.flatMap((api) => assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.catalog))].sort();
+    let issuer = options.reuse?.issuer;
+    if (!issuer) {
+      try {
+        issuer = await startLocalIssuer({
+          host: LOCAL_HOST,
+          port: options.issuerPort,
+          audience: options.audience,
+          scopeCatalog: catalog,
+          // Beside the key table, so a token saved before a restart with the same --data still verifies.
+          ...(options.dataDir ? { signingKeyFile: join(options.dataDir, ISSUER_SIGNING_KEY_FILE) } : {}),
+        });
+      } catch (error) {
+        throw isAddressInUse(error) ? new PortInUseError('issuer', options.issuerPort, 'ISSUER_PORT') : error;
+      }
+      const started = issuer;
+      dataStops.push(() => started.stop());
+    } else issuer.setScopeCatalog(catalog);
+    const issuers: IssuerConfig[] = [{ issuer: issuer.url, audience: [options.audience], jwksUri: issuer.jwksUri }, ...(options.externalIssuers ?? [])];
+
+    const unresolved: UnresolvedVariable[] = [];
+    const apis: ServedApi[] = [];
+    const hosts: HostedFunction[] = [];
+    stops.push(async () => {
+      await Promise.all(hosts.map((host) => host.stop()));
+    });
+    for (const [index, api] of dualApis.entries()) {
+      const tableName = tableNames[index] as string;
+      // dualgate's own settings are never left unresolved: the local table, the local issuer, dynalite.
+      const dualgateOverrides: Record<string, string> = {
+        [SETTING_NAMES.tableName]: tableName,
+        [SETTING_NAMES.issuers]: JSON.stringify(issuers),
+        [SETTING_NAMES.dynamoEndpoint]: dynamo.endpoint,
+        [SETTING_NAMES.allowHttpIssuers]: 'true',
+        AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
+        ...(options.settingOverrides ?? {}),
+      };
+      const hostFor = new Map<string, HostedFunction>();
+      const host = (functionId: string): HostedFunction => {
+        const existing = hostFor.get(functionId);
+        if (existing) return existing;
+        const fn = assembly.functions.get(functionId) as AssemblyFunction;
+        const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, fn.dualgateRole ? dualgateOverrides : {});
+        unresolved.push(...missing);
+        const hosted = new HostedFunction({
+          name: fn.logicalId,
+          ...(fn.codeDir ? { codeDir: fn.codeDir } : { inlineCode: fn.inlineCode ?? '' }),
+          handler: fn.handler,
+          timeoutSeconds: fn.timeoutSeconds,
+          memoryMb: fn.memoryMb,
+          env: { ...lambdaRuntimeEnv(fn), ...env },
+          ...(options.functionOutput ? { output: options.functionOutput } : {}),
+        });
+        hostFor.set(functionId, hosted);
+        hosts.push(hosted);
+        return hosted;
+      };
+      const authorizerFn = assembly.functions.get(api.authorizer!.functionId)!;
+      const authorizerHost = host(authorizerFn.logicalId);
+      const routes: Route[] = api.methods.map((method) => ({ method: method.method, path: method.path, scopes: [], authorized: method.authorized, handler: method.logicalId }));
+      const handlers = new Map<string, ProxyHandler>();
+      const notServed: ServedApi['notServed'] = [];
+      for (const method of api.methods) {
+        if (method.integration.kind === 'lambda') host(method.integration.functionId);
+        if (method.integration.kind === 'unsupported') notServed.push({ method: method.method, path: method.path, why: method.integration.description });
+        handlers.set(method.logicalId, proxyHandlerFor(method.method, method.path, method.integration, host));
+      }
+      const authorizerTtl = options.authorizerCacheTtlSeconds ?? api.authorizer!.ttlSeconds;
+      const stageName = options.stageName ?? api.stageName;
+      const port = options.gatewayPort === 0 ? 0 : options.gatewayPort + index;
+      let gateway: RunningGateway;
+      try {
+        gateway = await startGateway({
+          host: LOCAL_HOST,
+          port,
+          routes,
+          authorize: (event) => authorizeWith(authorizerHost, event),
+          loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
+          stageName,
+          authorizerCacheTtlSeconds: authorizerTtl,
+          ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+          ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+        });
+      } catch (error) {
+        throw isAddressInUse(error) ? new PortInUseError('gateway', port, 'PORT') : error;
+      }
+      stops.push(gateway.close);
+      const settings = { ...Object.fromEntries(Object.entries(authorizerFn.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string')), ...dualgateOverrides };
+      apis.push({
+        stackName: api.stackName,
+        logicalId: api.logicalId,
+        url: gateway.url,
+        stageName,
+        tableName,
+        keyPrefix: settings[SETTING_NAMES.keyPrefix] ?? 'dg',
+        authorizerCacheTtlSeconds: authorizerTtl,
+        keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
+        notServed,
+        catalog: authorizerFn.dualgateConfig!.catalog,
+      });
+      // The authorizer loads its JWKS at init, as in Lambda: start it now, so the first request is not a cold start.
+      await authorizerHost.invoke(warmupEvent()).catch(() => undefined);
+    }
+    const servedDynamo = dynamo;
+    const servedIssuer = issuer;
+    return {
+      apis,
+      issuer: servedIssuer,
+      dynamo: servedDynamo,
+      unresolved,
+      skippedApis,
+      // With keepData, gateways and functions only: the key tables and the issuer (every key and token) stay.
+      stop: async ({ keepData } = {}) => (keepData ? run(stops) : stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** An event the authorizer rejects without I/O beyond its init: it makes the worker load the bundle. */
+function warmupEvent(): APIGatewayRequestAuthorizerEvent {
+  return { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:000000000000:local/warmup/GET/', headers: {}, multiValueHeaders: {} } as unknown as APIGatewayRequestAuthorizerEvent;
+}
+
+/** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */
+async function authorizeWith(host: HostedFunction, event: APIGatewayRequestAuthorizerEvent): Promise<GatewayAuthorizerOutcome> {
+  try {
+    const response = (await host.invoke(event)) as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+    return { effect: 'allow', response: response ?? {} };
+  } catch (error) {
+    if (error instanceof FunctionError && error.message === 'Unauthorized') return { effect: 'unauthorized' };
+    return { effect: 'fail' };
+  }
+}
+
+function proxyHandlerFor(method: string, path: string, integration: AssemblyIntegration, host: (functionId: string) => HostedFunction): ProxyHandler {
+  switch (integration.kind) {
+    case 'lambda': {
+      const hosted = host(integration.functionId);
+      return async (event) => {
+        try {
+          return await hosted.invoke(event, event.requestContext.requestId);
+        } catch (error) {
+          // Past the function's own timeout: the gateway answers 504, as for its integration timeout.
+          if (error instanceof FunctionTimeoutError) throw new IntegrationTimeoutError();
+          throw error;
+        }
+      };
+    }
+    case 'http':
+      return (event) => forwardHttp(integration.uri, integration.httpMethod, event);
+    case 'mock':
+      return () => ({ statusCode: integration.statusCode, headers: { 'content-type': 'application/json', ...integration.headers }, body: integration.body });
+    case 'unsupported':
+      return () => ({ statusCode: 501, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `${method} ${path} is not served locally: ${integration.description}` }) });
+  }
+}
+
+/** An HTTP proxy integration: the request, path parameters substituted into the URI, forwarded as is. */
+async function forwardHttp(uri: string, httpMethod: string, event: APIGatewayProxyEvent): Promise<unknown> {
+  const target = new URL(uri.replace(/\{([^}]+)\}/g, (_, name: string) => (event.pathParameters?.[name] ?? '').split('/').map(encodeURIComponent).join('/')));
+  for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) for (const value of values ?? []) target.searchParams.append(name, value);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined && !/^(host|connection|content-length)$/i.test(name)) headers.set(name, value);
+  const method = httpMethod === 'ANY' ? event.httpMethod : httpMethod;
+  const response = await fetch(target, { method, headers, ...(event.body !== null && !['GET', 'HEAD'].includes(method) ? { body: event.body } : {}), redirect: 'manual', signal: AbortSignal.timeout(29_000) });
+  const body = Buffer.from(await response.arrayBuffer());
+  const responseHeaders: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (!/^(content-length|transfer-encoding|connection|content-encoding)$/i.test(name)) responseHeaders[name] = value;
+  });
+  return { statusCode: response.status, headers: responseHeaders, body: body.toString('utf8') };
+}
