@@ -5,10 +5,10 @@
  *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
  *   dist/cli.mjs                    the `dualgate` CLI;
  *   dist/types/…                    declarations, in a folder marked CommonJS to match the code.
- * Everything but the peers (aws-cdk-lib, constructs) is bundled, so the package has no runtime dependencies.
+ * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, PACKAGE_ROOT } from '../lib/bundling';
@@ -28,8 +28,13 @@ await build({
   entryPoints: [join(PACKAGE_ROOT, 'bin/dualgate-cli.ts')],
   outfile: join(dist, 'cli.mjs'),
   format: 'esm',
+  // Local mode's servers stay packages of their own (dynalite has native parts): the package's dependencies.
+  external: ['dynalite', 'oauth2-mock-server', 'esbuild'],
   banner: { js: "import { createRequire as __dgCreateRequire } from 'node:module'; const require = __dgCreateRequire(import.meta.url);" },
 });
+
+// Each local function runs in a worker started from this plain-JavaScript file, beside the CLI.
+copyFileSync(join(PACKAGE_ROOT, 'lib/local/function-worker.mjs'), join(dist, 'function-worker.mjs'));
 
 execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
 mkdirSync(join(dist, 'types'), { recursive: true });

@@ -11,4 +11,5 @@ new DualgateStack(app, app.node.tryGetContext('dualgate:stackName') ?? 'Dualgate
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   dualgate: config,
 });
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// `dualgate dev` sets dualgate:dev: the checks are for deploys, and they cost seconds of every local start.
+if (app.node.tryGetContext('dualgate:dev') !== true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws
 import { createKeyTable } from '../../lambdas/shared/key-table';
 import { createDynamoClient } from '../../lambdas/shared/key-store';
 import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import type { RouteRule } from '../../lambdas/shared/route-table';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
 import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
@@ -68,6 +69,8 @@ export interface ServedApi {
   keyPrefix: string;
   authorizerCacheTtlSeconds: number;
   keyCacheTtlSeconds: number;
+  /** The authorized routes, as the authorizer received them. */
+  routeTable: readonly RouteRule[];
   /** Methods answered with 501, with why. */
   notServed: { method: string; path: string; why: string }[];
   catalog: readonly string[];
@@ -228,9 +231,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
         notServed,
         catalog: authorizerFn.dualgateConfig!.catalog,
+        routeTable: authorizerFn.dualgateConfig!.routeTable.routes,
       });
       // The authorizer loads its JWKS at init, as in Lambda: start it now, so the first request is not a cold start.
-      await authorizerHost.invoke(warmupEvent()).catch(() => undefined);
+      await authorizerHost.warm().catch(() => undefined);
     }
     const servedDynamo = dynamo;
     const servedIssuer = issuer;
@@ -247,11 +251,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stopAll();
     throw error;
   }
-}
-
-/** An event the authorizer rejects without I/O beyond its init: it makes the worker load the bundle. */
-function warmupEvent(): APIGatewayRequestAuthorizerEvent {
-  return { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:000000000000:local/warmup/GET/', headers: {}, multiValueHeaders: {} } as unknown as APIGatewayRequestAuthorizerEvent;
 }
 
 /** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */

@@ -104,8 +104,13 @@ export class HostedFunction {
     return worker;
   }
 
+  /** Start the environment: load the module and run its init (a cold start), without invoking the handler. */
+  warm(): Promise<unknown> {
+    return this.invoke(undefined, randomUUID(), true);
+  }
+
   /** Invoke with an event; rejects with FunctionTimeoutError past the timeout, FunctionError when it throws. */
-  invoke(event: unknown, requestId: string = randomUUID()): Promise<unknown> {
+  invoke(event: unknown, requestId: string = randomUUID(), warmOnly = false): Promise<unknown> {
     this.worker ??= this.start();
     const worker = this.worker;
     const id = randomUUID();
@@ -119,7 +124,7 @@ export class HostedFunction {
         reject(new FunctionTimeoutError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, event, requestId, deadlineMs: Date.now() + timeoutMs });
+      worker.postMessage({ id, event, requestId, deadlineMs: Date.now() + timeoutMs, warmOnly });
     });
   }
 

@@ -47,6 +47,8 @@ function contextFor(invocation) {
 parentPort.on('message', async (invocation) => {
   try {
     const handler = await ready;
+    // Start the environment (import the module, run its init) without invoking the handler.
+    if (invocation.warmOnly) return parentPort.postMessage({ id: invocation.id, ok: true, result: null });
     const context = contextFor(invocation);
     const result =
       handler.length >= 3

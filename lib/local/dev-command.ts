@@ -1,0 +1,309 @@
+/**
+ * `dualgate dev`: synthesize the CDK app in the current directory (its cdk.json) with its own command, and serve
+ * every DualAuthApi in the result on this machine (lib/local/dev-server.ts). No AWS account, no Docker.
+ *
+ *   dualgate dev                         synth with cdk.json's "app", then serve
+ *   dualgate dev --assembly cdk.out      serve an existing cloud assembly (no synth)
+ *   dualgate dev --app "<command>"       synth with another command; --stack NAME serves one stack
+ *   dualgate dev --data DIR              keep key tables and the issuer's signing key in DIR
+ *   dualgate dev --env-file vars.json    values for the app's unresolved variables (by function logical id or path)
+ *   dualgate dev --watch                 re-synthesize and reload when the app's sources change (keys stay valid)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { DualgateConfigError } from '../config';
+import { DevServerError, startDevServer, type DevServer, type DevServerOptions } from './dev-server';
+import { EnvFileError, readEnvFile } from './function-environment';
+import { SigningKeyFileError } from './issuer';
+import { AssemblyError } from './assembly';
+import { localConfigFromEnv, LOCAL_ENV } from './local-config';
+import { StdoutLines } from './stdout-lines';
+
+export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--stack NAME] [--data DIR] [--env-file FILE] [--watch]
+
+  Serves every DualAuthApi of the CDK app in this directory (cdk.json) on this machine.
+
+  --assembly DIR    serve an existing cloud assembly (cdk.out) instead of synthesizing
+  --app CMD         the command that synthesizes the app (default: cdk.json's "app")
+  --stack NAME      serve only this stack
+  --data DIR        keep the key tables and the issuer's signing key in DIR (default: in memory)
+  --env-file FILE   JSON values for the app's functions' variables: {"<logical id or path>": {"VAR": "value"}, "Parameters": {...}}
+  --watch           re-synthesize and reload when the app's sources change (keys and tokens stay valid)
+
+environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds}, ${SETTING_NAMES.keyCacheTtlSeconds},
+  ${SETTING_NAMES.logLevel}, ${LOCAL_ENV.stageName} (override the app's), ${LOCAL_ENV.issuers} (more issuers to trust, JSON),
+  ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only)`;
+
+/** The dualgate settings a user may override in local mode's environment (they win over the app's). */
+const OVERRIDABLE = [
+  SETTING_NAMES.keyPrefix,
+  SETTING_NAMES.keyCacheTtlSeconds,
+  SETTING_NAMES.negativeKeyCacheTtlSeconds,
+  SETTING_NAMES.staleIfErrorSeconds,
+  SETTING_NAMES.jwtCacheTtlSeconds,
+  SETTING_NAMES.adminScope,
+  SETTING_NAMES.logLevel,
+] as const;
+
+export class SynthError extends Error {
+  override readonly name = 'SynthError';
+}
+
+interface CdkJson {
+  app?: string;
+  context?: Record<string, unknown>;
+  watch?: { include?: string | string[]; exclude?: string | string[] };
+}
+
+function readCdkJson(dir: string): CdkJson {
+  const file = join(dir, 'cdk.json');
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CdkJson;
+  } catch (error) {
+    throw new SynthError(`cdk.json: ${(error as Error).message}`);
+  }
+}
+
+/** Run the app's synth command as the CDK CLI does: CDK_OUTDIR and CDK_CONTEXT_JSON, with asset metadata on. */
+export function synthesize(appCommand: string, cwd: string, outdir: string, context: Record<string, unknown>): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(appCommand, {
+      cwd,
+      shell: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        CDK_OUTDIR: outdir,
+        CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
+      },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.on('error', (error) => reject(new SynthError(`could not run "${appCommand}": ${error.message}`)));
+    child.on('exit', (code, signal) => {
+      if (code === 0 && existsSync(join(outdir, 'manifest.json'))) resolvePromise();
+      else reject(new SynthError(`"${appCommand}" ${signal ? `was killed (${signal})` : `exited with code ${code}`}:\n${output.trim().split('\n').slice(-30).join('\n')}`));
+    });
+  });
+}
+
+function globToRegExp(glob: string): RegExp {
+  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\u0000/g, '(?:.*/)?');
+  return new RegExp(`^${pattern.replace(/\(\?:\.\*\/\)\?$/, '.*')}(?:/.*)?$`);
+}
+
+/** cdk.json's "watch" settings, or `cdk watch`'s defaults for a TypeScript app. */
+function watchFilter(cdkJson: CdkJson): (path: string) => boolean {
+  const list = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
+  const include = (list(cdkJson.watch?.include) ?? ['**']).map(globToRegExp);
+  const exclude = [...(list(cdkJson.watch?.exclude) ?? ['README.md', 'cdk*.json', '**/*.d.ts', '**/*.js', 'tsconfig.json', 'package*.json', 'yarn.lock', 'test']), 'node_modules', 'cdk.out', '.git', '.dualgate', '**/*.tsbuildinfo'].map(globToRegExp);
+  return (path) => include.some((pattern) => pattern.test(path)) && !exclude.some((pattern) => pattern.test(path));
+}
+
+function banner(server: DevServer, dataDir: string | undefined): string {
+  const json = `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8"))`;
+  const { issuer } = server;
+  const lines = [''];
+  for (const api of server.apis) lines.push(`  gateway   ${api.url}   (${api.stackName}/${api.logicalId}, stage ${api.stageName}, key prefix ${api.keyPrefix})`);
+  lines.push(`  issuer    ${issuer.url}   (token endpoint ${issuer.tokenUrl}, JWKS ${issuer.jwksUri})`);
+  lines.push(`  dynamodb  ${server.dynamo.endpoint}   (tables ${server.apis.map((api) => api.tableName).join(', ')})${dataDir ? `, data in ${dataDir}` : ', in memory'}`);
+  const first = server.apis[0]!;
+  lines.push(`  caches    authorizer ${first.authorizerCacheTtlSeconds}s + key ${first.keyCacheTtlSeconds}s: a revoked key stops working within ${first.authorizerCacheTtlSeconds + first.keyCacheTtlSeconds}s`);
+  for (const skipped of server.skippedApis) lines.push(`  skipped   ${skipped}: not a DualAuthApi`);
+  for (const api of server.apis) for (const method of api.notServed) lines.push(`  not served locally (501)  ${method.method} ${method.path}: ${method.why}`);
+  if (server.unresolved.length > 0) {
+    lines.push('', '  Unresolved variables (they name AWS resources that exist only once deployed; supply values with --env-file):');
+    for (const entry of server.unresolved) lines.push(`    ${entry.functionPath ?? entry.functionId}  ${entry.variable}  → ${entry.references}  = "${entry.placeholder}"`);
+  }
+  const example = exampleRoute(server);
+  const tokenScopes = ['keys:read', 'keys:write', ...example.scopes].join(' ');
+  lines.push(
+    '',
+    '  Try it (copy and paste into a shell):',
+    '',
+    `  # 1. get an access token for client "local-admin" (any secret works)`,
+    `  TOKEN=$(curl -s -u local-admin:secret ${issuer.tokenUrl} -d grant_type=client_credentials --data-urlencode 'scope=${tokenScopes}' | ${json}.access_token')`,
+    '',
+    `  # 2. create an API key with that token`,
+    `  KEY=$(curl -s -X POST ${first.url}/keys -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"name":"my first key","scopes":${JSON.stringify(example.scopes)}}' | ${json}.key')`,
+    '',
+    `  # 3. call ${example.path} with the token, then with the key: the same sub`,
+    `  curl -s ${first.url}${example.path} -H "Authorization: Bearer $TOKEN"; echo`,
+    `  curl -s ${first.url}${example.path} -H "Authorization: Bearer $KEY"; echo`,
+    '',
+    `  # or use the admin CLI: these two lines point it at local mode (client-credentials login, any secret)`,
+    `  export DUALGATE_URL=${first.url}`,
+    `  export DUALGATE_TOKEN_URL=${issuer.tokenUrl} DUALGATE_CLIENT_ID=local-admin DUALGATE_CLIENT_SECRET=secret`,
+    `  npx dualgate --scope 'keys:read keys:write' keys list`,
+    '',
+    `dualgate local mode is ready at ${first.url} (Ctrl-C to stop)`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** A GET route without parameters to show off: `/me` when the app has it, else the first one that needs scopes. */
+function exampleRoute(server: DevServer): { path: string; scopes: string[] } {
+  const table = server.apis[0]!.routeTable;
+  const candidates = table.filter((route) => route.method === 'GET' && !route.path.includes('{') && !route.scopes.some((scope) => scope.startsWith('keys:')));
+  const chosen = candidates.find((route) => route.path === '/me') ?? candidates.find((route) => route.scopes.length > 0) ?? candidates[0];
+  // Scopes for the token and the key: every scope of those example routes, so both calls succeed.
+  const scopes = [...new Set(candidates.flatMap((route) => route.scopes))].sort();
+  return { path: chosen?.path ?? '/keys', scopes: chosen ? scopes : [] };
+}
+
+function fail(message: string): never {
+  process.stderr.write(`dualgate dev: ${message}\n`);
+  process.exit(1);
+}
+
+export async function runDev(argv: string[]): Promise<void> {
+  let values: { assembly?: string; app?: string; stack?: string; data?: string; 'env-file'?: string; watch?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { assembly: { type: 'string' }, app: { type: 'string' }, stack: { type: 'string' }, data: { type: 'string' }, 'env-file': { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${DEV_USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(DEV_USAGE + '\n');
+    return;
+  }
+  if (values.assembly && values.watch) fail('--watch re-synthesizes the app: it cannot be combined with --assembly');
+  // The SDK warns on Node 20 about releases it has not shipped yet; the warning would only bury the banner.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+  const cwd = process.cwd();
+  const startedAtMs = Date.now();
+  let options: Omit<DevServerOptions, 'assemblyDir'>;
+  let cdkJson: CdkJson = {};
+  let appCommand: string | undefined;
+  try {
+    const local = localConfigFromEnv(process.env, values.data ? { dataDir: values.data } : {});
+    const overrides: Record<string, string> = {};
+    for (const name of OVERRIDABLE) if (process.env[name]) overrides[name] = process.env[name] as string;
+    options = {
+      gatewayPort: local.gatewayPort,
+      issuerPort: local.issuerPort,
+      audience: local.audience,
+      externalIssuers: local.externalIssuers,
+      maxBodyBytes: local.maxBodyBytes,
+      settingOverrides: overrides,
+      ...(process.env[LOCAL_ENV.authorizerCacheTtlSeconds] ? { authorizerCacheTtlSeconds: local.dualgate.authorizerCacheTtlSeconds } : {}),
+      ...(process.env[LOCAL_ENV.stageName] ? { stageName: local.dualgate.stageName } : {}),
+      ...(values.stack ? { stack: values.stack } : {}),
+      ...(values.data ? { dataDir: resolve(values.data) } : {}),
+      ...(values['env-file'] ? { envFile: readEnvFile(values['env-file']) } : {}),
+    };
+    if (values.data) mkdirSync(values.data, { recursive: true });
+    if (!values.assembly) {
+      cdkJson = readCdkJson(cwd);
+      appCommand = values.app ?? cdkJson.app;
+      if (!appCommand) fail(`no cdk.json with an "app" in ${cwd}: run dualgate dev in your CDK app's directory, or pass --app or --assembly`);
+    }
+  } catch (error) {
+    if (error instanceof DualgateConfigError || error instanceof EnvFileError || error instanceof SynthError) fail(error.message);
+    throw error;
+  }
+
+  const stdoutLines = new StdoutLines();
+  const serveOptions = { ...options, functionOutput: stdoutLines.push, accessLog: (entry: object) => stdoutLines.push(JSON.stringify(entry)) };
+  const synthDirs: string[] = [];
+  const cleanSynthDirs = (keep?: string) => {
+    for (const dir of synthDirs.splice(0)) if (dir !== keep) rmSync(dir, { recursive: true, force: true });
+    if (keep) synthDirs.push(keep);
+  };
+  const assemblyFor = async (): Promise<string> => {
+    if (values.assembly) return resolve(values.assembly);
+    const outdir = mkdtempSync(join(tmpdir(), 'dualgate-dev-'));
+    synthDirs.push(outdir);
+    await synthesize(appCommand as string, cwd, outdir, cdkJson.context ?? {});
+    return outdir;
+  };
+
+  let server: DevServer;
+  try {
+    const assemblyDir = await assemblyFor();
+    server = await startDevServer({ ...serveOptions, assemblyDir });
+  } catch (error) {
+    cleanSynthDirs();
+    if (error instanceof DevServerError || error instanceof SigningKeyFileError || error instanceof SynthError || error instanceof AssemblyError) fail(error.message);
+    fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  process.stdout.write(banner(server, values.data) + '\n');
+  process.stdout.write(`dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`);
+
+  let reloading: Promise<void> | undefined;
+  let pending = false;
+  const reload = async () => {
+    const reloadStartMs = Date.now();
+    let assemblyDir: string;
+    try {
+      assemblyDir = await assemblyFor();
+    } catch (error) {
+      process.stdout.write(`dualgate dev: synth failed, still serving the previous version: ${(error as Error).message}\n`);
+      return;
+    }
+    const previous = server;
+    await previous.stop({ keepData: true });
+    try {
+      server = await startDevServer({ ...serveOptions, assemblyDir, reuse: { dynamo: previous.dynamo, issuer: previous.issuer } });
+      cleanSynthDirs(assemblyDir);
+      process.stdout.write(`dualgate dev: reloaded in ${Date.now() - reloadStartMs} ms (${server.apis.map((api) => api.url).join(', ')})\n`);
+    } catch (error) {
+      fail(`reload failed: ${(error as Error).message}`);
+    }
+  };
+  if (values.watch) {
+    const accept = watchFilter(cdkJson);
+    let timer: NodeJS.Timeout | undefined;
+    watch(cwd, { recursive: true }, (_event, file) => {
+      if (!file || !accept(relative(cwd, resolve(cwd, file.toString())).split('\\').join('/'))) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (reloading) {
+          pending = true;
+          return;
+        }
+        reloading = reload().finally(() => {
+          reloading = undefined;
+          if (pending) {
+            pending = false;
+            reloading = reload().finally(() => (reloading = undefined));
+          }
+        });
+      }, 300);
+    });
+    process.stdout.write(`dualgate dev: watching ${cwd} for changes\n`);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`dualgate dev: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`\ndualgate dev: ${signal} received, stopping...\n`);
+    stdoutLines.flush();
+    server.stop().then(
+      () => {
+        cleanSynthDirs();
+        process.stdout.write('dualgate dev: stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => fail(`error while stopping: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
