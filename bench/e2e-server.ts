@@ -5,8 +5,9 @@
  * which the parent points at /dev/null: the authorizer still builds and writes every line, as in Lambda.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { localConfigFromEnv } from '../lib/local/local-config';
-import { startLocalStack } from '../lib/local/local-stack';
+import { startDevServer } from '../lib/local/dev-server';
+import { DEFAULT_LOCAL_AUDIENCE } from '../lib/local/local-config';
+import { demoAssembly } from '../test/support/prepared';
 import { itemFromRecord } from '../lambdas/shared/key-record';
 import { newKey } from './fixtures';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,18 +19,26 @@ export interface E2eServerReady {
   accessToken: string;
 }
 
-const stack = await startLocalStack({ config: localConfigFromEnv({ ...process.env, PORT: '0', ISSUER_PORT: '0' }) });
+// What `npm run dev` serves: the demo app's assembly, its functions in workers, logs to stdout.
+const server = await startDevServer({
+  assemblyDir: demoAssembly(),
+  gatewayPort: 0,
+  issuerPort: 0,
+  audience: DEFAULT_LOCAL_AUDIENCE,
+  ...(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS'] ? { authorizerCacheTtlSeconds: Number(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS']) } : {}),
+});
+const api = server.apis[0]!;
 
-const { key, record } = newKey(stack.config.keyPrefix);
+const { key, record } = newKey(api.keyPrefix);
 const client = new DynamoDBClient({
-  endpoint: stack.dynamoEndpoint,
+  endpoint: server.dynamo.endpoint,
   region: LOCAL_AWS.region,
   credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
 });
-await client.send(new PutItemCommand({ TableName: stack.tableName, Item: itemFromRecord(record) }));
+await client.send(new PutItemCommand({ TableName: api.tableName, Item: itemFromRecord(record) }));
 client.destroy();
 
-const tokenResponse = await fetch(stack.tokenUrl, {
+const tokenResponse = await fetch(server.issuer.tokenUrl, {
   method: 'POST',
   headers: { authorization: `Basic ${Buffer.from('bench-client:secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
   body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read:users' }).toString(),
@@ -37,8 +46,8 @@ const tokenResponse = await fetch(stack.tokenUrl, {
 if (!tokenResponse.ok) throw new Error(`token endpoint answered ${tokenResponse.status}: ${await tokenResponse.text()}`);
 const { access_token: accessToken } = (await tokenResponse.json()) as { access_token: string };
 
-const ready: E2eServerReady = { gatewayUrl: stack.gatewayUrl, apiKey: key, accessToken };
+const ready: E2eServerReady = { gatewayUrl: api.url, apiKey: key, accessToken };
 process.send!(ready);
 process.on('disconnect', () => {
-  void stack.stop().finally(() => process.exit(0));
+  void server.stop().finally(() => process.exit(0));
 });

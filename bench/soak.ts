@@ -27,13 +27,14 @@ async function freePort(): Promise<number> {
 
 async function startLocalMode(): Promise<{ baseUrl: string; tokenUrl: string; stop: () => Promise<void> }> {
   const [port, issuerPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+  // `npm run dev`: dualgate dev on the demo app (it synthesizes the app first).
+  const child = spawn(process.execPath, ['bin/dualgate-cli.mjs', 'dev'], {
     env: { ...process.env, PORT: String(port), ISSUER_PORT: String(issuerPort), LOG_LEVEL: 'WARN' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local mode did not start in 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`local mode did not start in 120 s:\n${output}`)), 120_000);
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('is ready at')) {

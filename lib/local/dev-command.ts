@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
 import { DualgateConfigError } from '../config';
 import { DevServerError, startDevServer, type DevServer, type DevServerOptions } from './dev-server';
@@ -106,12 +107,13 @@ function watchFilter(cdkJson: CdkJson): (path: string) => boolean {
   return (path) => include.some((pattern) => pattern.test(path)) && !exclude.some((pattern) => pattern.test(path));
 }
 
-function banner(server: DevServer, dataDir: string | undefined): string {
+function banner(server: DevServer, dataDir: string | undefined, externalIssuers: readonly IssuerConfig[]): string {
   const json = `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8"))`;
   const { issuer } = server;
   const lines = [''];
   for (const api of server.apis) lines.push(`  gateway   ${api.url}   (${api.stackName}/${api.logicalId}, stage ${api.stageName}, key prefix ${api.keyPrefix})`);
   lines.push(`  issuer    ${issuer.url}   (token endpoint ${issuer.tokenUrl}, JWKS ${issuer.jwksUri})`);
+  for (const external of externalIssuers) lines.push(`  issuer    ${external.issuer}   (from ${LOCAL_ENV.issuers}; aud ${(external.audience ?? external.clientIds ?? []).join(' ')})`);
   lines.push(`  dynamodb  ${server.dynamo.endpoint}   (tables ${server.apis.map((api) => api.tableName).join(', ')})${dataDir ? `, data in ${dataDir}` : ', in memory'}`);
   const first = server.apis[0]!;
   lines.push(`  caches    authorizer ${first.authorizerCacheTtlSeconds}s + key ${first.keyCacheTtlSeconds}s: a revoked key stops working within ${first.authorizerCacheTtlSeconds + first.keyCacheTtlSeconds}s`);
@@ -239,7 +241,7 @@ export async function runDev(argv: string[]): Promise<void> {
     if (error instanceof DevServerError || error instanceof SigningKeyFileError || error instanceof SynthError || error instanceof AssemblyError) fail(error.message);
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
-  process.stdout.write(banner(server, values.data) + '\n');
+  process.stdout.write(banner(server, values.data, options.externalIssuers ?? []) + '\n');
   process.stdout.write(`dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`);
 
   let reloading: Promise<void> | undefined;

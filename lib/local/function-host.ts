@@ -5,7 +5,7 @@
  * Lambda does.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -58,13 +58,13 @@ export class HostedFunction {
   private readonly codeDir: string;
 
   constructor(readonly spec: HostedFunctionSpec) {
-    if (spec.codeDir) this.codeDir = spec.codeDir;
-    else {
-      // Inline code (Code.fromInline) is index.js with CommonJS exports, as Lambda runs it.
-      this.codeDir = mkdtempSync(join(tmpdir(), 'dualgate-inline-'));
-      writeFileSync(join(this.codeDir, 'index.js'), spec.inlineCode ?? '');
-      writeFileSync(join(this.codeDir, 'package.json'), '{"type":"commonjs"}');
-    }
+    // Lambda unpacks the code into /var/task, with no package.json above it: `.js` is CommonJS unless the code's
+    // own package.json says otherwise. A copy outside any project keeps that true locally (the assembly may sit in
+    // a "type": "module" project, which would make Node read the same file as ESM).
+    this.codeDir = mkdtempSync(join(tmpdir(), 'dualgate-task-'));
+    if (spec.codeDir) cpSync(spec.codeDir, this.codeDir, { recursive: true });
+    // Inline code (Code.fromInline) is index.js with CommonJS exports, as Lambda runs it.
+    else writeFileSync(join(this.codeDir, 'index.js'), spec.inlineCode ?? '');
   }
 
   private start(): Worker {
@@ -132,5 +132,6 @@ export class HostedFunction {
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
+    rmSync(this.codeDir, { recursive: true, force: true });
   }
 }

@@ -68,12 +68,12 @@ describe('the npm package, installed into the example app', () => {
   it('puts the app’s methods behind the authorizer, leaves the open route open, and adds no demo routes', () => {
     const [authorizerId] = resources('AWS::ApiGateway::Authorizer').map(([id]) => id);
     const methods = resources('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
-    expect(methods).toHaveLength(5 + 6);
+    expect(methods).toHaveLength(7 + 6);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
     expect(open).toHaveLength(1);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
-    expect(parts.sort()).toEqual(['files', 'keys', 'orders', 'rotate', 'status', '{id}', '{orderId}', '{proxy+}'].sort());
+    expect(parts.sort()).toEqual(['files', 'keys', 'orders', 'reports', 'rotate', 'slow', 'status', '{id}', '{orderId}', '{proxy+}', '{proxy+}'].sort());
   });
 
   it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {
@@ -84,7 +84,7 @@ describe('the npm package, installed into the example app', () => {
       const asset = join(app, 'cdk.out', `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
       const config = JSON.parse(readFileSync(join(asset, 'dualgate-config.json'), 'utf8'));
       expect(config.routeTable.routes.map((route: { method: string; path: string }) => `${route.method} ${route.path}`)).toEqual(
-        expect.arrayContaining(['GET /orders', 'GET /orders/{orderId}', 'POST /orders', 'ANY /files/{proxy+}']),
+        expect.arrayContaining(['GET /orders', 'GET /orders/{orderId}', 'POST /orders', 'ANY /files/{proxy+}', 'ANY /reports/{proxy+}', 'GET /slow']),
       );
       expect(config.routeTable.routes.map((route: { path: string }) => route.path)).not.toContain('/status');
       expect(config.catalog).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
@@ -117,6 +117,6 @@ describe('the npm package, installed into the example app', () => {
     const outdir = join(work, 'linked.out');
     run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: outdir, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
     const linked = JSON.parse(readFileSync(join(outdir, 'OrdersApp.template.json'), 'utf8')) as typeof template;
-    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(11);
+    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(13);
   });
 });

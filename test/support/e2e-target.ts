@@ -13,9 +13,10 @@
  *                                        the deployed TTLs; without them the revocation, expiry and rotation
  *                                        timing tests are skipped
  */
-import { localConfigFromEnv } from '../../lib/local/local-config';
-import { startLocalStack } from '../../lib/local/local-stack';
+import { startDevServer } from '../../lib/local/dev-server';
 import type { AccessLogEntry } from '../../lib/local/gateway';
+import { DEFAULT_LOCAL_AUDIENCE } from '../../lib/local/local-config';
+import { demoAssembly } from './prepared';
 
 export interface E2eTarget {
   kind: 'local' | 'deployed';
@@ -78,26 +79,24 @@ export async function startE2eTarget(env: NodeJS.ProcessEnv = process.env): Prom
     };
   }
   const logLines: string[] = [];
-  const config = localConfigFromEnv({
-    PORT: '0',
-    ISSUER_PORT: '0',
-    DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS: String(LOCAL_TEST_TTLS.authorizerCacheTtlSeconds),
-    DUALGATE_KEY_CACHE_TTL_SECONDS: String(LOCAL_TEST_TTLS.keyCacheTtlSeconds),
-    DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS: '1',
-    LOG_LEVEL: 'DEBUG',
-  });
-  const stack = await startLocalStack({
-    config,
+  // What `npm run dev` serves: the demo app's cloud assembly, with small cache TTLs (as DUALGATE_* variables would set them).
+  const server = await startDevServer({
+    assemblyDir: demoAssembly(),
+    gatewayPort: 0,
+    issuerPort: 0,
+    audience: DEFAULT_LOCAL_AUDIENCE,
+    authorizerCacheTtlSeconds: LOCAL_TEST_TTLS.authorizerCacheTtlSeconds,
+    settingOverrides: { DUALGATE_KEY_CACHE_TTL_SECONDS: String(LOCAL_TEST_TTLS.keyCacheTtlSeconds), DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS: '1', LOG_LEVEL: 'DEBUG' },
     accessLog: (entry: AccessLogEntry) => logLines.push(JSON.stringify(entry)),
-    logSink: (line) => logLines.push(line),
+    functionOutput: (line) => logLines.push(line),
   });
   return {
     kind: 'local',
-    baseUrl: stack.gatewayUrl,
+    baseUrl: server.apis[0]!.url,
     clientId: LOCAL_CLIENT_ID,
-    token: (scopes) => fetchToken(stack.tokenUrl, LOCAL_CLIENT_ID, 'any-secret', scopes),
+    token: (scopes) => fetchToken(server.issuer.tokenUrl, LOCAL_CLIENT_ID, 'any-secret', scopes),
     revocationDelaySeconds: LOCAL_TEST_TTLS.authorizerCacheTtlSeconds + LOCAL_TEST_TTLS.keyCacheTtlSeconds,
     logLines,
-    stop: () => stack.stop(),
+    stop: () => server.stop(),
   };
 }

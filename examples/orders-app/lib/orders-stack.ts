@@ -2,6 +2,7 @@
  * The orders team's API: its own table and Lambdas, its own routes and scopes, behind dualgate's authorizer.
  * Keys and tokens carry `read:orders`, `write:orders` and `files:rw`; the key API is at /keys.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -11,7 +12,11 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { DualAuthApi } from 'dualgate';
 
-const root = path.join(__dirname, '..', '..');
+/** The app's directory (its package.json): the same from lib/ under tsx and from build/lib/ after tsc. */
+function appRoot(from: string): string {
+  return existsSync(path.join(from, 'package.json')) ? from : appRoot(path.dirname(from));
+}
+const root = appRoot(__dirname);
 
 export class OrdersStack extends Stack {
   readonly gate: DualAuthApi;
@@ -52,6 +57,14 @@ export class OrdersStack extends Stack {
       handler: 'status/index.handler',
     });
 
+    // Inline code with a short timeout: local mode answers 504 past it, as API Gateway does.
+    const slow = new lambda.Function(this, 'SlowReport', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      code: lambda.Code.fromInline('exports.handler = async () => { await new Promise((r) => setTimeout(r, 3000)); return { statusCode: 200, body: "{}" }; };'),
+      handler: 'index.handler',
+      timeout: Duration.seconds(1),
+    });
+
     this.gate = new DualAuthApi(this, 'Gate', {
       keyPrefix: 'ord',
       routes: [
@@ -72,5 +85,8 @@ export class OrdersStack extends Stack {
       }),
     });
     this.gate.addRoute({ method: 'GET', path: '/status', authorized: false, handler: status });
+    // Greedy and ANY on a Lambda: any verb, any depth under /reports, with read:orders.
+    this.gate.addRoute({ method: 'ANY', path: '/reports/{proxy+}', scopes: ['read:orders'], handler: reader });
+    this.gate.addRoute({ method: 'GET', path: '/slow', scopes: ['read:orders'], handler: slow });
   }
 }
