@@ -3,11 +3,12 @@
  * consumer app (examples/orders-app), type-check it as `cdk init` apps are (NodeNext, strict, no skipLibCheck),
  * synthesize it, and assert on the template and on the route table its dualgate Lambdas carry.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePackageBuilt } from '../support/prepared';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const EXAMPLE = join(REPO, 'examples', 'orders-app');
@@ -37,7 +38,9 @@ const resources = (type: string) => Object.entries(template.Resources).filter(([
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'dualgate-pack-'));
-  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', work], REPO)) as { filename: string; files: { path: string }[] }[];
+  // The build `npm pack` would run (prepack), shared with the other tests that need dist/; then pack without it.
+  ensurePackageBuilt();
+  const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], REPO)) as { filename: string; files: { path: string }[] }[];
   files = packed[0]!.files.map((file) => file.path);
   app = join(work, 'orders-app');
   cpSync(EXAMPLE, app, { recursive: true, filter: (source) => !/node_modules|cdk\.out|[/\\]build$/.test(source) });
@@ -60,7 +63,8 @@ describe('the npm package, installed into the example app', () => {
     expect(files.filter((file) => /^(test|bench|\.ci|examples|lib|lambdas)\//.test(file) || file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'dualgate', 'package.json'), 'utf8'));
     expect(Object.keys(manifest.peerDependencies ?? {}).sort()).toEqual(['aws-cdk-lib', 'constructs']);
-    expect(manifest.dependencies ?? {}).toEqual({});
+    // Bundled code needs nothing at run time but local mode's two servers.
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(['dynalite', 'oauth2-mock-server']);
     // The app installed dualgate, aws-cdk-lib, constructs and its own dev tools; no tsx, no dualgate sources.
     expect(readdirSync(join(app, 'node_modules'))).not.toContain('tsx');
   });
@@ -109,6 +113,25 @@ describe('the npm package, installed into the example app', () => {
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
     tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', 'consumer.mts']);
   }, 300_000);
+
+  it('runs dualgate dev from the installed package alone (dynalite and the mock issuer ship with it)', async () => {
+    const child = spawn(join(app, 'node_modules', '.bin', 'dualgate'), ['dev', '--assembly', join(app, 'cdk.out')], { cwd: app, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/ready at (http:\S+)/.test(output)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`dualgate dev did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const url = /ready at (http:\S+)/.exec(output)![1]!;
+      expect(await (await fetch(`${url}/status`)).json()).toEqual({ status: 'ok' });
+      expect((await fetch(`${url}/orders`)).status).toBe(401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 120_000);
 
   it('synthesizes from a linked checkout too (npm install ../dualgate, after npm run build there)', () => {
     // What `npm install ../dualgate` makes: a symlink to this repository, whose dist/ the pack above just built.
