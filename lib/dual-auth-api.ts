@@ -312,6 +312,10 @@ export class DualAuthApi extends Construct {
   /** The compiled table, catalog and base path the Lambdas receive (computed once, when synth starts). */
   routeConfig(): RuntimeRouteConfig {
     if (this.compiled) return this.compiled;
+    // API Gateway creates an authorizer only for an API whose methods use it.
+    if (!this.rules.some((rule) => rule.authorized !== false)) {
+      throw new RouteTableError('DualAuthApi has no authorized route (managementApi is off and every route is open): add a route, or leave the key API on');
+    }
     const routeTable = compileRouteTable(this.rules);
     const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
     this.assertAdminScopeIsNotOrdinary();

@@ -258,7 +258,8 @@ export async function runDev(argv: string[]): Promise<void> {
     const previous = server;
     await previous.stop({ keepData: true });
     try {
-      server = await startDevServer({ ...serveOptions, assemblyDir, reuse: { dynamo: previous.dynamo, issuer: previous.issuer } });
+      const gatewayPorts = previous.apis.map((api) => Number(new URL(api.url).port));
+      server = await startDevServer({ ...serveOptions, assemblyDir, gatewayPorts, reuse: { dynamo: previous.dynamo, issuer: previous.issuer } });
       cleanSynthDirs(assemblyDir);
       process.stdout.write(`dualgate dev: reloaded in ${Date.now() - reloadStartMs} ms (${server.apis.map((api) => api.url).join(', ')})\n`);
     } catch (error) {

@@ -42,6 +42,8 @@ export interface DevServerOptions {
   assemblyDir: string;
   stack?: string;
   gatewayPort: number;
+  /** The ports of an earlier server's gateways, in order (a reload keeps every URL). */
+  gatewayPorts?: readonly number[];
   issuerPort: number;
   dataDir?: string;
   audience: string;
@@ -201,7 +203,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       }
       const authorizerTtl = options.authorizerCacheTtlSeconds ?? api.authorizer!.ttlSeconds;
       const stageName = options.stageName ?? api.stageName;
-      const port = options.gatewayPort === 0 ? 0 : options.gatewayPort + index;
+      const port = options.gatewayPorts?.[index] ?? (options.gatewayPort === 0 ? 0 : options.gatewayPort + index);
       let gateway: RunningGateway;
       try {
         gateway = await startGateway({

@@ -65,8 +65,8 @@ function resolveValue(value: unknown, assembly: CloudAssembly): { value: string 
   const id = referencedId(value);
   if (id) {
     const target = assembly.resources.get(id);
-    const how = 'Ref' in object ? 'Ref' : `GetAtt ${String((object['Fn::GetAtt'] as unknown[])[1])}`;
-    return { references: `${how} ${id}${target ? ` (${target.type})` : ''}` };
+    const what = 'Ref' in object ? `Ref ${id}` : `GetAtt ${id}.${String((object['Fn::GetAtt'] as unknown[])[1])}`;
+    return { references: `${what}${target ? ` (${target.type})` : ''}` };
   }
   return { references: JSON.stringify(value).slice(0, 120) };
 }
@@ -90,7 +90,8 @@ export function functionEnvironment(fn: AssemblyFunction, assembly: CloudAssembl
     const resolved = resolveValue(raw, assembly);
     if ('value' in resolved) env[name] = resolved.value;
     else {
-      const placeholder = `dualgate-local-unresolved:${resolved.references.split(' ')[1] ?? name}`;
+      // Named after what it stands for (`Ref OrdersTable…` → `dualgate-local-unresolved:OrdersTable…`).
+      const placeholder = `dualgate-local-unresolved:${/^(?:Ref|GetAtt) (\S+)/.exec(resolved.references)?.[1] ?? name}`;
       env[name] = placeholder;
       unresolved.push({ functionId: fn.logicalId, ...(fn.path ? { functionPath: fn.path } : {}), variable: name, references: resolved.references, placeholder });
     }

@@ -182,6 +182,12 @@ describe('the route table at synth', () => {
     expect(server?.Properties.Scopes).toHaveLength(63);
   });
 
+  it('refuses, at synth, an API with no authorized route (the authorizer would be attached to nothing)', () => {
+    const { app, stack, fn } = appStack();
+    new DualAuthApi(stack, 'Gate', { managementApi: false, routes: [{ method: 'GET', path: '/status', authorized: false, handler: fn('Status') }] });
+    expect(() => app.synth()).toThrow(/DualAuthApi has no authorized route/);
+  });
+
   it('refuses unknown props, naming them', () => {
     expect(() => new DualAuthApi(appStack().stack, 'Gate', { rotes: [] } as never)).toThrow(/unknown prop\(s\) rotes/);
   });

@@ -3,7 +3,7 @@
  * it serves what the app's cloud assembly says, with the app's own functions in their own workers. Over HTTP only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,4 +137,36 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
   it('lists the HTTP proxy route and does not pretend to serve what it cannot', async () => {
     expect(dev.output()).not.toMatch(/not served locally.*\/files/);
   });
+});
+
+describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
+  it('re-synthesizes on a source change, prints one line with its duration, and keeps keys valid', async () => {
+    const { appDir, synthCommand } = exampleApp();
+    // A copy of its own: this test edits the app's source.
+    const copy = join(mkdtempSync(join(tmpdir(), 'dualgate-watch-')), 'orders-app');
+    cpSync(appDir, copy, { recursive: true });
+    // An installed app has its lock file (NodejsFunction looks for it); the shared copy borrows this repository's.
+    writeFileSync(join(copy, 'package-lock.json'), JSON.stringify({ name: 'orders-app', lockfileVersion: 3, requires: true, packages: {} }));
+    const dev = await startDev(copy, ['--watch', '--app', synthCommand]);
+    try {
+      const jwt = await token(dev, 'read:orders keys:write keys:read');
+      const created = await fetch(`${dev.url}/keys`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'survives reloads', scopes: ['read:orders'] }) });
+      const { key } = (await created.json()) as { key: string };
+      expect((await call(dev, 'GET', '/hello')).status).toBe(404);
+
+      const stackFile = join(copy, 'lib', 'orders-stack.ts');
+      const source = readFileSync(stackFile, 'utf8');
+      writeFileSync(stackFile, source.replace("this.gate.addRoute({ method: 'GET', path: '/status',", "this.gate.addRoute({ method: 'GET', path: '/hello', authorized: false, handler: status });\n    this.gate.addRoute({ method: 'GET', path: '/status',"));
+      const deadline = Date.now() + 120_000;
+      while (!/dualgate dev: reloaded in \d+ ms/.test(dev.output())) {
+        if (Date.now() > deadline) throw new Error(`no reload line:\n${dev.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(dev.output().match(/dualgate dev: reloaded in \d+ ms/g)).toHaveLength(1);
+      expect(await call(dev, 'GET', '/hello')).toEqual({ status: 200, body: { status: 'ok' } });
+      expect((await call(dev, 'GET', '/orders', key)).status).toBe(200);
+    } finally {
+      dev.child.kill('SIGTERM');
+    }
+  }, 300_000);
 });

@@ -1,0 +1,96 @@
+/**
+ * The dev server on integrations other than Lambda: an app synthesized here with an HTTP proxy route (to a server
+ * on loopback), a MOCK route, an AWS service integration and a Python function, served and called over HTTP.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DualAuthApi } from '../../lib/dual-auth-api';
+import { readCloudAssembly } from '../../lib/local/assembly';
+import { startDevServer, type DevServer } from '../../lib/local/dev-server';
+import { functionEnvironment } from '../../lib/local/function-environment';
+
+let upstream: Server;
+let upstreamUrl: string;
+const seen: { method?: string; url?: string; authorization?: string }[] = [];
+let server: DevServer;
+let assemblyDir: string;
+
+beforeAll(async () => {
+  upstream = createServer((request, response) => {
+    seen.push({ method: request.method!, url: request.url!, ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}) });
+    response.writeHead(207, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(JSON.stringify({ upstream: request.url }));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+
+  assemblyDir = mkdtempSync(join(tmpdir(), 'dualgate-dev-assembly-'));
+  const app = new App({ outdir: assemblyDir, context: { 'aws:cdk:enable-path-metadata': true } });
+  const stack = new Stack(app, 'Integrations');
+  const gate = new DualAuthApi(stack, 'Gate', { managementApi: false, issuers: [{ issuer: 'https://login.example.com', audience: 'api' }] });
+  gate.addRoute({ method: 'GET', path: '/proxy/{proxy+}', authorized: false, integration: new apigateway.HttpIntegration(`${upstreamUrl}/x/{proxy}`, { proxy: true, httpMethod: 'GET', options: { requestParameters: { 'integration.request.path.proxy': 'method.request.path.proxy' } } }) });
+  gate.addRoute({
+    method: 'GET',
+    path: '/mock',
+    authorized: false,
+    integration: new apigateway.MockIntegration({ requestTemplates: { 'application/json': '{"statusCode": 200}' }, integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"mocked":true}' } }] }),
+  });
+  const role = new iam.Role(stack, 'SqsRole', { assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com') });
+  gate.addRoute({ method: 'POST', path: '/queue', authorized: false, integration: new apigateway.AwsIntegration({ service: 'sqs', path: '000000000000/queue', options: { credentialsRole: role } }) });
+  const python = new lambda.Function(stack, 'Python', { runtime: lambda.Runtime.PYTHON_3_12, handler: 'index.handler', code: lambda.Code.fromInline('def handler(e, c): return {}') });
+  gate.addRoute({ method: 'GET', path: '/python', authorized: false, handler: python });
+  const node = new lambda.Function(stack, 'Node', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })') });
+  gate.addRoute({ method: 'GET', path: '/secure', scopes: ['s:read'], handler: node });
+  app.synth();
+  server = await startDevServer({ assemblyDir, gatewayPort: 0, issuerPort: 0, audience: 'local', accessLog: () => undefined, functionOutput: () => undefined });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await new Promise((resolve) => upstream?.close(resolve));
+});
+
+describe('dualgate dev, integrations other than Lambda', () => {
+  it('forwards an HTTP proxy integration to its URL with the greedy parameter and the query substituted', async () => {
+    const response = await fetch(`${server.apis[0]!.url}/proxy/a/b%20c?x=1&x=2`);
+    expect(response.status).toBe(207);
+    expect(response.headers.get('x-upstream')).toBe('yes');
+    expect(await response.json()).toEqual({ upstream: '/x/a/b%20c?x=1&x=2' });
+    expect(seen.at(-1)?.method).toBe('GET');
+  });
+
+  it('answers a MOCK integration with its configured response', async () => {
+    const response = await fetch(`${server.apis[0]!.url}/mock`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ mocked: true });
+  });
+
+  it('lists what it cannot serve and answers it with 501 JSON naming the method', async () => {
+    expect(server.apis[0]!.notServed.map((entry) => `${entry.method} ${entry.path}`).sort()).toEqual(['GET /python', 'POST /queue']);
+    const queue = await fetch(`${server.apis[0]!.url}/queue`, { method: 'POST' });
+    expect(queue.status).toBe(501);
+    expect(((await queue.json()) as { message: string }).message).toMatch(/^POST \/queue is not served locally: a AWS integration/);
+    const python = await fetch(`${server.apis[0]!.url}/python`);
+    expect(python.status).toBe(501);
+    expect(((await python.json()) as { message: string }).message).toMatch(/^GET \/python is not served locally: .*python3\.12.*only Node\.js runtimes/);
+  });
+});
+
+describe('function environments', () => {
+  it('resolves literals and pseudo parameters, and leaves references to AWS resources as named placeholders', () => {
+    const assembly = readCloudAssembly(assemblyDir);
+    const roleId = [...assembly.resources].find(([id, resource]) => id.startsWith('SqsRole') && resource.type === 'AWS::IAM::Role')![0];
+    const fn = { ...[...assembly.functions.values()][0]!, environment: { PLAIN: 'x', REGION: { Ref: 'AWS::Region' }, ARN: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::b']] }, ROLE: { 'Fn::GetAtt': [roleId, 'Arn'] } } };
+    const { env, unresolved } = functionEnvironment(fn, assembly, { Parameters: { PLAIN: 'from-file' } });
+    expect(env).toMatchObject({ PLAIN: 'from-file', REGION: 'us-east-1', ARN: 'arn:aws:s3:::b' });
+    expect(env['ROLE']).toBe(`dualgate-local-unresolved:${roleId}.Arn`);
+    expect(unresolved.map((entry) => [entry.variable, entry.references])).toEqual([['ROLE', `GetAtt ${roleId}.Arn (AWS::IAM::Role)`]]);
+  });
+});
