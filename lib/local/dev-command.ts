@@ -9,7 +9,7 @@
  *   dualgate dev --env-file vars.json    values for the app's unresolved variables (by function logical id or path)
  *   dualgate dev --watch                 re-synthesize and reload when the app's sources change (keys stay valid)
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -70,12 +70,26 @@ function readCdkJson(dir: string): CdkJson {
   }
 }
 
+/** The synth running now, if any: killed (with its process group) when dev stops, so nothing is orphaned. */
+let runningSynth: ChildProcess | undefined;
+export function killRunningSynth(): void {
+  if (runningSynth?.pid && runningSynth.exitCode === null) {
+    try {
+      process.kill(-runningSynth.pid, 'SIGTERM');
+    } catch {
+      runningSynth.kill('SIGTERM');
+    }
+  }
+}
+
 /** Run the app's synth command as the CDK CLI does: CDK_OUTDIR and CDK_CONTEXT_JSON, with asset metadata on. */
 export function synthesize(appCommand: string, cwd: string, outdir: string, context: Record<string, unknown>): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(appCommand, {
       cwd,
       shell: true,
+      // Its own process group: a Ctrl-C or SIGTERM to dev stops the whole synth (npx, tsc, node…).
+      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -83,11 +97,13 @@ export function synthesize(appCommand: string, cwd: string, outdir: string, cont
         CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
       },
     });
+    runningSynth = child;
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.on('error', (error) => reject(new SynthError(`could not run "${appCommand}": ${error.message}`)));
     child.on('exit', (code, signal) => {
+      if (runningSynth === child) runningSynth = undefined;
       if (code === 0 && existsSync(join(outdir, 'manifest.json'))) resolvePromise();
       else reject(new SynthError(`"${appCommand}" ${signal ? `was killed (${signal})` : `exited with code ${code}`}:\n${output.trim().split('\n').slice(-30).join('\n')}`));
     });
@@ -217,6 +233,30 @@ export async function runDev(argv: string[]): Promise<void> {
     throw error;
   }
 
+  // Signals from the start: a Ctrl-C during the first synth must stop the synth too.
+  let server: DevServer | undefined;
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`dualgate dev: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    killRunningSynth();
+    process.stdout.write(`\ndualgate dev: ${signal} received, stopping...\n`);
+    stdoutLines.flush();
+    (server ? server.stop() : Promise.resolve()).then(
+      () => {
+        cleanSynthDirs();
+        process.stdout.write('dualgate dev: stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => fail(`error while stopping: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
   const stdoutLines = new StdoutLines();
   const serveOptions = { ...options, functionOutput: stdoutLines.push, accessLog: (entry: object) => stdoutLines.push(JSON.stringify(entry)) };
   const synthDirs: string[] = [];
@@ -232,16 +272,17 @@ export async function runDev(argv: string[]): Promise<void> {
     return outdir;
   };
 
-  let server: DevServer;
+  let started: DevServer;
   try {
     const assemblyDir = await assemblyFor();
-    server = await startDevServer({ ...serveOptions, assemblyDir });
+    started = await startDevServer({ ...serveOptions, assemblyDir });
+    server = started;
   } catch (error) {
     cleanSynthDirs();
     if (error instanceof DevServerError || error instanceof SigningKeyFileError || error instanceof SynthError || error instanceof AssemblyError) fail(error.message);
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
-  process.stdout.write(banner(server, values.data, options.externalIssuers ?? []) + '\n');
+  process.stdout.write(banner(started, values.data, options.externalIssuers ?? []) + '\n');
   process.stdout.write(`dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`);
 
   let reloading: Promise<void> | undefined;
@@ -255,7 +296,7 @@ export async function runDev(argv: string[]): Promise<void> {
       process.stdout.write(`dualgate dev: synth failed, still serving the previous version: ${(error as Error).message}\n`);
       return;
     }
-    const previous = server;
+    const previous = server as DevServer;
     await previous.stop({ keepData: true });
     try {
       const gatewayPorts = previous.apis.map((api) => Number(new URL(api.url).port));
@@ -289,24 +330,4 @@ export async function runDev(argv: string[]): Promise<void> {
     process.stdout.write(`dualgate dev: watching ${cwd} for changes\n`);
   }
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`dualgate dev: ${signal} again, exiting now\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    process.stdout.write(`\ndualgate dev: ${signal} received, stopping...\n`);
-    stdoutLines.flush();
-    server.stop().then(
-      () => {
-        cleanSynthDirs();
-        process.stdout.write('dualgate dev: stopped\n');
-        process.exit(0);
-      },
-      (error: unknown) => fail(`error while stopping: ${error instanceof Error ? error.message : String(error)}`),
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
 }

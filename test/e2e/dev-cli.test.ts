@@ -116,6 +116,17 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     await expect(fetch(`${gatewayUrl}/health`)).rejects.toThrow();
   }, 180_000);
 
+  it('leaves no orphaned child when it gets SIGTERM during the synth', async () => {
+    const marker = `orphan-check-${process.pid}-${Date.now()}`;
+    const dev = startDev({ PORT: '0', ISSUER_PORT: '0' }, ['--app', `node --import tsx bin/dualgate.ts ${marker}`], { synth: true });
+    const running = () => spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(marker) && !line.includes('dualgate-cli')).length;
+    await waitFor(() => running() > 0, 30_000, 'the synth to start');
+    dev.child.kill('SIGTERM');
+    expect(await dev.exited).toEqual({ code: 0, signal: null });
+    await waitFor(() => running() === 0, 5_000, 'the synth to be gone');
+    expect(running()).toBe(0);
+  }, 60_000);
+
   it('stops cleanly on SIGINT (Ctrl-C)', async () => {
     const dev = startDev({ PORT: '0', ISSUER_PORT: '0' });
     await waitFor(() => READY.test(dev.stdout()), 20_000, 'the ready line');
