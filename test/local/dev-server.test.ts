@@ -48,6 +48,10 @@ beforeAll(async () => {
   gate.addRoute({ method: 'GET', path: '/python', authorized: false, handler: python });
   const node = new lambda.Function(stack, 'Node', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })') });
   gate.addRoute({ method: 'GET', path: '/secure', scopes: ['s:read'], handler: node });
+  const inline = (id: string, code: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline(code) });
+  gate.addRoute({ method: 'GET', path: '/throws', authorized: false, handler: inline('Throws', 'exports.handler = async () => { throw new Error("boom"); }') });
+  gate.addRoute({ method: 'GET', path: '/malformed', authorized: false, handler: inline('Malformed', 'exports.handler = async () => ({ statusCode: "two hundred" })') });
+  gate.addRoute({ method: 'GET', path: '/callback', authorized: false, handler: inline('Callback', 'exports.handler = (event, context, callback) => callback(null, { statusCode: 200, body: JSON.stringify({ fn: context.functionName }) })') });
   app.synth();
   server = await startDevServer({ assemblyDir, gatewayPort: 0, issuerPort: 0, audience: 'local', accessLog: () => undefined, functionOutput: () => undefined });
 }, 120_000);
@@ -80,6 +84,22 @@ describe('dualgate dev, integrations other than Lambda', () => {
     const python = await fetch(`${server.apis[0]!.url}/python`);
     expect(python.status).toBe(501);
     expect(((await python.json()) as { message: string }).message).toMatch(/^GET \/python is not served locally: .*python3\.12.*only Node\.js runtimes/);
+  });
+});
+
+describe('dualgate dev, functions that misbehave', () => {
+  it('answers 502 for a function that throws or returns a malformed result, as API Gateway does', async () => {
+    for (const path of ['/throws', '/malformed']) {
+      const response = await fetch(`${server.apis[0]!.url}${path}`);
+      expect(response.status, path).toBe(502);
+      expect(await response.json()).toEqual({ message: 'Internal server error' });
+    }
+  });
+
+  it('serves a callback-style handler with a Lambda context', async () => {
+    const response = await fetch(`${server.apis[0]!.url}/callback`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { fn: string }).fn).toMatch(/^Callback/);
   });
 });
 
