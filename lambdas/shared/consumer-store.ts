@@ -20,7 +20,7 @@ export class MalformedConsumerItemError extends Error {
   }
 }
 
-const FIELDS = ['sub', 'plan', 'apiKeyId', 'apiKeyValue', 'updatedAt', 'updatedBy'] as const;
+const FIELDS = ['sub', 'keyPlan', 'apiKeyId', 'apiKeyValue', 'updatedAt', 'updatedBy'] as const;
 
 export function consumerFromItem(item: Record<string, AttributeValue>): ConsumerRecord {
   const values = Object.fromEntries(
@@ -31,12 +31,16 @@ export function consumerFromItem(item: Record<string, AttributeValue>): Consumer
     }),
   ) as Record<(typeof FIELDS)[number], string>;
   if (item[KEY_TABLE.partitionKey]?.S !== consumerItemKey(values.sub)) throw new MalformedConsumerItemError(KEY_TABLE.partitionKey);
-  return values;
+  const plan = item['plan'];
+  if (plan === undefined) return values;
+  if (typeof plan.S !== 'string' || plan.S.length === 0) throw new MalformedConsumerItemError('plan');
+  return { ...values, plan: plan.S };
 }
 
 export function itemFromConsumer(record: ConsumerRecord): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = { [KEY_TABLE.partitionKey]: { S: consumerItemKey(record.sub) } };
   for (const field of FIELDS) item[field] = { S: record[field] };
+  if (record.plan !== undefined) item['plan'] = { S: record.plan };
   return item;
 }
 

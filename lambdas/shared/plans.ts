@@ -121,13 +121,20 @@ export function parseRuntimePlans(raw: unknown): RuntimePlans {
   return { usagePlanIds: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
 }
 
-/** The record of a consumer with a plan of its own, as the key table stores it. */
+/**
+ * A consumer that has, or had, a plan of its own, as the key table stores it. Clearing the plan keeps the record
+ * and its API Gateway key (in the usage plan it was last in): an identifier the gateway still caches keeps
+ * working until the cache bound passes, and a later assignment reuses the key, so its quota count carries on.
+ */
 export interface ConsumerRecord {
   readonly sub: string;
-  readonly plan: string;
+  /** The assigned plan; absent once cleared (the consumer is then back on the shared key). */
+  readonly plan?: string;
+  /** The plan whose usage plan holds the key now. */
+  readonly keyPlan: string;
   /** API Gateway's id of the consumer's usage key. */
   readonly apiKeyId: string;
-  /** That key's value: the `usageIdentifierKey` the authorizer returns. Never shown to clients. */
+  /** That key's value: the `usageIdentifierKey` the authorizer returns while a plan is assigned. Never shown to clients. */
   readonly apiKeyValue: string;
   readonly updatedAt: string;
   readonly updatedBy: string;

@@ -44,6 +44,24 @@ export function managementRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH
   ];
 }
 
+/** Where the consumer routes live: beside the key API (`/keys` → `/consumers`, `/admin/keys` → `/admin/consumers`). */
+export function consumersBasePath(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH): string {
+  return `${basePath.slice(0, basePath.lastIndexOf('/'))}/consumers`;
+}
+
+/**
+ * Plans only: the consumer routes. Assigning and clearing a plan is for admins (the configured admin scope); a
+ * consumer may read its own plan and usage with keys:read, which the handler checks (an admin may read any).
+ */
+export function consumerRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH, adminScope: string = KEY_SCOPES.admin): RouteRule[] {
+  const path = `${consumersBasePath(basePath)}/{sub}`;
+  return [
+    { method: 'GET', path, scopes: [KEY_SCOPES.read] },
+    { method: 'PUT', path, scopes: [adminScope] },
+    { method: 'DELETE', path, scopes: [adminScope] },
+  ];
+}
+
 /**
  * The catalog of a route table: every scope a key or token may carry. The routes' scopes, the management scopes
  * and any extra ones (the admin scope, scopes no route uses yet), sorted.
