@@ -11,7 +11,7 @@ import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '..
 import type { CallerIdentity } from '../shared/principal';
 import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
 import { isAdmin } from './scopes';
-import { UsageKeyLimitError, type UsagePlanGateway } from './usage-plan-gateway';
+import { UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
 export interface ConsumerContext {
   store: ConsumerStore;
@@ -68,7 +68,7 @@ export async function getConsumer(context: ConsumerContext, request: ConsumerReq
   const record = await context.store.getConsumerConsistent(sub);
   const shown = view(context, sub, record);
   if (!record || record.plan === undefined) return jsonResponse(200, { ...shown, usage: null });
-  const usagePlanId = context.plans.usagePlanIds[record.keyPlan];
+  const usagePlanId = await planIdOf(context, record.keyPlan);
   const date = new Date(context.nowMs()).toISOString().slice(0, 10);
   const usage = usagePlanId === undefined ? null : { date, ...(await context.usagePlans.usageOn(usagePlanId, record.apiKeyId, date)) };
   return jsonResponse(200, { ...shown, usage });
@@ -83,13 +83,13 @@ export async function setConsumerPlan(context: ConsumerContext, request: Consume
   const extra = Object.keys(body).filter((field) => field !== 'plan');
   if (extra.length > 0) throw new InvalidRequestError(`body: unknown field(s) ${extra.join(', ')}`, extra[0]);
   const plan = (body as { plan?: unknown }).plan;
-  const usagePlanId = typeof plan === 'string' ? context.plans.usagePlanIds[plan] : undefined;
-  if (typeof plan !== 'string' || usagePlanId === undefined) {
-    throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanIds).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
+  if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
+    throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
   }
   const existing = await context.store.getConsumerConsistent(sub);
   const before = existing?.plan ?? null;
   if (existing?.plan === plan) return jsonResponse(200, view(context, sub, existing));
+  const usagePlanId = await requirePlanId(context, plan);
   const stamp = { updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
   let next: ConsumerRecord;
   if (existing) {
@@ -128,8 +128,9 @@ export async function clearConsumerPlan(context: ConsumerContext, request: Consu
 
 /** API Gateway keeps a key in one usage plan per stage: leave the old plan, join the new one, and go back if that fails. */
 async function moveKey(context: ConsumerContext, keyId: string, fromPlan: string, toPlan: string): Promise<void> {
-  const from = context.plans.usagePlanIds[fromPlan];
-  const to = context.plans.usagePlanIds[toPlan] as string;
+  // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
+  const from = await planIdOf(context, fromPlan);
+  const to = await requirePlanId(context, toPlan);
   if (from !== undefined) await context.usagePlans.removeFromPlan(from, keyId);
   try {
     await context.usagePlans.addToPlan(to, keyId);
@@ -146,4 +147,16 @@ async function writeOrConflict(write: () => Promise<void>): Promise<void> {
     if ((error as { name?: unknown })?.name === 'KeyWriteConflictError') throw new ConsumerConflictError('consumer changed concurrently; retry');
     throw error;
   }
+}
+
+/** The usage plan id of a dualgate plan, or undefined for a plan no longer configured or deployed. */
+async function planIdOf(context: ConsumerContext, plan: string): Promise<string | undefined> {
+  const name = Object.hasOwn(context.plans.usagePlanNames, plan) ? context.plans.usagePlanNames[plan] : undefined;
+  return name === undefined ? undefined : context.usagePlans.usagePlanId(name);
+}
+
+async function requirePlanId(context: ConsumerContext, plan: string): Promise<string> {
+  const id = await planIdOf(context, plan);
+  if (id === undefined) throw new UsagePlanUnavailableError(`usage plan of plan ${plan} not found (is the stack deployed?)`);
+  return id;
 }

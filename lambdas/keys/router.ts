@@ -76,7 +76,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
   };
   const basePath = deps.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
   const consumerResource = `${consumersBasePath(basePath)}/{sub}`;
-  const consumerScopes = new Map(consumerRoutes(basePath, deps.adminScope).map((route) => [route.method as string, route.scopes]));
+  const consumerScopes = new Map(consumerRoutes(basePath).map((route) => [route.method as string, route.scopes]));
   const consumerContext: ConsumerContext | undefined = deps.consumers
     ? { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs }
     : undefined;

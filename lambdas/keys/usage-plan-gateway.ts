@@ -10,6 +10,7 @@ import {
   CreateUsagePlanKeyCommand,
   DeleteUsagePlanKeyCommand,
   GetUsageCommand,
+  GetUsagePlansCommand,
 } from '@aws-sdk/client-api-gateway';
 
 export interface UsageOnDay {
@@ -20,6 +21,8 @@ export interface UsageOnDay {
 }
 
 export interface UsagePlanGateway {
+  /** A usage plan's id by its name; undefined when no usage plan has that name. */
+  usagePlanId(name: string): Promise<string | undefined>;
   /** A new enabled API key for a consumer; its value is random and never leaves dualgate. */
   createUsageKey(sub: string): Promise<{ id: string; value: string }>;
   addToPlan(usagePlanId: string, keyId: string): Promise<void>;
@@ -53,12 +56,39 @@ export function createApiGatewayClient(options: { endpoint?: string; region?: st
   });
 }
 
+/** How often a container may list the usage plans again to find a name it does not know. */
+const PLAN_REFRESH_MS = 60_000;
+
 export class AwsUsagePlanGateway implements UsagePlanGateway {
+  private planIds: Map<string, string> | undefined;
+  private listedAtMs = 0;
+
   constructor(
     private readonly client: APIGatewayClient,
     /** Names the keys after the API they belong to, so an operator can tell them apart in the console. */
     private readonly namePrefix: string = 'dualgate',
+    private readonly nowMs: () => number = Date.now,
   ) {}
+
+  async usagePlanId(name: string): Promise<string | undefined> {
+    if (!this.planIds?.has(name) && (!this.planIds || this.nowMs() - this.listedAtMs >= PLAN_REFRESH_MS)) {
+      const ids = new Map<string, string>();
+      let position: string | undefined;
+      try {
+        // 300 usage plans per account and Region at most: a few pages.
+        do {
+          const page = await this.client.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) }));
+          for (const plan of page.items ?? []) if (plan.name && plan.id) ids.set(plan.name, plan.id);
+          position = page.position;
+        } while (position);
+      } catch (error) {
+        throw new UsagePlanUnavailableError('GetUsagePlans failed', { cause: error });
+      }
+      this.planIds = ids;
+      this.listedAtMs = this.nowMs();
+    }
+    return this.planIds?.get(name);
+  }
 
   async createUsageKey(sub: string): Promise<{ id: string; value: string }> {
     // 40 random base64url characters: API Gateway wants at least 20.

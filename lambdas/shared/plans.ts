@@ -95,8 +95,12 @@ export function validatePlans(plans: unknown, defaultPlan: unknown, names: { pla
 
 /** What the authorizer and the key API receive when plans are on (`DUALGATE_PLANS`, lambdas/shared/settings.ts). */
 export interface RuntimePlans {
-  /** Each plan's API Gateway usage plan id. Limits live in the usage plans themselves (and in GetUsage's answers). */
-  readonly usagePlanIds: Readonly<Record<string, string>>;
+  /**
+   * Each plan's API Gateway usage plan, by name: its id cannot reach the Lambdas' environment (the usage plan
+   * depends on the stage, the stage on the methods, the methods on these functions: a cycle), so the key API
+   * looks the ids up by name (GetUsagePlans) once per container. Limits live in the usage plans themselves.
+   */
+  readonly usagePlanNames: Readonly<Record<string, string>>;
   readonly defaultPlan?: string;
   /**
    * The API Gateway API key that every consumer without a plan of its own shares: on `defaultPlan`'s usage plan,
@@ -109,16 +113,16 @@ export interface RuntimePlans {
 /** Parse `DUALGATE_PLANS` (written by the construct or local mode); throws a message naming what is wrong. */
 export function parseRuntimePlans(raw: unknown): RuntimePlans {
   if (!isRecord(raw)) throw new PlanConfigError('must be a JSON object');
-  const ids = raw['usagePlanIds'];
-  if (!isRecord(ids) || Object.keys(ids).length === 0) throw new PlanConfigError('usagePlanIds must map plan names to usage plan ids');
+  const ids = raw['usagePlanNames'];
+  if (!isRecord(ids) || Object.keys(ids).length === 0) throw new PlanConfigError('usagePlanNames must map plan names to usage plan names');
   for (const [name, id] of Object.entries(ids)) {
-    if (!PLAN_NAME_PATTERN.test(name) || typeof id !== 'string' || id.length === 0) throw new PlanConfigError(`usagePlanIds.${name} is not a plan name with a usage plan id`);
+    if (!PLAN_NAME_PATTERN.test(name) || typeof id !== 'string' || id.length === 0) throw new PlanConfigError(`usagePlanNames.${name} is not a plan name with a usage plan name`);
   }
   const sharedUsageKey = raw['sharedUsageKey'];
   if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20) throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
   const defaultPlan = raw['defaultPlan'];
-  if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanIds');
-  return { usagePlanIds: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
+  if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
+  return { usagePlanNames: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
 }
 
 /**

@@ -50,15 +50,16 @@ export function consumersBasePath(basePath: string = DEFAULT_MANAGEMENT_BASE_PAT
 }
 
 /**
- * Plans only: the consumer routes. Assigning and clearing a plan is for admins (the configured admin scope); a
- * consumer may read its own plan and usage with keys:read, which the handler checks (an admin may read any).
+ * Plans only: the consumer routes. Assigning and clearing a plan needs keys:write here and the admin scope in the
+ * handler (a route may not require the admin scope itself: that would make it an ordinary scope, see
+ * DualAuthApi's check); reading needs keys:read, and the handler lets a consumer read only itself unless admin.
  */
-export function consumerRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH, adminScope: string = KEY_SCOPES.admin): RouteRule[] {
+export function consumerRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH): RouteRule[] {
   const path = `${consumersBasePath(basePath)}/{sub}`;
   return [
     { method: 'GET', path, scopes: [KEY_SCOPES.read] },
-    { method: 'PUT', path, scopes: [adminScope] },
-    { method: 'DELETE', path, scopes: [adminScope] },
+    { method: 'PUT', path, scopes: [KEY_SCOPES.write] },
+    { method: 'DELETE', path, scopes: [KEY_SCOPES.write] },
   ];
 }
 
