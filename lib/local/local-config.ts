@@ -7,6 +7,7 @@
 import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
 import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { PlanConfigError, validatePlans, type Plans } from '../../lambdas/shared/plans';
 
 export const LOCAL_HOST = '127.0.0.1';
 export const DEFAULT_GATEWAY_PORT = 3000;
@@ -25,6 +26,8 @@ export const LOCAL_ENV = {
   /** Issuers to trust beside the mock one: the Lambda setting, same JSON. */
   issuers: SETTING_NAMES.issuers,
   allowHttpIssuers: SETTING_NAMES.allowHttpIssuers,
+  /** Plans, as the construct takes them: `{"plans": {"free": {"rateLimitPerSecond": 5, "burstLimit": 10}}, "defaultPlan": "free"}`. */
+  plans: 'DUALGATE_LOCAL_PLANS',
 } as const;
 
 /** The variable that sets each stack setting in local mode, so an error names what the user typed. */
@@ -60,6 +63,8 @@ export interface LocalConfig {
    * `externalIssuers`.
    */
   dualgate: DualgateConfig;
+  /** Usage plans to emulate; absent = none (nothing is checked, as on AWS without plans). */
+  plans?: { plans: Plans; defaultPlan?: string };
 }
 
 function port(env: Record<string, string | undefined>, name: string, fallback: number): number {
@@ -153,5 +158,25 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
     dualgate,
   };
   if (options.dataDir) config.dataDir = options.dataDir;
+  const plans = plansFromEnv(env);
+  if (plans) config.plans = plans;
   return config;
+}
+
+function plansFromEnv(env: Record<string, string | undefined>): LocalConfig['plans'] {
+  const raw = env[LOCAL_ENV.plans];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new DualgateConfigError(`${LOCAL_ENV.plans} must be JSON: {"plans":{"free":{"rateLimitPerSecond":5,"burstLimit":10}},"defaultPlan":"free"}`);
+  }
+  const value = (parsed ?? {}) as { plans?: unknown; defaultPlan?: unknown };
+  try {
+    return validatePlans(value.plans, value.defaultPlan, { plans: `${LOCAL_ENV.plans}.plans`, defaultPlan: `${LOCAL_ENV.plans}.defaultPlan` });
+  } catch (error) {
+    if (error instanceof PlanConfigError) throw new DualgateConfigError(error.message);
+    throw error;
+  }
 }

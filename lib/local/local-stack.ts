@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
 import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import { DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes, scopeCatalog } from '../../lambdas/shared/route-table';
+import { consumerRoutes, DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes, scopeCatalog } from '../../lambdas/shared/route-table';
+import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
 import { DEMO_ROUTES, DEMO_ROUTE_TABLE } from '../demo/demo-routes';
 import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { runtimeEnvironment, type DualgateConfig } from '../config';
@@ -74,6 +76,8 @@ export interface LocalStack {
   externalIssuers: IssuerConfig[];
   /** Where keys and the issuer's signing key persist (--data); absent = in memory. */
   dataDir?: string;
+  /** The emulated usage plans, when plans are configured. */
+  usagePlans?: LocalUsagePlans;
   audience: string;
   stop(): Promise<void>;
 }
@@ -89,6 +93,9 @@ export const LOCAL_ROUTES: readonly Route[] = [
   ...DEMO_ROUTES.map((route) => ({ ...route, handler: `backends/${route.backend}` })),
   ...managementRoutes().map((route) => ({ ...route, handler: 'keys/handler' })),
 ];
+
+/** With plans, the consumer routes beside the key API, as the construct adds them. */
+export const LOCAL_ROUTES_WITH_PLANS: readonly Route[] = [...LOCAL_ROUTES, ...consumerRoutes().map((route) => ({ ...route, handler: 'keys/handler' }))];
 
 export async function loadHandler(name: string): Promise<ProxyHandler> {
   const load = HANDLER_MODULES[name as HandlerName];
@@ -130,16 +137,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // What the construct writes into the Lambda assets at synth: the route table, compiled, and the catalog.
     const routeConfig: RuntimeRouteConfig = {
       version: 1,
-      routeTable: compileRouteTable(DEMO_ROUTE_TABLE),
+      routeTable: compileRouteTable(local.plans ? [...DEMO_ROUTE_TABLE, ...consumerRoutes()] : DEMO_ROUTE_TABLE),
       catalog: scopeCatalogFor(config),
       managementBasePath: DEFAULT_MANAGEMENT_BASE_PATH,
     };
+    // Plans: the usage-plan emulator and its control plane, before the handlers read their environment.
+    let usagePlans: LocalUsagePlans | undefined;
+    if (local.plans) {
+      usagePlans = await startLocalUsagePlans({ ...local.plans, host: local.host, ...(local.dataDir ? { dataDir: local.dataDir } : {}) });
+      stops.push(usagePlans.stop);
+    }
     const configDir = mkdtempSync(join(tmpdir(), 'dualgate-local-'));
     stops.push(async () => rmSync(configDir, { recursive: true, force: true }));
     writeFileSync(join(configDir, RUNTIME_CONFIG_FILE), JSON.stringify(routeConfig));
     const env = {
       [RUNTIME_CONFIG_FILE_VARIABLE]: join(configDir, RUNTIME_CONFIG_FILE),
       ...runtimeEnvironment(config, { tableName: dynamo.tableName, issuersJson: JSON.stringify(config.issuers), dynamoEndpoint: dynamo.endpoint, allowHttpIssuers: true }),
+      ...(usagePlans ? { [SETTING_NAMES.plans]: JSON.stringify(usagePlans.runtimePlans), [SETTING_NAMES.apiGatewayEndpoint]: usagePlans.endpoint } : {}),
       // Only ever dynalite: never let a developer's real AWS credentials or region near local mode.
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
@@ -175,7 +189,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       gateway = await startGateway({
         host: local.host,
         port: local.gatewayPort,
-        routes: LOCAL_ROUTES,
+        routes: usagePlans ? LOCAL_ROUTES_WITH_PLANS : LOCAL_ROUTES,
+        ...(usagePlans ? { usagePlans: usagePlans.emulator } : {}),
         authorize,
         loadHandler: async (name) => handlers.get(name) ?? loadHandler(name),
         stageName: config.stageName,
@@ -198,6 +213,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       config,
       externalIssuers: local.externalIssuers,
       ...(local.dataDir ? { dataDir: local.dataDir } : {}),
+      ...(usagePlans ? { usagePlans } : {}),
       audience: local.audience,
       stop: stopAll,
     };

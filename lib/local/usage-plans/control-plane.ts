@@ -56,6 +56,9 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
       return reply(response, 202);
     }
   }
+  if (method === 'GET' && segments.length === 1 && first === 'usageplans') {
+    return reply(response, 200, { items: emulator.usagePlans().map((plan) => ({ id: plan.id, name: plan.name })) });
+  }
   if (method === 'GET' && segments.length === 3 && first === 'usageplans' && planId && third === 'usage') {
     const startDate = url.searchParams.get('startDate') ?? '';
     const endDate = url.searchParams.get('endDate') ?? '';

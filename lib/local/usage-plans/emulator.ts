@@ -74,6 +74,10 @@ export class UsagePlanEmulator {
 
   private readonly onChange: () => void;
 
+  usagePlans(): UsagePlanDefinition[] {
+    return [...this.plans.values()];
+  }
+
   /** The gateway's check, after the authorizer allowed the request. */
   admit(identifierKey: string | undefined): AdmitResult {
     const key = identifierKey === undefined ? undefined : this.keysByValue.get(identifierKey);
