@@ -57,7 +57,8 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
     }
   }
   if (method === 'GET' && segments.length === 1 && first === 'usageplans') {
-    return reply(response, 200, { items: emulator.usagePlans().map((plan) => ({ id: plan.id, name: plan.name })) });
+    // API Gateway's list responses name their array `item`.
+    return reply(response, 200, { item: emulator.usagePlans().map((plan) => ({ id: plan.id, name: plan.name })) });
   }
   if (method === 'GET' && segments.length === 3 && first === 'usageplans' && planId && third === 'usage') {
     const startDate = url.searchParams.get('startDate') ?? '';
