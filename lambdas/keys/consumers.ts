@@ -4,6 +4,7 @@
  * moved between the plans' usage plans; the authorizer returns its value as `usageIdentifierKey`.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
 import type { ConsumerStore } from '../shared/consumer-store';
 import { jsonResponse } from '../shared/http-response';
 import type { Logger } from '../shared/logger';
@@ -12,6 +13,24 @@ import type { CallerIdentity } from '../shared/principal';
 import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
 import { isAdmin } from './scopes';
 import { UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
+
+/** The documented shapes (lib/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
+export const setPlanBodySchema = z.object({ plan: z.string().describe('one of the configured plans') }).strict();
+export const consumerSchema = z.object({
+  sub: z.string(),
+  plan: z.string().nullable().describe('the assigned plan, or defaultPlan (null without one) when none is assigned'),
+  assigned: z.boolean().describe('true when the consumer has a plan (and a bucket) of its own'),
+});
+export const consumerWithUsageSchema = consumerSchema.extend({
+  usage: z
+    .object({
+      date: z.string().describe('today, UTC (YYYY-MM-DD)'),
+      used: z.number().int().describe("requests counted today (API Gateway's GetUsage, or local mode's counters)"),
+      remaining: z.number().int().nullable().describe('left in the current quota period; null when the plan has no quota'),
+    })
+    .nullable()
+    .describe('null for a consumer without a plan of its own (it shares the default bucket)'),
+});
 
 export interface ConsumerContext {
   store: ConsumerStore;

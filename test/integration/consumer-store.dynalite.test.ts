@@ -37,8 +37,7 @@ describe('consumer records on dynalite', () => {
     await store.putConsumer(record(), undefined);
     expect(await store.getConsumer('auth0|alice')).toEqual(record());
     await expect(store.putConsumer(record(), undefined)).rejects.toBeInstanceOf(KeyWriteConflictError);
-    const cleared: ConsumerRecord = { ...record({ updatedAt: '2026-01-02T00:00:00.000Z' }) };
-    delete (cleared as { plan?: string }).plan;
+    const { plan: _plan, ...cleared } = record({ updatedAt: '2026-01-02T00:00:00.000Z' });
     await store.putConsumer(cleared, record());
     expect(await store.getConsumerConsistent('auth0|alice')).toEqual(cleared);
     await expect(store.putConsumer(record({ updatedAt: '2026-01-03T00:00:00.000Z' }), record())).rejects.toBeInstanceOf(KeyWriteConflictError);
@@ -60,9 +59,8 @@ describe('consumer records on dynalite', () => {
     await store.putConsumer(record({ sub: 'bob', updatedAt: 't1' }), undefined);
     expect(await identifiers.identifierFor('bob')).toBe('value-of-alice-usage-key-000');
     expect(await identifiers.identifierFor('nobody')).toBe(SHARED);
-    const cleared = { ...record({ sub: 'bob', updatedAt: 't2' }) } as Partial<ConsumerRecord>;
-    delete cleared.plan;
-    await store.putConsumer(cleared as ConsumerRecord, record({ sub: 'bob', updatedAt: 't1' }));
+    const { plan: _plan, ...cleared } = record({ sub: 'bob', updatedAt: 't2' });
+    await store.putConsumer(cleared, record({ sub: 'bob', updatedAt: 't1' }));
     // Within the TTL the cached identifier stands (synchronously: no read)...
     nowMs += 1999;
     expect(identifiers.identifierFor('bob')).toBe('value-of-alice-usage-key-000');
