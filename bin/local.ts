@@ -18,7 +18,8 @@ const USAGE = `usage: npm run dev [-- --data DIR]
 
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds} (60),
   ${SETTING_NAMES.keyCacheTtlSeconds} (30), ${SETTING_NAMES.keyPrefix} (dg), ${SETTING_NAMES.logLevel} (INFO), ${LOCAL_ENV.stageName} (v1),
-  ${LOCAL_ENV.issuers} (more issuers to trust, JSON), ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only)`;
+  ${LOCAL_ENV.issuers} (more issuers to trust, JSON), ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only),
+  ${LOCAL_ENV.plans} (usage plans to emulate, JSON: {"plans":{"free":{"rateLimitPerSecond":5,"burstLimit":10}},"defaultPlan":"free"})`;
 
 function fail(message: string): never {
   process.stderr.write(`dualgate local: ${message}\n`);
@@ -34,6 +35,13 @@ function banner(stack: LocalStack): string {
     `  issuer    ${issuerUrl}   (token endpoint ${tokenUrl}, JWKS ${stack.jwksUri})`,
     ...stack.externalIssuers.map((issuer) => `  issuer    ${issuer.issuer}   (from ${LOCAL_ENV.issuers}; aud ${(issuer.audience ?? issuer.clientIds ?? []).join(' ')})`),
     `  dynamodb  ${stack.dynamoEndpoint}   (table ${stack.tableName})${stack.dataDir ? `, data in ${stack.dataDir}` : ', in memory'}`,
+    ...(stack.plans
+      ? [
+          `  plans     ${Object.entries(stack.plans.plans)
+            .map(([name, plan]) => `${name} (${plan.rateLimitPerSecond}/s, burst ${plan.burstLimit}${plan.quota ? `, ${plan.quota.limit}/${plan.quota.period}` : ''})`)
+            .join(', ')}; unassigned consumers: ${stack.plans.defaultPlan ? `share ${stack.plans.defaultPlan}` : 'stage throttle only'}; a plan change applies within ${revocationDelayBoundSeconds(config)}s${stack.dataDir ? '; counters kept in --data' : ''}`,
+        ]
+      : []),
     `  caches    authorizer ${config.authorizerCacheTtlSeconds}s + key ${config.keyCacheTtlSeconds}s: a revoked key stops working within ${revocationDelayBoundSeconds(config)}s`,
     '',
     '  Try it (copy and paste into a shell):',

@@ -78,6 +78,8 @@ export interface LocalStack {
   dataDir?: string;
   /** The emulated usage plans, when plans are configured. */
   usagePlans?: LocalUsagePlans;
+  /** The plans in force (DUALGATE_LOCAL_PLANS). */
+  plans?: NonNullable<LocalConfig['plans']>;
   audience: string;
   stop(): Promise<void>;
 }
@@ -214,6 +216,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       externalIssuers: local.externalIssuers,
       ...(local.dataDir ? { dataDir: local.dataDir } : {}),
       ...(usagePlans ? { usagePlans } : {}),
+      ...(local.plans ? { plans: local.plans } : {}),
       audience: local.audience,
       stop: stopAll,
     };
