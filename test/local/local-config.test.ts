@@ -76,3 +76,17 @@ describe('localConfigFromEnv: external issuers (DUALGATE_ISSUERS)', () => {
     expect(() => localConfigFromEnv({ DUALGATE_ISSUERS: '[{"issuer":"http://127.0.0.1:3001","audience":"a"}]' })).toThrow(/local mode's own issuer/);
   });
 });
+
+describe('localConfigFromEnv: plans (DUALGATE_LOCAL_PLANS)', () => {
+  it('has no plans unless the variable is set, and takes the construct shape when it is', () => {
+    expect(localConfigFromEnv({}).plans).toBeUndefined();
+    const config = localConfigFromEnv({ DUALGATE_LOCAL_PLANS: '{"plans":{"free":{"rateLimitPerSecond":5,"burstLimit":10,"quota":{"limit":100,"period":"WEEK"}}},"defaultPlan":"free"}' });
+    expect(config.plans).toEqual({ plans: { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 100, period: 'WEEK' } } }, defaultPlan: 'free' });
+  });
+
+  it('refuses bad plans with an error naming the variable and the setting', () => {
+    expect(() => localConfigFromEnv({ DUALGATE_LOCAL_PLANS: '{' })).toThrow(/DUALGATE_LOCAL_PLANS must be JSON/);
+    expect(() => localConfigFromEnv({ DUALGATE_LOCAL_PLANS: '{"plans":{"free":{"rateLimitPerSecond":5,"burstLimit":0}}}' })).toThrow(/DUALGATE_LOCAL_PLANS\.plans\.free\.burstLimit must be/);
+    expect(() => localConfigFromEnv({ DUALGATE_LOCAL_PLANS: '{"plans":{"free":{"rateLimitPerSecond":5,"burstLimit":1}},"defaultPlan":"pro"}' })).toThrow(DualgateConfigError);
+  });
+});
