@@ -2,7 +2,7 @@
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ConsumerLookup } from '../shared/consumer-store';
-import { DynamoConsumerStore } from '../shared/consumer-store';
+import { DynamoConsumerLookup } from '../shared/consumer-store';
 import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
@@ -36,7 +36,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
   // Plans only: without them nothing here runs, and the authorizer reads nothing more than before.
   const usageIdentifiers = settings.plans
     ? new UsageIdentifiers({
-        lookup: overrides.consumerLookup ?? new DynamoConsumerStore(client(), settings.tableName),
+        lookup: overrides.consumerLookup ?? new DynamoConsumerLookup(client(), settings.tableName),
         sharedUsageKey: settings.plans.sharedUsageKey,
         cacheTtlSeconds: settings.keyCacheTtlSeconds,
         staleIfErrorSeconds: settings.staleIfErrorSeconds,

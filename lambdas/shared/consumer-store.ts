@@ -59,16 +59,32 @@ export interface ConsumerStore extends ConsumerLookup {
   deleteConsumer(expected: ConsumerRecord): Promise<void>;
 }
 
-export class DynamoConsumerStore implements ConsumerStore {
+/** The authorizer's side: one eventually consistent GetItem (its bundle carries no write commands). */
+export class DynamoConsumerLookup implements ConsumerLookup {
   constructor(
-    private readonly client: DynamoDBClient,
-    private readonly tableName: string,
+    protected readonly client: DynamoDBClient,
+    protected readonly tableName: string,
   ) {}
 
   getConsumer(sub: string): Promise<ConsumerRecord | undefined> {
     return this.read(sub, false);
   }
 
+  protected async read(sub: string, consistent: boolean): Promise<ConsumerRecord | undefined> {
+    let item;
+    try {
+      const output = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: { [KEY_TABLE.partitionKey]: { S: consumerItemKey(sub) } }, ...(consistent ? { ConsistentRead: true } : {}) }),
+      );
+      item = output.Item;
+    } catch (error) {
+      throw new KeyStoreUnavailableError('key table read failed', { cause: error });
+    }
+    return item === undefined ? undefined : consumerFromItem(item);
+  }
+}
+
+export class DynamoConsumerStore extends DynamoConsumerLookup implements ConsumerStore {
   getConsumerConsistent(sub: string): Promise<ConsumerRecord | undefined> {
     return this.read(sub, true);
   }
@@ -91,19 +107,6 @@ export class DynamoConsumerStore implements ConsumerStore {
         }),
       ),
     );
-  }
-
-  private async read(sub: string, consistent: boolean): Promise<ConsumerRecord | undefined> {
-    let item;
-    try {
-      const output = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { [KEY_TABLE.partitionKey]: { S: consumerItemKey(sub) } }, ...(consistent ? { ConsistentRead: true } : {}) }),
-      );
-      item = output.Item;
-    } catch (error) {
-      throw new KeyStoreUnavailableError('key table read failed', { cause: error });
-    }
-    return item === undefined ? undefined : consumerFromItem(item);
   }
 
   private async write(send: () => Promise<unknown>): Promise<void> {
