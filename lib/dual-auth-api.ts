@@ -33,6 +33,9 @@ import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NOD
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
+import { DualgatePlans, plansFromProps } from './plans';
+import type { Plans } from '../lambdas/shared/plans';
+import { consumerRoutes } from '../lambdas/shared/route-table';
 
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
@@ -63,6 +66,13 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   /** External OIDC issuers (`[{ issuer, audience, jwksUri? }]`). Without them, a Cognito user pool is created. */
   readonly issuers?: readonly unknown[];
   readonly logLevel?: DualgateConfig['logLevel'];
+  /**
+   * Per-consumer rate limits and quotas (API Gateway usage plans): `{ free: { rateLimitPerSecond, burstLimit,
+   * quota?: { limit, period: 'DAY' | 'WEEK' | 'MONTH' } } }`. Leave out for none (nothing about plans is created).
+   */
+  readonly plans?: Plans;
+  /** The plan of consumers without one of their own (they share one bucket). Without it: only the stage throttle. */
+  readonly defaultPlan?: string;
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -95,7 +105,7 @@ const CONFIG_PROPS = [
   'stageName',
   'logLevel',
 ] as const;
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan'] as const;
 
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
@@ -110,13 +120,17 @@ export class DualAuthApi extends Construct {
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
   readonly tokenUrl?: string;
+  /** The usage plans, when `plans` is set. */
+  readonly plans?: DualgatePlans;
 
   private readonly rules: RouteRule[] = [];
+  private readonly hasPlans: boolean;
   private readonly ownMethods = new Set<apigateway.Method>();
   private readonly permitted = new Set<lambda.IFunction>();
   private readonly extraScopes: readonly string[];
   private readonly deferredCode: DeferredAssetCode[] = [];
   private compiled?: RuntimeRouteConfig;
+  private readonly planConfig?: { plans: Plans; defaultPlan?: string };
 
   constructor(scope: Construct, id: string, props: DualAuthApiProps = {}) {
     super(scope, id);
@@ -124,6 +138,9 @@ export class DualAuthApi extends Construct {
     if (unknown.length > 0) throw new DualgateConfigError(`DualAuthApi: unknown prop(s) ${unknown.join(', ')}`);
     const config = resolveConfig(Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])));
     this.config = config;
+    const plans = plansFromProps(props.plans, props.defaultPlan);
+    this.hasPlans = plans !== undefined;
+    this.planConfig = plans;
     this.extraScopes = validExtraScopes(props.extraScopes);
     const stack = Stack.of(this);
 
@@ -247,6 +264,16 @@ export class DualAuthApi extends Construct {
       this.managementFunction = fn;
       for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
     }
+    if (plans) {
+      this.plans = new DualgatePlans(this, 'Plans', plans, {
+        api: this.api,
+        authorizerFunction: this.authorizerFunction,
+        ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
+      });
+      if (this.managementFunction && this.managementBasePath) {
+        for (const rule of consumerRoutes(this.managementBasePath)) this.addRoute({ ...rule, handler: this.managementFunction });
+      }
+    }
     for (const route of props.routes ?? []) this.addRoute(route);
 
     // The route table is final once the app has added every route: compile it into the assets at synth.
@@ -282,7 +309,12 @@ export class DualAuthApi extends Construct {
     const method =
       route.authorized === false
         ? resource.addMethod(route.method, integration, { authorizationType: apigateway.AuthorizationType.NONE })
-        : resource.addMethod(route.method, integration, { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM });
+        : resource.addMethod(route.method, integration, {
+            authorizer: this.authorizer,
+            authorizationType: apigateway.AuthorizationType.CUSTOM,
+            // Plans: the request counts against the usage key the authorizer names (usageIdentifierKey).
+            ...(this.hasPlans ? { apiKeyRequired: true } : {}),
+          });
     this.ownMethods.add(method);
     this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
     return method;
@@ -325,7 +357,7 @@ export class DualAuthApi extends Construct {
           'use an external OIDC issuer (issuers, with cognito: false) or fewer scopes',
       );
     }
-    this.compiled = { version: 1, routeTable, catalog, managementBasePath: this.managementBasePath ?? null };
+    this.compiled = { version: 1, routeTable, catalog, managementBasePath: this.managementBasePath ?? null, ...(this.planConfig ? { plans: this.planConfig } : {}) };
     return this.compiled;
   }
 

@@ -2,7 +2,7 @@
  * The demo app's stack: one DualAuthApi with the demo's own backends (`/health`, `/me`, `/users`), built on the
  * library exactly as a platform team's app would be. bin/dualgate.ts maps `dualgate:*` CDK context to its props.
  */
-import { Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
@@ -67,5 +67,16 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
     [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],
     [dualAuth.userPool, 'AwsSolutions-COG8', 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.'],
   ];
+  // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId>, and the key ids are made at run
+  // time; the wildcard is one path segment under this API's own usage plans, never another API's.
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  for (const plan of Object.values(dualAuth.plans?.usagePlans ?? {})) {
+    const logicalId = stack.getLogicalId(plan.node.defaultChild as CfnElement);
+    findings.push([
+      dualAuth.plans,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/usageplans/<${logicalId}>/keys/*]`,
+      "DeleteUsagePlanKey names the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
+    ]);
+  }
   for (const [scope, id, reason] of findings) if (scope) Validations.of(scope).acknowledge({ id: `AwsSolutions::${id}`, reason });
 }

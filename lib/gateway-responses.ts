@@ -5,7 +5,7 @@
  */
 export interface GatewayResponseSpec {
   /** API Gateway's response type. */
-  type: 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'AUTHORIZER_CONFIGURATION_ERROR' | 'MISSING_AUTHENTICATION_TOKEN' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
+  type: 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'AUTHORIZER_CONFIGURATION_ERROR' | 'MISSING_AUTHENTICATION_TOKEN' | 'THROTTLED' | 'QUOTA_EXCEEDED' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
   statusCode: number;
   message: string;
   /**
@@ -28,8 +28,17 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
   { type: 'DEFAULT_5XX', statusCode: 500, message: 'Internal Server Error', keepsAwsStatus: true },
 ];
 
+/**
+ * Plans only (lib/plans.ts installs them): over a usage plan's rate or its quota. API Gateway's own messages,
+ * as JSON with the request id like the rest.
+ */
+export const PLAN_GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
+  { type: 'THROTTLED', statusCode: 429, message: 'Too Many Requests' },
+  { type: 'QUOTA_EXCEEDED', statusCode: 429, message: 'Limit Exceeded' },
+];
+
 export function gatewayResponse(type: GatewayResponseSpec['type']): GatewayResponseSpec {
-  const spec = GATEWAY_RESPONSES.find((response) => response.type === type);
+  const spec = [...GATEWAY_RESPONSES, ...PLAN_GATEWAY_RESPONSES].find((response) => response.type === type);
   if (!spec) throw new Error(`no gateway response ${type}`);
   return spec;
 }

@@ -7,3 +7,4 @@ export { DualgateConfigError, revocationDelayBoundSeconds, type DualgateConfig }
 export { AmbiguousRouteTableError } from '../lambdas/authorizer/policy-compiler';
 export { KEY_SCOPES, RouteTableError, type HttpMethod, type RouteMethod, type RouteRule } from '../lambdas/shared/route-table';
 export type { IssuerConfig } from '../lambdas/shared/issuer-config';
+export { DualgatePlans, type PlanLimits, type PlanQuota, type Plans, type QuotaPeriod } from './plans';

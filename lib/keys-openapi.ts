@@ -16,7 +16,8 @@ import {
   rotateKeyBody,
   updateKeyBody,
 } from '../lambdas/keys/schemas';
-import { managementRoutes } from '../lambdas/shared/route-table';
+import { consumerRoutes, managementRoutes } from '../lambdas/shared/route-table';
+import { consumerSchema, consumerWithUsageSchema, setPlanBodySchema } from '../lambdas/keys/consumers';
 
 type JsonObject = Record<string, unknown>;
 
@@ -36,6 +37,7 @@ const COMMON_ERRORS = {
 };
 const BAD_REQUEST = error('validation failed; `field` names the offending field (also for a body over 16 KB)');
 const NOT_FOUND = error('no such key, or a key of another owner (the same answer)');
+const subParameter = { name: 'sub', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 }, description: 'the consumer: a JWT subject or a key owner (URL-encoded)' };
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' } };
 
 /** method → path → operation. managementRoutes() must all appear here, and nothing else. */
@@ -99,6 +101,36 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
       },
     },
   },
+  // Plans only: these routes exist when the construct has `plans` (and the key API).
+  '/consumers/{sub}': {
+    get: {
+      operationId: 'getConsumer',
+      summary: "A consumer's plan and today's usage. A consumer may read itself; an admin anyone.",
+      parameters: [subParameter],
+      responses: { '200': { description: 'the consumer', ...json(ref('ConsumerWithUsage')) }, '400': BAD_REQUEST, ...COMMON_ERRORS },
+      'x-dualgate-plans-only': true,
+    },
+    put: {
+      operationId: 'setConsumerPlan',
+      summary: 'Assign a plan (admin only). The consumer gets its own usage bucket within the cache bound.',
+      parameters: [subParameter],
+      requestBody: { required: true, ...json(ref('SetPlanRequest')) },
+      responses: {
+        '200': { description: 'assigned', ...json(ref('Consumer')) },
+        '400': error('unknown plan or malformed body; `field` names it'),
+        '409': error("API Gateway's 10,000 API keys per account and Region are used up, or the consumer changed concurrently"),
+        ...COMMON_ERRORS,
+      },
+      'x-dualgate-plans-only': true,
+    },
+    delete: {
+      operationId: 'clearConsumerPlan',
+      summary: 'Back to the default (admin only, idempotent).',
+      parameters: [subParameter],
+      responses: { '200': { description: 'cleared', ...json(ref('Consumer')) }, '400': BAD_REQUEST, '409': error('the consumer changed concurrently'), ...COMMON_ERRORS },
+      'x-dualgate-plans-only': true,
+    },
+  },
 };
 
 export const KEYS_OPENAPI_SCHEMAS = {
@@ -110,10 +142,13 @@ export const KEYS_OPENAPI_SCHEMAS = {
   RotatedKey: rotatedKeySchema,
   KeyPage: keyPageSchema,
   Error: errorSchema,
+  SetPlanRequest: setPlanBodySchema,
+  Consumer: consumerSchema,
+  ConsumerWithUsage: consumerWithUsageSchema,
 } as const;
 
 export function buildKeysOpenApi(): JsonObject {
-  const keyRoutes = managementRoutes();
+  const keyRoutes = [...managementRoutes(), ...consumerRoutes()];
   const paths: Record<string, Record<string, JsonObject>> = {};
   for (const route of keyRoutes) {
     const operation = OPERATIONS[route.path]?.[route.method.toLowerCase()];

@@ -19,6 +19,8 @@ export interface AuthorizerResponse {
   readonly principalId: string;
   readonly policyDocument: PolicyDocument;
   readonly context: Readonly<AuthorizerContext>;
+  /** Plans only: the consumer's API Gateway usage key (API key source AUTHORIZER). Cached by API Gateway with the policy. */
+  readonly usageIdentifierKey?: string;
 }
 
 export type AuthorizerOutcome =
@@ -34,6 +36,8 @@ export interface AuthorizerDeps {
   jwtPolicy?: CredentialPolicy;
   compiler: PolicyCompiler;
   logger: Logger;
+  /** Present only when the API has plans: every allowed principal then needs a usage identifier. */
+  usageIdentifiers?: { identifierFor(sub: string): string | Promise<string> };
 }
 
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
@@ -41,6 +45,7 @@ export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn'
 
 interface AllowMemo {
   stageArn: string;
+  usageKey: string | undefined;
   outcome: AuthorizerOutcome;
   /**
    * For answers from memory (a principal's repeat requests), per reason: a logger with the line's fixed
@@ -70,21 +75,24 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   }
 
   /** The allow outcome for a principal, built once per principal and stage and kept in the principal's slot. */
-  function allowFor(principal: Principal, slot: PrincipalSlot, stageArn: string): AllowMemo {
+  function allowFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined): AllowMemo {
     const memo = slot.memo as AllowMemo | undefined;
-    if (memo && memo.stageArn === stageArn) return memo;
+    if (memo && memo.stageArn === stageArn && memo.usageKey === usageKey) return memo;
     // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
-    const outcome: AuthorizerOutcome = {
-      effect: 'allow',
-      response: { principalId: principal.sub, policyDocument: deps.compiler.compile(stageArn, principal.scopes), context: toAuthorizerContext(principal) },
+    const response: AuthorizerResponse = {
+      principalId: principal.sub,
+      policyDocument: deps.compiler.compile(stageArn, principal.scopes),
+      context: toAuthorizerContext(principal),
+      ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
     };
-    const entry: AllowMemo = { stageArn, outcome };
+    const outcome: AuthorizerOutcome = { effect: 'allow', response };
+    const entry: AllowMemo = { stageArn, usageKey, outcome };
     slot.memo = entry;
     return entry;
   }
 
   /** Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential. */
-  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome {
+  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome | Promise<AuthorizerOutcome> {
     const requestId = event.requestContext?.requestId;
     if (result.kind === 'reject') {
       logger.info('denied', { decision: 'unauthorized', reason: result.reason, credentialKind: kind, requestId });
@@ -99,8 +107,26 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
       return FAIL;
     }
+    const usage = deps.usageIdentifiers;
+    if (!usage) return allow(event, result, stageArn, undefined);
+    let usageKey: string | Promise<string>;
+    try {
+      usageKey = usage.identifierFor(result.principal.sub);
+    } catch (error) {
+      return finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind);
+    }
+    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey);
+    // With plans, a method requires the identifier (API Gateway answers 403 without one): no read, no allow.
+    return usageKey.then(
+      (key) => allow(event, result, stageArn, key),
+      (error: unknown) => finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind),
+    );
+  }
+
+  function allow(event: AuthorizerEvent, result: Extract<PolicyResult, { kind: 'principal' }>, stageArn: string, usageKey: string | undefined): AuthorizerOutcome {
+    const requestId = event.requestContext?.requestId;
     const { principal, reason, cached } = result;
-    const memo = allowFor(principal, result.slot, stageArn);
+    const memo = allowFor(principal, result.slot, stageArn, usageKey);
     const level = reason === 'key_valid_stale' ? 'warn' : 'info';
     if (!cached) {
       logger[level]('allowed', { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, requestId });

@@ -1,6 +1,8 @@
 /** Build the authorizer's dependencies from settings. Used by the Lambda handler and by local mode. */
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ConsumerLookup } from '../shared/consumer-store';
+import { DynamoConsumerLookup } from '../shared/consumer-store';
 import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
@@ -9,6 +11,7 @@ import { createAuthorizer } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
+import { UsageIdentifiers } from './usage-identifier';
 
 /** Bounds on in-process caches: memory stays flat whatever credentials callers spray. */
 export const MAX_KEY_CACHE_ENTRIES = 10_000;
@@ -17,6 +20,7 @@ export const MAX_JWT_CACHE_ENTRIES = 2_000;
 export interface AuthorizerOverrides {
   dynamoClient?: DynamoDBClient;
   keyLookup?: KeyLookup;
+  consumerLookup?: ConsumerLookup;
   fetcher?: Fetcher;
   logger?: Logger;
   nowMs?: () => number;
@@ -26,9 +30,20 @@ export interface AuthorizerOverrides {
 export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
-  const keyLookup =
-    overrides.keyLookup ??
-    new DynamoKeyLookup(overrides.dynamoClient ?? createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), settings.tableName);
+  let dynamoClient = overrides.dynamoClient;
+  const client = () => (dynamoClient ??= createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}));
+  const keyLookup = overrides.keyLookup ?? new DynamoKeyLookup(client(), settings.tableName);
+  // Plans only: without them nothing here runs, and the authorizer reads nothing more than before.
+  const usageIdentifiers = settings.plans
+    ? new UsageIdentifiers({
+        lookup: overrides.consumerLookup ?? new DynamoConsumerLookup(client(), settings.tableName),
+        sharedUsageKey: settings.plans.sharedUsageKey,
+        cacheTtlSeconds: settings.keyCacheTtlSeconds,
+        staleIfErrorSeconds: settings.staleIfErrorSeconds,
+        maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
+        nowMs,
+      })
+    : undefined;
   const apiKeyPolicy = new ApiKeyPolicy({
     keyPrefix: settings.keyPrefix,
     store: keyLookup,
@@ -53,6 +68,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     ...(jwtPolicy ? { jwtPolicy } : {}),
     compiler: new PolicyCompiler(routeTable),
     logger,
+    ...(usageIdentifiers ? { usageIdentifiers } : {}),
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, logger };
+  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger };
 }

@@ -3,11 +3,13 @@
  * once per container, on the first invocation (not at import, so importing this module needs no environment).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DynamoConsumerStore } from '../shared/consumer-store';
 import { createDynamoClient, KeyStore } from '../shared/key-store';
 import { createLogger } from '../shared/logger';
 import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
 import { readSettings } from '../shared/settings';
 import { createKeysHandler, type KeysHandler } from './router';
+import { AwsUsagePlanGateway, createApiGatewayClient } from './usage-plan-gateway';
 
 export { createKeysHandler } from './router';
 
@@ -19,7 +21,17 @@ function build(): KeysHandler {
   const routeConfig = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
   // The management API is not on the authorizer's hot path: the SDK's usual patience is fine here.
   const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
+  const plans = settings.plans;
   return createKeysHandler({
+    ...(plans
+      ? {
+          consumers: {
+            store: new DynamoConsumerStore(client, settings.tableName),
+            usagePlans: new AwsUsagePlanGateway(createApiGatewayClient(settings.apiGatewayEndpoint ? { endpoint: settings.apiGatewayEndpoint } : {})),
+            plans,
+          },
+        }
+      : {}),
     store: new KeyStore(client, settings.tableName),
     keyPrefix: settings.keyPrefix,
     adminScope: settings.adminScope,

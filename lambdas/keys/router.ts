@@ -18,7 +18,12 @@ import { revokeKey } from './revoke';
 import { rotateKey } from './rotate';
 import { MAX_BODY_BYTES } from './schemas';
 import { grantableCatalog } from './scopes';
-import { DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes } from '../shared/route-table';
+import { consumerRoutes, consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes } from '../shared/route-table';
+import type { ConsumerStore } from '../shared/consumer-store';
+import { MalformedConsumerItemError } from '../shared/consumer-store';
+import type { RuntimePlans } from '../shared/plans';
+import { clearConsumerPlan, getConsumer, setConsumerPlan, type ConsumerContext, type ConsumerRequest } from './consumers';
+import { UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 import { updateKey } from './update';
 
 type Operation = (context: OperationContext, request: KeyRequest) => Promise<APIGatewayProxyResult>;
@@ -50,7 +55,12 @@ export interface KeysHandlerDeps {
   catalog: readonly string[];
   /** Where the app mounted the key API; default `/keys`. */
   basePath?: string;
+  /** Plans only: the consumer routes (`/consumers/{sub}` beside the key API) are served when this is set. */
+  consumers?: { store: ConsumerStore; usagePlans: UsagePlanGateway; plans: RuntimePlans };
 }
+
+type ConsumerOperation = (context: ConsumerContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
+const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumerPlan, DELETE: clearConsumerPlan };
 
 export type KeysHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -65,8 +75,22 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     newKeyId: deps.newKeyId ?? newKeyId,
   };
   const basePath = deps.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
+  const consumerResource = `${consumersBasePath(basePath)}/{sub}`;
+  const consumerScopes = new Map(consumerRoutes(basePath).map((route) => [route.method as string, route.scopes]));
+  const consumerContext: ConsumerContext | undefined = deps.consumers
+    ? { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs }
+    : undefined;
   return async (event) => {
     try {
+      if (consumerContext && event.resource === consumerResource) {
+        const operation = CONSUMER_OPERATIONS[event.httpMethod];
+        if (!operation) throw new RouteNotFoundError();
+        const caller = principalFrom(event);
+        const missing = (consumerScopes.get(event.httpMethod) ?? []).filter((scope) => !caller.scopes.includes(scope));
+        if (missing.length > 0) throw new ScopeEscalationError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+        await loadCallerKeyLimit(context, caller);
+        return await operation(consumerContext, { caller, sub: event.pathParameters?.['sub'], body: readJsonBody(event) });
+      }
       const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
       const route = `${event.httpMethod} ${resource}`;
       const operation = resource === undefined ? undefined : OPERATIONS[route];
@@ -118,6 +142,14 @@ function toErrorResponse(error: unknown, logger: Logger, event: APIGatewayProxyE
     return errorResponse(error.statusCode, error.message, error.field !== undefined ? { field: error.field } : {});
   }
   if (error instanceof KeyWriteConflictError) return errorResponse(409, 'key changed concurrently; retry');
+  if (error instanceof UsagePlanUnavailableError) {
+    logger.error('usage plans unavailable', { reason: 'usage_plans_unavailable', ...where, ...errorFields(error), cause: errorFields(error.cause) });
+    return errorResponse(503, 'usage plans unavailable; retry later');
+  }
+  if (error instanceof MalformedConsumerItemError) {
+    logger.error('malformed consumer item', { reason: 'consumer_item_malformed', field: error.field, ...where });
+    return errorResponse(500, 'internal error');
+  }
   if (error instanceof KeyStoreUnavailableError) {
     // Fail closed: nothing was promised, and the client may retry.
     logger.error('key store unavailable', { reason: 'key_store_unavailable', ...where, ...errorFields(error), cause: errorFields(error.cause) });

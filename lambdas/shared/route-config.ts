@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
+import { validatePlans, type Plans } from './plans';
 import { SettingsError } from './settings';
 
 export const RUNTIME_CONFIG_FILE = 'dualgate-config.json';
@@ -19,6 +20,8 @@ export interface RuntimeRouteConfig {
   readonly catalog: readonly string[];
   /** Where the key API is mounted (`/keys` by default), or null when it is off. */
   readonly managementBasePath: string | null;
+  /** The plans as configured (local mode emulates them from this); absent without plans. */
+  readonly plans?: { plans: Plans; defaultPlan?: string };
 }
 
 function fail(problem: string): never {
@@ -48,7 +51,14 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   if (!isStringArray(catalog) || !catalog.every((scope) => SCOPE_PATTERN.test(scope))) fail('catalog must be a list of scope names');
   const basePath = config['managementBasePath'];
   if (basePath !== null && (typeof basePath !== 'string' || !basePath.startsWith('/'))) fail('managementBasePath must be a path or null');
-  return { version: 1, routeTable: { routes, coveredBy } as CompiledRouteTable, catalog, managementBasePath: basePath as string | null };
+  const parsed: RuntimeRouteConfig = { version: 1, routeTable: { routes, coveredBy } as CompiledRouteTable, catalog, managementBasePath: basePath as string | null };
+  if (config['plans'] === undefined) return parsed;
+  const plans = config['plans'] as { plans?: unknown; defaultPlan?: unknown } | null;
+  try {
+    return { ...parsed, plans: validatePlans(plans?.plans, plans?.defaultPlan, { plans: 'plans.plans', defaultPlan: 'plans.defaultPlan' }) };
+  } catch (error) {
+    fail((error as Error).message);
+  }
 }
 
 /** Read the file beside the bundle (or where DUALGATE_CONFIG_FILE says): once, at init. */

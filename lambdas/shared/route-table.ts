@@ -44,6 +44,25 @@ export function managementRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH
   ];
 }
 
+/** Where the consumer routes live: beside the key API (`/keys` → `/consumers`, `/admin/keys` → `/admin/consumers`). */
+export function consumersBasePath(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH): string {
+  return `${basePath.slice(0, basePath.lastIndexOf('/'))}/consumers`;
+}
+
+/**
+ * Plans only: the consumer routes. Assigning and clearing a plan needs keys:write here and the admin scope in the
+ * handler (a route may not require the admin scope itself: that would make it an ordinary scope, see
+ * DualAuthApi's check); reading needs keys:read, and the handler lets a consumer read only itself unless admin.
+ */
+export function consumerRoutes(basePath: string = DEFAULT_MANAGEMENT_BASE_PATH): RouteRule[] {
+  const path = `${consumersBasePath(basePath)}/{sub}`;
+  return [
+    { method: 'GET', path, scopes: [KEY_SCOPES.read] },
+    { method: 'PUT', path, scopes: [KEY_SCOPES.write] },
+    { method: 'DELETE', path, scopes: [KEY_SCOPES.write] },
+  ];
+}
+
 /**
  * The catalog of a route table: every scope a key or token may carry. The routes' scopes, the management scopes
  * and any extra ones (the admin scope, scopes no route uses yet), sorted.

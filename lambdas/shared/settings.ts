@@ -5,6 +5,7 @@
  */
 import { assertValidKeyPrefix } from './key-format';
 import { parseIssuerConfigs, type IssuerConfig } from './issuer-config';
+import { parseRuntimePlans, type RuntimePlans } from './plans';
 
 export const SETTING_NAMES = {
   tableName: 'DUALGATE_KEY_TABLE',
@@ -17,6 +18,10 @@ export const SETTING_NAMES = {
   adminScope: 'DUALGATE_ADMIN_SCOPE',
   dynamoEndpoint: 'DUALGATE_DYNAMODB_ENDPOINT',
   allowHttpIssuers: 'DUALGATE_ALLOW_HTTP_ISSUERS',
+  /** Plans (JSON, see RuntimePlans): absent when the API has none, and then nothing about plans runs. */
+  plans: 'DUALGATE_PLANS',
+  /** Local mode only: where the API Gateway control-plane emulator listens. */
+  apiGatewayEndpoint: 'DUALGATE_APIGATEWAY_ENDPOINT',
   logLevel: 'LOG_LEVEL',
 } as const;
 
@@ -32,6 +37,8 @@ export interface RuntimeSettings {
   dynamoEndpoint?: string;
   allowHttpIssuers: boolean;
   logLevel: string;
+  plans?: RuntimePlans;
+  apiGatewayEndpoint?: string;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -100,5 +107,15 @@ export function readSettings(env: Record<string, string | undefined> = process.e
   };
   const endpoint = env[SETTING_NAMES.dynamoEndpoint];
   if (endpoint) settings.dynamoEndpoint = endpoint;
+  const rawPlans = env[SETTING_NAMES.plans];
+  if (rawPlans) {
+    try {
+      settings.plans = parseRuntimePlans(JSON.parse(rawPlans));
+    } catch (error) {
+      throw new SettingsError(`${SETTING_NAMES.plans}: ${error instanceof SyntaxError ? 'is not valid JSON' : (error as Error).message}`);
+    }
+  }
+  const apiGatewayEndpoint = env[SETTING_NAMES.apiGatewayEndpoint];
+  if (apiGatewayEndpoint) settings.apiGatewayEndpoint = apiGatewayEndpoint;
   return settings;
 }

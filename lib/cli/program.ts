@@ -72,6 +72,19 @@ export interface RunState {
   clearedExpiry: boolean;
 }
 
+interface ConsumerView {
+  sub: string;
+  plan: string | null;
+  assigned: boolean;
+  usage?: { date: string; used: number; remaining: number | null } | null;
+}
+
+function consumerText(consumer: ConsumerView): string {
+  const plan = consumer.assigned ? `plan ${consumer.plan}` : consumer.plan ? `default plan ${consumer.plan} (shared)` : 'no plan (stage throttle only)';
+  const usage = consumer.usage ? `\n  ${consumer.usage.date}: ${consumer.usage.used} used${consumer.usage.remaining === null ? '' : `, ${consumer.usage.remaining} left in the quota`}` : '';
+  return `${consumer.sub}: ${plan}${usage}\n`;
+}
+
 export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
   const output = { writeOut: io.stdout, writeErr: io.stderr, outputError: (text: string) => void state.parseErrors.push(text.trim()) };
   const program = new Command('dualgate')
@@ -186,6 +199,32 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .action(async (id: string) => {
       await (await client()).request('DELETE', `/keys/${encodeURIComponent(id)}`);
       print({ id, revoked: true }, () => `revoked ${id}\n`);
+    });
+
+  // Plans: these routes exist when the stack has plans (otherwise the API answers 404).
+  const consumers = program.command('consumers').description("show a consumer's plan and usage; assign or clear plans (keys:admin)").exitOverride();
+  consumers.configureOutput(output);
+  const consumerPath = (sub: string) => `/consumers/${encodeURIComponent(sub)}`;
+  consumers
+    .command('get <sub>')
+    .description("a consumer's plan and today's usage (yourself with keys:read; anyone with keys:admin)")
+    .action(async (sub: string) => {
+      const consumer = (await (await client()).request('GET', consumerPath(sub))) as ConsumerView;
+      print(consumer, () => consumerText(consumer));
+    });
+  consumers
+    .command('set-plan <sub> <plan>')
+    .description('assign a plan (keys:admin); takes effect within the authorizer cache bound')
+    .action(async (sub: string, plan: string) => {
+      const consumer = (await (await client()).request('PUT', consumerPath(sub), { body: { plan } })) as ConsumerView;
+      print(consumer, () => consumerText(consumer));
+    });
+  consumers
+    .command('clear-plan <sub>')
+    .description('back to the default plan (keys:admin)')
+    .action(async (sub: string) => {
+      const consumer = (await (await client()).request('DELETE', consumerPath(sub))) as ConsumerView;
+      print(consumer, () => consumerText(consumer));
     });
 
   return program;

@@ -133,6 +133,12 @@ function banner(server: DevServer, dataDir: string | undefined, externalIssuers:
   lines.push(`  dynamodb  ${server.dynamo.endpoint}   (tables ${server.apis.map((api) => api.tableName).join(', ')})${dataDir ? `, data in ${dataDir}` : ', in memory'}`);
   const first = server.apis[0]!;
   lines.push(`  caches    authorizer ${first.authorizerCacheTtlSeconds}s + key ${first.keyCacheTtlSeconds}s: a revoked key stops working within ${first.authorizerCacheTtlSeconds + first.keyCacheTtlSeconds}s`);
+  for (const api of server.apis) {
+    if (!api.plans) continue;
+    const described = Object.entries(api.plans.plans).map(([name, plan]) => `${name} (${plan.rateLimitPerSecond}/s, burst ${plan.burstLimit}${plan.quota ? `, ${plan.quota.limit}/${plan.quota.period}` : ''})`);
+    const unassigned = api.plans.defaultPlan ? `share ${api.plans.defaultPlan}` : 'stage throttle only';
+    lines.push(`  plans     ${described.join(', ')}; unassigned consumers: ${unassigned}; a plan change applies within ${api.authorizerCacheTtlSeconds + api.keyCacheTtlSeconds}s${dataDir ? '; counters kept in --data' : ''}`);
+  }
   for (const skipped of server.skippedApis) lines.push(`  skipped   ${skipped}: not a DualAuthApi`);
   for (const api of server.apis) for (const method of api.notServed) lines.push(`  not served locally (501)  ${method.method} ${method.path}: ${method.why}`);
   if (server.unresolved.length > 0) {

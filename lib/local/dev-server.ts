@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws
 import { createKeyTable } from '../../lambdas/shared/key-table';
 import { createDynamoClient } from '../../lambdas/shared/key-store';
 import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import type { Plans } from '../../lambdas/shared/plans';
 import type { RouteRule } from '../../lambdas/shared/route-table';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
 import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
@@ -18,6 +19,7 @@ import { FunctionError, FunctionTimeoutError, HostedFunction } from './function-
 import { IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import { LOCAL_HOST } from './local-config';
+import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
 
 /** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
 export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
@@ -71,6 +73,9 @@ export interface ServedApi {
   keyPrefix: string;
   authorizerCacheTtlSeconds: number;
   keyCacheTtlSeconds: number;
+  /** The plans the gateway emulates, when the app has them, and their emulator. */
+  plans?: { plans: Plans; defaultPlan?: string };
+  usagePlans?: LocalUsagePlans;
   /** The authorized routes, as the authorizer received them. */
   routeTable: readonly RouteRule[];
   /** Methods answered with 501, with why. */
@@ -156,6 +161,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const unresolved: UnresolvedVariable[] = [];
     const apis: ServedApi[] = [];
     const hosts: HostedFunction[] = [];
+    const usagePlans = new Map<number, LocalUsagePlans>();
     stops.push(async () => {
       await Promise.all(hosts.map((host) => host.stop()));
     });
@@ -171,6 +177,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
         ...(options.settingOverrides ?? {}),
       };
+      // Usage plans, when the app configured them: the emulator the gateway checks, and the control plane the key
+      // API's API Gateway client talks to (as dynalite stands in for DynamoDB).
+      const planConfig = assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.plans;
+      if (planConfig) {
+        const usage = await startLocalUsagePlans({ ...planConfig, host: LOCAL_HOST, ...(options.dataDir ? { dataDir: join(options.dataDir, index === 0 ? '.' : `api-${index + 1}`) } : {}) });
+        stops.push(usage.stop);
+        usagePlans.set(index, usage);
+        dualgateOverrides[SETTING_NAMES.plans] = JSON.stringify(usage.runtimePlans);
+        dualgateOverrides[SETTING_NAMES.apiGatewayEndpoint] = usage.endpoint;
+      }
       const hostFor = new Map<string, HostedFunction>();
       const host = (functionId: string): HostedFunction => {
         const existing = hostFor.get(functionId);
@@ -214,6 +230,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
           stageName,
           authorizerCacheTtlSeconds: authorizerTtl,
+          ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)!.emulator } : {}),
           ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
           ...(options.accessLog ? { accessLog: options.accessLog } : {}),
         });
@@ -233,6 +250,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
         notServed,
         catalog: authorizerFn.dualgateConfig!.catalog,
+        ...(planConfig ? { plans: planConfig } : {}),
+        ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)! } : {}),
         routeTable: authorizerFn.dualgateConfig!.routeTable.routes,
       });
       // The authorizer loads its JWKS at init, as in Lambda: start it now, so the first request is not a cold start.

@@ -12,6 +12,9 @@
  *    a malformed response or a context value that is not a string, number or boolean → 500
  *    AUTHORIZER_CONFIGURATION_ERROR.
  * 5. The policy is evaluated against the request's method ARN (iam-evaluator.ts): not allowed → 403.
+ * 5b. With usage plans (`usagePlans`, the stack's `apiKeyRequired`), the authorizer's `usageIdentifierKey` is
+ *    checked against them: no identifier, or one in no usage plan → 403; over the plan's rate → 429 THROTTLED;
+ *    over its quota → 429 QUOTA_EXCEEDED (lib/local/usage-plans/emulator.ts).
  * 6. The backend gets a v1 proxy event whose `requestContext.authorizer` holds `principalId` and the context
  *    values as strings. A throw or a malformed result → 502 `{"message":"Internal server error"}`;
  *    no answer within 29 s (API Gateway's integration timeout) → 504.
@@ -44,7 +47,7 @@ export const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId
 
 /** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
 export type GatewayAuthorizerOutcome =
-  | { effect: 'allow'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown } }
+  | { effect: 'allow'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } }
   | { effect: 'unauthorized' }
   | { effect: 'fail' };
 export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => GatewayAuthorizerOutcome | Promise<GatewayAuthorizerOutcome>;
@@ -87,6 +90,16 @@ export interface LocalGatewayOptions {
   integrationTimeoutMs?: number;
   accessLog?: AccessLogSink;
   nowMs?: () => number;
+  /**
+   * Usage plans, when the API has them: every authorized method then requires an API key (the stack's
+   * `apiKeyRequired`), taken from the authorizer's `usageIdentifierKey`. Absent: nothing is checked.
+   */
+  usagePlans?: UsagePlanAdmission;
+}
+
+/** What the gateway asks the usage-plan emulator about each request to an authorized method. */
+export interface UsagePlanAdmission {
+  admit(usageIdentifierKey: string | undefined): 'ok' | 'forbidden' | 'throttled' | 'quota_exceeded';
 }
 
 interface CachedAuthorization {
@@ -94,6 +107,7 @@ interface CachedAuthorization {
   policyDocument: unknown;
   /** Context values already turned into strings, as backends receive them. */
   context: Record<string, string>;
+  usageIdentifierKey?: string;
 }
 
 interface CompiledRoute {
@@ -185,7 +199,7 @@ function isScalar(value: unknown): value is string | number | boolean {
 }
 
 /** Check an authorizer response the way API Gateway does; undefined means AUTHORIZER_CONFIGURATION_ERROR. */
-export function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown }): CachedAuthorization | undefined {
+export function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
   if (typeof response.principalId !== 'string' || response.principalId.length === 0) return undefined;
   if (response.policyDocument === null || typeof response.policyDocument !== 'object') return undefined;
   const context: Record<string, string> = {};
@@ -198,7 +212,9 @@ export function acceptAuthorizerResponse(response: { principalId?: unknown; poli
       context[name] = String(value);
     }
   }
-  return { principalId: response.principalId, policyDocument: response.policyDocument, context };
+  const accepted: CachedAuthorization = { principalId: response.principalId, policyDocument: response.policyDocument, context };
+  if (typeof response.usageIdentifierKey === 'string') accepted.usageIdentifierKey = response.usageIdentifierKey;
+  return accepted;
 }
 
 interface ValidResult {
@@ -448,6 +464,13 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       if (verdict.decision !== 'allow') {
         sendGateway('ACCESS_DENIED');
         return;
+      }
+      if (options.usagePlans) {
+        const admitted = options.usagePlans.admit(authorization.usageIdentifierKey);
+        if (admitted !== 'ok') {
+          sendGateway(admitted === 'throttled' ? 'THROTTLED' : admitted === 'quota_exceeded' ? 'QUOTA_EXCEEDED' : 'ACCESS_DENIED');
+          return;
+        }
       }
       authorizerContext = { principalId: authorization.principalId, ...authorization.context };
     }

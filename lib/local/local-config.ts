@@ -155,3 +155,4 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   if (options.dataDir) config.dataDir = options.dataDir;
   return config;
 }
+

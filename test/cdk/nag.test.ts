@@ -5,10 +5,11 @@ import { App, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DualgateStack } from '../../lib/dualgate-stack';
+import type { DualAuthApiProps } from '../../lib/dual-auth-api';
 
-function synthWithNag(extend?: (stack: DualgateStack) => void): { error?: Error; report?: string } {
+function synthWithNag(extend?: (stack: DualgateStack) => void, dualgate?: DualAuthApiProps): { error?: Error; report?: string } {
   const app = new App();
-  const stack = new DualgateStack(app, 'NagStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new DualgateStack(app, 'NagStack', { env: { account: '123456789012', region: 'eu-west-1' }, ...(dualgate ? { dualgate } : {}) });
   extend?.(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
@@ -24,6 +25,11 @@ function synthWithNag(extend?: (stack: DualgateStack) => void): { error?: Error;
 describe('cdk-nag AwsSolutions', { timeout: 120_000 }, () => {
   it('finds nothing unacknowledged in the demo stack', () => {
     const { error, report } = synthWithNag();
+    expect(report ?? error?.message).toBeUndefined();
+  });
+
+  it('finds nothing unacknowledged with plans (usage plans, API keys, the key API API Gateway permissions)', () => {
+    const { error, report } = synthWithNag(undefined, { plans: { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } }, pro: { rateLimitPerSecond: 50, burstLimit: 100 } } });
     expect(report ?? error?.message).toBeUndefined();
   });
 

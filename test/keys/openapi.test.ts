@@ -9,7 +9,7 @@ import { createKeysHandler } from '../../lambdas/keys/router';
 import { createdKeySchema, createKeyBody, keyPageSchema, publicKeySchema, rotateKeyBody, updateKeyBody } from '../../lambdas/keys/schemas';
 import { KeyStore } from '../../lambdas/shared/key-store';
 import { buildKeysOpenApi } from '../../lib/keys-openapi';
-import { managementRoutes } from '../../lambdas/shared/route-table';
+import { consumerRoutes, managementRoutes } from '../../lambdas/shared/route-table';
 import { captureLogger } from '../support/logs';
 import { caller } from './harness';
 
@@ -32,12 +32,12 @@ describe('keys OpenAPI document', () => {
   });
 
   it('describes every management route with its method and scopes, and nothing more', () => {
-    const routes = managementRoutes().map((route) => `${route.method} ${route.path} ${route.scopes.join(',')}`);
+    const routes = [...managementRoutes(), ...consumerRoutes()].map((route) => `${route.method} ${route.path} ${route.scopes.join(',')}`);
     const documented = Object.entries(checkedIn.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, operation]) => `${method.toUpperCase()} ${path} ${operation['x-required-scopes'].join(',')}`),
     );
     expect(documented.sort()).toEqual(routes.sort());
-    expect(routes).toHaveLength(6);
+    expect(routes).toHaveLength(9);
   });
 
   it('has request schemas whose fields and required fields match the zod schemas, closed to extra fields', () => {

@@ -76,3 +76,4 @@ describe('localConfigFromEnv: external issuers (DUALGATE_ISSUERS)', () => {
     expect(() => localConfigFromEnv({ DUALGATE_ISSUERS: '[{"issuer":"http://127.0.0.1:3001","audience":"a"}]' })).toThrow(/local mode's own issuer/);
   });
 });
+

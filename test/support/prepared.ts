@@ -85,10 +85,14 @@ function cachedAssembly(name: string, sources: string[], synth: (outdir: string)
   });
 }
 
-/** The demo app's assembly, as `npm run dev` synthesizes it. */
-export function demoAssembly(): string {
-  return cachedAssembly('demo-assembly', [...PACKAGE_SOURCES, 'cdk.json'], (outdir) =>
-    run(process.execPath, ['--import', TSX_LOADER, join(REPO, 'bin', 'dualgate.ts')], REPO, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'dualgate:dev': true, 'aws:cdk:enable-path-metadata': true }) }),
+/** The demo app's assembly, as `npm run dev` synthesizes it; `context` adds CDK context (`dualgate:plans`…). */
+export function demoAssembly(context: Record<string, unknown> = {}): string {
+  const variant = Object.keys(context).length === 0 ? 'demo-assembly' : `demo-assembly-${createHash('sha256').update(JSON.stringify(context)).digest('hex').slice(0, 8)}`;
+  return cachedAssembly(variant, [...PACKAGE_SOURCES, 'cdk.json'], (outdir) =>
+    run(process.execPath, ['--import', TSX_LOADER, join(REPO, 'bin', 'dualgate.ts')], REPO, {
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'dualgate:dev': true, 'aws:cdk:enable-path-metadata': true, ...context }),
+    }),
   );
 }
 

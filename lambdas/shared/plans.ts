@@ -1,0 +1,148 @@
+/**
+ * Plans: per-consumer rate limits and quotas. The shape the construct takes (`plans`, `defaultPlan`), checked
+ * in one place for synth (lib/plans.ts) and local mode (lib/local/local-config.ts), and the runtime view the
+ * Lambdas receive. Pure: no CDK, no SDK.
+ */
+
+export const QUOTA_PERIODS = ['DAY', 'WEEK', 'MONTH'] as const;
+export type QuotaPeriod = (typeof QUOTA_PERIODS)[number];
+
+export interface PlanQuota {
+  /** Requests per period. */
+  readonly limit: number;
+  /** A calendar period in UTC, as API Gateway counts it. */
+  readonly period: QuotaPeriod;
+}
+
+export interface PlanLimits {
+  /** Steady-state requests per second (the token bucket's refill rate). */
+  readonly rateLimitPerSecond: number;
+  /** Requests allowed at once (the token bucket's size). */
+  readonly burstLimit: number;
+  readonly quota?: PlanQuota;
+}
+
+export type Plans = Readonly<Record<string, PlanLimits>>;
+
+/** A plan name: safe in an API Gateway usage plan name, a URL and a CLI argument. */
+export const PLAN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+/**
+ * Each plan's usage plan id reaches the key API in its environment (Lambda allows 4 KB in all), and API Gateway
+ * allows 300 usage plans per account and Region: 25 plans per API keeps both comfortable.
+ */
+export const MAX_PLANS = 25;
+/** API Gateway's own bounds: rate up to 10,000 per second and burst up to 5,000 per account and Region by default. */
+const MAX_RATE = 10_000;
+const MAX_BURST = 5_000;
+const MAX_QUOTA = 2_000_000_000;
+
+export class PlanConfigError extends Error {
+  override readonly name = 'PlanConfigError';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Check `plans` and `defaultPlan`; returns them normalised. Errors name the setting as the user spelled it
+ * (`plans.free.burstLimit`, or `DUALGATE_LOCAL_PLANS.plans.free.burstLimit` in local mode).
+ */
+export function validatePlans(plans: unknown, defaultPlan: unknown, names: { plans: string; defaultPlan: string } = { plans: 'plans', defaultPlan: 'defaultPlan' }): { plans: Plans; defaultPlan?: string } {
+  if (!isRecord(plans)) throw new PlanConfigError(`${names.plans} must be an object of plans, such as { free: { rateLimitPerSecond: 5, burstLimit: 10 } }`);
+  const entries = Object.entries(plans);
+  if (entries.length === 0) throw new PlanConfigError(`${names.plans} must name at least one plan (leave ${names.plans} out to turn plans off)`);
+  if (entries.length > MAX_PLANS) throw new PlanConfigError(`${names.plans} has ${entries.length} plans; at most ${MAX_PLANS} per API`);
+  const result: Record<string, PlanLimits> = {};
+  for (const [name, raw] of entries) {
+    const where = `${names.plans}.${name}`;
+    if (!PLAN_NAME_PATTERN.test(name)) throw new PlanConfigError(`${names.plans}: plan name ${JSON.stringify(name)} must match ${PLAN_NAME_PATTERN}`);
+    if (!isRecord(raw)) throw new PlanConfigError(`${where} must be { rateLimitPerSecond, burstLimit, quota? }`);
+    const unknown = Object.keys(raw).filter((field) => !['rateLimitPerSecond', 'burstLimit', 'quota'].includes(field));
+    if (unknown.length > 0) throw new PlanConfigError(`${where}: unknown setting(s) ${unknown.join(', ')}`);
+    const rate = raw['rateLimitPerSecond'];
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > MAX_RATE) {
+      throw new PlanConfigError(`${where}.rateLimitPerSecond must be a number above 0 and at most ${MAX_RATE} (got ${JSON.stringify(rate)})`);
+    }
+    const burst = raw['burstLimit'];
+    if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
+      throw new PlanConfigError(`${where}.burstLimit must be an integer from 1 to ${MAX_BURST} (got ${JSON.stringify(burst)})`);
+    }
+    const limits: { rateLimitPerSecond: number; burstLimit: number; quota?: PlanQuota } = { rateLimitPerSecond: rate, burstLimit: burst };
+    const quota = raw['quota'];
+    if (quota !== undefined) {
+      if (!isRecord(quota)) throw new PlanConfigError(`${where}.quota must be { limit, period }`);
+      const extra = Object.keys(quota).filter((field) => field !== 'limit' && field !== 'period');
+      if (extra.length > 0) throw new PlanConfigError(`${where}.quota: unknown setting(s) ${extra.join(', ')}`);
+      const limit = quota['limit'];
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_QUOTA) {
+        throw new PlanConfigError(`${where}.quota.limit must be an integer from 1 to ${MAX_QUOTA} (got ${JSON.stringify(limit)})`);
+      }
+      const period = quota['period'];
+      if (!(QUOTA_PERIODS as readonly unknown[]).includes(period)) {
+        throw new PlanConfigError(`${where}.quota.period must be one of ${QUOTA_PERIODS.join(', ')} (got ${JSON.stringify(period)})`);
+      }
+      limits.quota = { limit, period: period as QuotaPeriod };
+    }
+    result[name] = limits;
+  }
+  if (defaultPlan === undefined) return { plans: result };
+  if (typeof defaultPlan !== 'string' || !(defaultPlan in result)) {
+    throw new PlanConfigError(`${names.defaultPlan} must be one of the plans (${Object.keys(result).join(', ')}) (got ${JSON.stringify(defaultPlan)})`);
+  }
+  return { plans: result, defaultPlan };
+}
+
+/** What the authorizer and the key API receive when plans are on (`DUALGATE_PLANS`, lambdas/shared/settings.ts). */
+export interface RuntimePlans {
+  /**
+   * Each plan's API Gateway usage plan, by name: its id cannot reach the Lambdas' environment (the usage plan
+   * depends on the stage, the stage on the methods, the methods on these functions: a cycle), so the key API
+   * looks the ids up by name (GetUsagePlans) once per container. Limits live in the usage plans themselves.
+   */
+  readonly usagePlanNames: Readonly<Record<string, string>>;
+  readonly defaultPlan?: string;
+  /**
+   * The API Gateway API key that every consumer without a plan of its own shares: on `defaultPlan`'s usage plan,
+   * or on an internal usage plan without limits. Its value is a usage identifier, never a credential: with the
+   * key source AUTHORIZER, API Gateway ignores any `x-api-key` a client sends.
+   */
+  readonly sharedUsageKey: string;
+}
+
+/** Parse `DUALGATE_PLANS` (written by the construct or local mode); throws a message naming what is wrong. */
+export function parseRuntimePlans(raw: unknown): RuntimePlans {
+  if (!isRecord(raw)) throw new PlanConfigError('must be a JSON object');
+  const ids = raw['usagePlanNames'];
+  if (!isRecord(ids) || Object.keys(ids).length === 0) throw new PlanConfigError('usagePlanNames must map plan names to usage plan names');
+  for (const [name, id] of Object.entries(ids)) {
+    if (!PLAN_NAME_PATTERN.test(name) || typeof id !== 'string' || id.length === 0) throw new PlanConfigError(`usagePlanNames.${name} is not a plan name with a usage plan name`);
+  }
+  const sharedUsageKey = raw['sharedUsageKey'];
+  if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20) throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
+  const defaultPlan = raw['defaultPlan'];
+  if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
+  return { usagePlanNames: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
+}
+
+/**
+ * A consumer that has, or had, a plan of its own, as the key table stores it. Clearing the plan keeps the record
+ * and its API Gateway key (in the usage plan it was last in): an identifier the gateway still caches keeps
+ * working until the cache bound passes, and a later assignment reuses the key, so its quota count carries on.
+ */
+export interface ConsumerRecord {
+  readonly sub: string;
+  /** The assigned plan; absent once cleared (the consumer is then back on the shared key). */
+  readonly plan?: string;
+  /** The plan whose usage plan holds the key now. */
+  readonly keyPlan: string;
+  /** API Gateway's id of the consumer's usage key. */
+  readonly apiKeyId: string;
+  /** That key's value: the `usageIdentifierKey` the authorizer returns while a plan is assigned. Never shown to clients. */
+  readonly apiKeyValue: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** A sub as a path parameter: any JWT subject or key owner, within sane bounds. */
+export const CONSUMER_SUB_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;

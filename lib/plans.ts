@@ -1,0 +1,121 @@
+/**
+ * Plans on AWS: one API Gateway usage plan per dualgate plan, API key source AUTHORIZER, `apiKeyRequired` on
+ * every authorized method, the shared usage key for consumers without a plan of their own, and what the
+ * authorizer and the key API need to know (DUALGATE_PLANS) and may call (least-privilege IAM). Without `plans`
+ * none of this exists: `attachPlans` is not called.
+ *
+ * API Gateway's rules this follows:
+ * - With the key source AUTHORIZER, the authorizer's `usageIdentifierKey` is the API key VALUE, and a method with
+ *   `apiKeyRequired` answers 403 when the authorizer returns none, or one in no usage plan of the stage. So every
+ *   allowed principal gets an identifier: its own key, or the shared one.
+ * - A key belongs to at most one usage plan per API stage.
+ * - 10,000 API keys per account and Region (not adjustable), 300 usage plans; throttling and quotas are
+ *   best-effort, not a billing-grade count.
+ */
+import { Fn, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { PlanConfigError, validatePlans, type Plans, type RuntimePlans } from '../lambdas/shared/plans';
+import { SETTING_NAMES } from '../lambdas/shared/settings';
+import { DualgateConfigError } from './config';
+import { PLAN_GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
+
+export type { PlanLimits, PlanQuota, Plans, QuotaPeriod } from '../lambdas/shared/plans';
+
+/** The props' plans, checked; undefined when the app has none. Throws DualgateConfigError naming the setting. */
+export function plansFromProps(plans: unknown, defaultPlan: unknown): { plans: Plans; defaultPlan?: string } | undefined {
+  if (plans === undefined) {
+    if (defaultPlan !== undefined) throw new DualgateConfigError('defaultPlan needs plans: name the plans first');
+    return undefined;
+  }
+  try {
+    return validatePlans(plans, defaultPlan);
+  } catch (error) {
+    if (error instanceof PlanConfigError) throw new DualgateConfigError(error.message);
+    throw error;
+  }
+}
+
+export interface PlansWiring {
+  api: apigateway.RestApi;
+  /** Both get DUALGATE_PLANS; the key API also gets the API Gateway permissions. */
+  authorizerFunction: lambda.Function;
+  managementFunction?: lambda.Function;
+}
+
+/** The usage plans and the shared key, and what the Lambdas need. Returns the usage plans by dualgate plan name. */
+export class DualgatePlans extends Construct {
+  readonly usagePlans: Readonly<Record<string, apigateway.UsagePlan>>;
+  /** The usage plan consumers without a plan of their own share: `defaultPlan`'s, or one without limits. */
+  readonly sharedUsagePlan: apigateway.UsagePlan;
+
+  constructor(scope: Construct, id: string, config: { plans: Plans; defaultPlan?: string }, wiring: PlansWiring) {
+    super(scope, id);
+    const { api } = wiring;
+    const stack = Stack.of(this);
+    // The authorizer, not the client's x-api-key header, says which key a request counts against.
+    (api.node.defaultChild as apigateway.CfnRestApi).apiKeySourceType = 'AUTHORIZER';
+    const apiStages = [{ api, stage: api.deploymentStage }];
+    const usagePlans: Record<string, apigateway.UsagePlan> = {};
+    // Names the key API finds the usage plans by (their ids would make a dependency cycle, see RuntimePlans).
+    const usagePlanName = (plan: string) => `${stack.stackName}-${this.node.addr.slice(0, 8)}-${plan}`;
+    for (const [name, limits] of Object.entries(config.plans)) {
+      usagePlans[name] = api.addUsagePlan(`UsagePlan-${name}`, {
+        name: usagePlanName(name),
+        description: `dualgate plan ${name}`,
+        apiStages,
+        throttle: { rateLimit: limits.rateLimitPerSecond, burstLimit: limits.burstLimit },
+        ...(limits.quota ? { quota: { limit: limits.quota.limit, period: apigateway.Period[limits.quota.period] } } : {}),
+      });
+    }
+    this.usagePlans = usagePlans;
+    // Without a defaultPlan, unassigned consumers still need an identifier (or apiKeyRequired gives them 403):
+    // a usage plan without limits, so only the stage's throttle applies to them.
+    this.sharedUsagePlan =
+      config.defaultPlan !== undefined
+        ? (usagePlans[config.defaultPlan] as apigateway.UsagePlan)
+        : api.addUsagePlan('UsagePlan-shared', { name: `${stack.stackName}-${this.node.addr.slice(0, 8)}-unassigned`, description: 'dualgate: consumers without a plan (stage throttle only)', apiStages });
+    // A usage identifier, not a credential: with key source AUTHORIZER, API Gateway ignores a client's x-api-key.
+    // Stable per stack (the stack id's UUID), unique per account, and known at deploy time without a custom resource.
+    const sharedValue = Fn.join('', ['dualgate-shared-', Fn.select(2, Fn.split('/', stack.stackId))]);
+    const sharedKey = new apigateway.ApiKey(this, 'SharedUsageKey', { value: sharedValue, enabled: true, description: 'dualgate: usage identifier shared by consumers without a plan; not a credential' });
+    this.sharedUsagePlan.addApiKey(sharedKey);
+
+    const runtime: RuntimePlans = {
+      usagePlanNames: Object.fromEntries(Object.keys(usagePlans).map((name) => [name, usagePlanName(name)])),
+      sharedUsageKey: sharedValue,
+      ...(config.defaultPlan !== undefined ? { defaultPlan: config.defaultPlan } : {}),
+    };
+    const plansJson = stack.toJsonString(runtime);
+    wiring.authorizerFunction.addEnvironment(SETTING_NAMES.plans, plansJson);
+    for (const spec of PLAN_GATEWAY_RESPONSES) {
+      api.addGatewayResponse(`Response${spec.type}`, {
+        type: apigateway.ResponseType.of(spec.type),
+        statusCode: String(spec.statusCode),
+        templates: { 'application/json': gatewayResponseTemplate(spec) },
+        responseHeaders: { 'Content-Type': "'application/json'" },
+      });
+    }
+
+    const fn = wiring.managementFunction;
+    if (!fn) return;
+    fn.addEnvironment(SETTING_NAMES.plans, plansJson);
+    const arn = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
+    const planPaths = Object.values(usagePlans).map((plan) => `/usageplans/${plan.usagePlanId}`);
+    // Least privilege: create keys (API Gateway has no finer resource for a key not yet made), list usage plans
+    // (to find this API's by name), move keys in and out of this API's usage plans and read their usage; never
+    // another API's plans, never a key's deletion. A policy of its own, not the role's default policy: the
+    // function depends on that one, and these statements name the usage plans, which depend on the function
+    // (through the stage, the deployment and the methods).
+    new iam.Policy(this, 'UsagePlanAccess', {
+      roles: [fn.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [arn('/apikeys'), ...planPaths.map((path) => arn(`${path}/keys`))] }),
+        new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
+        new iam.PolicyStatement({ actions: ['apigateway:GET'], resources: [arn('/usageplans'), ...planPaths.map((path) => arn(`${path}/usage`))] }),
+      ],
+    });
+  }
+}

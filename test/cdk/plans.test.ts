@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DEMO_ROUTES } from '../../lib/demo/demo-routes';
+
+function synth(props: DualAuthApiProps = {}) {
+  const stack = new Stack(new App(), 'PlanStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  const gate = new DualAuthApi(stack, 'Gate', { ...props, routes: DEMO_ROUTES.map((route) => ({ ...route, handler: backend })) });
+  return { template: Template.fromStack(stack), gate, stack };
+}
+
+const PLANS: DualAuthApiProps['plans'] = {
+  free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 10_000, period: 'DAY' } },
+  pro: { rateLimitPerSecond: 100, burstLimit: 200 },
+};
+
+const methods = (template: Template) => Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties as Record<string, unknown>);
+
+describe('plans on AWS', () => {
+  const { template, stack, gate } = synth({ plans: PLANS, defaultPlan: 'free' });
+
+  it('makes one usage plan per dualgate plan with its throttle and quota, on the API stage', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 5, BurstLimit: 10 },
+      Quota: { Limit: 10_000, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ ApiId: { Ref: Match.stringLikeRegexp('GateApi') } })],
+    });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 100, BurstLimit: 200 }, Quota: Match.absent() });
+  });
+
+  it('reads API keys from the authorizer (ApiKeySourceType AUTHORIZER)', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
+  });
+
+  it('requires an API key on every authorized method and on no open one', () => {
+    const all = methods(template);
+    const custom = all.filter((method) => method.AuthorizationType === 'CUSTOM');
+    expect(custom.length).toBeGreaterThan(5);
+    for (const method of custom) expect(method.ApiKeyRequired).toBe(true);
+    for (const method of all.filter((method) => method.AuthorizationType === 'NONE')) expect(method.ApiKeyRequired).not.toBe(true);
+  });
+
+  it('adds the consumer routes beside the key API', () => {
+    const consumers = all(template).filter((resource) => resource.PathPart === '{sub}');
+    expect(consumers).toHaveLength(1);
+    expect(gate.routeTable.filter((rule) => rule.path === '/consumers/{sub}').map((rule) => [rule.method, rule.scopes])).toEqual([
+      ['GET', ['keys:read']],
+      ['PUT', ['keys:write']],
+      ['DELETE', ['keys:write']],
+    ]);
+  });
+
+  it('puts the shared usage key on the default plan and tells both Lambdas the plan ids', () => {
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    const free = Object.entries(template.findResources('AWS::ApiGateway::UsagePlan', { Properties: { Throttle: { RateLimit: 5 } } }))[0]?.[0];
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { UsagePlanId: { Ref: free }, KeyType: 'API_KEY' });
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS);
+    expect(fns).toHaveLength(2);
+    expect(JSON.stringify(stack.resolve(fns[0]?.Properties.Environment.Variables.DUALGATE_PLANS))).toContain('defaultPlan');
+  });
+
+  it('answers over the rate and over the quota with JSON 429s carrying the request id', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'THROTTLED',
+      StatusCode: '429',
+      ResponseTemplates: { 'application/json': '{"message":"Too Many Requests","requestId":"$context.requestId"}' },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'QUOTA_EXCEEDED',
+      StatusCode: '429',
+      ResponseTemplates: { 'application/json': '{"message":"Limit Exceeded","requestId":"$context.requestId"}' },
+    });
+  });
+
+  it('lets the key API create keys, list usage plans, and move keys in and out of this API usage plans only, and read their usage', () => {
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GatePlansUsagePlanAccess') } });
+    expect(Object.keys(policies)).toHaveLength(1);
+    const statements = Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string; Resource: unknown }[]);
+    const planIds = Object.keys(template.findResources('AWS::ApiGateway::UsagePlan'));
+    const rendered = Object.fromEntries(statements.map((statement) => [statement.Action, JSON.stringify(statement.Resource)]));
+    expect(Object.keys(rendered).sort()).toEqual(['apigateway:DELETE', 'apigateway:GET', 'apigateway:POST']);
+    for (const resource of Object.values(rendered)) expect(resource).not.toMatch(/"\*"|usageplans\/\*/);
+    expect(rendered['apigateway:POST']).toMatch(/::\/apikeys"/);
+    for (const id of planIds) {
+      expect(rendered['apigateway:POST']).toContain(`{"Ref":"${id}"},"/keys"`);
+      expect(rendered['apigateway:DELETE']).toContain(`{"Ref":"${id}"},"/keys/*"`);
+      expect(rendered['apigateway:GET']).toContain(`{"Ref":"${id}"},"/usage"`);
+    }
+    expect(rendered['apigateway:GET']).toMatch(/::\/usageplans"/);
+    // The authorizer keeps its one GetItem: consumer records live in the key table.
+    const authorizer = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GateAuthorizerServiceRoleDefaultPolicy') } });
+    const authorizerActions = Object.values(authorizer).flatMap((policy) => policy.Properties.PolicyDocument.Statement.map((statement: { Action: unknown }) => statement.Action));
+    expect(authorizerActions).toEqual(['dynamodb:GetItem']);
+  });
+});
+
+function all(template: Template) {
+  return Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties as Record<string, unknown>);
+}
+
+describe('plans without a defaultPlan', () => {
+  const { template } = synth({ plans: { pro: { rateLimitPerSecond: 100, burstLimit: 200 } } });
+  it('shares one key on an internal usage plan without limits (the stage throttle only)', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    const unlimited = Object.entries(template.findResources('AWS::ApiGateway::UsagePlan')).filter(([, plan]) => plan.Properties.Throttle === undefined && plan.Properties.Quota === undefined);
+    expect(unlimited).toHaveLength(1);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { UsagePlanId: { Ref: unlimited[0]?.[0] } });
+  });
+});
+
+describe('no plans', () => {
+  const { template } = synth();
+  it('creates no usage plan, no API key, no apiKeyRequired, no consumer route and no DUALGATE_PLANS', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+    for (const method of methods(template)) expect(method.ApiKeyRequired).toBeUndefined();
+    expect(all(template).some((resource) => resource.PathPart === 'consumers')).toBe(false);
+    expect(JSON.stringify(template.findResources('AWS::Lambda::Function'))).not.toContain('DUALGATE_PLANS');
+    expect(JSON.stringify(template.findResources('AWS::ApiGateway::RestApi'))).not.toContain('ApiKeySourceType');
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 7);
+  });
+});
+
+describe('plan settings are checked at synth, naming the setting', () => {
+  const cases: [string, DualAuthApiProps, RegExp][] = [
+    ['a rate of 0', { plans: { free: { rateLimitPerSecond: 0, burstLimit: 1 } } }, /plans\.free\.rateLimitPerSecond must be/],
+    ['a fractional burst', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1.5 } } }, /plans\.free\.burstLimit must be an integer/],
+    ['an unknown period', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 5, period: 'YEAR' as 'DAY' } } } }, /plans\.free\.quota\.period must be one of DAY, WEEK, MONTH/],
+    ['a quota of 0', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 0, period: 'DAY' } } } }, /plans\.free\.quota\.limit must be/],
+    ['an unknown field', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, rate: 3 } as never } }, /plans\.free: unknown setting\(s\) rate/],
+    ['a bad plan name', { plans: { 'free plan': { rateLimitPerSecond: 1, burstLimit: 1 } } }, /plans: plan name "free plan" must match/],
+    ['no plan at all', { plans: {} }, /plans must name at least one plan/],
+    ['an unknown defaultPlan', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1 } }, defaultPlan: 'gold' }, /defaultPlan must be one of the plans \(free\) \(got "gold"\)/],
+    ['a defaultPlan without plans', { defaultPlan: 'free' }, /defaultPlan needs plans/],
+  ];
+  for (const [what, props, message] of cases) {
+    it(`refuses ${what}`, () => {
+      expect(() => synth(props)).toThrow(message);
+    });
+  }
+});

@@ -1,0 +1,158 @@
+/** The consumer routes with API Gateway mocked (aws-sdk-client-mock) and an in-memory consumer store. */
+import { APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteUsagePlanKeyCommand, GetUsageCommand, GetUsagePlansCommand, LimitExceededException, NotFoundException } from '@aws-sdk/client-api-gateway';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { createKeysHandler } from '../../lambdas/keys/router';
+import { AwsUsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
+import type { ConsumerStore } from '../../lambdas/shared/consumer-store';
+import type { KeyManagementStore } from '../../lambdas/shared/key-store';
+import { KeyWriteConflictError } from '../../lambdas/shared/key-store';
+import { createLogger } from '../../lambdas/shared/logger';
+import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import { admin, alice, type TestCaller } from './harness';
+
+const apigw = mockClient(APIGatewayClient);
+const PLANS = { usagePlanNames: { free: 'stack-free', pro: 'stack-pro' }, defaultPlan: 'free', sharedUsageKey: 'dualgate-shared-0000000000000000' };
+
+function memoryStore(): ConsumerStore & { records: Map<string, ConsumerRecord> } {
+  const records = new Map<string, ConsumerRecord>();
+  const same = (a: ConsumerRecord | undefined, b: ConsumerRecord | undefined) => a?.apiKeyId === b?.apiKeyId && a?.updatedAt === b?.updatedAt;
+  return {
+    records,
+    getConsumer: async (sub) => records.get(sub),
+    getConsumerConsistent: async (sub) => records.get(sub),
+    putConsumer: async (next, expected) => {
+      if (expected ? !same(records.get(next.sub), expected) : records.has(next.sub)) throw new KeyWriteConflictError('replace');
+      records.set(next.sub, next);
+    },
+    deleteConsumer: async (expected) => {
+      records.delete(expected.sub);
+    },
+  };
+}
+
+let store: ReturnType<typeof memoryStore>;
+let logLines: string[];
+let nowMs: number;
+
+function handler() {
+  return createKeysHandler({
+    store: {} as KeyManagementStore,
+    keyPrefix: 'dg',
+    adminScope: 'keys:admin',
+    catalog: ['keys:read', 'keys:write', 'keys:admin'],
+    logger: createLogger({ service: 'test', sink: (line) => logLines.push(line) }),
+    nowMs: () => nowMs,
+    consumers: { store, usagePlans: new AwsUsagePlanGateway(new APIGatewayClient({ region: 'eu-west-1' })), plans: PLANS },
+  });
+}
+
+async function call(method: string, sub: string, caller: TestCaller, body?: unknown) {
+  const event = {
+    httpMethod: method,
+    resource: '/consumers/{sub}',
+    path: `/consumers/${sub}`,
+    pathParameters: { sub },
+    queryStringParameters: null,
+    headers: {},
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: { authorizer: { sub: caller.sub, scopes: caller.scopes.join(' '), authMethod: caller.authMethod } },
+  } as unknown as APIGatewayProxyEvent;
+  const result = await handler()(event);
+  return { status: result.statusCode, json: JSON.parse(result.body) as Record<string, unknown> };
+}
+
+beforeEach(() => {
+  apigw.reset();
+  apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }, { id: 'up-pro', name: 'stack-pro' }, { id: 'up-other', name: 'other-api-plan' }] });
+  apigw.on(CreateApiKeyCommand).resolves({ id: 'k-1' });
+  apigw.on(CreateUsagePlanKeyCommand).resolves({});
+  apigw.on(DeleteUsagePlanKeyCommand).resolves({});
+  store = memoryStore();
+  logLines = [];
+  nowMs = Date.parse('2026-06-01T12:00:00Z');
+});
+
+describe('PUT /consumers/{sub}', () => {
+  it('creates an enabled API key with a random value, adds it to the plan usage plan, records it and audits', async () => {
+    const response = await call('PUT', 'alice', admin, { plan: 'pro' });
+    expect(response).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    const created = apigw.commandCalls(CreateApiKeyCommand)[0]?.args[0].input;
+    expect(created).toMatchObject({ enabled: true });
+    expect(created?.value).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1', keyType: 'API_KEY' })).toHaveLength(1);
+    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro', apiKeyId: 'k-1', apiKeyValue: created?.value, updatedBy: 'admin-client' });
+    // The key value never reaches the response or the audit line.
+    expect(JSON.stringify(response)).not.toContain(created?.value as string);
+    const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['action'] === 'consumer.set-plan');
+    expect(audit).toMatchObject({ actorSub: 'admin-client', sub: 'alice', changes: { plan: { before: null, after: 'pro' } } });
+    expect(logLines.join('\n')).not.toContain(created?.value as string);
+  });
+
+  it('moves an existing key from one usage plan to the other, keeping the key (and so its count)', async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    apigw.resetHistory();
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).json).toEqual({ sub: 'alice', plan: 'free', assigned: true });
+    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+    expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-free', keyId: 'k-1' })).toHaveLength(1);
+  });
+
+  it('answers 409 naming the 10,000-key limit when API Gateway refuses another key, and writes nothing', async () => {
+    apigw.on(CreateApiKeyCommand).rejects(new LimitExceededException({ message: 'API key limit exceeded', $metadata: {} }));
+    const response = await call('PUT', 'bob', admin, { plan: 'pro' });
+    expect(response.status).toBe(409);
+    expect(response.json['message']).toMatch(/10,000 API keys per account and Region/);
+    expect(store.records.size).toBe(0);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand)).toHaveLength(0);
+  });
+
+  it('refuses an unknown plan with 400 naming the field, and a non-admin with 403, before any API Gateway call', async () => {
+    expect(await call('PUT', 'alice', admin, { plan: 'gold' })).toMatchObject({ status: 400, json: { field: 'plan' } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro', extra: 1 })).toMatchObject({ status: 400 });
+    expect(await call('PUT', 'alice', alice, { plan: 'pro' })).toMatchObject({ status: 403 });
+    expect(apigw.calls()).toHaveLength(0);
+  });
+
+  it('answers 503 when API Gateway fails, and 409 on a concurrent change', async () => {
+    apigw.on(CreateUsagePlanKeyCommand).rejects(new Error('boom'));
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    apigw.on(CreateUsagePlanKeyCommand).resolves({});
+    store.putConsumer = async () => {
+      throw new KeyWriteConflictError('replace');
+    };
+    expect((await call('PUT', 'carol', admin, { plan: 'pro' })).status).toBe(409);
+  });
+});
+
+describe('GET and DELETE /consumers/{sub}', () => {
+  it("shows a consumer its own plan and today's usage from GetUsage, and 403 to other non-admins", async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    apigw.on(GetUsageCommand).resolves({ items: { 'k-1': [[42, 958]] } });
+    expect(await call('GET', 'alice', alice)).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, usage: { date: '2026-06-01', used: 42, remaining: 958 } } });
+    expect(apigw.commandCalls(GetUsageCommand, { usagePlanId: 'up-pro', keyId: 'k-1', startDate: '2026-06-01', endDate: '2026-06-01' })).toHaveLength(1);
+    expect((await call('GET', 'bob', alice)).status).toBe(403);
+    expect(await call('GET', 'bob', admin)).toEqual({ status: 200, json: { sub: 'bob', plan: 'free', assigned: false, usage: null } });
+  });
+
+  it('clears back to the default, keeps the key for a later assignment, is idempotent and audited', async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    expect(await call('DELETE', 'alice', alice)).toMatchObject({ status: 403 });
+    expect(await call('DELETE', 'alice', admin)).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: false } });
+    expect(store.records.get('alice')).toMatchObject({ keyPlan: 'pro', apiKeyId: 'k-1' });
+    expect(store.records.get('alice')?.plan).toBeUndefined();
+    expect((await call('DELETE', 'alice', admin)).status).toBe(200);
+    expect(logLines.filter((line) => line.includes('consumer.clear-plan'))).toHaveLength(1);
+    apigw.resetHistory();
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+  });
+
+  it('treats a missing usage-plan membership as already removed', async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    apigw.on(DeleteUsagePlanKeyCommand).rejects(new NotFoundException({ message: 'Invalid Usage Plan Key', $metadata: {} }));
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).status).toBe(200);
+  });
+});
