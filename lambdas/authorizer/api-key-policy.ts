@@ -6,6 +6,7 @@ import { BoundedCache } from '../shared/bounded-cache';
 import { hashKey, parseKey } from '../shared/key-format';
 import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
 import type { KeyLookup } from '../shared/key-store';
+import type { LastUsedRecorder } from './last-used';
 import { normaliseScopes, type Principal } from '../shared/principal';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
@@ -20,6 +21,10 @@ export interface ApiKeyPolicyOptions {
   staleIfErrorSeconds: number;
   maxCacheEntries: number;
   nowMs?: () => number;
+  /** Records `lastUsedAt` off the decision's path; absent = not recorded. */
+  lastUsed?: LastUsedRecorder;
+  /** A monotonic clock in milliseconds for the key-lookup latency metric. Default `performance.now`. */
+  monotonicMs?: () => number;
 }
 
 interface CachedLookup {
@@ -38,11 +43,13 @@ export class ApiKeyPolicy implements CredentialPolicy {
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
   private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot }>();
   private readonly nowMs: () => number;
+  private readonly monotonicMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
 
   constructor(private readonly options: ApiKeyPolicyOptions) {
     this.nowMs = options.nowMs ?? Date.now;
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
   }
 
@@ -59,19 +66,22 @@ export class ApiKeyPolicy implements CredentialPolicy {
 
   private async lookUp(keyHash: string, cached: CachedLookup | undefined, nowMs: number): Promise<PolicyResult> {
     let record: KeyRecord | undefined;
+    const startedMs = this.monotonicMs();
     try {
       record = await this.read(keyHash);
     } catch (error) {
-      if (error instanceof MalformedKeyItemError) return reject('key_item_malformed');
+      const keyLookupMs = this.monotonicMs() - startedMs;
+      if (error instanceof MalformedKeyItemError) return { kind: 'reject', reason: 'key_item_malformed', keyLookupMs };
       // Stale-if-error: only a key that was valid recently, and only within the configured window.
-      if (cached?.record) return this.decide(cached.record, keyHash, nowMs, 'key_valid_stale', true);
-      return { kind: 'fail', reason: 'key_store_unavailable', error };
+      if (cached?.record) return this.decide(cached.record, keyHash, nowMs, 'key_valid_stale', true, keyLookupMs);
+      return { kind: 'fail', reason: 'key_store_unavailable', error, keyLookupMs };
     }
+    const keyLookupMs = this.monotonicMs() - startedMs;
     const ttlMs = record
       ? (this.options.keyCacheTtlSeconds + this.options.staleIfErrorSeconds) * 1000
       : this.options.negativeCacheTtlSeconds * 1000;
     this.cache.set(keyHash, { record, fetchedAtMs: nowMs }, ttlMs);
-    return this.decide(record, keyHash, nowMs, 'key_valid', false);
+    return this.decide(record, keyHash, nowMs, 'key_valid', false, keyLookupMs);
   }
 
   /** One read per hash at a time: concurrent requests for the same key share it. */
@@ -84,16 +94,26 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return read;
   }
 
-  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
-    if (!record || record.keyHash !== keyHash) return reject('key_not_found');
+  private decide(
+    record: KeyRecord | undefined,
+    keyHash: string,
+    nowMs: number,
+    reason: 'key_valid' | 'key_valid_stale',
+    cached: boolean,
+    keyLookupMs?: number,
+  ): PolicyResult {
+    if (!record || record.keyHash !== keyHash) return keyLookupMs === undefined ? reject('key_not_found') : { kind: 'reject', reason: 'key_not_found', keyLookupMs };
     const status = keyStatus(record, Math.floor(nowMs / 1000));
-    if (status !== 'active') return reject(STATUS_REASON[status]);
+    if (status !== 'active') return keyLookupMs === undefined ? reject(STATUS_REASON[status]) : { kind: 'reject', reason: STATUS_REASON[status], keyLookupMs };
+    // Fire-and-forget: never awaited here, and a failure is the recorder's to log.
+    this.options.lastUsed?.noteUse(record, nowMs, !cached);
     // One frozen principal (and its slot) per stored record: the authorizer memoises its response on the slot.
     let known = this.principals.get(record);
     if (!known) {
       known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {} };
       this.principals.set(record, known);
     }
+    if (keyLookupMs !== undefined) return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot, keyLookupMs };
     return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };
   }
 }

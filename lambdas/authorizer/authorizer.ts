@@ -7,6 +7,14 @@
  * only a table read or a JWKS fetch makes the result a promise.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import {
+  ALLOW_DIRECTIVE,
+  ALLOW_WITH_LOOKUP_DIRECTIVE,
+  AUTHORIZER_METRICS,
+  DECISION_DIRECTIVE,
+  DECISION_WITH_LOOKUP_DIRECTIVE,
+  EMF_FIELD,
+} from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
 import { classifyCredential, type CredentialKind } from './classify';
@@ -51,6 +59,10 @@ interface AllowMemo {
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
+const DECISIONS = AUTHORIZER_METRICS.decisions.name;
+const CACHE_HITS = AUTHORIZER_METRICS.cacheHits.name;
+const KEY_LOOKUP_LATENCY = AUTHORIZER_METRICS.keyLookupLatency.name;
+
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
 const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
@@ -83,36 +95,94 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return entry;
   }
 
-  /** Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential. */
+  /**
+   * Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential.
+   * That line is also the decision's metric (EMF): `Decisions` by decision and by decision, credential kind and
+   * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
+   */
   function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
+    // Bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
+    const credentialKind = kind;
+    const keyLookupMs = result.keyLookupMs;
+    const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') {
-      logger.info('denied', { decision: 'unauthorized', reason: result.reason, credentialKind: kind, requestId });
+      logger.info('denied', {
+        decision: 'unauthorized',
+        reason: result.reason,
+        credentialKind,
+        requestId,
+        [EMF_FIELD]: lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE,
+        [DECISIONS]: 1,
+        [KEY_LOOKUP_LATENCY]: lookup,
+      });
       return UNAUTHORIZED;
     }
     if (result.kind === 'fail') {
-      logger.error('failed closed', { decision: 'fail', reason: result.reason, credentialKind: kind, requestId, ...errorFields(result.error), ...causeFields(result.error) });
+      logger.error('failed closed', {
+        decision: 'fail',
+        reason: result.reason,
+        credentialKind,
+        requestId,
+        ...errorFields(result.error),
+        ...causeFields(result.error),
+        [EMF_FIELD]: lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE,
+        [DECISIONS]: 1,
+        [KEY_LOOKUP_LATENCY]: lookup,
+      });
       return FAIL;
     }
     const stageArn = stageArnOf(event.methodArn ?? '');
     if (!stageArn) {
-      logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
+      logger.error('failed closed', {
+        decision: 'fail',
+        reason: 'internal_error',
+        credentialKind,
+        detail: 'unrecognised methodArn',
+        requestId,
+        [EMF_FIELD]: DECISION_DIRECTIVE,
+        [DECISIONS]: 1,
+      });
       return FAIL;
     }
     const { principal, reason, cached } = result;
     const memo = allowFor(principal, result.slot, stageArn);
     const level = reason === 'key_valid_stale' ? 'warn' : 'info';
-    if (!cached) {
-      logger[level]('allowed', { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, requestId });
+    if (!cached || lookup !== undefined) {
+      logger[level]('allowed', {
+        sub: principal.sub,
+        authMethod: principal.authMethod,
+        keyId: principal.keyId,
+        decision: 'allow',
+        reason,
+        cached,
+        credentialKind,
+        requestId,
+        [EMF_FIELD]: lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE,
+        [DECISIONS]: 1,
+        [CACHE_HITS]: cached ? 1 : 0,
+        [KEY_LOOKUP_LATENCY]: lookup,
+      });
       return memo.outcome;
     }
     const repeatLogs = (memo.repeatLogs ??= new Map());
     let log = repeatLogs.get(reason);
     if (!log) {
-      log = logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached });
+      log = logger.child({
+        sub: principal.sub,
+        authMethod: principal.authMethod,
+        keyId: principal.keyId,
+        decision: 'allow',
+        reason,
+        cached,
+        credentialKind,
+        [DECISIONS]: 1,
+        [CACHE_HITS]: 1,
+      });
       repeatLogs.set(reason, log);
     }
-    log[level]('allowed', { requestId });
+    // The directive stays out of the child's bindings: each line needs its own Timestamp.
+    log[level]('allowed', { requestId, [EMF_FIELD]: ALLOW_DIRECTIVE });
     return memo.outcome;
   }
 
@@ -137,6 +207,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return finish(event, result, kind);
   };
 }
+
+const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 
 function causeFields(error: unknown): Record<string, unknown> {
   const cause = error instanceof Error ? error.cause : undefined;

@@ -1,12 +1,13 @@
 /** Build the authorizer's dependencies from settings. Used by the Lambda handler and by local mode. */
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
+import { createDynamoClient, DynamoKeyLookup, type KeyLookup, type KeyUsageWriter } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
 import { ApiKeyPolicy } from './api-key-policy';
 import { createAuthorizer } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
+import { LastUsedRecorder } from './last-used';
 import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
 
@@ -17,6 +18,8 @@ export const MAX_JWT_CACHE_ENTRIES = 2_000;
 export interface AuthorizerOverrides {
   dynamoClient?: DynamoDBClient;
   keyLookup?: KeyLookup;
+  /** Where `lastUsedAt` is written. Default: the DynamoDB lookup itself; with a `keyLookup` override, nowhere unless given. */
+  usageWriter?: KeyUsageWriter;
   fetcher?: Fetcher;
   logger?: Logger;
   nowMs?: () => number;
@@ -26,9 +29,12 @@ export interface AuthorizerOverrides {
 export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
-  const keyLookup =
-    overrides.keyLookup ??
-    new DynamoKeyLookup(overrides.dynamoClient ?? createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), settings.tableName);
+  const dynamoLookup = overrides.keyLookup
+    ? undefined
+    : new DynamoKeyLookup(overrides.dynamoClient ?? createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), settings.tableName);
+  const keyLookup: KeyLookup = overrides.keyLookup ?? (dynamoLookup as DynamoKeyLookup);
+  const usageWriter = overrides.usageWriter ?? dynamoLookup;
+  const lastUsed = usageWriter ? new LastUsedRecorder({ writer: usageWriter, intervalSeconds: settings.lastUsedIntervalSeconds, logger, nowMs }) : undefined;
   const apiKeyPolicy = new ApiKeyPolicy({
     keyPrefix: settings.keyPrefix,
     store: keyLookup,
@@ -37,12 +43,13 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     staleIfErrorSeconds: settings.staleIfErrorSeconds,
     maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
     nowMs,
+    ...(lastUsed ? { lastUsed } : {}),
   });
   const jwtPolicy =
     settings.issuers.length > 0
       ? new JwtPolicy({
           issuers: settings.issuers,
-          fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs }),
+          fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs, logger }),
           jwtCacheTtlSeconds: settings.jwtCacheTtlSeconds,
           maxCacheEntries: MAX_JWT_CACHE_ENTRIES,
           nowMs,
@@ -54,5 +61,5 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     compiler: new PolicyCompiler(routeTable),
     logger,
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, logger };
+  return { authorize, apiKeyPolicy, jwtPolicy, logger, lastUsed };
 }

@@ -3,6 +3,8 @@
  * its weight in the authorizer's cold start. Never pass a credential: log a `keyId`, a key's `start`,
  * or a reason code instead.
  */
+import { EmfDirective } from './emf';
+
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 const LEVEL_ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
 
@@ -32,13 +34,15 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
  * directly when they need no escaping (the common case), else JSON.stringify'd: the same JSON, at half
  * the cost on the authorizer's per-decision line.
  */
-function serialiseFields(fields: LogFields): string {
+function serialiseFields(fields: LogFields, nowMs: number): string {
   let out = '';
   for (const name in fields) {
     const value = fields[name];
     if (value === undefined) continue;
     if (typeof value === 'string') out += NEEDS_ESCAPE.test(value) ? `,"${name}":${JSON.stringify(value)}` : `,"${name}":"${value}"`;
     else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out += `,"${name}":${value}`;
+    // An EMF directive (under `_aws`) makes the line a metric document, stamped with the line's own time.
+    else if (value instanceof EmfDirective) out += `,"${name}":${value.awsJson(nowMs)}`;
     else out += `,"${name}":${JSON.stringify(value) ?? 'null'}`;
   }
   return out;
@@ -74,7 +78,7 @@ class LogWriter {
       prefix = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`;
       if (this.prefixes.size < 256) this.prefixes.set(prefixKey, prefix);
     }
-    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}}`);
+    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields, nowMs)}}`);
   }
 }
 
@@ -97,7 +101,8 @@ class JsonLogger implements Logger {
     this.writer.write('ERROR', message, this.bound, fields);
   }
   child(bindings: LogFields): Logger {
-    return new JsonLogger(this.writer, this.bound + serialiseFields(bindings));
+    // Bindings are serialised once, now: an EmfDirective belongs in a line's own fields, not here.
+    return new JsonLogger(this.writer, this.bound + serialiseFields(bindings, Date.now()));
   }
 }
 
