@@ -33,6 +33,7 @@ import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NOD
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
+import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
 
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
@@ -63,6 +64,11 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   /** External OIDC issuers (`[{ issuer, audience, jwksUri? }]`). Without them, a Cognito user pool is created. */
   readonly issuers?: readonly unknown[];
   readonly logLevel?: DualgateConfig['logLevel'];
+  /**
+   * Alarms, a dashboard and a saved Logs Insights query (lib/monitoring.ts): on by default; pass
+   * `{ alarmTopic }` or `{ alarmActions }` to be notified, or `false` to leave them out.
+   */
+  readonly monitoring?: boolean | DualAuthApiMonitoringOptions;
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -91,11 +97,12 @@ const CONFIG_PROPS = [
   'negativeKeyCacheTtlSeconds',
   'staleIfErrorSeconds',
   'jwtCacheTtlSeconds',
+  'lastUsedIntervalSeconds',
   'adminScope',
   'stageName',
   'logLevel',
 ] as const;
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'monitoring'] as const;
 
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
@@ -110,6 +117,8 @@ export class DualAuthApi extends Construct {
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
   readonly tokenUrl?: string;
+  /** Alarms, dashboard and saved query, unless `monitoring: false`. */
+  readonly monitoring?: DualAuthApiMonitoring;
 
   private readonly rules: RouteRule[] = [];
   private readonly ownMethods = new Set<apigateway.Method>();
@@ -125,6 +134,7 @@ export class DualAuthApi extends Construct {
     const config = resolveConfig(Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])));
     this.config = config;
     this.extraScopes = validExtraScopes(props.extraScopes);
+    const monitoring = monitoringOptions(props.monitoring);
     const stack = Stack.of(this);
 
     this.table = new dynamodb.Table(this, 'KeyTable', {
@@ -190,6 +200,18 @@ export class DualAuthApi extends Construct {
     this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, { memorySize: 512, timeout: Duration.seconds(5) });
     // Least privilege: the authorizer reads one item by hash, on the table itself (no index), and nothing else.
     this.authorizerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
+    // …and records lastUsedAt: UpdateItem of that one attribute (plus the key, which every request names),
+    // returning nothing, so the role can neither change a key's scopes or expiry nor read through the write.
+    this.authorizerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [KEY_TABLE.partitionKey, KEY_TABLE.lastUsedAttribute] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      }),
+    );
 
     this.authorizer = new apigateway.RequestAuthorizer(this, 'DualAuthorizer', {
       handler: this.authorizerFunction,
@@ -248,6 +270,16 @@ export class DualAuthApi extends Construct {
       for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
     }
     for (const route of props.routes ?? []) this.addRoute(route);
+
+    if (monitoring) {
+      this.monitoring = new DualAuthApiMonitoring(this, 'Monitoring', {
+        ...monitoring,
+        api: this.api,
+        authorizerFunction: this.authorizerFunction,
+        ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
+        accessLogs,
+      });
+    }
 
     // The route table is final once the app has added every route: compile it into the assets at synth.
     Aspects.of(this).add(new FinaliseRouteTable(this), { priority: AspectPriority.MUTATING });
