@@ -41,13 +41,12 @@ export interface DualAuthApiMonitoringProps extends DualAuthApiMonitoringOptions
 
 const FIVE_MINUTES = Duration.minutes(5);
 
-/** A metric from the authorizer's or the key API's EMF lines. */
-function emfMetric(metricName: string, dimensionsMap: Record<string, string>, statistic: string, label: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic, period: FIVE_MINUTES, label });
+/** A metric from the authorizer's or the key API's EMF lines. A label makes an alarm use the metric-math form: dashboards only. */
+function emfMetric(metricName: string, dimensionsMap: Record<string, string>, statistic: string, label?: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic, period: FIVE_MINUTES, ...(label ? { label } : {}) });
 }
 
-const decisions = (decision: 'allow' | 'unauthorized' | 'fail') =>
-  emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum', decision);
+const decisions = (decision: 'allow' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
 
 export class DualAuthApiMonitoring extends Construct {
   /** The alarms, by name: AuthorizerFailClosed, Api5xxRate, AuthorizerErrors, AuthorizerThrottles, AuthorizerP99Duration. */
@@ -81,7 +80,7 @@ export class DualAuthApiMonitoring extends Construct {
       period: FIVE_MINUTES,
       label: 'errors without a decision (crash, timeout)',
     });
-    const serverErrorRate = stage.metricServerError({ period: FIVE_MINUTES, statistic: 'Average', label: '5XX rate' });
+    const serverErrorRate = stage.metricServerError({ period: FIVE_MINUTES, statistic: 'Average' });
 
     const alarms: Record<string, cloudwatch.Alarm> = {
       AuthorizerFailClosed: new cloudwatch.Alarm(this, 'AuthorizerFailClosed', {
@@ -173,11 +172,16 @@ export class DualAuthApiMonitoring extends Construct {
       new cloudwatch.AlarmStatusWidget({ title: 'dualgate alarms', alarms: Object.values(alarms), width: 24, height: 3 }),
     );
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Authorizer decisions by outcome', left: [allowed, unauthorized, failClosed], stacked: true, width: 12 }),
+      new cloudwatch.GraphWidget({
+        title: 'Authorizer decisions by outcome',
+        left: [allowed.with({ label: 'allow' }), unauthorized.with({ label: 'unauthorized (401)' }), failClosed.with({ label: 'fail closed (503)' })],
+        stacked: true,
+        width: 12,
+      }),
       new cloudwatch.GraphWidget({ title: 'Authorizer latency (ms)', left: [...authorizerLatency, ...keyLookup], width: 12 }),
     );
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Cache hits', left: [cacheHits, allowed], right: [cacheHitRate], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Cache hits', left: [cacheHits, allowed.with({ label: 'allows' })], right: [cacheHitRate], width: 8 }),
       new cloudwatch.GraphWidget({
         title: 'Authorizer health',
         left: [
