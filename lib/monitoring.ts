@@ -146,7 +146,7 @@ export class DualAuthApiMonitoring extends Construct {
       queryString: new logs.QueryString({
         fields: ['sub', 'keyId', 'authMethod'],
         filterStatements: ['ispresent(sub) and sub != "-"'],
-        stats: 'count(*) as requests, latest(@timestamp) as lastSeen by sub, keyId, authMethod',
+        statsStatements: ['count(*) as requests, latest(@timestamp) as lastSeen by sub, keyId, authMethod'],
         sort: 'requests desc',
         limit: 100,
       }),
