@@ -10,10 +10,8 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import {
   ALLOW_DIRECTIVE,
   ALLOW_WITH_LOOKUP_DIRECTIVE,
-  AUTHORIZER_METRICS,
   DECISION_DIRECTIVE,
   DECISION_WITH_LOOKUP_DIRECTIVE,
-  EMF_FIELD,
 } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
@@ -59,9 +57,8 @@ interface AllowMemo {
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
-const DECISIONS = AUTHORIZER_METRICS.decisions.name;
-const CACHE_HITS = AUTHORIZER_METRICS.cacheHits.name;
-const KEY_LOOKUP_LATENCY = AUTHORIZER_METRICS.keyLookupLatency.name;
+// Literal metric names below (cheaper than computed ones on the hot path); they must equal AUTHORIZER_METRICS'
+// names, which test/authorizer/metrics.test.ts checks on real lines.
 
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
 const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
@@ -70,6 +67,16 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
+
+  /** Per credential kind, per reason: a logger with the denial line's fixed part. Bounded: 4 kinds × the reason codes. */
+  const deniedLogs = new Map<string, Map<string, Logger>>();
+  function deniedLog(kind: CredentialKind | 'none', reason: string): Logger {
+    let byReason = deniedLogs.get(kind);
+    if (!byReason) deniedLogs.set(kind, (byReason = new Map()));
+    let log = byReason.get(reason);
+    if (!log) byReason.set(reason, (log = logger.child({ decision: 'unauthorized', reason, credentialKind: kind, Decisions: 1 })));
+    return log;
+  }
 
   function stageArnOf(methodArn: string): string | undefined {
     if (lastStageArn !== '' && methodArn.startsWith(lastMethodArnPrefix)) return lastStageArn;
@@ -107,15 +114,20 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     const keyLookupMs = result.keyLookupMs;
     const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') {
+      if (lookup === undefined) {
+        // Offline rejections (junk, bad checksums, bad tokens) can come in floods: their fixed part is serialised
+        // once per credential kind and reason, as for repeat allows.
+        deniedLog(credentialKind, result.reason).info('denied', { requestId }, DECISION_DIRECTIVE);
+        return UNAUTHORIZED;
+      }
       logger.info('denied', {
         decision: 'unauthorized',
         reason: result.reason,
         credentialKind,
         requestId,
-        [EMF_FIELD]: lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE,
-        [DECISIONS]: 1,
-        [KEY_LOOKUP_LATENCY]: lookup,
-      });
+        Decisions: 1,
+        KeyLookupLatency: lookup,
+      }, DECISION_WITH_LOOKUP_DIRECTIVE);
       return UNAUTHORIZED;
     }
     if (result.kind === 'fail') {
@@ -126,10 +138,9 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         requestId,
         ...errorFields(result.error),
         ...causeFields(result.error),
-        [EMF_FIELD]: lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE,
-        [DECISIONS]: 1,
-        [KEY_LOOKUP_LATENCY]: lookup,
-      });
+        Decisions: 1,
+        KeyLookupLatency: lookup,
+      }, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
       return FAIL;
     }
     const stageArn = stageArnOf(event.methodArn ?? '');
@@ -140,9 +151,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         credentialKind,
         detail: 'unrecognised methodArn',
         requestId,
-        [EMF_FIELD]: DECISION_DIRECTIVE,
-        [DECISIONS]: 1,
-      });
+        Decisions: 1,
+      }, DECISION_DIRECTIVE);
       return FAIL;
     }
     const { principal, reason, cached } = result;
@@ -158,11 +168,10 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         cached,
         credentialKind,
         requestId,
-        [EMF_FIELD]: lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE,
-        [DECISIONS]: 1,
-        [CACHE_HITS]: cached ? 1 : 0,
-        [KEY_LOOKUP_LATENCY]: lookup,
-      });
+        Decisions: 1,
+        CacheHits: cached ? 1 : 0,
+        KeyLookupLatency: lookup,
+      }, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
       return memo.outcome;
     }
     const repeatLogs = (memo.repeatLogs ??= new Map());
@@ -176,13 +185,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         reason,
         cached,
         credentialKind,
-        [DECISIONS]: 1,
-        [CACHE_HITS]: 1,
+        Decisions: 1,
+        CacheHits: 1,
       });
       repeatLogs.set(reason, log);
     }
     // The directive stays out of the child's bindings: each line needs its own Timestamp.
-    log[level]('allowed', { requestId, [EMF_FIELD]: ALLOW_DIRECTIVE });
+    log[level]('allowed', { requestId }, ALLOW_DIRECTIVE);
     return memo.outcome;
   }
 

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error';
-import { AUTHORIZER_METRICS, EMF_FIELD, JWKS_FETCH_DIRECTIVE } from '../shared/emf';
+import { AUTHORIZER_METRICS, JWKS_FETCH_DIRECTIVE } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 
 export interface JwksFetcherOptions {
@@ -49,12 +49,12 @@ export class JwksFetcher implements Fetcher {
     try {
       const body = await this.get(uri);
       this.openUntilMs.delete(uri);
-      this.options.logger?.info('JWKS fetched', { jwksUri: uri, [EMF_FIELD]: JWKS_FETCH_DIRECTIVE, [FETCHES]: 1, [FAILURES]: 0 });
+      this.options.logger?.info('JWKS fetched', { jwksUri: uri, [FETCHES]: 1, [FAILURES]: 0 }, JWKS_FETCH_DIRECTIVE);
       return body;
     } catch (error) {
       // Bounded: one entry per configured JWKS URI.
       this.openUntilMs.set(uri, this.nowMs() + this.failureCooldownMs);
-      this.options.logger?.warn('JWKS fetch failed', { jwksUri: uri, reason: 'jwks_unavailable', ...errorFields(error), [EMF_FIELD]: JWKS_FETCH_DIRECTIVE, [FETCHES]: 1, [FAILURES]: 1 });
+      this.options.logger?.warn('JWKS fetch failed', { jwksUri: uri, reason: 'jwks_unavailable', ...errorFields(error), [FETCHES]: 1, [FAILURES]: 1 }, JWKS_FETCH_DIRECTIVE);
       throw error;
     }
   }

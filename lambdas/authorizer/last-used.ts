@@ -8,7 +8,7 @@
  * - the decision never waits: the write is started and forgotten, and a failure is logged and counted.
  */
 import { BoundedCache } from '../shared/bounded-cache';
-import { AUTHORIZER_METRICS, EMF_FIELD, LAST_USED_FAILURE_DIRECTIVE } from '../shared/emf';
+import { AUTHORIZER_METRICS, LAST_USED_FAILURE_DIRECTIVE } from '../shared/emf';
 import type { KeyRecord } from '../shared/key-record';
 import type { KeyUsageWriter } from '../shared/key-store';
 import { errorFields, type Logger } from '../shared/logger';
@@ -82,9 +82,8 @@ export class LastUsedRecorder {
         this.options.logger.warn('lastUsedAt write failed', {
           reason: 'last_used_write_failed',
           ...errorFields(error),
-          [EMF_FIELD]: LAST_USED_FAILURE_DIRECTIVE,
           [AUTHORIZER_METRICS.lastUsedWriteFailures.name]: 1,
-        });
+        }, LAST_USED_FAILURE_DIRECTIVE);
       },
     );
     this.pending.add(settled);

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { MalformedKeyItemError } from '../shared/key-record';
 import { KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../shared/key-store';
 import { errorResponse } from '../shared/http-response';
-import { EMF_FIELD, KEY_API_DIRECTIVE, KEY_API_METRICS } from '../shared/emf';
+import { KEY_API_DIRECTIVE, KEY_API_METRICS } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 import { MissingPrincipalError, principalFrom } from '../shared/principal';
 import { loadCallerKeyLimit } from './caller-key';
@@ -111,12 +111,11 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     context.logger.info('key API request', {
       operation: OPERATION_NAMES[route] ?? 'unknown',
       statusCode: response.statusCode,
-      [EMF_FIELD]: KEY_API_DIRECTIVE,
       [KEY_API_METRICS.requests.name]: 1,
       [KEY_API_METRICS.clientErrors.name]: response.statusCode >= 400 && response.statusCode < 500 ? 1 : 0,
       [KEY_API_METRICS.faults.name]: response.statusCode >= 500 ? 1 : 0,
       [KEY_API_METRICS.latency.name]: Math.round((monotonicMs() - startedMs) * 100) / 100,
-    });
+    }, KEY_API_DIRECTIVE);
     return response;
   };
 }

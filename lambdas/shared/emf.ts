@@ -33,6 +33,8 @@ export const EMF_MAX_METRICS = 100;
 export class EmfDirective {
   /** `"CloudWatchMetrics":[…]`'s value, as JSON. */
   readonly cloudWatchMetricsJson: string;
+  /** The top-level members the directive reads: its dimensions and its metrics. */
+  readonly members: ReadonlySet<string>;
 
   constructor(
     readonly metrics: readonly MetricDefinition[],
@@ -43,14 +45,23 @@ export class EmfDirective {
     for (const set of dimensionSets) {
       if (set.length > EMF_MAX_DIMENSIONS) throw new Error(`an EMF dimension set holds at most ${EMF_MAX_DIMENSIONS} dimensions`);
     }
+    this.members = new Set([...dimensionSets.flat(), ...metrics.map((metric) => metric.name)]);
     this.cloudWatchMetricsJson = JSON.stringify([
       { Namespace: namespace, Dimensions: dimensionSets, Metrics: metrics.map((metric) => ({ Name: metric.name, Unit: metric.unit })) },
     ]);
   }
 
+  private lastTimestampMs = -1;
+  private lastAwsJson = '';
+
   /** The `_aws` member's value for a line written at `timestampMs` (epoch milliseconds, as EMF requires). */
   awsJson(timestampMs: number): string {
-    return `{"Timestamp":${timestampMs},"CloudWatchMetrics":${this.cloudWatchMetricsJson}}`;
+    // Built once per millisecond: a busy authorizer writes many lines within one.
+    if (timestampMs !== this.lastTimestampMs) {
+      this.lastTimestampMs = timestampMs;
+      this.lastAwsJson = `{"Timestamp":${timestampMs},"CloudWatchMetrics":${this.cloudWatchMetricsJson}}`;
+    }
+    return this.lastAwsJson;
   }
 }
 

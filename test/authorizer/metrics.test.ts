@@ -17,6 +17,7 @@ import { emfMetrics, emfViolations, type EmfMetric } from '../support/emf';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt, TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
+import { createLogger } from '../../lambdas/shared/logger';
 import { testSettings } from '../support/settings';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
@@ -149,6 +150,32 @@ describe('authorizer metric lines', () => {
     const stamps = logs.entries().map((entry) => (entry['_aws'] as { Timestamp: number }).Timestamp);
     expect(stamps[2]).toBeGreaterThan(stamps[0]!);
     for (const [index, entry] of logs.entries().entries()) expect(Math.abs(Date.parse(entry['timestamp'] as string) - stamps[index]!)).toBeLessThanOrEqual(1);
+  });
+
+  it('still publishes every decision at LOG_LEVEL=ERROR: below the level, a line keeps only its metric part', async () => {
+    const { key, record } = makeKey({ owner: 'owner-2' });
+    const logs = captureLogger('dualgate-authorizer');
+    const quiet = createLogger({ service: 'dualgate-authorizer', level: 'ERROR', sink: (line) => logs.lines.push(line) });
+    const { authorize } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: quiet });
+    await authorize(event(`Bearer ${key}`));
+    await authorize(event(`Bearer ${key}`));
+    await authorize(event('Bearer hello-world'));
+    expect(logs.lines).toHaveLength(3);
+    const entries = logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    // No log fields beyond the metric's own (and a repeat line's bound identity): no level, message or requestId.
+    for (const entry of entries) expect(entry).not.toHaveProperty('message');
+    for (const entry of entries) expect(entry).not.toHaveProperty('requestId');
+    const decisions = logs.lines.map((line) => {
+      const metrics = emfMetrics(line);
+      assertBounded(metrics);
+      return metrics.find((metric) => metric.name === 'Decisions')!.dimensionSets[1];
+    });
+    expect(decisions).toEqual([
+      { service: 'dualgate-authorizer', decision: 'allow', credentialKind: 'apiKey', reason: 'key_valid' },
+      { service: 'dualgate-authorizer', decision: 'allow', credentialKind: 'apiKey', reason: 'key_valid' },
+      { service: 'dualgate-authorizer', decision: 'unauthorized', credentialKind: 'unknown', reason: 'malformed_credential' },
+    ]);
+    expect(emfMetrics(logs.lines[1]!).find((metric) => metric.name === 'CacheHits')!.values).toEqual([1]);
   });
 
   it('counts JWKS fetches and failed fetches', async () => {
