@@ -3,7 +3,7 @@
  * its weight in the authorizer's cold start. Never pass a credential: log a `keyId`, a key's `start`,
  * or a reason code instead.
  */
-import { EMF_FIELD, type EmfDirective } from './emf';
+import type { EmfDirective } from './emf';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 const LEVEL_ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
@@ -87,15 +87,14 @@ class LogWriter {
       prefix = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`;
       if (this.prefixes.size < 256) this.prefixes.set(prefixKey, prefix);
     }
-    const emf = metrics === undefined ? '' : `,"${EMF_FIELD}":${metrics.awsJson(nowMs)}`;
-    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}${emf}}`);
+    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}${metrics === undefined ? '' : metrics.awsMember(nowMs)}}`);
   }
 
   /** The metric part of a line below the log level: `service`, the bound fields, `_aws` and the directive's own members. */
   private writeMetricsOnly(directive: EmfDirective, bound: string, fields: LogFields): void {
     const picked: LogFields = {};
     for (const name in fields) if (directive.members.has(name)) picked[name] = fields[name];
-    this.sink(`{${this.serviceField}${bound}${serialiseFields(picked)},"${EMF_FIELD}":${directive.awsJson(Date.now())}}`);
+    this.sink(`{${this.serviceField}${bound}${serialiseFields(picked)}${directive.awsMember(Date.now())}}`);
   }
 }
 
