@@ -48,7 +48,7 @@ export interface MicroResults {
     key_uncached_us: number;
   };
   reference: { aws_jwt_verify_us: number; dynamodb_get_item_us: number; sha256_us_dynamo_group: number };
-  /** The same decisions with the log line written to /dev/null (a syscall per line, like Lambda's stdout) or not logged at all. */
+  /** The same decisions with the log line written to /dev/null (a syscall per line, like Lambda's stdout) or at LOG_LEVEL=WARN, where only the line's EMF metric part is built (and discarded). */
   logging: {
     key_cached_devnull_us: number;
     key_cached_unlogged_us: number;

@@ -138,7 +138,7 @@ export function formatTable(results: BenchResults): string {
     row('authorizer.jwt_repeat_us', a.jwt_repeat_us.toFixed(2), `${times(a.jwt_repeat_us, floor.sha256_us)} sha256 (target ≤ 5×)`);
     row('authorizer.jwt_first_us', a.jwt_first_us.toFixed(2), `${times(a.jwt_first_us, ref.aws_jwt_verify_us)} aws-jwt-verify (target ≤ 1.3×)`);
     row('authorizer.key_uncached_us', a.key_uncached_us.toFixed(1), `dynalite; bare GetItem ${ref.dynamodb_get_item_us.toFixed(1)} µs`);
-    lines.push('', '  logging cost (same decisions: line written to /dev/null | not logged)');
+    lines.push('', '  logging cost (same decisions: line written to /dev/null | LOG_LEVEL=WARN: only the EMF metric part, discarded)');
     row('key_cached_us', `${logging.key_cached_devnull_us.toFixed(2)} | ${logging.key_cached_unlogged_us.toFixed(2)}`, `discarded: ${a.key_cached_us.toFixed(2)}`);
     row('key_bad_checksum_us', `${logging.key_bad_checksum_devnull_us.toFixed(2)} | ${logging.key_bad_checksum_unlogged_us.toFixed(2)}`, `discarded: ${a.key_bad_checksum_us.toFixed(2)}`);
     row('jwt_repeat_us', `${logging.jwt_repeat_devnull_us.toFixed(2)} | ${logging.jwt_repeat_unlogged_us.toFixed(2)}`, `discarded: ${a.jwt_repeat_us.toFixed(2)}`);
