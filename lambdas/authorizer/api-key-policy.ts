@@ -23,8 +23,6 @@ export interface ApiKeyPolicyOptions {
   nowMs?: () => number;
   /** Records `lastUsedAt` off the decision's path; absent = not recorded. */
   lastUsed?: LastUsedRecorder;
-  /** A monotonic clock in milliseconds for the key-lookup latency metric. Default `performance.now`. */
-  monotonicMs?: () => number;
 }
 
 interface CachedLookup {
@@ -43,13 +41,11 @@ export class ApiKeyPolicy implements CredentialPolicy {
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
   private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot }>();
   private readonly nowMs: () => number;
-  private readonly monotonicMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
 
   constructor(private readonly options: ApiKeyPolicyOptions) {
     this.nowMs = options.nowMs ?? Date.now;
-    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
   }
 
@@ -66,22 +62,19 @@ export class ApiKeyPolicy implements CredentialPolicy {
 
   private async lookUp(keyHash: string, cached: CachedLookup | undefined, nowMs: number): Promise<PolicyResult> {
     let record: KeyRecord | undefined;
-    const startedMs = this.monotonicMs();
     try {
       record = await this.read(keyHash);
     } catch (error) {
-      const keyLookupMs = this.monotonicMs() - startedMs;
-      if (error instanceof MalformedKeyItemError) return { kind: 'reject', reason: 'key_item_malformed', keyLookupMs };
+      if (error instanceof MalformedKeyItemError) return reject('key_item_malformed');
       // Stale-if-error: only a key that was valid recently, and only within the configured window.
-      if (cached?.record) return this.decide(cached.record, keyHash, nowMs, 'key_valid_stale', true, keyLookupMs);
-      return { kind: 'fail', reason: 'key_store_unavailable', error, keyLookupMs };
+      if (cached?.record) return this.decide(cached.record, keyHash, nowMs, 'key_valid_stale', true);
+      return { kind: 'fail', reason: 'key_store_unavailable', error };
     }
-    const keyLookupMs = this.monotonicMs() - startedMs;
     const ttlMs = record
       ? (this.options.keyCacheTtlSeconds + this.options.staleIfErrorSeconds) * 1000
       : this.options.negativeCacheTtlSeconds * 1000;
     this.cache.set(keyHash, { record, fetchedAtMs: nowMs }, ttlMs);
-    return this.decide(record, keyHash, nowMs, 'key_valid', false, keyLookupMs);
+    return this.decide(record, keyHash, nowMs, 'key_valid', false);
   }
 
   /** One read per hash at a time: concurrent requests for the same key share it. */
@@ -94,17 +87,10 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return read;
   }
 
-  private decide(
-    record: KeyRecord | undefined,
-    keyHash: string,
-    nowMs: number,
-    reason: 'key_valid' | 'key_valid_stale',
-    cached: boolean,
-    keyLookupMs?: number,
-  ): PolicyResult {
-    if (!record || record.keyHash !== keyHash) return keyLookupMs === undefined ? reject('key_not_found') : { kind: 'reject', reason: 'key_not_found', keyLookupMs };
+  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
+    if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
-    if (status !== 'active') return keyLookupMs === undefined ? reject(STATUS_REASON[status]) : { kind: 'reject', reason: STATUS_REASON[status], keyLookupMs };
+    if (status !== 'active') return reject(STATUS_REASON[status]);
     // Fire-and-forget: never awaited here, and a failure is the recorder's to log.
     this.options.lastUsed?.noteUse(record, nowMs, !cached);
     // One frozen principal (and its slot) per stored record: the authorizer memoises its response on the slot.
@@ -113,7 +99,6 @@ export class ApiKeyPolicy implements CredentialPolicy {
       known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {} };
       this.principals.set(record, known);
     }
-    if (keyLookupMs !== undefined) return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot, keyLookupMs };
     return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };
   }
 }

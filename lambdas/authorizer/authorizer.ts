@@ -40,6 +40,8 @@ export interface AuthorizerDeps {
   jwtPolicy?: CredentialPolicy;
   compiler: PolicyCompiler;
   logger: Logger;
+  /** Monotonic milliseconds, for the key-lookup latency metric. Default `performance.now`. */
+  monotonicMs?: () => number;
 }
 
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
@@ -65,6 +67,7 @@ const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
+  const monotonicMs = deps.monotonicMs ?? (() => performance.now());
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
 
@@ -107,11 +110,10 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
    * That line is also the decision's metric (EMF): `Decisions` by decision and by decision, credential kind and
    * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
    */
-  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome {
+  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none', keyLookupMs?: number): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
     // Bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
     const credentialKind = kind;
-    const keyLookupMs = result.keyLookupMs;
     const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') {
       if (lookup === undefined) {
@@ -208,9 +210,18 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       return finish(event, { kind: 'fail', reason: 'internal_error', error }, kind);
     }
     if (result instanceof Promise) {
+      if (kind !== 'apiKey') {
+        return result.then(
+          (settled) => finish(event, settled, kind),
+          (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind),
+        );
+      }
+      // A key's answer is a promise only when it reads the table: the read is in flight (no callback has run yet),
+      // so the time from here to the answer is the lookup's latency. Timed here, off the synchronous hot path.
+      const startedMs = monotonicMs();
       return result.then(
-        (settled) => finish(event, settled, kind),
-        (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind),
+        (settled) => finish(event, settled, kind, monotonicMs() - startedMs),
+        (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind, monotonicMs() - startedMs),
       );
     }
     return finish(event, result, kind);

@@ -40,9 +40,9 @@ export type FailureReason = 'key_store_unavailable' | 'jwks_unavailable' | 'inte
 export type AllowReason = 'key_valid' | 'key_valid_stale' | 'jwt_valid';
 
 export type PolicyResult =
-  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean; slot: PrincipalSlot; keyLookupMs?: number }
-  | { kind: 'reject'; reason: RejectReason; keyLookupMs?: number }
-  | { kind: 'fail'; reason: FailureReason; error: unknown; keyLookupMs?: number };
+  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean; slot: PrincipalSlot }
+  | { kind: 'reject'; reason: RejectReason }
+  | { kind: 'fail'; reason: FailureReason; error: unknown };
 
 /**
  * A mutable companion of one principal, created with it and kept by the same cache entry: the authorizer

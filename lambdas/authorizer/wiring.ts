@@ -23,6 +23,8 @@ export interface AuthorizerOverrides {
   fetcher?: Fetcher;
   logger?: Logger;
   nowMs?: () => number;
+  /** Monotonic milliseconds for the key-lookup latency metric (tests). */
+  monotonicMs?: () => number;
 }
 
 /** `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts). */
@@ -60,6 +62,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     ...(jwtPolicy ? { jwtPolicy } : {}),
     compiler: new PolicyCompiler(routeTable),
     logger,
+    ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
   return { authorize, apiKeyPolicy, jwtPolicy, logger, lastUsed };
 }

@@ -140,6 +140,23 @@ describe('authorizer metric lines', () => {
     for (const credential of [live.key, revoked.key, jwt]) expect(logs.lines.join('\n')).not.toContain(credential);
   });
 
+  it('measures KeyLookupLatency from the start of the table read to its answer, and only for keys read from the table', async () => {
+    const { key, record } = makeKey();
+    const logs = captureLogger('dualgate-authorizer');
+    const ticks = [1000, 1012.345];
+    const { authorize } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, {
+      keyLookup: new FakeKeyLookup(record),
+      fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+      logger: logs.logger,
+      monotonicMs: () => ticks.shift() ?? Number.NaN,
+    });
+    await authorize(event(`Bearer ${key}`));
+    await authorize(event(`Bearer ${key}`));
+    expect(logs.entries().map((entry) => entry['KeyLookupLatency'])).toEqual([12.35, undefined]);
+    // The clock was read exactly twice: never on the answer from memory.
+    expect(ticks).toEqual([]);
+  });
+
   it('stamps each line with its own time: a repeat answer from memory does not reuse the first Timestamp', async () => {
     const { key, record } = makeKey();
     const { authorize, logs } = setup(record);

@@ -42,7 +42,7 @@ describe('ApiKeyPolicy on dynalite', () => {
   it('rejects a key past expiresAt while its item still exists in the table', async () => {
     const { key, record } = makeKey({ expiresAt: Math.floor(clock.nowMs / 1000) - 3600 });
     await store(record);
-    expect(await policy.evaluate(key)).toMatchObject({ kind: 'reject', reason: 'key_expired' });
+    expect(await policy.evaluate(key)).toEqual({ kind: 'reject', reason: 'key_expired' });
   });
 
   it('rejects revoked and disabled items and unknown hashes', async () => {
@@ -50,9 +50,9 @@ describe('ApiKeyPolicy on dynalite', () => {
     const disabled = makeKey({ enabled: false });
     await store(revoked.record);
     await store(disabled.record);
-    expect(await policy.evaluate(revoked.key)).toMatchObject({ kind: 'reject', reason: 'key_revoked' });
-    expect(await policy.evaluate(disabled.key)).toMatchObject({ kind: 'reject', reason: 'key_disabled' });
-    expect(await policy.evaluate(makeKey().key)).toMatchObject({ kind: 'reject', reason: 'key_not_found' });
+    expect(await policy.evaluate(revoked.key)).toEqual({ kind: 'reject', reason: 'key_revoked' });
+    expect(await policy.evaluate(disabled.key)).toEqual({ kind: 'reject', reason: 'key_disabled' });
+    expect(await policy.evaluate(makeKey().key)).toEqual({ kind: 'reject', reason: 'key_not_found' });
   });
 
   it('fails closed when the table does not exist', async () => {
