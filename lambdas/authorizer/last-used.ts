@@ -68,12 +68,18 @@ export class LastUsedRecorder {
     this.writes++;
     const usedAt = new Date(nowMs).toISOString();
     const notAfter = new Date(nowMs - this.intervalMs).toISOString();
-    let started: Promise<unknown>;
-    try {
-      started = this.options.writer.recordUse(keyHash, usedAt, this.intervalMs === 0 ? usedAt : notAfter);
-    } catch (error) {
-      started = Promise.reject(error);
-    }
+    // Started on the next turn of the event loop, after the decision has been answered: the SDK's synchronous work
+    // for the write (a command's middleware stack, serialising, signing) then never delays the answer, not even the
+    // first one after a cold start. In Lambda that turn comes while the runtime posts the response.
+    const started = new Promise<unknown>((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          resolve(this.options.writer.recordUse(keyHash, usedAt, this.intervalMs === 0 ? usedAt : notAfter));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
     const settled: Promise<void> = started.then(
       () => undefined,
       (error: unknown) => {

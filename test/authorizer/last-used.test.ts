@@ -49,6 +49,9 @@ describe('lastUsedAt throttle', () => {
     const { clock, writer, store, policy, keys, lastUsed } = setup(300);
     const [{ key, record }] = keys as [ReturnType<typeof makeKey>];
     expect(await policy.evaluate(key)).toMatchObject({ kind: 'principal', cached: false });
+    // Started after the decision, on the next turn of the event loop.
+    expect(writer.calls).toEqual([]);
+    await lastUsed.drain();
     expect(writer.calls).toEqual([{ keyHash: record.keyHash, usedAt: '2030-06-01T12:00:00.000Z', notAfter: '2030-06-01T11:55:00.000Z' }]);
     // Cache hits and later table reads (the key cache is 30 s) inside the 300 s interval: no write.
     for (let second = 1; second < 300; second += 7) {
@@ -60,6 +63,7 @@ describe('lastUsedAt throttle', () => {
     // Once the interval has passed, the next use writes again, even from the cache.
     clock.nowMs = T0 + 300_000;
     await policy.evaluate(key);
+    await lastUsed.drain();
     expect(writer.calls.map((call) => call.usedAt)).toEqual(['2030-06-01T12:00:00.000Z', '2030-06-01T12:05:00.000Z']);
     expect(lastUsed.writes).toBe(2);
   });
@@ -67,23 +71,26 @@ describe('lastUsedAt throttle', () => {
   it('does not write when the table already holds a lastUsedAt within the interval (another container wrote it)', async () => {
     const fresh = makeKey({ lastUsedAt: new Date(T0 - 60_000).toISOString() });
     const stale = makeKey({ lastUsedAt: new Date(T0 - 600_000).toISOString() });
-    const { clock, writer, policy } = setup(300, [fresh, stale]);
+    const { clock, writer, policy, lastUsed } = setup(300, [fresh, stale]);
     await policy.evaluate(fresh.key);
     await policy.evaluate(stale.key);
+    await lastUsed.drain();
     expect(writer.calls.map((call) => call.keyHash)).toEqual([stale.record.keyHash]);
     // The stored value's interval ends 240 s from now: then a use writes.
     clock.nowMs = T0 + 240_000;
     await policy.evaluate(fresh.key);
+    await lastUsed.drain();
     expect(writer.calls.map((call) => call.keyHash)).toEqual([stale.record.keyHash, fresh.record.keyHash]);
   });
 
   it('with interval 0 writes on every table read and never on a cache hit', async () => {
-    const { clock, writer, store, policy, keys } = setup(0);
+    const { clock, writer, store, policy, keys, lastUsed } = setup(0);
     const [{ key }] = keys as [ReturnType<typeof makeKey>];
     await policy.evaluate(key);
     await policy.evaluate(key);
     clock.nowMs += 31_000;
     await policy.evaluate(key);
+    await lastUsed.drain();
     expect(store.reads).toBe(2);
     expect(writer.calls).toHaveLength(2);
     // Interval 0: the condition only keeps writes monotonic (lastUsedAt < now).
@@ -94,8 +101,10 @@ describe('lastUsedAt throttle', () => {
     const revoked = makeKey({ revokedAt: '2030-01-01T00:00:00.000Z' });
     const disabled = makeKey({ enabled: false });
     const expired = makeKey({ expiresAt: Math.floor(T0 / 1000) - 1 });
-    const { writer, policy } = setup(300, [revoked, disabled, expired]);
+    const { writer, policy, lastUsed } = setup(300, [revoked, disabled, expired]);
     for (const { key } of [revoked, disabled, expired, makeKey()]) expect(await policy.evaluate(key)).toMatchObject({ kind: 'reject' });
+    expect(lastUsed.writes).toBe(0);
+    await lastUsed.drain();
     expect(writer.calls).toEqual([]);
   });
 
@@ -106,6 +115,9 @@ describe('lastUsedAt throttle', () => {
     expect(await policy.evaluate(key)).toMatchObject({ kind: 'principal' });
     // Synchronous answers from memory stay synchronous.
     expect(policy.evaluate(key)).toMatchObject({ kind: 'principal', cached: true });
+    expect(lastUsed.pending.size).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writer.calls).toHaveLength(1);
     expect(lastUsed.pending.size).toBe(1);
   });
 
