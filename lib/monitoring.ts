@@ -204,29 +204,33 @@ export class DualAuthApiMonitoring extends Construct {
         width: 8,
       }),
     );
+    const widgets: cloudwatch.IWidget[] = [];
     if (props.managementFunction) {
       const keyApi = (metricName: string, label: string) => emfMetric(metricName, { service: KEY_API_SERVICE }, 'Sum', label);
-      dashboard.addWidgets(
+      widgets.push(
         new cloudwatch.GraphWidget({
           title: 'Key API',
           left: [keyApi(KEY_API_METRICS.requests.name, 'requests'), keyApi(KEY_API_METRICS.clientErrors.name, '4xx'), keyApi(KEY_API_METRICS.faults.name, '5xx')],
           right: [emfMetric(KEY_API_METRICS.latency.name, { service: KEY_API_SERVICE }, 'p99', 'latency p99 (ms)')],
           width: 12,
         }),
-        new cloudwatch.LogQueryWidget({
-          title: 'Requests per key and sub (saved query: requests-per-key)',
-          logGroupNames: [props.accessLogs.logGroupName],
-          queryLines: [
-            'fields sub, keyId, authMethod, status',
-            'filter ispresent(sub) and sub != "-"',
-            'stats count(*) as requests by sub, keyId, authMethod',
-            'sort requests desc',
-            'limit 20',
-          ],
-          width: 12,
-        }),
       );
     }
+    widgets.push(
+      new cloudwatch.LogQueryWidget({
+        title: 'Requests per key and sub (saved query: requests-per-key)',
+        logGroupNames: [props.accessLogs.logGroupName],
+        queryLines: [
+          'fields sub, keyId, authMethod',
+          'filter ispresent(sub) and sub != "-"',
+          'stats count(*) as requests by sub, keyId, authMethod',
+          'sort requests desc',
+          'limit 20',
+        ],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(...widgets);
     this.dashboard = dashboard;
   }
 }

@@ -131,6 +131,14 @@ describe('DualAuthApi monitoring options', () => {
     template.resourceCountIs('AWS::Logs::QueryDefinition', 0);
   });
 
+  it('keeps the per-key query widget and leaves out the key API widget without the management API', () => {
+    const { template, stack } = synth({ managementApi: false });
+    const body = JSON.stringify(stack.resolve(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody));
+    expect(body).toContain('Requests per key and sub');
+    expect(body).not.toContain('KeyApiRequests');
+    template.resourceCountIs('AWS::Logs::QueryDefinition', 1);
+  });
+
   it('refuses bad monitoring options with an error that names them', () => {
     const stack = () => new Stack(new App(), 'Bad');
     expect(() => new DualAuthApi(stack(), 'A', { monitoring: 'yes' as never })).toThrow(/^monitoring must be true, false or \{/);
