@@ -107,13 +107,14 @@ export async function bundleLambda(entry: string, outDir: string, external: read
   return { js: statSync(file).size, map: statSync(`${file}.map`).size, file };
 }
 
-/** The stubbed I/O: GET /jwks serves the JWKS, POST / answers DynamoDB GetItem with `item`. */
+/** The stubbed I/O: GET /jwks serves the JWKS, POST / answers DynamoDB GetItem with `item` (anything else: a 400). */
 async function startStubServer(jwks: unknown, item: unknown): Promise<{ url: string; server: Server; requests: () => number }> {
   let requests = 0;
   const jwksBody = JSON.stringify(jwks);
   const getItemBody = JSON.stringify({ Item: item });
   const server = createServer((request, response) => {
-    requests++;
+    // A start's lastUsedAt UpdateItem may or may not leave before the driver exits: not counted (answered 400 below).
+    if (request.headers['x-amz-target'] !== 'DynamoDB_20120810.UpdateItem') requests++;
     if (request.method === 'GET' && request.url === '/jwks') {
       response.writeHead(200, { 'content-type': 'application/json' }).end(jwksBody);
       return;

@@ -39,7 +39,7 @@ function jwt(index: number): string {
 }
 
 const { authorize, jwtPolicy } = buildAuthorizer(
-  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' }, DEMO_COMPILED_TABLE,
+  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, lastUsedIntervalSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' }, DEMO_COMPILED_TABLE,
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },
 );
 await jwtPolicy?.hydrate();

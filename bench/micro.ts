@@ -13,7 +13,7 @@ import type { Fetcher } from 'aws-jwt-verify/https';
 import type { AuthorizerOutcome } from '../lambdas/authorizer/authorizer';
 import { buildAuthorizer, MAX_JWT_CACHE_ENTRIES } from '../lambdas/authorizer/wiring';
 import { itemFromRecord, type KeyRecord } from '../lambdas/shared/key-record';
-import type { KeyLookup } from '../lambdas/shared/key-store';
+import type { KeyLookup, KeyUsageWriter } from '../lambdas/shared/key-store';
 import { createLogger, type LogSink } from '../lambdas/shared/logger';
 import { readSettings } from '../lambdas/shared/settings';
 import { LOCAL_AWS, startLocalDynamo } from '../lib/local/dynamo';
@@ -48,7 +48,7 @@ export interface MicroResults {
     key_uncached_us: number;
   };
   reference: { aws_jwt_verify_us: number; dynamodb_get_item_us: number; sha256_us_dynamo_group: number };
-  /** The same decisions with the log line written to /dev/null (a syscall per line, like Lambda's stdout) or not logged at all. */
+  /** The same decisions with the log line written to /dev/null (a syscall per line, like Lambda's stdout) or at LOG_LEVEL=WARN, where only the line's EMF metric part is built (and discarded). */
   logging: {
     key_cached_devnull_us: number;
     key_cached_unlogged_us: number;
@@ -57,7 +57,8 @@ export interface MicroResults {
     jwt_repeat_devnull_us: number;
     jwt_repeat_unlogged_us: number;
   };
-  ddb_calls: { key_cached: number; key_uncached: number; bad_checksum: number };
+  /** Reads per decision; `last_used_writes_first_use`: lastUsedAt writes per fresh key's first decision (not awaited). */
+  ddb_calls: { key_cached: number; key_uncached: number; bad_checksum: number; last_used_writes_first_use: number };
 }
 
 /** A JWKS served from memory: the JWT policy's fetcher with no network. */
@@ -100,9 +101,12 @@ function expectEffect(name: string, outcome: AuthorizerOutcome, effect: Authoriz
   if (outcome.effect !== effect) throw new Error(`bench fixture broken: ${name} gave ${outcome.effect}, expected ${effect}`);
 }
 
+const instantUsageWriter: KeyUsageWriter = { recordUse: () => Promise.resolve(true) };
+
 function stubbedAuthorizer(lookup: KeyLookup, jwksBody: string, sink: LogSink, level = 'INFO') {
   const logger = createLogger({ service: 'dualgate-authorizer', level, sink });
-  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), DEMO_COMPILED_TABLE, { keyLookup: lookup, fetcher: new MemoryJwksFetcher(jwksBody), logger });
+  // A usage writer that answers at once: each decision pays for the lastUsedAt bookkeeping, not for a table.
+  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), DEMO_COMPILED_TABLE, { keyLookup: lookup, usageWriter: instantUsageWriter, fetcher: new MemoryJwksFetcher(jwksBody), logger });
 }
 
 export async function runMicro(options: MicroOptions, progress: (line: string) => void = () => undefined): Promise<MicroResults> {
@@ -204,8 +208,11 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
   };
 }
 
-/** A DynamoDB client configured like production's createDynamoClient, plus local credentials and a call counter. */
-function countedClient(endpoint: string): { client: DynamoDBClient; calls: () => number } {
+/**
+ * A DynamoDB client configured like production's createDynamoClient, plus local credentials and call counters:
+ * `calls` counts reads (what a decision waits for), `writes` the lastUsedAt UpdateItems (which it never waits for).
+ */
+function countedClient(endpoint: string): { client: DynamoDBClient; calls: () => number; writes: () => number } {
   const client = new DynamoDBClient({
     endpoint,
     region: LOCAL_AWS.region,
@@ -214,15 +221,17 @@ function countedClient(endpoint: string): { client: DynamoDBClient; calls: () =>
     requestHandler: { requestTimeout: 800, connectionTimeout: 400 },
   });
   let count = 0;
+  let writes = 0;
   // Counts every command sent (before retries): what a decision asks of DynamoDB.
   client.middlewareStack.add(
-    (next) => async (args) => {
-      count++;
+    (next, context) => async (args) => {
+      if (context.commandName === 'UpdateItemCommand') writes++;
+      else count++;
       return next(args);
     },
     { step: 'initialize', name: 'benchCallCounter' },
   );
-  return { client, calls: () => count };
+  return { client, calls: () => count, writes: () => writes };
 }
 
 async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof createSigningKey>) {
@@ -238,7 +247,7 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
       const env = { ...BENCH_ENV, DUALGATE_KEY_TABLE: tableName, DUALGATE_KEY_CACHE_TTL_SECONDS: String(keyCacheTtlSeconds) };
       const jwksBody = JSON.stringify(jwksOf(signingKey));
       const built = buildAuthorizer(readSettings(env), DEMO_COMPILED_TABLE, { dynamoClient: counted.client, fetcher: new MemoryJwksFetcher(jwksBody), logger });
-      return { ...built, calls: counted.calls, client: counted.client };
+      return { ...built, calls: counted.calls, writes: counted.writes, client: counted.client };
     };
 
     // DynamoDB calls per decision, on a production-configured authorizer (key cache on).
@@ -255,8 +264,12 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
     const fresh = Array.from({ length: n }, () => newKey());
     for (const entry of fresh) await seed(entry.record);
     before = counting.calls();
+    const writesBefore = counting.writes();
     for (const entry of fresh) expectEffect('dynalite fresh key', await counting.authorize(authorizerEvent(entry.key)), 'allow');
     const keyUncached = (counting.calls() - before) / n;
+    await counting.lastUsed?.drain();
+    // A key's first use records lastUsedAt once, after the decision.
+    const lastUsedWrites = (counting.writes() - writesBefore) / n;
 
     before = counting.calls();
     for (let i = 0; i < n; i++) expectEffect('dynalite bad checksum', await counting.authorize(authorizerEvent(badChecksumKey())), 'unauthorized');
@@ -286,7 +299,7 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
       keyUncachedUs: round(results['key_uncached']!.medianUs),
       getItemUs: round(results['get_item']!.medianUs),
       sha256Us: round(results['sha256']!.medianUs),
-      calls: { key_cached: keyCached, key_uncached: keyUncached, bad_checksum: badChecksum },
+      calls: { key_cached: keyCached, key_uncached: keyUncached, bad_checksum: badChecksum, last_used_writes_first_use: lastUsedWrites },
     };
   } finally {
     await local.stop();

@@ -24,6 +24,8 @@ export interface DualgateConfig {
   staleIfErrorSeconds: number;
   /** The in-memory cache of verified JWTs (never past their `exp`). Default 300. */
   jwtCacheTtlSeconds: number;
+  /** At most one `lastUsedAt` write per key per this many seconds (0 = on every table read). Default 300. */
+  lastUsedIntervalSeconds: number;
   /** The scope that may grant any scope and act for any owner. Default `keys:admin`. */
   adminScope: string;
   stageName: string;
@@ -35,7 +37,7 @@ export class DualgateConfigError extends Error {
 }
 
 const MAX_CACHE_SECONDS = 3600;
-const CONFIG_KEYS = ['keyPrefix', 'issuers', 'cognito', 'authorizerCacheTtlSeconds', 'keyCacheTtlSeconds', 'negativeKeyCacheTtlSeconds', 'staleIfErrorSeconds', 'jwtCacheTtlSeconds', 'adminScope', 'stageName', 'logLevel'] as const satisfies readonly (keyof DualgateConfig)[];
+const CONFIG_KEYS = ['keyPrefix', 'issuers', 'cognito', 'authorizerCacheTtlSeconds', 'keyCacheTtlSeconds', 'negativeKeyCacheTtlSeconds', 'staleIfErrorSeconds', 'jwtCacheTtlSeconds', 'lastUsedIntervalSeconds', 'adminScope', 'stageName', 'logLevel'] as const satisfies readonly (keyof DualgateConfig)[];
 
 /**
  * How a setting is spelled where the user set it: the prop name (`keyCacheTtlSeconds`), the CDK context key
@@ -111,6 +113,7 @@ export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknow
     negativeKeyCacheTtlSeconds: integerSetting(nameOf('negativeKeyCacheTtlSeconds'), input.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, MAX_CACHE_SECONDS),
     staleIfErrorSeconds: integerSetting(nameOf('staleIfErrorSeconds'), input.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, MAX_CACHE_SECONDS),
     jwtCacheTtlSeconds: integerSetting(nameOf('jwtCacheTtlSeconds'), input.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
+    lastUsedIntervalSeconds: integerSetting(nameOf('lastUsedIntervalSeconds'), input.lastUsedIntervalSeconds, DEFAULT_SETTINGS.lastUsedIntervalSeconds, 86400),
     adminScope,
     stageName,
     logLevel: logLevel as DualgateConfig['logLevel'],
@@ -144,6 +147,7 @@ export function runtimeEnvironment(config: DualgateConfig, where: { tableName: s
     [SETTING_NAMES.negativeKeyCacheTtlSeconds]: String(config.negativeKeyCacheTtlSeconds),
     [SETTING_NAMES.staleIfErrorSeconds]: String(config.staleIfErrorSeconds),
     [SETTING_NAMES.jwtCacheTtlSeconds]: String(config.jwtCacheTtlSeconds),
+    [SETTING_NAMES.lastUsedIntervalSeconds]: String(config.lastUsedIntervalSeconds),
     [SETTING_NAMES.issuers]: where.issuersJson,
     [SETTING_NAMES.adminScope]: config.adminScope,
     [SETTING_NAMES.logLevel]: config.logLevel,

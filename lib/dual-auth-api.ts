@@ -36,6 +36,7 @@ import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
 import { consumerRoutes } from '../lambdas/shared/route-table';
+import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
 
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
@@ -73,6 +74,11 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   readonly plans?: Plans;
   /** The plan of consumers without one of their own (they share one bucket). Without it: only the stage throttle. */
   readonly defaultPlan?: string;
+  /**
+   * Alarms, a dashboard and a saved Logs Insights query (lib/monitoring.ts): on by default; pass
+   * `{ alarmTopic }` or `{ alarmActions }` to be notified, or `false` to leave them out.
+   */
+  readonly monitoring?: boolean | DualAuthApiMonitoringOptions;
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -101,11 +107,12 @@ const CONFIG_PROPS = [
   'negativeKeyCacheTtlSeconds',
   'staleIfErrorSeconds',
   'jwtCacheTtlSeconds',
+  'lastUsedIntervalSeconds',
   'adminScope',
   'stageName',
   'logLevel',
 ] as const;
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring'] as const;
 
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
@@ -122,6 +129,8 @@ export class DualAuthApi extends Construct {
   readonly tokenUrl?: string;
   /** The usage plans, when `plans` is set. */
   readonly plans?: DualgatePlans;
+  /** Alarms, dashboard and saved query, unless `monitoring: false`. */
+  readonly monitoring?: DualAuthApiMonitoring;
 
   private readonly rules: RouteRule[] = [];
   private readonly hasPlans: boolean;
@@ -142,6 +151,7 @@ export class DualAuthApi extends Construct {
     this.hasPlans = plans !== undefined;
     this.planConfig = plans;
     this.extraScopes = validExtraScopes(props.extraScopes);
+    const monitoring = monitoringOptions(props.monitoring);
     const stack = Stack.of(this);
 
     this.table = new dynamodb.Table(this, 'KeyTable', {
@@ -207,6 +217,18 @@ export class DualAuthApi extends Construct {
     this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, { memorySize: 512, timeout: Duration.seconds(5) });
     // Least privilege: the authorizer reads one item by hash, on the table itself (no index), and nothing else.
     this.authorizerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
+    // …and records lastUsedAt: UpdateItem of that one attribute (plus the key, which every request names),
+    // returning nothing, so the role can neither change a key's scopes or expiry nor read through the write.
+    this.authorizerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [KEY_TABLE.partitionKey, KEY_TABLE.lastUsedAttribute] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      }),
+    );
 
     this.authorizer = new apigateway.RequestAuthorizer(this, 'DualAuthorizer', {
       handler: this.authorizerFunction,
@@ -275,6 +297,16 @@ export class DualAuthApi extends Construct {
       }
     }
     for (const route of props.routes ?? []) this.addRoute(route);
+
+    if (monitoring) {
+      this.monitoring = new DualAuthApiMonitoring(this, 'Monitoring', {
+        ...monitoring,
+        api: this.api,
+        authorizerFunction: this.authorizerFunction,
+        ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
+        accessLogs,
+      });
+    }
 
     // The route table is final once the app has added every route: compile it into the assets at synth.
     Aspects.of(this).add(new FinaliseRouteTable(this), { priority: AspectPriority.MUTATING });

@@ -3,6 +3,7 @@
  * exported here is internal and may change.
  */
 export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute } from './dual-auth-api';
+export { DualAuthApiMonitoring, type DualAuthApiMonitoringOptions } from './monitoring';
 export { DualgateConfigError, revocationDelayBoundSeconds, type DualgateConfig } from './config';
 export { AmbiguousRouteTableError } from '../lambdas/authorizer/policy-compiler';
 export { KEY_SCOPES, RouteTableError, type HttpMethod, type RouteMethod, type RouteRule } from '../lambdas/shared/route-table';

@@ -6,6 +6,7 @@ import { BoundedCache } from '../shared/bounded-cache';
 import { hashKey, parseKey } from '../shared/key-format';
 import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
 import type { KeyLookup } from '../shared/key-store';
+import type { LastUsedRecorder } from './last-used';
 import { normaliseScopes, type Principal } from '../shared/principal';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
@@ -20,6 +21,8 @@ export interface ApiKeyPolicyOptions {
   staleIfErrorSeconds: number;
   maxCacheEntries: number;
   nowMs?: () => number;
+  /** Records `lastUsedAt` off the decision's path; absent = not recorded. */
+  lastUsed?: LastUsedRecorder;
 }
 
 interface CachedLookup {
@@ -88,6 +91,8 @@ export class ApiKeyPolicy implements CredentialPolicy {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
+    // Fire-and-forget: never awaited here, and a failure is the recorder's to log.
+    this.options.lastUsed?.noteUse(record, nowMs, !cached);
     // One frozen principal (and its slot) per stored record: the authorizer memoises its response on the slot.
     let known = this.principals.get(record);
     if (!known) {

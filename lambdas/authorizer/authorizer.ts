@@ -7,6 +7,12 @@
  * only a table read or a JWKS fetch makes the result a promise.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import {
+  ALLOW_DIRECTIVE,
+  ALLOW_WITH_LOOKUP_DIRECTIVE,
+  DECISION_DIRECTIVE,
+  DECISION_WITH_LOOKUP_DIRECTIVE,
+} from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
 import { classifyCredential, type CredentialKind } from './classify';
@@ -38,6 +44,8 @@ export interface AuthorizerDeps {
   logger: Logger;
   /** Present only when the API has plans: every allowed principal then needs a usage identifier. */
   usageIdentifiers?: { identifierFor(sub: string): string | Promise<string> };
+  /** Monotonic milliseconds, for the key-lookup latency metric. Default `performance.now`. */
+  monotonicMs?: () => number;
 }
 
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
@@ -56,13 +64,27 @@ interface AllowMemo {
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
+// Literal metric names below (cheaper than computed ones on the hot path); they must equal AUTHORIZER_METRICS'
+// names, which test/authorizer/metrics.test.ts checks on real lines.
+
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
 const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
+  const monotonicMs = deps.monotonicMs ?? (() => performance.now());
   let lastMethodArnPrefix = '';
   let lastStageArn = '';
+
+  /** Per credential kind, per reason: a logger with the denial line's fixed part. Bounded: 4 kinds × the reason codes. */
+  const deniedLogs = new Map<string, Map<string, Logger>>();
+  function deniedLog(kind: CredentialKind | 'none', reason: string): Logger {
+    let byReason = deniedLogs.get(kind);
+    if (!byReason) deniedLogs.set(kind, (byReason = new Map()));
+    let log = byReason.get(reason);
+    if (!log) byReason.set(reason, (log = logger.child({ decision: 'unauthorized', reason, credentialKind: kind, Decisions: 1 })));
+    return log;
+  }
 
   function stageArnOf(methodArn: string): string | undefined {
     if (lastStageArn !== '' && methodArn.startsWith(lastMethodArnPrefix)) return lastStageArn;
@@ -91,54 +113,120 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return entry;
   }
 
-  /** Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential. */
-  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none'): AuthorizerOutcome | Promise<AuthorizerOutcome> {
+  /**
+   * Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential.
+   * That line is also the decision's metric (EMF): `Decisions` by decision and by decision, credential kind and
+   * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
+   */
+  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none', keyLookupMs?: number): AuthorizerOutcome | Promise<AuthorizerOutcome> {
     const requestId = event.requestContext?.requestId;
+    // Bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
+    const credentialKind = kind;
+    const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') {
-      logger.info('denied', { decision: 'unauthorized', reason: result.reason, credentialKind: kind, requestId });
+      if (lookup === undefined) {
+        // Offline rejections (junk, bad checksums, bad tokens) can come in floods: their fixed part is serialised
+        // once per credential kind and reason, as for repeat allows.
+        deniedLog(credentialKind, result.reason).info('denied', { requestId }, DECISION_DIRECTIVE);
+        return UNAUTHORIZED;
+      }
+      logger.info('denied', {
+        decision: 'unauthorized',
+        reason: result.reason,
+        credentialKind,
+        requestId,
+        Decisions: 1,
+        KeyLookupLatency: lookup,
+      }, DECISION_WITH_LOOKUP_DIRECTIVE);
       return UNAUTHORIZED;
     }
     if (result.kind === 'fail') {
-      logger.error('failed closed', { decision: 'fail', reason: result.reason, credentialKind: kind, requestId, ...errorFields(result.error), ...causeFields(result.error) });
+      logger.error('failed closed', {
+        decision: 'fail',
+        reason: result.reason,
+        credentialKind,
+        requestId,
+        ...errorFields(result.error),
+        ...causeFields(result.error),
+        Decisions: 1,
+        KeyLookupLatency: lookup,
+      }, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
       return FAIL;
     }
     const stageArn = stageArnOf(event.methodArn ?? '');
     if (!stageArn) {
-      logger.error('failed closed', { decision: 'fail', reason: 'internal_error', detail: 'unrecognised methodArn', requestId });
+      logger.error('failed closed', {
+        decision: 'fail',
+        reason: 'internal_error',
+        credentialKind,
+        detail: 'unrecognised methodArn',
+        requestId,
+        Decisions: 1,
+      }, DECISION_DIRECTIVE);
       return FAIL;
     }
     const usage = deps.usageIdentifiers;
-    if (!usage) return allow(event, result, stageArn, undefined);
+    if (!usage) return allow(event, result, stageArn, undefined, credentialKind, lookup);
     let usageKey: string | Promise<string>;
     try {
       usageKey = usage.identifierFor(result.principal.sub);
     } catch (error) {
       return finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind);
     }
-    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey);
+    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, credentialKind, lookup);
     // With plans, a method requires the identifier (API Gateway answers 403 without one): no read, no allow.
     return usageKey.then(
-      (key) => allow(event, result, stageArn, key),
+      (key) => allow(event, result, stageArn, key, credentialKind, lookup),
       (error: unknown) => finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind),
     );
   }
 
-  function allow(event: AuthorizerEvent, result: Extract<PolicyResult, { kind: 'principal' }>, stageArn: string, usageKey: string | undefined): AuthorizerOutcome {
+  function allow(
+    event: AuthorizerEvent,
+    result: Extract<PolicyResult, { kind: 'principal' }>,
+    stageArn: string,
+    usageKey: string | undefined,
+    credentialKind: CredentialKind | 'none',
+    lookup: number | undefined,
+  ): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
     const { principal, reason, cached } = result;
     const memo = allowFor(principal, result.slot, stageArn, usageKey);
     const level = reason === 'key_valid_stale' ? 'warn' : 'info';
-    if (!cached) {
-      logger[level]('allowed', { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, requestId });
+    if (!cached || lookup !== undefined) {
+      logger[level]('allowed', {
+        sub: principal.sub,
+        authMethod: principal.authMethod,
+        keyId: principal.keyId,
+        decision: 'allow',
+        reason,
+        cached,
+        credentialKind,
+        requestId,
+        Decisions: 1,
+        CacheHits: cached ? 1 : 0,
+        KeyLookupLatency: lookup,
+      }, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
       return memo.outcome;
     }
     const repeatLogs = (memo.repeatLogs ??= new Map());
     let log = repeatLogs.get(reason);
     if (!log) {
-      log = logger.child({ sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached });
+      log = logger.child({
+        sub: principal.sub,
+        authMethod: principal.authMethod,
+        keyId: principal.keyId,
+        decision: 'allow',
+        reason,
+        cached,
+        credentialKind,
+        Decisions: 1,
+        CacheHits: 1,
+      });
       repeatLogs.set(reason, log);
     }
-    log[level]('allowed', { requestId });
+    // The directive stays out of the child's bindings: each line needs its own Timestamp.
+    log[level]('allowed', { requestId }, ALLOW_DIRECTIVE);
     return memo.outcome;
   }
 
@@ -155,14 +243,25 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       return finish(event, { kind: 'fail', reason: 'internal_error', error }, kind);
     }
     if (result instanceof Promise) {
+      if (kind !== 'apiKey') {
+        return result.then(
+          (settled) => finish(event, settled, kind),
+          (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind),
+        );
+      }
+      // A key's answer is a promise only when it reads the table: the read is in flight (no callback has run yet),
+      // so the time from here to the answer is the lookup's latency. Timed here, off the synchronous hot path.
+      const startedMs = monotonicMs();
       return result.then(
-        (settled) => finish(event, settled, kind),
-        (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind),
+        (settled) => finish(event, settled, kind, monotonicMs() - startedMs),
+        (error: unknown) => finish(event, { kind: 'fail', reason: 'internal_error', error }, kind, monotonicMs() - startedMs),
       );
     }
     return finish(event, result, kind);
   };
 }
+
+const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 
 function causeFields(error: unknown): Record<string, unknown> {
   const cause = error instanceof Error ? error.cause : undefined;

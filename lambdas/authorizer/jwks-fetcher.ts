@@ -10,6 +10,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { FetchError, NonRetryableFetchError } from 'aws-jwt-verify/error';
+import { AUTHORIZER_METRICS, JWKS_FETCH_DIRECTIVE } from '../shared/emf';
+import { errorFields, type Logger } from '../shared/logger';
 
 export interface JwksFetcherOptions {
   /** Whole-request budget. */
@@ -18,7 +20,12 @@ export interface JwksFetcherOptions {
   allowHttp?: boolean;
   maxBodyBytes?: number;
   nowMs?: () => number;
+  /** Each fetch attempt is logged here as a metric line (`JwksFetches`, `JwksFetchFailures`). */
+  logger?: Logger;
 }
+
+const FETCHES = AUTHORIZER_METRICS.jwksFetches.name;
+const FAILURES = AUTHORIZER_METRICS.jwksFetchFailures.name;
 
 export class JwksFetcher implements Fetcher {
   fetches = 0;
@@ -42,10 +49,12 @@ export class JwksFetcher implements Fetcher {
     try {
       const body = await this.get(uri);
       this.openUntilMs.delete(uri);
+      this.options.logger?.info('JWKS fetched', { jwksUri: uri, [FETCHES]: 1, [FAILURES]: 0 }, JWKS_FETCH_DIRECTIVE);
       return body;
     } catch (error) {
       // Bounded: one entry per configured JWKS URI.
       this.openUntilMs.set(uri, this.nowMs() + this.failureCooldownMs);
+      this.options.logger?.warn('JWKS fetch failed', { jwksUri: uri, reason: 'jwks_unavailable', ...errorFields(error), [FETCHES]: 1, [FAILURES]: 1 }, JWKS_FETCH_DIRECTIVE);
       throw error;
     }
   }

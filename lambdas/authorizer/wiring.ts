@@ -3,12 +3,13 @@ import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ConsumerLookup } from '../shared/consumer-store';
 import { DynamoConsumerLookup } from '../shared/consumer-store';
-import { createDynamoClient, DynamoKeyLookup, type KeyLookup } from '../shared/key-store';
+import { createDynamoClient, DynamoKeyLookup, type KeyLookup, type KeyUsageWriter } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
 import { ApiKeyPolicy } from './api-key-policy';
 import { createAuthorizer } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
+import { LastUsedRecorder } from './last-used';
 import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
 import { UsageIdentifiers } from './usage-identifier';
@@ -21,9 +22,13 @@ export interface AuthorizerOverrides {
   dynamoClient?: DynamoDBClient;
   keyLookup?: KeyLookup;
   consumerLookup?: ConsumerLookup;
+  /** Where `lastUsedAt` is written. Default: the DynamoDB lookup itself; with a `keyLookup` override, nowhere unless given. */
+  usageWriter?: KeyUsageWriter;
   fetcher?: Fetcher;
   logger?: Logger;
   nowMs?: () => number;
+  /** Monotonic milliseconds for the key-lookup latency metric (tests). */
+  monotonicMs?: () => number;
 }
 
 /** `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts). */
@@ -32,7 +37,10 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
   const nowMs = overrides.nowMs ?? Date.now;
   let dynamoClient = overrides.dynamoClient;
   const client = () => (dynamoClient ??= createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}));
-  const keyLookup = overrides.keyLookup ?? new DynamoKeyLookup(client(), settings.tableName);
+  const dynamoLookup = overrides.keyLookup ? undefined : new DynamoKeyLookup(client(), settings.tableName);
+  const keyLookup: KeyLookup = overrides.keyLookup ?? (dynamoLookup as DynamoKeyLookup);
+  const usageWriter = overrides.usageWriter ?? dynamoLookup;
+  const lastUsed = usageWriter ? new LastUsedRecorder({ writer: usageWriter, intervalSeconds: settings.lastUsedIntervalSeconds, logger, nowMs }) : undefined;
   // Plans only: without them nothing here runs, and the authorizer reads nothing more than before.
   const usageIdentifiers = settings.plans
     ? new UsageIdentifiers({
@@ -52,12 +60,13 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     staleIfErrorSeconds: settings.staleIfErrorSeconds,
     maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
     nowMs,
+    ...(lastUsed ? { lastUsed } : {}),
   });
   const jwtPolicy =
     settings.issuers.length > 0
       ? new JwtPolicy({
           issuers: settings.issuers,
-          fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs }),
+          fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs, logger }),
           jwtCacheTtlSeconds: settings.jwtCacheTtlSeconds,
           maxCacheEntries: MAX_JWT_CACHE_ENTRIES,
           nowMs,
@@ -69,6 +78,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     compiler: new PolicyCompiler(routeTable),
     logger,
     ...(usageIdentifiers ? { usageIdentifiers } : {}),
+    ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger };
+  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger, lastUsed };
 }

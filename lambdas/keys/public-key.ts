@@ -20,6 +20,8 @@ export interface PublicKey {
   rotatedFrom?: string;
   rotatedTo?: string;
   metadata?: Record<string, unknown>;
+  /** ISO 8601: when the key last authenticated a request (to within the authorizer's interval). Absent if never. */
+  lastUsedAt?: string;
 }
 
 export function isoFromEpochSeconds(epochSeconds: number | undefined): string | null {
@@ -45,5 +47,6 @@ export function toPublicKey(record: KeyRecord, nowSeconds: number): PublicKey {
   if (record.rotatedFrom !== undefined) view.rotatedFrom = record.rotatedFrom;
   if (record.rotatedTo !== undefined) view.rotatedTo = record.rotatedTo;
   if (record.metadata !== undefined) view.metadata = record.metadata;
+  if (record.lastUsedAt !== undefined) view.lastUsedAt = record.lastUsedAt;
   return view;
 }

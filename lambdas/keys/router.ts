@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { MalformedKeyItemError } from '../shared/key-record';
 import { KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../shared/key-store';
 import { errorResponse } from '../shared/http-response';
+import { KEY_API_DIRECTIVE, KEY_API_METRICS } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
 import { MissingPrincipalError, principalFrom } from '../shared/principal';
 import { loadCallerKeyLimit } from './caller-key';
@@ -38,6 +39,16 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'DELETE /keys/{id}': revokeKey,
 };
 
+/** The `operation` metric dimension: one bounded name per route (never a path with an id in it). */
+export const OPERATION_NAMES: Readonly<Record<string, string>> = {
+  'POST /keys': 'create',
+  'GET /keys': 'list',
+  'GET /keys/{id}': 'get',
+  'PATCH /keys/{id}': 'update',
+  'POST /keys/{id}/rotate': 'rotate',
+  'DELETE /keys/{id}': 'revoke',
+};
+
 /**
  * Each operation's scopes, from managementRoutes() (under the default base path). The gateway's policy already demands them; checking again here
  * keeps the rule true for a direct invoke or a gateway wired by hand, and gives a message naming the scope.
@@ -50,6 +61,8 @@ export interface KeysHandlerDeps {
   adminScope: string;
   logger: Logger;
   nowMs?: () => number;
+  /** Monotonic milliseconds for the latency metric. Default `performance.now`. */
+  monotonicMs?: () => number;
   newKeyId?: () => string;
   /** The app's scope catalog (route-config.ts): the only scopes a key may carry. */
   catalog: readonly string[];
@@ -80,7 +93,8 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
   const consumerContext: ConsumerContext | undefined = deps.consumers
     ? { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs }
     : undefined;
-  return async (event) => {
+  const monotonicMs = deps.monotonicMs ?? (() => performance.now());
+  const handle = async (event: APIGatewayProxyEvent, route: string, resource: string | undefined): Promise<APIGatewayProxyResult> => {
     try {
       if (consumerContext && event.resource === consumerResource) {
         const operation = CONSUMER_OPERATIONS[event.httpMethod];
@@ -91,8 +105,6 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
         await loadCallerKeyLimit(context, caller);
         return await operation(consumerContext, { caller, sub: event.pathParameters?.['sub'], body: readJsonBody(event) });
       }
-      const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
-      const route = `${event.httpMethod} ${resource}`;
       const operation = resource === undefined ? undefined : OPERATIONS[route];
       if (!operation) throw new RouteNotFoundError();
       const caller = principalFrom(event);
@@ -113,6 +125,22 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     } catch (error) {
       return toErrorResponse(error, context.logger, event);
     }
+  };
+  return async (event) => {
+    const startedMs = monotonicMs();
+    const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
+    const route = `${event.httpMethod} ${resource}`;
+    const response = await handle(event, route, resource);
+    // One metric line per request: requests, client errors and faults by operation, and latency.
+    context.logger.info('key API request', {
+      operation: OPERATION_NAMES[route] ?? 'unknown',
+      statusCode: response.statusCode,
+      [KEY_API_METRICS.requests.name]: 1,
+      [KEY_API_METRICS.clientErrors.name]: response.statusCode >= 400 && response.statusCode < 500 ? 1 : 0,
+      [KEY_API_METRICS.faults.name]: response.statusCode >= 500 ? 1 : 0,
+      [KEY_API_METRICS.latency.name]: Math.round((monotonicMs() - startedMs) * 100) / 100,
+    }, KEY_API_DIRECTIVE);
+    return response;
   };
 }
 

@@ -144,6 +144,8 @@ export const publicKeySchema = z.strictObject({
   rotatedFrom: z.string().optional(),
   rotatedTo: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** Written by the authorizer at most once per key per interval (default 5 minutes); absent for a key never used. */
+  lastUsedAt: z.iso.datetime().optional(),
 });
 /** The only shapes that ever carry a plaintext: create's and rotate's 201. */
 export const createdKeySchema = publicKeySchema.extend({ key: z.string() });

@@ -30,6 +30,8 @@ export interface KeyRecord {
   rotatedTo?: string;
   /** ISO 8601 of the last change. */
   updatedAt?: string;
+  /** ISO 8601: when the authorizer last let the key through (written at most once per interval). Absent if never used. */
+  lastUsedAt?: string;
   /** Incremented by every update; conditional writes compare it (optimistic concurrency). */
   version: number;
 }
@@ -72,7 +74,7 @@ function optionalNum(item: Record<string, AttributeValue>, field: string): numbe
 }
 
 /** Optional string attributes, read and written alike; an absent attribute means the field is unset. */
-const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt'] as const;
+const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt', 'lastUsedAt'] as const;
 
 export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord {
   const scopes = item['scopes']?.L;

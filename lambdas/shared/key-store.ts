@@ -20,6 +20,15 @@ export interface KeyLookup {
   getByHash(keyHash: string): Promise<KeyRecord | undefined>;
 }
 
+/** Where the authorizer records that a key was used (lambdas/authorizer/last-used.ts). */
+export interface KeyUsageWriter {
+  /**
+   * Set the key's `lastUsedAt` to `usedAt` (ISO 8601) unless it is already later than `notAfter` or the key is
+   * gone. Resolves whether it wrote; rejects with `KeyStoreUnavailableError` on I/O failure.
+   */
+  recordUse(keyHash: string, usedAt: string, notAfter: string): Promise<boolean>;
+}
+
 export class KeyStoreUnavailableError extends Error {
   override readonly name = 'KeyStoreUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -58,7 +67,7 @@ export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBC
   });
 }
 
-export class DynamoKeyLookup implements KeyLookup {
+export class DynamoKeyLookup implements KeyLookup, KeyUsageWriter {
   constructor(
     protected readonly client: DynamoDBClient,
     protected readonly tableName: string,
@@ -76,6 +85,32 @@ export class DynamoKeyLookup implements KeyLookup {
       throw new KeyStoreUnavailableError('key table read failed', { cause: error });
     }
     return item === undefined ? undefined : recordFromItem(item);
+  }
+
+  /**
+   * One UpdateItem of `lastUsedAt` alone, returning nothing: the authorizer's IAM policy allows exactly this
+   * (dynamodb:Attributes = keyHash, lastUsedAt; dynamodb:ReturnValues = NONE). It does not bump `version`, so a
+   * concurrent PATCH is never refused because a key was used. `attribute_exists(keyHash)` keeps a deleted key
+   * from coming back as an item holding only a hash; the time condition keeps writes monotonic and, across
+   * containers, at most one per interval.
+   */
+  async recordUse(keyHash: string, usedAt: string, notAfter: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { keyHash: { S: keyHash } },
+          UpdateExpression: 'SET lastUsedAt = :usedAt',
+          ConditionExpression: 'attribute_exists(keyHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :notAfter)',
+          ExpressionAttributeValues: { ':usedAt': { S: usedAt }, ':notAfter': { S: notAfter } },
+          ReturnValues: 'NONE',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException') return false;
+      throw new KeyStoreUnavailableError('key table lastUsedAt write failed', { cause: error });
+    }
   }
 }
 

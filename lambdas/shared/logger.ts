@@ -3,17 +3,24 @@
  * its weight in the authorizer's cold start. Never pass a credential: log a `keyId`, a key's `start`,
  * or a reason code instead.
  */
+import type { EmfDirective } from './emf';
+
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 const LEVEL_ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
 
 export type LogSink = (line: string) => void;
 export type LogFields = Record<string, unknown>;
 
+/**
+ * `metrics`: the line is also a CloudWatch EMF document under that directive (lambdas/shared/emf.ts): its `_aws`
+ * block is added with the line's own Timestamp, and `fields` must hold the directive's dimensions and metric values.
+ * Below the log level such a line is not dropped: its metric part is still written.
+ */
 export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields, metrics?: EmfDirective): void;
+  info(message: string, fields?: LogFields, metrics?: EmfDirective): void;
+  warn(message: string, fields?: LogFields, metrics?: EmfDirective): void;
+  error(message: string, fields?: LogFields, metrics?: EmfDirective): void;
   /** A logger that adds `bindings` to every line; they are serialised once, here (pino-style child loggers). */
   child(bindings: LogFields): Logger;
 }
@@ -50,6 +57,7 @@ class LogWriter {
   private timestamp = '';
   private readonly prefixes = new Map<string, string>();
   private readonly serviceSuffix: string;
+  private readonly serviceField: string;
 
   constructor(
     private readonly threshold: number,
@@ -57,12 +65,17 @@ class LogWriter {
     service: string,
   ) {
     this.serviceSuffix = `","service":${JSON.stringify(service)}`;
+    this.serviceField = `"service":${JSON.stringify(service)}`;
   }
 
   // The authorizer logs every decision: the timestamp is formatted once per millisecond and each
   // level/message prefix once, so a line is mostly concatenation.
-  write(level: LogLevel, message: string, bound: string, fields?: LogFields): void {
-    if (LEVEL_ORDER[level] < this.threshold) return;
+  write(level: LogLevel, message: string, bound: string, fields?: LogFields, metrics?: EmfDirective): void {
+    if (LEVEL_ORDER[level] < this.threshold) {
+      // Metrics do not depend on the log level: below it, a line that carries metrics still writes its EMF part.
+      if (metrics !== undefined) this.writeMetricsOnly(metrics, bound, fields ?? {});
+      return;
+    }
     const nowMs = Date.now();
     if (nowMs !== this.timestampMs) {
       this.timestampMs = nowMs;
@@ -74,7 +87,14 @@ class LogWriter {
       prefix = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`;
       if (this.prefixes.size < 256) this.prefixes.set(prefixKey, prefix);
     }
-    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}}`);
+    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}${metrics === undefined ? '' : metrics.awsMember(nowMs)}}`);
+  }
+
+  /** The metric part of a line below the log level: `service`, the bound fields, `_aws` and the directive's own members. */
+  private writeMetricsOnly(directive: EmfDirective, bound: string, fields: LogFields): void {
+    const picked: LogFields = {};
+    for (const name in fields) if (directive.members.has(name)) picked[name] = fields[name];
+    this.sink(`{${this.serviceField}${bound}${serialiseFields(picked)}${directive.awsMember(Date.now())}}`);
   }
 }
 
@@ -84,17 +104,17 @@ class JsonLogger implements Logger {
     /** Serialised bindings of this (child) logger. */
     private readonly bound: string,
   ) {}
-  debug(message: string, fields?: LogFields): void {
-    this.writer.write('DEBUG', message, this.bound, fields);
+  debug(message: string, fields?: LogFields, metrics?: EmfDirective): void {
+    this.writer.write('DEBUG', message, this.bound, fields, metrics);
   }
-  info(message: string, fields?: LogFields): void {
-    this.writer.write('INFO', message, this.bound, fields);
+  info(message: string, fields?: LogFields, metrics?: EmfDirective): void {
+    this.writer.write('INFO', message, this.bound, fields, metrics);
   }
-  warn(message: string, fields?: LogFields): void {
-    this.writer.write('WARN', message, this.bound, fields);
+  warn(message: string, fields?: LogFields, metrics?: EmfDirective): void {
+    this.writer.write('WARN', message, this.bound, fields, metrics);
   }
-  error(message: string, fields?: LogFields): void {
-    this.writer.write('ERROR', message, this.bound, fields);
+  error(message: string, fields?: LogFields, metrics?: EmfDirective): void {
+    this.writer.write('ERROR', message, this.bound, fields, metrics);
   }
   child(bindings: LogFields): Logger {
     return new JsonLogger(this.writer, this.bound + serialiseFields(bindings));

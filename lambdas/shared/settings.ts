@@ -14,6 +14,7 @@ export const SETTING_NAMES = {
   negativeKeyCacheTtlSeconds: 'DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS',
   staleIfErrorSeconds: 'DUALGATE_STALE_IF_ERROR_SECONDS',
   jwtCacheTtlSeconds: 'DUALGATE_JWT_CACHE_TTL_SECONDS',
+  lastUsedIntervalSeconds: 'DUALGATE_LAST_USED_INTERVAL_SECONDS',
   issuers: 'DUALGATE_ISSUERS',
   adminScope: 'DUALGATE_ADMIN_SCOPE',
   dynamoEndpoint: 'DUALGATE_DYNAMODB_ENDPOINT',
@@ -32,6 +33,8 @@ export interface RuntimeSettings {
   negativeKeyCacheTtlSeconds: number;
   staleIfErrorSeconds: number;
   jwtCacheTtlSeconds: number;
+  /** At most one `lastUsedAt` write per key per this many seconds; 0 = on every table read. */
+  lastUsedIntervalSeconds: number;
   issuers: IssuerConfig[];
   adminScope: string;
   dynamoEndpoint?: string;
@@ -47,6 +50,7 @@ export const DEFAULT_SETTINGS = {
   negativeKeyCacheTtlSeconds: 5,
   staleIfErrorSeconds: 60,
   jwtCacheTtlSeconds: 300,
+  lastUsedIntervalSeconds: 300,
   adminScope: 'keys:admin',
   logLevel: 'INFO',
 } as const;
@@ -100,6 +104,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     negativeKeyCacheTtlSeconds: seconds(env, SETTING_NAMES.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, 3600),
     staleIfErrorSeconds: seconds(env, SETTING_NAMES.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, 3600),
     jwtCacheTtlSeconds: seconds(env, SETTING_NAMES.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
+    lastUsedIntervalSeconds: seconds(env, SETTING_NAMES.lastUsedIntervalSeconds, DEFAULT_SETTINGS.lastUsedIntervalSeconds, 86400),
     issuers,
     adminScope: env[SETTING_NAMES.adminScope] || DEFAULT_SETTINGS.adminScope,
     allowHttpIssuers,

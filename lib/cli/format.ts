@@ -7,6 +7,8 @@ export interface KeyView {
   status: string;
   expiresAt: string | null;
   start: string;
+  /** Absent for a key that was never used. */
+  lastUsedAt?: string;
   key?: string;
 }
 
@@ -17,6 +19,7 @@ const COLUMNS: [header: string, cell: (key: KeyView) => string][] = [
   ['STATUS', (key) => key.status],
   ['SCOPES', (key) => key.scopes.join(' ')],
   ['EXPIRES', (key) => key.expiresAt ?? 'never'],
+  ['LAST USED', (key) => key.lastUsedAt ?? 'never'],
   ['START', (key) => key.start],
 ];
 

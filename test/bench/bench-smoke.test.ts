@@ -18,6 +18,7 @@ const REQUIRED_FIELDS = [
   'ddb_calls.key_cached',
   'ddb_calls.key_uncached',
   'ddb_calls.bad_checksum',
+  'ddb_calls.last_used_writes_first_use',
   'cold_start.init_ms',
   'cold_start.bare_node_ms',
   'cold_start.ratio',
@@ -45,10 +46,10 @@ describe('npm run bench (quick smoke run)', () => {
       if (!field.startsWith('ddb_calls.')) expect(value as number, field).toBeGreaterThan(0);
     }
     // Call counts are exact even in a smoke run: they are properties of the code, not of the machine.
-    expect(results.ddb_calls).toEqual({ key_cached: 0, key_uncached: 1, bad_checksum: 0 });
+    expect(results.ddb_calls).toEqual({ key_cached: 0, key_uncached: 1, bad_checksum: 0, last_used_writes_first_use: 1 });
     for (const name of LAMBDAS) expect(results.cold_start.bundle_bytes[name], name).toBeGreaterThan(0);
     expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+300-routes', 'bundled+source-maps', 'external', 'external+source-maps', 'naive-sdk']);
     expect(results.targets.map((entry) => entry.name)).toEqual(evaluateTargets(results).map((entry) => entry.name));
-    expect(results.targets).toHaveLength(11);
+    expect(results.targets).toHaveLength(12);
   }, 90_000);
 });

@@ -54,12 +54,21 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod)).toEqual(['GET']);
   });
 
-  it('lets the authorizer do nothing but GetItem on the table itself', () => {
+  it('lets the authorizer GetItem on the table itself, and UpdateItem nothing but lastUsedAt, returning nothing', () => {
     const authorizerRole = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^DualAuthAuthorizerServiceRoleDefaultPolicy') } });
     const statements = Object.values(authorizerRole).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Action).toBe('dynamodb:GetItem');
-    expect(statements[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DualAuthKeyTable/), 'Arn'] });
+    expect(statements).toHaveLength(2);
+    const table = { 'Fn::GetAtt': [expect.stringMatching(/^DualAuthKeyTable/), 'Arn'] };
+    expect(statements[0]).toEqual({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: table });
+    expect(statements[1]).toEqual({
+      Effect: 'Allow',
+      Action: 'dynamodb:UpdateItem',
+      Resource: table,
+      Condition: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'lastUsedAt'] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+      },
+    });
   });
 
   it("runs dualgate's own Lambdas (authorizer, key API) on arm64 with a current Node.js runtime", () => {

@@ -89,6 +89,38 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     expect(viaKey.body).toEqual(viaJwt.body);
   });
 
+  it("shows a key's lastUsedAt in GET /keys/{id} and GET /keys within seconds of its first use, and none before", async () => {
+    const jwt = await token(ALL_SCOPES);
+    const { id, key } = await createKey(jwt, { scopes: ['read:users'] });
+    const listedEntry = async () => {
+      let cursor: string | null = null;
+      do {
+        const page = await api(`/keys?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { credential: jwt });
+        expect(page.status, page.text).toBe(200);
+        const found = (page.body['items'] as Record<string, unknown>[]).find((item) => item['id'] === id);
+        if (found) return found;
+        cursor = page.body['nextCursor'] as string | null;
+      } while (cursor);
+      throw new Error(`key ${id} is not in GET /keys`);
+    };
+    const before = await api(`/keys/${id}`, { credential: jwt });
+    expect(before.status).toBe(200);
+    expect(before.body).not.toHaveProperty('lastUsedAt');
+    expect(await listedEntry()).not.toHaveProperty('lastUsedAt');
+
+    const usedAtMs = Date.now();
+    expect((await api('/me', { credential: key })).status).toBe(200);
+    let lastUsedAt: unknown;
+    for (const deadline = Date.now() + 5000; lastUsedAt === undefined && Date.now() < deadline; await sleep(100)) {
+      lastUsedAt = (await api(`/keys/${id}`, { credential: jwt })).body['lastUsedAt'];
+    }
+    expect(typeof lastUsedAt, 'lastUsedAt did not appear within 5 s of the first use').toBe('string');
+    // Within the clock's granularity of the use (and no later than now).
+    expect(Date.parse(lastUsedAt as string)).toBeGreaterThanOrEqual(usedAtMs - 1000);
+    expect(Date.parse(lastUsedAt as string)).toBeLessThanOrEqual(Date.now());
+    expect((await listedEntry())['lastUsedAt']).toBe(lastUsedAt);
+  });
+
   it('enforces route scopes for a JWT: a held scope gives 200, a missing one 403', async () => {
     const readOnly = await token(['read:users']);
     expect((await api('/users', { credential: readOnly })).status).toBe(200);

@@ -6,6 +6,7 @@ import { describeFieldError } from '../../lib/cli/api-error-text';
 import { runCli } from '../../lib/cli/program';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { KeyStore } from '../../lambdas/shared/key-store';
+import { hashKey } from '../../lambdas/shared/key-format';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { keysEvent, type TestCaller } from './harness';
@@ -21,12 +22,13 @@ const RESOURCES: [RegExp, string][] = [
 ];
 
 let dynamo: LocalDynamo;
+let store: KeyStore;
 let apiFetch: FetchLike;
 const sent: { url: string; headers: Record<string, string>; body?: string }[] = [];
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  const store = new KeyStore(dynamo.client, await dynamo.createTable());
+  store = new KeyStore(dynamo.client, await dynamo.createTable());
   const handler = createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
   // A stand-in for API Gateway + the authorizer: the bearer token picks the caller.
   apiFetch = async (url, init) => {
@@ -72,6 +74,20 @@ describe('dualgate keys', () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ owner: 'carol', scopes: ['keys:read', 'read:users'], metadata: { team: 'a' }, key: expect.stringMatching(/^dg_/) });
     expect(sent.at(-1)?.url).toBe('https://api.example.test/prod/keys');
+  });
+
+  it("shows LAST USED in the table: 'never' for an unused key, the authorizer's lastUsedAt once used", async () => {
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'usage', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
+    const unused = await run(['keys', 'get', created.id]);
+    const [header, row] = unused.stdout.split('\n') as [string, string];
+    expect(header).toMatch(/\bEXPIRES\s+LAST USED\s+START$/);
+    expect(row.slice(header.indexOf('LAST USED')).split(/\s{2,}/)[0]).toBe('never');
+    // What the authorizer does on a key's first use.
+    expect(await store.recordUse(hashKey(created.key), '2030-01-02T03:04:05.000Z', '2030-01-02T02:59:05.000Z')).toBe(true);
+    const used = await run(['keys', 'get', created.id]);
+    const usedRow = used.stdout.split('\n')[1]!;
+    expect(usedRow.slice(header.indexOf('LAST USED')).split(/\s{2,}/)[0]).toBe('2030-01-02T03:04:05.000Z');
+    expect(JSON.parse((await run(['--json', 'keys', 'get', created.id])).stdout)).toMatchObject({ lastUsedAt: '2030-01-02T03:04:05.000Z' });
   });
 
   it('list, get, update, rotate and revoke round-trip with exit code 0', async () => {

@@ -10,6 +10,7 @@ export function testSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeS
     negativeKeyCacheTtlSeconds: 5,
     staleIfErrorSeconds: 60,
     jwtCacheTtlSeconds: 300,
+    lastUsedIntervalSeconds: 300,
     issuers: [{ issuer: TEST_ISSUER, audience: ['dualgate-api'], jwksUri: `${TEST_ISSUER}/jwks` }],
     adminScope: 'keys:admin',
     allowHttpIssuers: false,
