@@ -4,7 +4,7 @@
  * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
  * their code assets, compiled and checked at synth.
  */
-import { Aspects, AspectPriority, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
+import { Annotations, Aspects, AspectPriority, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -146,6 +146,12 @@ export class DualAuthApi extends Construct {
     const unknown = Object.keys(props).filter((name) => !([...CONFIG_PROPS, ...CONSTRUCT_PROPS] as readonly string[]).includes(name));
     if (unknown.length > 0) throw new DualgateConfigError(`DualAuthApi: unknown prop(s) ${unknown.join(', ')}`);
     const config = resolveConfig(Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])));
+    // The construct reads props only; `-c dualgate:<name>` is the demo app's convention. Say so rather than ignore it.
+    for (const name of CONFIG_PROPS) {
+      if (props[name] === undefined && this.node.tryGetContext(`dualgate:${name}`) !== undefined) {
+        Annotations.of(this).addWarningV2(`dualgate:context-ignored:${name}`, `CDK context dualgate:${name} is set, but DualAuthApi reads props only: pass ${name} as a prop (the demo app in bin/dualgate.ts maps context to props)`);
+      }
+    }
     this.config = config;
     const plans = plansFromProps(props.plans, props.defaultPlan);
     this.hasPlans = plans !== undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { PolicyCompiler } from '../../lambdas/authorizer/policy-compiler';
 import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
@@ -186,6 +186,14 @@ describe('the route table at synth', () => {
     const { app, stack, fn } = appStack();
     new DualAuthApi(stack, 'Gate', { managementApi: false, routes: [{ method: 'GET', path: '/status', authorized: false, handler: fn('Status') }] });
     expect(() => app.synth()).toThrow(/DualAuthApi has no authorized route/);
+  });
+
+  it('warns, naming the setting, when dualgate:* context is set but the construct was not given the prop', () => {
+    const { stack } = appStack({ 'dualgate:keyCacheTtlSeconds': 5 });
+    new DualAuthApi(stack, 'Gate', { keyPrefix: 'ord' });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('dualgate:keyCacheTtlSeconds is set, but DualAuthApi reads props only'));
+    expect(warnings).toHaveLength(1);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('dualgate:keyPrefix'))).toHaveLength(0);
   });
 
   it('refuses unknown props, naming them', () => {
