@@ -283,7 +283,14 @@ export class PolicyCompiler {
       const resources = this.resources[index] ?? [];
       if (isAllowed) for (const resource of resources) allow.add(resource);
       // A denied route needs an explicit Deny only if some allowed pattern also matches one of its requests.
-      else if ((this.coveredBy[index] ?? []).some((cover) => allowed[cover])) for (const resource of resources) deny.add(resource);
+      else if ((this.coveredBy[index] ?? []).some((cover) => allowed[cover])) {
+        for (const resource of resources) {
+          deny.add(resource);
+          // Should API Gateway route `/admin/` to `/admin` with the slash kept in the method ARN, the Deny must cover
+          // that spelling too (an Allow such as `GET/*` would match it).
+          if (!resource.endsWith('*')) deny.add(`${resource}/`);
+        }
+      }
     }
     if (allow.size > 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [...allow].map((resource) => `${stageArn}/${resource}`) });
     if (allow.size === 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${stageArn}/*`] });

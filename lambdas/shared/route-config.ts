@@ -4,7 +4,7 @@
  * of routes, and a file in the asset costs no network call at cold start.
  */
 import { readFileSync } from 'node:fs';
-import { ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
+import { parseRoutePath, ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
 import { validatePlans, type Plans } from './plans';
 import { SettingsError } from './settings';
 
@@ -44,6 +44,14 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
     if (!rule || !(ROUTE_METHODS as readonly unknown[]).includes(rule['method']) || typeof rule['path'] !== 'string' || !isStringArray(rule['scopes'])) {
       fail(`routeTable.routes[${index}] is not {method, path, scopes}`);
     }
+    // A hand-edited path with IAM wildcards (`/*`, `/a?min`) or an empty scope would widen every policy: refuse it.
+    try {
+      parseRoutePath(rule['path'] as string);
+    } catch (error) {
+      fail(`routeTable.routes[${index}]: ${(error as Error).message}`);
+    }
+    if (!(rule['scopes'] as string[]).every((scope) => SCOPE_PATTERN.test(scope))) fail(`routeTable.routes[${index}].scopes must be scope names`);
+    if (rule['authorized'] !== undefined) fail(`routeTable.routes[${index}]: the compiled table holds authorized routes only`);
     const covers = coveredBy[index] as unknown;
     if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length)) fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
   }

@@ -308,9 +308,25 @@ function proxyHandlerFor(method: string, path: string, integration: AssemblyInte
   }
 }
 
+/** Whether `{name}` is the resource's greedy `{name+}` parameter (its value may hold `/`). */
+function isGreedyParameter(resource: string, name: string): boolean {
+  return resource.includes(`{${name}+}`);
+}
+
 /** An HTTP proxy integration: the request, path parameters substituted into the URI, forwarded as is. */
 async function forwardHttp(uri: string, httpMethod: string, event: APIGatewayProxyEvent): Promise<unknown> {
-  const target = new URL(uri.replace(/\{([^}]+)\}/g, (_, name: string) => (event.pathParameters?.[name] ?? '').split('/').map(encodeURIComponent).join('/')));
+  // A parameter must stay inside the path the integration URI names: a `.` or `..` segment would climb out of it
+  // (URL parsers resolve them, `%2E%2E` included), so such a request is refused; other segments are encoded.
+  const values = Object.values(event.pathParameters ?? {}).flatMap((value) => (value ?? '').split('/'));
+  if (values.some((segment) => segment === '.' || segment === '..')) {
+    return { statusCode: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'a path parameter holds a "." or ".." segment' }) };
+  }
+  const substituted = uri.replace(/\{([^}+]+)(\+?)\}/g, (_, name: string, greedy: string) => {
+    const value = event.pathParameters?.[name] ?? '';
+    return greedy || isGreedyParameter(event.resource, name) ? value.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(value);
+  });
+  const target = new URL(substituted);
+  if (target.origin !== new URL(uri.replace(/\{[^}]+\}/g, 'x')).origin) throw new Error(`the HTTP integration's host cannot come from a path parameter (${uri})`);
   for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) for (const value of values ?? []) target.searchParams.append(name, value);
   const headers = new Headers();
   for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined && !/^(host|connection|content-length)$/i.test(name)) headers.set(name, value);

@@ -408,7 +408,9 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
         sendGateway('UNAUTHORIZED');
         return;
       }
-      const methodArn = methodArnFor(where, method, path);
+      // The request path as it arrived (percent-encoding kept): an encoded `/` inside a path parameter stays one
+      // segment of the method ARN, so IAM patterns cannot read it as two (SECURITY.md, "Encoded slashes").
+      const methodArn = methodArnFor(where, method, rawPath);
       let authorization = cache.get(identitySource);
       log.authorizerCached = authorization !== undefined;
       if (!authorization) {

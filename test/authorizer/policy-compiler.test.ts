@@ -163,7 +163,9 @@ describe('PolicyCompiler', () => {
     const policy = PolicyCompiler.fromRoutes(routes).compile(STAGE, ['things:write']);
     expect(allows(policy, `${STAGE}/POST/things/t1`)).toBe(true);
     expect(allows(policy, `${STAGE}/POST/things/t1/publish`)).toBe(false);
-    expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual([`${STAGE}/POST/things/*/publish`]);
+    expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual([`${STAGE}/POST/things/*/publish`, `${STAGE}/POST/things/*/publish/`]);
+    // The trailing-slash spelling is denied too, whichever way API Gateway writes it in the method ARN.
+    expect(allows(policy, `${STAGE}/POST/things/t1/publish/`)).toBe(false);
   });
 
   it('refuses a route table whose policies IAM wildcards cannot express, naming the routes', () => {
@@ -310,6 +312,19 @@ describe('greedy {proxy+} and ANY routes', () => {
       { numRuns: 2000 },
     );
     expect(accepted).toBeGreaterThan(500);
+  });
+});
+
+describe('trailing slashes (review finding)', () => {
+  it('denies the trailing-slash spelling of a denied literal route that an allowed wildcard would otherwise match', () => {
+    const routes: RouteRule[] = [
+      { method: 'GET', path: '/{page}', scopes: [] },
+      { method: 'GET', path: '/admin', scopes: ['admin'] },
+    ];
+    const policy = PolicyCompiler.fromRoutes(routes).compile(STAGE, []);
+    expect(allows(policy, `${STAGE}/GET/home`)).toBe(true);
+    expect(allows(policy, `${STAGE}/GET/admin`)).toBe(false);
+    expect(allows(policy, `${STAGE}/GET/admin/`)).toBe(false);
   });
 });
 

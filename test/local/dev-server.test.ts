@@ -70,6 +70,16 @@ describe('dualgate dev, integrations other than Lambda', () => {
     expect(seen.at(-1)?.method).toBe('GET');
   });
 
+  it('keeps a parameter inside the path the integration URI names: no `..` climbing out (review finding)', async () => {
+    const before = seen.length;
+    for (const attack of ['..%2F..%2Finternal%2Fsecret', 'a/%2E%2E%2F%2E%2E%2Fsecret', '.%2Fx']) {
+      const response = await fetch(`${server.apis[0]!.url}/proxy/${attack}`);
+      expect(response.status, attack).toBe(400);
+    }
+    expect(seen.length).toBe(before);
+    expect(((await (await fetch(`${server.apis[0]!.url}/proxy/a/..b`)).json()) as { upstream: string }).upstream).toBe('/x/a/..b');
+  });
+
   it('answers a MOCK integration with its configured response', async () => {
     const response = await fetch(`${server.apis[0]!.url}/mock`);
     expect(response.status).toBe(200);

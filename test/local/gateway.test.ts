@@ -304,3 +304,34 @@ describe('local gateway: robustness and access log', () => {
     for (const entry of h.accessLog) expect(entry.responseLatencyMs).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('encoded slashes in path parameters (review finding)', () => {
+  it('builds the method ARN from the path as sent, so %2F inside a parameter cannot match a two-segment Allow', async () => {
+    const { PolicyCompiler } = await import('../../lambdas/authorizer/policy-compiler');
+    // A restricted parent beside an open child: the compiler accepts it (a {param} is one segment).
+    const rules = [
+      { method: 'GET' as const, path: '/users/{id}', scopes: ['users:admin'], handler: 'h' },
+      { method: 'GET' as const, path: '/users/{id}/{field}', scopes: [], handler: 'h' },
+    ];
+    const policy = PolicyCompiler.fromRoutes(rules).compile(STAGE_ARN, []);
+    const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
+    const gateway = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      routes: rules,
+      stageName: 'v1',
+      authorizerCacheTtlSeconds: 0,
+      authorize: async (event) => {
+        authorizerEvents.push(event);
+        return { effect: 'allow', response: { principalId: 'mallory', policyDocument: policy, context: { sub: 'mallory', scopes: '', authMethod: 'jwt' } } };
+      },
+      loadHandler: async () => async (event) => ({ statusCode: 200, body: JSON.stringify({ resource: event.resource, id: event.pathParameters?.['id'] }) }),
+    });
+    running = gateway;
+    const encoded = await fetch(`${gateway.url}/users/alice%2Femail`, { headers: { authorization: 'Bearer x' } });
+    expect(encoded.status).toBe(403);
+    expect(authorizerEvents.at(-1)?.methodArn).toBe(`${STAGE_ARN}/GET/users/alice%2Femail`);
+    expect((await fetch(`${gateway.url}/users/alice/email`, { headers: { authorization: 'Bearer x' } })).status).toBe(200);
+    expect((await fetch(`${gateway.url}/users/alice`, { headers: { authorization: 'Bearer x' } })).status).toBe(403);
+  });
+});
