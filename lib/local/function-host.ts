@@ -1,8 +1,8 @@
 /**
- * Run a Lambda function locally, isolated the way a Lambda execution environment is: one worker thread per
- * function (lib/local/function-worker.mjs), with its own `process.env` and module state, started on first use and
- * kept warm. An invocation past the function's timeout ends that environment (the next one starts fresh), as
- * Lambda does.
+ * Run a Lambda function locally, isolated the way Lambda execution environments are: worker threads
+ * (lib/local/function-worker.mjs), each with its own `process.env` and module state, serving one invocation at a
+ * time, started on demand (up to MAX_ENVIRONMENTS_PER_FUNCTION at once) and kept warm. An invocation past the
+ * function's timeout ends its own environment only, as Lambda does.
  */
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,16 +46,21 @@ function workerScript(): URL {
   throw new Error('dualgate: function-worker.mjs is missing from the package');
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
+/** One execution environment: a worker serving one invocation at a time, as a Lambda environment does. */
+interface Environment {
+  worker: Worker;
+  /** The invocation in flight, if any. */
+  current?: { id: string; resolve(value: unknown): void; reject(error: Error): void; timer: NodeJS.Timeout };
 }
 
+/** Concurrent environments per function locally; requests beyond wait for one to free up. */
+export const MAX_ENVIRONMENTS_PER_FUNCTION = 8;
+
 export class HostedFunction {
-  private worker?: Worker;
-  private readonly pending = new Map<string, Pending>();
+  private readonly environments: Environment[] = [];
+  private readonly waiting: ((environment: Environment) => void)[] = [];
   private readonly codeDir: string;
+  private stopped = false;
 
   constructor(readonly spec: HostedFunctionSpec) {
     // Lambda unpacks the code into /var/task, with no package.json above it: `.js` is CommonJS unless the code's
@@ -67,7 +72,7 @@ export class HostedFunction {
     else writeFileSync(join(this.codeDir, 'index.js'), spec.inlineCode ?? '');
   }
 
-  private start(): Worker {
+  private start(): Environment {
     const worker = new Worker(workerScript(), {
       workerData: { codeDir: this.codeDir, handler: this.spec.handler, functionName: this.spec.name, memoryMb: this.spec.memoryMb },
       env: { ...this.spec.env },
@@ -75,6 +80,7 @@ export class HostedFunction {
       stderr: Boolean(this.spec.output),
       execArgv: [],
     });
+    const environment: Environment = { worker };
     if (this.spec.output) {
       const forward = (chunk: Buffer) => {
         for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) this.spec.output?.(line);
@@ -82,56 +88,83 @@ export class HostedFunction {
       worker.stdout.on('data', forward);
       worker.stderr.on('data', forward);
     }
-    worker.on('message', (message: { id: string; ok: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-      const pending = this.pending.get(message.id);
-      if (!pending) return;
-      this.pending.delete(message.id);
-      clearTimeout(pending.timer);
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new FunctionError(message.error?.name ?? 'Error', message.error?.message ?? 'error'));
-    });
-    const failAll = (error: Error) => {
-      for (const [id, pending] of this.pending) {
-        clearTimeout(pending.timer);
-        pending.reject(error);
-        this.pending.delete(id);
-      }
-      if (this.worker === worker) this.worker = undefined;
+    const settle = (outcome: { ok: true; result: unknown } | { ok: false; error: Error }) => {
+      const current = environment.current;
+      if (!current) return;
+      environment.current = undefined;
+      clearTimeout(current.timer);
+      if (outcome.ok) current.resolve(outcome.result);
+      else current.reject(outcome.error);
+      this.release(environment);
     };
-    worker.on('error', (error) => failAll(new FunctionError(error.name, error.message)));
-    worker.on('exit', (code) => failAll(new FunctionError('Runtime.ExitError', `the function's environment exited with code ${code}`)));
+    worker.on('message', (message: { id: string; ok: boolean; result?: unknown; error?: { name: string; message: string } }) => {
+      if (environment.current?.id !== message.id) return;
+      settle(message.ok ? { ok: true, result: message.result } : { ok: false, error: new FunctionError(message.error?.name ?? 'Error', message.error?.message ?? 'error') });
+    });
+    const discard = (error: Error) => {
+      this.remove(environment);
+      settle({ ok: false, error });
+      // A crashed environment frees its place: the next waiting invocation gets a fresh one.
+      const next = this.stopped ? undefined : this.waiting.shift();
+      if (next) next(this.start());
+    };
+    worker.on('error', (error) => discard(new FunctionError(error.name, error.message)));
+    worker.on('exit', (code) => discard(new FunctionError('Runtime.ExitError', `the function's environment exited with code ${code}`)));
     worker.unref();
-    return worker;
+    this.environments.push(environment);
+    return environment;
   }
 
-  /** Start the environment: load the module and run its init (a cold start), without invoking the handler. */
+  private remove(environment: Environment): void {
+    const index = this.environments.indexOf(environment);
+    if (index >= 0) this.environments.splice(index, 1);
+  }
+
+  /** An idle environment goes to the next waiting invocation, if any. */
+  private release(environment: Environment): void {
+    if (!this.environments.includes(environment)) return;
+    const next = this.waiting.shift();
+    if (next) next(environment);
+  }
+
+  /** An idle environment, a new one while under the cap, or the next one to free up. */
+  private acquire(): Promise<Environment> {
+    const idle = this.environments.find((environment) => !environment.current);
+    if (idle) return Promise.resolve(idle);
+    if (this.environments.length < MAX_ENVIRONMENTS_PER_FUNCTION) return Promise.resolve(this.start());
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Start an environment: load the module and run its init (a cold start), without invoking the handler. */
   warm(): Promise<unknown> {
     return this.invoke(undefined, randomUUID(), true);
   }
 
   /** Invoke with an event; rejects with FunctionTimeoutError past the timeout, FunctionError when it throws. */
-  invoke(event: unknown, requestId: string = randomUUID(), warmOnly = false): Promise<unknown> {
-    this.worker ??= this.start();
-    const worker = this.worker;
+  async invoke(event: unknown, requestId: string = randomUUID(), warmOnly = false): Promise<unknown> {
+    if (this.stopped) throw new FunctionError('Runtime.Stopped', `${this.spec.name} is stopped`);
+    const environment = await this.acquire();
     const id = randomUUID();
     const timeoutMs = this.spec.timeoutSeconds * 1000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        // Lambda ends a timed-out environment: the next invocation gets a fresh one.
-        if (this.worker === worker) this.worker = undefined;
-        void worker.terminate();
+        // Lambda ends a timed-out environment; only this one, not the others serving their own requests.
+        environment.current = undefined;
+        this.remove(environment);
+        void environment.worker.terminate();
         reject(new FunctionTimeoutError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`));
+        const next = this.waiting.shift();
+        if (next) next(this.start());
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, event, requestId, deadlineMs: Date.now() + timeoutMs, warmOnly });
+      environment.current = { id, resolve, reject, timer };
+      environment.worker.postMessage({ id, event, requestId, deadlineMs: Date.now() + timeoutMs, warmOnly });
     });
   }
 
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker) await worker.terminate();
+    this.stopped = true;
+    const environments = this.environments.splice(0);
+    await Promise.all(environments.map((environment) => environment.worker.terminate()));
     rmSync(this.codeDir, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -51,6 +51,13 @@ beforeAll(async () => {
   const inline = (id: string, code: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline(code) });
   gate.addRoute({ method: 'GET', path: '/throws', authorized: false, handler: inline('Throws', 'exports.handler = async () => { throw new Error("boom"); }') });
   gate.addRoute({ method: 'GET', path: '/malformed', authorized: false, handler: inline('Malformed', 'exports.handler = async () => ({ statusCode: "two hundred" })') });
+  const sleepy = new lambda.Function(stack, 'Sleepy', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    timeout: Duration.seconds(1),
+    code: lambda.Code.fromInline('exports.handler = async (event) => { await new Promise((r) => setTimeout(r, Number(event.pathParameters.ms))); return { statusCode: 200, body: "{}" }; }'),
+  });
+  gate.addRoute({ method: 'GET', path: '/sleepy/{ms}', authorized: false, handler: sleepy });
   gate.addRoute({ method: 'GET', path: '/callback', authorized: false, handler: inline('Callback', 'exports.handler = (event, context, callback) => callback(null, { statusCode: 200, body: JSON.stringify({ fn: context.functionName }) })') });
   app.synth();
   server = await startDevServer({ assemblyDir, gatewayPort: 0, issuerPort: 0, audience: 'local', accessLog: () => undefined, functionOutput: () => undefined });
@@ -104,6 +111,16 @@ describe('dualgate dev, functions that misbehave', () => {
       expect(response.status, path).toBe(502);
       expect(await response.json()).toEqual({ message: 'Internal server error' });
     }
+  });
+
+  it('runs concurrent invocations in separate environments: one timing out does not fail the other (review finding)', async () => {
+    const slowRequest = fetch(`${server.apis[0]!.url}/sleepy/3000`);
+    // Started so that it is still running when the slow one hits its 1 s timeout.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const [slow, fast] = await Promise.all([slowRequest, fetch(`${server.apis[0]!.url}/sleepy/400`)]);
+    expect(slow.status).toBe(504);
+    expect(fast.status).toBe(200);
+    expect((await fetch(`${server.apis[0]!.url}/sleepy/10`)).status).toBe(200);
   });
 
   it('serves a callback-style handler with a Lambda context', async () => {
