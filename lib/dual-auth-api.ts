@@ -112,6 +112,7 @@ const CONFIG_PROPS = [
   'stageName',
   'logLevel',
 ] as const;
+const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
 const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring'] as const;
 
 export class DualAuthApi extends Construct {
@@ -331,8 +332,15 @@ export class DualAuthApi extends Construct {
   addRoute(route: DualAuthRoute): apigateway.Method {
     if (this.compiled) throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
     const where = `route ${String(route.method)} ${String(route.path)}`;
+    // A typo such as `scope:` would otherwise leave the route open to any authenticated caller.
+    const unknownFields = Object.keys(route).filter((field) => !ROUTE_FIELDS.includes(field));
+    if (unknownFields.length > 0) throw new RouteTableError(`${where}: unknown field(s) ${unknownFields.join(', ')} (a route takes ${ROUTE_FIELDS.join(', ')})`);
     if (!(ROUTE_METHODS as readonly string[]).includes(route.method)) throw new RouteTableError(`${where}: method must be one of ${ROUTE_METHODS.join(', ')}`);
-    parseRoutePath(route.path);
+    try {
+      parseRoutePath(route.path);
+    } catch (error) {
+      throw new RouteTableError(`${where}: ${(error as Error).message}`);
+    }
     const scopes = route.scopes ?? [];
     if (!Array.isArray(scopes)) throw new RouteTableError(`${where}: scopes must be a list of scope names`);
     const bad = scopes.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
@@ -340,7 +348,14 @@ export class DualAuthApi extends Construct {
     if (route.authorized !== undefined && typeof route.authorized !== 'boolean') throw new RouteTableError(`${where}: authorized must be true or false`);
     if (route.authorized === false && scopes.length > 0) throw new RouteTableError(`${where}: an open route (authorized: false) cannot require scopes`);
     if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
-    if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) throw new RouteTableError(`${where} is declared twice`);
+    if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) {
+      const management = this.managementBasePath !== undefined && (route.path === this.managementBasePath || route.path.startsWith(`${this.managementBasePath}/`));
+      throw new RouteTableError(
+        management
+          ? `${where} collides with the key management API at ${this.managementBasePath}: move it with managementApi: { basePath: '/admin/keys' }, or pick another path`
+          : `${where} is declared twice`,
+      );
+    }
 
     const integration = route.integration ?? this.lambdaIntegration(route.handler as lambda.IFunction);
     const resource = this.api.root.resourceForPath(route.path);

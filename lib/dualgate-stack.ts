@@ -18,7 +18,7 @@ export class DualgateStack extends Stack {
   constructor(scope: Construct, id: string, props: StackProps & { dualgate?: DualAuthApiProps } = {}) {
     super(scope, id, props);
     this.dualAuth = new DualAuthApi(this, 'DualAuth', props.dualgate);
-    for (const route of DEMO_ROUTES) this.dualAuth.addRoute({ ...route, handler: this.backend(route.backend) });
+    for (const { backend, ...route } of DEMO_ROUTES) this.dualAuth.addRoute({ ...route, handler: this.backend(backend) });
     acknowledgeNagFindings(this.dualAuth);
   }
 

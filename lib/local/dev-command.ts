@@ -116,11 +116,13 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** cdk.json's "watch" settings, or `cdk watch`'s defaults for a TypeScript app. */
-function watchFilter(cdkJson: CdkJson): (path: string) => boolean {
+function watchFilter(cdkJson: CdkJson, cwd: string): (path: string) => boolean {
   const list = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
   const include = (list(cdkJson.watch?.include) ?? ['**']).map(globToRegExp);
-  const exclude = [...(list(cdkJson.watch?.exclude) ?? ['README.md', 'cdk*.json', '**/*.d.ts', '**/*.js', 'tsconfig.json', 'package*.json', 'yarn.lock', 'test']), 'node_modules', 'cdk.out', '.git', '.dualgate', '**/*.tsbuildinfo'].map(globToRegExp);
-  return (path) => include.some((pattern) => pattern.test(path)) && !exclude.some((pattern) => pattern.test(path));
+  const exclude = [...(list(cdkJson.watch?.exclude) ?? ['README.md', 'cdk*.json', '**/*.d.ts', 'tsconfig.json', 'package*.json', 'yarn.lock', 'test', 'build', 'dist']), 'node_modules', 'cdk.out', '.git', '.dualgate', '**/*.tsbuildinfo'].map(globToRegExp);
+  // JavaScript is watched (a Code.fromAsset directory may hold plain .js), except tsc's output beside its .ts source.
+  const compiled = (path: string) => /\.(c|m)?js$/.test(path) && ['.ts', '.mts', '.cts'].some((extension) => existsSync(join(cwd, path.replace(/\.(c|m)?js$/, extension))));
+  return (path) => include.some((pattern) => pattern.test(path)) && !exclude.some((pattern) => pattern.test(path)) && !compiled(path);
 }
 
 function banner(server: DevServer, dataDir: string | undefined, externalIssuers: readonly IssuerConfig[]): string {
@@ -262,6 +264,11 @@ export async function runDev(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // `npm run dev` under a supervisor: npm may exit on SIGTERM without passing it on. Orphaned, stop too.
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) shutdown('SIGTERM');
+  }, 500).unref();
 
   const stdoutLines = new StdoutLines();
   const serveOptions = { ...options, functionOutput: stdoutLines.push, accessLog: (entry: object) => stdoutLines.push(JSON.stringify(entry)) };
@@ -314,7 +321,7 @@ export async function runDev(argv: string[]): Promise<void> {
     }
   };
   if (values.watch) {
-    const accept = watchFilter(cdkJson);
+    const accept = watchFilter(cdkJson, cwd);
     let timer: NodeJS.Timeout | undefined;
     watch(cwd, { recursive: true }, (_event, file) => {
       if (!file || !accept(relative(cwd, resolve(cwd, file.toString())).split('\\').join('/'))) return;

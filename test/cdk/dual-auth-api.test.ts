@@ -3,13 +3,14 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
-import { DEMO_ROUTES, DEMO_ROUTE_TABLE as ROUTES, demoScopeCatalog as scopeCatalog } from '../../lib/demo/demo-routes';
+import { DEMO_ROUTE_TABLE as ROUTES, demoScopeCatalog as scopeCatalog } from '../../lib/demo/demo-routes';
+import { demoRoutesServedBy } from '../support/demo-app';
 
 /** The construct with the demo's routes, each served by a small inline function of the app's own. */
 function synth(props: DualAuthApiProps = {}) {
   const stack = new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
   const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
-  const dualAuth = new DualAuthApi(stack, 'DualAuth', { ...props, routes: DEMO_ROUTES.map((route) => ({ ...route, handler: backend })) });
+  const dualAuth = new DualAuthApi(stack, 'DualAuth', { ...props, routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), dualAuth, stack };
 }
 

@@ -6,12 +6,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
-import { DEMO_ROUTES } from '../../lib/demo/demo-routes';
+import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}, extra: (stack: Stack) => Partial<DualAuthApiProps> = () => ({})) {
   const stack = new Stack(new App(), 'MonitoredStack', { env: { account: '123456789012', region: 'eu-west-1' } });
   const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
-  const gate = new DualAuthApi(stack, 'DualAuth', { ...props, ...extra(stack), routes: DEMO_ROUTES.map((route) => ({ ...route, handler: backend })) });
+  const gate = new DualAuthApi(stack, 'DualAuth', { ...props, ...extra(stack), routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), gate, stack };
 }
 

@@ -3,12 +3,12 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
-import { DEMO_ROUTES } from '../../lib/demo/demo-routes';
+import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}) {
   const stack = new Stack(new App(), 'PlanStack', { env: { account: '123456789012', region: 'eu-west-1' } });
   const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
-  const gate = new DualAuthApi(stack, 'Gate', { ...props, routes: DEMO_ROUTES.map((route) => ({ ...route, handler: backend })) });
+  const gate = new DualAuthApi(stack, 'Gate', { ...props, routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), gate, stack };
 }
 

@@ -141,12 +141,13 @@ describe('the route table at synth', () => {
 
   it.each([
     [{ method: 'FETCH', path: '/a' }, /method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY/],
-    [{ method: 'GET', path: 'orders' }, /must start with \//],
+    [{ method: 'GET', path: 'orders' }, /route GET orders: path "orders" must start with \//],
     [{ method: 'GET', path: '/a/{p+}/b' }, /greedy \{p\+\} must be the last segment/],
     [{ method: 'GET', path: '/a', scopes: ['bad scope'] }, /scope\(s\) "bad scope" must match/],
     [{ method: 'GET', path: '/a', authorized: false, scopes: ['x:y'] }, /an open route \(authorized: false\) cannot require scopes/],
     [{ method: 'GET', path: '/a', noHandler: true }, /exactly one of handler and integration/],
-    [{ method: 'GET', path: '/keys' }, /route GET \/keys is declared twice/],
+    [{ method: 'GET', path: '/keys' }, /route GET \/keys collides with the key management API at \/keys: move it with managementApi/],
+    [{ method: 'GET', path: '/b', scope: ['x:y'] }, /route GET \/b: unknown field\(s\) scope \(a route takes method, path, scopes/],
   ])('addRoute(%j) throws a clear error', (spec, message) => {
     const { stack, fn } = appStack();
     const gate = new DualAuthApi(stack, 'Gate');

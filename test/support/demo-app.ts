@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import { DEMO_COMPILED_TABLE, demoScopeCatalog } from '../../lib/demo/demo-routes';
+import { DEMO_COMPILED_TABLE, DEMO_ROUTES, demoScopeCatalog } from '../../lib/demo/demo-routes';
 
 export { DEMO_COMPILED_TABLE } from '../../lib/demo/demo-routes';
 export const DEMO_CATALOG: readonly string[] = demoScopeCatalog();
@@ -16,4 +16,9 @@ export function demoRouteConfigFile(): string {
   configFile = join(mkdtempSync(join(tmpdir(), 'dualgate-test-config-')), RUNTIME_CONFIG_FILE);
   writeFileSync(configFile, JSON.stringify(config));
   return configFile;
+}
+
+/** The demo's routes as construct props, every one served by `handler` (CDK tests of the construct itself). */
+export function demoRoutesServedBy<H>(handler: H) {
+  return DEMO_ROUTES.map(({ backend: _backend, ...route }) => ({ ...route, handler }));
 }
