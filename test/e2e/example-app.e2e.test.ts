@@ -165,6 +165,16 @@ describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
       expect(dev.output().match(/dualgate dev: reloaded in \d+ ms/g)).toHaveLength(1);
       expect(await call(dev, 'GET', '/hello')).toEqual({ status: 200, body: { status: 'ok' } });
       expect((await call(dev, 'GET', '/orders', key)).status).toBe(200);
+
+      // Plain JavaScript in a Code.fromAsset directory is watched too.
+      const statusFile = join(copy, 'lambdas', 'status', 'index.cjs');
+      writeFileSync(statusFile, readFileSync(statusFile, 'utf8').replace("status: 'ok'", "status: 'edited'"));
+      while ((dev.output().match(/dualgate dev: reloaded in \d+ ms/g) ?? []).length < 2) {
+        if (Date.now() > deadline + 60_000) throw new Error(`no second reload:\n${dev.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await call(dev, 'GET', '/status')).toEqual({ status: 200, body: { status: 'edited' } });
+      expect((await call(dev, 'GET', '/orders', key)).status).toBe(200);
     } finally {
       dev.child.kill('SIGTERM');
     }
