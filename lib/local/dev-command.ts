@@ -250,6 +250,11 @@ export async function runDev(argv: string[]): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    // While everything closes, a request cut off mid-flight (a function's worker stopped during its DynamoDB call,
+    // say) may surface as an error in dynalite or a socket: stopping is what was asked, so it is not a failure.
+    const ignoreWhileStopping = (error: unknown) => process.stderr.write(`dualgate dev: ignored while stopping: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.on('uncaughtException', ignoreWhileStopping);
+    process.on('unhandledRejection', ignoreWhileStopping);
     killRunningSynth();
     process.stdout.write(`\ndualgate dev: ${signal} received, stopping...\n`);
     stdoutLines.flush();

@@ -85,7 +85,7 @@ async function ready(dev: Dev): Promise<string> {
 
 async function stopDev(dev: Dev): Promise<void> {
   dev.child.kill('SIGTERM');
-  expect(await dev.exited).toEqual({ code: 0, signal: null });
+  expect(await dev.exited, dev.stderr()).toEqual({ code: 0, signal: null });
 }
 
 describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)', () => {
