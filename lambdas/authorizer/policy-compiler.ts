@@ -10,7 +10,7 @@
  * policy. Literal paths are routed before `{param}` siblings, so a literal route never counts as covered.
  */
 import { BoundedCache } from '../shared/bounded-cache';
-import { HTTP_METHODS, matchRank, parseRoutePath, ROUTE_METHODS, RouteTableError, type HttpMethod, type CompiledRouteTable, type PathPart, type RouteRule } from '../shared/route-table';
+import { HTTP_METHODS, parseRoutePath, servingIndex, ROUTE_METHODS, RouteTableError, type HttpMethod, type CompiledRouteTable, type PathPart, type RouteRule } from '../shared/route-table';
 
 export type { CompiledRouteTable } from '../shared/route-table';
 
@@ -173,14 +173,14 @@ export function compileRouteTable(table: readonly RouteRule[]): CompiledRouteTab
   const routes = table.filter((route) => route.authorized !== false).map((route) => ({ method: route.method, path: route.path, scopes: [...route.scopes] }));
   const resources = routes.map(routeResources);
   const tokens = routes.map((route) => routeMethods(route).map((method) => requestTokens(method, route.path)));
-  const parsed = routes.map((route) => parseRoutePath(route.path));
+  const parsed = routes.map((route) => ({ method: route.method, parts: parseRoutePath(route.path) }));
   // reaches[s][t]: does an IAM pattern of route s match a request that API Gateway serves with route t?
   const reaches = routes.map((_, source) =>
     routes.map((_, target) => {
       if (source === target) return true;
       return (resources[source] ?? []).some((pattern) => {
         // A pattern without wildcards is one literal path, served by exactly one route.
-        if (!pattern.includes('*')) return servingRouteIndex(routes, parsed, pattern) === target;
+        if (!pattern.includes('*')) return servingRouteIndex(parsed, pattern) === target;
         const left = iamTokens(pattern);
         return (tokens[target] ?? []).some((right) => patternReachesTokens(left, right));
       });
@@ -208,24 +208,9 @@ export function compileRouteTable(table: readonly RouteRule[]): CompiledRouteTab
 }
 
 /** The route serving a literal method-ARN resource (`GET/files/public`). */
-function servingRouteIndex(routes: readonly RouteRule[], parsed: readonly PathPart[][], resource: string): number {
+function servingRouteIndex(parsed: readonly { method: string; parts: readonly PathPart[] }[], resource: string): number {
   const slash = resource.indexOf('/');
-  const method = resource.slice(0, slash);
-  const path = resource.slice(slash);
-  const segments = path.split('/').slice(1);
-  let best = -1;
-  let bestRank = '';
-  for (const [index, route] of routes.entries()) {
-    if (route.method !== method && route.method !== 'ANY') continue;
-    const rank = matchRank(parsed[index] ?? [], segments);
-    if (rank === undefined) continue;
-    const fullRank = `${rank}${route.method === 'ANY' ? '0' : '1'}`;
-    if (best < 0 || fullRank > bestRank) {
-      best = index;
-      bestRank = fullRank;
-    }
-  }
-  return best;
+  return servingIndex(parsed, resource.slice(0, slash), resource.slice(slash).split('/').slice(1));
 }
 
 export class PolicyCompiler {

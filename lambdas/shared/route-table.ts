@@ -120,16 +120,24 @@ export function parseRoutePath(path: string): PathPart[] {
  * right for more requests than reach it.)
  */
 export function servingRoute<R extends Pick<RouteRule, 'method' | 'path'>>(routes: readonly R[], method: string, path: string): R | undefined {
-  const segments = path === '/' ? [] : path.split('/').slice(1);
-  let best: R | undefined;
+  const index = servingIndex(routes.map((route) => ({ method: route.method, parts: parseRoutePath(route.path) })), method, path === '/' ? [] : path.split('/').slice(1));
+  return index < 0 ? undefined : routes[index];
+}
+
+/**
+ * The one definition of API Gateway's choice (servingRoute above), over routes already parsed: the index of the
+ * route that serves `method` on these path segments, or -1. The policy compiler and the local gateway use it too.
+ */
+export function servingIndex(routes: readonly { method: string; parts: readonly PathPart[] }[], method: string, segments: readonly string[]): number {
+  let best = -1;
   let bestRank = '';
-  for (const route of routes) {
+  for (const [index, route] of routes.entries()) {
     if (route.method !== method && route.method !== 'ANY') continue;
-    const rank = matchRank(parseRoutePath(route.path), segments);
+    const rank = matchRank(route.parts, segments);
     if (rank === undefined) continue;
     const fullRank = `${rank}${route.method === 'ANY' ? '0' : '1'}`;
-    if (best === undefined || fullRank > bestRank) {
-      best = route;
+    if (best < 0 || fullRank > bestRank) {
+      best = index;
       bestRank = fullRank;
     }
   }

@@ -32,7 +32,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '../gateway-responses';
-import { matchRank, parseRoutePath, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
+import { parseRoutePath, servingIndex, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -112,6 +112,7 @@ interface CachedAuthorization {
 
 interface CompiledRoute {
   route: Route;
+  method: string;
   parts: PathPart[];
 }
 
@@ -119,7 +120,7 @@ const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
 function compiledTable(routes: readonly Route[]): CompiledRoute[] {
   let compiled = compiledTables.get(routes);
   if (!compiled) {
-    compiled = routes.map((route) => ({ route, parts: parseRoutePath(route.path) }));
+    compiled = routes.map((route) => ({ route, method: route.method, parts: parseRoutePath(route.path) }));
     compiledTables.set(routes, compiled);
   }
   return compiled;
@@ -135,18 +136,8 @@ export function matchRoute(
   method: string,
   segments: readonly string[],
 ): { route: Route; pathParameters: Record<string, string> | null } | undefined {
-  let best: CompiledRoute | undefined;
-  let bestRank = '';
-  for (const compiled of compiledTable(routes)) {
-    if (compiled.route.method !== method && compiled.route.method !== 'ANY') continue;
-    const rank = matchRank(compiled.parts, segments);
-    if (rank === undefined) continue;
-    const fullRank = `${rank}${compiled.route.method === 'ANY' ? '0' : '1'}`;
-    if (best === undefined || fullRank > bestRank) {
-      best = compiled;
-      bestRank = fullRank;
-    }
-  }
+  const table = compiledTable(routes);
+  const best = table[servingIndex(table, method, segments)];
   if (!best) return undefined;
   const pathParameters: Record<string, string> = {};
   for (const [index, part] of best.parts.entries()) {
