@@ -134,7 +134,6 @@ export class DualAuthApi extends Construct {
   readonly monitoring?: DualAuthApiMonitoring;
 
   private readonly rules: RouteRule[] = [];
-  private readonly hasPlans: boolean;
   private readonly ownMethods = new Set<apigateway.Method>();
   private readonly permitted = new Set<lambda.IFunction>();
   private readonly extraScopes: readonly string[];
@@ -155,7 +154,6 @@ export class DualAuthApi extends Construct {
     }
     this.config = config;
     const plans = plansFromProps(props.plans, props.defaultPlan);
-    this.hasPlans = plans !== undefined;
     this.planConfig = plans;
     this.extraScopes = validExtraScopes(props.extraScopes);
     const monitoring = monitoringOptions(props.monitoring);
@@ -366,7 +364,7 @@ export class DualAuthApi extends Construct {
             authorizer: this.authorizer,
             authorizationType: apigateway.AuthorizationType.CUSTOM,
             // Plans: the request counts against the usage key the authorizer names (usageIdentifierKey).
-            ...(this.hasPlans ? { apiKeyRequired: true } : {}),
+            ...(this.planConfig ? { apiKeyRequired: true } : {}),
           });
     this.ownMethods.add(method);
     this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
