@@ -93,7 +93,7 @@ export async function handler() {
 
 /** What the construct writes beside the authorizer bundle for a route table. */
 function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
-  const config: RuntimeRouteConfig = { version: 1, routeTable: compileRouteTable(routes), catalog: scopeCatalog(routes), managementBasePath: '/keys' };
+  const config: RuntimeRouteConfig = { version: 2, routeTable: compileRouteTable(routes), catalog: scopeCatalog(routes), managementBasePath: '/keys' };
   const file = join(dir, `${routes.length}-routes-${RUNTIME_CONFIG_FILE}`);
   writeFileSync(file, JSON.stringify(config));
   return file;

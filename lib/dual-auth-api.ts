@@ -18,6 +18,7 @@ import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-confi
 import { KEY_TABLE } from '../lambdas/shared/key-table';
 import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
 import {
+  AUTHORIZER_CACHE_SCOPES,
   DEFAULT_MANAGEMENT_BASE_PATH,
   KEY_SCOPES,
   managementRoutes,
@@ -26,6 +27,7 @@ import {
   RouteTableError,
   scopeCatalog,
   SCOPE_PATTERN,
+  type AuthorizerCacheScope,
   type RouteMethod,
   type RouteRule,
 } from '../lambdas/shared/route-table';
@@ -79,6 +81,16 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    * `{ alarmTopic }` or `{ alarmActions }` to be notified, or `false` to leave them out.
    */
   readonly monitoring?: boolean | DualAuthApiMonitoringOptions;
+  /**
+   * What one cached authorizer result covers, trading authorizer calls against what the decision rests on:
+   * - `'route'` (default): one result per credential and route. The authorizer decides on the route API Gateway
+   *   selected (the event's resource and method), so every table API Gateway accepts is authorized exactly; a
+   *   credential used on N routes costs up to N authorizer calls per `authorizerCacheTtlSeconds`.
+   * - `'credential'`: one result per credential for every route, an IAM policy whose wildcards must reproduce API
+   *   Gateway's routing under every spelling of the method ARN. Fewer authorizer calls; tables it cannot make safe
+   *   are refused at synth, naming the routes (SECURITY.md, "The credential cache scope").
+   */
+  readonly authorizerCacheScope?: AuthorizerCacheScope;
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -113,7 +125,7 @@ const CONFIG_PROPS = [
   'logLevel',
 ] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope'] as const;
 
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
@@ -132,6 +144,8 @@ export class DualAuthApi extends Construct {
   readonly plans?: DualgatePlans;
   /** Alarms, dashboard and saved query, unless `monitoring: false`. */
   readonly monitoring?: DualAuthApiMonitoring;
+  /** What one cached authorizer result covers: `route` (default) or `credential` (see the prop). */
+  readonly authorizerCacheScope: AuthorizerCacheScope;
 
   private readonly rules: RouteRule[] = [];
   private readonly ownMethods = new Set<apigateway.Method>();
@@ -157,6 +171,11 @@ export class DualAuthApi extends Construct {
     this.planConfig = plans;
     this.extraScopes = validExtraScopes(props.extraScopes);
     const monitoring = monitoringOptions(props.monitoring);
+    const cacheScope = props.authorizerCacheScope ?? 'route';
+    if (!AUTHORIZER_CACHE_SCOPES.includes(cacheScope)) {
+      throw new DualgateConfigError(`authorizerCacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.map((scope) => `'${scope}'`).join(', ')} (got ${JSON.stringify(cacheScope)})`);
+    }
+    this.authorizerCacheScope = cacheScope;
     const stack = Stack.of(this);
 
     this.table = new dynamodb.Table(this, 'KeyTable', {
@@ -237,8 +256,12 @@ export class DualAuthApi extends Construct {
 
     this.authorizer = new apigateway.RequestAuthorizer(this, 'DualAuthorizer', {
       handler: this.authorizerFunction,
-      // A request without this header gets 401 without invoking the authorizer; the cache is keyed on it.
-      identitySources: [apigateway.IdentitySource.header('Authorization')],
+      // A request missing any identity source gets 401 without invoking the authorizer; the result cache is keyed
+      // on all of them. A REQUEST authorizer takes `context.*` variables as identity sources ("Identity sources" in
+      // https://docs.aws.amazon.com/apigateway/latest/developerguide/configure-api-gateway-lambda-authorization.html,
+      // and `identitySource` in https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html): with the
+      // resource and the verb in the key, API Gateway never reuses one route's result for another.
+      identitySources: authorizerIdentitySources(cacheScope),
       resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
     });
 
@@ -399,7 +422,7 @@ export class DualAuthApi extends Construct {
     if (!this.rules.some((rule) => rule.authorized !== false)) {
       throw new RouteTableError('DualAuthApi has no authorized route (managementApi is off and every route is open): add a route, or leave the key API on');
     }
-    const routeTable = compileRouteTable(this.rules);
+    const routeTable = compileRouteTable(this.rules, this.authorizerCacheScope);
     const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
     this.assertAdminScopeIsNotOrdinary();
     if (this.config.cognito && catalog.length > COGNITO_MAX_RESOURCE_SERVER_SCOPES) {
@@ -408,7 +431,7 @@ export class DualAuthApi extends Construct {
           'use an external OIDC issuer (issuers, with cognito: false) or fewer scopes',
       );
     }
-    this.compiled = { version: 1, routeTable, catalog, managementBasePath: this.managementBasePath ?? null, ...(this.planConfig ? { plans: this.planConfig } : {}) };
+    this.compiled = { version: 2, routeTable, catalog, managementBasePath: this.managementBasePath ?? null, ...(this.planConfig ? { plans: this.planConfig } : {}) };
     return this.compiled;
   }
 
@@ -453,6 +476,15 @@ export class DualAuthApi extends Construct {
       ...overrides,
     });
   }
+}
+
+/**
+ * The authorizer's identity sources: the credential, and in the `route` cache scope the resource and verb API
+ * Gateway selected (`context.resourceId`, `context.httpMethod`), so that a cached result serves one route only.
+ */
+export function authorizerIdentitySources(cacheScope: AuthorizerCacheScope): string[] {
+  const credential = apigateway.IdentitySource.header('Authorization');
+  return cacheScope === 'route' ? [credential, apigateway.IdentitySource.context('resourceId'), apigateway.IdentitySource.context('httpMethod')] : [credential];
 }
 
 /** Cognito's limits: scopes per resource server, and OAuth scopes per app client. */

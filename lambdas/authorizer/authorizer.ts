@@ -1,7 +1,8 @@
 /**
  * The authorizer as a plain function of its dependencies: credential extraction → the one policy that
- * may judge that credential's shape → IAM policy + context. The Lambda handler (handler.ts) and the
- * local gateway both call this, so local mode runs exactly the code that runs in AWS.
+ * may judge that credential's shape → a decision on the route (route-policy.ts, the default) or one policy
+ * for every route (policy-compiler.ts, the `credential` cache scope) → IAM policy + context. The Lambda
+ * handler (handler.ts) and local mode both run this, so local mode runs exactly the code that runs in AWS.
  *
  * Answers that are in memory (cached keys and tokens, offline rejections) are returned synchronously;
  * only a table read or a JWKS fetch makes the result a promise.
@@ -19,6 +20,8 @@ import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from './policy-compiler';
+import { holdsRouteScopes, type BoundRoute, type RouteBoundTable, type RouteDenyReason } from './route-policy';
+import type { HttpMethod } from '../shared/route-table';
 
 /** What the Lambda returns to API Gateway (assignable to aws-lambda's APIGatewayAuthorizerResult). */
 export interface AuthorizerResponse {
@@ -31,6 +34,8 @@ export interface AuthorizerResponse {
 
 export type AuthorizerOutcome =
   | { effect: 'allow'; response: AuthorizerResponse }
+  /** A Deny policy for the route (missing scope, unknown route) → API Gateway answers 403. */
+  | { effect: 'deny'; response: AuthorizerResponse }
   /** → throw `Unauthorized` → 401. */
   | { effect: 'unauthorized' }
   /** → throw anything else → API Gateway's AUTHORIZER_FAILURE, which the stack maps to a JSON 503. */
@@ -40,7 +45,8 @@ export interface AuthorizerDeps {
   apiKeyPolicy: CredentialPolicy;
   /** Absent when no JWT issuer is configured: every JWT is then rejected. */
   jwtPolicy?: CredentialPolicy;
-  compiler: PolicyCompiler;
+  /** How routes are decided: the route API Gateway chose (the default) or one policy for every route. */
+  routes: RouteAuthorization;
   logger: Logger;
   /** Present only when the API has plans: every allowed principal then needs a usage identifier. */
   usageIdentifiers?: { identifierFor(sub: string): string | Promise<string> };
@@ -48,18 +54,38 @@ export interface AuthorizerDeps {
   monotonicMs?: () => number;
 }
 
-export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
-  Partial<Pick<APIGatewayRequestAuthorizerEvent, 'requestContext'>>;
+export type RouteAuthorization =
+  | { readonly cacheScope: 'route'; readonly table: RouteBoundTable }
+  | { readonly cacheScope: 'credential'; readonly compiler: PolicyCompiler };
 
-interface AllowMemo {
-  stageArn: string;
-  usageKey: string | undefined;
+export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
+  Partial<Pick<APIGatewayRequestAuthorizerEvent, 'requestContext' | 'resource' | 'httpMethod'>>;
+
+/** One answer for a principal (and, in the route scope, one route and verb). */
+interface Decided {
   outcome: AuthorizerOutcome;
   /**
    * For answers from memory (a principal's repeat requests), per reason: a logger with the line's fixed
    * part (identity, decision, reason) serialised once. Created on first use, so a one-off token pays nothing.
    */
   repeatLogs?: Map<string, Logger>;
+}
+
+/** What the authorizer keeps in a principal's slot: its answers for one stage and usage identifier. */
+interface PrincipalMemo {
+  stageArn: string;
+  usageKey: string | undefined;
+  /** The credential scope's one answer for every route. */
+  all?: Decided;
+  /** The route scope's answers, by `<verb> <route>`: bounded by the table's routes and verbs. */
+  byRoute?: Map<string, Decided>;
+}
+
+/** The route the event names, looked up (route scope only). */
+interface RouteChoice {
+  verb: HttpMethod;
+  route: BoundRoute;
+  key: string;
 }
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
@@ -96,21 +122,74 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return stageArn;
   }
 
-  /** The allow outcome for a principal, built once per principal and stage and kept in the principal's slot. */
-  function allowFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined): AllowMemo {
-    const memo = slot.memo as AllowMemo | undefined;
+  /** The principal's memo for this stage and usage identifier, replaced when either changes. */
+  function memoFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined): PrincipalMemo {
+    const memo = slot.memo as PrincipalMemo | undefined;
     if (memo && memo.stageArn === stageArn && memo.usageKey === usageKey) return memo;
+    const fresh: PrincipalMemo = { stageArn, usageKey };
+    slot.memo = fresh;
+    return fresh;
+  }
+
+  /** The answer for a principal (and route), built once and kept in the principal's slot. */
+  function decidedFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined, choice: RouteChoice | undefined, effect: 'allow' | 'deny'): Decided {
+    const memo = memoFor(principal, slot, stageArn, usageKey);
+    const known = choice ? memo.byRoute?.get(choice.key) : memo.all;
+    if (known) return known;
+    const routes = deps.routes;
+    const policyDocument =
+      routes.cacheScope === 'credential' ? routes.compiler.compile(stageArn, principal.scopes) : routes.table.policy(stageArn, choice?.verb, choice?.route, effect === 'allow' ? 'Allow' : 'Deny');
     // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
     const response: AuthorizerResponse = {
       principalId: principal.sub,
-      policyDocument: deps.compiler.compile(stageArn, principal.scopes),
+      policyDocument,
       context: toAuthorizerContext(principal),
       ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
     };
-    const outcome: AuthorizerOutcome = { effect: 'allow', response };
-    const entry: AllowMemo = { stageArn, usageKey, outcome };
-    slot.memo = entry;
-    return entry;
+    const decided: Decided = { outcome: { effect, response } };
+    if (choice) (memo.byRoute ??= new Map()).set(choice.key, decided);
+    else memo.all = decided;
+    return decided;
+  }
+
+  /** Route scope: the route the event names, or why there is none to allow. */
+  function chooseRoute(event: AuthorizerEvent, table: RouteBoundTable): RouteChoice | undefined {
+    const verb = event.httpMethod ?? event.requestContext?.httpMethod;
+    const route = table.lookup(verb, event.resource ?? event.requestContext?.resourcePath);
+    return route ? { verb: verb as HttpMethod, route, key: `${verb as string} ${route.name}` } : undefined;
+  }
+
+  /** A Deny of the route: logged with its reason and counted; the identity stays in the context (API Gateway's 403). */
+  function deny(
+    event: AuthorizerEvent,
+    result: Extract<PolicyResult, { kind: 'principal' }>,
+    stageArn: string,
+    choice: RouteChoice | undefined,
+    reason: RouteDenyReason,
+    credentialKind: CredentialKind | 'none',
+    lookup: number | undefined,
+  ): AuthorizerOutcome {
+    const { principal } = result;
+    const fields = {
+      sub: principal.sub,
+      authMethod: principal.authMethod,
+      keyId: principal.keyId,
+      decision: 'deny',
+      reason,
+      credentialKind,
+      route: choice?.route.name,
+      ...(choice ? {} : { httpMethod: clip(event.httpMethod ?? event.requestContext?.httpMethod), resource: clip(event.resource ?? event.requestContext?.resourcePath) }),
+      requestId: event.requestContext?.requestId,
+      Decisions: 1,
+      KeyLookupLatency: lookup,
+    };
+    // A route the table does not know means the deployed API and its table disagree: worth a warning.
+    logger[choice ? 'info' : 'warn']('denied', fields, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
+    if (!choice) {
+      const routes = deps.routes as Extract<RouteAuthorization, { cacheScope: 'route' }>;
+      return { effect: 'deny', response: { principalId: principal.sub, policyDocument: routes.table.policy(stageArn, undefined, undefined, 'Deny'), context: toAuthorizerContext(principal) } };
+    }
+    return decidedFor(principal, result.slot, stageArn, undefined, choice, 'deny').outcome;
   }
 
   /**
@@ -165,18 +244,25 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       }, DECISION_DIRECTIVE);
       return FAIL;
     }
+    let choice: RouteChoice | undefined;
+    if (deps.routes.cacheScope === 'route') {
+      choice = chooseRoute(event, deps.routes.table);
+      if (!choice) return deny(event, result, stageArn, undefined, 'unknown_route', credentialKind, lookup);
+      // A denied route needs no usage identifier: API Gateway answers 403 before counting the request.
+      if (!holdsRouteScopes(choice.route, result.principal.scopes)) return deny(event, result, stageArn, choice, 'missing_scope', credentialKind, lookup);
+    }
     const usage = deps.usageIdentifiers;
-    if (!usage) return allow(event, result, stageArn, undefined, credentialKind, lookup);
+    if (!usage) return allow(event, result, stageArn, undefined, choice, credentialKind, lookup);
     let usageKey: string | Promise<string>;
     try {
       usageKey = usage.identifierFor(result.principal.sub);
     } catch (error) {
       return finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind);
     }
-    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, credentialKind, lookup);
+    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, choice, credentialKind, lookup);
     // With plans, a method requires the identifier (API Gateway answers 403 without one): no read, no allow.
     return usageKey.then(
-      (key) => allow(event, result, stageArn, key, credentialKind, lookup),
+      (key) => allow(event, result, stageArn, key, choice, credentialKind, lookup),
       (error: unknown) => finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind),
     );
   }
@@ -186,12 +272,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     result: Extract<PolicyResult, { kind: 'principal' }>,
     stageArn: string,
     usageKey: string | undefined,
+    choice: RouteChoice | undefined,
     credentialKind: CredentialKind | 'none',
     lookup: number | undefined,
   ): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
     const { principal, reason, cached } = result;
-    const memo = allowFor(principal, result.slot, stageArn, usageKey);
+    const memo = decidedFor(principal, result.slot, stageArn, usageKey, choice, 'allow');
     const level = reason === 'key_valid_stale' ? 'warn' : 'info';
     if (!cached || lookup !== undefined) {
       logger[level]('allowed', {
@@ -202,6 +289,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         reason,
         cached,
         credentialKind,
+        route: choice?.route.name,
         requestId,
         Decisions: 1,
         CacheHits: cached ? 1 : 0,
@@ -220,6 +308,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
         reason,
         cached,
         credentialKind,
+        route: choice?.route.name,
         Decisions: 1,
         CacheHits: 1,
       });
@@ -262,6 +351,9 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
 }
 
 const round2 = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** An event value for a log line: bounded, whatever a direct invoke sends. */
+const clip = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, 200) : undefined);
 
 function causeFields(error: unknown): Record<string, unknown> {
   const cause = error instanceof Error ? error.cause : undefined;

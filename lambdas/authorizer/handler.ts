@@ -23,7 +23,8 @@ if (jwtPolicy) {
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const outcome = await authorize(event);
-  if (outcome.effect === 'allow') return outcome.response;
+  // A policy, Allow or Deny (a Deny is API Gateway's 403).
+  if (outcome.effect === 'allow' || outcome.effect === 'deny') return outcome.response;
   // API Gateway maps exactly this message to 401; any other error becomes AUTHORIZER_FAILURE (503 here).
   if (outcome.effect === 'unauthorized') throw new Error('Unauthorized');
   throw new Error('AuthorizerFailure');

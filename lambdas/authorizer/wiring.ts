@@ -7,11 +7,12 @@ import { createDynamoClient, DynamoKeyLookup, type KeyLookup, type KeyUsageWrite
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
 import { ApiKeyPolicy } from './api-key-policy';
-import { createAuthorizer } from './authorizer';
+import { createAuthorizer, type RouteAuthorization } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { LastUsedRecorder } from './last-used';
 import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
+import { RouteBoundTable } from './route-policy';
 import { UsageIdentifiers } from './usage-identifier';
 
 /** Bounds on in-process caches: memory stays flat whatever credentials callers spray. */
@@ -75,10 +76,17 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
   const authorize = createAuthorizer({
     apiKeyPolicy,
     ...(jwtPolicy ? { jwtPolicy } : {}),
-    compiler: new PolicyCompiler(routeTable),
+    routes: routeAuthorization(routeTable),
     logger,
     ...(usageIdentifiers ? { usageIdentifiers } : {}),
     ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
   return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger, lastUsed };
+}
+
+/** The table as the authorizer decides with it: by route (the default) or one policy per credential. */
+export function routeAuthorization(routeTable: CompiledRouteTable): RouteAuthorization {
+  return routeTable.cacheScope === 'credential'
+    ? { cacheScope: 'credential', compiler: new PolicyCompiler(routeTable) }
+    : { cacheScope: 'route', table: new RouteBoundTable(routeTable.routes) };
 }

@@ -4,7 +4,7 @@
  * of routes, and a file in the asset costs no network call at cold start.
  */
 import { readFileSync } from 'node:fs';
-import { parseRoutePath, ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
+import { AUTHORIZER_CACHE_SCOPES, parseRoutePath, ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
 import { validatePlans, type Plans } from './plans';
 import { SettingsError } from './settings';
 
@@ -13,8 +13,8 @@ export const RUNTIME_CONFIG_FILE = 'dualgate-config.json';
 export const RUNTIME_CONFIG_FILE_VARIABLE = 'DUALGATE_CONFIG_FILE';
 
 export interface RuntimeRouteConfig {
-  readonly version: 1;
-  /** The authorized routes, compiled and checked at synth. */
+  readonly version: 2;
+  /** The authorized routes, compiled and checked at synth, and what the authorizer's cached result covers. */
   readonly routeTable: CompiledRouteTable;
   /** Every scope a key may carry: the routes' scopes, the management scopes, the admin scope and `extraScopes`. */
   readonly catalog: readonly string[];
@@ -34,11 +34,16 @@ const isStringArray = (value: unknown): value is string[] => Array.isArray(value
 export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   if (raw === null || typeof raw !== 'object') fail('not a JSON object');
   const config = raw as Record<string, unknown>;
-  if (config['version'] !== 1) fail(`unsupported version ${JSON.stringify(config['version'])}`);
+  if (config['version'] !== 2) fail(`unsupported version ${JSON.stringify(config['version'])}`);
   const table = config['routeTable'] as Record<string, unknown> | undefined;
+  const cacheScope = table?.['cacheScope'];
+  if (!(AUTHORIZER_CACHE_SCOPES as readonly unknown[]).includes(cacheScope)) fail(`routeTable.cacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.join(', ')}`);
   const routes = table?.['routes'];
   const coveredBy = table?.['coveredBy'];
-  if (!Array.isArray(routes) || !Array.isArray(coveredBy) || coveredBy.length !== routes.length) fail('routeTable must hold routes and coveredBy of the same length');
+  if (!Array.isArray(routes)) fail('routeTable.routes must be a list');
+  if (cacheScope === 'credential' && (!Array.isArray(coveredBy) || coveredBy.length !== routes.length)) fail('routeTable must hold routes and coveredBy of the same length');
+  if (cacheScope === 'route' && coveredBy !== undefined) fail('routeTable.coveredBy belongs to the credential cache scope only');
+  const seen = new Set<string>();
   for (const [index, route] of (routes as unknown[]).entries()) {
     const rule = route as Record<string, unknown> | null;
     if (!rule || !(ROUTE_METHODS as readonly unknown[]).includes(rule['method']) || typeof rule['path'] !== 'string' || !isStringArray(rule['scopes'])) {
@@ -52,14 +57,20 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
     }
     if (!(rule['scopes'] as string[]).every((scope) => SCOPE_PATTERN.test(scope))) fail(`routeTable.routes[${index}].scopes must be scope names`);
     if (rule['authorized'] !== undefined) fail(`routeTable.routes[${index}]: the compiled table holds authorized routes only`);
-    const covers = coveredBy[index] as unknown;
+    // Two entries for one method would make the route's scopes depend on which one a lookup finds first.
+    const key = `${String(rule['method'])} ${String(rule['path'])}`;
+    if (seen.has(key)) fail(`routeTable.routes[${index}]: ${key} is listed twice`);
+    seen.add(key);
+    if (cacheScope !== 'credential') continue;
+    const covers = (coveredBy as unknown[])[index];
     if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length)) fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
   }
   const catalog = config['catalog'];
   if (!isStringArray(catalog) || !catalog.every((scope) => SCOPE_PATTERN.test(scope))) fail('catalog must be a list of scope names');
   const basePath = config['managementBasePath'];
   if (basePath !== null && (typeof basePath !== 'string' || !basePath.startsWith('/'))) fail('managementBasePath must be a path or null');
-  const parsed: RuntimeRouteConfig = { version: 1, routeTable: { routes, coveredBy } as CompiledRouteTable, catalog, managementBasePath: basePath as string | null };
+  const routeTable = (cacheScope === 'credential' ? { cacheScope, routes, coveredBy } : { cacheScope, routes }) as CompiledRouteTable;
+  const parsed: RuntimeRouteConfig = { version: 2, routeTable, catalog, managementBasePath: basePath as string | null };
   if (config['plans'] === undefined) return parsed;
   const plans = config['plans'] as { plans?: unknown; defaultPlan?: unknown } | null;
   try {

@@ -164,11 +164,51 @@ export function matchRank(parts: readonly PathPart[], segments: readonly string[
 }
 
 /**
- * What the authorizer needs to build any principal's policy in linear time: the authorized routes and, for each,
- * which other routes' IAM patterns match a request it serves. Computed at synth by compileRouteTable (which also
- * refuses tables IAM cannot express), shipped to the Lambda as data.
+ * What the authorizer's cached result covers, and so how it decides:
+ * - `route` (the default): one result per credential *and route*. API Gateway has already routed the request and
+ *   the event names the route it chose; the authorizer looks that route up in this table and allows or denies it.
+ *   Exact for every table API Gateway accepts, at the price of one authorizer call per credential per route per TTL.
+ * - `credential`: one result per credential, reused by API Gateway for every route: an IAM policy whose wildcards
+ *   must reproduce API Gateway's routing (policy-compiler.ts). Fewer authorizer calls; tables it cannot make safe
+ *   are refused at synth.
  */
-export interface CompiledRouteTable {
-  readonly routes: readonly RouteRule[];
-  readonly coveredBy: readonly (readonly number[])[];
+export type AuthorizerCacheScope = 'route' | 'credential';
+export const AUTHORIZER_CACHE_SCOPES: readonly AuthorizerCacheScope[] = ['route', 'credential'];
+
+/**
+ * The route table as the authorizer receives it (computed at synth, shipped as data). In `credential` scope it also
+ * holds, for each route, which other routes' IAM patterns match a request it serves (policy-compiler.ts), so any
+ * principal's policy is built in linear time; compileRouteTable refuses tables IAM cannot express.
+ */
+export type CompiledRouteTable =
+  | { readonly cacheScope: 'route'; readonly routes: readonly RouteRule[] }
+  | { readonly cacheScope: 'credential'; readonly routes: readonly RouteRule[]; readonly coveredBy: readonly (readonly number[])[] };
+
+/**
+ * How a request path becomes the segments API Gateway routes on and the path its method ARN names. This is local
+ * mode's one assumption about percent-encoding, used by its router and its method ARN alike (the authorizer's
+ * `route` scope does not depend on it; the `credential` scope's policies are proven safe under both spellings):
+ * the path is split on `/` *as sent* (an encoded `%2F` never separates segments), one trailing slash is ignored,
+ * and each segment is percent-decoded (`%61dmin` is the literal `admin`; an undecodable segment is kept as sent).
+ */
+export function requestSegments(rawPath: string): string[] {
+  const trimmed = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
+  if (trimmed === '/' || trimmed === '') return [];
+  return trimmed.split('/').slice(1).map(decodeSegment);
+}
+
+/**
+ * The method ARN's path for decoded segments: the same segments the router matched, with only `%` and `/` inside a
+ * segment encoded again, so the ARN has exactly one `/` per segment boundary and no two paths share a spelling.
+ */
+export function methodArnPath(segments: readonly string[]): string {
+  return `/${segments.map((segment) => segment.replace(/%/g, '%25').replace(/\//g, '%2F')).join('/')}`;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -230,6 +230,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
           stageName,
           authorizerCacheTtlSeconds: authorizerTtl,
+          // The cache key API Gateway would use: every identity source the template names, context.* included.
+          identitySources: api.authorizer!.identitySource.split(',').map((source) => source.trim()).filter((source) => source.length > 0),
           ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)!.emulator } : {}),
           ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
           ...(options.accessLog ? { accessLog: options.accessLog } : {}),

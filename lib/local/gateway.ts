@@ -6,12 +6,16 @@
  * 1. No route for the method and path → 404 MISSING_AUTHENTICATION_TOKEN (API Gateway checks the route
  *    before anything else; the stack maps this response type to 404).
  * 2. A body over `maxBodyBytes` → 413 (API Gateway's payload limit is 10 MB; see DEFAULT_MAX_BODY_BYTES).
- * 3. A missing or empty identity source (`Authorization`) → 401 without calling the authorizer.
- * 4. The authorizer's result is cached per `Authorization` value for `authorizerCacheTtlSeconds` and reused
- *    for every route. `Unauthorized` → 401; any other failure → AUTHORIZER_FAILURE (503 in this stack);
+ * 3. A missing or empty identity source (the authorizer's, from the assembly: `Authorization`, and in the default
+ *    `route` cache scope `context.resourceId` and `context.httpMethod`) → 401 without calling the authorizer.
+ * 4. The authorizer's result is cached on the values of those identity sources for `authorizerCacheTtlSeconds`:
+ *    per credential and route in the `route` scope, per credential for every route in the `credential` scope.
+ *    `Unauthorized` → 401; any other failure → AUTHORIZER_FAILURE (503 in this stack);
  *    a malformed response or a context value that is not a string, number or boolean → 500
  *    AUTHORIZER_CONFIGURATION_ERROR.
  * 5. The policy is evaluated against the request's method ARN (iam-evaluator.ts): not allowed → 403.
+ * Paths are routed, and method ARNs spelt, as `requestSegments` and `methodArnPath` say (lambdas/shared/route-table.ts):
+ * local mode's one assumption about percent-encoding.
  * 5b. With usage plans (`usagePlans`, the stack's `apiKeyRequired`), the authorizer's `usageIdentifierKey` is
  *    checked against them: no identifier, or one in no usage plan → 403; over the plan's rate → 429 THROTTLED;
  *    over its quota → 429 QUOTA_EXCEEDED (lib/local/usage-plans/emulator.ts).
@@ -22,7 +26,7 @@
  * Every request logs one access-log line with the stack's access-log fields, through an injectable sink.
  * Nothing here may crash the process: every path ends in a response.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type {
   APIGatewayEventRequestContextWithAuthorizer,
@@ -32,7 +36,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '../gateway-responses';
-import { parseRoutePath, servingIndex, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
+import { methodArnPath, parseRoutePath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -47,7 +51,8 @@ export const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId
 
 /** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
 export type GatewayAuthorizerOutcome =
-  | { effect: 'allow'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } }
+  /** A policy (Allow or Deny, the gateway evaluates it either way). */
+  | { effect: 'allow' | 'deny'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } }
   | { effect: 'unauthorized' }
   | { effect: 'fail' };
 export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => GatewayAuthorizerOutcome | Promise<GatewayAuthorizerOutcome>;
@@ -86,6 +91,12 @@ export interface LocalGatewayOptions {
   loadHandler: HandlerLoader;
   stageName: string;
   authorizerCacheTtlSeconds: number;
+  /**
+   * The authorizer's identity sources as the template writes them (`method.request.header.Authorization`,
+   * `context.resourceId`, …): each must be present, and together they key the result cache.
+   * Default: the `Authorization` header alone.
+   */
+  identitySources?: readonly string[];
   maxBodyBytes?: number;
   integrationTimeoutMs?: number;
   accessLog?: AccessLogSink;
@@ -176,13 +187,38 @@ function collectQuery(search: URLSearchParams): { single: Record<string, string>
   return Object.keys(single).length === 0 ? { single: null, multi: null } : { single, multi };
 }
 
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    // API Gateway passes an undecodable segment through as it came.
-    return segment;
+/** An identifier for a resource, stable across restarts, shaped like API Gateway's (`requestContext.resourceId`). */
+export function localResourceId(path: string): string {
+  return createHash('sha256').update(path).digest('hex').slice(0, 10);
+}
+
+export const DEFAULT_IDENTITY_SOURCES: readonly string[] = ['method.request.header.Authorization'];
+
+/**
+ * The value of one identity source for a request, as API Gateway reads it; undefined when absent or empty (then
+ * API Gateway answers 401 without calling the authorizer). Headers and query strings with several values give
+ * them all, comma-joined; `context.<name>` reads the request context (dotted names reach into `identity`).
+ */
+export function identitySourceValue(
+  source: string,
+  request: { multiValueHeaders: Record<string, string[]>; multiValueQuery: Record<string, string[]> | null; requestContext: object },
+): string | undefined {
+  let values: string[] = [];
+  const header = /^method\.request\.header\.(.+)$/.exec(source)?.[1];
+  const query = /^method\.request\.querystring\.(.+)$/.exec(source)?.[1];
+  const context = /^context\.(.+)$/.exec(source)?.[1];
+  if (header !== undefined) {
+    const wanted = header.toLowerCase();
+    for (const name in request.multiValueHeaders) if (name.toLowerCase() === wanted) values.push(...(request.multiValueHeaders[name] ?? []));
+  } else if (query !== undefined) values = request.multiValueQuery?.[query] ?? [];
+  else if (context !== undefined) {
+    let value: unknown = request.requestContext;
+    for (const name of context.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
+    if (typeof value === 'string' || typeof value === 'number') values = [String(value)];
   }
+  // Stage variables: local mode has none, so such a source is always missing.
+  if (values.length === 0 || values.every((value) => value.trim() === '')) return undefined;
+  return values.join(',');
 }
 
 function isScalar(value: unknown): value is string | number | boolean {
@@ -287,6 +323,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const integrationTimeoutMs = options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS;
   const accessLog = options.accessLog ?? defaultAccessLogSink;
+  const identitySources = options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
   const where = { ...LOCAL_API, stageName: options.stageName };
   // The authorizer hands back the same response object for a principal it has seen; checking and
   // evaluating each distinct object once keeps the emulator's own cost out of the measured path.
@@ -331,11 +368,10 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       sendGateway('DEFAULT_4XX');
       return;
     }
-    // API Gateway ignores one trailing slash (`/me/` is `/me`).
-    const rawPath = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
-    const segments = rawPath.split('/').slice(1).map(decodeSegment);
+    // One trailing slash ignored, each segment decoded: the router and the method ARN read the same segments.
+    const segments = requestSegments(url.pathname);
     const path = '/' + segments.join('/');
-    const match = matchRoute(options.routes, method, rawPath === '/' ? [] : segments);
+    const match = matchRoute(options.routes, method, segments);
     if (!match) {
       sendGateway('MISSING_AUTHENTICATION_TOKEN');
       return;
@@ -385,23 +421,24 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       requestId,
       requestTime: new Date(startedAtMs).toISOString(),
       requestTimeEpoch: startedAtMs,
-      resourceId: route.path,
+      resourceId: localResourceId(route.path),
       resourcePath: route.path,
     };
 
     let authorizerContext: Record<string, string> | null = null;
     if (route.authorized !== false) {
-      // Identity source: every value of the Authorization header. Absent or empty → 401, the authorizer is never called.
-      const authorizationValues: string[] = [];
-      for (const name in multiValueHeaders) if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationValues.push(...(multiValueHeaders[name] ?? []));
-      const identitySource = authorizationValues.join(',');
-      if (authorizationValues.length === 0 || authorizationValues.every((value) => value.trim() === '')) {
-        sendGateway('UNAUTHORIZED');
-        return;
+      // Every identity source must have a value, or API Gateway answers 401 without calling the authorizer.
+      const identityValues: string[] = [];
+      for (const source of identitySources) {
+        const value = identitySourceValue(source, { multiValueHeaders, multiValueQuery: query.multi, requestContext });
+        if (value === undefined) {
+          sendGateway('UNAUTHORIZED');
+          return;
+        }
+        identityValues.push(value);
       }
-      // The request path as it arrived (percent-encoding kept): an encoded `/` inside a path parameter stays one
-      // segment of the method ARN, so IAM patterns cannot read it as two (SECURITY.md, "Encoded slashes").
-      const methodArn = methodArnFor(where, method, rawPath);
+      const identitySource = identityValues.length === 1 ? (identityValues[0] as string) : JSON.stringify(identityValues);
+      const methodArn = methodArnFor(where, method, methodArnPath(segments));
       let authorization = cache.get(identitySource);
       log.authorizerCached = authorization !== undefined;
       if (!authorization) {
@@ -432,7 +469,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
           sendGateway('UNAUTHORIZED');
           return;
         }
-        if (outcome.effect !== 'allow') {
+        if (outcome.effect !== 'allow' && outcome.effect !== 'deny') {
           log.authorizerStatus = 500;
           sendGateway('AUTHORIZER_FAILURE');
           return;

@@ -6,7 +6,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { PolicyCompiler } from '../../lambdas/authorizer/policy-compiler';
+import { RouteBoundTable } from '../../lambdas/authorizer/route-policy';
 import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
 import { generatedRouteTable } from '../../bench/fixtures';
@@ -80,8 +80,14 @@ describe('DualAuthApi with the app’s own routes', () => {
     expect(shipped.catalog).toEqual(['beta:preview', 'files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
     expect(shipped.managementBasePath).toBe('/keys');
     expect(shippedConfig(app, stack, gate, 'managementFunction')).toEqual(shipped);
-    // What the authorizer builds from the shipped data alone.
-    const policy = new PolicyCompiler(shipped.routeTable).compile('arn:aws:execute-api:eu-west-1:123456789012:api/v1', ['read:orders']);
+    // What the authorizer builds from the shipped data alone: the route API Gateway names, looked up (exact verb, then ANY).
+    expect(shipped.routeTable.cacheScope).toBe('route');
+    const table = new RouteBoundTable(shipped.routeTable.routes);
+    const orders = table.lookup('GET', '/orders');
+    expect(orders?.rule.scopes).toEqual(['read:orders']);
+    expect(table.lookup('DELETE', '/files/{proxy+}')?.name).toBe('ANY /files/{proxy+}');
+    expect(table.lookup('DELETE', '/orders')).toBeUndefined();
+    const policy = table.policy('arn:aws:execute-api:eu-west-1:123456789012:api/v1', 'GET', orders, 'Allow');
     expect(policy.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:api/v1/GET/orders'] }]);
   });
 

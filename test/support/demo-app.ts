@@ -12,7 +12,7 @@ let configFile: string | undefined;
 /** The file the construct would write beside a Lambda bundle for the demo app (for tests that import a handler). */
 export function demoRouteConfigFile(): string {
   if (configFile) return configFile;
-  const config: RuntimeRouteConfig = { version: 1, routeTable: DEMO_COMPILED_TABLE, catalog: DEMO_CATALOG, managementBasePath: '/keys' };
+  const config: RuntimeRouteConfig = { version: 2, routeTable: DEMO_COMPILED_TABLE, catalog: DEMO_CATALOG, managementBasePath: '/keys' };
   configFile = join(mkdtempSync(join(tmpdir(), 'dualgate-test-config-')), RUNTIME_CONFIG_FILE);
   writeFileSync(configFile, JSON.stringify(config));
   return configFile;

@@ -1,0 +1,67 @@
+/**
+ * The `route` cache scope (the default): decide on the route API Gateway selected, never on a re-derivation of its
+ * routing. A REQUEST authorizer's event names that route: `resource` (`requestContext.resourcePath`) is its
+ * template, `httpMethod` the verb. Look it up in the app's table, the exact verb first, then `ANY` on the same
+ * resource, and allow only if the principal holds every scope the route requires. A route missing from the table
+ * is denied (`unknown_route`), never allowed.
+ *
+ * The authorizer's identity sources include `context.resourceId` and `context.httpMethod` (lib/dual-auth-api.ts),
+ * so API Gateway caches one answer per credential and route and never reuses it for another route. The policy's
+ * resource is still the route's own method ARN pattern, as defence in depth.
+ */
+import { BoundedCache } from '../shared/bounded-cache';
+import { HTTP_METHODS, type HttpMethod, type RouteRule } from '../shared/route-table';
+import { deepFreeze, type PolicyDocument } from './policy-compiler';
+
+export type RouteDenyReason = 'unknown_route' | 'missing_scope';
+
+/** One route of the table, as the authorizer looks it up. */
+export interface BoundRoute {
+  readonly rule: RouteRule;
+  /** `GET /orders/{id}`, as declared (for logs). */
+  readonly name: string;
+  /** The method ARN's path for the route: each parameter, greedy or not, a wildcard. */
+  readonly arnPath: string;
+}
+
+const VERBS: ReadonlySet<string> = new Set(HTTP_METHODS);
+
+export class RouteBoundTable {
+  private readonly byResource = new Map<string, Map<string, BoundRoute>>();
+  private readonly policies = new BoundedCache<string, PolicyDocument>(4096);
+
+  constructor(routes: readonly RouteRule[]) {
+    for (const rule of routes) {
+      let methods = this.byResource.get(rule.path);
+      if (!methods) this.byResource.set(rule.path, (methods = new Map()));
+      methods.set(rule.method, { rule, name: `${rule.method} ${rule.path}`, arnPath: rule.path.replace(/\{[^}/]+\}/g, '*') });
+    }
+  }
+
+  /** The route API Gateway selected for this verb and resource template: the exact verb, else `ANY`, else none. */
+  lookup(httpMethod: string | undefined, resource: string | undefined): BoundRoute | undefined {
+    if (httpMethod === undefined || resource === undefined || !VERBS.has(httpMethod)) return undefined;
+    const methods = this.byResource.get(resource);
+    return methods?.get(httpMethod) ?? methods?.get('ANY');
+  }
+
+  /**
+   * Allow or Deny of this route for this verb in this stage, on the route's own method ARN pattern only; frozen and
+   * shared. An unknown route's Deny covers the whole stage (API Gateway caches it for that route alone).
+   */
+  policy(stageArn: string, verb: HttpMethod | undefined, route: BoundRoute | undefined, effect: 'Allow' | 'Deny'): PolicyDocument {
+    const resource = route && verb ? `${stageArn}/${verb}${route.arnPath}` : `${stageArn}/*`;
+    const memoKey = `${effect} ${resource}`;
+    let policy = this.policies.get(memoKey);
+    if (!policy) {
+      policy = deepFreeze({ Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: [resource] }] });
+      this.policies.set(memoKey, policy, Number.POSITIVE_INFINITY);
+    }
+    return policy;
+  }
+}
+
+/** Whether a principal holding `scopes` may use the route. */
+export function holdsRouteScopes(route: BoundRoute, scopes: readonly string[]): boolean {
+  return route.rule.scopes.every((scope) => scopes.includes(scope));
+}
