@@ -124,17 +124,20 @@ export function authorizerEvent(credential: string): APIGatewayRequestAuthorizer
 }
 
 /** A 300-route table like a large app's: resources with ids, nested actions, greedy trees and ANY. */
-export function generatedRouteTable(routeCount: number, scopeCount: number): RouteRule[] {
+export function generatedRouteTable(routeCount: number, scopeCount: number, options: { nestedScopes?: boolean } = {}): RouteRule[] {
   const routes: RouteRule[] = [];
   for (let i = 0; routes.length < routeCount; i++) {
     const base = `/svc${i}`;
     const scope = (n: number) => `scope-${(i * 3 + n) % scopeCount}`;
+    // nestedScopes: the routes under /svcN/… also require the scopes of /svcN/{id}'s verbs, as the credential cache
+    // scope needs (a decoded `%2F` could otherwise make a /svcN/files/… Allow match a /svcN/{id} request).
+    const nestedScopes = options.nestedScopes ? [...new Set([scope(0), scope(1), scope(2)])] : [scope(2)];
     routes.push({ method: 'GET', path: base, scopes: [scope(0)] });
     routes.push({ method: 'POST', path: base, scopes: [scope(1)] });
     routes.push({ method: 'GET', path: `${base}/{id}`, scopes: [scope(0)] });
     routes.push({ method: 'PUT', path: `${base}/{id}`, scopes: [scope(1)] });
-    routes.push({ method: 'POST', path: `${base}/{id}/actions/run`, scopes: [scope(2)] });
-    routes.push({ method: 'ANY', path: `${base}/files/{proxy+}`, scopes: [scope(2)] });
+    routes.push({ method: 'POST', path: `${base}/{id}/actions/run`, scopes: nestedScopes });
+    routes.push({ method: 'ANY', path: `${base}/files/{proxy+}`, scopes: nestedScopes });
   }
   return routes.slice(0, routeCount);
 }

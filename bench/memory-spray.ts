@@ -56,7 +56,7 @@ async function spray(kind: 'apiKey' | 'jwt') {
   let allowed = 0;
   for (let i = 1; i <= COUNT; i++) {
     const credential = kind === 'apiKey' ? generateKey('dg').key : jwt(i);
-    const outcome = await authorize({ methodArn, headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
+    const outcome = await authorize({ methodArn, httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
     if (outcome.effect === 'allow') allowed++;
     if (CHECKPOINTS.includes(i)) rows.push({ sprayed: i, ...heapMb() });
   }

@@ -80,7 +80,7 @@ export function routeResources(route: Pick<RouteRule, 'method' | 'path'>, table?
  * spelt request of another route is.
  */
 export function denyResources(route: Pick<RouteRule, 'method' | 'path'>, table?: readonly Pick<RouteRule, 'method' | 'path'>[]): string[] {
-  const parts = parseRoutePath(route.path);
+  const parts = templateParts(route.path);
   const resources = new Set<string>();
   for (const resource of routeResources(route, table)) {
     resources.add(resource);
@@ -130,6 +130,18 @@ const SEGMENT_ONE: Token = { chars: 'segment', repeat: false };
 const SEGMENT_RUN: Token = { chars: 'segment', repeat: true };
 const literalTokens = (text: string): Token[] => [...text].map((char) => ({ chars: char, repeat: false }));
 
+/** A template's segments by kind, without validating names (the table was validated; tests probe odd templates). */
+function templateParts(path: string): PathPart[] {
+  if (path === '/') return [];
+  return path
+    .slice(1)
+    .split('/')
+    .map((segment): PathPart => {
+      if (!segment.startsWith('{') || !segment.endsWith('}')) return { kind: 'literal', text: segment };
+      return segment.endsWith('+}') ? { kind: 'greedy', name: segment.slice(1, -2) } : { kind: 'param', name: segment.slice(1, -1) };
+    });
+}
+
 /** IAM's `*` is any run of characters, `?` any one character. */
 function iamTokens(pattern: string): Token[] {
   return [...pattern].map((char) => (char === '*' ? ANY_RUN : char === '?' ? ANY_ONE : { chars: char, repeat: false }));
@@ -142,7 +154,7 @@ function iamTokens(pattern: string): Token[] {
 function requestTokens(method: HttpMethod, path: string): Token[] {
   const tokens: Token[] = literalTokens(method);
   if (path === '/') return [...tokens, ...literalTokens('/')];
-  for (const part of parseRoutePath(path)) {
+  for (const part of templateParts(path)) {
     tokens.push(...literalTokens('/'));
     if (part.kind === 'literal') tokens.push(...literalTokens(part.text));
     else if (part.kind === 'param') tokens.push(SEGMENT_ONE, SEGMENT_RUN);
@@ -162,7 +174,7 @@ function spellingTokens(method: HttpMethod, path: string): Token[][] {
   if (path === '/') return [[...verb, ...slash]];
   const alternatives: Token[][] = [];
   const decoded: Token[] = [...verb];
-  for (const part of parseRoutePath(path)) {
+  for (const part of templateParts(path)) {
     if (part.kind === 'literal') {
       for (let length = 0; length < part.text.length; length++) {
         alternatives.push([...decoded, ...slash, ...literalTokens(part.text.slice(0, length)), ...literalTokens('%'), ANY_RUN]);

@@ -30,7 +30,7 @@ function setup() {
   const logs = captureLogger();
   const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, fetcher, logger: logs.logger });
   const call = (authorization: string | undefined, extra: Record<string, unknown> = {}) =>
-    authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: authorization === undefined ? {} : { Authorization: authorization }, multiValueHeaders: null, ...extra });
+    authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: authorization === undefined ? {} : { Authorization: authorization }, multiValueHeaders: null, ...extra });
   return { call, store, fetcher, logs, live, revoked, disabled, expired };
 }
 
@@ -87,7 +87,7 @@ describe('key attack corpus', () => {
     const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, logger: captureLogger().logger, nowMs: () => nowMs });
     const flood = Array.from({ length: 300 }, () => generateKey('dg').key);
     const pass = async () => {
-      for (const key of flood) expect(await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null })).toEqual({ effect: 'unauthorized' });
+      for (const key of flood) expect(await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null })).toEqual({ effect: 'unauthorized' });
     };
     await pass();
     expect(store.reads).toBe(300);
@@ -182,7 +182,7 @@ describe('JWT attack corpus', () => {
       { keyLookup: new FakeKeyLookup(), fetcher: new FakeJwksFetcher([cognitoKey.publicJwk]), logger: captureLogger().logger },
     );
     const token = signJwt({ iss: cognito, sub: 'app', client_id: 'app', token_use: 'access', scope: 'keys:admin keys:read dualgate/read:users', exp: nowSeconds() + 600 }, { key: cognitoKey });
-    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
     expect(outcome).toMatchObject({ effect: 'allow', response: { context: { scopes: 'read:users' } } });
   });
 

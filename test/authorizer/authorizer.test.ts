@@ -7,6 +7,9 @@ import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../suppo
 import { TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
+import { routeOf } from '../support/authorizer-event';
+import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
+import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
 
 const ISSUER = TEST_ISSUER;
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
@@ -23,6 +26,7 @@ function setup(...records: ReturnType<typeof makeKey>['record'][]) {
 }
 const event = (authorization: string | undefined, methodArn = METHOD_ARN) => ({
   methodArn,
+  ...routeOf(methodArn),
   headers: authorization === undefined ? {} : { Authorization: authorization },
   multiValueHeaders: null,
   requestContext: { requestId: 'req-1' } as never,
@@ -47,9 +51,56 @@ describe('authorizer', () => {
     expect(byKey.response.policyDocument).toBe(byJwt.response.policyDocument);
   });
 
-  it('returns a policy for every route, not just the one asked for, so API Gateway may cache it', async () => {
+  it('decides on the route API Gateway chose: an Allow on that route’s own method ARN pattern only', async () => {
     const { key, record } = makeKey({ scopes: ['read:users'] });
     const { authorize } = setup(record);
+    const outcome = await authorize(event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'));
+    if (outcome.effect !== 'allow') throw new Error('expected allow');
+    expect(outcome.response.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'] }]);
+  });
+
+  it('denies a route whose scopes the caller lacks, with reason missing_scope and the identity in the context', async () => {
+    const { key, record } = makeKey({ scopes: ['read:users'] });
+    const { authorize, logs } = setup(record);
+    const outcome = await authorize({ ...event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users') });
+    expect(outcome.effect).toBe('deny');
+    if (outcome.effect !== 'deny') return;
+    expect(outcome.response.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users'] }]);
+    expect(outcome.response.context).toMatchObject({ sub: 'user-123', scopes: 'read:users' });
+    expect(logs.entries().at(-1)).toMatchObject({ decision: 'deny', reason: 'missing_scope', route: 'POST /users', keyId: record.keyId, Decisions: 1 });
+  });
+
+  it('denies a route missing from the table (unknown_route), logging a warning, never an allow', async () => {
+    const { key, record } = makeKey({ scopes: ['read:users', 'write:users'] });
+    const { authorize, logs } = setup(record);
+    for (const route of [{ httpMethod: 'GET', resource: '/admin' }, { httpMethod: 'DELETE', resource: '/users' }, { httpMethod: 'BREW', resource: '/users' }, {}]) {
+      const outcome = await authorize({ ...event(`Bearer ${key}`), httpMethod: undefined, resource: undefined, ...route });
+      expect(outcome.effect, JSON.stringify(route)).toBe('deny');
+      if (outcome.effect === 'deny') expect(outcome.response.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*'] });
+      expect(logs.entries().at(-1)).toMatchObject({ level: 'WARN', decision: 'deny', reason: 'unknown_route', ...(route.resource ? { resource: route.resource } : {}) });
+    }
+  });
+
+  it('looks up the exact verb first, then ANY on the same resource', async () => {
+    const table = compileRouteTable([
+      { method: 'GET', path: '/orders/{id}', scopes: ['read:orders'] },
+      { method: 'ANY', path: '/orders/{id}', scopes: ['write:orders'] },
+    ]);
+    const { key: reader, record: readerRecord } = makeKey({ scopes: ['read:orders'] });
+    const { key: writer, record: writerRecord } = makeKey({ scopes: ['write:orders'] });
+    const { authorize } = buildAuthorizer(settings, table, { keyLookup: new FakeKeyLookup(readerRecord, writerRecord), fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: captureLogger().logger });
+    const on = (key: string, httpMethod: string) => authorize({ methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/${httpMethod}/orders/o1`, httpMethod, resource: '/orders/{id}', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    expect((await on(reader, 'GET')).effect).toBe('allow');
+    expect((await on(reader, 'DELETE')).effect).toBe('deny');
+    expect((await on(writer, 'GET')).effect).toBe('deny');
+    const put = await on(writer, 'PUT');
+    expect(put.effect).toBe('allow');
+    if (put.effect === 'allow') expect(put.response.policyDocument.Statement[0]?.Resource).toEqual(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/PUT/orders/*']);
+  });
+
+  it('in the credential cache scope, returns one policy for every route, not just the one asked for, so API Gateway may cache it', async () => {
+    const { key, record } = makeKey({ scopes: ['read:users'] });
+    const { authorize } = buildAuthorizer(settings, compileRouteTable(DEMO_ROUTE_TABLE, 'credential'), { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });
     const outcome = await authorize(event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'));
     if (outcome.effect !== 'allow') throw new Error('expected allow');
     const resources = outcome.response.policyDocument.Statement.flatMap((statement) => statement.Resource);

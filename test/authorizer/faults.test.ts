@@ -18,10 +18,11 @@ import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { testSettings } from '../support/settings';
+import { routeOf } from '../support/authorizer-event';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me';
 const signingKey = createSigningKey('kid-1');
-const event = (credential: string) => ({ methodArn: METHOD_ARN, headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
+const event = (credential: string) => ({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
 
 type JwksMode = 'ok' | 'down' | 'slow' | 'garbage' | 'error500';
 /** A JWKS endpoint whose behaviour the test switches at will; it counts requests. */

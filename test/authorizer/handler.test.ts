@@ -4,6 +4,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { itemFromRecord } from '../../lambdas/shared/key-record';
 import { makeKey } from '../support/keys';
 import { demoRouteConfigFile } from '../support/demo-app';
+import { routeOf } from '../support/authorizer-event';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users';
 const ddb = mockClient(DynamoDBClient);
@@ -18,7 +19,7 @@ async function loadHandler() {
   return (await import('../../lambdas/authorizer/handler')).handler;
 }
 const event = (authorization: string) =>
-  ({ type: 'REQUEST', methodArn: METHOD_ARN, headers: { authorization }, multiValueHeaders: { authorization: [authorization] } }) as never;
+  ({ type: 'REQUEST', methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { authorization }, multiValueHeaders: { authorization: [authorization] } }) as never;
 
 describe('authorizer Lambda handler', () => {
   let stdout: string[];

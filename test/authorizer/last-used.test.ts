@@ -127,7 +127,7 @@ describe('lastUsedAt throttle', () => {
     writer.mode = mode;
     const logs = captureLogger('dualgate-authorizer');
     const { authorize, lastUsed } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), usageWriter: writer, logger: logs.logger });
-    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', httpMethod: 'GET', resource: '/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
     expect(outcome.effect).toBe('allow');
     await lastUsed?.drain();
     expect(lastUsed?.failures).toBe(1);
@@ -137,7 +137,7 @@ describe('lastUsedAt throttle', () => {
     expect(emfMetrics(line)).toEqual([{ namespace: 'dualgate', name: 'LastUsedWriteFailures', unit: 'Count', dimensionSets: [{ service: 'dualgate-authorizer' }], values: [1] }]);
     expect(line).not.toContain(key);
     // The key stays remembered: no retry storm while the table fails.
-    await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', httpMethod: 'GET', resource: '/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
     expect(writer.calls).toHaveLength(1);
   });
 });

@@ -19,6 +19,7 @@ import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { createLogger } from '../../lambdas/shared/logger';
 import { testSettings } from '../support/settings';
+import { routeOf } from '../support/authorizer-event';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
 const signingKey = createSigningKey('kid-1');
@@ -55,6 +56,7 @@ function assertBounded(metrics: EmfMetric[]): void {
 
 const event = (authorization: string | undefined) => ({
   methodArn: METHOD_ARN,
+  ...routeOf(METHOD_ARN),
   headers: authorization === undefined ? {} : { Authorization: authorization },
   multiValueHeaders: null,
   requestContext: { requestId: 'req-1' } as never,

@@ -155,17 +155,32 @@ describe('PolicyCompiler', () => {
     expect(policy.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${STAGE}/*`] }]);
   });
 
-  it('adds an explicit Deny when an allowed wildcard would cover a denied route', () => {
+  it('adds an explicit Deny when an allowed wildcard would cover a denied route, in every spelling of its method ARN', () => {
     const routes: RouteRule[] = [
       { method: 'POST', path: '/things/{id}', scopes: ['things:write'] },
-      { method: 'POST', path: '/things/{id}/publish', scopes: ['things:publish'] },
+      { method: 'POST', path: '/things/{id}/publish', scopes: ['things:write', 'things:publish'] },
     ];
     const policy = PolicyCompiler.fromRoutes(routes).compile(STAGE, ['things:write']);
     expect(allows(policy, `${STAGE}/POST/things/t1`)).toBe(true);
     expect(allows(policy, `${STAGE}/POST/things/t1/publish`)).toBe(false);
-    expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual([`${STAGE}/POST/things/*/publish`, `${STAGE}/POST/things/*/publish/`]);
-    // The trailing-slash spelling is denied too, whichever way API Gateway writes it in the method ARN.
+    expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual(
+      expect.arrayContaining([`${STAGE}/POST/things/*/publish`, `${STAGE}/POST/things/*/publish/`, `${STAGE}/POST/things/*/%??*`, `${STAGE}/POST/things/*/pub%??*`]),
+    );
+    // The trailing-slash spelling and percent-encoded spellings of the literal are denied too, whichever way API
+    // Gateway writes them in the method ARN.
     expect(allows(policy, `${STAGE}/POST/things/t1/publish/`)).toBe(false);
+    expect(allows(policy, `${STAGE}/POST/things/t1/%70ublish`)).toBe(false);
+    expect(allows(policy, `${STAGE}/POST/things/t1/publis%68`)).toBe(false);
+  });
+
+  it('refuses a parameter route beside a child whose caller may lack its scopes: a decoded %2F makes their method ARNs equal', () => {
+    const routes: RouteRule[] = [
+      { method: 'POST', path: '/things/{id}', scopes: ['things:write'] },
+      { method: 'POST', path: '/things/{id}/publish', scopes: ['things:publish'] },
+    ];
+    // POST /things/t1%2Fpublish is served by /things/{id}; decoded, its ARN is POST/things/t1/publish.
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(/POST \/things\/\{id\}.*POST \/things\/\{id\}\/publish/);
+    expect(compileRouteTable(routes).cacheScope).toBe('route');
   });
 
   it('refuses a route table whose policies IAM wildcards cannot express, naming the routes', () => {
@@ -174,8 +189,10 @@ describe('PolicyCompiler', () => {
       { method: 'DELETE', path: '/a/{id}', scopes: ['s2'] },
       { method: 'DELETE', path: '/a/a/a', scopes: [] },
     ];
-    expect(() => compileRouteTable(routes)).toThrow(AmbiguousRouteTableError);
-    expect(() => compileRouteTable(routes)).toThrow(/DELETE \/a\/\{id\}.*DELETE \/a\/a\/a/);
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(AmbiguousRouteTableError);
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(/DELETE \/a\/\{id\}.*DELETE \/a\/a\/a/);
+    // The route cache scope decides on the route API Gateway chose: nothing to refuse.
+    expect(compileRouteTable(routes)).toEqual({ cacheScope: 'route', routes });
   });
 
   it('accepts a literal route beside a parameter sibling with other scopes (API Gateway routes literals first)', () => {
@@ -190,7 +207,7 @@ describe('PolicyCompiler', () => {
   });
 
   it('accepts the demo route table', () => {
-    expect(() => compileRouteTable(DEMO_ROUTE_TABLE)).not.toThrow();
+    expect(() => compileRouteTable(DEMO_ROUTE_TABLE, 'credential')).not.toThrow();
   });
 
   it('denies everything when no route is allowed', () => {
@@ -266,8 +283,8 @@ describe('greedy {proxy+} and ANY routes', () => {
       { method: 'ANY', path: '/api/{proxy+}', scopes: ['api'] },
       { method: 'GET', path: '/api/v1/{id}', scopes: ['v1'] },
     ];
-    expect(() => compileRouteTable(routes)).toThrow(AmbiguousRouteTableError);
-    expect(() => compileRouteTable(routes)).toThrow(/GET \/api\/v1\/\{id\}.*ANY \/api\/\{proxy\+\}/);
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(AmbiguousRouteTableError);
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(/GET \/api\/v1\/\{id\}.*ANY \/api\/\{proxy\+\}/);
   });
 
   it('refuses tables API Gateway cannot deploy, naming the routes', () => {
@@ -330,8 +347,8 @@ describe('trailing slashes (review finding)', () => {
 
 describe('scale', () => {
   it('compiles a 300-route, 100-scope table at synth and builds any policy from the shipped data alone', () => {
-    const routes = generatedRouteTable(300, 100);
-    const table = compileRouteTable(routes);
+    const routes = generatedRouteTable(300, 100, { nestedScopes: true });
+    const table = compileRouteTable(routes, 'credential');
     const shipped = new PolicyCompiler(JSON.parse(JSON.stringify(table)));
     const policy = shipped.compile(STAGE, ['scope-7', 'scope-42']);
     for (const route of routes) expect(allows(policy, requestArn(route, 'id1'))).toBe(route.scopes.every((scope) => ['scope-7', 'scope-42'].includes(scope)));

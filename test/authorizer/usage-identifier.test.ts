@@ -14,6 +14,8 @@ const signingKey = createSigningKey('kid-1');
 const SHARED = 'dualgate-shared-0000-0000-0000';
 const event = (credential: string) => ({
   methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+  httpMethod: 'GET',
+  resource: '/me',
   headers: { Authorization: `Bearer ${credential}` },
   multiValueHeaders: null,
   requestContext: { requestId: 'req-1' } as never,

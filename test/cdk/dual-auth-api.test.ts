@@ -36,13 +36,23 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     });
   });
 
-  it('has one REQUEST authorizer on the Authorization header with a 60 s result cache', () => {
+  it('has one REQUEST authorizer keyed on the Authorization header, the resource and the verb, with a 60 s result cache', () => {
     template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    // The route cache scope: one cached result per credential and route, never reused for another route.
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
-      IdentitySource: 'method.request.header.Authorization',
+      IdentitySource: 'method.request.header.Authorization,context.resourceId,context.httpMethod',
       AuthorizerResultTtlInSeconds: 60,
     });
+  });
+
+  it('keys the authorizer on the Authorization header alone in the credential cache scope (one policy for every route)', () => {
+    const credential = synth({ authorizerCacheScope: 'credential' }).template;
+    credential.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
+  });
+
+  it('refuses an unknown authorizerCacheScope, naming the choices', () => {
+    expect(() => synth({ authorizerCacheScope: 'stage' as never })).toThrow(/authorizerCacheScope must be one of 'route', 'credential' \(got "stage"\)/);
   });
 
   it('puts every route but /health behind that authorizer', () => {

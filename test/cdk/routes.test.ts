@@ -128,12 +128,36 @@ describe('the route table at synth', () => {
     expect(synth).toThrow(/GET \/orders, DELETE \/bypass were added to the RestApi directly.*gate\.addRoute/);
   });
 
-  it('refuses a table IAM cannot express, naming the routes', () => {
-    const synth = synthWith((gate, fn) => {
-      gate.addRoute({ method: 'ANY', path: '/api/{proxy+}', scopes: ['api'], handler: fn('Api') });
-      gate.addRoute({ method: 'GET', path: '/api/v1/{id}', scopes: ['v1'], handler: fn('V1') });
-    });
-    expect(synth).toThrow(/GET \/api\/v1\/\{id\}.*ANY \/api\/\{proxy\+\}/);
+  it('in the credential cache scope, refuses a table IAM cannot express, naming the routes', () => {
+    const synth = synthWith(
+      (gate, fn) => {
+        gate.addRoute({ method: 'ANY', path: '/api/{proxy+}', scopes: ['api'], handler: fn('Api') });
+        gate.addRoute({ method: 'GET', path: '/api/v1/{id}', scopes: ['v1'], handler: fn('V1') });
+      },
+      { authorizerCacheScope: 'credential' },
+    );
+    expect(synth).toThrow(/GET \/api\/v1\/\{id\}.*ANY \/api\/\{proxy\+\}.*authorizerCacheScope: 'route'/);
+  });
+
+  it('synthesizes, by default, every overlapping table API Gateway accepts, and ships it as declared', () => {
+    const { app, stack, fn } = appStack();
+    const gate = new DualAuthApi(stack, 'Gate', { managementApi: false });
+    const table = [
+      { method: 'ANY', path: '/', scopes: ['hooks:write'] },
+      { method: 'GET', path: '/', scopes: ['index:admin'] },
+      { method: 'GET', path: '/docs', scopes: ['docs:admin'] },
+      { method: 'GET', path: '/docs/{page+}', scopes: ['docs:read'] },
+      { method: 'GET', path: '/users/{id}', scopes: ['read:users'] },
+      { method: 'GET', path: '/users/admin', scopes: ['admin:users'] },
+      { method: 'GET', path: '/orders/{id}', scopes: ['read:orders'] },
+      { method: 'ANY', path: '/orders/{id}', scopes: ['write:orders'] },
+      { method: 'GET', path: '/api/{proxy+}', scopes: ['api:read'] },
+      { method: 'GET', path: '/api/admin/{proxy+}', scopes: ['api:admin'] },
+    ] as const;
+    for (const [index, route] of table.entries()) gate.addRoute({ ...route, handler: fn(`Fn${index}`) });
+    app.synth();
+    const shipped = shippedConfig(app, stack, gate, 'authorizerFunction');
+    expect(shipped.routeTable).toEqual({ cacheScope: 'route', routes: table.map((route) => ({ ...route, scopes: [...route.scopes] })) });
   });
 
   it.each([

@@ -15,6 +15,7 @@ import { FakeKeyLookup } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { testSettings } from '../support/settings';
 import { DEMO_COMPILED_TABLE } from '../support/demo-app';
+import { routeOf } from '../support/authorizer-event';
 
 const API = 'urn:dualgate:api';
 const OTHER_API = 'urn:other:api';
@@ -131,7 +132,7 @@ function setup(issuerOverrides: Record<string, unknown> = {}) {
   const keyLookup = new FakeKeyLookup();
   const settings = { ...testSettings(), issuers: [{ issuer, audience: [API], requireAccessTokenType: true, ...issuerOverrides }], allowHttpIssuers: true };
   const built = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup, logger: captureLogger().logger });
-  const call = (token: string) => built.authorize({ methodArn: METHOD_ARN, headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+  const call = (token: string) => built.authorize({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
   return { ...built, jwtPolicy: built.jwtPolicy as JwtPolicy, call, keyLookup };
 }
 

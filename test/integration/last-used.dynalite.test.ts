@@ -10,6 +10,7 @@ import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { testSettings } from '../support/settings';
+import { routeOf } from '../support/authorizer-event';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';
 
@@ -35,7 +36,7 @@ describe('lastUsedAt on dynalite', () => {
       nowMs: () => clock.nowMs,
     });
   const use = (authorize: ReturnType<typeof buildAuthorizer>['authorize'], key: string) =>
-    authorize({ methodArn: METHOD_ARN, headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    authorize({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
 
   it('records a key\'s first use, shows it in the key\'s public view, and leaves version and every other attribute alone', async () => {
     const { key, record } = makeKey({ scopes: ['read:users'] });
