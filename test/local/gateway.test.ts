@@ -305,16 +305,14 @@ describe('local gateway: robustness and access log', () => {
   });
 });
 
-describe('encoded slashes in path parameters (review finding)', () => {
-  it('builds the method ARN from the path as sent, so %2F inside a parameter cannot match a two-segment Allow', async () => {
-    const { PolicyCompiler } = await import('../../lambdas/authorizer/policy-compiler');
-    // A restricted parent beside an open child: the compiler accepts it (a {param} is one segment).
-    const rules = [
-      { method: 'GET' as const, path: '/users/{id}', scopes: ['users:admin'], handler: 'h' },
-      { method: 'GET' as const, path: '/users/{id}/{field}', scopes: [], handler: 'h' },
+describe('percent-encoding: one assumption for the router and the method ARN (review finding)', () => {
+  it('routes on decoded segments and names the same segments in the method ARN, %2F kept inside its segment', async () => {
+    const rules: Route[] = [
+      { method: 'GET', path: '/users/{id}', scopes: ['read:users'], handler: 'h' },
+      { method: 'GET', path: '/users/admin', scopes: ['admin:users'], handler: 'h' },
     ];
-    const policy = PolicyCompiler.fromRoutes(rules).compile(STAGE_ARN, []);
     const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
+    const handlerEvents: APIGatewayProxyEvent[] = [];
     const gateway = await startGateway({
       host: '127.0.0.1',
       port: 0,
@@ -323,15 +321,76 @@ describe('encoded slashes in path parameters (review finding)', () => {
       authorizerCacheTtlSeconds: 0,
       authorize: async (event) => {
         authorizerEvents.push(event);
-        return { effect: 'allow', response: { principalId: 'mallory', policyDocument: policy, context: { sub: 'mallory', scopes: '', authMethod: 'jwt' } } };
+        return allowAll;
       },
-      loadHandler: async () => async (event) => ({ statusCode: 200, body: JSON.stringify({ resource: event.resource, id: event.pathParameters?.['id'] }) }),
+      loadHandler: async () => async (event) => (handlerEvents.push(event), { statusCode: 200, body: '{}' }),
     });
     running = gateway;
-    const encoded = await fetch(`${gateway.url}/users/alice%2Femail`, { headers: { authorization: 'Bearer x' } });
-    expect(encoded.status).toBe(403);
-    expect(authorizerEvents.at(-1)?.methodArn).toBe(`${STAGE_ARN}/GET/users/alice%2Femail`);
-    expect((await fetch(`${gateway.url}/users/alice/email`, { headers: { authorization: 'Bearer x' } })).status).toBe(200);
-    expect((await fetch(`${gateway.url}/users/alice`, { headers: { authorization: 'Bearer x' } })).status).toBe(403);
+    const get = (path: string) => fetch(`${gateway.url}${path}`, { headers: { authorization: 'Bearer x' } });
+    // An encoded literal is the literal: the admin route, and its ARN names it as the router saw it.
+    expect((await get('/users/%61dmin')).status).toBe(200);
+    expect(authorizerEvents.at(-1)).toMatchObject({ resource: '/users/admin', methodArn: `${STAGE_ARN}/GET/users/admin` });
+    // An encoded slash stays inside the parameter, in the route and in the ARN.
+    expect((await get('/users/alice%2Femail')).status).toBe(200);
+    expect(authorizerEvents.at(-1)).toMatchObject({ resource: '/users/{id}', methodArn: `${STAGE_ARN}/GET/users/alice%2Femail` });
+    expect(handlerEvents.at(-1)?.pathParameters).toEqual({ id: 'alice/email' });
+    // A decoded percent sign is spelt %25 again, so no two paths share an ARN.
+    expect((await get('/users/100%25')).status).toBe(200);
+    expect(authorizerEvents.at(-1)?.methodArn).toBe(`${STAGE_ARN}/GET/users/100%25`);
+  });
+});
+
+describe('identity sources from the assembly: the result cache key', () => {
+  const ROUTE_SOURCES = ['method.request.header.Authorization', 'context.resourceId', 'context.httpMethod'];
+  async function withSources(identitySources: string[] | undefined) {
+    const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
+    const gateway = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      routes: [...ROUTES, { method: 'ANY', path: '/users', handler: 'backends/users', scopes: [] }],
+      stageName: 'v1',
+      authorizerCacheTtlSeconds: 300,
+      ...(identitySources ? { identitySources } : {}),
+      authorize: async (event) => (authorizerEvents.push(event), allowAll),
+      loadHandler: async () => async () => ({ statusCode: 200, body: '{}' }),
+    });
+    running = gateway;
+    const send = (method: string, path: string, auth = 'Bearer x') => fetch(`${gateway.url}${path}`, { method, headers: { authorization: auth } }).then((response) => response.status);
+    return { authorizerEvents, send };
+  }
+
+  it('with context.resourceId and context.httpMethod, caches one result per credential and route', async () => {
+    const { authorizerEvents, send } = await withSources(ROUTE_SOURCES);
+    expect(await send('GET', '/users')).toBe(200);
+    expect(await send('GET', '/users')).toBe(200);
+    expect(authorizerEvents).toHaveLength(1);
+    // Another verb on the same resource (here ANY's), another resource, another credential: each calls the authorizer.
+    expect(await send('DELETE', '/users')).toBe(200);
+    expect(await send('GET', '/me')).toBe(200);
+    expect(await send('GET', '/me', 'Bearer y')).toBe(200);
+    expect(authorizerEvents).toHaveLength(4);
+    expect(await send('GET', '/me')).toBe(200);
+    expect(authorizerEvents).toHaveLength(4);
+  });
+
+  it('passes resource, resourceId, httpMethod and path in the event as API Gateway documents them', async () => {
+    const { authorizerEvents, send } = await withSources(ROUTE_SOURCES);
+    await send('GET', '/keys/key_1');
+    expect(authorizerEvents[0]).toMatchObject({ type: 'REQUEST', resource: '/keys/{id}', path: '/keys/key_1', httpMethod: 'GET', pathParameters: { id: 'key_1' } });
+    expect(authorizerEvents[0]?.requestContext).toMatchObject({ resourcePath: '/keys/{id}', httpMethod: 'GET', resourceId: expect.stringMatching(/^[0-9a-f]{10}$/) });
+    await send('GET', '/me');
+    expect(authorizerEvents[1]?.requestContext.resourceId).not.toBe(authorizerEvents[0]?.requestContext.resourceId);
+  });
+
+  it('with the Authorization header alone (credential cache scope), reuses one result for every route', async () => {
+    const { authorizerEvents, send } = await withSources(undefined);
+    for (const [method, path] of [['GET', '/users'], ['DELETE', '/users'], ['GET', '/me']] as const) expect(await send(method, path)).toBe(200);
+    expect(authorizerEvents).toHaveLength(1);
+  });
+
+  it('answers 401 without calling the authorizer when an identity source is missing', async () => {
+    const { authorizerEvents, send } = await withSources([...ROUTE_SOURCES, 'method.request.header.X-Tenant']);
+    expect(await send('GET', '/users')).toBe(401);
+    expect(authorizerEvents).toHaveLength(0);
   });
 });
