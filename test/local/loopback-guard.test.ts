@@ -11,6 +11,8 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { startGateway, type ProxyHandler, type Route } from '../../lib/local/gateway';
 import { startLocalIssuer } from '../../lib/local/issuer';
 import { startLocalDynamo } from '../../lib/local/dynamo';
+import { localConfigFromEnv } from '../../lib/local/local-config';
+import { DualgateConfigError } from '../../lib/config';
 import { checkRequest, isLoopbackHost, isLoopbackOrigin, loopbackOnly, normalizeAllowedHost, restrictToLoopback } from '../../lib/local/loopback-guard';
 import { startControlPlane } from '../../lib/local/usage-plans/control-plane';
 import { UsagePlanEmulator } from '../../lib/local/usage-plans/emulator';
@@ -144,6 +146,14 @@ describe('normalizeAllowedHost (--allow-host, DUALGATE_ALLOWED_HOSTS)', () => {
 
   it.each(['devbox:8080', 'http://devbox', '*.test', '', 'a b', '[not-ipv6]', 'devbox/path', 'user@devbox'])('refuses %j', (value) => {
     expect(normalizeAllowedHost(value)).toBeUndefined();
+  });
+
+  it('reads both sources and names the one with a bad value', () => {
+    expect(localConfigFromEnv({ DUALGATE_ALLOWED_HOSTS: 'Other.Test, devbox.test,' }, { allowHosts: ['devbox.test'] }).allowedHosts).toEqual(['devbox.test', 'other.test']);
+    expect(localConfigFromEnv({}).allowedHosts).toEqual([]);
+    expect(() => localConfigFromEnv({}, { allowHosts: ['devbox:8080'] })).toThrow(DualgateConfigError);
+    expect(() => localConfigFromEnv({}, { allowHosts: ['devbox:8080'] })).toThrow(/^--allow-host takes a host name/);
+    expect(() => localConfigFromEnv({ DUALGATE_ALLOWED_HOSTS: 'http://devbox' })).toThrow(/^DUALGATE_ALLOWED_HOSTS takes a host name/);
   });
 });
 
