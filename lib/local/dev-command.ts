@@ -8,6 +8,7 @@
  *   dualgate dev --data DIR              keep key tables and the issuer's signing key in DIR
  *   dualgate dev --env-file vars.json    values for the app's unresolved variables (by function logical id or path)
  *   dualgate dev --watch                 re-synthesize and reload when the app's sources change (keys stay valid)
+ *   dualgate dev --allow-host NAME       answer NAME in Host too (repeatable); by default only loopback names
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
@@ -22,9 +23,10 @@ import { EnvFileError, readEnvFile } from './function-environment';
 import { SigningKeyFileError } from './issuer';
 import { AssemblyError } from './assembly';
 import { localConfigFromEnv, LOCAL_ENV } from './local-config';
+import { ALLOW_HOST_FLAG } from './loopback-guard';
 import { StdoutLines } from './stdout-lines';
 
-export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--stack NAME] [--data DIR] [--env-file FILE] [--watch]
+export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--stack NAME] [--data DIR] [--env-file FILE] [--watch] [--allow-host NAME]...
 
   Serves every DualAuthApi of the CDK app in this directory (cdk.json) on this machine.
 
@@ -34,10 +36,13 @@ export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--st
   --data DIR        keep the key tables and the issuer's signing key in DIR (default: in memory)
   --env-file FILE   JSON values for the app's functions' variables: {"<logical id or path>": {"VAR": "value"}, "Parameters": {...}}
   --watch           re-synthesize and reload when the app's sources change (keys and tokens stay valid)
+  --allow-host NAME answer requests whose Host is NAME (any port), besides localhost, 127.0.0.1 and [::1]; repeatable.
+                    Every listener still binds 127.0.0.1 only and refuses other Host names (DNS rebinding) with 421;
+                    allow only names you control that point at this machine (an /etc/hosts alias, host.docker.internal)
 
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds}, ${SETTING_NAMES.keyCacheTtlSeconds},
   ${SETTING_NAMES.logLevel}, ${LOCAL_ENV.stageName} (override the app's), ${LOCAL_ENV.issuers} (more issuers to trust, JSON),
-  ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only)`;
+  ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only), ${LOCAL_ENV.allowedHosts} (like --allow-host, comma-separated)`;
 
 /** The dualgate settings a user may override in local mode's environment (they win over the app's). */
 const OVERRIDABLE = [
@@ -125,7 +130,7 @@ function watchFilter(cdkJson: CdkJson, cwd: string): (path: string) => boolean {
   return (path) => include.some((pattern) => pattern.test(path)) && !exclude.some((pattern) => pattern.test(path)) && !compiled(path);
 }
 
-function banner(server: DevServer, dataDir: string | undefined, externalIssuers: readonly IssuerConfig[]): string {
+function banner(server: DevServer, dataDir: string | undefined, externalIssuers: readonly IssuerConfig[], allowedHosts: readonly string[]): string {
   const json = `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8"))`;
   const { issuer } = server;
   const lines = [''];
@@ -139,8 +144,9 @@ function banner(server: DevServer, dataDir: string | undefined, externalIssuers:
     if (!api.plans) continue;
     const described = Object.entries(api.plans.plans).map(([name, plan]) => `${name} (${plan.rateLimitPerSecond}/s, burst ${plan.burstLimit}${plan.quota ? `, ${plan.quota.limit}/${plan.quota.period}` : ''})`);
     const unassigned = api.plans.defaultPlan ? `share ${api.plans.defaultPlan}` : 'stage throttle only';
-    lines.push(`  plans     ${described.join(', ')}; unassigned consumers: ${unassigned}; a plan change applies within ${api.authorizerCacheTtlSeconds + api.keyCacheTtlSeconds}s${dataDir ? '; counters kept in --data' : ''}`);
+    lines.push(`  plans     ${described.join(', ')}; unassigned consumers: ${unassigned}; a plan change applies within ${api.authorizerCacheTtlSeconds + api.keyCacheTtlSeconds}s${dataDir ? '; counters kept in --data' : ''}${api.usagePlans ? `; control plane ${api.usagePlans.endpoint}` : ''}`);
   }
+  if (allowedHosts.length > 0) lines.push(`  hosts     localhost, 127.0.0.1, [::1] and ${allowedHosts.join(', ')} (${ALLOW_HOST_FLAG}, ${LOCAL_ENV.allowedHosts}); any other Host is refused`);
   for (const skipped of server.skippedApis) lines.push(`  skipped   ${skipped}: not a DualAuthApi`);
   for (const api of server.apis) for (const method of api.notServed) lines.push(`  not served locally (501)  ${method.method} ${method.path}: ${method.why}`);
   if (server.unresolved.length > 0) {
@@ -190,11 +196,11 @@ function fail(message: string): never {
 }
 
 export async function runDev(argv: string[]): Promise<void> {
-  let values: { assembly?: string; app?: string; stack?: string; data?: string; 'env-file'?: string; watch?: boolean; help?: boolean };
+  let values: { assembly?: string; app?: string; stack?: string; data?: string; 'env-file'?: string; watch?: boolean; 'allow-host'?: string[]; help?: boolean };
   try {
     values = parseArgs({
       args: argv,
-      options: { assembly: { type: 'string' }, app: { type: 'string' }, stack: { type: 'string' }, data: { type: 'string' }, 'env-file': { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { assembly: { type: 'string' }, app: { type: 'string' }, stack: { type: 'string' }, data: { type: 'string' }, 'env-file': { type: 'string' }, watch: { type: 'boolean' }, 'allow-host': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
   } catch (error) {
@@ -214,7 +220,7 @@ export async function runDev(argv: string[]): Promise<void> {
   let cdkJson: CdkJson = {};
   let appCommand: string | undefined;
   try {
-    const local = localConfigFromEnv(process.env, values.data ? { dataDir: values.data } : {});
+    const local = localConfigFromEnv(process.env, { ...(values.data ? { dataDir: values.data } : {}), allowHosts: values['allow-host'] ?? [] });
     const overrides: Record<string, string> = {};
     for (const name of OVERRIDABLE) if (process.env[name]) overrides[name] = process.env[name] as string;
     options = {
@@ -224,6 +230,7 @@ export async function runDev(argv: string[]): Promise<void> {
       externalIssuers: local.externalIssuers,
       maxBodyBytes: local.maxBodyBytes,
       settingOverrides: overrides,
+      ...(local.allowedHosts.length > 0 ? { allowedHosts: local.allowedHosts } : {}),
       ...(process.env[LOCAL_ENV.authorizerCacheTtlSeconds] ? { authorizerCacheTtlSeconds: local.dualgate.authorizerCacheTtlSeconds } : {}),
       ...(process.env[LOCAL_ENV.stageName] ? { stageName: local.dualgate.stageName } : {}),
       ...(values.stack ? { stack: values.stack } : {}),
@@ -300,7 +307,7 @@ export async function runDev(argv: string[]): Promise<void> {
     if (error instanceof DevServerError || error instanceof SigningKeyFileError || error instanceof SynthError || error instanceof AssemblyError) fail(error.message);
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
-  process.stdout.write(banner(started, values.data, options.externalIssuers ?? []) + '\n');
+  process.stdout.write(banner(started, values.data, options.externalIssuers ?? [], options.allowedHosts ?? []) + '\n');
   process.stdout.write(`dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`);
 
   let reloading: Promise<void> | undefined;

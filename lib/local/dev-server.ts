@@ -60,6 +60,11 @@ export interface DevServerOptions {
   /** Where functions' own output (log lines) goes; default: stdout. */
   functionOutput?: (line: string) => void;
   accessLog?: AccessLogSink;
+  /**
+   * Names besides localhost, 127.0.0.1 and [::1] that every listener answers in `Host` (`--allow-host`,
+   * DUALGATE_ALLOWED_HOSTS; normalizeAllowedHost's form). Everything else is refused (lib/local/loopback-guard.ts).
+   */
+  allowedHosts?: readonly string[];
   /** Keep the key tables and issuer of an earlier server (`--watch` reloads). */
   reuse?: { dynamo: LocalDynamo; issuer: LocalIssuer };
 }
@@ -128,11 +133,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await run(stops);
     await run(dataStops);
   };
+  const allowedHosts = options.allowedHosts ? { allowedHosts: options.allowedHosts } : {};
   try {
     const tableNames = dualApis.map((_, index) => (index === 0 ? 'dualgate-keys' : `dualgate-keys-${index + 1}`));
     let dynamo = options.reuse?.dynamo;
     if (!dynamo) {
-      dynamo = await startLocalDynamo({ host: LOCAL_HOST, tableName: tableNames[0] as string, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+      dynamo = await startLocalDynamo({ host: LOCAL_HOST, tableName: tableNames[0] as string, ...allowedHosts, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
       const started = dynamo;
       dataStops.push(() => started.stop());
       const client = createDynamoClient({ endpoint: dynamo.endpoint });
@@ -147,6 +153,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           port: options.issuerPort,
           audience: options.audience,
           scopeCatalog: catalog,
+          ...allowedHosts,
           // Beside the key table, so a token saved before a restart with the same --data still verifies.
           ...(options.dataDir ? { signingKeyFile: join(options.dataDir, ISSUER_SIGNING_KEY_FILE) } : {}),
         });
@@ -181,7 +188,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // API's API Gateway client talks to (as dynalite stands in for DynamoDB).
       const planConfig = assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.plans;
       if (planConfig) {
-        const usage = await startLocalUsagePlans({ ...planConfig, host: LOCAL_HOST, ...(options.dataDir ? { dataDir: join(options.dataDir, index === 0 ? '.' : `api-${index + 1}`) } : {}) });
+        const usage = await startLocalUsagePlans({ ...planConfig, host: LOCAL_HOST, ...allowedHosts, ...(options.dataDir ? { dataDir: join(options.dataDir, index === 0 ? '.' : `api-${index + 1}`) } : {}) });
         stops.push(usage.stop);
         usagePlans.set(index, usage);
         dualgateOverrides[SETTING_NAMES.plans] = JSON.stringify(usage.runtimePlans);
@@ -225,6 +232,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         gateway = await startGateway({
           host: LOCAL_HOST,
           port,
+          ...allowedHosts,
           routes,
           authorize: (event) => authorizeWith(authorizerHost, event),
           loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),

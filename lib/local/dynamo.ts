@@ -3,12 +3,15 @@
  * with the key table and its indexes created from the same definition the stack uses (KEY_TABLE).
  * dynalite has no TTL deletion, transactions or UpdateTimeToLive: nothing in dualgate needs them, since
  * expiry is checked on every read and rotation uses ordered conditional writes.
+ * dynalite answers any Host, grants CORS to any Origin and takes any signature: its server is put behind
+ * loopback-guard.ts (loopback Host names only, no foreign Origin, no CORS grants), so no web page can reach the tables.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createKeyTable } from '../../lambdas/shared/key-table';
+import { restrictToLoopback } from './loopback-guard';
 
 /** Credentials and region for talking to dynalite: it checks neither, but the SDK insists on having some. */
 export const LOCAL_AWS = { region: 'us-east-1', accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -20,9 +23,12 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
-export async function startLocalDynamo(options: { host: string; port?: number; dataDir?: string; tableName: string }): Promise<LocalDynamo> {
+export async function startLocalDynamo(options: { host: string; port?: number; dataDir?: string; tableName: string; allowedHosts?: readonly string[] }): Promise<LocalDynamo> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: options.dataDir } : {}) });
+  const server = restrictToLoopback(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: options.dataDir } : {}) }), {
+    kind: 'internal',
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host, () => {

@@ -41,6 +41,7 @@ import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
 import { listen } from './listen';
+import { loopbackOnly } from './loopback-guard';
 
 /** API Gateway's own limit is 10 MB. Locally 1 MB is plenty for a JSON API and keeps a stray upload from eating memory. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -591,9 +592,12 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Listen on `host:port` (0 = any free port). Rejects with the listen error (e.g. EADDRINUSE) untouched. */
-export async function startGateway(options: LocalGatewayOptions & { port: number; host: string }): Promise<RunningGateway> {
-  const server = createServer(createGatewayListener(options));
+/**
+ * Listen on `host:port` (0 = any free port). Rejects with the listen error (e.g. EADDRINUSE) untouched. Only loopback
+ * Host names are answered, plus `allowedHosts` (lib/local/loopback-guard.ts); backends' CORS headers pass through.
+ */
+export async function startGateway(options: LocalGatewayOptions & { port: number; host: string; allowedHosts?: readonly string[] }): Promise<RunningGateway> {
+  const server = createServer(loopbackOnly(createGatewayListener(options), { kind: 'gateway', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
   // A malformed request line or oversized headers: answer 400/431 on the socket instead of an unhandled error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

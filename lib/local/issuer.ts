@@ -7,12 +7,14 @@
  * - any other grant type → `unsupported_grant_type`.
  * The access token carries `sub` = the client id, `client_id`, `aud` = the configured audience and `scope`.
  * (The mock's own token endpoint accepts every grant and leaves `sub` unset, hence the front.)
+ * Loopback Host names only, no foreign Origin, and no CORS grants (the mock's own `cors()` included): loopback-guard.ts.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { BodyTooLargeError, readBody } from './request-body';
 import { listen } from './listen';
+import { loopbackOnly } from './loopback-guard';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
@@ -30,6 +32,8 @@ export interface LocalIssuerOptions {
    * With `--data`, a token saved before a restart keeps working after it. Absent: a new key each start.
    */
   signingKeyFile?: string;
+  /** Names besides the loopback ones that `Host` may carry (`--allow-host`). */
+  allowedHosts?: readonly string[];
 }
 
 /** The file named by `signingKeyFile` is not a key the issuer can sign with. */
@@ -163,7 +167,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
   }
 
-  const server: Server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/token') {
       if (request.method !== 'POST') {
@@ -186,7 +190,8 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       return;
     }
     sendJson(response, 404, { error: 'not_found', error_description: `no ${path ?? ''} here: POST /token, GET /jwks, GET /.well-known/openid-configuration` });
-  });
+  };
+  const server: Server = createServer(loopbackOnly(listener, { kind: 'internal', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
   const port = await listen(server, options.port, options.host);
   const url = `http://${options.host}:${port}`;
   // The mock signs `iss` with this URL; it must equal the configured issuer exactly (no trailing slash).

@@ -7,6 +7,7 @@
 import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
 import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/shared/issuer-config';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { ALLOW_HOST_FLAG, ALLOWED_HOSTS_ENV, normalizeAllowedHost } from './loopback-guard';
 
 export const LOCAL_HOST = '127.0.0.1';
 export const DEFAULT_GATEWAY_PORT = 3000;
@@ -25,6 +26,8 @@ export const LOCAL_ENV = {
   /** Issuers to trust beside the mock one: the Lambda setting, same JSON. */
   issuers: SETTING_NAMES.issuers,
   allowHttpIssuers: SETTING_NAMES.allowHttpIssuers,
+  /** More names every listener answers in `Host`, comma-separated (like `--allow-host`). */
+  allowedHosts: ALLOWED_HOSTS_ENV,
 } as const;
 
 /** The variable that sets each stack setting in local mode, so an error names what the user typed. */
@@ -55,6 +58,8 @@ export interface LocalConfig {
   externalIssuers: IssuerConfig[];
   tableName: string;
   maxBodyBytes: number;
+  /** Names besides the loopback ones that every listener answers in `Host`: `--allow-host` and DUALGATE_ALLOWED_HOSTS. */
+  allowedHosts: string[];
   /**
    * The stack's configuration. Its first issuer is the mock one at `http://127.0.0.1:<issuerPort>` (when the
    * issuer port is 0 the real URL is only known once it listens, and local-stack.ts fills it in then), then
@@ -106,12 +111,29 @@ function externalIssuersFromEnv(env: Record<string, string | undefined>, mockIss
   return issuers;
 }
 
+/** `--allow-host` values and DUALGATE_ALLOWED_HOSTS, normalized and de-duplicated; a bad name names where it came from. */
+function allowedHostsFrom(env: Record<string, string | undefined>, flagValues: readonly string[]): string[] {
+  const given = [
+    ...flagValues.map((value) => ({ value, from: ALLOW_HOST_FLAG })),
+    ...(env[LOCAL_ENV.allowedHosts] ?? '')
+      .split(',')
+      .filter((value) => value.trim() !== '')
+      .map((value) => ({ value, from: LOCAL_ENV.allowedHosts })),
+  ];
+  const names = given.map(({ value, from }) => {
+    const name = normalizeAllowedHost(value);
+    if (name === undefined) throw new DualgateConfigError(`${from} takes a host name or IP address without scheme, port or wildcard (got ${JSON.stringify(value)}); it is then answered on every port`);
+    return name;
+  });
+  return [...new Set(names)];
+}
+
 export function localIssuerUrl(issuerPort: number): string {
   return `http://${LOCAL_HOST}:${issuerPort}`;
 }
 
 /** Read local mode's configuration; throws DualgateConfigError naming the bad variable. */
-export function localConfigFromEnv(env: Record<string, string | undefined> = process.env, options: { dataDir?: string } = {}): LocalConfig {
+export function localConfigFromEnv(env: Record<string, string | undefined> = process.env, options: { dataDir?: string; allowHosts?: readonly string[] } = {}): LocalConfig {
   const gatewayPort = port(env, LOCAL_ENV.gatewayPort, DEFAULT_GATEWAY_PORT);
   const issuerPort = port(env, LOCAL_ENV.issuerPort, DEFAULT_ISSUER_PORT);
   if (gatewayPort !== 0 && gatewayPort === issuerPort) throw new DualgateConfigError(`${LOCAL_ENV.gatewayPort} and ${LOCAL_ENV.issuerPort} must differ (both are ${gatewayPort})`);
@@ -124,6 +146,7 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   }
   const issuerUrl = localIssuerUrl(issuerPort);
   const externalIssuers = externalIssuersFromEnv(env, issuerUrl);
+  const allowedHosts = allowedHostsFrom(env, options.allowHosts ?? []);
   const input: Parameters<typeof resolveConfig>[0] = {
     issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }, ...externalIssuers],
     cognito: false,
@@ -152,6 +175,7 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
     externalIssuers,
     tableName: DEFAULT_LOCAL_TABLE_NAME,
     maxBodyBytes,
+    allowedHosts,
     dualgate,
   };
   if (options.dataDir) config.dataDir = options.dataDir;

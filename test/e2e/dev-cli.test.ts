@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,9 +32,9 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-/** `npm run dev` (dualgate dev); `synth: true` runs the app's synth, otherwise it serves the demo's cached assembly. */
-function startDev(env: Record<string, string>, args: string[] = [], options: { synth?: boolean } = {}): Dev {
-  const source = options.synth ? [] : ['--assembly', demoAssembly()];
+/** `npm run dev` (dualgate dev); `synth: true` runs the app's synth, otherwise it serves `assembly` (default: the demo's cached one). */
+function startDev(env: Record<string, string>, args: string[] = [], options: { synth?: boolean; assembly?: string } = {}): Dev {
+  const source = options.synth ? [] : ['--assembly', options.assembly ?? demoAssembly()];
   const child = spawn(process.execPath, [CLI, 'dev', ...source, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stdout = '';
@@ -74,6 +75,18 @@ async function clientCredentialsToken(tokenUrl: string, clientId: string, scope:
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** The status of a GET with exactly this Host header (fetch cannot set Host). */
+function statusWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, { headers: { host }, agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
 }
 
 async function ready(dev: Dev): Promise<string> {
@@ -201,6 +214,26 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
       await idp.stop();
     }
   });
+
+  it('refuses a rebound Host on every port it listens on, and answers names given by --allow-host and DUALGATE_ALLOWED_HOSTS', async () => {
+    const plans = { 'dualgate:plans': { free: { rateLimitPerSecond: 100, burstLimit: 100 } }, 'dualgate:defaultPlan': 'free' };
+    const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_ALLOWED_HOSTS: 'other.test' }, ['--allow-host', 'devbox.test'], { assembly: demoAssembly(plans) });
+    const gatewayUrl = await ready(dev);
+    const banner = dev.stdout();
+    expect(banner).toContain('hosts     localhost, 127.0.0.1, [::1] and devbox.test, other.test');
+    const urls = {
+      gateway: `${gatewayUrl}/health`,
+      issuer: `${/issuer {4}(http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1]}/jwks`,
+      dynamodb: /dynamodb {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1],
+      controlPlane: `${/control plane (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1]}/usageplans`,
+    };
+    expect(Object.values(urls).filter((url) => url === undefined || url.includes('undefined'))).toEqual([]);
+    for (const [listener, url] of Object.entries(urls)) {
+      expect([listener, await statusWithHost(url as string, 'rebind.attacker.example')]).toEqual([listener, 421]);
+      for (const allowed of ['devbox.test', 'other.test:1']) expect([listener, allowed, await statusWithHost(url as string, allowed)]).toEqual([listener, allowed, 200]);
+    }
+    await stopDev(dev);
+  }, 120_000);
 
   it('with --data, a token and a key saved before a restart still work after it (the issuer key persists too)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'dualgate-data-'));

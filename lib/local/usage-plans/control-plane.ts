@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listen } from '../listen';
+import { loopbackOnly } from '../loopback-guard';
 import { readBody } from '../request-body';
 import { UsagePlanError, type UsagePlanEmulator } from './emulator';
 
@@ -69,15 +70,16 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
   reply(response, 404, { message: `no such operation: ${method} ${url.pathname}` }, 'NotFoundException');
 }
 
-/** Listen on loopback, any free port. */
-export async function startControlPlane(emulator: UsagePlanEmulator, host: string): Promise<RunningControlPlane> {
-  const server = createServer((request, response) => {
+/** Listen on loopback, any free port; loopback Host names only (plus `allowedHosts`), no foreign Origin, no CORS grants. */
+export async function startControlPlane(emulator: UsagePlanEmulator, host: string, options: { allowedHosts?: readonly string[] } = {}): Promise<RunningControlPlane> {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     route(emulator, request, response).catch((error: unknown) => {
       if (error instanceof UsagePlanError) return reply(response, STATUS[error.type], { message: error.message }, error.type);
       if (error instanceof SyntaxError || error instanceof URIError) return reply(response, 400, { message: 'malformed request' }, 'BadRequestException');
       reply(response, 500, { message: 'internal error' }, 'InternalFailure');
     });
-  });
+  };
+  const server = createServer(loopbackOnly(listener, { kind: 'internal', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
   const port = await listen(server, 0, host);
   return {
     endpoint: `http://${host}:${port}`,

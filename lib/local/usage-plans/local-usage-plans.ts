@@ -39,7 +39,7 @@ export function usagePlanDefinitions(plans: Plans, defaultPlan: string | undefin
   return definitions;
 }
 
-export async function startLocalUsagePlans(options: { plans: Plans; defaultPlan?: string; host: string; dataDir?: string; nowMs?: () => number }): Promise<LocalUsagePlans> {
+export async function startLocalUsagePlans(options: { plans: Plans; defaultPlan?: string; host: string; dataDir?: string; nowMs?: () => number; allowedHosts?: readonly string[] }): Promise<LocalUsagePlans> {
   const file = options.dataDir ? join(options.dataDir, USAGE_PLANS_FILE) : undefined;
   let timer: NodeJS.Timeout | undefined;
   const save = () => {
@@ -63,7 +63,7 @@ export async function startLocalUsagePlans(options: { plans: Plans; defaultPlan?
   if (file && existsSync(file)) emulator.restore(JSON.parse(readFileSync(file, 'utf8')) as UsagePlanSnapshot);
   const sharedPlanId = options.defaultPlan !== undefined ? `local-${options.defaultPlan}` : UNASSIGNED_PLAN_ID;
   emulator.ensureKeyInPlan(LOCAL_SHARED_USAGE_KEY, sharedPlanId);
-  const controlPlane = await startControlPlane(emulator, options.host);
+  const controlPlane = await startControlPlane(emulator, options.host, options.allowedHosts ? { allowedHosts: options.allowedHosts } : {});
   return {
     emulator,
     endpoint: controlPlane.endpoint,
