@@ -14,6 +14,7 @@ import {
 import { HTTP_METHODS, RouteTableError, scopeCatalog, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/shared/route-table';
 import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
 import { generatedRouteTable } from '../../bench/fixtures';
+import { apiGatewayServes, modelSegments } from '../support/router-model';
 
 const STAGE = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1';
 const authorizedRoutes = (routes: readonly RouteRule[]) => routes.filter((route) => route.authorized !== false);
@@ -29,36 +30,6 @@ function allows(policy: PolicyDocument, arn: string): boolean {
 function requestArn(route: Pick<RouteRule, 'method' | 'path'>, parameter = 'key_01HZX'): string {
   const method = route.method === 'ANY' ? 'PATCH' : route.method;
   return `${STAGE}/${method}${route.path.replace(/\{[^}]+\+\}/g, `${parameter}/${parameter}`).replace(/\{[^}]+\}/g, parameter)}`;
-}
-
-/**
- * An independent model of API Gateway's REST routing, written as a walk down the resource tree: at each level try
- * the literal child, then the `{param}` child, then a greedy `{name+}` child (which takes the rest), and serve with
- * the first resource that matches the whole path and has the method (an exact method before `ANY`).
- */
-function apiGatewayServes(routes: readonly RouteRule[], method: string, path: string): RouteRule | undefined {
-  const segments = path === '/' ? [] : path.split('/').slice(1);
-  const walk = (prefix: string[], depth: number): RouteRule | undefined => {
-    const here = routes.filter((route) => route.path.split('/').slice(1).join('/') === prefix.join('/'));
-    if (depth === segments.length) return here.find((route) => route.method === method) ?? here.find((route) => route.method === 'ANY');
-    const segment = segments[depth] as string;
-    if (segment.length === 0) return undefined;
-    const children = new Set(routes.map((route) => route.path.split('/').slice(1)).filter((parts) => parts.length > depth && parts.slice(0, depth).join('/') === prefix.join('/')).map((parts) => parts[depth] as string));
-    const literal = [...children].find((child) => child === segment);
-    const param = [...children].find((child) => /^\{[^+}]+\}$/.test(child));
-    const greedy = [...children].find((child) => child.endsWith('+}'));
-    for (const child of [literal, param]) {
-      if (child === undefined) continue;
-      const found = walk([...prefix, child], depth + 1);
-      if (found) return found;
-    }
-    if (greedy !== undefined && segments.slice(depth).every((rest) => rest.length > 0)) {
-      const owners = routes.filter((route) => route.path.split('/').slice(1).join('/') === [...prefix, greedy].join('/'));
-      return owners.find((route) => route.method === method) ?? owners.find((route) => route.method === 'ANY');
-    }
-    return undefined;
-  };
-  return walk([], 0);
 }
 
 describe('servingRoute', () => {
@@ -321,7 +292,7 @@ describe('greedy {proxy+} and ANY routes', () => {
         const policy = compiler.compile(STAGE, scopes);
         for (const { method, segments } of requests) {
           const path = `/${segments.join('/')}`;
-          const served = apiGatewayServes(routes, method, path);
+          const served = apiGatewayServes(routes, method, modelSegments(path));
           if (!served) continue;
           expect(allows(policy, `${STAGE}/${method}${path}`), `${method} ${path} → ${served.method} ${served.path}`).toBe(served.scopes.every((scope) => scopes.includes(scope)));
         }
