@@ -77,6 +77,8 @@ describe('compiled policies against @cloud-copilot/iam-simulate', () => {
       'GET/files//public',
       'get/files/public',
       'GET/files/public%2Fx',
+      'GET/files/%70ublic',
+      'GET/files/publi%63/',
       'GET/orders/x/cancel',
       'POST/orders//cancel',
       'POST/orders/a/b/cancel',
@@ -92,6 +94,46 @@ describe('compiled policies against @cloud-copilot/iam-simulate', () => {
         const ours = evaluatePolicy(policy, `${STAGE}/${resource}`).decision === 'allow';
         expect(await simulate(policy, `${STAGE}/${resource}`), `${scopes.join(' ')} → ${resource}`).toBe(ours);
       }
+    }
+  }, 120_000);
+
+  it('agrees on the review findings’ overlapping tables, in every spelling of the method ARN, and denies each false allow', async () => {
+    const overlaps: RouteRule[] = [
+      { method: 'ANY', path: '/', scopes: ['hooks:write'] },
+      { method: 'GET', path: '/', scopes: ['index:admin'] },
+      { method: 'GET', path: '/docs', scopes: ['docs:admin'] },
+      { method: 'GET', path: '/docs/{page+}', scopes: ['docs:read'] },
+      { method: 'GET', path: '/users/{id}', scopes: ['read:users'] },
+      { method: 'GET', path: '/users/admin', scopes: ['admin:users'] },
+      { method: 'GET', path: '/orders/{id}', scopes: ['read:orders'] },
+      { method: 'ANY', path: '/orders/{id}', scopes: ['write:orders'] },
+    ];
+    const compiler = PolicyCompiler.fromRoutes(overlaps);
+    // [caller's scopes, method ARN resource, allowed?]: every spelling AWS might write.
+    const cases: [string[], string, boolean][] = [
+      [['hooks:write'], 'GET/', false],
+      [['hooks:write'], 'POST/', true],
+      [['index:admin'], 'GET/', true],
+      [['docs:read'], 'GET/docs', false],
+      [['docs:read'], 'GET/docs/', false],
+      [['docs:read'], 'GET/docs/intro/setup', true],
+      [['docs:admin'], 'GET/docs', true],
+      [['read:users'], 'GET/users/admin', false],
+      [['read:users'], 'GET/users/admin/', false],
+      [['read:users'], 'GET/users/%61dmin', false],
+      [['read:users'], 'GET/users/ad%6Din', false],
+      [['read:users'], 'GET/users/alice', true],
+      [['admin:users'], 'GET/users/admin', true],
+      [['write:orders'], 'GET/orders/o1', false],
+      [['write:orders'], 'DELETE/orders/o1', true],
+      [['read:orders'], 'PUT/orders/o1', false],
+    ];
+    for (const [scopes, resource, expected] of cases) {
+      const policy = compiler.compile(STAGE, scopes);
+      expect(evaluatePolicy(policy, `${STAGE}/${resource}`).decision === 'allow', `ours: ${scopes.join(' ')} → ${resource}`).toBe(expected);
+      // iam-simulate knows no execute-api resource type for the root's ARN (`…/v1/GET/`, an empty path): ours only there.
+      if (/^[A-Z]+\/$/.test(resource)) continue;
+      expect(await simulate(policy, `${STAGE}/${resource}`), `iam-simulate: ${scopes.join(' ')} → ${resource}`).toBe(expected);
     }
   }, 120_000);
 
