@@ -5,13 +5,14 @@
  *   npm run bench                    the full run (about 2-3 minutes)
  *   npm run bench -- --quick         a few iterations of everything (smoke run; figures are not meaningful)
  *   npm run bench -- --profile DIR   also write --cpu-prof profiles of the cold starts to DIR
- *   npm run bench -- --only micro,cold_start,e2e
+ *   npm run bench -- --only micro,cold_start,e2e,cache_mix
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runCacheMix, type CacheMixOptions, type CacheMixResults } from './cache-mix';
 import { REPO_ROOT, runColdStart, type ColdStartOptions, type ColdStartResults } from './cold-start';
 import { runE2e, type E2eOptions, type E2eResults } from './e2e';
 import { runMicro, type MicroOptions, type MicroResults } from './micro';
@@ -20,19 +21,27 @@ export interface BenchOptions {
   micro: MicroOptions;
   coldStart: ColdStartOptions;
   e2e: E2eOptions;
-  only?: ReadonlySet<'micro' | 'cold_start' | 'e2e'>;
+  cacheMix: CacheMixOptions;
+  only?: ReadonlySet<BenchPart>;
 }
+
+type BenchPart = 'micro' | 'cold_start' | 'e2e' | 'cache_mix';
+
+/** The stated client mix: 100 clients, 10 routes each (of 30), one request a second each, a 300 s authorizer cache. */
+const CACHE_MIX: CacheMixOptions = { clients: 100, routesPerClient: 10, tableRoutes: 30, ttlSeconds: 300, requestsPerClientPerSecond: 1, durationSeconds: 3600, seed: 16 };
 
 export const FULL_OPTIONS: BenchOptions = {
   micro: { rounds: 21, warmupRounds: 3, batchMs: 10, jwtFirstIterations: 100, dynamoRounds: 9, callCountDecisions: 50 },
   coldStart: { runs: 15, warmupRuns: 2 },
   e2e: { rounds: 3, durationSeconds: 5, warmupSeconds: 2, connections: 10, authorizerCacheTtlSeconds: 0 },
+  cacheMix: CACHE_MIX,
 };
 
 export const QUICK_OPTIONS: BenchOptions = {
   micro: { rounds: 3, warmupRounds: 1, batchMs: 1, jwtFirstIterations: 8, dynamoRounds: 2, callCountDecisions: 3 },
   coldStart: { runs: 1, warmupRuns: 0 },
   e2e: { rounds: 1, durationSeconds: 0.5, warmupSeconds: 0.2, connections: 4, authorizerCacheTtlSeconds: 0 },
+  cacheMix: { ...CACHE_MIX, durationSeconds: 600 },
 };
 
 export interface Target {
@@ -51,6 +60,8 @@ export interface BenchResults {
   logging: MicroResults['logging'];
   cold_start: ColdStartResults;
   e2e: E2eResults;
+  /** Authorizer invocations per 1000 requests in each cache scope, for the stated client mix. */
+  cache_mix: CacheMixResults;
   targets: Target[];
   machine: { cpu: string; cores: number; memory_gb: number; node: string; platform: string; loadavg_start: number[]; loadavg_end: number[] };
   command: string;
@@ -86,10 +97,11 @@ export function evaluateTargets(results: Pick<BenchResults, 'floor' | 'authorize
 export async function runBench(options: BenchOptions, progress: (line: string) => void = () => undefined, quick = false): Promise<BenchResults> {
   const startedAt = new Date();
   const loadStart = loadavg();
-  const wants = (part: 'micro' | 'cold_start' | 'e2e') => !options.only || options.only.has(part);
+  const wants = (part: BenchPart) => !options.only || options.only.has(part);
   const micro = wants('micro') ? await runMicro(options.micro, progress) : undefined;
   const coldStart = wants('cold_start') ? await runColdStart(options.coldStart, progress) : undefined;
   const e2e = wants('e2e') ? await runE2e(options.e2e, progress) : undefined;
+  const cacheMix = wants('cache_mix') ? runCacheMix(options.cacheMix) : undefined;
   const partial = {
     floor: micro?.floor,
     authorizer: micro?.authorizer,
@@ -98,6 +110,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     logging: micro?.logging,
     cold_start: coldStart,
     e2e,
+    cache_mix: cacheMix,
   } as BenchResults;
   const cpu = cpus();
   return {
@@ -169,6 +182,13 @@ export function formatTable(results: BenchResults): string {
     row('e2e.jwt_rps', e2e.jwt_rps.toFixed(0), 'GET /me with a JWT');
     row('e2e.authorized_rps', e2e.authorized_rps.toFixed(0), `the slower of the two = ${e2e.ratio.toFixed(2)}× baseline (target ≥ 0.8×)`);
   }
+  const mix = results.cache_mix;
+  if (mix) {
+    const { settings } = mix;
+    lines.push('', `  authorizer invocations per 1000 requests (${settings.clients} clients × ${settings.routesPerClient} routes, ${settings.requestsPerClientPerSecond} req/s each, ${settings.ttlSeconds} s cache, ${settings.durationSeconds} s simulated, ${mix.requests} requests)`);
+    row('authorizer_invocations.route', mix.authorizer_invocations_per_1000_requests.route.toFixed(2), "authorizerCacheScope: 'route' (default): one result per credential and route");
+    row('authorizer_invocations.credential', mix.authorizer_invocations_per_1000_requests.credential.toFixed(2), "authorizerCacheScope: 'credential': one result per credential");
+  }
   if (results.targets.length > 0) {
     lines.push('', '  targets');
     for (const entry of results.targets) row(entry.name, String(entry.value), `${entry.comparison} ${entry.limit}  ${entry.met ? 'met' : 'MISSED'}`);
@@ -184,7 +204,7 @@ async function main(): Promise<void> {
   const quick = values.quick === true;
   const options: BenchOptions = structuredClone(quick ? QUICK_OPTIONS : FULL_OPTIONS);
   if (values.profile) options.coldStart.profileDir = values.profile;
-  if (values.only) options.only = new Set(values.only.split(',') as ('micro' | 'cold_start' | 'e2e')[]);
+  if (values.only) options.only = new Set(values.only.split(',') as BenchPart[]);
   const results = await runBench(options, (line) => process.stderr.write(`bench: ${line}\n`), quick);
   process.stdout.write(formatTable(results) + '\n');
   const out = values.out ?? join(REPO_ROOT, 'bench-results.json');

@@ -27,6 +27,8 @@ const REQUIRED_FIELDS = [
   'e2e.baseline_rps',
   'e2e.authorized_rps',
   'e2e.ratio',
+  'cache_mix.authorizer_invocations_per_1000_requests.route',
+  'cache_mix.authorizer_invocations_per_1000_requests.credential',
 ] as const;
 
 const LAMBDAS = ['authorizer', 'keys', 'backends/health', 'backends/me', 'backends/users'];
@@ -53,3 +55,22 @@ describe('npm run bench (quick smoke run)', () => {
     expect(results.targets).toHaveLength(12);
   }, 90_000);
 });
+
+describe('the cache-mix benchmark', () => {
+  it('keys on the identity sources the construct writes, in each cache scope', async () => {
+    const { IDENTITY_SOURCES } = await import('../../bench/cache-mix');
+    const { authorizerIdentitySources } = await import('../../lib/dual-auth-api');
+    expect(IDENTITY_SOURCES.route).toEqual(authorizerIdentitySources('route'));
+    expect(IDENTITY_SOURCES.credential).toEqual(authorizerIdentitySources('credential'));
+  });
+
+  it('costs one invocation per client and TTL with the credential scope, and one per client, route and TTL with the route scope', async () => {
+    const { runCacheMix } = await import('../../bench/cache-mix');
+    // Requests far denser than the TTL: every cache entry is used until it expires, so the counts are exact.
+    const results = runCacheMix({ clients: 4, routesPerClient: 3, tableRoutes: 5, ttlSeconds: 100, requestsPerClientPerSecond: 20, durationSeconds: 1000, seed: 1 });
+    const perThousand = (invocations: number) => Math.round((invocations / results.requests) * 1000 * 100) / 100;
+    expect(results.authorizer_invocations_per_1000_requests.credential).toBe(perThousand(4 * 10));
+    expect(results.authorizer_invocations_per_1000_requests.route).toBe(perThousand(4 * 3 * 10));
+  });
+});
+
