@@ -46,10 +46,10 @@ function emfMetric(metricName: string, dimensionsMap: Record<string, string>, st
   return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic, period: FIVE_MINUTES, ...(label ? { label } : {}) });
 }
 
-const decisions = (decision: 'allow' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
+const decisions = (decision: 'allow' | 'deny' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
 
 export class DualAuthApiMonitoring extends Construct {
-  /** The alarms, by name: AuthorizerFailClosed, Api5xxRate, AuthorizerErrors, AuthorizerThrottles, AuthorizerP99Duration. */
+  /** The alarms, by name: AuthorizerFailClosed, AuthorizerUnknownRoute, Api5xxRate, AuthorizerErrors, AuthorizerThrottles, AuthorizerP99Duration. */
   readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
   readonly dashboard: cloudwatch.Dashboard;
   /** Logs Insights: requests per keyId and sub over the stage's access log. */
@@ -71,6 +71,16 @@ export class DualAuthApiMonitoring extends Construct {
     const failClosed = decisions('fail');
     const unauthorized = decisions('unauthorized');
     const allowed = decisions('allow');
+    const denied = decisions('deny');
+    // Denies of routes the table does not know, for either credential kind (the reason's dimension set has both).
+    const unknownRoute = (credentialKind: string) =>
+      emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision: 'deny', credentialKind, reason: 'unknown_route' }, 'Sum');
+    const unknownRoutes = new cloudwatch.MathExpression({
+      expression: 'FILL(byKey, 0) + FILL(byJwt, 0)',
+      usingMetrics: { byKey: unknownRoute('apiKey'), byJwt: unknownRoute('jwt') },
+      period: FIVE_MINUTES,
+      label: 'denies of unknown routes',
+    });
     const lambdaErrors = authorizer.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' });
     // The authorizer answers 401 and fail-closed by throwing (API Gateway's contract), so Lambda counts both as
     // errors. What is left after subtracting those decisions is a crash or a timeout: code that never decided.
@@ -88,6 +98,16 @@ export class DualAuthApiMonitoring extends Construct {
           'dualgate: the authorizer failed closed (key table or JWKS unreachable, or an internal error): callers got 503 AUTHORIZER_FAILURE. ' +
           'Check the authorizer log for "failed closed" lines and their reason.',
         metric: failClosed,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      AuthorizerUnknownRoute: new cloudwatch.Alarm(this, 'AuthorizerUnknownRoute', {
+        alarmDescription:
+          'dualgate: API Gateway sent the authorizer a route its table does not know (callers got 403): the deployed API and dualgate\'s route table disagree. ' +
+          'Find the authorizer\'s "denied" lines with reason unknown_route: httpMethod and resource name the method; add it with addRoute, or redeploy.',
+        metric: unknownRoutes,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
@@ -174,7 +194,7 @@ export class DualAuthApiMonitoring extends Construct {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Authorizer decisions by outcome',
-        left: [allowed.with({ label: 'allow' }), unauthorized.with({ label: 'unauthorized (401)' }), failClosed.with({ label: 'fail closed (503)' })],
+        left: [allowed.with({ label: 'allow' }), denied.with({ label: 'deny (403)' }), unauthorized.with({ label: 'unauthorized (401)' }), failClosed.with({ label: 'fail closed (503)' })],
         stacked: true,
         width: 12,
       }),

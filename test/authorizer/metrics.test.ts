@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { AllowReason, FailureReason, RejectReason } from '../../lambdas/authorizer/decision';
+import type { RouteDenyReason } from '../../lambdas/authorizer/route-policy';
 import { JwksFetcher } from '../../lambdas/authorizer/jwks-fetcher';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { createKeysHandler } from '../../lambdas/keys/router';
@@ -25,7 +26,8 @@ const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/use
 const signingKey = createSigningKey('kid-1');
 
 /** Every reason code, so a dimension value outside them fails (a Record forces the list to stay complete). */
-const REASONS: Record<RejectReason | FailureReason | AllowReason, true> = {
+const REASONS: Record<RejectReason | FailureReason | AllowReason | RouteDenyReason, true> = {
+  missing_scope: true, unknown_route: true,
   no_credential: true, malformed_header: true, ambiguous_header: true, header_too_long: true, wrong_scheme: true, malformed_credential: true,
   key_wrong_prefix: true, key_bad_checksum: true, key_not_found: true, key_expired: true, key_revoked: true, key_disabled: true,
   key_item_malformed: true, jwt_malformed: true, jwt_noncanonical: true, jwt_unsupported_crit: true, jwt_invalid_signature: true,
@@ -36,7 +38,7 @@ const REASONS: Record<RejectReason | FailureReason | AllowReason, true> = {
 /** The only dimensions, each with its closed set of values. */
 const BOUNDED_DIMENSIONS: Record<string, ReadonlySet<string>> = {
   service: new Set(['dualgate-authorizer', 'dualgate-keys']),
-  decision: new Set(['allow', 'unauthorized', 'fail']),
+  decision: new Set(['allow', 'deny', 'unauthorized', 'fail']),
   credentialKind: new Set(['apiKey', 'jwt', 'unknown', 'none']),
   reason: new Set(Object.keys(REASONS)),
   operation: new Set(['create', 'list', 'get', 'update', 'rotate', 'revoke', 'unknown']),
@@ -85,6 +87,22 @@ describe('EMF checker', () => {
 });
 
 describe('authorizer metric lines', () => {
+  it('counts route denies by reason (missing_scope, unknown_route) on their decision lines, with bounded dimensions', async () => {
+    const reader = makeKey({ scopes: ['read:users'] });
+    const { authorize, logs } = setup(reader.record);
+    await authorize({ ...event(`Bearer ${reader.key}`), httpMethod: 'POST', resource: '/users' });
+    await authorize({ ...event(`Bearer ${reader.key}`), httpMethod: 'GET', resource: '/not-in-the-table' });
+    expect(logs.lines).toHaveLength(2);
+    const perLine = logs.lines.map((line) => emfMetrics(line));
+    for (const metrics of perLine) assertBounded(metrics);
+    const sets = perLine.map((metrics) => metrics.find((metric) => metric.name === 'Decisions')!.dimensionSets[1]);
+    expect(sets).toEqual([
+      { service: 'dualgate-authorizer', decision: 'deny', credentialKind: 'apiKey', reason: 'missing_scope' },
+      { service: 'dualgate-authorizer', decision: 'deny', credentialKind: 'apiKey', reason: 'unknown_route' },
+    ]);
+    expect(logs.lines.map((line) => emfViolations(line))).toEqual([[], []]);
+  });
+
   it('counts every decision by outcome, credential kind and reason, on the decision line itself', async () => {
     const live = makeKey({ owner: 'owner-1' });
     const revoked = makeKey({ revokedAt: '2020-01-01T00:00:00.000Z' });

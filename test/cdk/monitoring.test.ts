@@ -25,9 +25,9 @@ const alarmNamed = (template: Template, logicalIdPrefix: string) => {
 describe('DualAuthApi monitoring (on by default)', () => {
   const { template, gate, stack } = synth();
 
-  it('adds the five alarms, without actions unless asked', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
-    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual(['Api5xxRate', 'AuthorizerErrors', 'AuthorizerFailClosed', 'AuthorizerP99Duration', 'AuthorizerThrottles']);
+  it('adds the six alarms, without actions unless asked', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual(['Api5xxRate', 'AuthorizerErrors', 'AuthorizerFailClosed', 'AuthorizerP99Duration', 'AuthorizerThrottles', 'AuthorizerUnknownRoute']);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties.AlarmActions).toBeUndefined();
       expect(alarm.Properties.TreatMissingData).toBe('notBreaching');
@@ -47,6 +47,19 @@ describe('DualAuthApi monitoring (on by default)', () => {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+
+  it('alarms on denies of routes the table does not know, for keys and JWTs alike', () => {
+    const alarm = alarmNamed(template, 'AuthorizerUnknownRoute');
+    expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    const metrics = (alarm.Metrics as { Expression?: string; MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[]) ?? [];
+    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe('FILL(byKey, 0) + FILL(byJwt, 0)');
+    const kinds = metrics.flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric] : [])).map((metric) => {
+      expect(metric.MetricName).toBe('Decisions');
+      expect(metric.Dimensions).toEqual(expect.arrayContaining([{ Name: 'decision', Value: 'deny' }, { Name: 'reason', Value: 'unknown_route' }]));
+      return metric.Dimensions.find((dimension) => dimension.Name === 'credentialKind')?.Value;
+    });
+    expect(kinds.sort()).toEqual(['apiKey', 'jwt']);
   });
 
   it("alarms on the API stage's 5XX rate above 5 %", () => {
