@@ -19,9 +19,12 @@ function jsonContext(key: string): unknown {
 }
 const plans = jsonContext('dualgate:plans');
 const defaultPlan: unknown = app.node.tryGetContext('dualgate:defaultPlan');
+const authorizerCacheScope: unknown = app.node.tryGetContext('dualgate:authorizerCacheScope');
 new DualgateStack(app, app.node.tryGetContext('dualgate:stackName') ?? 'Dualgate', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  dualgate: { ...config, ...(plans !== undefined ? { plans: plans as never } : {}), ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as never } : {}) },
+  dualgate: { ...config, ...(plans !== undefined ? { plans: plans as never } : {}), ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as never } : {}),
+    ...(authorizerCacheScope !== undefined ? { authorizerCacheScope: authorizerCacheScope as never } : {}),
+  },
 });
 // `dualgate dev` sets dualgate:dev: the checks are for deploys, and they cost seconds of every local start.
 if (app.node.tryGetContext('dualgate:dev') !== true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
