@@ -108,7 +108,18 @@ export interface RuntimePlans {
    * key source AUTHORIZER, API Gateway ignores any `x-api-key` a client sends.
    */
   readonly sharedUsageKey: string;
+  /**
+   * The value of the `dualgate:owner` tag (USAGE_KEY_OWNER_TAG) on every consumer key the key API creates: its
+   * IAM policy lets it create keys only with this tag and delete only keys that carry it. Absent: keys are created
+   * untagged (no IAM to satisfy, as in local mode before the tag existed).
+   */
+  readonly usageKeyOwner?: string;
 }
+
+/** The tag naming the API a consumer key belongs to (lib/plans.ts conditions the key API's IAM on it). */
+export const USAGE_KEY_OWNER_TAG = 'dualgate:owner';
+/** API Gateway's tag values: up to 256 of `[a-zA-Z0-9+-=._:/]` (and spaces, which we never write). */
+const TAG_VALUE_PATTERN = /^[A-Za-z0-9+\-=._:/@]{1,256}$/;
 
 /** Parse `DUALGATE_PLANS` (written by the construct or local mode); throws a message naming what is wrong. */
 export function parseRuntimePlans(raw: unknown): RuntimePlans {
@@ -122,7 +133,14 @@ export function parseRuntimePlans(raw: unknown): RuntimePlans {
   if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20) throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
   const defaultPlan = raw['defaultPlan'];
   if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
-  return { usagePlanNames: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
+  const usageKeyOwner = raw['usageKeyOwner'];
+  if (usageKeyOwner !== undefined && (typeof usageKeyOwner !== 'string' || !TAG_VALUE_PATTERN.test(usageKeyOwner))) throw new PlanConfigError('usageKeyOwner must be a tag value (1 to 256 of A-Z a-z 0-9 + - = . _ : / @)');
+  return {
+    usagePlanNames: ids as Record<string, string>,
+    sharedUsageKey,
+    ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}),
+    ...(usageKeyOwner !== undefined ? { usageKeyOwner: usageKeyOwner as string } : {}),
+  };
 }
 
 /**
