@@ -3,13 +3,14 @@ import { APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, Delet
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createKeysHandler } from '../../lambdas/keys/router';
+import { CONSUMER_OPERATION_NAMES, createKeysHandler } from '../../lambdas/keys/router';
 import { AwsUsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
 import type { ConsumerStore } from '../../lambdas/shared/consumer-store';
 import type { KeyManagementStore } from '../../lambdas/shared/key-store';
 import { KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import { createLogger } from '../../lambdas/shared/logger';
 import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import { emfMetrics } from '../support/emf';
 import { admin, alice, type TestCaller } from './harness';
 
 const apigw = mockClient(APIGatewayClient);
@@ -144,7 +145,7 @@ describe('GET and DELETE /consumers/{sub}', () => {
     expect(store.records.get('alice')).toMatchObject({ keyPlan: 'pro', apiKeyId: 'k-1' });
     expect(store.records.get('alice')?.plan).toBeUndefined();
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
-    expect(logLines.filter((line) => line.includes('consumer.clear-plan'))).toHaveLength(1);
+    expect(logLines.filter((line) => line.includes('"action":"consumer.clear-plan"'))).toHaveLength(1);
     apigw.resetHistory();
     await call('PUT', 'alice', admin, { plan: 'pro' });
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
@@ -154,5 +155,29 @@ describe('GET and DELETE /consumers/{sub}', () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.on(DeleteUsagePlanKeyCommand).rejects(new NotFoundException({ message: 'Invalid Usage Plan Key', $metadata: {} }));
     expect((await call('PUT', 'alice', admin, { plan: 'free' })).status).toBe(200);
+  });
+});
+
+describe('metric lines of the consumer routes', () => {
+  it('name each route in the operation dimension (bounded names, never the sub)', async () => {
+    await call('PUT', 'auth0|alice', admin, { plan: 'pro' });
+    await call('GET', 'auth0|alice', admin);
+    await call('DELETE', 'auth0|alice', admin);
+    await call('PUT', 'auth0|alice', alice, { plan: 'pro' });
+    const lines = logLines.filter((line) => line.includes('"key API request"'));
+    const summary = lines.map((line) => {
+      const metrics = emfMetrics(line);
+      for (const metric of metrics) expect(metric.dimensionSets).toEqual([{ service: 'test', operation: expect.any(String) }, { service: 'test' }]);
+      const value = (name: string) => metrics.find((metric) => metric.name === name)?.values[0];
+      return [metrics[0]?.dimensionSets[0]?.['operation'], value('KeyApiRequests'), value('KeyApiClientErrors')];
+    });
+    expect(summary).toEqual([
+      ['consumer.set-plan', 1, 0],
+      ['consumer.get', 1, 0],
+      ['consumer.clear-plan', 1, 0],
+      ['consumer.set-plan', 1, 1],
+    ]);
+    expect(Object.values(CONSUMER_OPERATION_NAMES).sort()).toEqual(['consumer.clear-plan', 'consumer.get', 'consumer.set-plan']);
+    expect(lines.join('\n')).not.toContain('auth0|alice');
   });
 });
