@@ -144,13 +144,15 @@ export function parseRuntimePlans(raw: unknown): RuntimePlans {
 }
 
 /**
- * A consumer that has, or had, a plan of its own, as the key table stores it. Clearing the plan keeps the record
- * and its API Gateway key (in the usage plan it was last in): an identifier the gateway still caches keeps
- * working until the cache bound passes, and a later assignment reuses the key, so its quota count carries on.
+ * A consumer with a plan of its own, as the key table stores it. Clearing the plan (DELETE /consumers/{sub})
+ * deletes the record and the consumer's API Gateway key, in three steps that are each safe to stop after: the
+ * record loses its plan (the authorizer then hands out the shared key), the key leaves its usage plan and is
+ * deleted, and the record is deleted. A record without a plan is therefore one whose deletion has begun (or one
+ * cleared by a dualgate that kept keys): the next DELETE or PUT of that consumer finishes it.
  */
 export interface ConsumerRecord {
   readonly sub: string;
-  /** The assigned plan; absent once cleared (the consumer is then back on the shared key). */
+  /** The assigned plan; absent while the record is being deleted (the consumer is then on the shared key). */
   readonly plan?: string;
   /** The plan whose usage plan holds the key now. */
   readonly keyPlan: string;
