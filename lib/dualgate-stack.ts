@@ -78,5 +78,19 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
       "DeleteUsagePlanKey names the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
     ]);
   }
+  if (dualAuth.plans) {
+    findings.push(
+      [
+        dualAuth.plans,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/apikeys/*]`,
+        "DeleteApiKey of a consumer key made at run time: allowed only for keys tagged dualgate:owner with this API's value (aws:ResourceTag condition).",
+      ],
+      [
+        dualAuth.plans,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/tags/*]`,
+        "CreateApiKey with tags also needs apigateway:PUT on the new key's tags resource, whose ARN is unknown before it exists: allowed only to write the dualgate:owner tag with this API's value (aws:RequestTag and aws:TagKeys conditions).",
+      ],
+    );
+  }
   for (const [scope, id, reason] of findings) if (scope) Validations.of(scope).acknowledge({ id: `AwsSolutions::${id}`, reason });
 }

@@ -118,16 +118,24 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
       responses: {
         '200': { description: 'assigned', ...json(ref('Consumer')) },
         '400': error('unknown plan or malformed body; `field` names it'),
-        '409': error("API Gateway's 10,000 API keys per account and Region are used up, or the consumer changed concurrently"),
+        '409': error("API Gateway's 10,000 API keys per account and Region are used up (DELETE /consumers/{sub} of a consumer frees its key), or the consumer changed concurrently"),
         ...COMMON_ERRORS,
       },
       'x-dualgate-plans-only': true,
     },
     delete: {
       operationId: 'clearConsumerPlan',
-      summary: 'Back to the default (admin only, idempotent).',
+      summary:
+        "Back to the default (admin only, idempotent): deletes the consumer's own API Gateway key, freeing one of the account's 10,000, and its record. " +
+        'Within the cache bound after it, a request served from a cache that still names the deleted key may get 403.',
       parameters: [subParameter],
-      responses: { '200': { description: 'cleared', ...json(ref('Consumer')) }, '400': BAD_REQUEST, '409': error('the consumer changed concurrently'), ...COMMON_ERRORS },
+      responses: {
+        '200': { description: 'cleared, or nothing to clear; the consumer as it is now (the default plan, not assigned)', ...json(ref('Consumer')) },
+        '400': BAD_REQUEST,
+        '409': error('the consumer changed concurrently'),
+        ...COMMON_ERRORS,
+        '503': error('the key table or API Gateway is unavailable; retry: a clearing stopped half-way is finished by the next DELETE or PUT'),
+      },
       'x-dualgate-plans-only': true,
     },
   },

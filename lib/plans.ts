@@ -17,7 +17,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { PlanConfigError, validatePlans, type Plans, type RuntimePlans } from '../lambdas/shared/plans';
+import { PlanConfigError, USAGE_KEY_OWNER_TAG, validatePlans, type Plans, type RuntimePlans } from '../lambdas/shared/plans';
 import { SETTING_NAMES } from '../lambdas/shared/settings';
 import { DualgateConfigError } from './config';
 import { PLAN_GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
@@ -59,8 +59,11 @@ export class DualgatePlans extends Construct {
     (api.node.defaultChild as apigateway.CfnRestApi).apiKeySourceType = 'AUTHORIZER';
     const apiStages = [{ api, stage: api.deploymentStage }];
     const usagePlans: Record<string, apigateway.UsagePlan> = {};
-    // Names the key API finds the usage plans by (their ids would make a dependency cycle, see RuntimePlans).
-    const usagePlanName = (plan: string) => `${stack.stackName}-${this.node.addr.slice(0, 8)}-${plan}`;
+    // Stable per construct and unique in the account and Region: the usage plans' names start with it (the key API
+    // finds them by name: their ids would make a dependency cycle, see RuntimePlans), and consumer keys carry it as
+    // their dualgate:owner tag.
+    const owner = `${stack.stackName}-${this.node.addr.slice(0, 8)}`;
+    const usagePlanName = (plan: string) => `${owner}-${plan}`;
     for (const [name, limits] of Object.entries(config.plans)) {
       usagePlans[name] = api.addUsagePlan(`UsagePlan-${name}`, {
         name: usagePlanName(name),
@@ -76,7 +79,7 @@ export class DualgatePlans extends Construct {
     this.sharedUsagePlan =
       config.defaultPlan !== undefined
         ? (usagePlans[config.defaultPlan] as apigateway.UsagePlan)
-        : api.addUsagePlan('UsagePlan-shared', { name: `${stack.stackName}-${this.node.addr.slice(0, 8)}-unassigned`, description: 'dualgate: consumers without a plan (stage throttle only)', apiStages });
+        : api.addUsagePlan('UsagePlan-shared', { name: `${owner}-unassigned`, description: 'dualgate: consumers without a plan (stage throttle only)', apiStages });
     // A usage identifier, not a credential: with key source AUTHORIZER, API Gateway ignores a client's x-api-key.
     // Stable per stack (the stack id's UUID), unique per account, and known at deploy time without a custom resource.
     const sharedValue = Fn.join('', ['dualgate-shared-', Fn.select(2, Fn.split('/', stack.stackId))]);
@@ -86,6 +89,7 @@ export class DualgatePlans extends Construct {
     const runtime: RuntimePlans = {
       usagePlanNames: Object.fromEntries(Object.keys(usagePlans).map((name) => [name, usagePlanName(name)])),
       sharedUsageKey: sharedValue,
+      usageKeyOwner: owner,
       ...(config.defaultPlan !== undefined ? { defaultPlan: config.defaultPlan } : {}),
     };
     const plansJson = stack.toJsonString(runtime);
@@ -104,17 +108,33 @@ export class DualgatePlans extends Construct {
     fn.addEnvironment(SETTING_NAMES.plans, plansJson);
     const arn = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
     const planPaths = Object.values(usagePlans).map((plan) => `/usageplans/${plan.usagePlanId}`);
-    // Least privilege: create keys (API Gateway has no finer resource for a key not yet made), list usage plans
-    // (to find this API's by name), move keys in and out of this API's usage plans and read their usage; never
-    // another API's plans, never a key's deletion. A policy of its own, not the role's default policy: the
-    // function depends on that one, and these statements name the usage plans, which depend on the function
-    // (through the stage, the deployment and the methods).
+    // Least privilege: create keys only tagged as this API's, delete only keys tagged so, list usage plans (to find
+    // this API's by name), move keys in and out of this API's usage plans and read their usage; never another API's
+    // plans or keys. Per the Service Authorization Reference for API Gateway Management
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html):
+    // - CreateApiKey is apigateway:POST on ApiKeys (`::/apikeys`), plus apigateway:PUT on Tags
+    //   (`::/tags/${UrlEncodedResourceARN}`) when it carries tags; both take aws:RequestTag and aws:TagKeys. The new
+    //   key's ARN is unknown in advance, hence `/tags/*`: the conditions allow writing our one tag, with our value.
+    // - DeleteApiKey is apigateway:DELETE on ApiKey (`::/apikeys/${ApiKeyId}`), which takes aws:ResourceTag
+    //   (see also https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
+    // - Usage-plan keys (`::/usageplans/${UsagePlanId}/keys[/${Id}]`) are named by the usage plan's id: no tag needed.
+    // A policy of its own, not the role's default policy: the function depends on that one, and these statements
+    // name the usage plans, which depend on the function (through the stage, the deployment and the methods).
+    const ownTag = { StringEquals: { [`aws:RequestTag/${USAGE_KEY_OWNER_TAG}`]: owner }, 'ForAllValues:StringEquals': { 'aws:TagKeys': [USAGE_KEY_OWNER_TAG] } };
     new iam.Policy(this, 'UsagePlanAccess', {
       roles: [fn.role as iam.IRole],
       statements: [
-        new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [arn('/apikeys'), ...planPaths.map((path) => arn(`${path}/keys`))] }),
-        new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
-        new iam.PolicyStatement({ actions: ['apigateway:GET'], resources: [arn('/usageplans'), ...planPaths.map((path) => arn(`${path}/usage`))] }),
+        new iam.PolicyStatement({ sid: 'CreateOwnUsageKeys', actions: ['apigateway:POST'], resources: [arn('/apikeys')], conditions: ownTag }),
+        new iam.PolicyStatement({ sid: 'TagOwnUsageKeysOnCreate', actions: ['apigateway:PUT'], resources: [arn('/tags/*')], conditions: ownTag }),
+        new iam.PolicyStatement({
+          sid: 'DeleteOwnUsageKeys',
+          actions: ['apigateway:DELETE'],
+          resources: [arn('/apikeys/*')],
+          conditions: { StringEquals: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: owner } },
+        }),
+        new iam.PolicyStatement({ sid: 'AddKeysToOwnUsagePlans', actions: ['apigateway:POST'], resources: planPaths.map((path) => arn(`${path}/keys`)) }),
+        new iam.PolicyStatement({ sid: 'RemoveKeysFromOwnUsagePlans', actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
+        new iam.PolicyStatement({ sid: 'ReadOwnUsagePlans', actions: ['apigateway:GET'], resources: [arn('/usageplans'), ...planPaths.map((path) => arn(`${path}/usage`))] }),
       ],
     });
   }

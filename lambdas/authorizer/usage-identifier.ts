@@ -54,7 +54,7 @@ export class UsageIdentifiers {
       if (cached) return cached.identifier;
       throw error;
     }
-    // A cleared consumer keeps its record (and key) but is back on the shared key.
+    // A record without a plan is one whose deletion has begun (its key may be gone): the shared key.
     const identifier = record?.plan !== undefined ? record.apiKeyValue : this.options.sharedUsageKey;
     this.cache.set(sub, { identifier, fetchedAtMs: nowMs }, (this.options.cacheTtlSeconds + this.options.staleIfErrorSeconds) * 1000);
     return identifier;

@@ -1,18 +1,20 @@
 /**
  * Plans: `/consumers/{sub}`. PUT assigns a plan (admin), DELETE clears it (admin), GET shows the plan and today's
- * usage to the consumer itself or an admin. A consumer with a plan has its own API Gateway key, created here and
- * moved between the plans' usage plans; the authorizer returns its value as `usageIdentifierKey`.
+ * usage to the consumer itself or an admin. A consumer with a plan has its own API Gateway key, created here,
+ * moved between the plans' usage plans and deleted when the plan is cleared (API Gateway allows 10,000 keys per
+ * account and Region); the authorizer returns its value as `usageIdentifierKey`.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { ConsumerStore } from '../shared/consumer-store';
 import { jsonResponse } from '../shared/http-response';
-import type { Logger } from '../shared/logger';
+import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-store';
+import { errorFields, type Logger } from '../shared/logger';
 import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '../shared/plans';
 import type { CallerIdentity } from '../shared/principal';
 import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
 import { isAdmin } from './scopes';
-import { UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
+import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
 /** The documented shapes (lib/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
 export const setPlanBodySchema = z.object({ plan: z.string().describe('one of the configured plans') }).strict();
@@ -47,7 +49,10 @@ export interface ConsumerRequest {
   body: unknown;
 }
 
-/** 409: no API key left (API Gateway's 10,000 per account and Region), or a concurrent change of the same consumer. */
+/**
+ * 409: no API key left (API Gateway's 10,000 per account and Region; clearing a consumer's plan frees one), or a
+ * concurrent change of the same consumer.
+ */
 export class ConsumerConflictError extends KeyApiError {
   override readonly name = 'ConsumerConflictError';
   readonly statusCode = 409;
@@ -68,7 +73,16 @@ function view(context: ConsumerContext, sub: string, record: ConsumerRecord | un
   return { sub, plan: assigned ? record?.plan : (context.plans.defaultPlan ?? null), assigned };
 }
 
-function audit(context: ConsumerContext, caller: CallerIdentity, action: 'consumer.set-plan' | 'consumer.clear-plan', sub: string, before: string | null, after: string | null): void {
+function audit(
+  context: ConsumerContext,
+  caller: CallerIdentity,
+  action: 'consumer.set-plan' | 'consumer.clear-plan',
+  sub: string,
+  before: string | null,
+  after: string | null,
+  /** Clearing: the API Gateway key id (never its value) and whether it was deleted. */
+  usageKey: { usageKeyId: string; usageKeyDeleted: boolean } | Record<string, never> = {},
+): void {
   context.logger.info('audit', {
     action,
     actorSub: caller.sub,
@@ -76,6 +90,7 @@ function audit(context: ConsumerContext, caller: CallerIdentity, action: 'consum
     ...(caller.keyId !== undefined ? { actorKeyId: caller.keyId } : {}),
     sub,
     changes: { plan: { before, after } },
+    ...usageKey,
     time: new Date(context.nowMs()).toISOString(),
   });
 }
@@ -93,6 +108,9 @@ export async function getConsumer(context: ConsumerContext, request: ConsumerReq
   return jsonResponse(200, { ...shown, usage });
 }
 
+/** How often a PUT starts over after another request changed the same consumer under it. */
+const MAX_ATTEMPTS = 3;
+
 /** PUT `{"plan": "<name>"}`: give the consumer its own key in that plan's usage plan (or move the one it has). */
 export async function setConsumerPlan(context: ConsumerContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
@@ -105,44 +123,143 @@ export async function setConsumerPlan(context: ConsumerContext, request: Consume
   if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
     throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
   }
-  const existing = await context.store.getConsumerConsistent(sub);
-  const before = existing?.plan ?? null;
-  if (existing?.plan === plan) return jsonResponse(200, view(context, sub, existing));
-  const usagePlanId = await requirePlanId(context, plan);
-  const stamp = { updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
-  let next: ConsumerRecord;
-  if (existing) {
-    next = { ...existing, plan, keyPlan: plan, ...stamp };
-    if (existing.keyPlan !== plan) await moveKey(context, existing.apiKeyId, existing.keyPlan, plan);
-    await writeOrConflict(() => context.store.putConsumer(next, existing));
-  } else {
-    let key: { id: string; value: string };
-    try {
-      key = await context.usagePlans.createUsageKey(sub);
-    } catch (error) {
-      if (error instanceof UsageKeyLimitError) throw new ConsumerConflictError(`${error.message}; clear another consumer's plan or use defaultPlan for consumers without one`);
-      throw error;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const existing = await context.store.getConsumerConsistent(sub);
+    if (existing?.plan === plan) return jsonResponse(200, view(context, sub, existing));
+    if (existing && existing.plan === undefined) {
+      // A deletion that stopped half-way (or a record cleared by a dualgate that kept keys): finish it, then
+      // start afresh with a new key. Its key is never moved back into a plan: a DELETE may be deleting it.
+      try {
+        await purge(context, existing);
+      } catch (error) {
+        // Assigned again meanwhile by another request: read what it wrote.
+        if (!(error instanceof ConsumerConflictError)) throw error;
+      }
+      continue;
     }
-    next = { sub, plan, keyPlan: plan, apiKeyId: key.id, apiKeyValue: key.value, ...stamp };
-    // Key in its usage plan before the record names it: the authorizer never hands out a key that is in no plan.
-    await context.usagePlans.addToPlan(usagePlanId, key.id);
-    await writeOrConflict(() => context.store.putConsumer(next, undefined));
+    const usagePlanId = await requirePlanId(context, plan);
+    const stamp = { updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
+    if (existing) {
+      const next: ConsumerRecord = { ...existing, plan, keyPlan: plan, ...stamp };
+      if (existing.keyPlan !== plan) await moveKey(context, existing.apiKeyId, existing.keyPlan, plan);
+      await writeOrConflict(() => context.store.putConsumer(next, existing));
+      audit(context, request.caller, 'consumer.set-plan', sub, existing.plan ?? null, plan);
+      return jsonResponse(200, view(context, sub, next));
+    }
+    const created = await createConsumer(context, sub, plan, usagePlanId, stamp);
+    // Another request created the record first (our key is deleted again): read its state and go on from there.
+    if (created === undefined) continue;
+    audit(context, request.caller, 'consumer.set-plan', sub, null, plan);
+    return jsonResponse(200, view(context, sub, created));
   }
-  audit(context, request.caller, 'consumer.set-plan', sub, before, plan);
-  return jsonResponse(200, view(context, sub, next));
+  throw new ConsumerConflictError('consumer changed concurrently; retry');
 }
 
-/** DELETE: back to the default (the shared key). Idempotent. */
+/**
+ * A new key in the plan's usage plan, then the record naming it, written only if none exists. Undefined when
+ * another request created the record first. Whatever fails after CreateApiKey, the fresh key does not outlive
+ * the request unless a record may name it.
+ */
+async function createConsumer(context: ConsumerContext, sub: string, plan: string, usagePlanId: string, stamp: { updatedAt: string; updatedBy: string }): Promise<ConsumerRecord | undefined> {
+  let key: { id: string; value: string };
+  try {
+    key = await context.usagePlans.createUsageKey(sub);
+  } catch (error) {
+    if (error instanceof UsageKeyLimitError) {
+      throw new ConsumerConflictError(`${error.message}; DELETE /consumers/{sub} of a consumer that no longer needs a plan of its own frees its key, or give consumers the defaultPlan instead`);
+    }
+    throw error;
+  }
+  const next: ConsumerRecord = { sub, plan, keyPlan: plan, apiKeyId: key.id, apiKeyValue: key.value, ...stamp };
+  try {
+    // Key in its usage plan before the record names it: the authorizer never hands out a key that is in no plan.
+    await context.usagePlans.addToPlan(usagePlanId, key.id);
+    await context.store.putConsumer(next, undefined);
+    return next;
+  } catch (error) {
+    if (error instanceof KeyStoreUnavailableError) {
+      // The write's outcome is unknown (a timeout may follow a write that landed): look before deleting the key.
+      const stored = await context.store.getConsumerConsistent(sub).then(
+        (record) => ({ record }),
+        () => undefined,
+      );
+      if (stored === undefined) {
+        context.logger.error('usage key may be left behind', { reason: 'usage_key_orphaned', apiKeyId: key.id, ...errorFields(error) });
+        throw error;
+      }
+      if (stored.record?.apiKeyId === key.id) return next;
+      if (stored.record !== undefined) {
+        // Another request's record: ours did not land, as on a conflict.
+        await discardKey(context, usagePlanId, key.id);
+        return undefined;
+      }
+    }
+    await discardKey(context, usagePlanId, key.id);
+    if (isWriteConflict(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Best effort: take a key no record names out of its plan and delete it; a failure is logged with the key id. */
+async function discardKey(context: ConsumerContext, usagePlanId: string, keyId: string): Promise<void> {
+  try {
+    await context.usagePlans.removeFromPlan(usagePlanId, keyId);
+    await context.usagePlans.deleteUsageKey(keyId);
+  } catch (error) {
+    context.logger.error('usage key left behind', { reason: 'usage_key_orphaned', apiKeyId: keyId, ...errorFields(error) });
+  }
+}
+
+/**
+ * DELETE: back to the default (the shared key), deleting the consumer's own API Gateway key and its record.
+ * Idempotent. The record loses its plan first, so from then on the authorizer hands out the shared key however
+ * the rest goes; then the key leaves its usage plan and is deleted; then the record goes. A DELETE or PUT that
+ * finds a record without a plan finishes the job.
+ */
 export async function clearConsumerPlan(context: ConsumerContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
   assertAdmin(context, request.caller);
   const existing = await context.store.getConsumerConsistent(sub);
-  if (!existing || existing.plan === undefined) return jsonResponse(200, view(context, sub, existing));
-  const { plan: before, ...rest } = existing;
-  const next: ConsumerRecord = { ...rest, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
-  await writeOrConflict(() => context.store.putConsumer(next, existing));
-  audit(context, request.caller, 'consumer.clear-plan', sub, before, null);
-  return jsonResponse(200, view(context, sub, next));
+  if (!existing) return jsonResponse(200, view(context, sub, undefined));
+  let unplanned = existing;
+  if (existing.plan !== undefined) {
+    const { plan: _plan, ...rest } = existing;
+    unplanned = { ...rest, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
+    await writeOrConflict(() => context.store.putConsumer(unplanned, existing));
+  }
+  const purged = await purge(context, unplanned);
+  audit(context, request.caller, 'consumer.clear-plan', sub, existing.plan ?? null, null, { usageKeyId: unplanned.apiKeyId, usageKeyDeleted: purged.keyDeleted });
+  return jsonResponse(200, view(context, sub, undefined));
+}
+
+/**
+ * Finish deleting a record without a plan: its key out of its usage plan, the key deleted, then the record
+ * (only if it is still this one). Throws ConsumerConflictError when the consumer was assigned a plan again meanwhile.
+ */
+async function purge(context: ConsumerContext, unplanned: ConsumerRecord): Promise<{ keyDeleted: boolean }> {
+  // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
+  const usagePlanId = await planIdOf(context, unplanned.keyPlan);
+  if (usagePlanId !== undefined) await context.usagePlans.removeFromPlan(usagePlanId, unplanned.apiKeyId);
+  let keyDeleted = true;
+  try {
+    await context.usagePlans.deleteUsageKey(unplanned.apiKeyId);
+  } catch (error) {
+    if (!(error instanceof UsageKeyDeleteRefusedError)) throw error;
+    // A key created untagged (before dualgate tagged its keys) is not this API's to delete, and IAM may answer the
+    // same for a key already gone. It is in no usage plan now, so nothing counts against it: an operator deletes
+    // it by hand (README, Plans). Keeping the record would only block the consumer's next PUT.
+    context.logger.error('usage key not deleted', { reason: 'usage_key_delete_refused', apiKeyId: unplanned.apiKeyId, ...errorFields(error) });
+    keyDeleted = false;
+  }
+  try {
+    await context.store.deleteConsumer(unplanned);
+  } catch (error) {
+    if (!isWriteConflict(error)) throw error;
+    // Already deleted by a concurrent DELETE or PUT is done; a record with a plan again is a change we lost to.
+    const current = await context.store.getConsumerConsistent(unplanned.sub);
+    if (current?.plan !== undefined) throw new ConsumerConflictError('consumer changed concurrently; retry');
+  }
+  return { keyDeleted };
 }
 
 /** API Gateway keeps a key in one usage plan per stage: leave the old plan, join the new one, and go back if that fails. */
@@ -159,11 +276,13 @@ async function moveKey(context: ConsumerContext, keyId: string, fromPlan: string
   }
 }
 
+const isWriteConflict = (error: unknown): boolean => error instanceof KeyWriteConflictError || (error as { name?: unknown })?.name === 'KeyWriteConflictError';
+
 async function writeOrConflict(write: () => Promise<void>): Promise<void> {
   try {
     await write();
   } catch (error) {
-    if ((error as { name?: unknown })?.name === 'KeyWriteConflictError') throw new ConsumerConflictError('consumer changed concurrently; retry');
+    if (isWriteConflict(error)) throw new ConsumerConflictError('consumer changed concurrently; retry');
     throw error;
   }
 }

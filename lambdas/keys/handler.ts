@@ -27,7 +27,10 @@ function build(): KeysHandler {
       ? {
           consumers: {
             store: new DynamoConsumerStore(client, settings.tableName),
-            usagePlans: new AwsUsagePlanGateway(createApiGatewayClient(settings.apiGatewayEndpoint ? { endpoint: settings.apiGatewayEndpoint } : {})),
+            usagePlans: new AwsUsagePlanGateway(
+              createApiGatewayClient(settings.apiGatewayEndpoint ? { endpoint: settings.apiGatewayEndpoint } : {}),
+              plans.usageKeyOwner !== undefined ? { namePrefix: plans.usageKeyOwner, owner: plans.usageKeyOwner } : {},
+            ),
             plans,
           },
         }

@@ -74,6 +74,8 @@ export interface KeysHandlerDeps {
 
 type ConsumerOperation = (context: ConsumerContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
 const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumerPlan, DELETE: clearConsumerPlan };
+/** The consumer routes' `operation` dimension, by method: the audit actions' names (and the CLI's commands). */
+export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set-plan', DELETE: 'consumer.clear-plan' };
 
 export type KeysHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -131,9 +133,11 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
     const route = `${event.httpMethod} ${resource}`;
     const response = await handle(event, route, resource);
+    const isConsumerRoute = consumerContext !== undefined && event.resource === consumerResource;
+    const operation = isConsumerRoute ? (Object.hasOwn(CONSUMER_OPERATION_NAMES, event.httpMethod) ? CONSUMER_OPERATION_NAMES[event.httpMethod] : undefined) : OPERATION_NAMES[route];
     // One metric line per request: requests, client errors and faults by operation, and latency.
     context.logger.info('key API request', {
-      operation: OPERATION_NAMES[route] ?? 'unknown',
+      operation: operation ?? 'unknown',
       statusCode: response.statusCode,
       [KEY_API_METRICS.requests.name]: 1,
       [KEY_API_METRICS.clientErrors.name]: response.statusCode >= 400 && response.statusCode < 500 ? 1 : 0,

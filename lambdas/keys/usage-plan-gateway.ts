@@ -8,10 +8,12 @@ import {
   APIGatewayClient,
   CreateApiKeyCommand,
   CreateUsagePlanKeyCommand,
+  DeleteApiKeyCommand,
   DeleteUsagePlanKeyCommand,
   GetUsageCommand,
   GetUsagePlansCommand,
 } from '@aws-sdk/client-api-gateway';
+import { USAGE_KEY_OWNER_TAG } from '../shared/plans';
 
 export interface UsageOnDay {
   /** Requests counted on that day (UTC). */
@@ -28,12 +30,32 @@ export interface UsagePlanGateway {
   addToPlan(usagePlanId: string, keyId: string): Promise<void>;
   /** Idempotent: a key that is not in the plan is fine. */
   removeFromPlan(usagePlanId: string, keyId: string): Promise<void>;
+  /**
+   * Delete a consumer key (callers take it out of its usage plan first). `not_found`: already gone.
+   * Rejects with UsageKeyDeleteRefusedError when IAM refuses: a key without this API's owner tag.
+   */
+  deleteUsageKey(keyId: string): Promise<'deleted' | 'not_found'>;
   usageOn(usagePlanId: string, keyId: string, date: string): Promise<UsageOnDay>;
 }
 
 /** API Gateway refused another API key: 10,000 per account and Region, not adjustable. */
 export class UsageKeyLimitError extends Error {
   override readonly name = 'UsageKeyLimitError';
+}
+
+/**
+ * IAM refused DeleteApiKey: the key API may delete only keys tagged as this API's (lib/plans.ts), so this is a key
+ * created untagged (by a dualgate before keys were tagged) or another API's. With a tag condition IAM may also
+ * refuse a key that no longer exists, so this does not say the key is still there.
+ */
+export class UsageKeyDeleteRefusedError extends Error {
+  override readonly name = 'UsageKeyDeleteRefusedError';
+  constructor(
+    readonly keyId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`DeleteApiKey of ${keyId} was refused (is the key tagged ${USAGE_KEY_OWNER_TAG}?)`, options);
+  }
 }
 
 /** Any other failure of the API Gateway control plane. */
@@ -63,12 +85,24 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
   private planIds: Map<string, string> | undefined;
   private listedAtMs = 0;
 
+  private readonly namePrefix: string;
+  private readonly owner: string | undefined;
+  private readonly nowMs: () => number;
+
   constructor(
     private readonly client: APIGatewayClient,
-    /** Names the keys after the API they belong to, so an operator can tell them apart in the console. */
-    private readonly namePrefix: string = 'dualgate',
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+    options: {
+      /** Names the keys after the API they belong to, so an operator can tell them apart in the console. */
+      namePrefix?: string;
+      /** The `dualgate:owner` tag value every created key carries (RuntimePlans.usageKeyOwner); none: untagged. */
+      owner?: string;
+      nowMs?: () => number;
+    } = {},
+  ) {
+    this.namePrefix = options.namePrefix ?? 'dualgate';
+    this.owner = options.owner;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
 
   async usagePlanId(name: string): Promise<string | undefined> {
     if (!this.planIds?.has(name) && (!this.planIds || this.nowMs() - this.listedAtMs >= PLAN_REFRESH_MS)) {
@@ -100,6 +134,9 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
           description: `dualgate usage identifier for ${sub.slice(0, 200)}; not a credential`,
           enabled: true,
           value,
+          // Tagged in the same call: the key API's IAM allows CreateApiKey only with this tag, and DeleteApiKey
+          // only of keys that carry it.
+          ...(this.owner !== undefined ? { tags: { [USAGE_KEY_OWNER_TAG]: this.owner } } : {}),
         }),
       );
       if (!output.id) throw new UsagePlanUnavailableError('CreateApiKey returned no id');
@@ -125,6 +162,18 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
     } catch (error) {
       if (errorName(error) === 'NotFoundException') return;
       throw new UsagePlanUnavailableError('DeleteUsagePlanKey failed', { cause: error });
+    }
+  }
+
+  async deleteUsageKey(keyId: string): Promise<'deleted' | 'not_found'> {
+    try {
+      await this.client.send(new DeleteApiKeyCommand({ apiKey: keyId }));
+      return 'deleted';
+    } catch (error) {
+      const name = errorName(error);
+      if (name === 'NotFoundException') return 'not_found';
+      if (name === 'AccessDeniedException' || name === 'UnauthorizedException') throw new UsageKeyDeleteRefusedError(keyId, { cause: error });
+      throw new UsagePlanUnavailableError('DeleteApiKey failed', { cause: error });
     }
   }
 

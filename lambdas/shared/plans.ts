@@ -108,7 +108,18 @@ export interface RuntimePlans {
    * key source AUTHORIZER, API Gateway ignores any `x-api-key` a client sends.
    */
   readonly sharedUsageKey: string;
+  /**
+   * The value of the `dualgate:owner` tag (USAGE_KEY_OWNER_TAG) on every consumer key the key API creates: its
+   * IAM policy lets it create keys only with this tag and delete only keys that carry it. Absent: keys are created
+   * untagged (no IAM to satisfy, as in local mode before the tag existed).
+   */
+  readonly usageKeyOwner?: string;
 }
+
+/** The tag naming the API a consumer key belongs to (lib/plans.ts conditions the key API's IAM on it). */
+export const USAGE_KEY_OWNER_TAG = 'dualgate:owner';
+/** API Gateway's tag values: up to 256 of `[a-zA-Z0-9+-=._:/]` (and spaces, which we never write). */
+const TAG_VALUE_PATTERN = /^[A-Za-z0-9+\-=._:/@]{1,256}$/;
 
 /** Parse `DUALGATE_PLANS` (written by the construct or local mode); throws a message naming what is wrong. */
 export function parseRuntimePlans(raw: unknown): RuntimePlans {
@@ -122,17 +133,26 @@ export function parseRuntimePlans(raw: unknown): RuntimePlans {
   if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20) throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
   const defaultPlan = raw['defaultPlan'];
   if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
-  return { usagePlanNames: ids as Record<string, string>, sharedUsageKey, ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}) };
+  const usageKeyOwner = raw['usageKeyOwner'];
+  if (usageKeyOwner !== undefined && (typeof usageKeyOwner !== 'string' || !TAG_VALUE_PATTERN.test(usageKeyOwner))) throw new PlanConfigError('usageKeyOwner must be a tag value (1 to 256 of A-Z a-z 0-9 + - = . _ : / @)');
+  return {
+    usagePlanNames: ids as Record<string, string>,
+    sharedUsageKey,
+    ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as string } : {}),
+    ...(usageKeyOwner !== undefined ? { usageKeyOwner: usageKeyOwner as string } : {}),
+  };
 }
 
 /**
- * A consumer that has, or had, a plan of its own, as the key table stores it. Clearing the plan keeps the record
- * and its API Gateway key (in the usage plan it was last in): an identifier the gateway still caches keeps
- * working until the cache bound passes, and a later assignment reuses the key, so its quota count carries on.
+ * A consumer with a plan of its own, as the key table stores it. Clearing the plan (DELETE /consumers/{sub})
+ * deletes the record and the consumer's API Gateway key, in three steps that are each safe to stop after: the
+ * record loses its plan (the authorizer then hands out the shared key), the key leaves its usage plan and is
+ * deleted, and the record is deleted. A record without a plan is therefore one whose deletion has begun (or one
+ * cleared by a dualgate that kept keys): the next DELETE or PUT of that consumer finishes it.
  */
 export interface ConsumerRecord {
   readonly sub: string;
-  /** The assigned plan; absent once cleared (the consumer is then back on the shared key). */
+  /** The assigned plan; absent while the record is being deleted (the consumer is then on the shared key). */
   readonly plan?: string;
   /** The plan whose usage plan holds the key now. */
   readonly keyPlan: string;

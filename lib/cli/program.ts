@@ -221,7 +221,7 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     });
   consumers
     .command('clear-plan <sub>')
-    .description('back to the default plan (keys:admin)')
+    .description("back to the default plan, deleting the consumer's own API Gateway key (keys:admin; idempotent)")
     .action(async (sub: string) => {
       const consumer = (await (await client()).request('DELETE', consumerPath(sub))) as ConsumerView;
       print(consumer, () => consumerText(consumer));

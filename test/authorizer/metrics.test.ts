@@ -41,7 +41,7 @@ const BOUNDED_DIMENSIONS: Record<string, ReadonlySet<string>> = {
   decision: new Set(['allow', 'deny', 'unauthorized', 'fail']),
   credentialKind: new Set(['apiKey', 'jwt', 'unknown', 'none']),
   reason: new Set(Object.keys(REASONS)),
-  operation: new Set(['create', 'list', 'get', 'update', 'rotate', 'revoke', 'unknown']),
+  operation: new Set(['create', 'list', 'get', 'update', 'rotate', 'revoke', 'consumer.get', 'consumer.set-plan', 'consumer.clear-plan', 'unknown']),
 };
 
 function assertBounded(metrics: EmfMetric[]): void {

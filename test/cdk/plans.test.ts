@@ -77,21 +77,55 @@ describe('plans on AWS', () => {
     });
   });
 
-  it('lets the key API create keys, list usage plans, and move keys in and out of this API usage plans only, and read their usage', () => {
+  type Statement = { Sid: string; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+  const usagePlanAccess = (): Statement[] => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GatePlansUsagePlanAccess') } });
     expect(Object.keys(policies)).toHaveLength(1);
-    const statements = Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string; Resource: unknown }[]);
-    const planIds = Object.keys(template.findResources('AWS::ApiGateway::UsagePlan'));
-    const rendered = Object.fromEntries(statements.map((statement) => [statement.Action, JSON.stringify(statement.Resource)]));
-    expect(Object.keys(rendered).sort()).toEqual(['apigateway:DELETE', 'apigateway:GET', 'apigateway:POST']);
-    for (const resource of Object.values(rendered)) expect(resource).not.toMatch(/"\*"|usageplans\/\*/);
-    expect(rendered['apigateway:POST']).toMatch(/::\/apikeys"/);
-    for (const id of planIds) {
-      expect(rendered['apigateway:POST']).toContain(`{"Ref":"${id}"},"/keys"`);
-      expect(rendered['apigateway:DELETE']).toContain(`{"Ref":"${id}"},"/keys/*"`);
-      expect(rendered['apigateway:GET']).toContain(`{"Ref":"${id}"},"/usage"`);
+    return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+  };
+  /** The dualgate:owner value: the usage plans' name prefix (stack name and construct address). */
+  const owner = () => `PlanStack-${gate.plans?.node.addr.slice(0, 8)}`;
+
+  it('tells the key API the owner tag value, the usage plans name prefix', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { UsagePlanName: `${owner()}-free` });
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS);
+    for (const fn of fns) expect(JSON.stringify(stack.resolve(fn.Properties.Environment.Variables.DUALGATE_PLANS))).toContain(`usageKeyOwner\\":\\"${owner()}\\"`);
+  });
+
+  it('lets the key API create keys only with its owner tag, and tag nothing else', () => {
+    const statements = Object.fromEntries(usagePlanAccess().map((statement) => [statement.Sid, statement]));
+    const ownTag = { StringEquals: { 'aws:RequestTag/dualgate:owner': owner() }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['dualgate:owner'] } };
+    expect(statements['CreateOwnUsageKeys']).toMatchObject({ Action: 'apigateway:POST', Condition: ownTag });
+    expect(JSON.stringify(statements['CreateOwnUsageKeys']?.Resource)).toMatch(/::\/apikeys"\]\]\}$/);
+    // CreateApiKey with tags is also apigateway:PUT on the new key's tags resource.
+    expect(statements['TagOwnUsageKeysOnCreate']).toMatchObject({ Action: 'apigateway:PUT', Condition: ownTag });
+    expect(JSON.stringify(statements['TagOwnUsageKeysOnCreate']?.Resource)).toMatch(/::\/tags\/\*"\]\]\}$/);
+  });
+
+  it('lets the key API delete only API keys that carry its owner tag', () => {
+    const remove = usagePlanAccess().find((statement) => statement.Sid === 'DeleteOwnUsageKeys');
+    expect(remove).toMatchObject({ Action: 'apigateway:DELETE', Condition: { StringEquals: { 'aws:ResourceTag/dualgate:owner': owner() } } });
+    expect(JSON.stringify(remove?.Resource)).toMatch(/::\/apikeys\/\*"\]\]\}$/);
+    // No other statement reaches an API key or a tag, and every wildcard on them is conditioned.
+    for (const statement of usagePlanAccess()) {
+      if (/apikeys|tags/.test(JSON.stringify(statement.Resource))) expect(statement.Condition, statement.Sid).toBeDefined();
     }
-    expect(rendered['apigateway:GET']).toMatch(/::\/usageplans"/);
+  });
+
+  it('lets the key API move keys in and out of this API usage plans only, list usage plans and read their usage', () => {
+    const statements = usagePlanAccess();
+    const planIds = Object.keys(template.findResources('AWS::ApiGateway::UsagePlan'));
+    const rendered = Object.fromEntries(statements.map((statement) => [statement.Sid, `${statement.Action} ${JSON.stringify(statement.Resource)}`]));
+    expect(Object.keys(rendered).sort()).toEqual(['AddKeysToOwnUsagePlans', 'CreateOwnUsageKeys', 'DeleteOwnUsageKeys', 'ReadOwnUsagePlans', 'RemoveKeysFromOwnUsagePlans', 'TagOwnUsageKeysOnCreate']);
+    for (const resource of Object.values(rendered)) expect(resource).not.toMatch(/"\*"|usageplans\/\*/);
+    for (const id of planIds) {
+      expect(rendered['AddKeysToOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys"`);
+      expect(rendered['RemoveKeysFromOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys/*"`);
+      expect(rendered['ReadOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/usage"`);
+    }
+    expect(rendered['AddKeysToOwnUsagePlans']).toMatch(/^apigateway:POST /);
+    expect(rendered['RemoveKeysFromOwnUsagePlans']).toMatch(/^apigateway:DELETE /);
+    expect(rendered['ReadOwnUsagePlans']).toMatch(/^apigateway:GET .*::\/usageplans"/);
     // The authorizer keeps its one GetItem: consumer records live in the key table.
     const authorizer = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GateAuthorizerServiceRoleDefaultPolicy') } });
     const authorizerActions = Object.values(authorizer).flatMap((policy) => policy.Properties.PolicyDocument.Statement.map((statement: { Action: unknown }) => statement.Action));

@@ -122,8 +122,11 @@ describe('plans end to end (local mode, usage plans emulated)', () => {
     for (let index = 0; index < 5; index++) statuses.push((await call('/me', dave)).status);
     expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
     expect(statuses.slice(3)).toContain(429);
-    // And back: cleared, dave shares the default plan's bucket again within the bound.
+    // And back: cleared, dave shares the default plan's bucket again within the bound, and his key is deleted.
+    const keyIds = () => server.apis[0]!.usagePlans?.emulator.apiKeys().map((key) => key.id) ?? [];
+    const before = keyIds();
     expect((await call('/consumers/dave', admin, { method: 'DELETE' })).body).toEqual({ sub: 'dave', plan: 'free', assigned: false });
+    expect(keyIds()).toHaveLength(before.length - 1);
     await sleep(PLAN_CHANGE_BOUND_MS);
     for (let index = 0; index < 6; index++) expect((await call('/me', dave)).status).toBe(200);
   });

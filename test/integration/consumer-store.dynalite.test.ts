@@ -1,11 +1,21 @@
-/** Consumer records in a real (dynalite) key table, and the authorizer's usage identifier read through them. */
+/**
+ * Consumer records in a real (dynalite) key table, the authorizer's usage identifier read through them, and the
+ * consumer routes against that table and the emulated API Gateway control plane (the real SDK client): no
+ * consumer key is left behind by a race, a failure or a clearing.
+ */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UsageIdentifiers } from '../../lambdas/authorizer/usage-identifier';
-import { DynamoConsumerStore, consumerItemKey } from '../../lambdas/shared/consumer-store';
-import { KeyWriteConflictError } from '../../lambdas/shared/key-store';
+import { createKeysHandler, type KeysHandler } from '../../lambdas/keys/router';
+import { AwsUsagePlanGateway, createApiGatewayClient, UsagePlanUnavailableError, type UsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
+import { DynamoConsumerStore, consumerItemKey, type ConsumerStore } from '../../lambdas/shared/consumer-store';
+import { KeyStore, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import { LOCAL_SHARED_USAGE_KEY, LOCAL_USAGE_KEY_OWNER, startLocalUsagePlans, type LocalUsagePlans } from '../../lib/local/usage-plans/local-usage-plans';
+import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { captureLogger } from '../support/logs';
 
 const SHARED = 'dualgate-shared-test-usage-key';
 
@@ -68,5 +78,152 @@ describe('consumer records on dynalite', () => {
     nowMs += 1;
     expect(await identifiers.identifierFor('bob')).toBe(SHARED);
     expect(identifiers.reads).toBe(3);
+  });
+});
+
+describe('consumer routes on dynalite and the emulated control plane', () => {
+  let dynamo: LocalDynamo;
+  let plans: LocalUsagePlans;
+  let tableName: string;
+  let store: DynamoConsumerStore;
+  let gateway: AwsUsagePlanGateway;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    plans = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 50, burstLimit: 50 }, pro: { rateLimitPerSecond: 100, burstLimit: 100 } }, defaultPlan: 'free', host: '127.0.0.1' });
+    const client = createApiGatewayClient({ endpoint: plans.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    gateway = new AwsUsagePlanGateway(client, { owner: LOCAL_USAGE_KEY_OWNER });
+  }, 60_000);
+  afterAll(async () => {
+    await plans?.stop();
+    await dynamo?.close();
+  });
+  beforeEach(async () => {
+    tableName = await dynamo.createTable();
+    store = new DynamoConsumerStore(dynamo.client, tableName);
+  });
+
+  const handlerWith = (consumerStore: ConsumerStore, usagePlans: UsagePlanGateway): KeysHandler =>
+    createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(dynamo.client, tableName),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: captureLogger().logger,
+      consumers: { store: consumerStore, usagePlans, plans: plans.runtimePlans },
+    });
+  const request = (handler: KeysHandler, method: string, sub: string, body?: unknown) =>
+    handler({
+      httpMethod: method,
+      resource: '/consumers/{sub}',
+      path: `/consumers/${sub}`,
+      pathParameters: { sub },
+      body: body === undefined ? null : JSON.stringify(body),
+      isBase64Encoded: false,
+      requestContext: { authorizer: { sub: 'ops', scopes: 'keys:admin keys:read keys:write', authMethod: 'jwt' } },
+    } as unknown as APIGatewayProxyEvent).then((result) => ({ status: result.statusCode, json: JSON.parse(result.body) as Record<string, unknown> }));
+  /** The emulator's consumer keys (all but the shared one), with the usage plan each is in. */
+  const consumerKeys = () => {
+    const snapshot = plans.emulator.snapshot();
+    return snapshot.apiKeys
+      .filter((key) => key.id !== LOCAL_SHARED_USAGE_KEY.id)
+      .map((key) => ({ id: key.id, tags: key.tags, usagePlanId: snapshot.planKeys.find((member) => member.keyId === key.id)?.usagePlanId }));
+  };
+  /** A store whose first two consistent reads wait for each other: two requests both see "no record yet". */
+  const racingStore = (): ConsumerStore => {
+    let waiting: (() => void) | undefined;
+    let reads = 0;
+    return {
+      getConsumer: (sub) => store.getConsumer(sub),
+      putConsumer: (next, expected) => store.putConsumer(next, expected),
+      deleteConsumer: (expected) => store.deleteConsumer(expected),
+      getConsumerConsistent: async (sub) => {
+        const record = await store.getConsumerConsistent(sub);
+        if (++reads <= 2) {
+          if (waiting) waiting();
+          else await new Promise<void>((resolve) => (waiting = resolve));
+        }
+        return record;
+      },
+    };
+  };
+  /** The real client with some calls replaced. */
+  const gatewayWith = (overrides: Partial<UsagePlanGateway>): UsagePlanGateway => ({
+    usagePlanId: (name) => gateway.usagePlanId(name),
+    createUsageKey: (sub) => gateway.createUsageKey(sub),
+    addToPlan: (planId, keyId) => gateway.addToPlan(planId, keyId),
+    removeFromPlan: (planId, keyId) => gateway.removeFromPlan(planId, keyId),
+    deleteUsageKey: (keyId) => gateway.deleteUsageKey(keyId),
+    usageOn: (planId, keyId, date) => gateway.usageOn(planId, keyId, date),
+    ...overrides,
+  });
+  const counting = () => {
+    const created: string[] = [];
+    const createUsageKey = async (sub: string) => {
+      const key = await gateway.createUsageKey(sub);
+      created.push(key.id);
+      return key;
+    };
+    return { created, usagePlans: gatewayWith({ createUsageKey }) };
+  };
+  const baseline = () => new Set(consumerKeys().map((key) => key.id));
+  const fresh = (before: Set<string>) => consumerKeys().filter((key) => !before.has(key.id));
+
+  it('two concurrent first PUTs of one consumer leave exactly one key, in the plan, named by the record', async () => {
+    const before = baseline();
+    const { created, usagePlans } = counting();
+    const handler = handlerWith(racingStore(), usagePlans);
+    const answers = await Promise.all([request(handler, 'PUT', 'auth0|race', { plan: 'pro' }), request(handler, 'PUT', 'auth0|race', { plan: 'pro' })]);
+    // Both saw no record and made a key: the race happened.
+    expect(created).toHaveLength(2);
+    expect(answers).toEqual([
+      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true } },
+      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true } },
+    ]);
+    const record = await store.getConsumerConsistent('auth0|race');
+    expect(fresh(before)).toEqual([{ id: record?.apiKeyId, tags: { 'dualgate:owner': LOCAL_USAGE_KEY_OWNER }, usagePlanId: 'local-pro' }]);
+    expect(plans.emulator.admit(record?.apiKeyValue)).toBe('ok');
+  });
+
+  it('two concurrent first PUTs with different plans leave one key, in the plan the record names', async () => {
+    const before = baseline();
+    const { created, usagePlans } = counting();
+    const handler = handlerWith(racingStore(), usagePlans);
+    const answers = await Promise.all([request(handler, 'PUT', 'split', { plan: 'pro' }), request(handler, 'PUT', 'split', { plan: 'free' })]);
+    expect(created).toHaveLength(2);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    const record = await store.getConsumerConsistent('split');
+    const keys = fresh(before);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ id: record?.apiKeyId, usagePlanId: `local-${record?.plan}` });
+  });
+
+  it('deletes the fresh key when adding it to the usage plan fails', async () => {
+    const before = baseline();
+    const { created, usagePlans } = counting();
+    const failing = gatewayWith({
+      createUsageKey: usagePlans.createUsageKey,
+      addToPlan: async () => {
+        throw new UsagePlanUnavailableError('CreateUsagePlanKey failed');
+      },
+    });
+    expect((await request(handlerWith(store, failing), 'PUT', 'unlucky', { plan: 'pro' })).status).toBe(503);
+    expect(created).toHaveLength(1);
+    expect(fresh(before)).toEqual([]);
+    expect(await store.getConsumerConsistent('unlucky')).toBeUndefined();
+  });
+
+  it('DELETE deletes the key and the record (the shared key from then on), and is idempotent', async () => {
+    const before = baseline();
+    const handler = handlerWith(store, gateway);
+    expect((await request(handler, 'PUT', 'leaver', { plan: 'pro' })).status).toBe(200);
+    const { apiKeyValue } = (await store.getConsumerConsistent('leaver')) as ConsumerRecord;
+    expect(fresh(before)).toHaveLength(1);
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false } });
+    expect(fresh(before)).toEqual([]);
+    expect(await store.getConsumerConsistent('leaver')).toBeUndefined();
+    expect(plans.emulator.admit(apiKeyValue)).toBe('forbidden');
+    const identifiers = new UsageIdentifiers({ lookup: store, sharedUsageKey: SHARED, cacheTtlSeconds: 0, staleIfErrorSeconds: 0, maxCacheEntries: 10 });
+    expect(await identifiers.identifierFor('leaver')).toBe(SHARED);
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false } });
   });
 });

@@ -1,19 +1,32 @@
 /** The consumer routes with API Gateway mocked (aws-sdk-client-mock) and an in-memory consumer store. */
-import { APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteUsagePlanKeyCommand, GetUsageCommand, GetUsagePlansCommand, LimitExceededException, NotFoundException } from '@aws-sdk/client-api-gateway';
+import {
+  APIGatewayClient,
+  APIGatewayServiceException,
+  CreateApiKeyCommand,
+  CreateUsagePlanKeyCommand,
+  DeleteApiKeyCommand,
+  DeleteUsagePlanKeyCommand,
+  GetUsageCommand,
+  GetUsagePlansCommand,
+  LimitExceededException,
+  NotFoundException,
+} from '@aws-sdk/client-api-gateway';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createKeysHandler } from '../../lambdas/keys/router';
+import { CONSUMER_OPERATION_NAMES, createKeysHandler } from '../../lambdas/keys/router';
 import { AwsUsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
 import type { ConsumerStore } from '../../lambdas/shared/consumer-store';
 import type { KeyManagementStore } from '../../lambdas/shared/key-store';
-import { KeyWriteConflictError } from '../../lambdas/shared/key-store';
+import { KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import { createLogger } from '../../lambdas/shared/logger';
 import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import { emfMetrics } from '../support/emf';
 import { admin, alice, type TestCaller } from './harness';
 
 const apigw = mockClient(APIGatewayClient);
-const PLANS = { usagePlanNames: { free: 'stack-free', pro: 'stack-pro' }, defaultPlan: 'free', sharedUsageKey: 'dualgate-shared-0000000000000000' };
+const OWNER = 'PlanStack-c8a1b2c3';
+const PLANS = { usagePlanNames: { free: 'stack-free', pro: 'stack-pro' }, defaultPlan: 'free', sharedUsageKey: 'dualgate-shared-0000000000000000', usageKeyOwner: OWNER };
 
 function memoryStore(): ConsumerStore & { records: Map<string, ConsumerRecord> } {
   const records = new Map<string, ConsumerRecord>();
@@ -27,6 +40,7 @@ function memoryStore(): ConsumerStore & { records: Map<string, ConsumerRecord> }
       records.set(next.sub, next);
     },
     deleteConsumer: async (expected) => {
+      if (!same(records.get(expected.sub), expected)) throw new KeyWriteConflictError('replace');
       records.delete(expected.sub);
     },
   };
@@ -44,7 +58,7 @@ function handler() {
     catalog: ['keys:read', 'keys:write', 'keys:admin'],
     logger: createLogger({ service: 'test', sink: (line) => logLines.push(line) }),
     nowMs: () => nowMs,
-    consumers: { store, usagePlans: new AwsUsagePlanGateway(new APIGatewayClient({ region: 'eu-west-1' })), plans: PLANS },
+    consumers: { store, usagePlans: new AwsUsagePlanGateway(new APIGatewayClient({ region: 'eu-west-1' }), { namePrefix: OWNER, owner: OWNER }), plans: PLANS },
   });
 }
 
@@ -70,6 +84,7 @@ beforeEach(() => {
   apigw.on(CreateApiKeyCommand).resolves({ id: 'k-1' });
   apigw.on(CreateUsagePlanKeyCommand).resolves({});
   apigw.on(DeleteUsagePlanKeyCommand).resolves({});
+  apigw.on(DeleteApiKeyCommand).resolves({});
   store = memoryStore();
   logLines = [];
   nowMs = Date.parse('2026-06-01T12:00:00Z');
@@ -80,7 +95,9 @@ describe('PUT /consumers/{sub}', () => {
     const response = await call('PUT', 'alice', admin, { plan: 'pro' });
     expect(response).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
     const created = apigw.commandCalls(CreateApiKeyCommand)[0]?.args[0].input;
-    expect(created).toMatchObject({ enabled: true });
+    // Tagged in the same call: IAM lets the key API create and delete only keys with this API's owner tag.
+    expect(created).toMatchObject({ enabled: true, tags: { 'dualgate:owner': OWNER } });
+    expect(created?.name).toMatch(new RegExp(`^${OWNER}-consumer-[0-9a-f]{12}$`));
     expect(created?.value).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1', keyType: 'API_KEY' })).toHaveLength(1);
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro', apiKeyId: 'k-1', apiKeyValue: created?.value, updatedBy: 'admin-client' });
@@ -105,6 +122,7 @@ describe('PUT /consumers/{sub}', () => {
     const response = await call('PUT', 'bob', admin, { plan: 'pro' });
     expect(response.status).toBe(409);
     expect(response.json['message']).toMatch(/10,000 API keys per account and Region/);
+    expect(response.json['message']).toMatch(/DELETE \/consumers\/\{sub\} of a consumer that no longer needs a plan of its own frees its key/);
     expect(store.records.size).toBe(0);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand)).toHaveLength(0);
   });
@@ -116,14 +134,71 @@ describe('PUT /consumers/{sub}', () => {
     expect(apigw.calls()).toHaveLength(0);
   });
 
-  it('answers 503 when API Gateway fails, and 409 on a concurrent change', async () => {
+  it('deletes the fresh key and answers 503 when adding it to the usage plan fails, leaving no record', async () => {
     apigw.on(CreateUsagePlanKeyCommand).rejects(new Error('boom'));
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
-    apigw.on(CreateUsagePlanKeyCommand).resolves({});
+    expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-1' })).toHaveLength(1);
+    expect(store.records.size).toBe(0);
+  });
+
+  it('deletes the fresh key when the record write fails, unless reading back shows the write landed', async () => {
+    const put = store.putConsumer;
+    store.putConsumer = async () => {
+      throw new KeyStoreUnavailableError('key table write failed');
+    };
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
+    expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-1' })).toHaveLength(1);
+    // A write that landed and then timed out: the record names the key, so it stays.
+    apigw.resetHistory();
+    store.putConsumer = async (next, expected) => {
+      await put(next, expected);
+      throw new KeyStoreUnavailableError('timed out after the write');
+    };
+    expect(await call('PUT', 'bob', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'bob', plan: 'pro', assigned: true } });
+    expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
+    expect(store.records.get('bob')?.apiKeyId).toBe('k-1');
+  });
+
+  it('keeps the key and logs its id when the record write fails and cannot be read back', async () => {
+    store.putConsumer = async () => {
+      throw new KeyStoreUnavailableError('key table write failed');
+    };
+    store.getConsumerConsistent = async () => {
+      if (apigw.commandCalls(CreateApiKeyCommand).length > 0) throw new KeyStoreUnavailableError('key table read failed');
+      return undefined;
+    };
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
+    const orphan = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['reason'] === 'usage_key_orphaned');
+    expect(orphan).toMatchObject({ apiKeyId: 'k-1' });
+  });
+
+  it('loses a race for the first record without leaving its key: deletes it, then applies its plan to the winner', async () => {
+    // Another PUT of alice (plan free, key k-winner) writes its record between this PUT's read and its write.
+    const put = store.putConsumer;
+    store.putConsumer = async (next, expected) => {
+      if (expected === undefined && !store.records.has('alice')) {
+        store.records.set('alice', { sub: 'alice', plan: 'free', keyPlan: 'free', apiKeyId: 'k-winner', apiKeyValue: 'winner-value-000000000000', updatedAt: 't0', updatedBy: 'other-admin' });
+      }
+      await put(next, expected);
+    };
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
+    expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-1' })).toHaveLength(1);
+    // The winner's key moved to pro: one key for alice, and the record names it.
+    expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-free', keyId: 'k-winner' })).toHaveLength(1);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-winner' })).toHaveLength(1);
+    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro', apiKeyId: 'k-winner' });
+  });
+
+  it('answers 409 when it keeps losing races, deleting each key it made', async () => {
     store.putConsumer = async () => {
       throw new KeyWriteConflictError('replace');
     };
     expect((await call('PUT', 'carol', admin, { plan: 'pro' })).status).toBe(409);
+    expect(apigw.commandCalls(CreateApiKeyCommand).length).toBeGreaterThan(0);
+    expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(apigw.commandCalls(CreateApiKeyCommand).length);
   });
 });
 
@@ -137,22 +212,101 @@ describe('GET and DELETE /consumers/{sub}', () => {
     expect(await call('GET', 'bob', admin)).toEqual({ status: 200, json: { sub: 'bob', plan: 'free', assigned: false, usage: null } });
   });
 
-  it('clears back to the default, keeps the key for a later assignment, is idempotent and audited', async () => {
+  it('clears back to the default: the record loses its plan, the key leaves its usage plan and is deleted, then the record goes', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
+    const steps: string[] = [];
+    const { putConsumer, deleteConsumer } = store;
+    store.putConsumer = async (next, expected) => {
+      steps.push(`put record (plan ${next.plan ?? 'none'})`);
+      await putConsumer(next, expected);
+    };
+    store.deleteConsumer = async (expected) => {
+      steps.push('delete record');
+      await deleteConsumer(expected);
+    };
+    apigw.on(DeleteUsagePlanKeyCommand).callsFake((input: { usagePlanId: string; keyId: string }) => {
+      steps.push(`remove ${input.keyId} from ${input.usagePlanId}`);
+      return {};
+    });
+    apigw.on(DeleteApiKeyCommand).callsFake((input: { apiKey: string }) => {
+      steps.push(`delete key ${input.apiKey}`);
+      return {};
+    });
     expect(await call('DELETE', 'alice', alice)).toMatchObject({ status: 403 });
     expect(await call('DELETE', 'alice', admin)).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: false } });
-    expect(store.records.get('alice')).toMatchObject({ keyPlan: 'pro', apiKeyId: 'k-1' });
-    expect(store.records.get('alice')?.plan).toBeUndefined();
-    expect((await call('DELETE', 'alice', admin)).status).toBe(200);
-    expect(logLines.filter((line) => line.includes('consumer.clear-plan'))).toHaveLength(1);
-    apigw.resetHistory();
+    expect(steps).toEqual(['put record (plan none)', 'remove k-1 from up-pro', 'delete key k-1', 'delete record']);
+    expect(store.records.has('alice')).toBe(false);
+    const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['action'] === 'consumer.clear-plan');
+    expect(audit).toMatchObject({ actorSub: 'admin-client', sub: 'alice', changes: { plan: { before: 'pro', after: null } }, usageKeyId: 'k-1', usageKeyDeleted: true });
+  });
+
+  it('is idempotent: a consumer without a record answers 200 with nothing deleted and nothing audited', async () => {
+    expect(await call('DELETE', 'nobody', admin)).toEqual({ status: 200, json: { sub: 'nobody', plan: 'free', assigned: false } });
+    expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
+    expect(logLines.some((line) => line.includes('"action":"consumer.clear-plan"'))).toBe(false);
+  });
+
+  it('after a clearing stopped half-way, the consumer is on the shared key and the next DELETE finishes it', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
-    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+    apigw.on(DeleteApiKeyCommand).rejects(new Error('connection reset'));
+    expect((await call('DELETE', 'alice', admin)).status).toBe(503);
+    // The record has no plan: the authorizer hands out the shared key, never the half-deleted one.
+    expect(store.records.get('alice')?.plan).toBeUndefined();
+    expect((await call('GET', 'alice', admin)).json).toEqual({ sub: 'alice', plan: 'free', assigned: false, usage: null });
+    // Gone already by the time of the retry: NotFoundException is fine.
+    apigw.on(DeleteApiKeyCommand).rejects(new NotFoundException({ message: 'Invalid API Key identifier specified', $metadata: {} }));
+    expect((await call('DELETE', 'alice', admin)).status).toBe(200);
+    expect(store.records.has('alice')).toBe(false);
+  });
+
+  it('a PUT finishes a clearing stopped half-way (or one made by a dualgate that kept keys) and starts with a new key', async () => {
+    store.records.set('alice', { sub: 'alice', keyPlan: 'pro', apiKeyId: 'k-old', apiKeyValue: 'old-value-000000000000000', updatedAt: 't0', updatedBy: 'admin' });
+    apigw.on(CreateApiKeyCommand).resolves({ id: 'k-new' });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-old' })).toHaveLength(1);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-old' })).toHaveLength(0);
+    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', apiKeyId: 'k-new' });
+  });
+
+  it('when IAM refuses the deletion (an untagged key), deletes the record anyway and logs the key id for an operator', async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    apigw.on(DeleteApiKeyCommand).rejects(new APIGatewayServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'not authorized to perform: apigateway:DELETE' }));
+    expect((await call('DELETE', 'alice', admin)).status).toBe(200);
+    expect(store.records.has('alice')).toBe(false);
+    // Out of its usage plan, so nothing counts against it while it waits.
+    expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
+    const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.find((line) => line['reason'] === 'usage_key_delete_refused')).toMatchObject({ level: 'ERROR', apiKeyId: 'k-1' });
+    expect(entries.find((line) => line['action'] === 'consumer.clear-plan')).toMatchObject({ usageKeyId: 'k-1', usageKeyDeleted: false });
   });
 
   it('treats a missing usage-plan membership as already removed', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.on(DeleteUsagePlanKeyCommand).rejects(new NotFoundException({ message: 'Invalid Usage Plan Key', $metadata: {} }));
     expect((await call('PUT', 'alice', admin, { plan: 'free' })).status).toBe(200);
+  });
+});
+
+describe('metric lines of the consumer routes', () => {
+  it('name each route in the operation dimension (bounded names, never the sub)', async () => {
+    await call('PUT', 'auth0|alice', admin, { plan: 'pro' });
+    await call('GET', 'auth0|alice', admin);
+    await call('DELETE', 'auth0|alice', admin);
+    await call('PUT', 'auth0|alice', alice, { plan: 'pro' });
+    const lines = logLines.filter((line) => line.includes('"key API request"'));
+    const summary = lines.map((line) => {
+      const metrics = emfMetrics(line);
+      for (const metric of metrics) expect(metric.dimensionSets).toEqual([{ service: 'test', operation: expect.any(String) }, { service: 'test' }]);
+      const value = (name: string) => metrics.find((metric) => metric.name === name)?.values[0];
+      return [metrics[0]?.dimensionSets[0]?.['operation'], value('KeyApiRequests'), value('KeyApiClientErrors')];
+    });
+    expect(summary).toEqual([
+      ['consumer.set-plan', 1, 0],
+      ['consumer.get', 1, 0],
+      ['consumer.clear-plan', 1, 0],
+      ['consumer.set-plan', 1, 1],
+    ]);
+    expect(Object.values(CONSUMER_OPERATION_NAMES).sort()).toEqual(['consumer.clear-plan', 'consumer.get', 'consumer.set-plan']);
+    expect(lines.join('\n')).not.toContain('auth0|alice');
   });
 });

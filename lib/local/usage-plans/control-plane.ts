@@ -38,8 +38,17 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
   if (method === 'POST' && segments.length === 1 && first === 'apikeys') {
     const body = await jsonBody(request);
     if (typeof body['name'] !== 'string') throw new UsagePlanError('BadRequestException', 'name is required');
-    const key = emulator.createApiKey({ name: body['name'], enabled: body['enabled'] === true, ...(typeof body['value'] === 'string' ? { value: body['value'] } : {}) });
-    return reply(response, 201, { id: key.id, value: key.value, name: key.name, enabled: key.enabled });
+    const tags = body['tags'];
+    if (tags !== undefined && (tags === null || typeof tags !== 'object' || Array.isArray(tags) || Object.values(tags).some((value) => typeof value !== 'string'))) {
+      throw new UsagePlanError('BadRequestException', 'tags must map keys to string values');
+    }
+    const key = emulator.createApiKey({
+      name: body['name'],
+      enabled: body['enabled'] === true,
+      ...(typeof body['value'] === 'string' ? { value: body['value'] } : {}),
+      ...(tags !== undefined ? { tags: tags as Record<string, string> } : {}),
+    });
+    return reply(response, 201, { id: key.id, value: key.value, name: key.name, enabled: key.enabled, tags: key.tags ?? {} });
   }
   if (method === 'DELETE' && segments.length === 2 && first === 'apikeys' && planId) {
     emulator.deleteApiKey(planId);

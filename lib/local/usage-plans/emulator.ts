@@ -24,6 +24,8 @@ export interface ApiKeyDefinition {
   readonly value: string;
   readonly name: string;
   readonly enabled: boolean;
+  /** As CreateApiKey's `tags` (the key API tags its keys `dualgate:owner`). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Why a request is refused: `forbidden` → 403 (no such key or no plan), the others → 429. */
@@ -100,25 +102,40 @@ export class UsagePlanEmulator {
     return 'ok';
   }
 
-  createApiKey(input: { name: string; value?: string; enabled?: boolean; id?: string }): ApiKeyDefinition {
+  createApiKey(input: { name: string; value?: string; enabled?: boolean; id?: string; tags?: Record<string, string> }): ApiKeyDefinition {
     if (this.keysById.size >= this.maxApiKeys) throw new UsagePlanError('LimitExceededException', `API key limit exceeded: at most ${this.maxApiKeys} API keys per account and Region`);
     const value = input.value ?? randomBytes(30).toString('base64url');
     if (value.length < 20) throw new UsagePlanError('BadRequestException', 'API key value must be at least 20 characters');
     if (this.keysByValue.has(value)) throw new UsagePlanError('ConflictException', 'API key with this value already exists');
-    const key: ApiKeyDefinition = { id: input.id ?? randomBytes(5).toString('hex'), value, name: input.name, enabled: input.enabled ?? false };
+    const key: ApiKeyDefinition = {
+      id: input.id ?? randomBytes(5).toString('hex'),
+      value,
+      name: input.name,
+      enabled: input.enabled ?? false,
+      ...(input.tags && Object.keys(input.tags).length > 0 ? { tags: { ...input.tags } } : {}),
+    };
     this.keysById.set(key.id, key);
     this.keysByValue.set(key.value, key);
     this.onChange();
     return key;
   }
 
+  /** DeleteApiKey: the key, its usage-plan membership and its counters go; an unknown id is NotFoundException. */
   deleteApiKey(keyId: string): void {
     const key = this.keysById.get(keyId);
     if (!key) throw new UsagePlanError('NotFoundException', 'Invalid API Key identifier specified');
     this.keysById.delete(keyId);
     this.keysByValue.delete(key.value);
     this.planOfKey.delete(keyId);
+    for (const counters of [this.buckets, this.quotas, this.daily] as Map<string, unknown>[]) {
+      for (const slot of counters.keys()) if (slot.split('|')[1] === keyId) counters.delete(slot);
+    }
     this.onChange();
+  }
+
+  /** The API keys (GetApiKeys), values included. */
+  apiKeys(): ApiKeyDefinition[] {
+    return [...this.keysById.values()];
   }
 
   createUsagePlanKey(usagePlanId: string, keyId: string): ApiKeyDefinition {

@@ -14,6 +14,8 @@ import { UsagePlanEmulator, type UsagePlanDefinition, type UsagePlanSnapshot } f
 export const USAGE_PLANS_FILE = 'usage-plans.json';
 /** Local mode's shared usage key: an identifier, not a credential (as on AWS). */
 export const LOCAL_SHARED_USAGE_KEY = { id: 'dualgate-shared', value: 'dualgate-shared-local-usage-key', name: 'dualgate-shared' } as const;
+/** The `dualgate:owner` tag on consumer keys made locally (nothing checks it here: there is no IAM). */
+export const LOCAL_USAGE_KEY_OWNER = 'dualgate-local';
 const UNASSIGNED_PLAN_ID = 'local-unassigned';
 /** Counters are written at most this often while requests flow, and once more at stop. */
 const SAVE_DELAY_MS = 1000;
@@ -70,6 +72,7 @@ export async function startLocalUsagePlans(options: { plans: Plans; defaultPlan?
     runtimePlans: {
       usagePlanNames: Object.fromEntries(Object.keys(options.plans).map((name) => [name, `local-${name}`])),
       sharedUsageKey: LOCAL_SHARED_USAGE_KEY.value,
+      usageKeyOwner: LOCAL_USAGE_KEY_OWNER,
       ...(options.defaultPlan !== undefined ? { defaultPlan: options.defaultPlan } : {}),
     },
     stop: async () => {

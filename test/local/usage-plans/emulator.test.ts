@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsagePlanEmulator } from '../../../lib/local/usage-plans/emulator';
 import { LOCAL_SHARED_USAGE_KEY, startLocalUsagePlans } from '../../../lib/local/usage-plans/local-usage-plans';
@@ -81,6 +82,30 @@ describe('the key API client against the emulated control plane', () => {
       await expect(gateway.createUsageKey('bob')).rejects.toBeInstanceOf(UsageKeyLimitError);
     } finally {
       await plane.close();
+    }
+  });
+
+  it('tags keys on create and deletes them as API Gateway does: out of their plan, NotFoundException for an unknown id', async () => {
+    const local = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 10, burstLimit: 10, quota: { limit: 100, period: 'DAY' } } }, defaultPlan: 'free', host: '127.0.0.1' });
+    try {
+      const client = createApiGatewayClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const gateway = new AwsUsagePlanGateway(client, { owner: 'stack-owner' });
+      const key = await gateway.createUsageKey('alice');
+      expect(local.emulator.apiKeys().find((stored) => stored.id === key.id)?.tags).toEqual({ 'dualgate:owner': 'stack-owner' });
+      await gateway.addToPlan('local-free', key.id);
+      expect(local.emulator.admit(key.value)).toBe('ok');
+      expect(await gateway.deleteUsageKey(key.id)).toBe('deleted');
+      expect(local.emulator.admit(key.value)).toBe('forbidden');
+      const snapshot = local.emulator.snapshot();
+      expect(snapshot.apiKeys.map((stored) => stored.id)).not.toContain(key.id);
+      expect([...snapshot.planKeys, ...snapshot.quotas, ...snapshot.daily].filter((entry) => entry.keyId === key.id)).toEqual([]);
+      expect(await gateway.deleteUsageKey(key.id)).toBe('not_found');
+      await expect(client.send(new DeleteApiKeyCommand({ apiKey: key.id }))).rejects.toMatchObject({ name: 'NotFoundException', $metadata: { httpStatusCode: 404 } });
+      // Without an owner, keys are created untagged.
+      const untagged = await new AwsUsagePlanGateway(client).createUsageKey('bob');
+      expect(local.emulator.apiKeys().find((stored) => stored.id === untagged.id)?.tags).toBeUndefined();
+    } finally {
+      await local.stop();
     }
   });
 
