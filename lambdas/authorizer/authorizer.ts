@@ -94,6 +94,8 @@ export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<
 // names, which test/authorizer/metrics.test.ts checks on real lines.
 
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
+/** Route scope: how many routes' answers one principal's slot keeps. */
+export const MAX_ROUTES_MEMOISED_PER_PRINCIPAL = 64;
 const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
@@ -147,8 +149,10 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
     };
     const decided: Decided = { outcome: { effect, response } };
-    if (choice) (memo.byRoute ??= new Map()).set(choice.key, decided);
-    else memo.all = decided;
+    if (!choice) memo.all = decided;
+    // Bounded per principal, so that many principals on many routes cannot grow memory without limit; past the
+    // bound the answer is rebuilt per request (its policy document is still shared, from the table's memo).
+    else if ((memo.byRoute ??= new Map()).size < MAX_ROUTES_MEMOISED_PER_PRINCIPAL) memo.byRoute.set(choice.key, decided);
     return decided;
   }
 

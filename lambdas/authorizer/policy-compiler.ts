@@ -230,7 +230,7 @@ export function routeAllowed(route: Pick<RouteRule, 'scopes'>, scopes: ReadonlyS
 const describe = (route: Pick<RouteRule, 'method' | 'path'>) => `"${route.method} ${route.path}"`;
 
 /** Refuse a table API Gateway would refuse to deploy, naming the routes. */
-export function assertDeployable(routes: readonly RouteRule[]): void {
+function assertDeployable(routes: readonly RouteRule[]): void {
   const seen = new Map<string, RouteRule>();
   const variableChild = new Map<string, { part: string; route: RouteRule }>();
   for (const route of routes) {

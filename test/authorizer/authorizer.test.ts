@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
+import { MAX_ROUTES_MEMOISED_PER_PRINCIPAL } from '../../lambdas/authorizer/authorizer';
 import { testSettings } from '../support/settings';
 import { captureLogger } from '../support/logs';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
@@ -96,6 +97,19 @@ describe('authorizer', () => {
     const put = await on(writer, 'PUT');
     expect(put.effect).toBe('allow');
     if (put.effect === 'allow') expect(put.response.policyDocument.Statement[0]?.Resource).toEqual(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/PUT/orders/*']);
+  });
+
+  it('decides every route right for a principal on more routes than its slot memoises', async () => {
+    const routes = Array.from({ length: MAX_ROUTES_MEMOISED_PER_PRINCIPAL + 36 }, (_, index) => ({ method: 'GET' as const, path: `/r${index}`, scopes: index % 2 === 0 ? ['even'] : ['odd'] }));
+    const { key, record } = makeKey({ scopes: ['even'] });
+    const { authorize } = buildAuthorizer(settings, compileRouteTable(routes), { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [index, route] of routes.entries()) {
+        const outcome = await authorize({ methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`, httpMethod: 'GET', resource: route.path, headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+        expect(outcome.effect, `${route.path}, pass ${pass}`).toBe(index % 2 === 0 ? 'allow' : 'deny');
+        if (outcome.effect !== 'unauthorized' && outcome.effect !== 'fail') expect(outcome.response.policyDocument.Statement[0]?.Resource).toEqual([`arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`]);
+      }
+    }
   });
 
   it('in the credential cache scope, returns one policy for every route, not just the one asked for, so API Gateway may cache it', async () => {
