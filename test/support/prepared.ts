@@ -1,12 +1,13 @@
 /**
- * What several test files need built once: the package (dist/, as `npm run build` makes it) and the cloud
- * assemblies of the demo app and of the example consumer app (examples/orders-app), which `dualgate dev` serves.
+ * What several test files need built once: the package (dist/, as `npm run build` makes it, and its `npm pack`
+ * tarball) and the cloud assemblies of the demo app and of the consumer apps (examples/orders-app,
+ * test/fixtures/overlap-app), which `dualgate dev` serves.
  * Each is cached under .dist/ by a fingerprint of the sources, and built under a lock, so parallel test
  * workers neither repeat the work nor read a half-written result.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -48,16 +49,22 @@ function withLock<T>(name: string, build: () => T): T {
   }
 }
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): void {
+function output(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   try {
-    execFileSync(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    return execFileSync(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (error) {
     const failure = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${failure.stdout ?? ''}\n${failure.stderr ?? failure.message}`);
   }
 }
 
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): void {
+  output(command, args, cwd, env);
+}
+
 const PACKAGE_SOURCES = ['lib', 'lambdas', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+/** What the tarball holds besides the build. */
+const PACKED_SOURCES = [...PACKAGE_SOURCES, 'README.md', 'SECURITY.md'];
 
 /** dist/ for the current sources (the package build), rebuilt only when they changed. */
 export function ensurePackageBuilt(): void {
@@ -97,24 +104,96 @@ export function demoAssembly(context: Record<string, unknown> = {}): string {
 }
 
 /**
+ * How a consumer app gets dualgate:
+ * - `linked`: as `npm install ../dualgate` wires it: a symlink to this repository (dist/ built).
+ * - `packed`: as `npm install dualgate-x.y.z.tgz` wires it: the `npm pack` tarball unpacked into node_modules/dualgate,
+ *   its bin linked into node_modules/.bin, and its dependencies (dynalite, oauth2-mock-server) beside it, as npm
+ *   hoists them. Those and the peer dependencies are linked from this repository's node_modules rather than
+ *   downloaded (test/package/pack.test.ts does the full `npm install`).
+ */
+export type ConsumerInstall = 'linked' | 'packed';
+
+/** The tarball `npm pack` makes of the current sources (after the package build), cached by their fingerprint. */
+export function packedPackage(): string {
+  ensurePackageBuilt();
+  const dir = join(CACHE, `pack-${fingerprint(PACKED_SOURCES)}`);
+  const done = join(dir, 'tarball');
+  if (existsSync(done)) return readFileSync(done, 'utf8');
+  return withLock('pack', () => {
+    if (existsSync(done)) return readFileSync(done, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    // The package is built above: pack without running prepack again.
+    const packed = JSON.parse(output('npm', ['pack', '--json', '--ignore-scripts', '--loglevel=error', '--pack-destination', dir], REPO)) as { filename: string }[];
+    const tarball = join(dir, packed[0]!.filename);
+    writeFileSync(done, tarball);
+    return tarball;
+  });
+}
+
+/** A copy of a consumer app's sources (under the cache), with dualgate, aws-cdk-lib and constructs installed as `install` says. */
+function consumerApp(name: string, source: string, install: ConsumerInstall): string {
+  const appDir = install === 'linked' ? join(CACHE, `${name}-src-${fingerprint([...PACKAGE_SOURCES, source])}`) : join(CACHE, `${name}-src-packed-${fingerprint([...PACKED_SOURCES, source])}`);
+  withLock(`${name}-copy`, () => {
+    if (existsSync(join(appDir, 'node_modules', 'dualgate'))) return;
+    rmSync(appDir, { recursive: true, force: true });
+    cpSync(join(REPO, source), appDir, { recursive: true, filter: (path) => !/node_modules|cdk\.out|[/\\]build$/.test(path) });
+    const modules = join(appDir, 'node_modules');
+    mkdirSync(modules, { recursive: true });
+    const linkFromRepo = (packages: string[]) => {
+      for (const name of packages) symlinkSync(join(REPO, 'node_modules', name), join(modules, name), 'dir');
+    };
+    linkFromRepo(['aws-cdk-lib', 'constructs', 'esbuild']);
+    if (install === 'linked') {
+      symlinkSync(REPO, join(modules, 'dualgate'), 'dir');
+      return;
+    }
+    const tarball = packedPackage();
+    const unpacked = join(modules, '.dualgate-unpacking');
+    mkdirSync(unpacked);
+    run('tar', ['-xzf', tarball, '-C', unpacked], appDir);
+    linkFromRepo(['dynalite', 'oauth2-mock-server']);
+    mkdirSync(join(modules, '.bin'));
+    // Last: node_modules/dualgate is what marks the copy complete.
+    renameSync(join(unpacked, 'package'), join(modules, 'dualgate'));
+    rmSync(unpacked, { recursive: true, force: true });
+    const bin = join(modules, 'dualgate', 'bin', 'dualgate-cli.mjs');
+    chmodSync(bin, 0o755);
+    symlinkSync(join('..', 'dualgate', 'bin', 'dualgate-cli.mjs'), join(modules, '.bin', 'dualgate'));
+  });
+  return appDir;
+}
+
+/**
  * A copy of examples/orders-app wired to this repository as `npm install ../dualgate` would wire it (dualgate,
  * aws-cdk-lib and constructs linked), and its synthesized assembly. The app's TypeScript runs through tsx.
  */
 export function exampleApp(): { appDir: string; assemblyDir: string; synthCommand: string } {
   ensurePackageBuilt();
   const sources = [...PACKAGE_SOURCES, 'examples/orders-app'];
-  const appDir = join(CACHE, `orders-app-src-${fingerprint(sources)}`);
+  const appDir = consumerApp('orders-app', 'examples/orders-app', 'linked');
   const synthCommand = `node --import ${TSX_LOADER} bin/app.ts`;
-  withLock('orders-app-copy', () => {
-    if (existsSync(join(appDir, 'node_modules', 'dualgate'))) return;
-    rmSync(appDir, { recursive: true, force: true });
-    cpSync(join(REPO, 'examples', 'orders-app'), appDir, { recursive: true, filter: (source) => !/node_modules|cdk\.out|[/\\]build$/.test(source) });
-    mkdirSync(join(appDir, 'node_modules'), { recursive: true });
-    for (const name of ['aws-cdk-lib', 'constructs', 'esbuild']) symlinkSync(join(REPO, 'node_modules', name), join(appDir, 'node_modules', name), 'dir');
-    symlinkSync(REPO, join(appDir, 'node_modules', 'dualgate'), 'dir');
-  });
   const assemblyDir = cachedAssembly('orders-app-assembly', sources, (outdir) =>
     run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }) }),
   );
   return { appDir, assemblyDir, synthCommand };
+}
+
+const OVERLAP_APP = 'test/fixtures/overlap-app';
+
+/**
+ * test/fixtures/overlap-app installed from the packed tarball, and its assembly, synthesized with its own cdk.json
+ * command and the context `dualgate dev` passes, as `dualgate dev` would synthesize it.
+ */
+export function overlapApp(): { appDir: string; assemblyDir: string } {
+  const appDir = consumerApp('overlap-app', OVERLAP_APP, 'packed');
+  const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
+  const assemblyDir = cachedAssembly('overlap-app-assembly', [...PACKED_SOURCES, OVERLAP_APP], (outdir) =>
+    run('sh', ['-c', appCommand], appDir, {
+      OVERLAP_APP_PLANS: 'false',
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
+    }),
+  );
+  return { appDir, assemblyDir };
 }
