@@ -11,6 +11,7 @@ import { HTTP_METHODS, type RouteRule } from '../../lambdas/shared/route-table';
 import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
 import { evaluatePolicy } from '../../lib/local/iam-evaluator';
 import { generatedRouteTable } from '../../bench/fixtures';
+import { CREDENTIAL_SAFE_OVERLAPS } from '../support/overlap-tables';
 
 const ACCOUNT = '123456789012';
 const STAGE = `arn:aws:execute-api:eu-west-1:${ACCOUNT}:abc123/v1`;
@@ -98,16 +99,7 @@ describe('compiled policies against @cloud-copilot/iam-simulate', () => {
   }, 120_000);
 
   it('agrees on the review findings’ overlapping tables, in every spelling of the method ARN, and denies each false allow', async () => {
-    const overlaps: RouteRule[] = [
-      { method: 'ANY', path: '/', scopes: ['hooks:write'] },
-      { method: 'GET', path: '/', scopes: ['index:admin'] },
-      { method: 'GET', path: '/docs', scopes: ['docs:admin'] },
-      { method: 'GET', path: '/docs/{page+}', scopes: ['docs:read'] },
-      { method: 'GET', path: '/users/{id}', scopes: ['read:users'] },
-      { method: 'GET', path: '/users/admin', scopes: ['admin:users'] },
-      { method: 'GET', path: '/orders/{id}', scopes: ['read:orders'] },
-      { method: 'ANY', path: '/orders/{id}', scopes: ['write:orders'] },
-    ];
+    const overlaps = CREDENTIAL_SAFE_OVERLAPS;
     const compiler = PolicyCompiler.fromRoutes(overlaps);
     // [caller's scopes, method ARN resource, allowed?]: every spelling AWS might write.
     const cases: [string[], string, boolean][] = [
