@@ -160,7 +160,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   function chooseRoute(event: AuthorizerEvent, table: RouteBoundTable): RouteChoice | undefined {
     const verb = event.httpMethod ?? event.requestContext?.httpMethod;
     const route = table.lookup(verb, event.resource ?? event.requestContext?.resourcePath);
-    return route ? { verb: verb as HttpMethod, route, key: `${verb as string} ${route.name}` } : undefined;
+    return route ? { verb: verb as HttpMethod, route, key: route.memoKeys.get(verb as string) as string } : undefined;
   }
 
   /** A Deny of the route: logged with its reason and counted; the identity stays in the context (API Gateway's 403). */

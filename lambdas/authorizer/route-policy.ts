@@ -22,6 +22,8 @@ export interface BoundRoute {
   readonly name: string;
   /** The method ARN's path for the route: each parameter, greedy or not, a wildcard. */
   readonly arnPath: string;
+  /** Per verb the route serves, the key its answers are memoised under (`GET /me`; `PUT ANY /orders/{id}`). */
+  readonly memoKeys: ReadonlyMap<string, string>;
 }
 
 const VERBS: ReadonlySet<string> = new Set(HTTP_METHODS);
@@ -34,15 +36,20 @@ export class RouteBoundTable {
     for (const rule of routes) {
       let methods = this.byResource.get(rule.path);
       if (!methods) this.byResource.set(rule.path, (methods = new Map()));
-      methods.set(rule.method, { rule, name: `${rule.method} ${rule.path}`, arnPath: rule.path.replace(/\{[^}/]+\}/g, '*') });
+      const name = `${rule.method} ${rule.path}`;
+      // Built once: a key made per request would cost a string and its hash on every decision.
+      const memoKeys = new Map(rule.method === 'ANY' ? HTTP_METHODS.map((verb) => [verb, `${verb} ${name}`]) : [[rule.method, name]]);
+      methods.set(rule.method, { rule, name, arnPath: rule.path.replace(/\{[^}/]+\}/g, '*'), memoKeys });
     }
   }
 
   /** The route API Gateway selected for this verb and resource template: the exact verb, else `ANY`, else none. */
   lookup(httpMethod: string | undefined, resource: string | undefined): BoundRoute | undefined {
-    if (httpMethod === undefined || resource === undefined || !VERBS.has(httpMethod)) return undefined;
+    if (httpMethod === undefined || resource === undefined) return undefined;
     const methods = this.byResource.get(resource);
-    return methods?.get(httpMethod) ?? methods?.get('ANY');
+    if (!methods) return undefined;
+    // Only a real verb falls back to ANY (a method named `ANY` or `BREW` is no request API Gateway routes).
+    return (httpMethod !== 'ANY' ? methods.get(httpMethod) : undefined) ?? (VERBS.has(httpMethod) ? methods.get('ANY') : undefined);
   }
 
   /**
