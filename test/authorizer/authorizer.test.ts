@@ -74,7 +74,7 @@ describe('authorizer', () => {
   it('denies a route missing from the table (unknown_route), logging a warning, never an allow', async () => {
     const { key, record } = makeKey({ scopes: ['read:users', 'write:users'] });
     const { authorize, logs } = setup(record);
-    for (const route of [{ httpMethod: 'GET', resource: '/admin' }, { httpMethod: 'DELETE', resource: '/users' }, { httpMethod: 'BREW', resource: '/users' }, {}]) {
+    for (const route of [{ httpMethod: 'GET', resource: '/admin' }, { httpMethod: 'DELETE', resource: '/users' }, { httpMethod: 'BREW', resource: '/users' }, { httpMethod: 'ANY', resource: '/users' }, { httpMethod: 'GET', resource: '__proto__' }, {}]) {
       const outcome = await authorize({ ...event(`Bearer ${key}`), httpMethod: undefined, resource: undefined, ...route });
       expect(outcome.effect, JSON.stringify(route)).toBe('deny');
       if (outcome.effect === 'deny') expect(outcome.response.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*'] });
