@@ -238,7 +238,12 @@ export class DualAuthApi extends Construct {
     }
 
     const environment = runtimeEnvironment(config, { tableName: this.table.tableName, issuersJson: stack.toJsonString(issuers) });
-    this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, { memorySize: 512, timeout: Duration.seconds(5) });
+    this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, {
+      memorySize: 512,
+      timeout: Duration.seconds(5),
+      // Each deploy's version is replaced by the next once the stage has moved to it (below).
+      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
+    });
     // Least privilege: the authorizer reads one item by hash, on the table itself (no index), and nothing else.
     this.authorizerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
     // …and records lastUsedAt: UpdateItem of that one attribute (plus the key, which every request names),
@@ -254,14 +259,21 @@ export class DualAuthApi extends Construct {
       }),
     );
 
+    // The stage must switch the authorizer's code and its identity sources together. API Gateway applies a change
+    // of an authorizer to a stage only when the stage is redeployed, while an unqualified function would run new code
+    // at once: a route-scoped answer cached under the old, credential-only key would then serve every route. So the
+    // authorizer calls a published version, and the deployment below changes whenever that version or the identity
+    // sources do.
+    const authorizerVersion = this.authorizerFunction.currentVersion;
+    const identitySources = authorizerIdentitySources(cacheScope);
     this.authorizer = new apigateway.RequestAuthorizer(this, 'DualAuthorizer', {
-      handler: this.authorizerFunction,
+      handler: authorizerVersion,
       // A request missing any identity source gets 401 without invoking the authorizer; the result cache is keyed
       // on all of them. A REQUEST authorizer takes `context.*` variables as identity sources ("Identity sources" in
       // https://docs.aws.amazon.com/apigateway/latest/developerguide/configure-api-gateway-lambda-authorization.html,
       // and `identitySource` in https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html): with the
       // resource and the verb in the key, API Gateway never reuses one route's result for another.
-      identitySources: authorizerIdentitySources(cacheScope),
+      identitySources,
       resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
     });
 
@@ -283,6 +295,11 @@ export class DualAuthApi extends Construct {
         throttlingBurstLimit: 200,
       },
       defaultMethodOptions: { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM },
+    });
+    this.api.latestDeployment?.addToLogicalId({
+      authorizerIdentitySources: identitySources,
+      authorizerResultTtlSeconds: config.authorizerCacheTtlSeconds,
+      authorizerVersion: Lazy.string({ produce: () => stack.resolve((authorizerVersion.node.defaultChild as CfnResource).logicalId) as string }),
     });
     for (const spec of GATEWAY_RESPONSES) {
       this.api.addGatewayResponse(`Response${spec.type}`, {

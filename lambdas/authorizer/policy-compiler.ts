@@ -9,9 +9,10 @@
  * over every spelling API Gateway might put in the method ARN, since AWS does not document it:
  * - the path as sent or percent-decoded (a decoded `%2F` inside a parameter becomes a `/`; an encoded literal
  *   such as `%61dmin` is routed as `admin` but may stay encoded in the ARN);
- * - with or without the one trailing slash API Gateway ignores when routing.
+ * - with or without the one trailing slash API Gateway ignores when routing (a slash of the path as sent: an encoded
+ *   `%2F` ending the last segment is part of that segment, never a trailing slash to drop).
  * The Deny covers those spellings too: the route's own patterns, their trailing-slash forms, and for each literal
- * segment the patterns of its percent-encoded spellings (`…/a%??*` for a literal starting with `a`).
+ * segment the patterns of its percent-encoded spellings (`…/a%*` for a literal starting with `a`).
  * Where such a Deny would also match a plainly spelt request of a route the same caller may use, one policy cannot
  * decide both: the compiler refuses the table at synth, naming the routes, rather than return a wrong policy.
  * ANY stands for the verbs its resource does not declare itself (API Gateway serves `GET /x` with `GET`, never `ANY`).
@@ -75,8 +76,8 @@ export function routeResources(route: Pick<RouteRule, 'method' | 'path'>, table?
 
 /**
  * What a Deny of a route must match: its resources, their trailing-slash spellings, and every percent-encoded
- * spelling of its literal segments (the literal's first j characters, then `%` and two characters, then anything:
- * a superset of the encodings of that literal). Requests whose path holds a `%` may be denied by it; no plainly
+ * spelling of its literal segments (the literal's first j characters, then `%`, then anything: a superset of the
+ * encodings of that literal, which needs no `?`). Requests whose path holds a `%` may be denied by it; no plainly
  * spelt request of another route is.
  */
 export function denyResources(route: Pick<RouteRule, 'method' | 'path'>, table?: readonly Pick<RouteRule, 'method' | 'path'>[]): string[] {
@@ -84,11 +85,12 @@ export function denyResources(route: Pick<RouteRule, 'method' | 'path'>, table?:
   const resources = new Set<string>();
   for (const resource of routeResources(route, table)) {
     resources.add(resource);
-    if (!resource.endsWith('*') && !resource.endsWith('/')) resources.add(`${resource}/`);
+    // The trailing-slash spelling; for the root (`GET/`), the doubled slash `GET//` that is routed to it.
+    if (!resource.endsWith('*')) resources.add(`${resource}/`);
     let prefix = resource.slice(0, resource.indexOf('/'));
     for (const part of parts) {
       if (part.kind === 'literal') {
-        for (let length = 0; length < part.text.length; length++) resources.add(`${prefix}/${part.text.slice(0, length)}%??*`);
+        for (let length = 0; length < part.text.length; length++) resources.add(`${prefix}/${part.text.slice(0, length)}%*`);
         prefix += `/${part.text}`;
       } else prefix += '/*';
     }
@@ -171,7 +173,8 @@ function requestTokens(method: HttpMethod, path: string): Token[] {
 function spellingTokens(method: HttpMethod, path: string): Token[][] {
   const verb = literalTokens(method);
   const slash = literalTokens('/');
-  if (path === '/') return [[...verb, ...slash]];
+  // The root, also as the doubled slash that routing reads as the root with its trailing slash.
+  if (path === '/') return [[...verb, ...slash], [...verb, ...slash, ...slash]];
   const alternatives: Token[][] = [];
   const decoded: Token[] = [...verb];
   for (const part of templateParts(path)) {

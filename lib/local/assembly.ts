@@ -77,13 +77,22 @@ export function referencedId(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The function a Lambda proxy integration URI (`…:lambda:path/2015-03-31/functions/<arn>/invocations`) calls. */
-function integratedFunction(uri: unknown): string | undefined {
+/**
+ * The function a Lambda URI (`…:lambda:path/2015-03-31/functions/<arn>/invocations`) calls: a version or an alias
+ * of a function in the template (dualgate's authorizer calls a published version) stands for that function.
+ */
+function integratedFunction(uri: unknown, resources: Readonly<Record<string, { Type: string; Properties?: Json }>> = {}): string | undefined {
   const parts = asObject(uri)['Fn::Join'];
   if (!Array.isArray(parts) || !Array.isArray(parts[1])) return undefined;
   const pieces = parts[1] as unknown[];
   const index = pieces.findIndex((piece) => typeof piece === 'string' && piece.endsWith(':lambda:path/2015-03-31/functions/'));
-  return index >= 0 ? referencedId(pieces[index + 1]) : undefined;
+  let id = index >= 0 ? referencedId(pieces[index + 1]) : undefined;
+  for (let hops = 0; id !== undefined && hops < 2; hops++) {
+    const resource = resources[id];
+    if (resource?.Type !== 'AWS::Lambda::Version' && resource?.Type !== 'AWS::Lambda::Alias') break;
+    id = referencedId(asObject(resource.Properties)['FunctionName']);
+  }
+  return id;
 }
 
 interface StackArtifact {
@@ -184,7 +193,7 @@ function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArti
     const properties = asObject(resource.Properties);
     if (resource.Type === 'AWS::ApiGateway::Stage' && typeof properties['StageName'] === 'string') api.stageName = properties['StageName'];
     if (resource.Type === 'AWS::ApiGateway::Authorizer') {
-      const functionId = integratedFunction(properties['AuthorizerUri']);
+      const functionId = integratedFunction(properties['AuthorizerUri'], all);
       if (functionId) {
         api.authorizer = { functionId, identitySource: String(properties['IdentitySource'] ?? ''), ttlSeconds: typeof properties['AuthorizerResultTtlInSeconds'] === 'number' ? properties['AuthorizerResultTtlInSeconds'] : 300 };
         const fn = functions.get(functionId);
@@ -205,7 +214,7 @@ function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArti
       method: String(properties['HttpMethod']) as RouteMethod,
       path,
       authorized: properties['AuthorizationType'] === 'CUSTOM',
-      integration: readIntegration(asObject(properties['Integration']), functions),
+      integration: readIntegration(asObject(properties['Integration']), functions, all),
     });
   }
   for (const method of api.methods) {
@@ -216,10 +225,10 @@ function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArti
   return api;
 }
 
-function readIntegration(integration: Json, functions: Map<string, AssemblyFunction>): AssemblyIntegration {
+function readIntegration(integration: Json, functions: Map<string, AssemblyFunction>, resources: NonNullable<StackArtifact['template']['Resources']>): AssemblyIntegration {
   const type = String(integration['Type'] ?? '');
   if (type === 'AWS_PROXY') {
-    const functionId = integratedFunction(integration['Uri']);
+    const functionId = integratedFunction(integration['Uri'], resources);
     if (!functionId) return { kind: 'unsupported', description: 'a Lambda function outside this app (imported by ARN)' };
     const fn = functions.get(functionId);
     if (!fn || !fn.runtime.startsWith('nodejs')) return { kind: 'unsupported', description: `function ${functionId} (${fn?.runtime || 'unknown runtime'}): only Node.js runtimes run locally` };

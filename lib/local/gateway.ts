@@ -370,7 +370,9 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       return;
     }
     // One trailing slash ignored, each segment decoded: the router and the method ARN read the same segments.
-    const segments = requestSegments(url.pathname);
+    // The path as sent, not as WHATWG URL normalises it (that would resolve `..` and `%2e%2e`, and read `\` as `/`).
+    const target = request.url ?? '/';
+    const segments = requestSegments(target.startsWith('/') ? target.split('?', 1)[0] ?? '/' : url.pathname);
     const path = '/' + segments.join('/');
     const match = matchRoute(options.routes, method, segments);
     if (!match) {

@@ -51,6 +51,20 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     credential.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
   });
 
+  it('points the authorizer at a published version, and redeploys the stage when that version or the identity sources change', () => {
+    const uri = JSON.stringify(Object.values(template.findResources('AWS::ApiGateway::Authorizer'))[0]?.Properties.AuthorizerUri);
+    const versions = Object.keys(template.findResources('AWS::Lambda::Version'));
+    expect(versions).toHaveLength(1);
+    expect(uri).toContain(`{"Ref":"${versions[0]}"}`);
+    const deploymentOf = (props: DualAuthApiProps) => Object.keys(synth(props).template.findResources('AWS::ApiGateway::Deployment'));
+    const route = deploymentOf({});
+    expect(route).toHaveLength(1);
+    // The same app: the same deployment. Another cache scope or another authorizer version: a new one.
+    expect(deploymentOf({})).toEqual(route);
+    expect(deploymentOf({ authorizerCacheScope: 'credential' })).not.toEqual(route);
+    expect(deploymentOf({ keyCacheTtlSeconds: 7 })).not.toEqual(route);
+  });
+
   it('refuses an unknown authorizerCacheScope, naming the choices', () => {
     expect(() => synth({ authorizerCacheScope: 'stage' as never })).toThrow(/authorizerCacheScope must be one of 'route', 'credential' \(got "stage"\)/);
   });

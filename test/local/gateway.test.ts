@@ -2,6 +2,7 @@
  * The local gateway's API Gateway rules, with a fake authorizer and fake handlers over real HTTP on a free
  * port: what reaches the authorizer, what is cached, and what each outcome turns into.
  */
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 
@@ -334,6 +335,20 @@ describe('percent-encoding: one assumption for the router and the method ARN (re
     expect((await get('/users/alice%2Femail')).status).toBe(200);
     expect(authorizerEvents.at(-1)).toMatchObject({ resource: '/users/{id}', methodArn: `${STAGE_ARN}/GET/users/alice%2Femail` });
     expect(handlerEvents.at(-1)?.pathParameters).toEqual({ id: 'alice/email' });
+    // The path as sent: dot segments are not resolved (WHATWG URL would turn /users/x/../admin into /users/admin).
+    // fetch normalises the path itself, so these go out raw through node:http.
+    const raw = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest({ host: '127.0.0.1', port: gateway.port, path, headers: { authorization: 'Bearer x' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await raw('/users/x/../admin')).toBe(404);
+    expect(await raw('/users/%2e%2e')).toBe(200);
+    expect(authorizerEvents.at(-1)).toMatchObject({ resource: '/users/{id}', methodArn: `${STAGE_ARN}/GET/users/..` });
     // A decoded percent sign is spelt %25 again, so no two paths share an ARN.
     expect((await get('/users/100%25')).status).toBe(200);
     expect(authorizerEvents.at(-1)?.methodArn).toBe(`${STAGE_ARN}/GET/users/100%25`);
