@@ -67,15 +67,16 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
     [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],
     [dualAuth.userPool, 'AwsSolutions-COG8', 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.'],
   ];
-  // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId>, and the key ids are made at run
-  // time; the wildcard is one path segment under this API's own usage plans, never another API's.
+  // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId> (reading its membership, GET on
+  // the same path), and the key ids are made at run time; the wildcard is one path segment under this API's own
+  // usage plans, never another API's.
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
   for (const plan of Object.values(dualAuth.plans?.usagePlans ?? {})) {
     const logicalId = stack.getLogicalId(plan.node.defaultChild as CfnElement);
     findings.push([
       dualAuth.plans,
       `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/usageplans/<${logicalId}>/keys/*]`,
-      "DeleteUsagePlanKey names the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
+      "DeleteUsagePlanKey and GetUsagePlanKey name the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
     ]);
   }
   if (dualAuth.plans) {

@@ -109,8 +109,8 @@ export class DualgatePlans extends Construct {
     const arn = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
     const planPaths = Object.values(usagePlans).map((plan) => `/usageplans/${plan.usagePlanId}`);
     // Least privilege: create keys only tagged as this API's, delete only keys tagged so, list usage plans (to find
-    // this API's by name), move keys in and out of this API's usage plans and read their usage; never another API's
-    // plans or keys. Per the Service Authorization Reference for API Gateway Management
+    // this API's by name), move keys in and out of this API's usage plans and read their usage and membership; never
+    // another API's plans or keys. Per the Service Authorization Reference for API Gateway Management
     // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html):
     // - CreateApiKey is apigateway:POST on ApiKeys (`::/apikeys`), plus apigateway:PUT on Tags
     //   (`::/tags/${UrlEncodedResourceARN}`) when it carries tags; both take aws:RequestTag and aws:TagKeys. The new
@@ -134,7 +134,12 @@ export class DualgatePlans extends Construct {
         }),
         new iam.PolicyStatement({ sid: 'AddKeysToOwnUsagePlans', actions: ['apigateway:POST'], resources: planPaths.map((path) => arn(`${path}/keys`)) }),
         new iam.PolicyStatement({ sid: 'RemoveKeysFromOwnUsagePlans', actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
-        new iam.PolicyStatement({ sid: 'ReadOwnUsagePlans', actions: ['apigateway:GET'], resources: [arn('/usageplans'), ...planPaths.map((path) => arn(`${path}/usage`))] }),
+        // GetUsagePlanKey (`/keys/${keyId}`): is a key already in the plan, when CreateUsagePlanKey answers a conflict?
+        new iam.PolicyStatement({
+          sid: 'ReadOwnUsagePlans',
+          actions: ['apigateway:GET'],
+          resources: [arn('/usageplans'), ...planPaths.flatMap((path) => [arn(`${path}/usage`), arn(`${path}/keys/*`)])],
+        }),
       ],
     });
   }

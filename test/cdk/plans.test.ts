@@ -122,6 +122,8 @@ describe('plans on AWS', () => {
       expect(rendered['AddKeysToOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys"`);
       expect(rendered['RemoveKeysFromOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys/*"`);
       expect(rendered['ReadOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/usage"`);
+      // GetUsagePlanKey: is the key already in the plan (CreateUsagePlanKey answered ConflictException)?
+      expect(rendered['ReadOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys/*"`);
     }
     expect(rendered['AddKeysToOwnUsagePlans']).toMatch(/^apigateway:POST /);
     expect(rendered['RemoveKeysFromOwnUsagePlans']).toMatch(/^apigateway:DELETE /);
