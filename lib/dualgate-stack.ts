@@ -88,8 +88,8 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
       ],
       [
         dualAuth.plans,
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/tags/*]`,
-        "CreateApiKey with tags also needs apigateway:PUT on the new key's tags resource, whose ARN is unknown before it exists: allowed only to write the dualgate:owner tag with this API's value (aws:RequestTag and aws:TagKeys conditions).",
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/tags/arn%3A<AWS::Partition>%3Aapigateway%3A${region}%3A%3A%2Fapikeys%2F*]`,
+        "CreateApiKey with tags also needs apigateway:PUT on the new key's tags resource, whose id is unknown before it exists: API keys' tags resources only, allowed only to write the dualgate:owner tag with this API's value (aws:RequestTag and aws:TagKeys conditions), and denied on a key that already carries another owner's tag (aws:ResourceTag).",
       ],
     );
   }
