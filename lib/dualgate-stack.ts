@@ -67,15 +67,16 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
     [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],
     [dualAuth.userPool, 'AwsSolutions-COG8', 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.'],
   ];
-  // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId>, and the key ids are made at run
-  // time; the wildcard is one path segment under this API's own usage plans, never another API's.
+  // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId> (reading its membership, GET on
+  // the same path), and the key ids are made at run time; the wildcard is one path segment under this API's own
+  // usage plans, never another API's.
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
   for (const plan of Object.values(dualAuth.plans?.usagePlans ?? {})) {
     const logicalId = stack.getLogicalId(plan.node.defaultChild as CfnElement);
     findings.push([
       dualAuth.plans,
       `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/usageplans/<${logicalId}>/keys/*]`,
-      "DeleteUsagePlanKey names the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
+      "DeleteUsagePlanKey and GetUsagePlanKey name the consumer's API key, created at run time: the wildcard is the key id within this API's own usage plan.",
     ]);
   }
   if (dualAuth.plans) {
@@ -87,8 +88,8 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
       ],
       [
         dualAuth.plans,
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/tags/*]`,
-        "CreateApiKey with tags also needs apigateway:PUT on the new key's tags resource, whose ARN is unknown before it exists: allowed only to write the dualgate:owner tag with this API's value (aws:RequestTag and aws:TagKeys conditions).",
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${region}::/tags/arn%3A<AWS::Partition>%3Aapigateway%3A${region}%3A%3A%2Fapikeys%2F*]`,
+        "CreateApiKey with tags also needs apigateway:PUT on the new key's tags resource, whose id is unknown before it exists: API keys' tags resources only, allowed only to write the dualgate:owner tag with this API's value (aws:RequestTag and aws:TagKeys conditions), and denied on a key that already carries another owner's tag (aws:ResourceTag).",
       ],
     );
   }

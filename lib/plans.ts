@@ -109,23 +109,44 @@ export class DualgatePlans extends Construct {
     const arn = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
     const planPaths = Object.values(usagePlans).map((plan) => `/usageplans/${plan.usagePlanId}`);
     // Least privilege: create keys only tagged as this API's, delete only keys tagged so, list usage plans (to find
-    // this API's by name), move keys in and out of this API's usage plans and read their usage; never another API's
-    // plans or keys. Per the Service Authorization Reference for API Gateway Management
+    // this API's by name), move keys in and out of this API's usage plans and read their usage and membership; never
+    // another API's plans or keys. Per the Service Authorization Reference for API Gateway Management
     // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html):
     // - CreateApiKey is apigateway:POST on ApiKeys (`::/apikeys`), plus apigateway:PUT on Tags
     //   (`::/tags/${UrlEncodedResourceARN}`) when it carries tags; both take aws:RequestTag and aws:TagKeys. The new
-    //   key's ARN is unknown in advance, hence `/tags/*`: the conditions allow writing our one tag, with our value.
+    //   key has no id yet, so its tags resource is the API-key one with a wildcard id (API Gateway names the
+    //   URL-encoded ARN with `*` for the id in its AccessDenied messages for a tagged create: `%2Frestapis%2F*`).
+    //   That resource also matches TagResource on any existing key, so a Deny refuses it on a key that carries
+    //   another owner's tag (see apiKeyTags below).
     // - DeleteApiKey is apigateway:DELETE on ApiKey (`::/apikeys/${ApiKeyId}`), which takes aws:ResourceTag
     //   (see also https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
     // - Usage-plan keys (`::/usageplans/${UsagePlanId}/keys[/${Id}]`) are named by the usage plan's id: no tag needed.
     // A policy of its own, not the role's default policy: the function depends on that one, and these statements
     // name the usage plans, which depend on the function (through the stage, the deployment and the methods).
     const ownTag = { StringEquals: { [`aws:RequestTag/${USAGE_KEY_OWNER_TAG}`]: owner }, 'ForAllValues:StringEquals': { 'aws:TagKeys': [USAGE_KEY_OWNER_TAG] } };
+    // The tags resource of API keys only (`::/apikeys/${id}`, URL-encoded as API Gateway spells it: `:` %3A, `/` %2F),
+    // never of REST APIs, stages or usage plans: a key re-tagged with our owner would pass DeleteOwnUsageKeys.
+    // Remaining risk, which IAM cannot close here: a key that has no dualgate:owner tag at all (another stack's
+    // untagged key) can still be given ours, then deleted. At authorization a key being created has no resource tags
+    // (it does not exist yet), exactly like an untagged existing key, so no aws:ResourceTag condition tells the two
+    // apart; allowing only the create-time resource (a literal `*` id, `${*}` in IAM) would, but API Gateway does not
+    // document that spelling for API keys, and a wrong guess breaks every PUT /consumers. SECURITY.md lists it.
+    const apiKeyTags = arn(`/tags/arn%3A${stack.partition}%3Aapigateway%3A${stack.region}%3A%3A%2Fapikeys%2F*`);
     new iam.Policy(this, 'UsagePlanAccess', {
       roles: [fn.role as iam.IRole],
       statements: [
         new iam.PolicyStatement({ sid: 'CreateOwnUsageKeys', actions: ['apigateway:POST'], resources: [arn('/apikeys')], conditions: ownTag }),
-        new iam.PolicyStatement({ sid: 'TagOwnUsageKeysOnCreate', actions: ['apigateway:PUT'], resources: [arn('/tags/*')], conditions: ownTag }),
+        new iam.PolicyStatement({ sid: 'TagOwnUsageKeysOnCreate', actions: ['apigateway:PUT'], resources: [apiKeyTags], conditions: ownTag }),
+        // Never re-tag a key that carries another owner's tag. Both conditions must hold: a key being created has no
+        // resource tag (were it filled from the request tags, it would be ours), and a negated operator, like
+        // StringNotEqualsIfExists, is true for a missing key: alone, it would deny every creation.
+        new iam.PolicyStatement({
+          sid: 'DenyRetaggingOtherOwnersKeys',
+          effect: iam.Effect.DENY,
+          actions: ['apigateway:PUT'],
+          resources: [apiKeyTags],
+          conditions: { Null: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: 'false' }, StringNotEquals: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: owner } },
+        }),
         new iam.PolicyStatement({
           sid: 'DeleteOwnUsageKeys',
           actions: ['apigateway:DELETE'],
@@ -134,7 +155,12 @@ export class DualgatePlans extends Construct {
         }),
         new iam.PolicyStatement({ sid: 'AddKeysToOwnUsagePlans', actions: ['apigateway:POST'], resources: planPaths.map((path) => arn(`${path}/keys`)) }),
         new iam.PolicyStatement({ sid: 'RemoveKeysFromOwnUsagePlans', actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
-        new iam.PolicyStatement({ sid: 'ReadOwnUsagePlans', actions: ['apigateway:GET'], resources: [arn('/usageplans'), ...planPaths.map((path) => arn(`${path}/usage`))] }),
+        // GetUsagePlanKey (`/keys/${keyId}`): is a key already in the plan, when CreateUsagePlanKey answers a conflict?
+        new iam.PolicyStatement({
+          sid: 'ReadOwnUsagePlans',
+          actions: ['apigateway:GET'],
+          resources: [arn('/usageplans'), ...planPaths.flatMap((path) => [arn(`${path}/usage`), arn(`${path}/keys/*`)])],
+        }),
       ],
     });
   }

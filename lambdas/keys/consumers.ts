@@ -125,7 +125,9 @@ export async function setConsumerPlan(context: ConsumerContext, request: Consume
   }
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const existing = await context.store.getConsumerConsistent(sub);
-    if (existing?.plan === plan) return jsonResponse(200, view(context, sub, existing));
+    // Settled in that plan: the key is where the record says (ConsumerRecord.keyPlan), so no API Gateway call. A
+    // repeated PUT (a retry, a sync job) costs one read; one after a failed or interrupted move finds it unsettled.
+    if (existing?.plan === plan && existing.keyPlan === plan) return jsonResponse(200, view(context, sub, existing));
     if (existing && existing.plan === undefined) {
       // A deletion that stopped half-way (or a record cleared by a dualgate that kept keys): finish it, then
       // start afresh with a new key. Its key is never moved back into a plan: a DELETE may be deleting it.
@@ -140,11 +142,12 @@ export async function setConsumerPlan(context: ConsumerContext, request: Consume
     const usagePlanId = await requirePlanId(context, plan);
     const stamp = { updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
     if (existing) {
-      const next: ConsumerRecord = { ...existing, plan, keyPlan: plan, ...stamp };
-      if (existing.keyPlan !== plan) await moveKey(context, existing.apiKeyId, existing.keyPlan, plan);
-      await writeOrConflict(() => context.store.putConsumer(next, existing));
-      audit(context, request.caller, 'consumer.set-plan', sub, existing.plan ?? null, plan);
-      return jsonResponse(200, view(context, sub, next));
+      const settled = await changePlan(context, existing, plan, usagePlanId, stamp);
+      // Another request changed the record under this one: read its state and go on from there.
+      if (settled === undefined) continue;
+      // Before: the plan whose usage plan last held the key for certain.
+      audit(context, request.caller, 'consumer.set-plan', sub, existing.keyPlan, plan);
+      return jsonResponse(200, view(context, sub, settled));
     }
     const created = await createConsumer(context, sub, plan, usagePlanId, stamp);
     // Another request created the record first (our key is deleted again): read its state and go on from there.
@@ -227,7 +230,8 @@ export async function clearConsumerPlan(context: ConsumerContext, request: Consu
     unplanned = { ...rest, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub };
     await writeOrConflict(() => context.store.putConsumer(unplanned, existing));
   }
-  const purged = await purge(context, unplanned);
+  // An unsettled record (a move that stopped half-way): its key may be in any of this API's usage plans.
+  const purged = await purge(context, unplanned, { anyPlan: existing.plan !== undefined && existing.plan !== existing.keyPlan });
   audit(context, request.caller, 'consumer.clear-plan', sub, existing.plan ?? null, null, { usageKeyId: unplanned.apiKeyId, usageKeyDeleted: purged.keyDeleted });
   return jsonResponse(200, view(context, sub, undefined));
 }
@@ -236,10 +240,12 @@ export async function clearConsumerPlan(context: ConsumerContext, request: Consu
  * Finish deleting a record without a plan: its key out of its usage plan, the key deleted, then the record
  * (only if it is still this one). Throws ConsumerConflictError when the consumer was assigned a plan again meanwhile.
  */
-async function purge(context: ConsumerContext, unplanned: ConsumerRecord): Promise<{ keyDeleted: boolean }> {
-  // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
-  const usagePlanId = await planIdOf(context, unplanned.keyPlan);
-  if (usagePlanId !== undefined) await context.usagePlans.removeFromPlan(usagePlanId, unplanned.apiKeyId);
+async function purge(context: ConsumerContext, unplanned: ConsumerRecord, options: { anyPlan?: boolean } = {}): Promise<{ keyDeleted: boolean }> {
+  for (const plan of options.anyPlan ? Object.keys(context.plans.usagePlanNames) : [unplanned.keyPlan]) {
+    // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
+    const usagePlanId = await planIdOf(context, plan);
+    if (usagePlanId !== undefined) await context.usagePlans.removeFromPlan(usagePlanId, unplanned.apiKeyId);
+  }
   let keyDeleted = true;
   try {
     await context.usagePlans.deleteUsageKey(unplanned.apiKeyId);
@@ -262,21 +268,95 @@ async function purge(context: ConsumerContext, unplanned: ConsumerRecord): Promi
   return { keyDeleted };
 }
 
-/** API Gateway keeps a key in one usage plan per stage: leave the old plan, join the new one, and go back if that fails. */
-async function moveKey(context: ConsumerContext, keyId: string, fromPlan: string, toPlan: string): Promise<void> {
-  // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
-  const from = await planIdOf(context, fromPlan);
-  const to = await requirePlanId(context, toPlan);
-  if (from !== undefined) await context.usagePlans.removeFromPlan(from, keyId);
+/**
+ * Move the consumer's key into `plan`'s usage plan in three steps, each safe to stop after (ConsumerRecord.keyPlan):
+ * the record names the new plan while keyPlan still names the old one (unsettled), the key moves, and the record
+ * settles (keyPlan = plan). A record that is unsettled already needs no first step. On a failure the move is undone
+ * (undoMove); whatever the undo cannot do leaves the record unsettled, and the next PUT of either plan finishes it.
+ * Undefined when another request changed the record first.
+ */
+async function changePlan(
+  context: ConsumerContext,
+  existing: ConsumerRecord,
+  plan: string,
+  usagePlanId: string,
+  stamp: { updatedAt: string; updatedBy: string },
+): Promise<ConsumerRecord | undefined> {
+  const wasSettled = existing.plan === existing.keyPlan;
+  const unsettled: ConsumerRecord = wasSettled ? { ...existing, plan, ...stamp } : existing;
+  if (wasSettled && !(await writeUnlessConflict(() => context.store.putConsumer(unsettled, existing)))) return undefined;
+  // Where the key may be: in the settled plan's usage plan; after a move that stopped half-way, in any of this API's
+  // (a concurrent move may have put it in a third) or none. API Gateway keeps a key in one usage plan per stage.
+  const holders = wasSettled ? [existing.keyPlan] : Object.keys(context.plans.usagePlanNames);
+  const move = { existing, unsettled, wasSettled, usagePlanId };
   try {
-    await context.usagePlans.addToPlan(to, keyId);
+    for (const holder of holders) {
+      const holderId = holder === plan ? undefined : await planIdOf(context, holder);
+      if (holderId !== undefined) await context.usagePlans.removeFromPlan(holderId, existing.apiKeyId);
+    }
+    await context.usagePlans.addToPlan(usagePlanId, existing.apiKeyId);
   } catch (error) {
-    if (from !== undefined) await context.usagePlans.addToPlan(from, keyId).catch(() => undefined);
+    await undoMove(context, move);
+    throw error;
+  }
+  const settled: ConsumerRecord = { ...unsettled, plan, keyPlan: plan, ...stamp };
+  try {
+    await context.store.putConsumer(settled, unsettled);
+    return settled;
+  } catch (error) {
+    // A conflict: the other request found the record unsettled, so it reconciles wherever the key now is.
+    if (isWriteConflict(error)) return undefined;
+    // The write's outcome is unknown (a timeout may follow a write that landed): look before undoing the move.
+    const stored = await context.store.getConsumerConsistent(existing.sub).then(
+      (record) => ({ record }),
+      () => undefined,
+    );
+    // Unreadable: leave the key in `plan`, which both records the write may have left allow.
+    if (stored === undefined) throw error;
+    if (sameRecord(stored.record, settled)) return settled;
+    if (!sameRecord(stored.record, unsettled)) return undefined;
+    await undoMove(context, move);
     throw error;
   }
 }
 
+/**
+ * Best effort after a failed move: the key back in the usage plan of the record's keyPlan and, if this request
+ * unsettled the record, the record as it was; a PUT that failed then changed nothing. What fails is logged with the
+ * key id, and the record stays unsettled (the next PUT settles it).
+ */
+async function undoMove(
+  context: ConsumerContext,
+  move: { existing: ConsumerRecord; unsettled: ConsumerRecord; wasSettled: boolean; usagePlanId: string },
+): Promise<void> {
+  const { existing, unsettled, wasSettled, usagePlanId } = move;
+  try {
+    const backId = await planIdOf(context, existing.keyPlan);
+    if (backId !== usagePlanId) {
+      await context.usagePlans.removeFromPlan(usagePlanId, existing.apiKeyId);
+      if (backId !== undefined) await context.usagePlans.addToPlan(backId, existing.apiKeyId);
+    }
+    if (wasSettled) await context.store.putConsumer(existing, unsettled);
+  } catch (error) {
+    context.logger.error('usage key move left unsettled', { reason: 'usage_key_move_unsettled', apiKeyId: existing.apiKeyId, ...errorFields(error) });
+  }
+}
+
+const sameRecord = (a: ConsumerRecord | undefined, b: ConsumerRecord): boolean =>
+  a?.apiKeyId === b.apiKeyId && a.updatedAt === b.updatedAt && a.plan === b.plan && a.keyPlan === b.keyPlan;
+
 const isWriteConflict = (error: unknown): boolean => error instanceof KeyWriteConflictError || (error as { name?: unknown })?.name === 'KeyWriteConflictError';
+
+/** False when another request changed the record first. */
+async function writeUnlessConflict(write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isWriteConflict(error)) return false;
+    throw error;
+  }
+}
 
 async function writeOrConflict(write: () => Promise<void>): Promise<void> {
   try {

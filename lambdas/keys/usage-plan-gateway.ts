@@ -11,6 +11,7 @@ import {
   DeleteApiKeyCommand,
   DeleteUsagePlanKeyCommand,
   GetUsageCommand,
+  GetUsagePlanKeyCommand,
   GetUsagePlansCommand,
 } from '@aws-sdk/client-api-gateway';
 import { USAGE_KEY_OWNER_TAG } from '../shared/plans';
@@ -27,6 +28,7 @@ export interface UsagePlanGateway {
   usagePlanId(name: string): Promise<string | undefined>;
   /** A new enabled API key for a consumer; its value is random and never leaves dualgate. */
   createUsageKey(sub: string): Promise<{ id: string; value: string }>;
+  /** Idempotent: a key that is already in the plan is fine. */
   addToPlan(usagePlanId: string, keyId: string): Promise<void>;
   /** Idempotent: a key that is not in the plan is fine. */
   removeFromPlan(usagePlanId: string, keyId: string): Promise<void>;
@@ -152,7 +154,21 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
     try {
       await this.client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId, keyType: 'API_KEY' }));
     } catch (error) {
+      // CreateUsagePlanKey of a key already in the plan answers ConflictException (409, "the request configuration
+      // has conflicts"). That type is not specific to it (the local emulator also uses it for a key in another
+      // plan of the stage), so a conflict is success only once GetUsagePlanKey finds the key in this plan.
+      if (errorName(error) === 'ConflictException' && (await this.isInPlan(usagePlanId, keyId))) return;
       throw new UsagePlanUnavailableError('CreateUsagePlanKey failed', { cause: error });
+    }
+  }
+
+  private async isInPlan(usagePlanId: string, keyId: string): Promise<boolean> {
+    try {
+      await this.client.send(new GetUsagePlanKeyCommand({ usagePlanId, keyId }));
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'NotFoundException') return false;
+      throw new UsagePlanUnavailableError('GetUsagePlanKey failed', { cause: error });
     }
   }
 

@@ -154,7 +154,12 @@ export interface ConsumerRecord {
   readonly sub: string;
   /** The assigned plan; absent while the record is being deleted (the consumer is then on the shared key). */
   readonly plan?: string;
-  /** The plan whose usage plan holds the key now. */
+  /**
+   * The plan whose usage plan holds the key while the record is settled (`keyPlan === plan`). A PUT that changes the
+   * plan first writes the new `plan` beside the old `keyPlan`, then moves the key, then sets `keyPlan`: while the two
+   * differ, the key may be in any of the API's usage plans or none, and the next PUT moves it (a PUT of a settled
+   * record trusts it and calls no API Gateway).
+   */
   readonly keyPlan: string;
   /** API Gateway's id of the consumer's usage key. */
   readonly apiKeyId: string;

@@ -77,7 +77,11 @@ describe('plans on AWS', () => {
     });
   });
 
-  type Statement = { Sid: string; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+  type Statement = { Sid: string; Effect: string; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+  /** `::/tags/${UrlEncodedResourceARN}` of every API key in the stack's Region (eu-west-1). */
+  const API_KEY_TAGS = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:eu-west-1::/tags/arn%3A', { Ref: 'AWS::Partition' }, '%3Aapigateway%3Aeu-west-1%3A%3A%2Fapikeys%2F*']],
+  };
   const usagePlanAccess = (): Statement[] => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GatePlansUsagePlanAccess') } });
     expect(Object.keys(policies)).toHaveLength(1);
@@ -95,11 +99,49 @@ describe('plans on AWS', () => {
   it('lets the key API create keys only with its owner tag, and tag nothing else', () => {
     const statements = Object.fromEntries(usagePlanAccess().map((statement) => [statement.Sid, statement]));
     const ownTag = { StringEquals: { 'aws:RequestTag/dualgate:owner': owner() }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['dualgate:owner'] } };
-    expect(statements['CreateOwnUsageKeys']).toMatchObject({ Action: 'apigateway:POST', Condition: ownTag });
+    expect(statements['CreateOwnUsageKeys']).toMatchObject({ Effect: 'Allow', Action: 'apigateway:POST', Condition: ownTag });
     expect(JSON.stringify(statements['CreateOwnUsageKeys']?.Resource)).toMatch(/::\/apikeys"\]\]\}$/);
-    // CreateApiKey with tags is also apigateway:PUT on the new key's tags resource.
-    expect(statements['TagOwnUsageKeysOnCreate']).toMatchObject({ Action: 'apigateway:PUT', Condition: ownTag });
-    expect(JSON.stringify(statements['TagOwnUsageKeysOnCreate']?.Resource)).toMatch(/::\/tags\/\*"\]\]\}$/);
+    // CreateApiKey with tags is also apigateway:PUT on the new key's tags resource: API keys' only, URL-encoded.
+    expect(statements['TagOwnUsageKeysOnCreate']).toEqual({ Sid: 'TagOwnUsageKeysOnCreate', Effect: 'Allow', Action: 'apigateway:PUT', Resource: API_KEY_TAGS, Condition: ownTag });
+  });
+
+  it('issue 4: tags only API keys (the one being created included), never a REST API, a stage or a usage plan', () => {
+    const tagging = usagePlanAccess().find((statement) => statement.Sid === 'TagOwnUsageKeysOnCreate');
+    const pattern = inAwsPartition(tagging?.Resource);
+    const apiKey = (id: string, region = 'eu-west-1') => `arn:aws:apigateway:${region}::/apikeys/${id}`;
+    // At CreateApiKey the key has no id: its tags resource names `*` in the id's place (URL-encoded ARN, `*` kept).
+    expect(iamResourceMatches(pattern, tagsResourceOf(apiKey('*')))).toBe(true);
+    expect(iamResourceMatches(pattern, tagsResourceOf(apiKey('a1b2c3d4e5')))).toBe(true);
+    for (const other of [
+      'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5',
+      'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod',
+      'arn:aws:apigateway:eu-west-1::/usageplans/up1234',
+      'arn:aws:apigateway:eu-west-1::/domainnames/api.example.com',
+      apiKey('a1b2c3d4e5', 'eu-central-1'),
+    ]) {
+      expect(iamResourceMatches(pattern, tagsResourceOf(other)), other).toBe(false);
+    }
+    // The old statement's resource, `::/tags/*`, matched them all.
+    expect(iamResourceMatches('arn:aws:apigateway:eu-west-1::/tags/*', tagsResourceOf('arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5'))).toBe(true);
+  });
+
+  it('issue 4: refuses to re-tag a key that carries another owner tag, and still lets a tagged create through', () => {
+    const deny = usagePlanAccess().find((statement) => statement.Sid === 'DenyRetaggingOtherOwnersKeys');
+    expect(deny).toEqual({
+      Sid: 'DenyRetaggingOtherOwnersKeys',
+      Effect: 'Deny',
+      Action: 'apigateway:PUT',
+      Resource: API_KEY_TAGS,
+      Condition: { Null: { 'aws:ResourceTag/dualgate:owner': 'false' }, StringNotEquals: { 'aws:ResourceTag/dualgate:owner': owner() } },
+    });
+    const denies = (resourceTags: Record<string, string>) => denyConditionHolds(deny?.Condition ?? {}, resourceTags);
+    // A key being created has no resource tags yet: not denied (StringNotEqualsIfExists alone would deny it).
+    expect(denies({})).toBe(false);
+    expect(denyConditionHolds({ StringNotEqualsIfExists: { 'aws:ResourceTag/dualgate:owner': owner() } }, {})).toBe(true);
+    expect(denies({ 'dualgate:owner': 'OtherStack-1a2b3c4d' })).toBe(true);
+    expect(denies({ 'dualgate:owner': owner() })).toBe(false);
+    // The remaining risk (SECURITY.md): a key without any dualgate:owner tag looks like one being created.
+    expect(denies({ team: 'payments' })).toBe(false);
   });
 
   it('lets the key API delete only API keys that carry its owner tag', () => {
@@ -116,12 +158,23 @@ describe('plans on AWS', () => {
     const statements = usagePlanAccess();
     const planIds = Object.keys(template.findResources('AWS::ApiGateway::UsagePlan'));
     const rendered = Object.fromEntries(statements.map((statement) => [statement.Sid, `${statement.Action} ${JSON.stringify(statement.Resource)}`]));
-    expect(Object.keys(rendered).sort()).toEqual(['AddKeysToOwnUsagePlans', 'CreateOwnUsageKeys', 'DeleteOwnUsageKeys', 'ReadOwnUsagePlans', 'RemoveKeysFromOwnUsagePlans', 'TagOwnUsageKeysOnCreate']);
+    expect(Object.keys(rendered).sort()).toEqual([
+      'AddKeysToOwnUsagePlans',
+      'CreateOwnUsageKeys',
+      'DeleteOwnUsageKeys',
+      'DenyRetaggingOtherOwnersKeys',
+      'ReadOwnUsagePlans',
+      'RemoveKeysFromOwnUsagePlans',
+      'TagOwnUsageKeysOnCreate',
+    ]);
+    expect(statements.filter((statement) => statement.Effect === 'Deny').map((statement) => statement.Sid)).toEqual(['DenyRetaggingOtherOwnersKeys']);
     for (const resource of Object.values(rendered)) expect(resource).not.toMatch(/"\*"|usageplans\/\*/);
     for (const id of planIds) {
       expect(rendered['AddKeysToOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys"`);
       expect(rendered['RemoveKeysFromOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys/*"`);
       expect(rendered['ReadOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/usage"`);
+      // GetUsagePlanKey: is the key already in the plan (CreateUsagePlanKey answered ConflictException)?
+      expect(rendered['ReadOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys/*"`);
     }
     expect(rendered['AddKeysToOwnUsagePlans']).toMatch(/^apigateway:POST /);
     expect(rendered['RemoveKeysFromOwnUsagePlans']).toMatch(/^apigateway:DELETE /);
@@ -133,6 +186,42 @@ describe('plans on AWS', () => {
     expect([...authorizerActions].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
   });
 });
+
+/** A policy resource as IAM sees it in the aws partition: the Fn::Join of strings and the partition. */
+function inAwsPartition(resource: unknown): string {
+  const [separator, parts] = (resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      if ((part as { Ref?: unknown }).Ref === 'AWS::Partition') return 'aws';
+      throw new Error(`unexpected part ${JSON.stringify(part)}`);
+    })
+    .join(separator);
+}
+
+/** IAM's Resource matching: `*` any run of characters, `?` one, everything else literal and case-sensitive. */
+function iamResourceMatches(pattern: string, arn: string): boolean {
+  const source = [...pattern].map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${source}$`).test(arn);
+}
+
+/** API Gateway's Tags resource of a resource ARN (Service Authorization Reference): `::/tags/${UrlEncodedResourceARN}`. */
+const tagsResourceOf = (resourceArn: string) => `arn:aws:apigateway:eu-west-1::/tags/${encodeURIComponent(resourceArn)}`;
+
+/**
+ * Whether a Deny's conditions hold for resource tags, per IAM's rules for the operators used: all must hold; Null
+ * "false" means the key is present; a negated operator (with or without IfExists) holds for a missing key.
+ */
+function denyConditionHolds(condition: Record<string, Record<string, unknown>>, resourceTags: Record<string, string>): boolean {
+  return Object.entries(condition).every(([operator, keys]) =>
+    Object.entries(keys).every(([key, expected]) => {
+      const actual = key.startsWith('aws:ResourceTag/') ? resourceTags[key.slice('aws:ResourceTag/'.length)] : undefined;
+      if (operator === 'Null') return (actual === undefined) === (expected === 'true');
+      if (operator === 'StringNotEquals' || operator === 'StringNotEqualsIfExists') return actual === undefined || actual !== expected;
+      throw new Error(`operator ${operator} not modelled`);
+    }),
+  );
+}
 
 function all(template: Template) {
   return Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties as Record<string, unknown>);

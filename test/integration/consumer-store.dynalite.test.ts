@@ -10,7 +10,7 @@ import { UsageIdentifiers } from '../../lambdas/authorizer/usage-identifier';
 import { createKeysHandler, type KeysHandler } from '../../lambdas/keys/router';
 import { AwsUsagePlanGateway, createApiGatewayClient, UsagePlanUnavailableError, type UsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
 import { DynamoConsumerStore, consumerItemKey, type ConsumerStore } from '../../lambdas/shared/consumer-store';
-import { KeyStore, KeyWriteConflictError } from '../../lambdas/shared/key-store';
+import { KeyStore, KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import type { ConsumerRecord } from '../../lambdas/shared/plans';
 import { LOCAL_SHARED_USAGE_KEY, LOCAL_USAGE_KEY_OWNER, startLocalUsagePlans, type LocalUsagePlans } from '../../lib/local/usage-plans/local-usage-plans';
 import { DEMO_CATALOG } from '../support/demo-app';
@@ -210,6 +210,42 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     expect(created).toHaveLength(1);
     expect(fresh(before)).toEqual([]);
     expect(await store.getConsumerConsistent('unlucky')).toBeUndefined();
+  });
+
+  it('issue 3: a plan change whose last write fails puts the key back; record and usage plan agree, and a retry moves it', async () => {
+    const handler = handlerWith(store, gateway);
+    expect((await request(handler, 'PUT', 'mover', { plan: 'free' })).status).toBe(200);
+    const planOf = (keyId: string | undefined) => consumerKeys().find((key) => key.id === keyId)?.usagePlanId;
+    // The table refuses every write that would record the key in pro.
+    const failing: ConsumerStore = {
+      getConsumer: (sub) => store.getConsumer(sub),
+      getConsumerConsistent: (sub) => store.getConsumerConsistent(sub),
+      deleteConsumer: (expected) => store.deleteConsumer(expected),
+      putConsumer: async (next, expected) => {
+        if (next.keyPlan === 'pro') throw new KeyStoreUnavailableError('key table write failed');
+        await store.putConsumer(next, expected);
+      },
+    };
+    expect((await request(handlerWith(failing, gateway), 'PUT', 'mover', { plan: 'pro' })).status).toBe(503);
+    const after = await store.getConsumerConsistent('mover');
+    expect(after).toMatchObject({ plan: 'free', keyPlan: 'free' });
+    expect(planOf(after?.apiKeyId)).toBe('local-free');
+    expect(await request(handler, 'PUT', 'mover', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'mover', plan: 'pro', assigned: true } });
+    expect(planOf(after?.apiKeyId)).toBe('local-pro');
+    expect(plans.emulator.admit(after?.apiKeyValue)).toBe('ok');
+  });
+
+  it('a PUT finishes a move that stopped after the key had moved: adding it again to its usage plan is no error', async () => {
+    const handler = handlerWith(store, gateway);
+    expect((await request(handler, 'PUT', 'halfway', { plan: 'free' })).status).toBe(200);
+    const settled = (await store.getConsumerConsistent('halfway')) as ConsumerRecord;
+    // As a crash between the move and the last write leaves it: the record unsettled, the key already in pro.
+    await store.putConsumer({ ...settled, plan: 'pro', updatedAt: '2026-01-01T00:00:00.000Z' }, settled);
+    await gateway.removeFromPlan('local-free', settled.apiKeyId);
+    await gateway.addToPlan('local-pro', settled.apiKeyId);
+    expect(await request(handler, 'PUT', 'halfway', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'halfway', plan: 'pro', assigned: true } });
+    expect(await store.getConsumerConsistent('halfway')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
+    expect(consumerKeys().find((key) => key.id === settled.apiKeyId)?.usagePlanId).toBe('local-pro');
   });
 
   it('DELETE deletes the key and the record (the shared key from then on), and is idempotent', async () => {

@@ -2,11 +2,13 @@
 import {
   APIGatewayClient,
   APIGatewayServiceException,
+  ConflictException,
   CreateApiKeyCommand,
   CreateUsagePlanKeyCommand,
   DeleteApiKeyCommand,
   DeleteUsagePlanKeyCommand,
   GetUsageCommand,
+  GetUsagePlanKeyCommand,
   GetUsagePlansCommand,
   LimitExceededException,
   NotFoundException,
@@ -199,6 +201,126 @@ describe('PUT /consumers/{sub}', () => {
     expect((await call('PUT', 'carol', admin, { plan: 'pro' })).status).toBe(409);
     expect(apigw.commandCalls(CreateApiKeyCommand).length).toBeGreaterThan(0);
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(apigw.commandCalls(CreateApiKeyCommand).length);
+  });
+});
+
+/**
+ * API Gateway's usage-plan keys as state: a key is in at most one usage plan (every plan covers the one stage);
+ * adding it again answers ConflictException, as does adding it to a second plan; `failAddTo` makes adding to a plan fail.
+ */
+function usagePlanMembership() {
+  const planOfKey = new Map<string, string>();
+  const failAddTo = new Set<string>();
+  const notFound = () => new NotFoundException({ message: 'Invalid Usage Plan Key identifier specified', $metadata: {} });
+  apigw.on(CreateUsagePlanKeyCommand).callsFake(async (input: { usagePlanId: string; keyId: string }) => {
+    if (failAddTo.has(input.usagePlanId)) throw new Error('connection reset');
+    if (planOfKey.has(input.keyId)) throw new ConflictException({ message: 'Usage Plan Key already exists', $metadata: {} });
+    planOfKey.set(input.keyId, input.usagePlanId);
+    return {};
+  });
+  apigw.on(DeleteUsagePlanKeyCommand).callsFake(async (input: { usagePlanId: string; keyId: string }) => {
+    if (planOfKey.get(input.keyId) !== input.usagePlanId) throw notFound();
+    planOfKey.delete(input.keyId);
+    return {};
+  });
+  apigw.on(GetUsagePlanKeyCommand).callsFake(async (input: { usagePlanId: string; keyId: string }) => {
+    if (planOfKey.get(input.keyId) !== input.usagePlanId) throw notFound();
+    return { id: input.keyId, type: 'API_KEY' };
+  });
+  return { planOfKey, failAddTo };
+}
+
+const USAGE_PLAN_IDS: Record<string, string> = { free: 'up-free', pro: 'up-pro' };
+
+describe('PUT /consumers/{sub}: the key stays where the record says', () => {
+  it('issue 3: a PUT that fails to write leaves the key in the plan the record names, and the retry of the old plan finds it there', async () => {
+    const { planOfKey } = usagePlanMembership();
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).status).toBe(200);
+    expect(planOfKey.get('k-1')).toBe('up-free');
+    const put = store.putConsumer;
+    store.putConsumer = async () => {
+      throw new KeyStoreUnavailableError('key table write failed');
+    };
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    expect(planOfKey.get('k-1')).toBe(USAGE_PLAN_IDS[store.records.get('alice')?.keyPlan as string]);
+    store.putConsumer = put;
+    expect(await call('PUT', 'alice', admin, { plan: 'free' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: true } });
+    expect(store.records.get('alice')).toMatchObject({ plan: 'free', keyPlan: 'free' });
+    expect(planOfKey.get('k-1')).toBe('up-free');
+  });
+
+  it('moves the key back and restores the record when the write after the move fails (and did not land)', async () => {
+    const { planOfKey } = usagePlanMembership();
+    await call('PUT', 'alice', admin, { plan: 'free' });
+    const before = store.records.get('alice');
+    const put = store.putConsumer;
+    // Every write that would record the key in pro fails.
+    store.putConsumer = async (next, expected) => {
+      if (next.keyPlan === 'pro') throw new KeyStoreUnavailableError('key table write failed');
+      await put(next, expected);
+    };
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    expect(planOfKey.get('k-1')).toBe('up-free');
+    expect(store.records.get('alice')).toEqual(before);
+    expect(logLines.some((line) => line.includes('usage_key_move_unsettled'))).toBe(false);
+  });
+
+  it('when the key cannot be moved back, logs its id and leaves the record unsettled; retrying the PUT moves the key', async () => {
+    const { planOfKey, failAddTo } = usagePlanMembership();
+    await call('PUT', 'alice', admin, { plan: 'free' });
+    const put = store.putConsumer;
+    store.putConsumer = async (next, expected) => {
+      if (next.keyPlan === 'pro') throw new KeyStoreUnavailableError('key table write failed');
+      await put(next, expected);
+    };
+    failAddTo.add('up-free');
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
+    const unsettled = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['reason'] === 'usage_key_move_unsettled');
+    expect(unsettled).toMatchObject({ level: 'ERROR', apiKeyId: 'k-1' });
+    // The record says pro was asked and free is where the key last was for certain: a move to finish.
+    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'free' });
+    store.putConsumer = put;
+    failAddTo.clear();
+    apigw.resetHistory();
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(planOfKey.get('k-1')).toBe('up-pro');
+    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
+    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+  });
+
+  it('finishes a move that stopped after the first write (the key still in the old usage plan) on the next PUT of either plan', async () => {
+    const { planOfKey } = usagePlanMembership();
+    const interrupted: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'free', apiKeyId: 'k-1', apiKeyValue: 'alice-value-0000000000000', updatedAt: 't0', updatedBy: 'admin' };
+    planOfKey.set('k-1', 'up-free');
+    store.records.set('alice', interrupted);
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(200);
+    expect([planOfKey.get('k-1'), store.records.get('alice')?.keyPlan]).toEqual(['up-pro', 'pro']);
+    // Stopped again, the other way round (the key already in pro): a PUT of free moves it back.
+    store.records.set('alice', { ...interrupted, plan: 'free', keyPlan: 'pro' });
+    planOfKey.set('k-1', 'up-pro');
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).status).toBe(200);
+    expect([planOfKey.get('k-1'), store.records.get('alice')?.keyPlan]).toEqual(['up-free', 'free']);
+    // And one that stopped after the key had already moved: adding it again is no error.
+    store.records.set('alice', { ...interrupted, plan: 'pro', keyPlan: 'free' });
+    planOfKey.set('k-1', 'up-pro');
+    expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(200);
+    expect([planOfKey.get('k-1'), store.records.get('alice')?.keyPlan]).toEqual(['up-pro', 'pro']);
+  });
+
+  it('costs one read and no API Gateway call when the record is settled in the plan asked for', async () => {
+    await call('PUT', 'alice', admin, { plan: 'pro' });
+    apigw.resetHistory();
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(apigw.calls()).toHaveLength(0);
+  });
+
+  it('a DELETE of a record left unsettled takes the key out of every usage plan it may be in', async () => {
+    const { planOfKey } = usagePlanMembership();
+    store.records.set('alice', { sub: 'alice', plan: 'pro', keyPlan: 'free', apiKeyId: 'k-1', apiKeyValue: 'alice-value-0000000000000', updatedAt: 't0', updatedBy: 'admin' });
+    planOfKey.set('k-1', 'up-pro');
+    expect((await call('DELETE', 'alice', admin)).status).toBe(200);
+    expect(planOfKey.has('k-1')).toBe(false);
+    expect(store.records.has('alice')).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The slice of API Gateway's control plane the key API calls (CreateApiKey, DeleteApiKey, CreateUsagePlanKey,
- * DeleteUsagePlanKey, GetUsage), served over HTTP from the emulator, as dynalite serves DynamoDB: the key API's
- * own code and SDK client run unchanged, pointed here by DUALGATE_APIGATEWAY_ENDPOINT. REST JSON as the SDK
+ * GetUsagePlanKey, DeleteUsagePlanKey, GetUsage), served over HTTP from the emulator, as dynalite serves DynamoDB:
+ * the key API's own code and SDK client run unchanged, pointed here by DUALGATE_APIGATEWAY_ENDPOINT. REST JSON as the SDK
  * speaks it; errors carry `x-amzn-errortype`. Loopback only; requests are not signed-checked.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -60,6 +60,10 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
       if (typeof body['keyId'] !== 'string' || body['keyType'] !== 'API_KEY') throw new UsagePlanError('BadRequestException', 'keyId and keyType API_KEY are required');
       const key = emulator.createUsagePlanKey(planId, body['keyId']);
       return reply(response, 201, { id: key.id, type: 'API_KEY', name: key.name, value: key.value });
+    }
+    if (method === 'GET' && segments.length === 4 && keyId) {
+      const key = emulator.getUsagePlanKey(planId, keyId);
+      return reply(response, 200, { id: key.id, type: 'API_KEY', name: key.name, value: key.value });
     }
     if (method === 'DELETE' && segments.length === 4 && keyId) {
       emulator.deleteUsagePlanKey(planId, keyId);

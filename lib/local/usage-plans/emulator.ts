@@ -2,9 +2,9 @@
  * API Gateway usage plans, emulated for local mode: usage plans with a throttle and a quota, API keys, the keys
  * of each plan, and per key a token bucket and a quota counter. The local gateway asks `admit()` about every
  * request to a method that requires an API key; the control-plane server (control-plane.ts) answers the key
- * API's CreateApiKey, CreateUsagePlanKey, DeleteUsagePlanKey, DeleteApiKey and GetUsage calls from the same
- * state. Definitions are what a template holds (AWS::ApiGateway::UsagePlan, ApiKey, UsagePlanKey), so
- * `dualgate dev` can build them from a cloud assembly.
+ * API's CreateApiKey, CreateUsagePlanKey, GetUsagePlanKey, DeleteUsagePlanKey, DeleteApiKey and GetUsage calls
+ * from the same state. Definitions are what a template holds (AWS::ApiGateway::UsagePlan, ApiKey,
+ * UsagePlanKey), so `dualgate dev` can build them from a cloud assembly.
  */
 import { randomBytes } from 'node:crypto';
 import type { PlanQuota } from '../../../lambdas/shared/plans';
@@ -148,6 +148,14 @@ export class UsagePlanEmulator {
     if (current !== undefined) throw new UsagePlanError('ConflictException', 'API Key is already associated with a usage plan for this API stage');
     this.planOfKey.set(keyId, usagePlanId);
     this.onChange();
+    return key;
+  }
+
+  /** GetUsagePlanKey: the key, if it is in that plan (NotFoundException otherwise, as API Gateway answers). */
+  getUsagePlanKey(usagePlanId: string, keyId: string): ApiKeyDefinition {
+    if (!this.plans.has(usagePlanId)) throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan ID specified');
+    const key = this.keysById.get(keyId);
+    if (!key || this.planOfKey.get(keyId) !== usagePlanId) throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan Key specified');
     return key;
   }
 

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { CreateUsagePlanKeyCommand, DeleteApiKeyCommand, GetUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsagePlanEmulator } from '../../../lib/local/usage-plans/emulator';
 import { LOCAL_SHARED_USAGE_KEY, startLocalUsagePlans } from '../../../lib/local/usage-plans/local-usage-plans';
-import { AwsUsagePlanGateway, createApiGatewayClient, UsageKeyLimitError } from '../../../lambdas/keys/usage-plan-gateway';
+import { AwsUsagePlanGateway, createApiGatewayClient, UsageKeyLimitError, UsagePlanUnavailableError } from '../../../lambdas/keys/usage-plan-gateway';
 
 const PLANS = { tiny: { id: 'p-tiny', name: 'tiny', throttle: { rateLimitPerSecond: 1, burstLimit: 2 }, quota: { limit: 3, period: 'DAY' as const } } };
 
@@ -82,6 +82,25 @@ describe('the key API client against the emulated control plane', () => {
       await expect(gateway.createUsageKey('bob')).rejects.toBeInstanceOf(UsageKeyLimitError);
     } finally {
       await plane.close();
+    }
+  });
+
+  it('counts adding a key to the plan it is already in as success, and still refuses a key in another plan of the stage', async () => {
+    const local = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 10, burstLimit: 10 }, gold: { rateLimitPerSecond: 100, burstLimit: 100 } }, host: '127.0.0.1' });
+    try {
+      const client = createApiGatewayClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const gateway = new AwsUsagePlanGateway(client);
+      const key = await gateway.createUsageKey('alice');
+      await gateway.addToPlan('local-free', key.id);
+      // API Gateway's answer to the repeat is ConflictException (409); the emulator answers the same.
+      await expect(client.send(new CreateUsagePlanKeyCommand({ usagePlanId: 'local-free', keyId: key.id, keyType: 'API_KEY' }))).rejects.toMatchObject({ name: 'ConflictException', $metadata: { httpStatusCode: 409 } });
+      await expect(gateway.addToPlan('local-free', key.id)).resolves.toBeUndefined();
+      // GetUsagePlanKey tells the two conflicts apart: the key is in free, not in gold.
+      await expect(client.send(new GetUsagePlanKeyCommand({ usagePlanId: 'local-gold', keyId: key.id }))).rejects.toMatchObject({ name: 'NotFoundException' });
+      await expect(gateway.addToPlan('local-gold', key.id)).rejects.toBeInstanceOf(UsagePlanUnavailableError);
+      expect(local.emulator.snapshot().planKeys.filter((member) => member.keyId === key.id)).toEqual([{ usagePlanId: 'local-free', keyId: key.id }]);
+    } finally {
+      await local.stop();
     }
   });
 
