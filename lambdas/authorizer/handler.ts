@@ -22,8 +22,14 @@ await Promise.all([
   }),
   loadsKeyTableAtInit(settings, process.env)
     ? keyTable.load().catch((error: unknown) => {
-        // Not fatal either: the first request that needs the table loads it again, or fails closed.
-        logger.error('key table client failed to load at init', { reason: 'key_store_unavailable', ...errorFields(error) });
+        // Not fatal either: the first request that needs the table loads it again, or fails closed. The cause says
+        // what failed (a missing chunk, the SDK's own initialisation), as decision lines do.
+        const cause = error instanceof Error ? error.cause : undefined;
+        logger.error('key table client failed to load at init', {
+          reason: 'key_store_unavailable',
+          ...errorFields(error),
+          ...(cause instanceof Error ? { causeName: cause.name, causeMessage: cause.message.slice(0, 300) } : {}),
+        });
       })
     : undefined,
 ]);
