@@ -10,7 +10,10 @@
  *             loads the SDK's chunk eagerly);
  *   - 300 routes: the key-first start with a generated 300-route, 100-scope table in its route-table file;
  *   - naive SDK: a minimal handler with a DynamoDBClient at module scope making one GetItem, bundled exactly as
- *             the authorizer: the floor any Lambda that reads DynamoDB pays.
+ *             the authorizer: the floor any Lambda that reads DynamoDB pays;
+ *   - JWT floor: a minimal handler that fetches the JWKS at init (node:http) and checks a JWT's RS256 signature
+ *             with one crypto.verify, bundled the same way: the floor any JWT authorizer pays (no claims checked,
+ *             no configuration read, one log line).
  * The authorizer's I/O is a loopback stub in this process: a JWKS document and a DynamoDB endpoint that
  * answers GetItem with a canned key item. So the first decision pays for the SDK's first request
  * (middleware, credentials from the environment, signing, a TCP connect) but not for a network.
@@ -79,6 +82,8 @@ export interface ColdStartResults {
   init_ms_300_routes: number;
   /** A minimal DynamoDB GetItem handler, bundled as the authorizer is. */
   naive_sdk_ms: number;
+  /** A minimal JWT check (JWKS fetched at init, one crypto.verify), bundled as the authorizer is: jwt_first_ms's floor. */
+  jwt_floor_ms: number;
   bare_node_ms: number;
   ratio: number;
   shipped: { bundling: BundlingChoice; node_options: string };
@@ -100,6 +105,29 @@ const client = new DynamoDBClient({ endpoint: process.env.DUALGATE_DYNAMODB_ENDP
 export async function handler() {
   const { Item } = await client.send(new GetItemCommand({ TableName: process.env.DUALGATE_KEY_TABLE, Key: { keyHash: { S: 'naive' } } }));
   return { principalId: Item ? 'found' : 'none' };
+}
+`;
+
+/**
+ * The JWT floor: the JWKS fetched over node:http during init, the signature checked with crypto.verify. It checks
+ * nothing else (no claims, no kid lookup), so it is a lower bound for jwt_first_ms, not an authorizer.
+ */
+const JWT_FLOOR_HANDLER = `
+import { request } from 'node:http';
+import { createPublicKey, verify } from 'node:crypto';
+const jwksUri = JSON.parse(process.env.DUALGATE_ISSUERS)[0].jwksUri;
+const body = await new Promise((resolve, reject) => request(jwksUri, (response) => {
+  let text = '';
+  response.on('data', (chunk) => (text += chunk));
+  response.on('end', () => resolve(text));
+}).on('error', reject).end());
+const publicKey = createPublicKey({ key: JSON.parse(body).keys[0], format: 'jwk' });
+export async function handler(event) {
+  const [header, payload, signature] = event.headers.Authorization.slice(7).split('.');
+  if (!verify('RSA-SHA256', Buffer.from(header + '.' + payload), publicKey, Buffer.from(signature, 'base64url'))) throw new Error('Unauthorized');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  process.stdout.write(JSON.stringify({ decision: 'allow', sub: claims.sub }) + '\\n');
+  return { principalId: claims.sub, context: { authMethod: 'jwt' } };
 }
 `;
 
@@ -199,6 +227,9 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const naiveEntry = join(workDir, 'naive-sdk.mjs');
     writeFileSync(naiveEntry, NAIVE_SDK_HANDLER);
     const naiveFile = (await bundleLambda(naiveEntry, join(workDir, 'naive'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
+    const jwtFloorEntry = join(workDir, 'jwt-floor.mjs');
+    writeFileSync(jwtFloorEntry, JWT_FLOOR_HANDLER);
+    const jwtFloorFile = (await bundleLambda(jwtFloorEntry, join(workDir, 'jwt-floor'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
     const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
     const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
 
@@ -251,6 +282,7 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       requests: 1,
     });
     variants.push({ name: 'naive-sdk', file: naiveFile, nodeOptions: '', requests: 1 });
+    variants.push({ name: 'jwt-floor', file: jwtFloorFile, nodeOptions: '', event: jwtEvent, requests: 1 });
     const envOf = (variant: Variant): NodeJS.ProcessEnv => ({
       ...baseEnv,
       NODE_OPTIONS: variant.nodeOptions,
@@ -321,6 +353,7 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       jwt_first_ms: figures[`${SHIPPED_CHOICE}+jwt`]!.init_ms,
       init_ms_300_routes: figures[`${SHIPPED_CHOICE}+300-routes`]!.init_ms,
       naive_sdk_ms: figures['naive-sdk']!.init_ms,
+      jwt_floor_ms: figures['jwt-floor']!.init_ms,
       bare_node_ms: round(bareMs, 2),
       ratio: shipped.ratio,
       shipped: { bundling: SHIPPED_CHOICE, node_options: AUTHORIZER_NODE_OPTIONS },
