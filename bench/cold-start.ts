@@ -2,11 +2,18 @@
  * Cold start: build every Lambda bundle with esbuild exactly as NodejsFunction does (options from
  * lib/bundling.ts), then time fresh `node` processes, interleaved:
  *   - bare:   `node -e ''`, a process doing nothing;
- *   - init:   `node driver.mjs <authorizer bundle>`: import the bundle (module scope reads the route table file,
- *             builds the clients and verifier, top-level await loads the JWKS), make the first decision, exit;
- *   - 300 routes: the same with a generated 300-route, 100-scope table in its route-table file;
+ *   - init (key first): `node driver.mjs <authorizer bundle>`: import the bundle (module scope reads the route
+ *             table file, builds the verifier, top-level await loads the JWKS), make the first decision with an
+ *             API key (which loads the SDK's chunk and reads the key), exit;
+ *   - JWT first: the same with a JWT as the first credential (the SDK's chunk is never loaded);
+ *   - JWT first, provisioned: the same under `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency` (init
+ *             loads the SDK's chunk eagerly);
+ *   - 300 routes: the key-first start with a generated 300-route, 100-scope table in its route-table file;
  *   - naive SDK: a minimal handler with a DynamoDBClient at module scope making one GetItem, bundled exactly as
- *             the authorizer: the floor any Lambda that reads DynamoDB pays.
+ *             the authorizer: the floor any Lambda that reads DynamoDB pays;
+ *   - JWT floor: a minimal handler that fetches the JWKS at init (node:http) and checks a JWT's RS256 signature
+ *             with one crypto.verify, bundled the same way: the floor any JWT authorizer pays (no claims checked,
+ *             no configuration read, one log line).
  * The authorizer's I/O is a loopback stub in this process: a JWKS document and a DynamoDB endpoint that
  * answers GetItem with a canned key item. So the first decision pays for the SDK's first request
  * (middleware, credentials from the environment, signing, a TCP connect) but not for a network.
@@ -14,7 +21,7 @@
  * `--enable-source-maps`, which the stack sets in NODE_OPTIONS.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +34,8 @@ import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteCon
 import { scopeCatalog, type RouteRule } from '../lambdas/shared/route-table';
 import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
 import { DEMO_ROUTE_TABLE } from '../lib/demo/demo-routes';
-import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, newKey } from './fixtures';
+import { bundleBytes } from './bundle-files';
+import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, newKey, signAccessToken } from './fixtures';
 import { median, nowNs, round } from './stats';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -60,20 +68,29 @@ interface VariantFigures {
 }
 
 export interface ColdStartResults {
-  /** index.mjs bytes per Lambda, for the shipped choice. */
+  /** JavaScript bytes per Lambda (index.mjs and every chunk), for the shipped choice. */
   bundle_bytes: Record<string, number>;
+  /** Bytes a start parses before the first decision can run: index.mjs and the chunks it imports statically. */
+  init_bundle_bytes: Record<string, number>;
+  /** The shipped authorizer, first decision with an API key (its SDK chunk loads on that request). */
   init_ms: number;
+  /** The same start and decision as `init_ms`: process start to the first key decision. */
+  key_first_ms: number;
+  /** Process start to the first JWT decision, JWKS served locally: the SDK is never loaded. */
+  jwt_first_ms: number;
   /** The shipped authorizer with a 300-route, 100-scope table. */
   init_ms_300_routes: number;
   /** A minimal DynamoDB GetItem handler, bundled as the authorizer is. */
   naive_sdk_ms: number;
+  /** A minimal JWT check (JWKS fetched at init, one crypto.verify), bundled as the authorizer is: jwt_first_ms's floor. */
+  jwt_floor_ms: number;
   bare_node_ms: number;
   ratio: number;
   shipped: { bundling: BundlingChoice; node_options: string };
   /** Every variant, same run: `<bundling>` or `<bundling>+source-maps`. */
   variants: Record<string, VariantFigures & { ratio: number }>;
-  /** index.mjs and index.mjs.map bytes per Lambda, per bundling choice. */
-  bytes: Record<BundlingChoice, Record<string, { js: number; map: number }>>;
+  /** JavaScript and source-map bytes per Lambda (all files), per bundling choice. */
+  bytes: Record<BundlingChoice, Record<string, { js: number; map: number; init_js: number }>>;
 }
 
 /** Lambda name → entry file: the shipped bundles (authorizer, keys) and the demo's backends. */
@@ -91,6 +108,29 @@ export async function handler() {
 }
 `;
 
+/**
+ * The JWT floor: the JWKS fetched over node:http during init, the signature checked with crypto.verify. It checks
+ * nothing else (no claims, no kid lookup), so it is a lower bound for jwt_first_ms, not an authorizer.
+ */
+const JWT_FLOOR_HANDLER = `
+import { request } from 'node:http';
+import { createPublicKey, verify } from 'node:crypto';
+const jwksUri = JSON.parse(process.env.DUALGATE_ISSUERS)[0].jwksUri;
+const body = await new Promise((resolve, reject) => request(jwksUri, (response) => {
+  let text = '';
+  response.on('data', (chunk) => (text += chunk));
+  response.on('end', () => resolve(text));
+}).on('error', reject).end());
+const publicKey = createPublicKey({ key: JSON.parse(body).keys[0], format: 'jwk' });
+export async function handler(event) {
+  const [header, payload, signature] = event.headers.Authorization.slice(7).split('.');
+  if (!verify('RSA-SHA256', Buffer.from(header + '.' + payload), publicKey, Buffer.from(signature, 'base64url'))) throw new Error('Unauthorized');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  process.stdout.write(JSON.stringify({ decision: 'allow', sub: claims.sub }) + '\\n');
+  return { principalId: claims.sub, context: { authMethod: 'jwt' } };
+}
+`;
+
 /** What the construct writes beside the authorizer bundle for a route table. */
 function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
   const config: RuntimeRouteConfig = { version: 2, routeTable: compileRouteTable(routes), catalog: scopeCatalog(routes), managementBasePath: '/keys' };
@@ -100,11 +140,10 @@ function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
 }
 
 /** esbuild with the shipped options (lib/bundling.ts), optionally leaving the SDK external. */
-export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; file: string }> {
-  const file = join(outDir, LAMBDA_BUNDLE_FILE);
+export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; init_js: number; file: string }> {
   // The one bundling definition (lib/bundling.ts) the package build and the construct use.
-  await build(esbuildOptions(entry, file, external));
-  return { js: statSync(file).size, map: statSync(`${file}.map`).size, file };
+  await build(esbuildOptions(entry, outDir, external));
+  return { ...bundleBytes(outDir), file: join(outDir, LAMBDA_BUNDLE_FILE) };
 }
 
 /** The stubbed I/O: GET /jwks serves the JWKS, POST / answers DynamoDB GetItem with `item` (anything else: a 400). */
@@ -140,6 +179,8 @@ const imported = performance.now();
 const result = await handler(JSON.parse(process.env.BENCH_EVENT));
 const decided = performance.now();
 if (!result || typeof result.principalId !== 'string') process.exit(3);
+// The decision the variant is about (an API key's, a JWT's), not some other path's.
+if (process.env.BENCH_AUTH_METHOD && result.context?.authMethod !== process.env.BENCH_AUTH_METHOD) process.exit(4);
 process.stdout.write('\\n@@bench ' + JSON.stringify({ imported, decided }) + '\\n');
 process.exit(0);
 `;
@@ -179,13 +220,16 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
       for (const [name, entry] of Object.entries(entries)) {
         const built = await bundleLambda(entry, join(workDir, choice, name), BUNDLING_CHOICES[choice]);
-        bytes[choice][name] = { js: built.js, map: built.map };
+        bytes[choice][name] = { js: built.js, map: built.map, init_js: built.init_js };
         if (name === 'authorizer') authorizerFiles[choice] = built.file;
       }
     }
     const naiveEntry = join(workDir, 'naive-sdk.mjs');
     writeFileSync(naiveEntry, NAIVE_SDK_HANDLER);
     const naiveFile = (await bundleLambda(naiveEntry, join(workDir, 'naive'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
+    const jwtFloorEntry = join(workDir, 'jwt-floor.mjs');
+    writeFileSync(jwtFloorEntry, JWT_FLOOR_HANDLER);
+    const jwtFloorFile = (await bundleLambda(jwtFloorEntry, join(workDir, 'jwt-floor'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
     const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
     const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
 
@@ -195,6 +239,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     stopServers.push(() => new Promise((done) => stub.server.close(() => done())));
     const driver = join(workDir, 'driver.mjs');
     writeFileSync(driver, DRIVER);
+    const keyEvent = JSON.stringify(authorizerEvent(key));
+    const jwtEvent = JSON.stringify(authorizerEvent(signAccessToken(signingKey, { iss: stub.url })));
 
     const baseEnv: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
@@ -207,19 +253,43 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       AWS_ACCESS_KEY_ID: 'bench',
       AWS_SECRET_ACCESS_KEY: 'bench',
       LOG_LEVEL: 'INFO',
-      BENCH_EVENT: JSON.stringify(authorizerEvent(key)),
     };
-    const variants: { name: string; file: string; nodeOptions: string; config?: string; requests: number }[] = [];
+    interface Variant {
+      name: string;
+      file: string;
+      nodeOptions: string;
+      config?: string;
+      /** The first (and only) decision's event: an API key unless said otherwise. */
+      event?: string;
+      env?: NodeJS.ProcessEnv;
+      /** Stub requests per start: the JWKS fetch, the GetItem. */
+      requests: number;
+    }
+    const variants: Variant[] = [];
     for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
       variants.push({ name: choice, file: authorizerFiles[choice], nodeOptions: '', config: demoConfig, requests: 2 });
       variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS, config: demoConfig, requests: 2 });
     }
     variants.push({ name: `${SHIPPED_CHOICE}+300-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: largeConfig, requests: 2 });
+    variants.push({ name: `${SHIPPED_CHOICE}+jwt`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: demoConfig, event: jwtEvent, requests: 1 });
+    variants.push({
+      name: `${SHIPPED_CHOICE}+jwt+provisioned`,
+      file: authorizerFiles[SHIPPED_CHOICE],
+      nodeOptions: AUTHORIZER_NODE_OPTIONS,
+      config: demoConfig,
+      event: jwtEvent,
+      env: { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' },
+      requests: 1,
+    });
     variants.push({ name: 'naive-sdk', file: naiveFile, nodeOptions: '', requests: 1 });
-    const envOf = (variant: (typeof variants)[number]): NodeJS.ProcessEnv => ({
+    variants.push({ name: 'jwt-floor', file: jwtFloorFile, nodeOptions: '', event: jwtEvent, requests: 1 });
+    const envOf = (variant: Variant): NodeJS.ProcessEnv => ({
       ...baseEnv,
       NODE_OPTIONS: variant.nodeOptions,
+      BENCH_EVENT: variant.event ?? keyEvent,
+      ...(variant.name === 'naive-sdk' ? {} : { BENCH_AUTH_METHOD: variant.event === jwtEvent ? 'jwt' : 'apiKey' }),
       ...(variant.config ? { [RUNTIME_CONFIG_FILE_VARIABLE]: variant.config } : {}),
+      ...variant.env,
     });
     const bare: number[] = [];
     const timings = new Map(variants.map((variant) => [variant.name, { wall: [] as number[], imported: [] as number[], decided: [] as number[] }]));
@@ -256,10 +326,10 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
         await timeProcess(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href], envOf(variant));
       }
     }
-    // Every init fetched the JWKS and read the key once: the I/O was really exercised.
+    // Every init fetched the JWKS, and every key-first start read the key once: the I/O was really exercised.
     const expectedRequests = variants.reduce((sum, variant) => sum + variant.requests, 0) * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
     if (stub.requests() - requestsBefore !== expectedRequests) {
-      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch and one GetItem per authorizer start, one GetItem per naive start)`);
+      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch per authorizer start, one GetItem per key-first and naive start)`);
     }
 
     const bareMs = median(bare);
@@ -277,9 +347,13 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const shipped = figures[shippedName]!;
     return {
       bundle_bytes: Object.fromEntries(Object.entries(bytes[SHIPPED_CHOICE]).map(([name, size]) => [name, size.js])),
+      init_bundle_bytes: Object.fromEntries(Object.entries(bytes[SHIPPED_CHOICE]).map(([name, size]) => [name, size.init_js])),
       init_ms: shipped.init_ms,
+      key_first_ms: shipped.init_ms,
+      jwt_first_ms: figures[`${SHIPPED_CHOICE}+jwt`]!.init_ms,
       init_ms_300_routes: figures[`${SHIPPED_CHOICE}+300-routes`]!.init_ms,
       naive_sdk_ms: figures['naive-sdk']!.init_ms,
+      jwt_floor_ms: figures['jwt-floor']!.init_ms,
       bare_node_ms: round(bareMs, 2),
       ratio: shipped.ratio,
       shipped: { bundling: SHIPPED_CHOICE, node_options: AUTHORIZER_NODE_OPTIONS },

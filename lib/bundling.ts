@@ -51,13 +51,19 @@ export const LAMBDA_BUNDLING = {
   format: 'esm',
   target: 'node22',
   mainFields: ['module', 'main'],
-  // ESM output: some bundled CommonJS dependencies still call require() for Node built-ins.
+  // ESM output: some bundled CommonJS dependencies still call require() for Node built-ins. Every output file
+  // (the entry and each chunk) starts with it.
   banner: "import { createRequire as __dgCreateRequire } from 'module'; const require = __dgCreateRequire(import.meta.url);",
   // Bundled, not taken from the runtime: tree-shaken to the commands used, and pinned (see README, Performance).
   externalModules: [] as readonly string[],
 } as const;
 
-/** Every bundle is one ESM file; its handler is `index.handler`. */
+/**
+ * Every bundle is a directory: its entry `index.mjs` (the handler is `index.handler`) and the chunks it imports,
+ * `chunk-<content hash>.mjs`, side by side. Code behind a dynamic `import()` (the authorizer's AWS SDK, see
+ * lambdas/authorizer/on-demand-key-table.ts) is a chunk that Node reads only when that import runs; shared
+ * code is a chunk of its own, so a class has one identity whichever side loaded it first.
+ */
 export const LAMBDA_BUNDLE_FILE = 'index.mjs';
 /** NODE_OPTIONS for the key API and the demo backends: stack traces in CloudWatch point at the TypeScript source. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
@@ -68,15 +74,21 @@ export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
  */
 export const AUTHORIZER_NODE_OPTIONS = '';
 
-/** esbuild's options for one bundle (a plain object, so this module needs no esbuild types). */
-export function esbuildOptions(entry: string, outfile: string, external: readonly string[] = LAMBDA_BUNDLING.externalModules) {
+/**
+ * esbuild's options for one bundle, written to `outdir` (a plain object, so this module needs no esbuild types).
+ * Everything lands flat in `outdir`: the construct copies that directory, files only, into the Lambda asset.
+ */
+export function esbuildOptions(entry: string, outdir: string, external: readonly string[] = LAMBDA_BUNDLING.externalModules) {
   return {
-    entryPoints: [path.resolve(PACKAGE_ROOT, entry)],
+    entryPoints: { [LAMBDA_BUNDLE_FILE.replace(/\.mjs$/, '')]: path.resolve(PACKAGE_ROOT, entry) },
     bundle: true,
     platform: 'node' as const,
     target: LAMBDA_BUNDLING.target,
     format: LAMBDA_BUNDLING.format,
-    outfile,
+    outdir,
+    splitting: true,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
     minify: LAMBDA_BUNDLING.minify,
     sourcemap: LAMBDA_BUNDLING.sourceMap,
     external: [...external],

@@ -20,7 +20,7 @@ export class LambdaCodeError extends Error {
   override readonly name = 'LambdaCodeError';
 }
 
-/** The directory holding `index.mjs` (and its map) for a bundle, by its entry (relative to the package root). */
+/** The directory holding `index.mjs`, its chunks and their maps for a bundle, by its entry (relative to the package root). */
 export function bundleDirectory(name: string, entry: string): string {
   if (!FROM_SOURCE) {
     const shipped = path.join(PACKAGE_ROOT, 'dist', 'lambdas', name);
@@ -36,14 +36,14 @@ const built = new Map<string, string>();
 function buildFromSource(name: string, entry: string): string {
   const cached = built.get(name);
   if (cached) return cached;
-  const hash = createHash('sha256').update(JSON.stringify(esbuildOptions(entry, LAMBDA_BUNDLE_FILE))).update(sourceFingerprint()).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(JSON.stringify(esbuildOptions(entry, '.'))).update(sourceFingerprint()).digest('hex').slice(0, 16);
   const dir = path.join(PACKAGE_ROOT, '.dist', 'bundles', hash, name);
   if (!existsSync(path.join(dir, LAMBDA_BUNDLE_FILE))) {
     // Build beside the target and rename: test workers may build the same bundle at once.
     const partial = `${dir}.${process.pid}.partial`;
     rmSync(partial, { recursive: true, force: true });
     const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: (options: object) => unknown };
-    esbuild.buildSync(esbuildOptions(entry, path.join(partial, LAMBDA_BUNDLE_FILE)));
+    esbuild.buildSync(esbuildOptions(entry, partial));
     mkdirSync(path.dirname(dir), { recursive: true });
     try {
       renameSync(partial, dir);

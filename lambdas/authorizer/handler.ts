@@ -1,25 +1,38 @@
 /**
  * Lambda entry point: wiring only. Clients, verifiers and caches live at module scope, built once per
- * container; the JWKS is fetched during init (top-level await), not on the first request.
+ * container; the JWKS is fetched during init (top-level await), not on the first request. The DynamoDB client
+ * is the exception: the AWS SDK loads on the first request that needs the table, unless init should load it
+ * (provisioned concurrency, plans: see `loadsKeyTableAtInit`).
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields } from '../shared/logger';
 import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
 import { readSettings } from '../shared/settings';
-import { buildAuthorizer } from './wiring';
+import { buildAuthorizer, loadsKeyTableAtInit } from './wiring';
 
 // The app's route table sits beside this bundle in the asset: read once per container.
 const { routeTable } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
-const { authorize, jwtPolicy, logger } = buildAuthorizer(readSettings(), routeTable);
+const settings = readSettings();
+const { authorize, jwtPolicy, keyTable, logger } = buildAuthorizer(settings, routeTable);
 
-if (jwtPolicy) {
-  try {
-    await jwtPolicy.hydrate();
-  } catch (error) {
+await Promise.all([
+  jwtPolicy?.hydrate().catch((error: unknown) => {
     // Not fatal: keys still work, and each JWT retries the fetch (within the fetcher's cooldown).
     logger.error('JWKS hydrate failed at init', { reason: 'jwks_unavailable', ...errorFields(error) });
-  }
-}
+  }),
+  loadsKeyTableAtInit(settings, process.env)
+    ? keyTable.load().catch((error: unknown) => {
+        // Not fatal either: the first request that needs the table loads it again, or fails closed. The cause says
+        // what failed (a missing chunk, the SDK's own initialisation), as decision lines do.
+        const cause = error instanceof Error ? error.cause : undefined;
+        logger.error('key table client failed to load at init', {
+          reason: 'key_store_unavailable',
+          ...errorFields(error),
+          ...(cause instanceof Error ? { causeName: cause.name, causeMessage: cause.message.slice(0, 300) } : {}),
+        });
+      })
+    : undefined,
+]);
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const outcome = await authorize(event);

@@ -2,14 +2,14 @@
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ConsumerLookup } from '../shared/consumer-store';
-import { DynamoConsumerLookup } from '../shared/consumer-store';
-import { createDynamoClient, DynamoKeyLookup, type KeyLookup, type KeyUsageWriter } from '../shared/key-store';
+import type { KeyLookup, KeyUsageWriter } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../shared/settings';
 import { ApiKeyPolicy } from './api-key-policy';
 import { createAuthorizer, type RouteAuthorization } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { LastUsedRecorder } from './last-used';
+import { OnDemandKeyTable, type KeyTableLoader, type KeyTableStores } from './on-demand-key-table';
 import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
 import { RouteBoundTable } from './route-policy';
@@ -20,7 +20,10 @@ export const MAX_KEY_CACHE_ENTRIES = 10_000;
 export const MAX_JWT_CACHE_ENTRIES = 2_000;
 
 export interface AuthorizerOverrides {
+  /** The client the key table uses once loaded (tests, benchmarks); it is still wrapped on demand. */
   dynamoClient?: DynamoDBClient;
+  /** How the key table is loaded on first use (tests). Default: import key-table-client.ts, the SDK's chunk. */
+  loadKeyTable?: KeyTableLoader;
   keyLookup?: KeyLookup;
   consumerLookup?: ConsumerLookup;
   /** Where `lastUsedAt` is written. Default: the DynamoDB lookup itself; with a `keyLookup` override, nowhere unless given. */
@@ -36,16 +39,15 @@ export interface AuthorizerOverrides {
 export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
-  let dynamoClient = overrides.dynamoClient;
-  const client = () => (dynamoClient ??= createDynamoClient(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}));
-  const dynamoLookup = overrides.keyLookup ? undefined : new DynamoKeyLookup(client(), settings.tableName);
-  const keyLookup: KeyLookup = overrides.keyLookup ?? (dynamoLookup as DynamoKeyLookup);
-  const usageWriter = overrides.usageWriter ?? dynamoLookup;
+  // Nothing here imports the AWS SDK: the key table loads it on first use (on-demand-key-table.ts).
+  const keyTable = new OnDemandKeyTable(overrides.loadKeyTable ?? (() => importKeyTable(settings, overrides.dynamoClient)));
+  const keyLookup: KeyLookup = overrides.keyLookup ?? keyTable;
+  const usageWriter = overrides.usageWriter ?? (overrides.keyLookup ? undefined : keyTable);
   const lastUsed = usageWriter ? new LastUsedRecorder({ writer: usageWriter, intervalSeconds: settings.lastUsedIntervalSeconds, logger, nowMs }) : undefined;
   // Plans only: without them nothing here runs, and the authorizer reads nothing more than before.
   const usageIdentifiers = settings.plans
     ? new UsageIdentifiers({
-        lookup: overrides.consumerLookup ?? new DynamoConsumerLookup(client(), settings.tableName),
+        lookup: overrides.consumerLookup ?? keyTable,
         sharedUsageKey: settings.plans.sharedUsageKey,
         cacheTtlSeconds: settings.keyCacheTtlSeconds,
         staleIfErrorSeconds: settings.staleIfErrorSeconds,
@@ -81,7 +83,28 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     ...(usageIdentifiers ? { usageIdentifiers } : {}),
     ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger, lastUsed };
+  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger, lastUsed, keyTable };
+}
+
+/**
+ * The split point: a dynamic import of a literal path, so esbuild emits key-table-client.ts and the AWS SDK as a
+ * chunk beside the bundle (lib/bundling.ts) that Node reads only when this runs.
+ */
+async function importKeyTable(settings: RuntimeSettings, client: DynamoDBClient | undefined): Promise<KeyTableStores> {
+  const { openKeyTable } = await import('./key-table-client');
+  return openKeyTable({ tableName: settings.tableName, ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), ...(client ? { client } : {}) });
+}
+
+/**
+ * Whether init loads the key table instead of leaving it to the first call that needs it:
+ * - under provisioned concurrency (Lambda sets `AWS_LAMBDA_INITIALIZATION_TYPE`), init runs before the environment
+ *   gets any request, so its time is on no request's path;
+ * - with plans, every allowed decision reads the caller's consumer record (a JWT's too), so the first request
+ *   needs the table whatever its credential; loading it during init overlaps the import with the JWKS fetch.
+ * Otherwise (on-demand init, no plans) a JWT-only container never loads the SDK.
+ */
+export function loadsKeyTableAtInit(settings: Pick<RuntimeSettings, 'plans'>, env: Readonly<Record<string, string | undefined>>): boolean {
+  return env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'provisioned-concurrency' || settings.plans !== undefined;
 }
 
 /** The table as the authorizer decides with it: by route (the default) or one policy per credential. */

@@ -14,6 +14,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { itemFromRecord, recordFromItem, type KeyRecord } from './key-record';
 import { KEY_TABLE } from './key-table';
+import { KeyStoreUnavailableError } from './key-store-errors';
+
+// Defined apart (no SDK import there) so that the authorizer's init code can name it; the key API imports it from here.
+export { KeyStoreUnavailableError };
 
 export interface KeyLookup {
   /** The stored key, or undefined when no item has that hash. Throws `KeyStoreUnavailableError` on I/O failure. */
@@ -27,13 +31,6 @@ export interface KeyUsageWriter {
    * gone. Resolves whether it wrote; rejects with `KeyStoreUnavailableError` on I/O failure.
    */
   recordUse(keyHash: string, usedAt: string, notAfter: string): Promise<boolean>;
-}
-
-export class KeyStoreUnavailableError extends Error {
-  override readonly name = 'KeyStoreUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface DynamoClientOptions {

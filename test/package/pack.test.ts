@@ -32,6 +32,15 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   }
 }
 
+/** Every `./chunk-*.mjs` that a bundle directory's files import, statically or dynamically. */
+function chunksReferencedIn(dir: string): string[] {
+  const referenced = new Set<string>();
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.mjs'))) {
+    for (const match of readFileSync(join(dir, file), 'utf8').matchAll(/["']\.\/(chunk-[A-Z0-9]+\.mjs)["']/g)) referenced.add(match[1]!);
+  }
+  return [...referenced].sort();
+}
+
 const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], cwd);
 const tsc = (args: string[]) => run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), ...args], app);
 const resources = (type: string) => Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
@@ -60,6 +69,10 @@ afterAll(() => {
 describe('the npm package, installed into the example app', () => {
   it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
     expect(files).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'bin/dualgate-cli.mjs']));
+    // The authorizer's AWS SDK is a chunk loaded on first use: every chunk its files import ships beside them.
+    const shippedChunks = files.filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file)).map((file) => file.replace('dist/lambdas/authorizer/', ''));
+    expect(shippedChunks.length).toBeGreaterThan(0);
+    expect(shippedChunks).toEqual(expect.arrayContaining(chunksReferencedIn(join(REPO, 'dist', 'lambdas', 'authorizer'))));
     expect(files.filter((file) => /^(test|bench|\.ci|examples|lib|lambdas)\//.test(file) || file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'dualgate', 'package.json'), 'utf8'));
     expect(Object.keys(manifest.peerDependencies ?? {}).sort()).toEqual(['aws-cdk-lib', 'constructs']);
@@ -92,7 +105,13 @@ describe('the npm package, installed into the example app', () => {
       );
       expect(config.routeTable.routes.map((route: { path: string }) => route.path)).not.toContain('/status');
       expect(config.catalog).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
-      expect(readdirSync(asset).sort()).toEqual(['dualgate-config.json', 'index.mjs', 'index.mjs.map']);
+      // The bundle directory as built (index.mjs, its chunks, their maps) and the route table: nothing else, nothing missing.
+      const listing = readdirSync(asset).sort();
+      const bundleFiles = listing.filter((file) => file !== 'dualgate-config.json');
+      expect(listing).toContain('dualgate-config.json');
+      expect(bundleFiles.every((file) => /^(index|chunk-[A-Z0-9]+)\.mjs(\.map)?$/.test(file)), bundleFiles.join(' ')).toBe(true);
+      expect(bundleFiles).toContain('index.mjs');
+      expect(bundleFiles).toEqual(expect.arrayContaining(chunksReferencedIn(asset)));
     }
   });
 
