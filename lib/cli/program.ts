@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeFor, KeysApiClient, NetworkError, resolveToken, UsageError, ApiError, type CliEnv, type FetchLike } from './api-client';
 import { describeFieldError, flagForField } from './api-error-text';
-import { createdKeyText, keyTable, type KeyView } from './format';
+import { createdKeyText, keyDetailText, keyTable, type KeyView } from './format';
 
 export interface CliIo {
   fetch: FetchLike;
@@ -148,7 +148,7 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .description('show one key')
     .action(async (id: string) => {
       const key = (await (await client()).request('GET', `/keys/${encodeURIComponent(id)}`)) as KeyView;
-      print(key, () => keyTable([key]));
+      print(key, () => keyDetailText(key));
     });
 
   keys
