@@ -17,9 +17,8 @@ import { Construct, type IConstruct } from 'constructs';
 import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
-import { LEAK_ACTIONS, type LeakAction } from '../lambdas/leaks/act-on-report';
+import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../lambdas/leaks/leak-model';
 import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../lambdas/leaks/leak-settings';
-import { LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES } from '../lambdas/leaks/leak-store';
 import { SETTING_NAMES } from '../lambdas/shared/settings';
 import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
 import {

@@ -3,7 +3,7 @@
  * exported here is internal and may change.
  */
 export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute, type LeakDetectionOptions } from './dual-auth-api';
-export type { LeakAction } from '../lambdas/leaks/act-on-report';
+export type { LeakAction } from '../lambdas/leaks/leak-model';
 export { DualAuthApiMonitoring, type DualAuthApiMonitoringOptions } from './monitoring';
 export { DualgateConfigError, revocationDelayBoundSeconds, type DualgateConfig } from './config';
 export { AmbiguousRouteTableError } from '../lambdas/authorizer/policy-compiler';

@@ -15,11 +15,11 @@ import type { KeyRecord } from '../shared/key-record';
 import { errorFields, type Logger } from '../shared/logger';
 import { mapWithConcurrency } from './bounded-concurrency';
 import type { LeakNotifier } from './leak-notifier';
+import type { LeakAction } from './leak-model';
 import type { LeakMark, LeakStore } from './leak-store';
 import { recordableSource, recordableUrl, type Feedback, type FeedbackLabel, type ReportedMatch } from './report';
 
-export type LeakAction = 'revoke' | 'notify';
-export const LEAK_ACTIONS: readonly LeakAction[] = ['revoke', 'notify'];
+export type { LeakAction } from './leak-model';
 export const DEFAULT_LEAK_CONCURRENCY = 16;
 
 /** What happened to one reported token; bounded values, counted in the metric line. */

@@ -5,7 +5,7 @@
  */
 import { assertValidKeyPrefix } from '../shared/key-format';
 import { DEFAULT_SETTINGS, SETTING_NAMES, SettingsError } from '../shared/settings';
-import { LEAK_ACTIONS, type LeakAction } from './act-on-report';
+import { LEAK_ACTIONS, type LeakAction } from './leak-model';
 import { DEFAULT_GITHUB_KEYS_URL } from './github-keys';
 
 export interface LeakSettings {

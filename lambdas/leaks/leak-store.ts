@@ -11,6 +11,9 @@
 import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { recordFromItem, type KeyRecord } from '../shared/key-record';
 import { KeyStoreUnavailableError } from '../shared/key-store';
+import { LEAK_REVOKED_REASON } from './leak-model';
+
+export { LEAK_REVOKED_REASON } from './leak-model';
 
 /** The leak as recorded on the key: written once (the first report's values are kept). */
 export interface LeakMark {
@@ -28,11 +31,6 @@ export interface LeakRevocation {
   expiresAt: number;
 }
 
-export const LEAK_REVOKED_REASON = 'leaked';
-
-/** The attributes a leak write touches (the IAM policy's dynamodb:Attributes list is built from this). */
-export const LEAK_MARK_ATTRIBUTES = ['keyHash', 'leakedAt', 'leakReporter', 'leakUrl', 'leakSource', 'updatedAt', 'version'] as const;
-export const LEAK_REVOKE_ATTRIBUTES = [...LEAK_MARK_ATTRIBUTES, 'revokedAt', 'revokedReason', 'expiresAt'] as const;
 
 export interface LeakStore {
   /** The key with this hash, read consistently; undefined when there is none. Throws KeyStoreUnavailableError on I/O failure. */
