@@ -399,6 +399,7 @@ export class DualAuthApi extends Construct {
         api: this.api,
         authorizerFunction: this.authorizerFunction,
         ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
+        ...(this.leakFunction ? { leakFunction: this.leakFunction } : {}),
         accessLogs,
       });
     }
