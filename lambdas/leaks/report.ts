@@ -15,7 +15,8 @@ export const MAX_LEAK_URL_CHARS = 2048;
 
 const item = z.looseObject({
   token: z.string(),
-  type: z.string().max(256),
+  // GitHub always names the secret type; a report without one is still read (and echoed as '').
+  type: z.string().max(256).default(''),
   url: z.string().optional(),
   source: z.string().max(128).optional(),
 });

@@ -10,11 +10,17 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 const MAX_SIGNATURE_BASE64_CHARS = 200;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** The header's bytes, or undefined when it is not canonical-looking base64 of a plausible length. */
+/**
+ * The header's bytes, or undefined when it is not standard base64 of a plausible length. GitHub pads; a sender that
+ * does not is accepted too (the signature decides, not its spelling), but nothing outside the base64 alphabet is.
+ */
 export function decodeSignatureHeader(value: string): Buffer | undefined {
   const trimmed = value.trim();
-  if (trimmed.length === 0 || trimmed.length > MAX_SIGNATURE_BASE64_CHARS || trimmed.length % 4 !== 0 || !BASE64.test(trimmed)) return undefined;
-  const bytes = Buffer.from(trimmed, 'base64');
+  if (trimmed.length === 0 || trimmed.length > MAX_SIGNATURE_BASE64_CHARS || !BASE64.test(trimmed)) return undefined;
+  const unpadded = trimmed.replace(/=+$/, '');
+  // A base64 text is never 1 character past a multiple of 4; padding may only complete a group.
+  if (unpadded.length % 4 === 1 || (trimmed.length !== unpadded.length && trimmed.length % 4 !== 0)) return undefined;
+  const bytes = Buffer.from(unpadded, 'base64');
   return bytes.length >= 8 ? bytes : undefined;
 }
 

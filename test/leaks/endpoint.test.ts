@@ -110,7 +110,7 @@ describe('refused reports: 4xx, nothing changed, no table read', () => {
 
   it('answers 400 to a signed body that is not an array of matches, without reading the table', async () => {
     const { post, store } = setup();
-    for (const body of ['not json', '{"token":"x"}', '[{"type":"t"}]', '[{"token":5,"type":"t"}]', '[null]']) {
+    for (const body of ['not json', '{"token":"x"}', '[{"type":"t"}]', '[{"token":5,"type":"t"}]', '[{"token":"x","type":5}]', '[null]']) {
       expect((await post(body, signedHeaders(body, current))).status, body).toBe(400);
     }
     expect(store.reads).toBe(0);
@@ -217,6 +217,12 @@ describe('a validly signed report', () => {
     const body = report({ token: live.key });
     const headers = Object.fromEntries(Object.entries(signedHeaders(body, current)).map(([name, value]) => [name.toLowerCase(), value]));
     expect((await post(body, headers)).status).toBe(200);
+  });
+
+  it('reads a match without a type or a URL (echoing an empty type)', async () => {
+    const { post, live } = setup();
+    const body = JSON.stringify([{ token: live.key }]);
+    expect(await post(body, signedHeaders(body, current))).toEqual({ status: 200, json: [{ token_raw: live.key, token_type: '', label: 'true_positive' }] });
   });
 
   it('answers an empty report with an empty feedback array', async () => {

@@ -86,12 +86,14 @@ describe('public keys', () => {
 });
 
 describe('the signature header', () => {
-  it('takes padded standard base64 of a plausible length, and nothing else', () => {
+  it('takes standard base64 (padded, as GitHub sends it, or not) of a plausible length, and nothing else', () => {
     expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature)?.length).toBe(70);
     expect(decodeSignatureHeader(` ${GITHUB_DOCS_SAMPLE.signature} `)?.length).toBe(70);
+    expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, ''))).toEqual(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature));
+    expect(decodeSignatureHeader(`${GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, '')}=`)).toBeUndefined();
+    expect(decodeSignatureHeader(`${GITHUB_DOCS_SAMPLE.signature}A`)).toBeUndefined();
     expect(decodeSignatureHeader('')).toBeUndefined();
     expect(decodeSignatureHeader('not base64!')).toBeUndefined();
-    expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, ''))).toBeUndefined();
     expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature.replace(/\+/g, '-').replace(/\//g, '_'))).toBeUndefined();
     expect(decodeSignatureHeader('A'.repeat(400))).toBeUndefined();
     expect(decodeSignatureHeader('AAAA')).toBeUndefined();
