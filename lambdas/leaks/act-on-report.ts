@@ -122,7 +122,8 @@ export async function actOnReport(matches: readonly ReportedMatch[], deps: ActOn
 async function actOnKey(keyHash: string, match: ReportedMatch, reportedAt: string, deps: ActOnReportDeps): Promise<{ outcome: TokenOutcome; publishFailed?: boolean }> {
   const record = await deps.store.getByHash(keyHash);
   if (!record) return { outcome: 'unknown_key' };
-  const url = recordableUrl(match.url);
+  // A URL that holds the token itself (never GitHub's form, but a report is data) is not recorded or logged.
+  const url = match.url?.includes(match.token) ? undefined : recordableUrl(match.url);
   const source = recordableSource(match.source);
   const where = { keyId: record.keyId, owner: record.owner, leakUrl: url, leakSource: source, tokenType: match.type };
   const decision = leakDecision(record, deps.action);

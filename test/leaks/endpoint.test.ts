@@ -205,6 +205,15 @@ describe('a validly signed report', () => {
     expect(store.records.get(sibling.record.keyHash)?.leakUrl).toBeUndefined();
   });
 
+  it('records no URL that contains the token itself', async () => {
+    const { post, store, live, logs } = setup();
+    const body = report({ token: live.key, url: `https://example.com/?key=${live.key}` });
+    expect((await post(body, signedHeaders(body, current))).status).toBe(200);
+    expect(store.records.get(live.record.keyHash)).toMatchObject({ revokedReason: 'leaked' });
+    expect(store.records.get(live.record.keyHash)?.leakUrl).toBeUndefined();
+    expect(logs.lines.join('\n')).not.toContain(live.key);
+  });
+
   it('verifies a base64-encoded body (a binary media type) over its decoded bytes', async () => {
     const { post, live } = setup();
     const body = report({ token: live.key });
