@@ -5,6 +5,7 @@
  *   dist/index.cjs                  the construct library, CommonJS (Node's ESM loader imports it by name too);
  *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
  *   dist/cli.mjs                    the `dualgate` CLI;
+ *   dist/scan.mjs                   `dualgate scan` alone (pre-commit hooks: no local mode, no SDK to load);
  *   dist/types/…                    declarations, in a folder marked CommonJS to match the code.
  * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled.
  */
@@ -32,6 +33,14 @@ await build({
   // Local mode's servers stay packages of their own (dynalite has native parts): the package's dependencies.
   external: ['dynalite', 'oauth2-mock-server', 'esbuild'],
   banner: { js: "import { createRequire as __dgCreateRequire } from 'node:module'; const require = __dgCreateRequire(import.meta.url);" },
+});
+
+await build({
+  ...library,
+  entryPoints: [join(PACKAGE_ROOT, 'bin/dualgate-scan.ts')],
+  outfile: join(dist, 'scan.mjs'),
+  format: 'esm',
+  sourcemap: false,
 });
 
 // Each local function runs in a worker started from this plain-JavaScript file, beside the CLI.

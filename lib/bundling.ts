@@ -26,6 +26,7 @@ function findPackageRoot(from: string): string {
 export const LAMBDA_ENTRIES = {
   authorizer: 'lambdas/authorizer/handler.ts',
   keys: 'lambdas/keys/handler.ts',
+  leaks: 'lambdas/leaks/handler.ts',
 } as const;
 export type LambdaBundleName = keyof typeof LAMBDA_ENTRIES;
 

@@ -12,10 +12,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
 import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
 import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
+import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../lambdas/leaks/leak-model';
+import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../lambdas/leaks/leak-settings';
+import { SETTING_NAMES } from '../lambdas/shared/settings';
 import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
 import {
   AUTHORIZER_CACHE_SCOPES,
@@ -59,6 +63,24 @@ export interface DualAuthRoute {
   readonly authorized?: boolean;
 }
 
+/** GitHub secret scanning (`leakDetection`): where reports arrive and what a reported live key comes to. */
+export interface LeakDetectionOptions {
+  /** Where GitHub posts reports (register `<ApiUrl><path>` with GitHub). Default `/leaks/github`. */
+  readonly path?: string;
+  /**
+   * What a report of a live key does: `revoke` (default) revokes it at once, reason `leaked`, with the report's URL;
+   * `notify` only records the leak on the key and publishes it (the key keeps working until someone acts).
+   */
+  readonly action?: LeakAction;
+  /** Every acted-on leak is published here (JSON: key id, start, name, owner, URL, action). Default: none. */
+  readonly topic?: sns.ITopic;
+  /**
+   * GitHub's key document. Default https://api.github.com/meta/public_keys/secret_scanning; GitHub Enterprise Server:
+   * `https://<host>/api/v3/meta/public_keys/secret_scanning`. https only (local mode reads DUALGATE_GITHUB_KEYS_URL).
+   */
+  readonly githubKeysUrl?: string;
+}
+
 export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers' | 'logLevel'>> {
   /** The app's routes; more can be added with `addRoute`. */
   readonly routes?: readonly DualAuthRoute[];
@@ -91,6 +113,13 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    *   are refused at synth, naming the routes (SECURITY.md, "The credential cache scope").
    */
   readonly authorizerCacheScope?: AuthorizerCacheScope;
+  /**
+   * GitHub secret-scanning reports at `POST /leaks/github` (docs/leak-detection.md): on whenever the key management
+   * API is on. `{ path, action, topic, githubKeysUrl }` moves or configures it, `false` leaves it out, and `true` (or
+   * options) turns it on without the management API. The route is open in API Gateway (GitHub sends no dualgate
+   * credential); the function checks GitHub's ECDSA signature before it reads the report.
+   */
+  readonly leakDetection?: boolean | LeakDetectionOptions;
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -125,7 +154,14 @@ const CONFIG_PROPS = [
   'logLevel',
 ] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection'] as const;
+const LEAK_DETECTION_FIELDS: readonly string[] = ['path', 'action', 'topic', 'githubKeysUrl'];
+export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
+/**
+ * Under API Gateway's 29 s integration timeout. A 5,000-match report of live keys is 10,000 table calls at 16 in flight:
+ * a few seconds on DynamoDB. Were one ever cut short, GitHub's retry finishes it (handled keys cost one read each).
+ */
+const LEAK_FUNCTION_TIMEOUT_SECONDS = 25;
 
 export class DualAuthApi extends Construct {
   readonly config: DualgateConfig;
@@ -146,6 +182,10 @@ export class DualAuthApi extends Construct {
   readonly monitoring?: DualAuthApiMonitoring;
   /** What one cached authorizer result covers: `route` (default) or `credential` (see the prop). */
   readonly authorizerCacheScope: AuthorizerCacheScope;
+  /** The GitHub leak report function, unless leak detection is off. */
+  readonly leakFunction?: lambda.Function;
+  /** Where GitHub posts leak reports (`/leaks/github` by default), or undefined when leak detection is off. */
+  readonly leakDetectionPath?: string;
 
   private readonly rules: RouteRule[] = [];
   private readonly ownMethods = new Set<apigateway.Method>();
@@ -331,6 +371,36 @@ export class DualAuthApi extends Construct {
       this.managementFunction = fn;
       for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
     }
+    const leaks = leakDetectionOptions(props.leakDetection, management !== false);
+    if (leaks) {
+      const leakEnvironment: Record<string, string> = {
+        [SETTING_NAMES.tableName]: this.table.tableName,
+        [SETTING_NAMES.keyPrefix]: config.keyPrefix,
+        [SETTING_NAMES.logLevel]: config.logLevel,
+        [SETTING_NAMES.githubKeysUrl]: leaks.githubKeysUrl,
+        [SETTING_NAMES.leakAction]: leaks.action,
+        ...(leaks.topic ? { [SETTING_NAMES.leakTopicArn]: leaks.topic.topicArn } : {}),
+      };
+      const fn = this.dualgateFunction('LeakHandler', 'leaks', leakEnvironment, { timeout: Duration.seconds(LEAK_FUNCTION_TIMEOUT_SECONDS) }, { routeTable: false });
+      // Least privilege: read one key by hash (on the table itself, no index, no query or scan)…
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
+      // …and one UpdateItem of the leak attributes (plus, for `revoke`, the revocation's), returning nothing: it can
+      // neither change a key's scopes, owner or name, nor create, delete or read through a write.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:UpdateItem'],
+          resources: [this.table.tableArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...(leaks.action === 'revoke' ? LEAK_REVOKE_ATTRIBUTES : LEAK_MARK_ATTRIBUTES)] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        }),
+      );
+      leaks.topic?.grantPublish(fn);
+      this.leakFunction = fn;
+      this.leakDetectionPath = leaks.path;
+      this.addRoute({ method: 'POST', path: leaks.path, authorized: false, handler: fn });
+    }
     if (plans) {
       this.plans = new DualgatePlans(this, 'Plans', plans, {
         api: this.api,
@@ -349,6 +419,7 @@ export class DualAuthApi extends Construct {
         api: this.api,
         authorizerFunction: this.authorizerFunction,
         ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
+        ...(this.leakFunction ? { leakFunction: this.leakFunction } : {}),
         accessLogs,
       });
     }
@@ -359,6 +430,8 @@ export class DualAuthApi extends Construct {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
+    // The URL to register with GitHub's secret scanning partner programme (docs/leak-detection.md).
+    if (this.leakDetectionPath) new CfnOutput(this, 'GithubLeakEndpoint', { value: this.api.urlForPath(this.leakDetectionPath) });
     if (this.userPool && this.userPoolClient && this.tokenUrl) {
       new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
       new CfnOutput(this, 'AdminClientId', { value: this.userPoolClient.userPoolClientId });
@@ -388,10 +461,13 @@ export class DualAuthApi extends Construct {
     if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
     if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) {
       const management = this.managementBasePath !== undefined && (route.path === this.managementBasePath || route.path.startsWith(`${this.managementBasePath}/`));
+      const leak = route.path === this.leakDetectionPath;
       throw new RouteTableError(
         management
           ? `${where} collides with the key management API at ${this.managementBasePath}: move it with managementApi: { basePath: '/admin/keys' }, or pick another path`
-          : `${where} is declared twice`,
+          : leak
+            ? `${where} collides with leak detection at ${this.leakDetectionPath}: move it with leakDetection: { path: '/security/github-leaks' }, or pick another path`
+            : `${where} is declared twice`,
       );
     }
 
@@ -476,10 +552,16 @@ export class DualAuthApi extends Construct {
     return [`method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`];
   }
 
-  private dualgateFunction(id: string, bundle: LambdaBundleName, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}): lambda.Function {
+  /** One of dualgate's own functions; with `routeTable` (default) its asset carries the compiled route table. */
+  private dualgateFunction(id: string, bundle: LambdaBundleName, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}, options: { routeTable?: boolean } = {}): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
-    const code = new DeferredAssetCode(this, `${id}Code`, bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
-    this.deferredCode.push(code);
+    let code: lambda.Code;
+    if (options.routeTable === false) code = lambda.Code.fromAsset(bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
+    else {
+      const deferred = new DeferredAssetCode(this, `${id}Code`, bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
+      this.deferredCode.push(deferred);
+      code = deferred;
+    }
     const nodeOptions = bundle === 'authorizer' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;
     return new lambda.Function(this, id, {
       code,
@@ -515,6 +597,33 @@ const COGNITO_MAX_CLIENT_SCOPES = 50;
 function adminClientScopes(catalog: readonly string[], adminScope: string): string[] {
   if (catalog.length <= COGNITO_MAX_CLIENT_SCOPES) return [...catalog];
   return [...new Set([KEY_SCOPES.read, KEY_SCOPES.write, adminScope])].sort();
+}
+
+/** The `leakDetection` prop, checked and completed; undefined when leak detection is off. */
+function leakDetectionOptions(
+  input: DualAuthApiProps['leakDetection'],
+  managementApiOn: boolean,
+): { path: string; action: LeakAction; topic?: sns.ITopic; githubKeysUrl: string } | undefined {
+  if (input === false || (input === undefined && !managementApiOn)) return undefined;
+  if (input !== undefined && input !== true && (input === null || typeof input !== 'object' || Array.isArray(input))) {
+    throw new DualgateConfigError('leakDetection must be true, false or { path, action, topic, githubKeysUrl }');
+  }
+  const options: LeakDetectionOptions = typeof input === 'object' ? input : {};
+  const unknown = Object.keys(options).filter((field) => !LEAK_DETECTION_FIELDS.includes(field));
+  if (unknown.length > 0) throw new DualgateConfigError(`leakDetection: unknown field(s) ${unknown.join(', ')} (it takes ${LEAK_DETECTION_FIELDS.join(', ')})`);
+  const path = options.path ?? DEFAULT_LEAK_DETECTION_PATH;
+  if (typeof path !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {
+    throw new DualgateConfigError(`leakDetection.path must be a path of literal segments such as /leaks/github (got ${JSON.stringify(path)})`);
+  }
+  const action = options.action ?? DEFAULT_LEAK_SETTINGS.action;
+  if (!LEAK_ACTIONS.includes(action)) throw new DualgateConfigError(`leakDetection.action must be one of ${LEAK_ACTIONS.map((name) => `'${name}'`).join(', ')} (got ${JSON.stringify(action)})`);
+  const githubKeysUrl = options.githubKeysUrl ?? DEFAULT_LEAK_SETTINGS.githubKeysUrl;
+  const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: false });
+  if (problem) throw new DualgateConfigError(`leakDetection.githubKeysUrl ${problem}`);
+  if (options.topic !== undefined && typeof (options.topic as { topicArn?: unknown }).topicArn !== 'string') {
+    throw new DualgateConfigError('leakDetection.topic must be an SNS topic (sns.Topic or sns.Topic.fromTopicArn)');
+  }
+  return { path, action, githubKeysUrl, ...(options.topic ? { topic: options.topic } : {}) };
 }
 
 function validExtraScopes(extra: unknown): string[] {

@@ -61,7 +61,11 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
     ],
     [dualAuth.api, 'AwsSolutions-APIG2', 'Request validation happens in the management Lambda against one zod schema (field-named 400s); the sample backends validate their own bodies.'],
     [dualAuth.api, 'AwsSolutions-APIG3', 'WAF is an account-level choice (cost, rule sets) left to the deploying team; stage throttling is on and junk credentials are rejected offline by checksum.'],
-    [dualAuth.api, 'AwsSolutions-APIG4', 'Every method except GET /health uses the dualgate Lambda REQUEST authorizer; /health is a deliberate unauthenticated liveness probe that returns no data.'],
+    [
+      dualAuth.api,
+      'AwsSolutions-APIG4',
+      'Every method except GET /health and POST /leaks/github uses the dualgate Lambda REQUEST authorizer; /health is a deliberate unauthenticated liveness probe that returns no data, and GitHub calls /leaks/github with no dualgate credential: its function verifies the ECDSA signature GitHub puts on every report before reading it.',
+    ],
     [dualAuth.api, 'AwsSolutions-COG4', 'Methods use the dualgate Lambda authorizer, which verifies Cognito access tokens with aws-jwt-verify and also accepts API keys; a Cognito authorizer cannot do both.'],
     [dualAuth.userPool, 'AwsSolutions-COG2', 'The pool serves machine-to-machine client-credentials tokens; self sign-up is off and it has no interactive users to enrol in MFA.'],
     [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],

@@ -2,7 +2,8 @@
  * dualgate's public API: the construct and the types a platform team writes its routes with. Everything not
  * exported here is internal and may change.
  */
-export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute } from './dual-auth-api';
+export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute, type LeakDetectionOptions } from './dual-auth-api';
+export type { LeakAction } from '../lambdas/leaks/leak-model';
 export { DualAuthApiMonitoring, type DualAuthApiMonitoringOptions } from './monitoring';
 export { DualgateConfigError, revocationDelayBoundSeconds, type DualgateConfig } from './config';
 export { AmbiguousRouteTableError } from '../lambdas/authorizer/policy-compiler';

@@ -15,7 +15,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AUTHORIZER_METRICS, AUTHORIZER_SERVICE, KEY_API_METRICS, KEY_API_SERVICE, METRICS_NAMESPACE } from '../lambdas/shared/emf';
+import { AUTHORIZER_METRICS, AUTHORIZER_SERVICE, KEY_API_METRICS, KEY_API_SERVICE, LEAK_METRICS, LEAK_SERVICE, METRICS_NAMESPACE } from '../lambdas/shared/emf';
 import { DualgateConfigError } from './config';
 
 /** The `monitoring` prop: on by default; `false` adds nothing. */
@@ -36,6 +36,8 @@ export interface DualAuthApiMonitoringProps extends DualAuthApiMonitoringOptions
   readonly api: apigateway.RestApi;
   readonly authorizerFunction: lambda.IFunction;
   readonly managementFunction?: lambda.IFunction;
+  /** The GitHub leak endpoint's function, when leak detection is on: adds the LeakReportsFailing alarm. */
+  readonly leakFunction?: lambda.IFunction;
   readonly accessLogs: logs.ILogGroup;
 }
 
@@ -49,7 +51,10 @@ function emfMetric(metricName: string, dimensionsMap: Record<string, string>, st
 const decisions = (decision: 'allow' | 'deny' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
 
 export class DualAuthApiMonitoring extends Construct {
-  /** The alarms, by name: AuthorizerFailClosed, AuthorizerUnknownRoute, Api5xxRate, AuthorizerErrors, AuthorizerThrottles, AuthorizerP99Duration. */
+  /**
+   * The alarms, by name: AuthorizerFailClosed, AuthorizerUnknownRoute, Api5xxRate, AuthorizerErrors, AuthorizerThrottles,
+   * AuthorizerP99Duration, and LeakReportsFailing when leak detection is on.
+   */
   readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
   readonly dashboard: cloudwatch.Dashboard;
   /** Logs Insights: requests per keyId and sub over the stage's access log. */
@@ -148,6 +153,33 @@ export class DualAuthApiMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     };
+    // A leak report GitHub could not get handled leaves a public key working: the function crashed or timed out, the
+    // key table was unavailable (answered 503, GitHub retries), or GitHub's key document could not be fetched.
+    const leakMetric = (metricName: string, dimensions: Record<string, string> = {}) => emfMetric(metricName, { service: LEAK_SERVICE, ...dimensions }, 'Sum');
+    const leakFailures = props.leakFunction
+      ? new cloudwatch.MathExpression({
+          expression: 'FILL(errors, 0) + FILL(keyFailures, 0) + FILL(keysUnavailable, 0)',
+          usingMetrics: {
+            errors: props.leakFunction.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+            keyFailures: leakMetric(LEAK_METRICS.keyFailures.name),
+            keysUnavailable: leakMetric(LEAK_METRICS.reports.name, { outcome: 'github_keys_unavailable' }),
+          },
+          period: FIVE_MINUTES,
+          label: 'leak reports not handled',
+        })
+      : undefined;
+    if (leakFailures) {
+      alarms['LeakReportsFailing'] = new cloudwatch.Alarm(this, 'LeakReportsFailing', {
+        alarmDescription:
+          'dualgate: GitHub leak reports were not handled (leak function error or timeout, key table unavailable, or GitHub\'s signing keys unreachable): ' +
+          'a leaked key may still work. Check the dualgate-leaks log for "leak report" lines with outcome other than accepted; GitHub retries, and handling is idempotent.',
+        metric: leakFailures,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
     const actions: cloudwatch.IAlarmAction[] = [...(props.alarmActions ?? [])];
     const topicAction = props.alarmTopic ? new cloudwatchActions.SnsAction(props.alarmTopic) : undefined;
     for (const alarm of Object.values(alarms)) {
@@ -232,6 +264,21 @@ export class DualAuthApiMonitoring extends Construct {
           title: 'Key API',
           left: [keyApi(KEY_API_METRICS.requests.name, 'requests'), keyApi(KEY_API_METRICS.clientErrors.name, '4xx'), keyApi(KEY_API_METRICS.faults.name, '5xx')],
           right: [emfMetric(KEY_API_METRICS.latency.name, { service: KEY_API_SERVICE }, 'p99', 'latency p99 (ms)')],
+          width: 12,
+        }),
+      );
+    }
+    if (leakFailures) {
+      widgets.push(
+        new cloudwatch.GraphWidget({
+          title: 'GitHub leak reports',
+          left: [
+            leakMetric(LEAK_METRICS.reports.name, { outcome: 'accepted' }).with({ label: 'reports accepted' }),
+            leakMetric(LEAK_METRICS.reports.name, { outcome: 'bad_signature' }).with({ label: 'refused: bad signature' }),
+            leakMetric(LEAK_METRICS.reports.name, { outcome: 'unknown_key_identifier' }).with({ label: 'refused: unknown key' }),
+            leakFailures,
+          ],
+          right: [leakMetric(LEAK_METRICS.keysRevoked.name).with({ label: 'keys revoked' }), leakMetric(LEAK_METRICS.keysMarked.name).with({ label: 'keys marked' })],
           width: 12,
         }),
       );

@@ -22,6 +22,8 @@ export interface JwksFetcherOptions {
   nowMs?: () => number;
   /** Each fetch attempt is logged here as a metric line (`JwksFetches`, `JwksFetchFailures`). */
   logger?: Logger;
+  /** Extra request headers (the leak endpoint sends a User-Agent: GitHub's API refuses requests without one). */
+  headers?: Record<string, string>;
 }
 
 const FETCHES = AUTHORIZER_METRICS.jwksFetches.name;
@@ -64,7 +66,7 @@ export class JwksFetcher implements Fetcher {
     const request = url.protocol === 'https:' ? httpsRequest : this.options.allowHttp && url.protocol === 'http:' ? httpRequest : undefined;
     if (!request) return Promise.reject(new NonRetryableFetchError(uri, `protocol ${url.protocol} is not allowed for JWKS`));
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'GET', headers: { accept: 'application/json' } }, (response) => {
+      const req = request(url, { method: 'GET', headers: { ...this.options.headers, accept: 'application/json' } }, (response) => {
         if (response.statusCode !== 200) {
           response.resume();
           finish(new NonRetryableFetchError(uri, `status ${response.statusCode}, expected 200`));

@@ -17,11 +17,26 @@ export interface PublicKey {
   /** ISO 8601, or null when the key never expires. */
   expiresAt: string | null;
   revokedAt?: string;
+  /** `leaked` when dualgate revoked the key on a leak report; absent when a caller revoked it. */
+  revokedReason?: string;
+  /** A reported leak: when, where, and by whom (lambdas/leaks). */
+  leak?: KeyLeak;
   rotatedFrom?: string;
   rotatedTo?: string;
   metadata?: Record<string, unknown>;
   /** ISO 8601: when the key last authenticated a request (to within the authorizer's interval). Absent if never. */
   lastUsedAt?: string;
+}
+
+export interface KeyLeak {
+  /** ISO 8601: when the first report arrived. */
+  reportedAt: string;
+  /** `github`. */
+  reportedBy: string;
+  /** The public URL where the key was found, when the report named one. */
+  url?: string;
+  /** Where on the reporter's platform (GitHub's `source`). */
+  source?: string;
 }
 
 export function isoFromEpochSeconds(epochSeconds: number | undefined): string | null {
@@ -44,6 +59,12 @@ export function toPublicKey(record: KeyRecord, nowSeconds: number): PublicKey {
   if (record.createdByKeyId !== undefined) view.createdByKeyId = record.createdByKeyId;
   if (record.updatedAt !== undefined) view.updatedAt = record.updatedAt;
   if (record.revokedAt !== undefined) view.revokedAt = record.revokedAt;
+  if (record.revokedReason !== undefined) view.revokedReason = record.revokedReason;
+  if (record.leakedAt !== undefined) {
+    view.leak = { reportedAt: record.leakedAt, reportedBy: record.leakReporter ?? 'unknown' };
+    if (record.leakUrl !== undefined) view.leak.url = record.leakUrl;
+    if (record.leakSource !== undefined) view.leak.source = record.leakSource;
+  }
   if (record.rotatedFrom !== undefined) view.rotatedFrom = record.rotatedFrom;
   if (record.rotatedTo !== undefined) view.rotatedTo = record.rotatedTo;
   if (record.metadata !== undefined) view.metadata = record.metadata;

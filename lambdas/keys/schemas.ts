@@ -141,6 +141,12 @@ export const publicKeySchema = z.strictObject({
   updatedAt: z.iso.datetime().optional(),
   expiresAt: z.iso.datetime().nullable(),
   revokedAt: z.iso.datetime().optional(),
+  /** `leaked` when dualgate revoked the key on a leak report (POST /leaks/github); absent when a caller revoked it. */
+  revokedReason: z.string().optional(),
+  /** A reported leak of this key: when, by whom, and the public URL where it was found. */
+  leak: z
+    .strictObject({ reportedAt: z.iso.datetime(), reportedBy: z.string(), url: z.string().optional(), source: z.string().optional() })
+    .optional(),
   rotatedFrom: z.string().optional(),
   rotatedTo: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),

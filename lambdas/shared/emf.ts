@@ -126,3 +126,24 @@ export const KEY_API_DIRECTIVE = new EmfDirective(
   [KEY_API_METRICS.requests, KEY_API_METRICS.clientErrors, KEY_API_METRICS.faults, KEY_API_METRICS.latency],
   [['service', 'operation'], ['service']],
 );
+
+/** Leak endpoint metrics (POST /leaks/github): one line per report. */
+export const LEAK_METRICS = {
+  /** One per report received, by `outcome`: `accepted`, or the rejection's reason code. */
+  reports: { name: 'LeakReports', unit: 'Count' },
+  /** Matches in accepted reports, and how many were ours (`true_positive`). */
+  tokens: { name: 'LeakTokens', unit: 'Count' },
+  truePositives: { name: 'LeakTruePositives', unit: 'Count' },
+  /** Keys this report revoked (the `revoke` action) or marked (`notify`); repeats count 0. */
+  keysRevoked: { name: 'LeakKeysRevoked', unit: 'Count' },
+  keysMarked: { name: 'LeakKeysMarked', unit: 'Count' },
+  /** Keys that could not be handled (table unavailable): the report was answered 503, for GitHub to retry. */
+  keyFailures: { name: 'LeakKeyFailures', unit: 'Count' },
+  /** SNS messages that could not be published (the keys were acted on all the same). */
+  publishFailures: { name: 'LeakPublishFailures', unit: 'Count' },
+  latency: { name: 'LeakReportLatency', unit: 'Milliseconds' },
+} as const satisfies Record<string, MetricDefinition>;
+
+export const LEAK_SERVICE = 'dualgate-leaks';
+
+export const LEAK_REPORT_DIRECTIVE = new EmfDirective(Object.values(LEAK_METRICS), [['service', 'outcome'], ['service']]);

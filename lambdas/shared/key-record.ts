@@ -22,6 +22,16 @@ export interface KeyRecord {
   expiresAt?: number;
   /** ISO 8601. */
   revokedAt?: string;
+  /** Why it was revoked, when dualgate revoked it on its own: `leaked` (a leak report). Absent for a revoke by a caller. */
+  revokedReason?: string;
+  /** ISO 8601: when a leak of this key was first reported (lambdas/leaks). The leak fields are written once. */
+  leakedAt?: string;
+  /** Where the leak was found (the report's public URL), when the report named one. */
+  leakUrl?: string;
+  /** Where on the reporter's platform it was found (GitHub's `source`: `content`, `commit`, `issue_comment`…). */
+  leakSource?: string;
+  /** Who reported the leak: `github`. */
+  leakReporter?: string;
   enabled: boolean;
   /** Display prefix: `<prefix>_` + first 4 random chars. */
   start: string;
@@ -74,7 +84,7 @@ function optionalNum(item: Record<string, AttributeValue>, field: string): numbe
 }
 
 /** Optional string attributes, read and written alike; an absent attribute means the field is unset. */
-const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'rotatedFrom', 'rotatedTo', 'updatedAt', 'lastUsedAt'] as const;
+const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'revokedReason', 'rotatedFrom', 'rotatedTo', 'updatedAt', 'lastUsedAt', 'leakedAt', 'leakUrl', 'leakSource', 'leakReporter'] as const;
 
 export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord {
   const scopes = item['scopes']?.L;

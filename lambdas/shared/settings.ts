@@ -23,6 +23,16 @@ export const SETTING_NAMES = {
   plans: 'DUALGATE_PLANS',
   /** Local mode only: where the API Gateway control-plane emulator listens. */
   apiGatewayEndpoint: 'DUALGATE_APIGATEWAY_ENDPOINT',
+  /** Leak detection (lambdas/leaks/leak-settings.ts): GitHub's public key document for secret-scanning reports. */
+  githubKeysUrl: 'DUALGATE_GITHUB_KEYS_URL',
+  /** How long a fetched key document is used before it is fetched again. */
+  githubKeysCacheTtlSeconds: 'DUALGATE_GITHUB_KEYS_CACHE_TTL_SECONDS',
+  /** The least time between two fetches caused by an unknown key identifier. */
+  githubKeysRefetchIntervalSeconds: 'DUALGATE_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS',
+  /** `revoke` (default) or `notify`: what a leak report does to a live key. */
+  leakAction: 'DUALGATE_LEAK_ACTION',
+  /** An SNS topic every leak is published to; absent: none. */
+  leakTopicArn: 'DUALGATE_LEAK_TOPIC_ARN',
   logLevel: 'LOG_LEVEL',
 } as const;
 

@@ -8,13 +8,19 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeFor, KeysApiClient, NetworkError, resolveToken, UsageError, ApiError, type CliEnv, type FetchLike } from './api-client';
 import { describeFieldError, flagForField } from './api-error-text';
-import { createdKeyText, keyTable, type KeyView } from './format';
+import { createdKeyText, keyDetailText, keyTable, type KeyView } from './format';
+import { leakPatternReports, leakPatternText } from './leaks-command';
+import { processScanIo, runScan, type ScanIo } from './scan-command';
 
 export interface CliIo {
   fetch: FetchLike;
   env: CliEnv;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Default: the process's. `dualgate leaks pattern` reads cdk.json here. */
+  cwd?: string;
+  /** `dualgate scan -` reads this. Default: the process's standard input. */
+  readStdin?: () => Promise<Buffer>;
 }
 
 function positiveInt(name: string) {
@@ -70,6 +76,8 @@ export interface RunState {
   loginWithoutScope: boolean;
   /** The request removed the expiry (`--no-expiry`), so an API complaint about `expiresAt` is about that flag. */
   clearedExpiry: boolean;
+  /** Set by a command whose success has more than one outcome: `scan` exits 1 when it found a key. */
+  exitCode?: number;
 }
 
 interface ConsumerView {
@@ -148,7 +156,7 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .description('show one key')
     .action(async (id: string) => {
       const key = (await (await client()).request('GET', `/keys/${encodeURIComponent(id)}`)) as KeyView;
-      print(key, () => keyTable([key]));
+      print(key, () => keyDetailText(key));
     });
 
   keys
@@ -199,6 +207,31 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .action(async (id: string) => {
       await (await client()).request('DELETE', `/keys/${encodeURIComponent(id)}`);
       print({ id, revoked: true }, () => `revoked ${id}\n`);
+    });
+
+  // `dualgate scan …` normally starts from its own small bundle (bin/dualgate-cli.mjs); this is the same command
+  // reached through the full CLI (`dualgate --json scan`, or --help listing it).
+  program
+    .command('scan')
+    .description('find dualgate keys with a valid checksum in files, standard input (-) or the staged diff (--staged); exit 1 if any (dualgate scan --help)')
+    .argument('[args...]', 'paths, -, and scan options')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (args: string[]) => {
+      const scanIo: ScanIo = { ...processScanIo(), stdout: io.stdout, stderr: io.stderr, cwd: io.cwd ?? process.cwd(), ...(io.readStdin ? { readStdin: io.readStdin } : {}) };
+      state.exitCode = await runScan([...(options().json ? ['--json'] : []), ...args], scanIo);
+    });
+
+  const leaks = program.command('leaks').description('GitHub secret scanning for your keys').exitOverride();
+  leaks.configureOutput(output);
+  leaks
+    .command('pattern')
+    .description("the regular expressions and endpoint to give GitHub's secret scanning, generated from your key prefix")
+    .option('--prefix <prefix>', 'the key prefix (default: from --assembly, DUALGATE_KEY_PREFIX, cdk.json dualgate:keyPrefix, or dg)')
+    .option('--assembly <dir>', "a synthesized app (cdk.out): every DualAuthApi's prefix and leak endpoint path")
+    .action((flags: { prefix?: string; assembly?: string }) => {
+      const reports = leakPatternReports({ ...flags, cwd: io.cwd ?? process.cwd(), env: io.env });
+      print(reports.length === 1 ? reports[0] : reports, () => reports.map(leakPatternText).join('\n'));
     });
 
   // Plans: these routes exist when the stack has plans (otherwise the API answers 404).
@@ -269,7 +302,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   };
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return state.exitCode ?? 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are successful exits; every other parse failure is a usage error.

@@ -30,8 +30,8 @@ export interface AssemblyFunction {
   environment: Record<string, unknown>;
   /** The route table a dualgate authorizer or key API carries beside its bundle. */
   dualgateConfig?: RuntimeRouteConfig;
-  /** `authorizer` or `keys` for dualgate's own functions (they read DUALGATE_KEY_TABLE). */
-  dualgateRole?: 'authorizer' | 'keys';
+  /** `authorizer`, `keys` or `leaks` for dualgate's own functions (they read DUALGATE_KEY_TABLE). */
+  dualgateRole?: 'authorizer' | 'keys' | 'leaks';
 }
 
 export type AssemblyIntegration =
@@ -220,7 +220,7 @@ function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArti
   for (const method of api.methods) {
     if (method.integration.kind !== 'lambda') continue;
     const fn = functions.get(method.integration.functionId);
-    if (fn && !fn.dualgateRole && 'DUALGATE_KEY_TABLE' in fn.environment) fn.dualgateRole = 'keys';
+    if (fn && !fn.dualgateRole && 'DUALGATE_KEY_TABLE' in fn.environment) fn.dualgateRole = 'DUALGATE_GITHUB_KEYS_URL' in fn.environment ? 'leaks' : 'keys';
   }
   return api;
 }

@@ -42,7 +42,8 @@ export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--st
 
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds}, ${SETTING_NAMES.keyCacheTtlSeconds},
   ${SETTING_NAMES.logLevel}, ${LOCAL_ENV.stageName} (override the app's), ${LOCAL_ENV.issuers} (more issuers to trust, JSON),
-  ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only), ${LOCAL_ENV.allowedHosts} (like --allow-host, comma-separated)`;
+  ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only), ${LOCAL_ENV.allowedHosts} (like --allow-host, comma-separated),
+  ${LOCAL_ENV.githubKeysUrl} (GitHub's key document for POST /leaks/github: https, or http on loopback), ${SETTING_NAMES.leakAction}`;
 
 /** The dualgate settings a user may override in local mode's environment (they win over the app's). */
 const OVERRIDABLE = [
@@ -53,6 +54,9 @@ const OVERRIDABLE = [
   SETTING_NAMES.jwtCacheTtlSeconds,
   SETTING_NAMES.adminScope,
   SETTING_NAMES.logLevel,
+  SETTING_NAMES.leakAction,
+  SETTING_NAMES.githubKeysCacheTtlSeconds,
+  SETTING_NAMES.githubKeysRefetchIntervalSeconds,
 ] as const;
 
 export class SynthError extends Error {
@@ -140,6 +144,11 @@ function banner(server: DevServer, dataDir: string | undefined, externalIssuers:
   lines.push(`  dynamodb  ${server.dynamo.endpoint}   (tables ${server.apis.map((api) => api.tableName).join(', ')})${dataDir ? `, data in ${dataDir}` : ', in memory'}`);
   const first = server.apis[0]!;
   lines.push(`  caches    authorizer ${first.authorizerCacheTtlSeconds}s + key ${first.keyCacheTtlSeconds}s: a revoked key stops working within ${first.authorizerCacheTtlSeconds + first.keyCacheTtlSeconds}s`);
+  for (const api of server.apis) {
+    if (!api.leakDetection) continue;
+    const { path, githubKeysUrl, action } = api.leakDetection;
+    lines.push(`  leaks     POST ${api.url}${path}   (GitHub secret scanning; keys from ${githubKeysUrl} (${LOCAL_ENV.githubKeysUrl}); action ${action}; SNS not emulated: see the audit lines)`);
+  }
   for (const api of server.apis) {
     if (!api.plans) continue;
     const described = Object.entries(api.plans.plans).map(([name, plan]) => `${name} (${plan.rateLimitPerSecond}/s, burst ${plan.burstLimit}${plan.quota ? `, ${plan.quota.limit}/${plan.quota.period}` : ''})`);
@@ -231,6 +240,7 @@ export async function runDev(argv: string[]): Promise<void> {
       maxBodyBytes: local.maxBodyBytes,
       settingOverrides: overrides,
       ...(local.allowedHosts.length > 0 ? { allowedHosts: local.allowedHosts } : {}),
+      ...(local.githubKeysUrl ? { githubKeysUrl: local.githubKeysUrl } : {}),
       ...(process.env[LOCAL_ENV.authorizerCacheTtlSeconds] ? { authorizerCacheTtlSeconds: local.dualgate.authorizerCacheTtlSeconds } : {}),
       ...(process.env[LOCAL_ENV.stageName] ? { stageName: local.dualgate.stageName } : {}),
       ...(values.stack ? { stack: values.stack } : {}),

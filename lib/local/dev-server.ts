@@ -67,7 +67,15 @@ export interface DevServerOptions {
   allowedHosts?: readonly string[];
   /** Keep the key tables and issuer of an earlier server (`--watch` reloads). */
   reuse?: { dynamo: LocalDynamo; issuer: LocalIssuer };
+  /** Where the leak endpoint fetches GitHub's signing keys (DUALGATE_GITHUB_KEYS_URL): a loopback key server in tests. */
+  githubKeysUrl?: string;
 }
+
+/**
+ * Local mode refetches GitHub's key document for an unknown identifier at most once a second (AWS: once a minute,
+ * GitHub's rate limit): a developer or a test swapping keys on a loopback key server sees the change at once.
+ */
+export const LOCAL_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS = 1;
 
 export interface ServedApi {
   stackName: string;
@@ -85,6 +93,8 @@ export interface ServedApi {
   routeTable: readonly RouteRule[];
   /** Methods answered with 501, with why. */
   notServed: { method: string; path: string; why: string }[];
+  /** POST <path> takes GitHub secret-scanning reports, when the app has leak detection on. */
+  leakDetection?: { path: string; githubKeysUrl: string; action: string };
   catalog: readonly string[];
 }
 
@@ -184,6 +194,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
         ...(options.settingOverrides ?? {}),
       };
+      // The leak endpoint: the key document local mode was pointed at, a short refetch interval, and no SNS (a topic
+      // exists only in AWS; the audit line in the output says what would have been published).
+      const leakOverrides: Record<string, string> = {
+        ...dualgateOverrides,
+        [SETTING_NAMES.githubKeysRefetchIntervalSeconds]: String(LOCAL_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS),
+        [SETTING_NAMES.leakTopicArn]: '',
+        ...(options.githubKeysUrl ? { [SETTING_NAMES.githubKeysUrl]: options.githubKeysUrl } : {}),
+        ...(options.settingOverrides ?? {}),
+      };
       // Usage plans, when the app configured them: the emulator the gateway checks, and the control plane the key
       // API's API Gateway client talks to (as dynalite stands in for DynamoDB).
       const planConfig = assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.plans;
@@ -199,7 +218,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         const existing = hostFor.get(functionId);
         if (existing) return existing;
         const fn = assembly.functions.get(functionId) as AssemblyFunction;
-        const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, fn.dualgateRole ? dualgateOverrides : {});
+        const overrides = fn.dualgateRole === 'leaks' ? leakOverrides : fn.dualgateRole ? dualgateOverrides : {};
+        const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, overrides);
         unresolved.push(...missing);
         const hosted = new HostedFunction({
           name: fn.logicalId,
@@ -249,6 +269,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       }
       stops.push(gateway.close);
       const settings = { ...Object.fromEntries(Object.entries(authorizerFn.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string')), ...dualgateOverrides };
+      const leakMethod = api.methods.find((method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks');
+      const leakFn = leakMethod?.integration.kind === 'lambda' ? assembly.functions.get(leakMethod.integration.functionId) : undefined;
+      const leakSetting = (name: string) => leakOverrides[name] ?? (typeof leakFn?.environment[name] === 'string' ? (leakFn.environment[name] as string) : undefined);
       apis.push({
         stackName: api.stackName,
         logicalId: api.logicalId,
@@ -259,6 +282,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         authorizerCacheTtlSeconds: authorizerTtl,
         keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
         notServed,
+        ...(leakMethod
+          ? { leakDetection: { path: leakMethod.path, githubKeysUrl: leakSetting(SETTING_NAMES.githubKeysUrl) ?? 'GitHub', action: leakSetting(SETTING_NAMES.leakAction) ?? 'revoke' } }
+          : {}),
         catalog: authorizerFn.dualgateConfig!.catalog,
         ...(planConfig ? { plans: planConfig } : {}),
         ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)! } : {}),

@@ -6,6 +6,7 @@
  */
 import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
 import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/shared/issuer-config';
+import { githubKeysUrlProblem } from '../../lambdas/leaks/leak-settings';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
 import { ALLOW_HOST_FLAG, ALLOWED_HOSTS_ENV, normalizeAllowedHost } from './loopback-guard';
 
@@ -28,6 +29,8 @@ export const LOCAL_ENV = {
   allowHttpIssuers: SETTING_NAMES.allowHttpIssuers,
   /** More names every listener answers in `Host`, comma-separated (like `--allow-host`). */
   allowedHosts: ALLOWED_HOSTS_ENV,
+  /** GitHub's key document for POST /leaks/github: the Lambda setting; http on loopback as for DUALGATE_ISSUERS. */
+  githubKeysUrl: SETTING_NAMES.githubKeysUrl,
 } as const;
 
 /** The variable that sets each stack setting in local mode, so an error names what the user typed. */
@@ -60,6 +63,8 @@ export interface LocalConfig {
   maxBodyBytes: number;
   /** Names besides the loopback ones that every listener answers in `Host`: `--allow-host` and DUALGATE_ALLOWED_HOSTS. */
   allowedHosts: string[];
+  /** Where the leak endpoint fetches GitHub's signing keys (DUALGATE_GITHUB_KEYS_URL); absent: the app's setting. */
+  githubKeysUrl?: string;
   /**
    * The stack's configuration. Its first issuer is the mock one at `http://127.0.0.1:<issuerPort>` (when the
    * issuer port is 0 the real URL is only known once it listens, and local-stack.ts fills it in then), then
@@ -147,6 +152,12 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   const issuerUrl = localIssuerUrl(issuerPort);
   const externalIssuers = externalIssuersFromEnv(env, issuerUrl);
   const allowedHosts = allowedHostsFrom(env, options.allowHosts ?? []);
+  const githubKeysUrl = env[LOCAL_ENV.githubKeysUrl];
+  if (githubKeysUrl) {
+    const allowHttp = env[LOCAL_ENV.allowHttpIssuers] !== 'false';
+    const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: allowHttp });
+    if (problem) throw new DualgateConfigError(`${LOCAL_ENV.githubKeysUrl} ${problem}${allowHttp ? '' : ` (${LOCAL_ENV.allowHttpIssuers}=false)`}`);
+  }
   const input: Parameters<typeof resolveConfig>[0] = {
     issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }, ...externalIssuers],
     cognito: false,
@@ -179,6 +190,7 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
     dualgate,
   };
   if (options.dataDir) config.dataDir = options.dataDir;
+  if (githubKeysUrl) config.githubKeysUrl = githubKeysUrl;
   return config;
 }
 

@@ -69,14 +69,15 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     expect(() => synth({ authorizerCacheScope: 'stage' as never })).toThrow(/authorizerCacheScope must be one of 'route', 'credential' \(got "stage"\)/);
   });
 
-  it('puts every route but /health behind that authorizer', () => {
+  it('puts every route but /health and the GitHub leak endpoint behind that authorizer', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties);
-    expect(methods).toHaveLength(ROUTES.length);
+    // The demo's routes and the key API, plus POST /leaks/github (signed by GitHub, not by a dualgate credential).
+    expect(methods).toHaveLength(ROUTES.length + 1);
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
     const custom = methods.filter((method) => method.AuthorizationType === 'CUSTOM');
     expect(custom).toHaveLength(ROUTES.filter((route) => route.authorized !== false).length);
     for (const method of custom) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
-    expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod)).toEqual(['GET']);
+    expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod).sort()).toEqual(['GET', 'POST']);
   });
 
   it('lets the authorizer GetItem on the table itself, and UpdateItem nothing but lastUsedAt, returning nothing', () => {
@@ -96,11 +97,11 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     });
   });
 
-  it("runs dualgate's own Lambdas (authorizer, key API) on arm64 with a current Node.js runtime", () => {
+  it("runs dualgate's own Lambdas (authorizer, key API, leak endpoint) on arm64 with a current Node.js runtime", () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'))
       .map((fn) => fn.Properties)
       .filter((fn) => JSON.stringify(fn.Environment ?? {}).includes('DUALGATE_KEY_TABLE'));
-    expect(functions).toHaveLength(2);
+    expect(functions).toHaveLength(3);
     for (const fn of functions) {
       expect(fn.Architectures).toEqual(['arm64']);
       expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Runtime)?.[1])).toBeGreaterThanOrEqual(22);

@@ -25,9 +25,9 @@ const alarmNamed = (template: Template, logicalIdPrefix: string) => {
 describe('DualAuthApi monitoring (on by default)', () => {
   const { template, gate, stack } = synth();
 
-  it('adds the six alarms, without actions unless asked', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
-    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual(['Api5xxRate', 'AuthorizerErrors', 'AuthorizerFailClosed', 'AuthorizerP99Duration', 'AuthorizerThrottles', 'AuthorizerUnknownRoute']);
+  it('adds the seven alarms (six for the authorizer and the API, one for leak reports), without actions unless asked', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual(['Api5xxRate', 'AuthorizerErrors', 'AuthorizerFailClosed', 'AuthorizerP99Duration', 'AuthorizerThrottles', 'AuthorizerUnknownRoute', 'LeakReportsFailing']);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties.AlarmActions).toBeUndefined();
       expect(alarm.Properties.TreatMissingData).toBe('notBreaching');
@@ -93,11 +93,22 @@ describe('DualAuthApi monitoring (on by default)', () => {
     });
   });
 
+  it('alarms when a GitHub leak report was not handled: leak function errors, key failures, or GitHub keys unreachable', () => {
+    const alarm = alarmNamed(template, 'LeakReportsFailing');
+    expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
+    const metrics = alarm['Metrics'] as { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string; Value: unknown }[] } } }[];
+    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe('FILL(errors, 0) + FILL(keyFailures, 0) + FILL(keysUnavailable, 0)');
+    const byId = Object.fromEntries(metrics.filter((metric) => metric.MetricStat).map((metric) => [metric.Id, metric.MetricStat!.Metric]));
+    expect(byId['errors']).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^DualAuthLeakHandler/) } }] });
+    expect(byId['keyFailures']).toMatchObject({ Namespace: 'dualgate', MetricName: 'LeakKeyFailures', Dimensions: [{ Name: 'service', Value: 'dualgate-leaks' }] });
+    expect(byId['keysUnavailable']).toMatchObject({ MetricName: 'LeakReports', Dimensions: expect.arrayContaining([{ Name: 'outcome', Value: 'github_keys_unavailable' }]) });
+  });
+
   it('builds a dashboard with decisions by outcome, latency, cache hits, API traffic and errors, and the key API', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
     const body = JSON.stringify(stack.resolve(dashboard.Properties.DashboardBody));
-    for (const title of ['Authorizer decisions by outcome', 'Authorizer latency (ms)', 'Cache hits', 'API traffic and errors', 'Authorizer health', 'Key API', 'dualgate alarms']) {
+    for (const title of ['Authorizer decisions by outcome', 'Authorizer latency (ms)', 'Cache hits', 'API traffic and errors', 'Authorizer health', 'Key API', 'GitHub leak reports', 'dualgate alarms']) {
       expect(body).toContain(title);
     }
     for (const metric of ['Decisions', 'CacheHits', 'KeyLookupLatency', 'JwksFetches', 'LastUsedWriteFailures', 'KeyApiRequests', '5XXError', '4XXError', 'Count', 'Duration']) {
@@ -134,6 +145,12 @@ describe('DualAuthApi monitoring options', () => {
       expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^OnCall/) }]);
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', Threshold: 400 });
+  });
+
+  it('leaves the leak alarm out when leak detection is off', () => {
+    const { template, gate } = synth({ leakDetection: false });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    expect(gate.monitoring!.alarms).not.toHaveProperty('LeakReportsFailing');
   });
 
   it('adds nothing with monitoring: false', () => {

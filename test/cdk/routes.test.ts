@@ -46,14 +46,15 @@ describe('DualAuthApi with the app’s own routes', () => {
 
   it('puts the app’s methods behind the authorizer, leaves the open route open, and adds the key API at /keys', () => {
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
-    expect(methods).toHaveLength(4 + 6);
+    // The app's 4, the key API's 6 and the GitHub leak endpoint.
+    expect(methods).toHaveLength(4 + 6 + 1);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
-    expect(open).toHaveLength(1);
+    expect(open).toHaveLength(2);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) {
       expect(method.AuthorizationType).toBe('CUSTOM');
       expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     }
-    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['ANY', 'DELETE', 'GET', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST']);
+    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['ANY', 'DELETE', 'GET', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST', 'POST']);
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'ANY', Integration: Match.objectLike({ Type: 'HTTP_PROXY', Uri: 'https://files.example.com/{proxy}' }) });
   });
@@ -104,8 +105,8 @@ describe('DualAuthApi with the app’s own routes', () => {
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
       .map((permission) => permission.Properties)
       .filter((permission) => !JSON.stringify(permission.SourceArn).includes('/authorizers/'));
-    // orders, writer, status and the key API: one each, whatever number of methods they serve.
-    expect(permissions).toHaveLength(4);
+    // orders, writer, status, the key API and the leak endpoint: one each, whatever number of methods they serve.
+    expect(permissions).toHaveLength(5);
     for (const permission of permissions) {
       expect(permission.Principal).toBe('apigateway.amazonaws.com');
       expect(JSON.stringify(permission.SourceArn)).toContain('/*/*/*');

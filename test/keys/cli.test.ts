@@ -7,6 +7,7 @@ import { runCli } from '../../lib/cli/program';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { KeyStore } from '../../lambdas/shared/key-store';
 import { hashKey } from '../../lambdas/shared/key-format';
+import { DynamoLeakStore } from '../../lambdas/leaks/leak-store';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { keysEvent, type TestCaller } from './harness';
@@ -23,12 +24,14 @@ const RESOURCES: [RegExp, string][] = [
 
 let dynamo: LocalDynamo;
 let store: KeyStore;
+let tableName: string;
 let apiFetch: FetchLike;
 const sent: { url: string; headers: Record<string, string>; body?: string }[] = [];
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  store = new KeyStore(dynamo.client, await dynamo.createTable());
+  tableName = await dynamo.createTable();
+  store = new KeyStore(dynamo.client, tableName);
   const handler = createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
   // A stand-in for API Gateway + the authorizer: the bearer token picks the caller.
   apiFetch = async (url, init) => {
@@ -65,6 +68,28 @@ async function run(argv: string[], env: Record<string, string> = { DUALGATE_URL:
 }
 
 describe('dualgate keys', () => {
+  it('get and list show a key revoked on a leak report, with where it was found', async () => {
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'leaky', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
+    const url = 'https://github.com/octo-org/app/blob/0123456789abcdef0123456789abcdef01234567/.env';
+    const nowIso = new Date().toISOString();
+    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(hashKey(created.key), { reportedAt: nowIso, reporter: 'github', url, source: 'commit' }, { revokedAt: nowIso, expiresAt: Math.floor(Date.now() / 1000) });
+    const shown = await run(['keys', 'get', created.id]);
+    expect(shown.stdout).toMatch(/revoked \(leaked\)/);
+    expect(shown.stdout).toContain(`leak reported ${nowIso} by github (commit)\n  found at ${url}\n`);
+    expect(shown.stdout).not.toContain('still works');
+    expect(JSON.parse((await run(['--json', 'keys', 'get', created.id])).stdout)).toMatchObject({ status: 'revoked', revokedReason: 'leaked', leak: { url, reportedBy: 'github' } });
+    expect((await run(['keys', 'list', '--all'])).stdout).toMatch(new RegExp(`${created.id}.*revoked \\(leaked\\)`));
+  });
+
+  it('get says a key the notify action only marked still works', async () => {
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'marked', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
+    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(hashKey(created.key), { reportedAt: new Date().toISOString(), reporter: 'github' });
+    const shown = await run(['keys', 'get', created.id]);
+    expect(shown.stdout).toMatch(/active \(leak reported\)/);
+    expect(shown.stdout).toContain('found at (no URL in the report)');
+    expect(shown.stdout).toContain('the key still works: revoke or rotate it');
+  });
+
   it('create prints a table and the plaintext once; --json prints the API body', async () => {
     const human = await run(['keys', 'create', '--name', 'deploy', '--scopes', 'read:users', '--expires-in', '3600']);
     expect(human.code).toBe(0);

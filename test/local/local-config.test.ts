@@ -77,3 +77,17 @@ describe('localConfigFromEnv: external issuers (DUALGATE_ISSUERS)', () => {
   });
 });
 
+
+describe('localConfigFromEnv: GitHub key document (DUALGATE_GITHUB_KEYS_URL)', () => {
+  it('takes a loopback http URL (a test key server) or any https URL, and is absent by default', () => {
+    expect(localConfigFromEnv({}).githubKeysUrl).toBeUndefined();
+    expect(localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'http://127.0.0.1:4010/meta/public_keys/secret_scanning' }).githubKeysUrl).toBe('http://127.0.0.1:4010/meta/public_keys/secret_scanning');
+    expect(localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'https://ghe.example.com/api/v3/meta/public_keys/secret_scanning' }).githubKeysUrl).toMatch(/^https:/);
+  });
+
+  it('refuses http off loopback, and http anywhere with DUALGATE_ALLOW_HTTP_ISSUERS=false, naming the variable', () => {
+    expect(() => localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'http://keys.example.com/doc' })).toThrow(/^DUALGATE_GITHUB_KEYS_URL must be an https URL, or http on loopback/);
+    expect(() => localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'http://127.0.0.1:4010/doc', DUALGATE_ALLOW_HTTP_ISSUERS: 'false' })).toThrow(/^DUALGATE_GITHUB_KEYS_URL must be an https URL .*\(DUALGATE_ALLOW_HTTP_ISSUERS=false\)$/);
+    expect(() => localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'keys.json' })).toThrow(/^DUALGATE_GITHUB_KEYS_URL must be a URL/);
+  });
+});

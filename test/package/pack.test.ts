@@ -3,11 +3,12 @@
  * consumer app (examples/orders-app), type-check it as `cdk init` apps are (NodeNext, strict, no skipLibCheck),
  * synthesize it, and assert on the template and on the route table its dualgate Lambdas carry.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKey } from '../../lambdas/shared/key-format';
 import { ensurePackageBuilt } from '../support/prepared';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -68,7 +69,9 @@ afterAll(() => {
 
 describe('the npm package, installed into the example app', () => {
   it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
-    expect(files).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'bin/dualgate-cli.mjs']));
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/scan.mjs', 'bin/dualgate-cli.mjs']),
+    );
     // The authorizer's AWS SDK is a chunk loaded on first use: every chunk its files import ships beside them.
     const shippedChunks = files.filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file)).map((file) => file.replace('dist/lambdas/authorizer/', ''));
     expect(shippedChunks.length).toBeGreaterThan(0);
@@ -85,16 +88,18 @@ describe('the npm package, installed into the example app', () => {
   it('puts the app’s methods behind the authorizer, leaves the open route open, and adds no demo routes', () => {
     const [authorizerId] = resources('AWS::ApiGateway::Authorizer').map(([id]) => id);
     const methods = resources('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
-    expect(methods).toHaveLength(7 + 6);
+    // The app's 7, the key API's 6 and the GitHub leak endpoint.
+    expect(methods).toHaveLength(7 + 6 + 1);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
-    expect(open).toHaveLength(1);
+    expect(open).toHaveLength(2);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
-    expect(parts.sort()).toEqual(['files', 'keys', 'orders', 'reports', 'rotate', 'slow', 'status', '{id}', '{orderId}', '{proxy+}', '{proxy+}'].sort());
+    expect(parts.sort()).toEqual(['files', 'github', 'keys', 'leaks', 'orders', 'reports', 'rotate', 'slow', 'status', '{id}', '{orderId}', '{proxy+}', '{proxy+}'].sort());
   });
 
   it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {
-    const dualgateFunctions = resources('AWS::Lambda::Function').filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_KEY_TABLE'));
+    // The authorizer and the key API carry the route table; the leak endpoint needs none (it reads no route).
+    const dualgateFunctions = resources('AWS::Lambda::Function').filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_KEY_TABLE') && !('DUALGATE_GITHUB_KEYS_URL' in fn.Properties.Environment.Variables));
     expect(dualgateFunctions).toHaveLength(2);
     for (const [, fn] of dualgateFunctions) {
       expect(fn.Properties.Environment.Variables.DUALGATE_KEY_PREFIX).toBe('ord');
@@ -147,10 +152,26 @@ describe('the npm package, installed into the example app', () => {
       const url = /ready at (http:\S+)/.exec(output)![1]!;
       expect(await (await fetch(`${url}/status`)).json()).toEqual({ status: 'ok' });
       expect((await fetch(`${url}/orders`)).status).toBe(401);
+      // The shipped leak endpoint bundle answers (an unsigned report is refused before anything else happens).
+      const unsigned = await fetch(`${url}/leaks/github`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
+      expect({ status: unsigned.status, body: await unsigned.json() }).toMatchObject({ status: 401, body: { reason: 'signature_missing' } });
     } finally {
       child.kill('SIGTERM');
     }
   }, 120_000);
+
+  it('runs dualgate scan from the installed package: exit 1 on a key, 0 on the app itself, and leaks pattern from its assembly', () => {
+    const bin = join(app, 'node_modules', '.bin', 'dualgate');
+    const scan = (args: string[], input?: string) => spawnSync(bin, ['scan', ...args], { cwd: app, encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
+    const clean = scan(['.']);
+    expect(clean.status, clean.stderr).toBe(0);
+    const dirty = scan(['-'], `ORDERS_KEY=${generateKey('ord').key}\n`);
+    expect(dirty.status).toBe(1);
+    expect(dirty.stdout).toMatch(/^-:1:12: ord_[0-9A-Za-z]{4}… is a dualgate API key/);
+    const pattern = spawnSync(bin, ['leaks', 'pattern', '--assembly', 'cdk.out'], { cwd: app, encoding: 'utf8' });
+    expect(pattern.stdout).toContain('(ord_[0-9A-Za-z]{36})');
+    expect(pattern.stdout).toContain('POST <ApiUrl>/leaks/github');
+  });
 
   it('synthesizes from a linked checkout too (npm install ../dualgate, after npm run build there)', () => {
     // What `npm install ../dualgate` makes: a symlink to this repository, whose dist/ the pack above just built.
@@ -159,6 +180,6 @@ describe('the npm package, installed into the example app', () => {
     const outdir = join(work, 'linked.out');
     run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: outdir, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
     const linked = JSON.parse(readFileSync(join(outdir, 'OrdersApp.template.json'), 'utf8')) as typeof template;
-    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(13);
+    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(14);
   });
 });
