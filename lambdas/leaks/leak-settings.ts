@@ -4,7 +4,7 @@
  * here, so a bad value fails the synth or the start, not the first report.
  */
 import { assertValidKeyPrefix } from '../shared/key-format';
-import { DEFAULT_SETTINGS, SETTING_NAMES, SettingsError } from '../shared/settings';
+import { DEFAULT_SETTINGS, seconds, SETTING_NAMES, SettingsError } from '../shared/settings';
 import { LEAK_ACTIONS, type LeakAction } from './leak-model';
 import { DEFAULT_GITHUB_KEYS_URL } from './github-keys';
 
@@ -46,14 +46,6 @@ export function githubKeysUrlProblem(value: unknown, options: { allowHttpLoopbac
     return options.allowHttpLoopback ? undefined : `must be an https URL (got ${JSON.stringify(value)}; http is accepted on loopback in local mode only)`;
   }
   return `must be an https URL, or http on loopback (127.0.0.1, localhost, [::1]) in local mode (got ${JSON.stringify(value)})`;
-}
-
-function seconds(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new SettingsError(`${name} must be an integer from 0 to ${max} (got ${JSON.stringify(raw)})`);
-  return value;
 }
 
 export function readLeakSettings(env: Record<string, string | undefined> = process.env): LeakSettings {

@@ -74,7 +74,8 @@ function renamed(message: string, field: string, variable: string): string {
   return message.startsWith(field) ? variable + message.slice(field.length) : `${variable}: ${message}`;
 }
 
-function seconds(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
+/** An integer number of seconds from 0 to `max`, or `fallback` when unset; a SettingsError naming the variable otherwise. */
+export function seconds(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
