@@ -5,7 +5,8 @@
  *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
  *   dist/cli.mjs                    the `dualgate` CLI;
  *   dist/types/…                    declarations, in a folder marked CommonJS to match the code.
- * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled.
+ * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled
+ * (chokidar, for `dualgate dev --watch`, included).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,8 +34,10 @@ await build({
   banner: { js: "import { createRequire as __dgCreateRequire } from 'node:module'; const require = __dgCreateRequire(import.meta.url);" },
 });
 
-// Each local function runs in a worker started from this plain-JavaScript file, beside the CLI.
+// Each local function runs in a worker started from this plain-JavaScript file, beside the CLI; the synth probe is
+// preloaded into the app's synth by `dualgate dev` (plain CommonJS too).
 copyFileSync(join(PACKAGE_ROOT, 'lib/local/function-worker.mjs'), join(dist, 'function-worker.mjs'));
+copyFileSync(join(PACKAGE_ROOT, 'lib/local/synth-probe.cjs'), join(dist, 'synth-probe.cjs'));
 
 execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
 mkdirSync(join(dist, 'types'), { recursive: true });
