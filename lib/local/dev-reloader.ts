@@ -44,6 +44,8 @@ interface Served {
   codeDirs: Map<string, string>;
   /** Function code was rebuilt since this assembly was synthesized: a synth should confirm the template. */
   unconfirmed: boolean;
+  /** When the first change not yet confirmed was seen. */
+  unconfirmedSinceMs?: number;
 }
 
 /** The templates of an assembly with every asset hash blanked: equal when only function code changed. */
@@ -203,6 +205,7 @@ export class DevReloader {
       unit.rebuilt = true;
       unit.origin = rebuilt.origin;
       for (const functionId of unit.functionIds) served.codeDirs.set(functionId, rebuilt.codeDir);
+      if (!served.unconfirmed) served.unconfirmedSinceMs = sinceMs;
       served.unconfirmed = true;
     }
     if (reloaded.length > 0) this.options.note(`reloaded in ${Date.now() - sinceMs} ms: serving the new code of ${reloaded.join(', ')}`);
@@ -283,8 +286,8 @@ export class DevReloader {
         return;
       }
       if (templatesFingerprint(assemblyDir) !== this.served.templates) {
-        this.options.note('the change reached the app’s template too: reloading the whole app');
-        await this.restart(assemblyDir, Date.now());
+        this.options.note("the change reached the app's template too (the stack reads a file a function's code is made of): reloading the whole app");
+        await this.restart(assemblyDir, this.served.unconfirmedSinceMs ?? Date.now());
         return;
       }
       // Same template: serve the synth's own code wherever it differs from the rebuild (it should not), then adopt it.

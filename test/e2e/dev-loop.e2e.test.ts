@@ -95,8 +95,22 @@ describe.skipIf(isDeployedTarget() || !hasGit)('npx dualgate dev --watch on a pa
     expect(output).not.toContain('synthesizing the app again');
   });
 
+  it('reloads the whole app when a function’s file turns out to be read by the stack too (a synth confirms in the background)', async () => {
+    const file = join(app, 'fns', 'edited', 'extra-route.json');
+    const reloads = () => (output.match(/reloaded in \d+ ms \(restart \d+ ms\)/g) ?? []).length;
+    const before = reloads();
+    writeFileSync(file, '{ "path": "/renamed" }\n');
+    // First the function's code alone, then the confirming synth finds the template changed.
+    await waitFor(() => reloads() > before, 120_000, 'the whole app to reload');
+    expect(output).toContain("the change reached the app's template too");
+    expect(output).toMatch(/\+ GET\s+\/renamed\s+open\s+DevLoopApp\/Edited/);
+    expect(output).toMatch(/- GET\s+\/extra\s+open\s+DevLoopApp\/Edited/);
+    expect((await fetch(`${url}/renamed`)).status).toBe(200);
+    expect((await fetch(`${url}/extra`)).status).toBe(404);
+  });
+
   it('keeps local state out of git status', () => {
-    expect(git('status', '--porcelain', '--untracked-files=all')).toBe(' M fns/edited/index.mjs\n');
+    expect(git('status', '--porcelain', '--untracked-files=all')).toBe(' M fns/edited/extra-route.json\n M fns/edited/index.mjs\n');
     expect(readFileSync(join(app, '.dualgate', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
   });
 
