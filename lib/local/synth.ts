@@ -1,6 +1,7 @@
 /**
  * Synthesize the user's CDK app with its own command, as the CDK CLI does (CDK_OUTDIR, CDK_CONTEXT_JSON with asset
- * metadata on), and explain a failure with its real error first.
+ * metadata on; without CDK's template validation unless CDK_VALIDATION says otherwise), and explain a failure with
+ * its real error first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -55,6 +56,9 @@ export interface SynthOptions {
 /** Run the app's synth command as the CDK CLI does: CDK_OUTDIR and CDK_CONTEXT_JSON, with asset metadata on. */
 export function synthesize(appCommand: string, cwd: string, outdir: string, context: Record<string, unknown>, options: SynthOptions = {}): Promise<void> {
   const env: NodeJS.ProcessEnv = {
+    // CDK's built-in CloudFormation template validation costs two seconds or more of every synth, most of a small
+    // app's: local mode skips it unless the user's environment asks for it (`cdk synth` and `cdk deploy` still run it).
+    CDK_VALIDATION: 'false',
     ...process.env,
     CDK_OUTDIR: outdir,
     CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
