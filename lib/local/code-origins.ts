@@ -5,6 +5,7 @@
  * to a function's own code in well under the time a synth takes; lib/local/dev-reloader.ts decides when it may.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -106,15 +107,29 @@ export class RebuildError extends Error {
   override readonly name = 'RebuildError';
 }
 
-/** `npx --no-install esbuild …` as the installed binary, when there is one: npx alone costs a few hundred ms. */
+/** The esbuild executable the app has installed: its node_modules/.bin link, else the package's own `bin`. */
+function installedEsbuild(cwd: string): string | undefined {
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    const bin = join(dir, 'node_modules', '.bin', 'esbuild');
+    if (existsSync(bin)) return bin;
+    if (dirname(dir) === dir) break;
+  }
+  try {
+    const manifestFile = createRequire(join(cwd, 'package.json')).resolve('esbuild/package.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: string | Record<string, string> };
+    const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin?.['esbuild'];
+    return bin ? join(dirname(manifestFile), bin) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `npx --no-install esbuild …` as the installed binary, when there is one: npx alone costs half a second or more. */
 function directCommand(step: EsbuildStep): { command: string; args: string[] } {
   const [first, second, ...rest] = step.args;
   if (step.command === 'npx' && first === '--no-install' && second === 'esbuild') {
-    for (let dir = step.cwd; ; dir = dirname(dir)) {
-      const bin = join(dir, 'node_modules', '.bin', 'esbuild');
-      if (existsSync(bin)) return { command: bin, args: rest };
-      if (dirname(dir) === dir) break;
-    }
+    const bin = installedEsbuild(step.cwd);
+    if (bin) return { command: bin, args: rest };
   }
   return { command: step.command, args: step.args };
 }
