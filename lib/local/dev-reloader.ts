@@ -156,15 +156,17 @@ export class DevReloader {
   }
 
   private async drain(): Promise<void> {
-    if (this.queued.size === 0 || this.stopped) return;
+    if (this.stopped) return;
     const sinceMs = this.queuedSinceMs;
     // A file no synth has read, and no function's code is made of, changes nothing served (a temporary file).
     const files = [...this.queued.values()].filter((file) => !file.isNew || this.ownersOf(file).length > 0);
     this.queued = new Map();
-    if (files.length === 0) return;
-    const plan = this.functionsOnly(files);
-    if (plan) await this.reloadFunctionCode(files, plan, sinceMs);
-    else await this.reloadApp(files, sinceMs);
+    if (files.length > 0) {
+      const plan = this.functionsOnly(files);
+      if (plan) await this.reloadFunctionCode(files, plan, sinceMs);
+      else await this.reloadApp(files, sinceMs);
+    }
+    // The batch stopped any confirming synth: one starts again once the changes stop.
     if (this.served.unconfirmed) this.scheduleConfirm();
   }
 
@@ -270,15 +272,16 @@ export class DevReloader {
   private async confirm(): Promise<void> {
     const generation = this.generation;
     let assemblyDir: string;
+    let child: ChildProcess | undefined;
     try {
       this.options.onSynthStart?.();
-      assemblyDir = await this.options.synth((child) => (this.confirmSynth = child));
+      assemblyDir = await this.options.synth((started) => (this.confirmSynth = child = started));
     } catch (error) {
       // Stopped by a newer change, which brings its own confirmation; a real failure is the user's to see.
       if (generation === this.generation && error instanceof SynthError && !this.stopped) this.options.note(`synth failed (the functions' new code is served; the stack is the previous one):\n${indent(error.message)}`);
       return;
     } finally {
-      this.confirmSynth = undefined;
+      if (this.confirmSynth === child) this.confirmSynth = undefined;
     }
     await this.exclusive(async () => {
       if (generation !== this.generation || this.stopped) {
