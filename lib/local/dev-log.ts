@@ -297,11 +297,11 @@ export class DevLog {
 
   private failureBlock(failure: FunctionFailure, status: number | undefined): string[] {
     const headline = failureHeadline(failure);
-    const answered = status === undefined ? '' : ` · answered ${status}`;
+    const answered = status === undefined ? '' : `answered ${status}`;
     const stack = userStack(failure.stack, `${failure.errorName}: ${failure.message}`);
     return [
       this.style(`  ✖ ${headline}`, 'red', 'bold'),
-      this.style(`    ${failure.route} · request ${failure.requestId}${answered} · ${failure.logicalId}`, 'dim'),
+      this.style(`    ${[failure.route, ...(failure.requestId ? [`request ${failure.requestId}`] : []), ...(answered ? [answered] : []), failure.logicalId].join(' · ')}`, 'dim'),
       ...stack.map((line) => `  ${line}`),
     ];
   }

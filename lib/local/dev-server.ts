@@ -83,8 +83,9 @@ export interface FunctionFailure {
   logicalId: string;
   /** Whether it ran as the API's authorizer (→ 503) or as a route's integration (→ 502/504). */
   role: 'authorizer' | 'integration';
-  /** The route of the request that invoked it: `POST /orders`. */
+  /** The route of the request that invoked it (`POST /orders`), or what it was doing when no request did. */
   route: string;
+  /** Empty when no request invoked it (a --watch reload loading new code). */
   requestId: string;
   /** threw: the handler threw or rejected; init: the module could not be loaded or its init threw. */
   kind: 'threw' | 'init' | 'timeout' | 'malformed';
@@ -348,7 +349,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         const replaced = hostsById.get(logicalId) ?? [];
         for (const hosted of replaced) hosted.replaceCode(codeDir, sourceDir);
         // A cold start now, not on the next request: a module that no longer loads is reported straight away.
-        await Promise.all(replaced.map((hosted) => hosted.warm().catch(() => undefined)));
+        const failures = await Promise.all(replaced.map((hosted) => hosted.warm().then(() => undefined, (error: unknown) => failureOf(error, hosted, 'integration', 'loading its new code', ''))));
+        const failure = failures.find((candidate) => candidate !== undefined);
+        if (failure) report(failure);
         return replaced[0]?.label;
       },
       // With keepData, gateways and functions only: the key tables and the issuer (every key and token) stay.

@@ -92,6 +92,13 @@ describe('the dev log, for a person (human)', () => {
     expect(written).toEqual(['OrdersApp/Reader connecting to the table']);
   });
 
+  it('prints a failure no request caused (new code that does not load after a reload) at once, without a request id', () => {
+    const { log, written } = devLog('human');
+    log.functionFailure({ ...failure, kind: 'init', errorName: 'Runtime.UserCodeSyntaxError', message: "SyntaxError: Unexpected token ';'", route: 'loading its new code', requestId: '', stack: undefined });
+    log.stop();
+    expect(written).toEqual(["  ✖ OrdersApp/Writer could not be loaded: Runtime.UserCodeSyntaxError: SyntaxError: Unexpected token ';'\n    loading its new code · WriterA1B2"]);
+  });
+
   it('keeps only the user’s frames of a stack, and says how many it left out', () => {
     const frames = Array.from({ length: 15 }, (_, index) => `    at f${index} (/app/src/a.ts:${index + 1}:1)`);
     const shown = userStack(['Error: x', ...frames, '    at node:internal/x:1:1'].join('\n'), 'Error: x');

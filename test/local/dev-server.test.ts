@@ -192,6 +192,16 @@ describe('dualgate dev, what it serves', () => {
     expect(await response.json()).toEqual({ replaced: true });
     expect((await fetch(`${server.apis[0]!.url}/mock`)).status).toBe(200);
   });
+
+  it('reports new code that no longer loads as soon as it is replaced, before any request', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'dualgate-replaced-'));
+    writeFileSync(join(broken, 'index.js'), 'exports.handler = async () => {\n  return { a: 1 ;\n};\n');
+    failures.length = 0;
+    const callback = server.apis[0]!.routes.find((route) => route.path === '/callback')?.functionId as string;
+    await server.replaceFunctionCode(callback, broken);
+    expect(failures).toEqual([expect.objectContaining({ function: 'Integrations/Callback', kind: 'init', errorName: 'Runtime.UserCodeSyntaxError', route: 'loading its new code', requestId: '' })]);
+    expect(failures[0]?.stack).toContain(`${join(broken, 'index.js')}:2`);
+  });
 });
 
 describe('function environments', () => {
