@@ -91,7 +91,10 @@ describe.skipIf(isDeployedTarget() || !hasGit)('npx dualgate dev --watch on a pa
       servedAfterMs.push(Date.now() - savedMs);
     }
     process.stdout.write(`save → serving, four edits: ${servedAfterMs.join(', ')} ms\n`);
-    expect(output.match(/dualgate dev: reloaded in \d+ ms: serving the new code of DevLoopApp\/Edited/g)).toHaveLength(4);
+    // The line that says so comes once the new code has started, which a request may beat.
+    const servedLines = () => output.match(/dualgate dev: reloaded in \d+ ms: serving the new code of DevLoopApp\/Edited/g) ?? [];
+    await waitFor(() => servedLines().length >= 4, 10_000, 'four "serving the new code" lines');
+    expect(servedLines()).toHaveLength(4);
     expect(output).not.toContain('synthesizing the app again');
   });
 
