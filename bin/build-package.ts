@@ -7,7 +7,8 @@
  *   dist/cli.mjs                    the `dualgate` CLI;
  *   dist/scan.mjs                   `dualgate scan` alone (pre-commit hooks: no local mode, no SDK to load);
  *   dist/types/…                    declarations, in a folder marked CommonJS to match the code.
- * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled.
+ * Everything but the peers (aws-cdk-lib, constructs) and local mode's dynalite and oauth2-mock-server is bundled
+ * (chokidar, for `dualgate dev --watch`, included).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,8 +44,10 @@ await build({
   sourcemap: false,
 });
 
-// Each local function runs in a worker started from this plain-JavaScript file, beside the CLI.
+// Each local function runs in a worker started from this plain-JavaScript file, beside the CLI; the synth probe is
+// preloaded into the app's synth by `dualgate dev` (plain CommonJS too).
 copyFileSync(join(PACKAGE_ROOT, 'lib/local/function-worker.mjs'), join(dist, 'function-worker.mjs'));
+copyFileSync(join(PACKAGE_ROOT, 'lib/local/synth-probe.cjs'), join(dist, 'synth-probe.cjs'));
 
 execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
 mkdirSync(join(dist, 'types'), { recursive: true });

@@ -15,8 +15,8 @@ import { SETTING_NAMES } from '../../lambdas/shared/settings';
 import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './function-environment';
-import { FunctionError, FunctionTimeoutError, HostedFunction } from './function-host';
-import { IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
+import { FunctionError, FunctionTimeoutError, HostedFunction, type FunctionOutputOrigin } from './function-host';
+import { checkProxyResult, IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import { LOCAL_HOST } from './local-config';
 import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
@@ -57,8 +57,15 @@ export interface DevServerOptions {
   authorizerCacheTtlSeconds?: number;
   stageName?: string;
   maxBodyBytes?: number;
-  /** Where functions' own output (log lines) goes; default: stdout. */
-  functionOutput?: (line: string) => void;
+  /** Where functions' own output (log lines) goes, with the function and request it came from; default: stdout. */
+  functionOutput?: (line: string, origin: FunctionOutputOrigin) => void;
+  /** Told when a function throws, times out, returns a malformed result or cannot be loaded (the client gets 502/503/504). */
+  onFunctionFailure?: (failure: FunctionFailure) => void;
+  /**
+   * Where each function's code came from, by the code directory the assembly names (a `Code.fromAsset` directory
+   * in the app, when `dualgate dev` saw the synth copy it): stack traces then name the app's files.
+   */
+  codeSources?: ReadonlyMap<string, string>;
   accessLog?: AccessLogSink;
   /**
    * Names besides localhost, 127.0.0.1 and [::1] that every listener answers in `Host` (`--allow-host`,
@@ -77,6 +84,37 @@ export interface DevServerOptions {
  */
 export const LOCAL_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS = 1;
 
+/** A function failure as the developer needs to see it (lib/local/dev-log.ts prints it). */
+export interface FunctionFailure {
+  /** The function's construct path (without `/Resource`), or its logical id when the assembly has no path. */
+  function: string;
+  logicalId: string;
+  /** Whether it ran as the API's authorizer (→ 503) or as a route's integration (→ 502/504). */
+  role: 'authorizer' | 'integration';
+  /** The route of the request that invoked it (`POST /orders`), or what it was doing when no request did. */
+  route: string;
+  /** Empty when no request invoked it (a --watch reload loading new code). */
+  requestId: string;
+  /** threw: the handler threw or rejected; init: the module could not be loaded or its init threw. */
+  kind: 'threw' | 'init' | 'timeout' | 'malformed';
+  errorName: string;
+  message: string;
+  stack?: string;
+}
+
+/** A method the gateway serves, and what answers it. */
+export interface ServedRoute {
+  method: string;
+  path: string;
+  authorized: boolean;
+  /** The scopes the route table requires (empty: any authenticated caller). */
+  scopes: readonly string[];
+  /** The function (construct path or logical id) or integration behind it. */
+  target: string;
+  /** The function's logical id, for a Lambda integration. */
+  functionId?: string;
+}
+
 export interface ServedApi {
   stackName: string;
   logicalId: string;
@@ -91,6 +129,8 @@ export interface ServedApi {
   usagePlans?: LocalUsagePlans;
   /** The authorized routes, as the authorizer received them. */
   routeTable: readonly RouteRule[];
+  /** Every method served, with its scopes and what answers it. */
+  routes: ServedRoute[];
   /** Methods answered with 501, with why. */
   notServed: { method: string; path: string; why: string }[];
   /** POST <path> takes GitHub secret-scanning reports, when the app has leak detection on. */
@@ -105,8 +145,19 @@ export interface DevServer {
   unresolved: UnresolvedVariable[];
   /** APIs in the assembly that are not DualAuthApis (served by nothing). */
   skippedApis: string[];
+  /**
+   * Serve new code for one function (a `--watch` reload of its code alone): every API that uses it starts fresh
+   * environments from `codeDir`; `sourceDir` is where that code came from (see `codeSources`). Returns the
+   * function's display name, or undefined when no served function has that logical id.
+   */
+  replaceFunctionCode(logicalId: string, codeDir: string, sourceDir?: string): Promise<string | undefined>;
   /** Stop the gateways and functions; `keepData` leaves dynalite and the issuer running (for a reload). */
   stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/** How logs name a function: its construct path without the `/Resource` CloudFormation adds, else its logical id. */
+export function functionLabel(fn: Pick<AssemblyFunction, 'logicalId' | 'path'>): string {
+  return fn.path?.replace(/\/Resource$/, '') ?? fn.logicalId;
 }
 
 function isAddressInUse(error: unknown): boolean {
@@ -178,6 +229,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const unresolved: UnresolvedVariable[] = [];
     const apis: ServedApi[] = [];
     const hosts: HostedFunction[] = [];
+    const hostsById = new Map<string, HostedFunction[]>();
+    const report = options.onFunctionFailure ?? (() => undefined);
     const usagePlans = new Map<number, LocalUsagePlans>();
     stops.push(async () => {
       await Promise.all(hosts.map((host) => host.stop()));
@@ -221,9 +274,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         const overrides = fn.dualgateRole === 'leaks' ? leakOverrides : fn.dualgateRole ? dualgateOverrides : {};
         const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, overrides);
         unresolved.push(...missing);
+        const sourceDir = fn.codeDir ? options.codeSources?.get(fn.codeDir) : undefined;
         const hosted = new HostedFunction({
           name: fn.logicalId,
+          label: functionLabel(fn),
+          ...(fn.dualgateRole ? { dualgate: true } : {}),
           ...(fn.codeDir ? { codeDir: fn.codeDir } : { inlineCode: fn.inlineCode ?? '' }),
+          ...(sourceDir ? { sourceDir } : {}),
           handler: fn.handler,
           timeoutSeconds: fn.timeoutSeconds,
           memoryMb: fn.memoryMb,
@@ -232,6 +289,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         });
         hostFor.set(functionId, hosted);
         hosts.push(hosted);
+        hostsById.set(functionId, [...(hostsById.get(functionId) ?? []), hosted]);
         return hosted;
       };
       const authorizerFn = assembly.functions.get(api.authorizer!.functionId)!;
@@ -239,10 +297,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const routes: Route[] = api.methods.map((method) => ({ method: method.method, path: method.path, scopes: [], authorized: method.authorized, handler: method.logicalId }));
       const handlers = new Map<string, ProxyHandler>();
       const notServed: ServedApi['notServed'] = [];
+      const servedRoutes: ServedRoute[] = [];
+      const routeTable = authorizerFn.dualgateConfig!.routeTable.routes;
       for (const method of api.methods) {
         if (method.integration.kind === 'lambda') host(method.integration.functionId);
         if (method.integration.kind === 'unsupported') notServed.push({ method: method.method, path: method.path, why: method.integration.description });
-        handlers.set(method.logicalId, proxyHandlerFor(method.method, method.path, method.integration, host));
+        handlers.set(method.logicalId, proxyHandlerFor(method.method, method.path, method.integration, host, report));
+        const rule = routeTable.find((candidate) => candidate.method === method.method && candidate.path === method.path);
+        servedRoutes.push({
+          method: method.method,
+          path: method.path,
+          authorized: method.authorized,
+          scopes: rule?.scopes ?? [],
+          target: describeIntegration(method.integration, assembly.functions),
+          ...(method.integration.kind === 'lambda' ? { functionId: method.integration.functionId } : {}),
+        });
       }
       const authorizerTtl = options.authorizerCacheTtlSeconds ?? api.authorizer!.ttlSeconds;
       const stageName = options.stageName ?? api.stageName;
@@ -254,7 +323,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           port,
           ...allowedHosts,
           routes,
-          authorize: (event) => authorizeWith(authorizerHost, event),
+          authorize: (event) => authorizeWith(authorizerHost, event, report),
           loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
           stageName,
           authorizerCacheTtlSeconds: authorizerTtl,
@@ -281,6 +350,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         keyPrefix: settings[SETTING_NAMES.keyPrefix] ?? 'dg',
         authorizerCacheTtlSeconds: authorizerTtl,
         keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
+        routes: servedRoutes,
         notServed,
         ...(leakMethod
           ? { leakDetection: { path: leakMethod.path, githubKeysUrl: leakSetting(SETTING_NAMES.githubKeysUrl) ?? 'GitHub', action: leakSetting(SETTING_NAMES.leakAction) ?? 'revoke' } }
@@ -301,6 +371,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       dynamo: servedDynamo,
       unresolved,
       skippedApis,
+      replaceFunctionCode: async (logicalId, codeDir, sourceDir) => {
+        const replaced = hostsById.get(logicalId) ?? [];
+        for (const hosted of replaced) hosted.replaceCode(codeDir, sourceDir);
+        // A cold start now, not on the next request: a module that no longer loads is reported straight away.
+        const failures = await Promise.all(replaced.map((hosted) => hosted.warm().then(() => undefined, (error: unknown) => failureOf(error, hosted, 'integration', 'loading its new code', ''))));
+        const failure = failures.find((candidate) => candidate !== undefined);
+        if (failure) report(failure);
+        return replaced[0]?.label;
+      },
       // With keepData, gateways and functions only: the key tables and the issuer (every key and token) stay.
       stop: async ({ keepData } = {}) => (keepData ? run(stops) : stopAll()),
     };
@@ -311,28 +390,64 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 }
 
 /** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */
-async function authorizeWith(host: HostedFunction, event: APIGatewayRequestAuthorizerEvent): Promise<GatewayAuthorizerOutcome> {
+async function authorizeWith(host: HostedFunction, event: APIGatewayRequestAuthorizerEvent, report: (failure: FunctionFailure) => void): Promise<GatewayAuthorizerOutcome> {
+  // The gateway's request id: the authorizer's log lines are shown under the request they decided.
+  const requestId = event.requestContext?.requestId;
   try {
-    const response = (await host.invoke(event)) as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+    const response = (await host.invoke(event, requestId)) as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
     return { effect: 'allow', response: response ?? {} };
   } catch (error) {
     if (error instanceof FunctionError && error.message === 'Unauthorized') return { effect: 'unauthorized' };
+    report(failureOf(error, host, 'authorizer', `${event.httpMethod} ${event.resource}`, requestId ?? ''));
     return { effect: 'fail' };
   }
 }
 
-function proxyHandlerFor(method: string, path: string, integration: AssemblyIntegration, host: (functionId: string) => HostedFunction): ProxyHandler {
+function failureOf(error: unknown, host: HostedFunction, role: FunctionFailure['role'], route: string, requestId: string): FunctionFailure {
+  const about = { function: host.label, logicalId: host.spec.name, role, route, requestId };
+  if (error instanceof FunctionTimeoutError) return { ...about, kind: 'timeout', errorName: 'Sandbox.Timedout', message: `Task timed out after ${error.timeoutSeconds.toFixed(2)} seconds` };
+  if (error instanceof FunctionError) return { ...about, kind: error.phase === 'init' ? 'init' : 'threw', errorName: error.errorName, message: error.message, ...(error.errorStack ? { stack: error.errorStack } : {}) };
+  const unexpected = error instanceof Error ? error : new Error(String(error));
+  return { ...about, kind: 'threw', errorName: unexpected.name, message: unexpected.message, ...(unexpected.stack ? { stack: unexpected.stack } : {}) };
+}
+
+/** What answers a method, for the banner: the function's name, or the integration. */
+function describeIntegration(integration: AssemblyIntegration, functions: ReadonlyMap<string, AssemblyFunction>): string {
+  switch (integration.kind) {
+    case 'lambda': {
+      const fn = functions.get(integration.functionId);
+      const label = fn ? functionLabel(fn) : integration.functionId;
+      return fn?.dualgateRole === 'keys' ? `${label} (dualgate key API)` : label;
+    }
+    case 'http':
+      return `HTTP proxy ${integration.httpMethod} ${integration.uri}`;
+    case 'mock':
+      return `MOCK ${integration.statusCode}`;
+    case 'unsupported':
+      return `not served locally (501): ${integration.description}`;
+  }
+}
+
+function proxyHandlerFor(method: string, path: string, integration: AssemblyIntegration, host: (functionId: string) => HostedFunction, report: (failure: FunctionFailure) => void): ProxyHandler {
   switch (integration.kind) {
     case 'lambda': {
       const hosted = host(integration.functionId);
+      const route = `${method} ${path}`;
       return async (event) => {
+        const requestId = event.requestContext.requestId;
+        let result: unknown;
         try {
-          return await hosted.invoke(event, event.requestContext.requestId);
+          result = await hosted.invoke(event, requestId);
         } catch (error) {
+          report(failureOf(error, hosted, 'integration', route, requestId));
           // Past the function's own timeout: the gateway answers 504, as for its integration timeout.
           if (error instanceof FunctionTimeoutError) throw new IntegrationTimeoutError();
           throw error;
         }
+        // The gateway answers a malformed result with 502; the developer is told why.
+        const checked = checkProxyResult(result);
+        if (!checked.ok) report({ function: hosted.label, logicalId: hosted.spec.name, role: 'integration', route, requestId, kind: 'malformed', errorName: 'MalformedProxyResult', message: `${checked.problem}; it returned ${preview(result)}` });
+        return result;
       };
     }
     case 'http':
@@ -342,6 +457,17 @@ function proxyHandlerFor(method: string, path: string, integration: AssemblyInte
     case 'unsupported':
       return () => ({ statusCode: 501, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `${method} ${path} is not served locally: ${integration.description}` }) });
   }
+}
+
+/** A returned value in a line or so. */
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /** Whether `{name}` is the resource's greedy `{name+}` parameter (its value may hold `/`). */

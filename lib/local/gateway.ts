@@ -84,7 +84,11 @@ export interface AccessLogEntry {
   authorizerCached: boolean | null;
   errorType: GatewayResponseSpec['type'] | 'REQUEST_TOO_LARGE' | 'INTEGRATION_FAILURE' | 'INTEGRATION_TIMEOUT' | null;
 }
-export type AccessLogSink = (entry: AccessLogEntry) => void;
+/**
+ * Receives each request's entry; `request.path` is the path as sent, without the query, for a person's log only
+ * (the entry leaves it out: a path may carry what the query does).
+ */
+export type AccessLogSink = (entry: AccessLogEntry, request: { path: string }) => void;
 
 export interface LocalGatewayOptions {
   routes: readonly Route[];
@@ -254,33 +258,40 @@ interface ValidResult {
 
 const PROXY_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
 
-/** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
-export function acceptProxyResult(result: unknown): ValidResult | undefined {
-  if (result === null || typeof result !== 'object') return undefined;
+/** A Lambda proxy result checked as API Gateway checks it: the result, or why API Gateway calls it malformed (→ 502). */
+export function checkProxyResult(result: unknown): { ok: true; value: ValidResult } | { ok: false; problem: string } {
+  const malformed = (problem: string) => ({ ok: false as const, problem });
+  if (result === null || typeof result !== 'object') return malformed(`the result is ${result === null ? 'null' : typeof result}, not an object with a statusCode`);
   const candidate = result as Partial<APIGatewayProxyResult> & Record<string, unknown>;
   const statusCode = candidate.statusCode;
-  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return undefined;
-  for (const key in candidate) if (!PROXY_RESULT_KEYS.has(key)) return undefined;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return malformed(`statusCode must be an integer from 100 to 599 (got ${JSON.stringify(statusCode) ?? 'nothing'})`);
+  for (const key in candidate) if (!PROXY_RESULT_KEYS.has(key)) return malformed(`unexpected field "${key}" (a proxy result has only ${[...PROXY_RESULT_KEYS].join(', ')})`);
   const headers: Record<string, string> = {};
   if (candidate.headers !== undefined && candidate.headers !== null) {
-    if (typeof candidate.headers !== 'object') return undefined;
+    if (typeof candidate.headers !== 'object') return malformed('headers must be an object');
     for (const [name, value] of Object.entries(candidate.headers)) {
-      if (!isScalar(value)) return undefined;
+      if (!isScalar(value)) return malformed(`header "${name}" must be a string, number or boolean`);
       headers[name] = String(value);
     }
   }
   const multiValueHeaders: Record<string, string[]> = {};
   if (candidate.multiValueHeaders !== undefined && candidate.multiValueHeaders !== null) {
-    if (typeof candidate.multiValueHeaders !== 'object') return undefined;
+    if (typeof candidate.multiValueHeaders !== 'object') return malformed('multiValueHeaders must be an object');
     for (const [name, values] of Object.entries(candidate.multiValueHeaders)) {
-      if (!Array.isArray(values) || !values.every(isScalar)) return undefined;
+      if (!Array.isArray(values) || !values.every(isScalar)) return malformed(`multiValueHeaders "${name}" must be a list of strings, numbers or booleans`);
       multiValueHeaders[name] = values.map(String);
     }
   }
-  if (candidate.body !== undefined && candidate.body !== null && typeof candidate.body !== 'string') return undefined;
+  if (candidate.body !== undefined && candidate.body !== null && typeof candidate.body !== 'string') return malformed(`body must be a string (got ${Array.isArray(candidate.body) ? 'an array' : typeof candidate.body}: JSON.stringify it)`);
   const text = candidate.body ?? '';
   const body = candidate.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
-  return { statusCode, headers, multiValueHeaders, body };
+  return { ok: true, value: { statusCode, headers, multiValueHeaders, body } };
+}
+
+/** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
+export function acceptProxyResult(result: unknown): ValidResult | undefined {
+  const checked = checkProxyResult(result);
+  return checked.ok ? checked.value : undefined;
 }
 
 function lambdaContext(requestId: string, functionName: string, deadlineMs: number): Context {
@@ -579,7 +590,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       .finally(() => {
         log.responseLatencyMs = nowMs() - startedAtMs;
         try {
-          accessLog(log);
+          accessLog(log, { path: (request.url ?? '/').split('?', 1)[0] ?? '/' });
         } catch {
           // A failing log sink must not take requests down with it.
         }

@@ -162,6 +162,28 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     }
   });
 
+  it('logs a line per request for a person by default, and the stack’s access-log JSON with --log-format json', async () => {
+    const human = startDev({ PORT: '0', ISSUER_PORT: '0' });
+    const humanUrl = await ready(human);
+    const missing = await fetch(`${humanUrl}/me`);
+    await waitFor(() => /GET\s+\/me\s+401 \d+ ms no credential/.test(human.stdout()), 10_000, 'the human access line');
+    expect(human.stdout()).not.toContain(`"requestId":"${missing.headers.get('x-amzn-requestid')}"`);
+    await stopDev(human);
+
+    const json = startDev({ PORT: '0', ISSUER_PORT: '0' }, ['--log-format', 'json']);
+    const jsonUrl = await ready(json);
+    const response = await fetch(`${jsonUrl}/me`);
+    const requestId = response.headers.get('x-amzn-requestid') as string;
+    await waitFor(() => json.stdout().includes(`"requestId":"${requestId}"`), 10_000, 'the JSON access line');
+    const line = json.stdout().split('\n').find((candidate) => candidate.includes(`"requestId":"${requestId}"`)) as string;
+    expect(JSON.parse(line)).toMatchObject({ requestId, method: 'GET', resourcePath: '/me', status: 401, errorType: 'UNAUTHORIZED' });
+    await stopDev(json);
+
+    const wrong = startDev({ PORT: '0', ISSUER_PORT: '0' }, ['--log-format', 'yaml']);
+    expect((await wrong.exited).code).toBe(1);
+    expect(wrong.stderr()).toContain('dualgate dev: --log-format must be human or json (got "yaml")');
+  });
+
   it('rejects a bad setting with a message that names it, and exit code 1', async () => {
     const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_KEY_CACHE_TTL_SECONDS: 'soon' });
     expect((await dev.exited).code).toBe(1);

@@ -140,7 +140,7 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
 });
 
 describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
-  it('re-synthesizes on a source change, prints one line with its duration, and keeps keys valid', async () => {
+  it('re-synthesizes on a stack change and reloads a function’s own code alone, prints a line for each, and keeps keys valid', async () => {
     const { appDir, synthCommand } = exampleApp();
     // A copy of its own: this test edits the app's source.
     const copy = join(mkdtempSync(join(tmpdir(), 'dualgate-watch-')), 'orders-app');
@@ -175,6 +175,26 @@ describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
       }
       expect(await call(dev, 'GET', '/status')).toEqual({ status: 200, body: { status: 'edited' } });
       expect((await call(dev, 'GET', '/orders', key)).status).toBe(200);
+      // A directory's code alone changed: no synth, that function alone.
+      expect(dev.output()).toMatch(/dualgate dev: reloaded in \d+ ms: serving the new code of OrdersApp\/Status\n/);
+
+      // The NodejsFunction's TypeScript: its bundle is rebuilt alone, and a throw names the TypeScript line.
+      const writerFile = join(copy, 'src', 'writer.ts');
+      writeFileSync(writerFile, readFileSync(writerFile, 'utf8').replace('const caller = principalFrom(event);', "const caller = principalFrom(event);\n  console.log('writing for', caller.sub);\n  if (!event.body) throw new RangeError('an order needs a body');"));
+      while (!/serving the new code of OrdersApp\/OrdersWriter/.test(dev.output())) {
+        if (Date.now() > deadline + 120_000) throw new Error(`no writer reload:\n${dev.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const writerJwt = await token(dev, 'write:orders');
+      expect((await call(dev, 'POST', '/orders', writerJwt)).status).toBe(502);
+      while (!dev.output().includes('an order needs a body')) {
+        if (Date.now() > deadline + 150_000) throw new Error(`no failure block:\n${dev.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(dev.output()).toContain('OrdersApp/OrdersWriter threw RangeError: an order needs a body');
+      expect(dev.output()).toContain(`(${writerFile}:`);
+      expect(dev.output()).toMatch(/\n {4}writing for orders-team\n/);
+      expect(dev.output()).not.toMatch(/synthesizing the app again[\s\S]*synthesizing the app again/);
     } finally {
       dev.child.kill('SIGTERM');
     }

@@ -123,8 +123,8 @@ function send(url: string, options: { method?: string; path?: string; headers?: 
 /** `npx dualgate dev` in the app: serving `assemblyDir`, or synthesizing the app itself (its cdk.json) without one. */
 async function startDev(appDir: string, assemblyDir: string | undefined, env: Record<string, string> = {}): Promise<Dev> {
   // As a platform team runs it: npx finds the installed package's bin. Its own process group, so the whole
-  // tree (npm, the shell, dualgate) stops together.
-  const child = spawn('npx', ['--no', 'dualgate', 'dev', ...(assemblyDir ? ['--assembly', assemblyDir] : [])], {
+  // tree (npm, the shell, dualgate) stops together. JSON logs: this test reads the access log and the decisions.
+  const child = spawn('npx', ['--no', 'dualgate', 'dev', '--log-format', 'json', ...(assemblyDir ? ['--assembly', assemblyDir] : [])], {
     cwd: appDir,
     env: { ...process.env, PORT: '0', ISSUER_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DualAuthApi } from '../../lib/dual-auth-api';
 import { readCloudAssembly } from '../../lib/local/assembly';
-import { startDevServer, type DevServer } from '../../lib/local/dev-server';
+import { startDevServer, type DevServer, type FunctionFailure } from '../../lib/local/dev-server';
+import type { FunctionOutputOrigin } from '../../lib/local/function-host';
 import { functionEnvironment } from '../../lib/local/function-environment';
 
 let upstream: Server;
@@ -22,6 +23,8 @@ let upstreamUrl: string;
 const seen: { method?: string; url?: string; authorization?: string }[] = [];
 let server: DevServer;
 let assemblyDir: string;
+const failures: FunctionFailure[] = [];
+const output: { line: string; origin: FunctionOutputOrigin }[] = [];
 
 beforeAll(async () => {
   upstream = createServer((request, response) => {
@@ -49,7 +52,8 @@ beforeAll(async () => {
   const node = new lambda.Function(stack, 'Node', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })') });
   gate.addRoute({ method: 'GET', path: '/secure', scopes: ['s:read'], handler: node });
   const inline = (id: string, code: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline(code) });
-  gate.addRoute({ method: 'GET', path: '/throws', authorized: false, handler: inline('Throws', 'exports.handler = async () => { throw new Error("boom"); }') });
+  gate.addRoute({ method: 'GET', path: '/throws', authorized: false, handler: inline('Throws', 'exports.handler = async () => { console.log("about to throw"); throw new Error("boom"); }') });
+  gate.addRoute({ method: 'GET', path: '/unloadable', authorized: false, handler: inline('Unloadable', 'exports.other = async () => ({ statusCode: 200 });') });
   gate.addRoute({ method: 'GET', path: '/malformed', authorized: false, handler: inline('Malformed', 'exports.handler = async () => ({ statusCode: "two hundred" })') });
   const sleepy = new lambda.Function(stack, 'Sleepy', {
     runtime: lambda.Runtime.NODEJS_22_X,
@@ -60,7 +64,15 @@ beforeAll(async () => {
   gate.addRoute({ method: 'GET', path: '/sleepy/{ms}', authorized: false, handler: sleepy });
   gate.addRoute({ method: 'GET', path: '/callback', authorized: false, handler: inline('Callback', 'exports.handler = (event, context, callback) => callback(null, { statusCode: 200, body: JSON.stringify({ fn: context.functionName }) })') });
   app.synth();
-  server = await startDevServer({ assemblyDir, gatewayPort: 0, issuerPort: 0, audience: 'local', accessLog: () => undefined, functionOutput: () => undefined });
+  server = await startDevServer({
+    assemblyDir,
+    gatewayPort: 0,
+    issuerPort: 0,
+    audience: 'local',
+    accessLog: () => undefined,
+    functionOutput: (line, origin) => output.push({ line, origin }),
+    onFunctionFailure: (failure) => failures.push(failure),
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -113,6 +125,30 @@ describe('dualgate dev, functions that misbehave', () => {
     }
   });
 
+  it('tells why: the error and its stack, the malformed result, the module that cannot load, with the route and request', async () => {
+    failures.length = 0;
+    const thrown = await fetch(`${server.apis[0]!.url}/throws`);
+    const requestId = thrown.headers.get('x-amzn-requestid');
+    await fetch(`${server.apis[0]!.url}/malformed`);
+    await fetch(`${server.apis[0]!.url}/unloadable`);
+    expect(failures.map((failure) => [failure.function, failure.route, failure.kind, failure.errorName])).toEqual([
+      ['Integrations/Throws', 'GET /throws', 'threw', 'Error'],
+      ['Integrations/Malformed', 'GET /malformed', 'malformed', 'MalformedProxyResult'],
+      ['Integrations/Unloadable', 'GET /unloadable', 'init', 'Runtime.HandlerNotFound'],
+    ]);
+    expect(failures[0]).toMatchObject({ requestId, message: 'boom', role: 'integration', logicalId: expect.stringMatching(/^Throws/) });
+    expect(failures[0]?.stack).toMatch(/^Error: boom\n\s+at /);
+    expect(failures[1]?.message).toBe('statusCode must be an integer from 100 to 599 (got "two hundred"); it returned {"statusCode":"two hundred"}');
+    // The function's own output came with the same request id.
+    expect(output.filter((entry) => entry.line === 'about to throw').at(-1)?.origin).toEqual({ function: 'Integrations/Throws', requestId, stream: 'stdout', level: 'INFO' });
+  });
+
+  it('reports a timeout as Lambda words it', async () => {
+    failures.length = 0;
+    expect((await fetch(`${server.apis[0]!.url}/sleepy/1500`)).status).toBe(504);
+    expect(failures).toEqual([expect.objectContaining({ function: 'Integrations/Sleepy', kind: 'timeout', message: 'Task timed out after 1.00 seconds' })]);
+  });
+
   it('runs concurrent invocations in separate environments: one timing out does not fail the other (review finding)', async () => {
     const slowRequest = fetch(`${server.apis[0]!.url}/sleepy/3000`);
     // Started so that it is still running when the slow one hits its 1 s timeout.
@@ -127,6 +163,44 @@ describe('dualgate dev, functions that misbehave', () => {
     const response = await fetch(`${server.apis[0]!.url}/callback`);
     expect(response.status).toBe(200);
     expect(((await response.json()) as { fn: string }).fn).toMatch(/^Callback/);
+  });
+});
+
+describe('dualgate dev, what it serves', () => {
+  it('lists every route with its method, scopes and what answers it', () => {
+    const routes = server.apis[0]!.routes.map((route) => [route.method, route.path, route.authorized, route.scopes.join(' '), route.target]);
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        ['GET', '/secure', true, 's:read', 'Integrations/Node'],
+        ['GET', '/mock', false, '', 'MOCK 200'],
+        ['GET', '/proxy/{proxy+}', false, '', `HTTP proxy GET ${upstreamUrl}/x/{proxy}`],
+        ['POST', '/queue', false, '', expect.stringMatching(/^not served locally \(501\): a AWS integration/)],
+      ]),
+    );
+  });
+
+  it('serves new code for one function without restarting anything else', async () => {
+    const code = mkdtempSync(join(tmpdir(), 'dualgate-replaced-'));
+    writeFileSync(join(code, 'index.js'), 'exports.handler = async () => ({ statusCode: 200, body: JSON.stringify({ replaced: true }) });');
+    const logicalId = server.apis[0]!.routes.find((route) => route.path === '/secure')?.functionId as string;
+    expect(await server.replaceFunctionCode(logicalId, code)).toBe('Integrations/Node');
+    const callback = server.apis[0]!.routes.find((route) => route.path === '/callback')?.functionId as string;
+    expect(await server.replaceFunctionCode('NoSuchFunction', code)).toBeUndefined();
+    // /secure needs a credential: /callback's function, replaced too, shows the new code is what answers.
+    expect(await server.replaceFunctionCode(callback, code)).toBe('Integrations/Callback');
+    const response = await fetch(`${server.apis[0]!.url}/callback`);
+    expect(await response.json()).toEqual({ replaced: true });
+    expect((await fetch(`${server.apis[0]!.url}/mock`)).status).toBe(200);
+  });
+
+  it('reports new code that no longer loads as soon as it is replaced, before any request', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'dualgate-replaced-'));
+    writeFileSync(join(broken, 'index.js'), 'exports.handler = async () => {\n  return { a: 1 ;\n};\n');
+    failures.length = 0;
+    const callback = server.apis[0]!.routes.find((route) => route.path === '/callback')?.functionId as string;
+    await server.replaceFunctionCode(callback, broken);
+    expect(failures).toEqual([expect.objectContaining({ function: 'Integrations/Callback', kind: 'init', errorName: 'Runtime.UserCodeSyntaxError', route: 'loading its new code', requestId: '' })]);
+    expect(failures[0]?.stack).toContain(`${join(broken, 'index.js')}:2`);
   });
 });
 

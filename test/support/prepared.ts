@@ -197,3 +197,13 @@ export function overlapApp(): { appDir: string; assemblyDir: string } {
   );
   return { appDir, assemblyDir };
 }
+
+const DEV_LOOP_APP = 'test/fixtures/dev-loop-app';
+
+/**
+ * test/fixtures/dev-loop-app installed from the packed tarball, as a user's app gets dualgate: a function that logs
+ * then throws, one to edit. A test that edits it works on a copy (cpSync with verbatimSymlinks keeps the install).
+ */
+export function devLoopApp(): string {
+  return consumerApp('dev-loop-app', DEV_LOOP_APP, 'packed');
+}
