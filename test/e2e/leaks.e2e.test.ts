@@ -51,7 +51,7 @@ async function createKey(name: string): Promise<{ id: string; key: string }> {
 
 beforeAll(async () => {
   keyServer = await startGithubKeyServer([retired, current]);
-  dev = spawn(process.execPath, [`${REPO}/bin/dualgate-cli.mjs`, 'dev', '--assembly', demoAssembly()], {
+  dev = spawn(process.execPath, [`${REPO}/bin/dualgate-cli.mjs`, 'dev', '--log-format', 'json', '--assembly', demoAssembly()], {
     env: {
       ...process.env,
       PORT: '0',

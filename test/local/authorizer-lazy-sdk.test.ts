@@ -144,7 +144,7 @@ describe('the authorizer bundle, in a local-mode environment', () => {
     expect(allowed.policyDocument.Statement[0]?.Effect).toBe('Allow');
     expect(output.join('\n')).not.toContain('failed to load at init');
     // API Gateway's AUTHORIZER_FAILURE (a 503 here), not "Unauthorized": the table is unavailable, not the key unknown.
-    await expect(fn.invoke(event(key))).rejects.toThrow(new FunctionError('Error', 'AuthorizerFailure'));
+    await expect(fn.invoke(event(key))).rejects.toMatchObject({ name: 'FunctionError', errorName: 'Error', message: 'AuthorizerFailure' });
     const failure = logEntries(output).find((entry) => entry.decision === 'fail');
     expect(failure).toMatchObject({ reason: 'key_store_unavailable', credentialKind: 'apiKey' });
     expect(getItems).toBe(0);
