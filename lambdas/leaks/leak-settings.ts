@@ -3,8 +3,7 @@
  * them from the `leakDetection` prop, local mode from DUALGATE_GITHUB_KEYS_URL; both validate with the functions
  * here, so a bad value fails the synth or the start, not the first report.
  */
-import { assertValidKeyPrefix } from '../shared/key-format';
-import { DEFAULT_SETTINGS, seconds, SETTING_NAMES, SettingsError } from '../shared/settings';
+import { DEFAULT_SETTINGS, readKeyTableSettings, seconds, SETTING_NAMES, SettingsError } from '../shared/settings';
 import { LEAK_ACTIONS, type LeakAction } from './leak-model';
 import { DEFAULT_GITHUB_KEYS_URL } from './github-keys';
 
@@ -49,14 +48,7 @@ export function githubKeysUrlProblem(value: unknown, options: { allowHttpLoopbac
 }
 
 export function readLeakSettings(env: Record<string, string | undefined> = process.env): LeakSettings {
-  const tableName = env[SETTING_NAMES.tableName];
-  if (!tableName) throw new SettingsError(`${SETTING_NAMES.tableName} is not set`);
-  const keyPrefix = env[SETTING_NAMES.keyPrefix] || DEFAULT_SETTINGS.keyPrefix;
-  try {
-    assertValidKeyPrefix(keyPrefix);
-  } catch (error) {
-    throw new SettingsError(`${SETTING_NAMES.keyPrefix}: ${(error as Error).message}`);
-  }
+  const { tableName, keyPrefix } = readKeyTableSettings(env);
   const githubKeysUrl = env[SETTING_NAMES.githubKeysUrl] || DEFAULT_LEAK_SETTINGS.githubKeysUrl;
   // Local mode allows http issuers on loopback; the same switch allows a loopback key server.
   const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: env[SETTING_NAMES.allowHttpIssuers] === 'true' });

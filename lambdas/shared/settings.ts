@@ -83,7 +83,8 @@ export function seconds(env: Record<string, string | undefined>, name: string, f
   return value;
 }
 
-export function readSettings(env: Record<string, string | undefined> = process.env): RuntimeSettings {
+/** The key table and the key prefix, which every dualgate Lambda reads: SettingsError naming the variable. */
+export function readKeyTableSettings(env: Record<string, string | undefined>): { tableName: string; keyPrefix: string } {
   const tableName = env[SETTING_NAMES.tableName];
   if (!tableName) throw new SettingsError(`${SETTING_NAMES.tableName} is not set`);
   const keyPrefix = env[SETTING_NAMES.keyPrefix] || DEFAULT_SETTINGS.keyPrefix;
@@ -92,6 +93,11 @@ export function readSettings(env: Record<string, string | undefined> = process.e
   } catch (error) {
     throw new SettingsError(renamed((error as Error).message, 'keyPrefix', SETTING_NAMES.keyPrefix));
   }
+  return { tableName, keyPrefix };
+}
+
+export function readSettings(env: Record<string, string | undefined> = process.env): RuntimeSettings {
+  const { tableName, keyPrefix } = readKeyTableSettings(env);
   const allowHttpIssuers = env[SETTING_NAMES.allowHttpIssuers] === 'true';
   let issuers: IssuerConfig[] = [];
   const rawIssuers = env[SETTING_NAMES.issuers];

@@ -15,16 +15,10 @@ import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt, TEST_ISSUER } f
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { testSettings } from '../support/settings';
+import { bearerEvent } from '../support/authorizer-event';
 
 const signingKey = createSigningKey('kid-1');
-const event = (credential: string) => ({
-  methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
-  httpMethod: 'GET',
-  resource: '/me',
-  headers: { Authorization: `Bearer ${credential}` },
-  multiValueHeaders: null,
-  requestContext: { requestId: 'req-1' } as never,
-});
+const event = bearerEvent;
 const jwtFor = (sub: string) => signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub, scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 const PLANS: Pick<RuntimeSettings, 'plans'> = { plans: { usagePlanNames: { pro: 'p' }, sharedUsageKey: 'dualgate-shared-0000-0000-0000' } };
 const alicePro: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'pro', apiKeyId: 'k1', apiKeyValue: 'alice-usage-key-value-000', updatedAt: 't', updatedBy: 'admin' };

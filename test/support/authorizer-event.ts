@@ -8,3 +8,15 @@ export function routeOf(methodArn: string): { httpMethod?: string; resource?: st
   if (verb === undefined) return {};
   return { httpMethod: verb, resource: `/${path.join('/')}` };
 }
+
+/** A REQUEST authorizer event for `GET /me` carrying `Authorization: Bearer <credential>`. */
+export function bearerEvent(credential: string) {
+  return {
+    methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+    httpMethod: 'GET',
+    resource: '/me',
+    headers: { Authorization: `Bearer ${credential}` },
+    multiValueHeaders: null,
+    requestContext: { requestId: 'req-1' } as never,
+  };
+}
