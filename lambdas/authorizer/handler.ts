@@ -1,38 +1,39 @@
 /**
  * Lambda entry point: wiring only. Clients, verifiers and caches live at module scope, built once per
- * container; the JWKS is fetched during init (top-level await), not on the first request. The DynamoDB client
- * is the exception: the AWS SDK loads on the first request that needs the table, unless init should load it
- * (provisioned concurrency, plans: see `loadsKeyTableAtInit`).
+ * container. What needs I/O or a large import is left to the first request that needs it, because an on-demand
+ * init is on the first request's path: the issuers' JWKS is fetched by the first JWT, and the AWS SDK is loaded by
+ * the first key (or `lastUsedAt` write, or consumer read). When init should load both (provisioned concurrency,
+ * plans: see `loadsAtInit`), it does so concurrently, before any request.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields } from '../shared/logger';
 import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
 import { readSettings } from '../shared/settings';
-import { buildAuthorizer, loadsKeyTableAtInit } from './wiring';
+import { buildAuthorizer, loadsAtInit } from './wiring';
 
 // The app's route table sits beside this bundle in the asset: read once per container.
 const { routeTable } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
 const settings = readSettings();
 const { authorize, jwtPolicy, keyTable, logger } = buildAuthorizer(settings, routeTable);
 
-await Promise.all([
-  jwtPolicy?.hydrate().catch((error: unknown) => {
-    // Not fatal: keys still work, and each JWT retries the fetch (within the fetcher's cooldown).
-    logger.error('JWKS hydrate failed at init', { reason: 'jwks_unavailable', ...errorFields(error) });
-  }),
-  loadsKeyTableAtInit(settings, process.env)
-    ? keyTable.load().catch((error: unknown) => {
-        // Not fatal either: the first request that needs the table loads it again, or fails closed. The cause says
-        // what failed (a missing chunk, the SDK's own initialisation), as decision lines do.
-        const cause = error instanceof Error ? error.cause : undefined;
-        logger.error('key table client failed to load at init', {
-          reason: 'key_store_unavailable',
-          ...errorFields(error),
-          ...(cause instanceof Error ? { causeName: cause.name, causeMessage: cause.message.slice(0, 300) } : {}),
-        });
-      })
-    : undefined,
-]);
+if (loadsAtInit(settings, process.env)) {
+  await Promise.all([
+    jwtPolicy?.hydrate().catch((error: unknown) => {
+      // Not fatal: keys still work, and each JWT retries the fetch (within the fetcher's cooldown).
+      logger.error('JWKS hydrate failed at init', { reason: 'jwks_unavailable', ...errorFields(error) });
+    }),
+    keyTable.load().catch((error: unknown) => {
+      // Not fatal either: the first request that needs the table loads it again, or fails closed. The cause says
+      // what failed (a missing chunk, the SDK's own initialisation), as decision lines do.
+      const cause = error instanceof Error ? error.cause : undefined;
+      logger.error('key table client failed to load at init', {
+        reason: 'key_store_unavailable',
+        ...errorFields(error),
+        ...(cause instanceof Error ? { causeName: cause.name, causeMessage: cause.message.slice(0, 300) } : {}),
+      });
+    }),
+  ]);
+}
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const outcome = await authorize(event);

@@ -96,14 +96,15 @@ async function importKeyTable(settings: RuntimeSettings, client: DynamoDBClient 
 }
 
 /**
- * Whether init loads the key table instead of leaving it to the first call that needs it:
+ * Whether init loads what requests would otherwise load on first use (the issuers' JWKS, the key table's SDK client):
  * - under provisioned concurrency (Lambda sets `AWS_LAMBDA_INITIALIZATION_TYPE`), init runs before the environment
  *   gets any request, so its time is on no request's path;
  * - with plans, every allowed decision reads the caller's consumer record (a JWT's too), so the first request
- *   needs the table whatever its credential; loading it during init overlaps the import with the JWKS fetch.
- * Otherwise (on-demand init, no plans) a JWT-only container never loads the SDK.
+ *   needs the table whatever its credential; loading it during init overlaps the SDK's import with the JWKS fetch.
+ * Otherwise (on-demand init, no plans) init is on the first request's path, and each load waits for a request that
+ * needs it: a JWT-only container never loads the SDK, and a key never waits for an issuer's JWKS.
  */
-export function loadsKeyTableAtInit(settings: Pick<RuntimeSettings, 'plans'>, env: Readonly<Record<string, string | undefined>>): boolean {
+export function loadsAtInit(settings: Pick<RuntimeSettings, 'plans'>, env: Readonly<Record<string, string | undefined>>): boolean {
   return env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'provisioned-concurrency' || settings.plans !== undefined;
 }
 

@@ -100,15 +100,19 @@ describe('authorizer Lambda handler', () => {
   });
 });
 
-describe('authorizer Lambda handler: when it builds the DynamoDB client', () => {
+describe('authorizer Lambda handler: when it builds the DynamoDB client and fetches the JWKS', () => {
   const KEY_TABLE_CLIENT = '../../lambdas/authorizer/key-table-client';
   const signingKey = createSigningKey('kid-handler');
   let jwks: Server;
+  let jwksFetches = 0;
   let issuer: string;
   let stdout: string[];
 
   beforeAll(async () => {
-    jwks = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [signingKey.publicJwk] })));
+    jwks = createServer((_request, response) => {
+      jwksFetches++;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [signingKey.publicJwk] }));
+    });
     await new Promise<void>((ready) => jwks.listen(0, '127.0.0.1', ready));
     issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
   });
@@ -117,6 +121,7 @@ describe('authorizer Lambda handler: when it builds the DynamoDB client', () => 
   });
   beforeEach(() => {
     ddb.reset();
+    jwksFetches = 0;
     stdout = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       stdout.push(String(chunk));
@@ -171,18 +176,34 @@ describe('authorizer Lambda handler: when it builds the DynamoDB client', () => 
     expect(opened.count).toBe(1);
   });
 
-  it('under provisioned concurrency: builds the client during init, before any request', async () => {
+  it('on demand: fetches no JWKS at init nor for a key; the first JWTs fetch it once between them', async () => {
+    const { key, record } = makeKey({ scopes: ['write:users'] });
+    ddb.on(GetItemCommand).resolves({ Item: itemFromRecord(record) });
+    const { handler } = await coldStart({});
+    expect(jwksFetches).toBe(0);
+    expect((await handler(event(`Bearer ${key}`))).principalId).toBe('user-123');
+    expect(jwksFetches).toBe(0);
+    const decisions = await Promise.all([handler(event(`Bearer ${jwt()}`)), handler(event(`Bearer ${jwt()}`))]);
+    expect(decisions.map((decision) => decision.principalId)).toEqual(['client-1', 'client-1']);
+    expect(jwksFetches).toBe(1);
+  });
+
+  it('under provisioned concurrency: builds the client and fetches the JWKS during init, before any request', async () => {
     const { key, record } = makeKey({ scopes: ['write:users'] });
     ddb.on(GetItemCommand).resolves({ Item: itemFromRecord(record) });
     const { handler, opened } = await coldStart({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' });
     expect(opened.count).toBe(1);
+    expect(jwksFetches).toBe(1);
     expect((await handler(event(`Bearer ${key}`))).principalId).toBe('user-123');
+    expect((await handler(event(`Bearer ${jwt()}`))).principalId).toBe('client-1');
     expect(opened.count).toBe(1);
+    expect(jwksFetches).toBe(1);
   });
 
-  it('with plans: builds the client during init, since every allowed request reads a consumer record', async () => {
+  it('with plans: builds the client and fetches the JWKS during init, since every allowed request reads a consumer record', async () => {
     const { opened } = await coldStart({ DUALGATE_PLANS: JSON.stringify({ usagePlanNames: { pro: 'p' }, sharedUsageKey: 'dualgate-shared-0000-0000-0000' }) });
     expect(opened.count).toBe(1);
+    expect(jwksFetches).toBe(1);
   });
 
   it('logs a client that failed to build at init, and builds it again for the first key request', async () => {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { KeyTableStores } from '../../lambdas/authorizer/on-demand-key-table';
-import { buildAuthorizer, loadsKeyTableAtInit } from '../../lambdas/authorizer/wiring';
+import { buildAuthorizer, loadsAtInit } from '../../lambdas/authorizer/wiring';
 import { itemFromRecord } from '../../lambdas/shared/key-record';
 import type { ConsumerRecord } from '../../lambdas/shared/plans';
 import type { RuntimeSettings } from '../../lambdas/shared/settings';
@@ -194,17 +194,17 @@ describe('with the real loader (the SDK imported on demand)', () => {
   });
 });
 
-describe('loadsKeyTableAtInit', () => {
-  it('loads eagerly under provisioned concurrency, where init is off every request’s path', () => {
-    expect(loadsKeyTableAtInit({}, { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' })).toBe(true);
+describe('loadsAtInit', () => {
+  it('loads the JWKS and the SDK at init under provisioned concurrency, where init is off every request’s path', () => {
+    expect(loadsAtInit({}, { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' })).toBe(true);
   });
 
-  it('loads eagerly with plans, where the first request needs the table whatever its credential', () => {
-    expect(loadsKeyTableAtInit(PLANS, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' })).toBe(true);
+  it('loads both at init with plans, where the first request needs the table whatever its credential', () => {
+    expect(loadsAtInit(PLANS, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' })).toBe(true);
   });
 
-  it('leaves it to the first request otherwise (on-demand init, or outside Lambda)', () => {
-    expect(loadsKeyTableAtInit({}, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' })).toBe(false);
-    expect(loadsKeyTableAtInit({}, {})).toBe(false);
+  it('leaves each to the first request that needs it otherwise (on-demand init, or outside Lambda)', () => {
+    expect(loadsAtInit({}, { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' })).toBe(false);
+    expect(loadsAtInit({}, {})).toBe(false);
   });
 });
