@@ -1,7 +1,8 @@
 /**
  * The authorizer's bundle as it ships (lib/bundling.ts's one definition, copied into an asset with its route table
  * by lib/lambda-code.ts), run in local mode's Lambda-like worker: the AWS SDK is a chunk beside index.mjs that a
- * JWT never reads, the first key request imports, and provisioned concurrency imports during init.
+ * JWT never reads, the first key request imports, and provisioned concurrency imports during init (with the JWKS,
+ * which on demand only the first JWT fetches).
  *
  * "Never reads" is shown by deleting the SDK's chunks from the code directory: a decision that needed them would
  * fail. Those chunks are the ones index.mjs reaches only through a dynamic import (bench/bundle-files.ts).
@@ -31,6 +32,7 @@ let asset: string;
 let stub: Server;
 let stubUrl: string;
 let getItems = 0;
+let jwksFetches = 0;
 const hosted: HostedFunction[] = [];
 const scratch: string[] = [];
 
@@ -39,6 +41,7 @@ beforeAll(async () => {
   // The JWKS and a DynamoDB endpoint that answers GetItem with the key's item.
   stub = createServer((request, response) => {
     if (request.method === 'GET' && request.url === '/jwks') {
+      jwksFetches++;
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [signingKey.publicJwk] }));
       return;
     }
@@ -58,6 +61,7 @@ afterEach(async () => {
   for (const fn of hosted.splice(0)) await fn.stop();
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
   getItems = 0;
+  jwksFetches = 0;
 });
 
 afterAll(async () => {
@@ -150,7 +154,7 @@ describe('the authorizer bundle, in a local-mode environment', () => {
     expect(getItems).toBe(0);
   }, 60_000);
 
-  it('imports the SDK’s chunk on the first key request and reads the key with one GetItem', async () => {
+  it('imports the SDK’s chunk on the first key request and reads the key with one GetItem, fetching no JWKS', async () => {
     const { fn } = host(asset);
     const allowed = (await fn.invoke(event(key))) as { principalId: string; context: Record<string, unknown> };
     expect(allowed.principalId).toBe('key-owner');
@@ -159,6 +163,10 @@ describe('the authorizer bundle, in a local-mode environment', () => {
     // Cached now: the second decision reads nothing.
     await fn.invoke(event(key));
     expect(getItems).toBe(1);
+    // A key never waits for an issuer: the JWKS is the first JWT's to fetch.
+    expect(jwksFetches).toBe(0);
+    expect(((await fn.invoke(event(jwt()))) as { principalId: string }).principalId).toBe('jwt-client');
+    expect(jwksFetches).toBe(1);
   }, 60_000);
 
   it('imports the SDK’s chunk during init under provisioned concurrency (and, without it, logs and keeps serving JWTs)', async () => {
@@ -167,6 +175,9 @@ describe('the authorizer bundle, in a local-mode environment', () => {
     await fn.warm();
     const initFailure = logEntries(output).find((entry) => entry.message === 'key table client failed to load at init');
     expect(initFailure).toMatchObject({ level: 'ERROR', reason: 'key_store_unavailable' });
+    // The JWKS was fetched during init too: the JWT below needs no fetch of its own.
+    expect(jwksFetches).toBe(1);
     expect(((await fn.invoke(event(jwt()))) as { principalId: string }).principalId).toBe('jwt-client');
+    expect(jwksFetches).toBe(1);
   }, 60_000);
 });
