@@ -14,7 +14,10 @@
  *             the authorizer: the floor any Lambda that reads DynamoDB pays;
  *   - JWT floor: a minimal handler that fetches the JWKS at init (node:http) and checks a JWT's RS256 signature
  *             with one crypto.verify, bundled the same way: the floor any JWT authorizer pays (no claims checked,
- *             no configuration read, one log line).
+ *             no configuration read, one log line);
+ *   - JWT floor + authorizer code: the JWT floor's handler in a bundle that also holds the authorizer's modules,
+ *             loaded and linked but never run: how much of jwt_first_ms is loading the authorizer's code, and how
+ *             much is running it (a diagnostic, not a target).
  * The authorizer's I/O is a loopback stub in this process: a JWKS document and a DynamoDB endpoint that
  * answers GetItem with a canned key item. So the first decision pays for the SDK's first request
  * (middleware, credentials from the environment, signing, a TCP connect) but not for a network.
@@ -85,6 +88,8 @@ export interface ColdStartResults {
   naive_sdk_ms: number;
   /** A minimal JWT check (JWKS fetched at init, one crypto.verify), bundled as the authorizer is: jwt_first_ms's floor. */
   jwt_floor_ms: number;
+  /** The JWT floor with the authorizer's modules loaded but never run: jwt_first_ms minus this is running them. */
+  jwt_floor_code_ms: number;
   bare_node_ms: number;
   ratio: number;
   shipped: { bundling: BundlingChoice; node_options: string };
@@ -131,6 +136,20 @@ export async function handler(event) {
   return { principalId: claims.sub, context: { authMethod: 'jwt' } };
 }
 `;
+
+/**
+ * The JWT floor's handler with the authorizer's code beside it: the modules handler.ts imports, referenced so that
+ * esbuild keeps them (and their static imports, the same chunks as the authorizer's), never called.
+ */
+function jwtFloorWithAuthorizerCode(): string {
+  const module = (path: string) => JSON.stringify(join(REPO_ROOT, path));
+  return `
+import { buildAuthorizer } from ${module('lambdas/authorizer/wiring.ts')};
+import { readSettings } from ${module('lambdas/shared/settings.ts')};
+import { readRuntimeRouteConfig } from ${module('lambdas/shared/route-config.ts')};
+globalThis.dualgateBenchCode = [buildAuthorizer, readSettings, readRuntimeRouteConfig];
+${JWT_FLOOR_HANDLER}`;
+}
 
 /** What the construct writes beside the authorizer bundle for a route table. */
 function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
@@ -231,6 +250,9 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const jwtFloorEntry = join(workDir, 'jwt-floor.mjs');
     writeFileSync(jwtFloorEntry, JWT_FLOOR_HANDLER);
     const jwtFloorFile = (await bundleLambda(jwtFloorEntry, join(workDir, 'jwt-floor'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
+    const jwtFloorCodeEntry = join(workDir, 'jwt-floor-code.mjs');
+    writeFileSync(jwtFloorCodeEntry, jwtFloorWithAuthorizerCode());
+    const jwtFloorCodeFile = (await bundleLambda(jwtFloorCodeEntry, join(workDir, 'jwt-floor-code'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
     const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
     const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
 
@@ -284,6 +306,7 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     });
     variants.push({ name: 'naive-sdk', file: naiveFile, nodeOptions: '', requests: 1 });
     variants.push({ name: 'jwt-floor', file: jwtFloorFile, nodeOptions: '', event: jwtEvent, requests: 1 });
+    variants.push({ name: 'jwt-floor+code', file: jwtFloorCodeFile, nodeOptions: '', event: jwtEvent, requests: 1 });
     const envOf = (variant: Variant): NodeJS.ProcessEnv => ({
       ...baseEnv,
       NODE_OPTIONS: variant.nodeOptions,
@@ -355,6 +378,7 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       init_ms_300_routes: figures[`${SHIPPED_CHOICE}+300-routes`]!.init_ms,
       naive_sdk_ms: figures['naive-sdk']!.init_ms,
       jwt_floor_ms: figures['jwt-floor']!.init_ms,
+      jwt_floor_code_ms: figures['jwt-floor+code']!.init_ms,
       bare_node_ms: round(bareMs, 2),
       ratio: shipped.ratio,
       shipped: { bundling: SHIPPED_CHOICE, node_options: AUTHORIZER_NODE_OPTIONS },

@@ -26,6 +26,7 @@ const REQUIRED_FIELDS = [
   'cold_start.init_ms_300_routes',
   'cold_start.jwt_first_ms',
   'cold_start.jwt_floor_ms',
+  'cold_start.jwt_floor_code_ms',
   'cold_start.key_first_ms',
   'e2e.baseline_rps',
   'e2e.authorized_rps',
@@ -55,7 +56,7 @@ describe('npm run bench (quick smoke run)', () => {
     for (const name of LAMBDAS) expect(results.cold_start.bundle_bytes[name], name).toBeGreaterThan(0);
     // The authorizer's SDK is a chunk of its own: a start reads far less than the whole bundle before deciding.
     expect(results.cold_start.init_bundle_bytes['authorizer']).toBeLessThan(results.cold_start.bundle_bytes['authorizer']! / 2);
-    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+300-routes', 'bundled+jwt', 'bundled+jwt+provisioned', 'bundled+source-maps', 'external', 'external+source-maps', 'jwt-floor', 'naive-sdk']);
+    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+300-routes', 'bundled+jwt', 'bundled+jwt+provisioned', 'bundled+source-maps', 'external', 'external+source-maps', 'jwt-floor', 'jwt-floor+code', 'naive-sdk']);
     expect(results.targets.map((entry) => entry.name)).toEqual(evaluateTargets(results).map((entry) => entry.name));
     expect(results.targets).toHaveLength(14);
   }, 90_000);
