@@ -360,7 +360,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)! } : {}),
         routeTable: authorizerFn.dualgateConfig!.routeTable.routes,
       });
-      // The authorizer loads its JWKS at init, as in Lambda: start it now, so the first request is not a cold start.
+      // Run its init now (route table, settings, verifier), so the first request is not a cold start. As in an
+      // on-demand Lambda, the JWKS still waits for the first JWT, and the SDK for the first key.
       await authorizerHost.warm().catch(() => undefined);
     }
     const servedDynamo = dynamo;
