@@ -207,3 +207,22 @@ const DEV_LOOP_APP = 'test/fixtures/dev-loop-app';
 export function devLoopApp(): string {
   return consumerApp('dev-loop-app', DEV_LOOP_APP, 'packed');
 }
+
+const LARGE_APP = 'test/fixtures/large-app';
+
+/**
+ * test/fixtures/large-app (300 routes, 10 functions, plans, monitoring) installed from the packed tarball, and its
+ * assembly synthesized with its own cdk.json command, CDK's default resource limit and the context the CDK CLI and
+ * `dualgate dev` pass.
+ */
+export function largeApp(): { appDir: string; assemblyDir: string } {
+  const appDir = consumerApp('large-app', LARGE_APP, 'packed');
+  const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
+  const assemblyDir = cachedAssembly('large-app-assembly', [...PACKED_SOURCES, LARGE_APP], (outdir) =>
+    run('sh', ['-c', appCommand], appDir, {
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true }),
+    }),
+  );
+  return { appDir, assemblyDir };
+}
