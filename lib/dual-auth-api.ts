@@ -474,6 +474,13 @@ export class DualAuthApi extends Construct {
     for (const route of props.routes ?? []) this.addRoute(route);
 
     if (monitoring) {
+      // API Gateway's metrics are keyed by the API's name, which an import knows only if it is told.
+      if (!(this.api instanceof apigateway.RestApi || this.api instanceof apigateway.SpecRestApi) && this.api.restApiName === this.api.node.id) {
+        Annotations.of(this).addWarningV2(
+          'dualgate:imported-api-name',
+          `monitoring reads API Gateway's metrics by API name, and restApi ${this.api.node.path} was imported without one: pass restApiName to RestApi.fromRestApiAttributes, or the stage alarms watch no data`,
+        );
+      }
       this.monitoring = new DualAuthApiMonitoring(this, 'Monitoring', {
         ...monitoring,
         stage: this.stage,
