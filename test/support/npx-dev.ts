@@ -3,6 +3,8 @@
  * installed package's bin. Its own process group, so the whole tree (npm, the shell, dualgate) stops together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO } from './prepared';
 
 const READY = /dualgate local mode is ready at (http:\/\/127\.0\.0\.1:\d+)/;
 const TOKEN_URL = /token endpoint (http:\/\/127\.0\.0\.1:\d+\/token)/;
@@ -18,10 +20,15 @@ export interface NpxDev {
   readySeconds: number;
 }
 
-/** Start `npx dualgate dev` in `appDir` (it synthesizes the app with its cdk.json command unless `args` name an assembly). */
-export async function startNpxDev(appDir: string, args: readonly string[] = [], timeoutMs = 240_000): Promise<NpxDev> {
+/**
+ * Start `npx dualgate dev` in `appDir` (it synthesizes the app with its cdk.json command unless `args` name an
+ * assembly); `via: 'repo'` runs this repository's CLI instead, for an app with a linked install (no .bin entry).
+ */
+export async function startNpxDev(appDir: string, args: readonly string[] = [], options: { via?: 'npx' | 'repo'; timeoutMs?: number } = {}): Promise<NpxDev> {
   const startedAt = Date.now();
-  const child = spawn('npx', ['--no', 'dualgate', 'dev', ...args], { cwd: appDir, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const timeoutMs = options.timeoutMs ?? 240_000;
+  const [command, ...prefix] = options.via === 'repo' ? [process.execPath, join(REPO, 'bin', 'dualgate-cli.mjs')] : ['npx', '--no', 'dualgate'];
+  const child = spawn(command as string, [...prefix, 'dev', ...args], { cwd: appDir, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
