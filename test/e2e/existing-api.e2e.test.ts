@@ -44,6 +44,8 @@ describe.skipIf(isDeployedTarget())('dualgate dev on an app that adopted dualgat
     const staff = await callGateway(dev, 'GET', '/staff');
     expect(staff.status).toBe(501);
     expect(JSON.stringify(staff.body)).toContain('COGNITO_USER_POOLS');
-    expect(dev.output()).toMatch(/GET \/reports[^\n]*AWS_IAM/);
+    // The banner names each by its authorization, not as open.
+    expect(dev.output()).toMatch(/GET +\/reports +AWS_IAM +not served locally \(501\)/);
+    expect(dev.output()).toMatch(/GET +\/staff +COGNITO_USER_POOLS +not served locally \(501\)/);
   });
 });
