@@ -593,7 +593,8 @@ export class DualAuthApi extends Construct {
   /** Whether the routes go into nested stacks: `nestedStacks`, or for `'auto'` the table's size. */
   private nested(): boolean {
     if (this.nestedStacksSetting !== 'auto') return this.nestedStacksSetting;
-    return apiGatewayResourceCount(this.pendingRoutes.map((route) => route.path)) + this.pendingRoutes.length > AUTO_NEST_THRESHOLD;
+    const methodResources = this.pendingRoutes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
+    return apiGatewayResourceCount(this.pendingRoutes.map((route) => route.path)) + methodResources > AUTO_NEST_THRESHOLD;
   }
 
   /**
