@@ -187,13 +187,18 @@ const OVERLAP_APP = 'test/fixtures/overlap-app';
  * command and the context `dualgate dev` passes, as `dualgate dev` would synthesize it.
  */
 export function overlapApp(): { appDir: string; assemblyDir: string } {
-  const appDir = consumerApp('overlap-app', OVERLAP_APP, 'packed');
+  return packedFixtureApp('overlap-app', OVERLAP_APP, { OVERLAP_APP_PLANS: 'false' }, { 'dualgate:dev': true });
+}
+
+/** A fixture app installed from the packed tarball, and its assembly synthesized with its own cdk.json command. */
+function packedFixtureApp(name: string, source: string, env: NodeJS.ProcessEnv, context: Record<string, unknown>): { appDir: string; assemblyDir: string } {
+  const appDir = consumerApp(name, source, 'packed');
   const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
-  const assemblyDir = cachedAssembly('overlap-app-assembly', [...PACKED_SOURCES, OVERLAP_APP], (outdir) =>
+  const assemblyDir = cachedAssembly(`${name}-assembly`, [...PACKED_SOURCES, source], (outdir) =>
     run('sh', ['-c', appCommand], appDir, {
-      OVERLAP_APP_PLANS: 'false',
+      ...env,
       CDK_OUTDIR: outdir,
-      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context }),
     }),
   );
   return { appDir, assemblyDir };
@@ -217,13 +222,5 @@ const LARGE_APP = 'test/fixtures/large-app';
  * `dualgate dev` pass.
  */
 export function largeApp(): { appDir: string; assemblyDir: string } {
-  const appDir = consumerApp('large-app', LARGE_APP, 'packed');
-  const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
-  const assemblyDir = cachedAssembly('large-app-assembly', [...PACKED_SOURCES, LARGE_APP], (outdir) =>
-    run('sh', ['-c', appCommand], appDir, {
-      CDK_OUTDIR: outdir,
-      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true }),
-    }),
-  );
-  return { appDir, assemblyDir };
+  return packedFixtureApp('large-app', LARGE_APP, {}, {});
 }
