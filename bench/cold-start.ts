@@ -10,6 +10,7 @@
  *   - JWT first, provisioned: the same under `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency` (init
  *             fetches the JWKS and loads the SDK's chunk, concurrently);
  *   - 300 routes: the key-first start with a generated 300-route, 100-scope table in its route-table file;
+ *   - 10 and 1,000 routes: the same with bench/fixtures' large-app table (docs/large-apis.md compares the two);
  *   - naive SDK: a minimal handler with a DynamoDBClient at module scope making one GetItem, bundled exactly as
  *             the authorizer: the floor any Lambda that reads DynamoDB pays;
  *   - JWT floor: a minimal handler that fetches the JWKS at init (node:http) and checks a JWT's RS256 signature
@@ -39,7 +40,7 @@ import { scopeCatalog, type RouteRule } from '../lambdas/shared/route-table';
 import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
 import { DEMO_ROUTE_TABLE } from '../lib/demo/demo-routes';
 import { bundleBytes } from './bundle-files';
-import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, newKey, signAccessToken } from './fixtures';
+import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, largeAppRouteTable, newKey, signAccessToken } from './fixtures';
 import { median, nowNs, round } from './stats';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -84,6 +85,9 @@ export interface ColdStartResults {
   jwt_first_ms: number;
   /** The shipped authorizer with a 300-route, 100-scope table. */
   init_ms_300_routes: number;
+  /** The shipped authorizer with bench/fixtures' large-app table: 10 routes, and 1,000 routes across 100 scopes. */
+  init_ms_10_routes: number;
+  init_ms_1000_routes: number;
   /** A minimal DynamoDB GetItem handler, bundled as the authorizer is. */
   naive_sdk_ms: number;
   /** A minimal JWT check (JWKS fetched at init, one crypto.verify), bundled as the authorizer is: jwt_first_ms's floor. */
@@ -255,6 +259,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const jwtFloorCodeFile = (await bundleLambda(jwtFloorCodeEntry, join(workDir, 'jwt-floor-code'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
     const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
     const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
+    const tenRoutesConfig = routeConfigFile(workDir, largeAppRouteTable(10, { scopeCount: 100, functionCount: 10 }));
+    const thousandRoutesConfig = routeConfigFile(workDir, largeAppRouteTable(1000, { scopeCount: 100, functionCount: 10 }));
 
     const signingKey = createSigningKey();
     const { key, record } = newKey();
@@ -294,6 +300,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS, config: demoConfig, requests: 1 });
     }
     variants.push({ name: `${SHIPPED_CHOICE}+300-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: largeConfig, requests: 1 });
+    variants.push({ name: `${SHIPPED_CHOICE}+10-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: tenRoutesConfig, requests: 1 });
+    variants.push({ name: `${SHIPPED_CHOICE}+1000-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: thousandRoutesConfig, requests: 1 });
     variants.push({ name: `${SHIPPED_CHOICE}+jwt`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: demoConfig, event: jwtEvent, requests: 1 });
     variants.push({
       name: `${SHIPPED_CHOICE}+jwt+provisioned`,
@@ -376,6 +384,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       key_first_ms: shipped.init_ms,
       jwt_first_ms: figures[`${SHIPPED_CHOICE}+jwt`]!.init_ms,
       init_ms_300_routes: figures[`${SHIPPED_CHOICE}+300-routes`]!.init_ms,
+      init_ms_10_routes: figures[`${SHIPPED_CHOICE}+10-routes`]!.init_ms,
+      init_ms_1000_routes: figures[`${SHIPPED_CHOICE}+1000-routes`]!.init_ms,
       naive_sdk_ms: figures['naive-sdk']!.init_ms,
       jwt_floor_ms: figures['jwt-floor']!.init_ms,
       jwt_floor_code_ms: figures['jwt-floor+code']!.init_ms,

@@ -141,3 +141,35 @@ export function generatedRouteTable(routeCount: number, scopeCount: number, opti
   }
   return routes.slice(0, routeCount);
 }
+
+/** One route of a large app's table, with the index of the function (of `functionCount`) that serves it. */
+export interface LargeAppRoute extends RouteRule {
+  readonly functionIndex: number;
+}
+
+/**
+ * A large app's table, as a platform team's API grows: families `/svcN` of ten routes each, with literal, `{param}`,
+ * greedy and `ANY` routes, `GET` beside `ANY` on one path, and a literal beside a `{param}`. Each family needs two
+ * scopes of `scopeCount` (read, write) and is served by one of `functionCount` functions.
+ */
+export function largeAppRouteTable(routeCount: number, options: { scopeCount: number; functionCount: number }): LargeAppRoute[] {
+  const routes: LargeAppRoute[] = [];
+  for (let family = 0; routes.length < routeCount; family++) {
+    const base = `/svc${family}`;
+    const read = `scope-${(family * 2) % options.scopeCount}`;
+    const write = `scope-${(family * 2 + 1) % options.scopeCount}`;
+    const functionIndex = family % options.functionCount;
+    const route = (method: LargeAppRoute['method'], path: string, scopes: string[]) => routes.push({ method, path, scopes, functionIndex });
+    route('GET', base, [read]);
+    route('POST', base, [write]);
+    route('GET', `${base}/{id}`, [read]);
+    route('ANY', `${base}/{id}`, [write]);
+    route('DELETE', `${base}/{id}`, [write]);
+    route('GET', `${base}/{id}/items`, [read]);
+    route('PUT', `${base}/{id}/items/{itemId}`, [write]);
+    route('GET', `${base}/search/recent`, [read]);
+    route('ANY', `${base}/files/{proxy+}`, [write]);
+    route('GET', `${base}/files/{proxy+}`, [read]);
+  }
+  return routes.slice(0, routeCount);
+}

@@ -5,7 +5,7 @@
  *   npm run bench                    the full run (about 2-3 minutes)
  *   npm run bench -- --quick         a few iterations of everything (smoke run; figures are not meaningful)
  *   npm run bench -- --profile DIR   also write --cpu-prof profiles of the cold starts to DIR
- *   npm run bench -- --only micro,cold_start,e2e,cache_mix
+ *   npm run bench -- --only micro,cold_start,e2e,cache_mix,large_apis
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { runCacheMix, type CacheMixOptions, type CacheMixResults } from './cache-mix';
 import { REPO_ROOT, runColdStart, type ColdStartOptions, type ColdStartResults } from './cold-start';
 import { runE2e, type E2eOptions, type E2eResults } from './e2e';
+import { runLargeApis, type LargeApisOptions, type LargeApisResults } from './large-apis';
 import { runMicro, type MicroOptions, type MicroResults } from './micro';
 
 export interface BenchOptions {
@@ -22,10 +23,11 @@ export interface BenchOptions {
   coldStart: ColdStartOptions;
   e2e: E2eOptions;
   cacheMix: CacheMixOptions;
+  largeApis: LargeApisOptions;
   only?: ReadonlySet<BenchPart>;
 }
 
-type BenchPart = 'micro' | 'cold_start' | 'e2e' | 'cache_mix';
+type BenchPart = 'micro' | 'cold_start' | 'e2e' | 'cache_mix' | 'large_apis';
 
 /** The stated client mix: 100 clients, 10 routes each (of 30), one request a second each, a 300 s authorizer cache. */
 const CACHE_MIX: CacheMixOptions = { clients: 100, routesPerClient: 10, tableRoutes: 30, ttlSeconds: 300, requestsPerClientPerSecond: 1, durationSeconds: 3600, seed: 16 };
@@ -35,6 +37,7 @@ export const FULL_OPTIONS: BenchOptions = {
   coldStart: { runs: 15, warmupRuns: 2 },
   e2e: { rounds: 3, durationSeconds: 5, warmupSeconds: 2, connections: 10, authorizerCacheTtlSeconds: 0 },
   cacheMix: CACHE_MIX,
+  largeApis: { routeCounts: [100, 300, 1000], runs: 3, devRoutes: 1000 },
 };
 
 export const QUICK_OPTIONS: BenchOptions = {
@@ -42,6 +45,7 @@ export const QUICK_OPTIONS: BenchOptions = {
   coldStart: { runs: 1, warmupRuns: 0 },
   e2e: { rounds: 1, durationSeconds: 0.5, warmupSeconds: 0.2, connections: 4, authorizerCacheTtlSeconds: 0 },
   cacheMix: { ...CACHE_MIX, durationSeconds: 600 },
+  largeApis: { routeCounts: [10, 40], runs: 1, devRoutes: 40 },
 };
 
 export interface Target {
@@ -62,6 +66,7 @@ export interface BenchResults {
   e2e: E2eResults;
   /** Authorizer invocations per 1000 requests in each cache scope, for the stated client mix. */
   cache_mix: CacheMixResults;
+  large_apis: LargeApisResults;
   targets: Target[];
   machine: { cpu: string; cores: number; memory_gb: number; node: string; platform: string; loadavg_start: number[]; loadavg_end: number[] };
   command: string;
@@ -99,6 +104,7 @@ export function evaluateTargets(results: Partial<Pick<BenchResults, 'floor' | 'a
       target('cold_start.ratio (init / bare node)', coldStart.ratio, '<=', 1.6),
       target('cold_start.init_ms / naive_sdk_ms', coldStart.init_ms / coldStart.naive_sdk_ms, '<=', 1.1),
       target('cold_start.init_ms_300_routes / init_ms', coldStart.init_ms_300_routes / coldStart.init_ms, '<=', 1.1),
+      target('cold_start.init_ms_1000_routes / init_ms_10_routes', coldStart.init_ms_1000_routes / coldStart.init_ms_10_routes, '<=', 1.1),
       target('cold_start.jwt_first_ms / naive_sdk_ms', coldStart.jwt_first_ms / coldStart.naive_sdk_ms, '<=', 0.6),
       target('cold_start.key_first_ms / naive_sdk_ms', coldStart.key_first_ms / coldStart.naive_sdk_ms, '<=', 1.1),
     );
@@ -115,6 +121,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   const coldStart = wants('cold_start') ? await runColdStart(options.coldStart, progress) : undefined;
   const e2e = wants('e2e') ? await runE2e(options.e2e, progress) : undefined;
   const cacheMix = wants('cache_mix') ? runCacheMix(options.cacheMix) : undefined;
+  const largeApis = wants('large_apis') ? await runLargeApis(options.largeApis, progress) : undefined;
   const partial = {
     floor: micro?.floor,
     authorizer: micro?.authorizer,
@@ -124,6 +131,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     cold_start: coldStart,
     e2e,
     cache_mix: cacheMix,
+    large_apis: largeApis,
   } as BenchResults;
   const cpu = cpus();
   return {
@@ -184,6 +192,7 @@ export function formatTable(results: BenchResults): string {
     row('cold_start.jwt_floor_code_ms', cold.jwt_floor_code_ms.toFixed(1), `the JWT floor + the authorizer's code loaded, never run = ${times(cold.jwt_floor_code_ms, cold.naive_sdk_ms)} naive`);
     row('cold_start.key_first_ms', cold.key_first_ms.toFixed(1), `first decision a key, SDK loaded by it = ${times(cold.key_first_ms, cold.naive_sdk_ms)} naive (target ≤ 1.1×)`);
     row('cold_start.init_ms_300_routes', cold.init_ms_300_routes.toFixed(1), `300 routes, 100 scopes = ${times(cold.init_ms_300_routes, cold.init_ms)} init (target ≤ 1.1×)`);
+    row('cold_start.init_ms_1000_routes', cold.init_ms_1000_routes.toFixed(1), `1,000 routes, 100 scopes = ${times(cold.init_ms_1000_routes, cold.init_ms_10_routes)} the 10-route start, ${cold.init_ms_10_routes.toFixed(1)} ms (target ≤ 1.1×)`);
     for (const [name, figures] of Object.entries(cold.variants)) {
       row(`  ${name}`, figures.init_ms.toFixed(1), `${figures.ratio.toFixed(2)}× bare; imported at ${figures.import_done_ms.toFixed(1)}, first decision ${figures.first_decision_ms.toFixed(1)}`);
     }
@@ -205,6 +214,14 @@ export function formatTable(results: BenchResults): string {
     lines.push('', `  authorizer invocations per 1000 requests (${settings.clients} clients × ${settings.routesPerClient} routes, ${settings.requestsPerClientPerSecond} req/s each, ${settings.ttlSeconds} s cache, ${settings.durationSeconds} s simulated, ${mix.requests} requests)`);
     row('authorizer_invocations.route', mix.authorizer_invocations_per_1000_requests.route.toFixed(2), "authorizerCacheScope: 'route' (default): one result per credential and route");
     row('authorizer_invocations.credential', mix.authorizer_invocations_per_1000_requests.credential.toFixed(2), "authorizerCacheScope: 'credential': one result per credential");
+  }
+  const large = results.large_apis;
+  if (large) {
+    lines.push('', '  large route tables (median ms of fresh processes; 10 functions, plans, monitoring; docs/large-apis.md)');
+    for (const [routes, figures] of Object.entries(large.synth)) {
+      row(`large_apis.synth_ms ${routes} routes`, String(figures.synth_ms), `dualgate-config.json ${figures.config_bytes} B; ${figures.nested_stacks} nested stacks; largest template ${figures.max_template_resources} resources, ${figures.max_template_bytes} B`);
+    }
+    row(`large_apis.dev ${large.dev.routes} routes`, String(large.dev.startup_from_assembly_ms), `dualgate dev --assembly to ready; ${large.dev.startup_with_synth_ms} ms synthesizing the app itself`);
   }
   if (results.targets.length > 0) {
     lines.push('', '  targets');

@@ -4,7 +4,7 @@
  * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
  * their code assets, compiled and checked at synth.
  */
-import { Annotations, Aspects, AspectPriority, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
+import { Annotations, Aspects, AspectPriority, CfnOutput, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -43,6 +43,7 @@ import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
 import { consumerRoutes } from '../lambdas/shared/route-table';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
+import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
@@ -157,6 +158,25 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    * credential); the function checks GitHub's ECDSA signature before it reads the report.
    */
   readonly leakDetection?: boolean | LeakDetectionOptions;
+  /**
+   * Put dualgate on a REST API the app already has (docs/existing-api.md): a `RestApi` the app created (with its
+   * deployment stage), or one imported with `RestApi.fromRestApiAttributes(scope, id, { restApiId, rootResourceId })`
+   * (then `stageName` names its existing stage, which dualgate's deployment updates). Default: dualgate creates one.
+   */
+  readonly restApi?: apigateway.IRestApi;
+  /**
+   * Methods of the API that dualgate does not manage and that are deliberately open (AuthorizationType NONE), as
+   * `'GET /health'`. Any other method outside the route table must carry its own authorization (IAM, Cognito or
+   * another authorizer), or the synth fails naming it.
+   */
+  readonly openMethods?: readonly string[];
+  /**
+   * Where the routes' API Gateway resources and methods go (docs/large-apis.md): `'auto'` (default) puts them into
+   * nested stacks when the table has more than 200 resources and methods, `true` always, `false` never (the API's
+   * own stack, which CloudFormation caps at 500 resources). Moving an existing API between the two recreates its
+   * resources: pin `true` early for an API that will grow.
+   */
+  readonly nestedStacks?: boolean | 'auto';
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -191,7 +211,7 @@ const CONFIG_PROPS = [
   'logLevel',
 ] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection', 'restApi', 'openMethods', 'nestedStacks'] as const;
 const LEAK_DETECTION_FIELDS: readonly string[] = ['path', 'action', 'topic', 'githubKeysUrl'];
 export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
 /**
@@ -224,8 +244,15 @@ const LEAK_FUNCTION_TIMEOUT_SECONDS = 25;
 export class DualAuthApi extends Construct {
   /** The settings after validation and defaults (cache TTLs, key prefix, issuers, admin scope, stage…). */
   readonly config: DualgateConfig;
-  /** The REST API. Add methods with `addRoute`, never on `api.root` directly: the synth fails for such methods. */
-  readonly api: apigateway.RestApi;
+  /**
+   * The REST API: dualgate's own, or the one passed as `restApi`. Add methods with `addRoute`, never on `api.root`
+   * directly: the synth fails for such methods unless they carry their own authorization or are in `openMethods`.
+   */
+  readonly api: apigateway.IRestApi;
+  /** The stage the API is published on (with `restApi`: the app's stage). */
+  readonly stage: apigateway.IStage;
+  /** The stage's invoke URL (`https://{id}.execute-api.{region}.amazonaws.com/{stage}/`). */
+  readonly url: string;
   /** The key table: SHA-256 hashes of the keys, never the keys (and consumer records when `plans` is set). */
   readonly table: dynamodb.Table;
   /** The REQUEST authorizer every authorized route uses. */
@@ -254,7 +281,15 @@ export class DualAuthApi extends Construct {
   readonly leakDetectionPath?: string;
 
   private readonly rules: RouteRule[] = [];
+  /** Routes waiting for their methods: created at synth, once the table is whole and can be placed. */
+  private readonly pendingRoutes: PendingRoute[] = [];
   private readonly ownMethods = new Set<apigateway.Method>();
+  /** With an imported `restApi`: the deployment that publishes dualgate's methods on the app's stage. */
+  private readonly ownDeployment?: apigateway.Deployment;
+  private readonly openMethods: readonly string[];
+  private readonly nestedStacksSetting: boolean | 'auto';
+  /** The nested stacks holding routes, by name (`Routes010`), once synth has placed them. */
+  readonly routeStacks = new Map<string, NestedStack>();
   private readonly permitted = new Set<lambda.IFunction>();
   private readonly extraScopes: readonly string[];
   private readonly deferredCode: DeferredAssetCode[] = [];
@@ -383,37 +418,56 @@ export class DualAuthApi extends Construct {
       resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
     });
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
-    this.api = new apigateway.RestApi(this, 'Api', {
-      description: 'dualgate: API key or JWT, one identity',
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
-      endpointTypes: [apigateway.EndpointType.REGIONAL],
-      deployOptions: {
-        stageName: config.stageName,
-        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
-        // Data tracing would write request headers, the Authorization header included, to CloudWatch.
-        dataTraceEnabled: false,
-        metricsEnabled: true,
-        throttlingRateLimit: 100,
-        throttlingBurstLimit: 200,
-      },
-      defaultMethodOptions: { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM },
-    });
-    this.api.latestDeployment?.addToLogicalId({
+    let accessLogs: logs.LogGroup | undefined;
+    const deploymentSalt = {
       authorizerIdentitySources: identitySources,
       authorizerResultTtlSeconds: config.authorizerCacheTtlSeconds,
       authorizerVersion: Lazy.string({ produce: () => stack.resolve((authorizerVersion.node.defaultChild as CfnResource).logicalId) as string }),
-    });
+    };
+    if (props.restApi === undefined) {
+      accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+      const api = new apigateway.RestApi(this, 'Api', {
+        description: 'dualgate: API key or JWT, one identity',
+        cloudWatchRole: true,
+        cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+        endpointTypes: [apigateway.EndpointType.REGIONAL],
+        deployOptions: {
+          stageName: config.stageName,
+          accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+          accessLogFormat: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+          loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+          // Data tracing would write request headers, the Authorization header included, to CloudWatch.
+          dataTraceEnabled: false,
+          metricsEnabled: true,
+          throttlingRateLimit: 100,
+          throttlingBurstLimit: 200,
+        },
+        defaultMethodOptions: { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM },
+      });
+      this.api = api;
+      this.stage = api.deploymentStage;
+      this.url = api.url;
+    } else {
+      const adopted = adoptRestApi(this, props.restApi, config.stageName);
+      this.api = props.restApi;
+      this.stage = adopted.stage;
+      this.url = adopted.url;
+      this.ownDeployment = adopted.deployment;
+    }
+    (this.api.latestDeployment ?? this.ownDeployment)?.addToLogicalId(deploymentSalt);
+    this.openMethods = validOpenMethods(props.openMethods);
+    const nestedStacks = props.nestedStacks ?? 'auto';
+    if (nestedStacks !== 'auto' && typeof nestedStacks !== 'boolean') throw new DualgateConfigError(`nestedStacks must be 'auto', true or false (got ${JSON.stringify(nestedStacks)})`);
+    this.nestedStacksSetting = nestedStacks;
     for (const spec of GATEWAY_RESPONSES) {
-      this.api.addGatewayResponse(`Response${spec.type}`, {
+      const responseProps = {
         type: apigateway.ResponseType.of(spec.type),
         ...(spec.keepsAwsStatus ? {} : { statusCode: String(spec.statusCode) }),
         templates: { 'application/json': gatewayResponseTemplate(spec) },
         responseHeaders: { 'Content-Type': "'application/json'" },
-      });
+      };
+      if (this.api instanceof apigateway.RestApiBase) this.api.addGatewayResponse(`Response${spec.type}`, responseProps);
+      else new apigateway.GatewayResponse(this, `Response${spec.type}`, { restApi: this.api, ...responseProps });
     }
 
     const management = props.managementApi ?? true;
@@ -468,6 +522,14 @@ export class DualAuthApi extends Construct {
       this.addRoute({ method: 'POST', path: leaks.path, authorized: false, handler: fn });
     }
     if (plans) {
+      // Plans switch the API's key source to AUTHORIZER: dualgate sets it on a RestApi of this app, never on an import.
+      if (!(this.api instanceof apigateway.RestApi)) {
+        throw new DualgateConfigError('plans need a RestApi created in this app (dualgate sets its API key source to AUTHORIZER): an imported restApi cannot take plans');
+      }
+      const keySource = (this.api.node.defaultChild as apigateway.CfnRestApi).apiKeySourceType;
+      if (keySource !== undefined && keySource !== 'AUTHORIZER') {
+        throw new DualgateConfigError(`plans need the API key source AUTHORIZER, and restApi ${this.api.node.path} sets apiKeySourceType ${keySource}: remove it, or leave plans off`);
+      }
       this.plans = new DualgatePlans(this, 'Plans', plans, {
         api: this.api,
         authorizerFunction: this.authorizerFunction,
@@ -480,13 +542,20 @@ export class DualAuthApi extends Construct {
     for (const route of props.routes ?? []) this.addRoute(route);
 
     if (monitoring) {
+      // API Gateway's metrics are keyed by the API's name, which an import knows only if it is told.
+      if (!(this.api instanceof apigateway.RestApi || this.api instanceof apigateway.SpecRestApi) && this.api.restApiName === this.api.node.id) {
+        Annotations.of(this).addWarningV2(
+          'dualgate:imported-api-name',
+          `monitoring reads API Gateway's metrics by API name, and restApi ${this.api.node.path} was imported without one: pass restApiName to RestApi.fromRestApiAttributes, or the stage alarms watch no data`,
+        );
+      }
       this.monitoring = new DualAuthApiMonitoring(this, 'Monitoring', {
         ...monitoring,
-        api: this.api,
+        stage: this.stage,
         authorizerFunction: this.authorizerFunction,
         ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
         ...(this.leakFunction ? { leakFunction: this.leakFunction } : {}),
-        accessLogs,
+        ...(accessLogs ? { accessLogs } : {}),
       });
     }
 
@@ -494,10 +563,10 @@ export class DualAuthApi extends Construct {
     Aspects.of(this).add(new FinaliseRouteTable(this), { priority: AspectPriority.MUTATING });
     this.node.addValidation({ validate: () => this.validateMethods() });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'ApiUrl', { value: this.url });
     new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
     // The URL to register with GitHub's secret scanning partner programme (docs/leak-detection.md).
-    if (this.leakDetectionPath) new CfnOutput(this, 'GithubLeakEndpoint', { value: this.api.urlForPath(this.leakDetectionPath) });
+    if (this.leakDetectionPath) new CfnOutput(this, 'GithubLeakEndpoint', { value: `${this.url.replace(/\/$/, '')}${this.leakDetectionPath}` });
     if (this.userPool && this.userPoolClient && this.tokenUrl) {
       new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
       new CfnOutput(this, 'AdminClientId', { value: this.userPoolClient.userPoolClientId });
@@ -507,13 +576,14 @@ export class DualAuthApi extends Construct {
 
   /**
    * Put one method behind the authorizer (or open, with `authorized: false`) and into the route table; its scopes
-   * join the catalog keys and tokens may carry. Throws `RouteTableError` naming the route for an unknown method, a
+   * join the catalog keys and tokens may carry. The method itself is created at synth, once the whole table is known
+   * and can be placed (docs/large-apis.md). Throws `RouteTableError` naming the route for an unknown method, a
    * malformed path, a duplicate, a greedy segment that is not last, or a route added after synth started.
    *
    * @example
    * gate.addRoute({ method: 'ANY', path: '/files/{proxy+}', scopes: ['files:rw'], handler: files });
    */
-  addRoute(route: DualAuthRoute): apigateway.Method {
+  addRoute(route: DualAuthRoute): void {
     if (this.compiled) throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
     const where = `route ${String(route.method)} ${String(route.path)}`;
     // A typo such as `scope:` would otherwise leave the route open to any authenticated caller.
@@ -545,19 +615,62 @@ export class DualAuthApi extends Construct {
     }
 
     const integration = route.integration ?? this.lambdaIntegration(route.handler as lambda.IFunction);
-    const resource = this.api.root.resourceForPath(route.path);
-    const method =
+    const options: apigateway.MethodOptions =
       route.authorized === false
-        ? resource.addMethod(route.method, integration, { authorizationType: apigateway.AuthorizationType.NONE })
-        : resource.addMethod(route.method, integration, {
+        ? { authorizationType: apigateway.AuthorizationType.NONE }
+        : {
             authorizer: this.authorizer,
             authorizationType: apigateway.AuthorizationType.CUSTOM,
             // Plans: the request counts against the usage key the authorizer names (usageIdentifierKey).
             ...(this.planConfig ? { apiKeyRequired: true } : {}),
-          });
-    this.ownMethods.add(method);
+          };
+    // LambdaIntegration adds two permissions per method to the method's stack: count them when placing the route.
+    this.pendingRoutes.push({ method: route.method, path: route.path, integration, options, extraResources: integration instanceof apigateway.LambdaIntegration ? 2 : 0 });
     this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
-    return method;
+  }
+
+  /**
+   * Create every route's resource and method, in the API's stack or, for a large table, in nested stacks
+   * (lib/route-stacks.ts). Runs once, at synth. The stage's deployment depends on every method wherever it is (a
+   * method's dependency on a nested stack's resource becomes a DependsOn on that nested stack), and its logical id
+   * hashes every method's properties, so one `cdk deploy` publishes the whole table.
+   */
+  private createMethods(): void {
+    const placement: RoutePlacement<PendingRoute> = this.nested() ? placeRoutes(this.pendingRoutes) : { inline: this.pendingRoutes, inlineResources: [], stacks: new Map() };
+    for (const path of placement.inlineResources) this.api.root.resourceForPath(path);
+    for (const route of placement.inline) this.addMethod(this.api.root.resourceForPath(route.path), route);
+    for (const [name, units] of placement.stacks) {
+      const nested = new NestedStack(this, name, { description: `dualgate routes under ${units.map((unit) => unit.rootPath).join(' ')}` });
+      this.routeStacks.set(name, nested);
+      for (const unit of units) {
+        const segments = unit.rootPath.split('/').filter((segment) => segment.length > 0);
+        const parent = this.api.root.resourceForPath(`/${segments.slice(0, -1).join('/')}`);
+        // The unit's first resource is created in the nested stack; its children follow it there.
+        const top = new apigateway.Resource(nested, unit.rootPath, { parent, pathPart: segments[segments.length - 1] as string });
+        for (const route of unit.routes) this.addMethod(top.resourceForPath(route.path.slice(unit.rootPath.length + 1)), route);
+      }
+    }
+    this.pendingRoutes.length = 0;
+  }
+
+  private addMethod(resource: apigateway.IResource, route: PendingRoute): void {
+    const method = resource.addMethod(route.method, route.integration, route.options);
+    this.ownMethods.add(method);
+    // An imported API has no deployment of its own that its methods update: dualgate's deployment does it.
+    if (this.ownDeployment) {
+      this.ownDeployment.node.addDependency(method);
+      const cfn = method.node.defaultChild as apigateway.CfnMethod;
+      this.ownDeployment.addToLogicalId({
+        method: { httpMethod: cfn.httpMethod, path: method.resource.path, authorizationType: cfn.authorizationType, apiKeyRequired: cfn.apiKeyRequired, integration: cfn.integration },
+      });
+    }
+  }
+
+  /** Whether the routes go into nested stacks: `nestedStacks`, or for `'auto'` the table's size. */
+  private nested(): boolean {
+    if (this.nestedStacksSetting !== 'auto') return this.nestedStacksSetting;
+    const methodResources = this.pendingRoutes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
+    return apiGatewayResourceCount(this.pendingRoutes.map((route) => route.path)) + methodResources > AUTO_NEST_THRESHOLD;
   }
 
   /**
@@ -609,6 +722,8 @@ export class DualAuthApi extends Construct {
    * @internal
    */
   finalise(): void {
+    this.createMethods();
+    this.warnAboutResourceQuota();
     const config = this.routeConfig();
     for (const code of this.deferredCode) code.materialise(config);
   }
@@ -624,11 +739,55 @@ export class DualAuthApi extends Construct {
     }
   }
 
-  /** Methods added to `api` directly sit behind the authorizer but outside the route table: 403 for everyone. */
+  /**
+   * Every method of the API is dualgate's, or carries its own authorization, or is listed in `openMethods`. A method
+   * added directly behind dualgate's authorizer sits outside the route table (403 for everyone); an open one would be
+   * silently unprotected.
+   */
   private validateMethods(): string[] {
-    const strays = this.api.methods.filter((method) => !this.ownMethods.has(method)).map((method) => `${method.httpMethod} ${method.resource.path}`);
-    if (strays.length === 0) return [];
-    return [`method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`];
+    const problems: string[] = [];
+    const strays: string[] = [];
+    const open = new Set<string>();
+    const name = (method: apigateway.Method) => `${method.httpMethod} ${method.resource.path}`;
+    const methods = this.node.root.node.findAll().filter((node): node is apigateway.Method => node instanceof apigateway.Method && node.api === this.api);
+    for (const method of methods) {
+      if (this.ownMethods.has(method)) continue;
+      const cfn = method.node.defaultChild as apigateway.CfnMethod;
+      const authorizationType = cfn.authorizationType ?? apigateway.AuthorizationType.NONE;
+      if (authorizationType === apigateway.AuthorizationType.CUSTOM && cfn.authorizerId === this.authorizer.authorizerId) strays.push(name(method));
+      else if (authorizationType === apigateway.AuthorizationType.NONE) {
+        if (this.openMethods.includes(name(method))) open.add(name(method));
+        else {
+          problems.push(
+            `method ${name(method)} of the RestApi is open (AuthorizationType NONE) and outside dualgate's route table: route it with gate.addRoute({ method, path, scopes, handler }), ` +
+              `give it its own authorization (IAM, Cognito or another authorizer), or list it as deliberately open: openMethods: ['${name(method)}']`,
+          );
+        }
+      }
+      if (this.planConfig && cfn.apiKeyRequired === true && !strays.includes(name(method))) {
+        problems.push(`method ${name(method)} requires an API key, but with plans the API's key source is dualgate's authorizer (AUTHORIZER): its x-api-key callers would be refused; route it through dualgate, or leave plans off`);
+      }
+    }
+    if (strays.length > 0) {
+      problems.unshift(`method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`);
+    }
+    const stale = this.openMethods.filter((entry) => !open.has(entry));
+    if (stale.length > 0) problems.push(`openMethods lists ${stale.join(', ')}, which is not an open method of the RestApi outside dualgate's route table: remove it, or route it with addRoute({ ..., authorized: false })`);
+    return problems;
+  }
+
+  /** API Gateway's default quota is 300 resources per API: a larger table deploys only once the quota is raised. */
+  private warnAboutResourceQuota(): void {
+    // The root is a resource too.
+    const count = apiGatewayResourceCount(this.rules.map((rule) => rule.path)) + 1;
+    if (count <= API_GATEWAY_RESOURCES_PER_API) return;
+    Annotations.of(this).addWarningV2(
+      'dualgate:resources-per-api',
+      `the route table has ${count} API Gateway resources (paths, the root included), and API Gateway allows ${API_GATEWAY_RESOURCES_PER_API} per REST API by default: ` +
+        `before deploying, raise the quota "Resources per API" (service apigateway) to at least ${count} in Service Quotas: the console, or ` +
+        `aws service-quotas list-service-quotas --service-code apigateway --query "Quotas[?QuotaName=='Resources per API'].QuotaCode" for its code, then ` +
+        `aws service-quotas request-service-quota-increase --service-code apigateway --quota-code <code> --desired-value ${count}`,
+    );
   }
 
   /** One of dualgate's own functions; with `routeTable` (default) its asset carries the compiled route table. */
@@ -663,6 +822,49 @@ export class DualAuthApi extends Construct {
 export function authorizerIdentitySources(cacheScope: AuthorizerCacheScope): string[] {
   const credential = apigateway.IdentitySource.header('Authorization');
   return cacheScope === 'route' ? [credential, apigateway.IdentitySource.context('resourceId'), apigateway.IdentitySource.context('httpMethod')] : [credential];
+}
+
+interface PendingRoute extends PlacedRoute {
+  readonly method: RouteMethod;
+  readonly integration: apigateway.Integration;
+  readonly options: apigateway.MethodOptions;
+}
+
+/**
+ * An app's REST API, as dualgate publishes on it. A `RestApi` the app created keeps its deployment, which its
+ * methods (dualgate's included) update, and its stage. An imported one (`fromRestApiAttributes`) has neither in this
+ * app: dualgate adds a deployment that updates the app's existing stage (`stageName`). Each deployment is a snapshot
+ * of every method of the API, whoever created it, so the stage's owner deploying later publishes dualgate's too.
+ */
+function adoptRestApi(scope: Construct, api: apigateway.IRestApi, stageName: string): { stage: apigateway.IStage; url: string; deployment?: apigateway.Deployment } {
+  if (api === null || typeof api !== 'object' || typeof (api as { restApiId?: unknown }).restApiId !== 'string' || !(api as { root?: unknown }).root) {
+    throw new DualgateConfigError('restApi must be an API Gateway REST API (apigateway.RestApi, or RestApi.fromRestApiAttributes with restApiId and rootResourceId)');
+  }
+  if (api instanceof apigateway.RestApi || api instanceof apigateway.SpecRestApi) {
+    if (!api.latestDeployment) {
+      throw new DualgateConfigError(`restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`);
+    }
+    return { stage: api.deploymentStage, url: api.url };
+  }
+  const stack = Stack.of(scope);
+  // Without stageName, CloudFormation would create a deployment that no stage serves; with it, API Gateway points the
+  // existing stage at the new deployment (CreateDeployment's stageName), keeping the stage's settings.
+  const deployment = new apigateway.Deployment(scope, 'Deployment', { api, stageName, description: 'dualgate: the routes of the route table, on the app\'s stage' });
+  return {
+    stage: apigateway.Stage.fromStageAttributes(scope, 'Stage', { restApi: api, stageName }),
+    url: `https://${api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${stageName}/`,
+    deployment,
+  };
+}
+
+const METHOD_NAME = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/|(\/[^/\s]+)+)$/;
+
+function validOpenMethods(input: unknown): string[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input)) throw new DualgateConfigError("openMethods must be a list of methods such as 'GET /health'");
+  const bad = input.filter((entry) => typeof entry !== 'string' || !METHOD_NAME.test(entry));
+  if (bad.length > 0) throw new DualgateConfigError(`openMethods: ${bad.map((entry) => JSON.stringify(entry)).join(', ')} must be a verb and a resource path, such as 'GET /health' or 'ANY /public/{proxy+}'`);
+  return [...input] as string[];
 }
 
 /** Cognito's limits: scopes per resource server, and OAuth scopes per app client. */

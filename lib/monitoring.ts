@@ -8,7 +8,7 @@
  * thresholds, actions from one topic.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
-import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -33,12 +33,14 @@ export interface DualAuthApiMonitoringOptions {
 }
 
 export interface DualAuthApiMonitoringProps extends DualAuthApiMonitoringOptions {
-  readonly api: apigateway.RestApi;
+  /** The stage whose API Gateway metrics the alarms and dashboard use. */
+  readonly stage: apigateway.IStage;
   readonly authorizerFunction: lambda.IFunction;
   readonly managementFunction?: lambda.IFunction;
   /** The GitHub leak endpoint's function, when leak detection is on: adds the LeakReportsFailing alarm. */
   readonly leakFunction?: lambda.IFunction;
-  readonly accessLogs: logs.ILogGroup;
+  /** dualgate's access log (its JSON format): the saved query and its widget; absent on an app's own stage. */
+  readonly accessLogs?: logs.ILogGroup;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -60,7 +62,7 @@ export class DualAuthApiMonitoring extends Construct {
   /** Decisions, latency, cache hits, authorizer health, API traffic, the key API and the top keys. */
   readonly dashboard: cloudwatch.Dashboard;
   /** Logs Insights: requests per keyId and sub over the stage's access log. */
-  readonly requestsPerKeyQuery: logs.QueryDefinition;
+  readonly requestsPerKeyQuery?: logs.QueryDefinition;
 
   /** @internal `DualAuthApi` creates it (`monitoring` prop); reach it as `gate.monitoring`. */
   constructor(scope: Construct, id: string, props: DualAuthApiMonitoringProps) {
@@ -73,7 +75,8 @@ export class DualAuthApiMonitoring extends Construct {
     if (typeof p99Ms !== 'number' || !Number.isInteger(p99Ms) || p99Ms < 1 || p99Ms > 30_000) {
       throw new DualgateConfigError(`monitoring.authorizerP99DurationMs must be an integer from 1 to 30000 (got ${JSON.stringify(p99Ms)})`);
     }
-    const stage = props.api.deploymentStage;
+    if (!(props.stage instanceof apigateway.StageBase)) throw new DualgateConfigError('monitoring needs an API Gateway stage (apigateway.Stage or Stage.fromStageAttributes)');
+    const stage = props.stage;
     const authorizer = props.authorizerFunction;
 
     const failClosed = decisions('fail');
@@ -195,7 +198,9 @@ export class DualAuthApiMonitoring extends Construct {
     this.alarms = alarms;
 
     const stackName = Stack.of(this).stackName;
-    this.requestsPerKeyQuery = new logs.QueryDefinition(this, 'RequestsPerKey', {
+    // The query reads dualgate's access log format: an app's own stage logs in its own format, if at all.
+    const accessLogs = props.accessLogs;
+    if (accessLogs) this.requestsPerKeyQuery = new logs.QueryDefinition(this, 'RequestsPerKey', {
       queryDefinitionName: `dualgate/${stackName}/${this.node.addr.slice(0, 8)}/requests-per-key`,
       // The access log line carries the authorizer's sub and keyId (keyId is "-" for a JWT).
       queryString: new logs.QueryString({
@@ -205,7 +210,7 @@ export class DualAuthApiMonitoring extends Construct {
         sort: 'requests desc',
         limit: 100,
       }),
-      logGroups: [props.accessLogs],
+      logGroups: [accessLogs],
     });
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -286,10 +291,10 @@ export class DualAuthApiMonitoring extends Construct {
         }),
       );
     }
-    widgets.push(
+    if (accessLogs) widgets.push(
       new cloudwatch.LogQueryWidget({
         title: 'Requests per key and sub (saved query: requests-per-key)',
-        logGroupNames: [props.accessLogs.logGroupName],
+        logGroupNames: [accessLogs.logGroupName],
         queryLines: [
           'fields sub, keyId, authMethod',
           'filter ispresent(sub) and sub != "-"',

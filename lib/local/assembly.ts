@@ -44,7 +44,10 @@ export interface AssemblyMethod {
   logicalId: string;
   method: RouteMethod;
   path: string;
+  /** Behind the API's dualgate authorizer. */
   authorized: boolean;
+  /** Authorization of its own (`AWS_IAM`, `COGNITO_USER_POOLS`, another authorizer), which local mode cannot evaluate. */
+  foreignAuthorization?: string;
   integration: AssemblyIntegration;
 }
 
@@ -95,9 +98,16 @@ function integratedFunction(uri: unknown, resources: Readonly<Record<string, { T
   return id;
 }
 
+type TemplateResource = { Type: string; Properties?: Json; Metadata?: Json; DependsOn?: string | string[] };
+interface Template {
+  Resources?: Record<string, TemplateResource>;
+  Parameters?: Record<string, unknown>;
+  Outputs?: Record<string, { Value?: unknown }>;
+}
+
 interface StackArtifact {
   name: string;
-  template: { Resources?: Record<string, { Type: string; Properties?: Json; Metadata?: Json }> };
+  template: Template;
   /** Asset object key → directory in the assembly. */
   assets: Map<string, string>;
 }
@@ -122,13 +132,72 @@ function readStacks(dir: string): StackArtifact[] {
         }
       }
     }
-    stacks.push({ name: String(artifact.properties?.['stackName'] ?? id), template: JSON.parse(readFileSync(templateFile, 'utf8')), assets });
+    const template = JSON.parse(readFileSync(templateFile, 'utf8')) as Template;
+    stacks.push({ name: String(artifact.properties?.['stackName'] ?? id), template: flattenNestedStacks(dir, template, assets), assets });
   }
   // Nested assemblies (stages) hold stacks too.
   for (const [, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type === 'cdk:cloud-assembly' && typeof artifact.properties?.['directoryName'] === 'string') stacks.push(...readStacks(join(dir, artifact.properties['directoryName'])));
   }
   return stacks;
+}
+
+/** The file of a nested stack's template: its asset path metadata, or the asset its TemplateURL names. */
+function nestedTemplateFile(dir: string, resource: TemplateResource, assets: Map<string, string>): string | undefined {
+  const assetPath = asObject(resource.Metadata)['aws:asset:path'];
+  if (typeof assetPath === 'string' && existsSync(join(dir, assetPath))) return join(dir, assetPath);
+  const url = asObject(resource.Properties)['TemplateURL'];
+  const pieces = asObject(url)['Fn::Join'];
+  const last = typeof url === 'string' ? url : Array.isArray(pieces) && Array.isArray(pieces[1]) ? pieces[1][pieces[1].length - 1] : undefined;
+  const key = typeof last === 'string' ? last.split('/').pop() : undefined;
+  const file = key ? assets.get(key) : undefined;
+  return file && existsSync(file) ? file : undefined;
+}
+
+/**
+ * A template with its nested stacks' resources merged in, as CloudFormation would wire them: a nested resource's id
+ * gets its stack's id as a prefix (`RoutesStack.OrdersGET`), a `Ref` to a parameter becomes the value the parent
+ * passes, and a parent's `Fn::GetAtt [stack, Outputs.X]` becomes that output's value. Local mode then reads one
+ * API whose resources live in several templates (DualAuthApi nests a large table's routes).
+ */
+function flattenNestedStacks(dir: string, template: Template, assets: Map<string, string>): Template {
+  const resources: Record<string, TemplateResource> = { ...(template.Resources ?? {}) };
+  const outputs = new Map<string, unknown>();
+  for (const [stackId, resource] of Object.entries(template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::CloudFormation::Stack') continue;
+    const file = nestedTemplateFile(dir, resource, assets);
+    if (!file) continue;
+    const nested = flattenNestedStacks(dir, JSON.parse(readFileSync(file, 'utf8')) as Template, assets);
+    const passed = asObject(asObject(resource.Properties)['Parameters']);
+    const nestedIds = new Set(Object.keys(nested.Resources ?? {}));
+    const rewrite = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(rewrite);
+      if (value === null || typeof value !== 'object') return value;
+      const object = value as Json;
+      const ref = object['Ref'];
+      if (typeof ref === 'string' && Object.keys(object).length === 1) {
+        if (ref in passed) return passed[ref];
+        if (nestedIds.has(ref)) return { Ref: `${stackId}.${ref}` };
+      }
+      const getAtt = object['Fn::GetAtt'];
+      if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && nestedIds.has(getAtt[0])) return { 'Fn::GetAtt': [`${stackId}.${getAtt[0]}`, ...getAtt.slice(1)] };
+      return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, rewrite(inner)]));
+    };
+    for (const [id, inner] of Object.entries(nested.Resources ?? {})) {
+      const dependsOn = inner.DependsOn === undefined ? undefined : ([] as string[]).concat(inner.DependsOn).map((target) => (nestedIds.has(target) ? `${stackId}.${target}` : target));
+      resources[`${stackId}.${id}`] = { ...inner, Properties: rewrite(inner.Properties ?? {}) as Json, ...(dependsOn ? { DependsOn: dependsOn } : {}) };
+    }
+    for (const [name, output] of Object.entries(nested.Outputs ?? {})) outputs.set(`${stackId}/Outputs.${name}`, rewrite(output.Value));
+  }
+  if (outputs.size === 0) return { ...template, Resources: resources };
+  const resolveOutputs = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(resolveOutputs);
+    if (value === null || typeof value !== 'object') return value;
+    const getAtt = (value as Json)['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && outputs.has(`${String(getAtt[0])}/${String(getAtt[1])}`)) return outputs.get(`${String(getAtt[0])}/${String(getAtt[1])}`);
+    return Object.fromEntries(Object.entries(value as Json).map(([key, inner]) => [key, resolveOutputs(inner)]));
+  };
+  return { ...template, Resources: Object.fromEntries(Object.entries(resources).map(([id, resource]) => [id, { ...resource, Properties: resolveOutputs(resource.Properties ?? {}) as Json }])) };
 }
 
 const positiveNumber = (value: unknown, fallback: number) => (typeof value === 'number' && value > 0 ? value : fallback);
@@ -167,54 +236,84 @@ export function readCloudAssembly(dir: string, options: { stack?: string } = {})
       }
       functions.set(logicalId, fn);
     }
-    for (const [apiId, api] of Object.entries(all)) {
-      if (api.Type !== 'AWS::ApiGateway::RestApi') continue;
-      apis.push(readApi(stack, apiId, all, functions));
+    // An API of the template, or one the template only adds to (imported by id: its RestApiId is a literal or a parameter).
+    const apiKeys = new Set<string>();
+    for (const [logicalId, resource] of Object.entries(all)) {
+      if (resource.Type === 'AWS::ApiGateway::RestApi') apiKeys.add(logicalId);
+      else if (resource.Type === 'AWS::ApiGateway::Method') apiKeys.add(apiKeyOf(asObject(resource.Properties)['RestApiId'], all));
     }
+    for (const apiKey of apiKeys) apis.push(readApi(stack, apiKey, all, functions));
   }
   return { dir, apis, functions, resources };
 }
 
-function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArtifact['template']['Resources']>, functions: Map<string, AssemblyFunction>): AssemblyApi {
-  const ofApi = Object.entries(all).filter(([, resource]) => referencedId(asObject(resource.Properties)['RestApiId']) === apiId);
+/** Which API a resource belongs to: the RestApi its RestApiId references, or the id value itself (an imported API). */
+function apiKeyOf(restApiId: unknown, all: Readonly<Record<string, TemplateResource>>): string {
+  const id = referencedId(restApiId);
+  if (id !== undefined && all[id]?.Type === 'AWS::ApiGateway::RestApi') return id;
+  return typeof restApiId === 'string' ? restApiId : JSON.stringify(restApiId);
+}
+
+function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<string, TemplateResource>>, functions: Map<string, AssemblyFunction>): AssemblyApi {
+  const ofApi = Object.entries(all).filter(([, resource]) => {
+    const restApiId = asObject(resource.Properties)['RestApiId'];
+    return restApiId !== undefined && apiKeyOf(restApiId, all) === apiKey;
+  });
   const parents = new Map<string, { parent: string | undefined; part: string }>();
   for (const [id, resource] of ofApi) {
     if (resource.Type !== 'AWS::ApiGateway::Resource') continue;
     const properties = asObject(resource.Properties);
-    parents.set(id, { parent: referencedId(properties['ParentId']) === apiId ? undefined : referencedId(properties['ParentId']), part: String(properties['PathPart']) });
+    parents.set(id, { parent: referencedId(properties['ParentId']), part: String(properties['PathPart']) });
   }
+  // A parent that is not a resource of this API is its root (`Fn::GetAtt [api, RootResourceId]`, or an imported root id).
   const pathOf = (resourceId: string | undefined): string => {
     const parts: string[] = [];
     for (let id = resourceId; id && parents.has(id); id = parents.get(id)?.parent) parts.unshift(parents.get(id)!.part);
     return `/${parts.join('/')}`;
   };
-  const api: AssemblyApi = { stackName: stack.name, logicalId: apiId, stageName: 'prod', methods: [], gatewayResponses: {} };
+  const api: AssemblyApi = { stackName: stack.name, logicalId: apiKey, stageName: 'prod', methods: [], gatewayResponses: {} };
+  const authorizers = new Map<string, { functionId: string; identitySource: string; ttlSeconds: number }>();
   for (const [id, resource] of ofApi) {
     const properties = asObject(resource.Properties);
     if (resource.Type === 'AWS::ApiGateway::Stage' && typeof properties['StageName'] === 'string') api.stageName = properties['StageName'];
+    // An imported API's stage is the one dualgate's deployment updates.
+    if (resource.Type === 'AWS::ApiGateway::Deployment' && typeof properties['StageName'] === 'string') api.stageName = properties['StageName'];
     if (resource.Type === 'AWS::ApiGateway::Authorizer') {
       const functionId = integratedFunction(properties['AuthorizerUri'], all);
-      if (functionId) {
-        api.authorizer = { functionId, identitySource: String(properties['IdentitySource'] ?? ''), ttlSeconds: typeof properties['AuthorizerResultTtlInSeconds'] === 'number' ? properties['AuthorizerResultTtlInSeconds'] : 300 };
-        const fn = functions.get(functionId);
-        if (fn) fn.dualgateRole = 'authorizer';
-      }
+      if (functionId) authorizers.set(id, { functionId, identitySource: String(properties['IdentitySource'] ?? ''), ttlSeconds: typeof properties['AuthorizerResultTtlInSeconds'] === 'number' ? properties['AuthorizerResultTtlInSeconds'] : 300 });
     }
     if (resource.Type === 'AWS::ApiGateway::GatewayResponse') {
       const template = asObject(properties['ResponseTemplates'])['application/json'];
       const statusCode = Number(properties['StatusCode']);
       api.gatewayResponses[String(properties['ResponseType'])] = { ...(Number.isInteger(statusCode) ? { statusCode } : {}), ...(typeof template === 'string' ? { template } : {}) };
     }
+  }
+  // The API's dualgate authorizer: the one whose function carries a route table (else the last Lambda authorizer).
+  const dualgateAuthorizer = [...authorizers].find(([, authorizer]) => functions.get(authorizer.functionId)?.dualgateConfig) ?? [...authorizers].pop();
+  if (dualgateAuthorizer) {
+    api.authorizer = dualgateAuthorizer[1];
+    const fn = functions.get(dualgateAuthorizer[1].functionId);
+    if (fn) fn.dualgateRole = 'authorizer';
+  }
+  for (const [id, resource] of ofApi) {
     if (resource.Type !== 'AWS::ApiGateway::Method') continue;
+    const properties = asObject(resource.Properties);
     const resourceId = referencedId(properties['ResourceId']);
-    // The root resource is `Fn::GetAtt [api, RootResourceId]`.
-    const path = resourceId === apiId ? '/' : pathOf(resourceId);
+    const path = resourceId !== undefined && parents.has(resourceId) ? pathOf(resourceId) : '/';
+    const authorizationType = String(properties['AuthorizationType'] ?? 'NONE');
+    const authorizerId = referencedId(properties['AuthorizerId']);
+    const authorized = authorizationType === 'CUSTOM' && (authorizerId === undefined || authorizerId === dualgateAuthorizer?.[0]);
+    const foreign = authorizationType !== 'NONE' && !authorized ? (authorizationType === 'CUSTOM' ? `authorizer ${authorizerId ?? JSON.stringify(properties['AuthorizerId'])}` : authorizationType) : undefined;
+    const integration = readIntegration(asObject(properties['Integration']), functions, all);
     api.methods.push({
       logicalId: id,
       method: String(properties['HttpMethod']) as RouteMethod,
       path,
-      authorized: properties['AuthorizationType'] === 'CUSTOM',
-      integration: readIntegration(asObject(properties['Integration']), functions, all),
+      authorized,
+      ...(foreign ? { foreignAuthorization: foreign } : {}),
+      // Local mode cannot check SigV4, a Cognito user pool's tokens or another authorizer's decision: such a method is
+      // listed and answered 501, never served open.
+      integration: foreign ? { kind: 'unsupported', description: `its own authorization (${foreign}), which local mode does not evaluate: call it on AWS` } : integration,
     });
   }
   for (const method of api.methods) {
@@ -225,7 +324,7 @@ function readApi(stack: StackArtifact, apiId: string, all: NonNullable<StackArti
   return api;
 }
 
-function readIntegration(integration: Json, functions: Map<string, AssemblyFunction>, resources: NonNullable<StackArtifact['template']['Resources']>): AssemblyIntegration {
+function readIntegration(integration: Json, functions: Map<string, AssemblyFunction>, resources: Readonly<Record<string, TemplateResource>>): AssemblyIntegration {
   const type = String(integration['Type'] ?? '');
   if (type === 'AWS_PROXY') {
     const functionId = integratedFunction(integration['Uri'], resources);

@@ -7,8 +7,9 @@ import type { DevServer, ServedApi, ServedRoute } from './dev-server';
 import { LOCAL_ENV } from './local-config';
 import { ALLOW_HOST_FLAG } from './loopback-guard';
 
-/** Who may call a route: `open`, `any caller` (authenticated, no scope), or its scopes. */
+/** Who may call a route: `open`, `any caller` (authenticated, no scope), its scopes, or its own authorization (`AWS_IAM`). */
 function access(route: ServedRoute): string {
+  if (route.foreignAuthorization) return route.foreignAuthorization;
   if (!route.authorized) return 'open';
   return route.scopes.length === 0 ? 'any caller' : route.scopes.join(' ');
 }

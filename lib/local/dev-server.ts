@@ -113,6 +113,8 @@ export interface ServedRoute {
   target: string;
   /** The function's logical id, for a Lambda integration. */
   functionId?: string;
+  /** A method outside dualgate's table with its own authorization (`AWS_IAM`, `COGNITO_USER_POOLS`, another authorizer). */
+  foreignAuthorization?: string;
 }
 
 export interface ServedApi {
@@ -311,6 +313,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           scopes: rule?.scopes ?? [],
           target: describeIntegration(method.integration, assembly.functions),
           ...(method.integration.kind === 'lambda' ? { functionId: method.integration.functionId } : {}),
+          ...(method.foreignAuthorization ? { foreignAuthorization: method.foreignAuthorization } : {}),
         });
       }
       const authorizerTtl = options.authorizerCacheTtlSeconds ?? api.authorizer!.ttlSeconds;

@@ -24,6 +24,8 @@ const REQUIRED_FIELDS = [
   'cold_start.ratio',
   'cold_start.naive_sdk_ms',
   'cold_start.init_ms_300_routes',
+  'cold_start.init_ms_10_routes',
+  'cold_start.init_ms_1000_routes',
   'cold_start.jwt_first_ms',
   'cold_start.jwt_floor_ms',
   'cold_start.jwt_floor_code_ms',
@@ -33,6 +35,12 @@ const REQUIRED_FIELDS = [
   'e2e.ratio',
   'cache_mix.authorizer_invocations_per_1000_requests.route',
   'cache_mix.authorizer_invocations_per_1000_requests.credential',
+  'large_apis.synth.10.synth_ms',
+  'large_apis.synth.10.config_bytes',
+  'large_apis.synth.40.synth_ms',
+  'large_apis.synth.40.max_template_resources',
+  'large_apis.dev.startup_from_assembly_ms',
+  'large_apis.dev.startup_with_synth_ms',
 ] as const;
 
 const LAMBDAS = ['authorizer', 'keys', 'backends/health', 'backends/me', 'backends/users'];
@@ -56,10 +64,12 @@ describe('npm run bench (quick smoke run)', () => {
     for (const name of LAMBDAS) expect(results.cold_start.bundle_bytes[name], name).toBeGreaterThan(0);
     // The authorizer's SDK is a chunk of its own: a start reads far less than the whole bundle before deciding.
     expect(results.cold_start.init_bundle_bytes['authorizer']).toBeLessThan(results.cold_start.bundle_bytes['authorizer']! / 2);
-    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+300-routes', 'bundled+jwt', 'bundled+jwt+provisioned', 'bundled+source-maps', 'external', 'external+source-maps', 'jwt-floor', 'jwt-floor+code', 'naive-sdk']);
+    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+10-routes', 'bundled+1000-routes', 'bundled+300-routes', 'bundled+jwt', 'bundled+jwt+provisioned', 'bundled+source-maps', 'external', 'external+source-maps', 'jwt-floor', 'jwt-floor+code', 'naive-sdk']);
     expect(results.targets.map((entry) => entry.name)).toEqual(evaluateTargets(results).map((entry) => entry.name));
-    expect(results.targets).toHaveLength(14);
-  }, 90_000);
+    expect(results.targets).toHaveLength(15);
+    // A route-table file grows with the table: the 40-route app's is larger than the 10-route one's.
+    expect(results.large_apis.synth['40']!.config_bytes).toBeGreaterThan(results.large_apis.synth['10']!.config_bytes);
+  }, 240_000);
 });
 
 describe('the cache-mix benchmark', () => {

@@ -165,15 +165,16 @@ function consumerApp(name: string, source: string, install: ConsumerInstall): st
 }
 
 /**
- * A copy of examples/orders-app wired to this repository as `npm install ../dualgate` would wire it (dualgate,
- * aws-cdk-lib and constructs linked), and its synthesized assembly. The app's TypeScript runs through tsx.
+ * A copy of an example app (examples/orders-app by default, or examples/existing-api) wired to this repository as
+ * `npm install ../dualgate` would wire it (dualgate, aws-cdk-lib and constructs linked), and its synthesized assembly.
+ * The app's TypeScript runs through tsx.
  */
-export function exampleApp(): { appDir: string; assemblyDir: string; synthCommand: string } {
+export function exampleApp(example: 'orders-app' | 'existing-api' = 'orders-app'): { appDir: string; assemblyDir: string; synthCommand: string } {
   ensurePackageBuilt();
-  const sources = [...PACKAGE_SOURCES, 'examples/orders-app'];
-  const appDir = consumerApp('orders-app', 'examples/orders-app', 'linked');
+  const sources = [...PACKAGE_SOURCES, `examples/${example}`];
+  const appDir = consumerApp(example, `examples/${example}`, 'linked');
   const synthCommand = `node --import ${TSX_LOADER} bin/app.ts`;
-  const assemblyDir = cachedAssembly('orders-app-assembly', sources, (outdir) =>
+  const assemblyDir = cachedAssembly(`${example}-assembly`, sources, (outdir) =>
     run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }) }),
   );
   return { appDir, assemblyDir, synthCommand };
@@ -186,13 +187,18 @@ const OVERLAP_APP = 'test/fixtures/overlap-app';
  * command and the context `dualgate dev` passes, as `dualgate dev` would synthesize it.
  */
 export function overlapApp(): { appDir: string; assemblyDir: string } {
-  const appDir = consumerApp('overlap-app', OVERLAP_APP, 'packed');
+  return packedFixtureApp('overlap-app', OVERLAP_APP, { OVERLAP_APP_PLANS: 'false' }, { 'dualgate:dev': true });
+}
+
+/** A fixture app installed from the packed tarball, and its assembly synthesized with its own cdk.json command. */
+function packedFixtureApp(name: string, source: string, env: NodeJS.ProcessEnv, context: Record<string, unknown>): { appDir: string; assemblyDir: string } {
+  const appDir = consumerApp(name, source, 'packed');
   const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
-  const assemblyDir = cachedAssembly('overlap-app-assembly', [...PACKED_SOURCES, OVERLAP_APP], (outdir) =>
+  const assemblyDir = cachedAssembly(`${name}-assembly`, [...PACKED_SOURCES, source], (outdir) =>
     run('sh', ['-c', appCommand], appDir, {
-      OVERLAP_APP_PLANS: 'false',
+      ...env,
       CDK_OUTDIR: outdir,
-      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context }),
     }),
   );
   return { appDir, assemblyDir };
@@ -206,4 +212,15 @@ const DEV_LOOP_APP = 'test/fixtures/dev-loop-app';
  */
 export function devLoopApp(): string {
   return consumerApp('dev-loop-app', DEV_LOOP_APP, 'packed');
+}
+
+const LARGE_APP = 'test/fixtures/large-app';
+
+/**
+ * test/fixtures/large-app (300 routes, 10 functions, plans, monitoring) installed from the packed tarball, and its
+ * assembly synthesized with its own cdk.json command, CDK's default resource limit and the context the CDK CLI and
+ * `dualgate dev` pass.
+ */
+export function largeApp(): { appDir: string; assemblyDir: string } {
+  return packedFixtureApp('large-app', LARGE_APP, {}, {});
 }

@@ -1,0 +1,77 @@
+/** Placing a large table's routes into nested stacks (lib/route-stacks.ts): together by family, stable as it grows. */
+import { describe, expect, it } from 'vitest';
+import { largeAppRouteTable } from '../../bench/fixtures';
+import { apiGatewayResourceCount, placeRoutes, type PlacedRoute, type RoutePlacement } from '../../lib/route-stacks';
+
+const table = (count: number): PlacedRoute[] => largeAppRouteTable(count, { scopeCount: 10, functionCount: 1 }).map(({ method, path }) => ({ method, path }));
+const stackOf = (placement: RoutePlacement<PlacedRoute>) => {
+  const where = new Map<string, string>();
+  for (const [name, units] of placement.stacks) for (const unit of units) for (const route of unit.routes) where.set(`${route.method} ${route.path}`, name);
+  return where;
+};
+
+describe('placeRoutes', () => {
+  it('puts every route of a family into one stack, and every stack within its capacity', () => {
+    const placement = placeRoutes(table(1000));
+    expect(placement.inline).toEqual([]);
+    const families = new Map<string, Set<string>>();
+    for (const [route, stack] of stackOf(placement)) {
+      const family = route.split(' ')[1]!.split('/')[1]!;
+      families.set(family, new Set([...(families.get(family) ?? []), stack]));
+    }
+    expect(families.size).toBe(100);
+    expect([...families.values()].every((stacks) => stacks.size === 1)).toBe(true);
+    for (const units of placement.stacks.values()) expect(units.reduce((sum, unit) => sum + unit.size, 0)).toBeLessThanOrEqual(400);
+  });
+
+  it('places the same table the same way whatever the order of its routes', () => {
+    const routes = table(300);
+    expect(stackOf(placeRoutes([...routes].reverse()))).toEqual(stackOf(placeRoutes(routes)));
+  });
+
+  it('leaves every other route where it was when a route is added to one family', () => {
+    const before = stackOf(placeRoutes(table(300)));
+    const after = stackOf(placeRoutes([...table(300), { method: 'GET', path: '/svc3/{id}/history' }]));
+    for (const [route, stack] of before) expect([route, after.get(route)]).toEqual([route, stack]);
+    expect(after.get('GET /svc3/{id}/history')).toBe(before.get('GET /svc3'));
+  });
+
+  it('splits only the stack that overflows, moving none of the other stacks’ families', () => {
+    const routes = table(300);
+    const capacity = 150;
+    const before = placeRoutes(routes, capacity);
+    const beforeWhere = stackOf(before);
+    // Grow one family until its stack passes the capacity.
+    const grown = [...routes, ...Array.from({ length: 60 }, (_, index) => ({ method: 'GET', path: `/svc4/extra${index}` }))];
+    const after = placeRoutes(grown, capacity);
+    const afterWhere = stackOf(after);
+    const overflowed = beforeWhere.get('GET /svc4') as string;
+    for (const [route, stack] of beforeWhere) if (stack !== overflowed) expect([route, afterWhere.get(route)]).toEqual([route, stack]);
+    // The overflowing stack became two with one more hash bit.
+    expect(after.stacks.has(overflowed)).toBe(false);
+    expect([...after.stacks.keys()].filter((name) => name.startsWith(overflowed))).toHaveLength(2);
+  });
+
+  it('splits a family too large for one stack by its next segment, keeping the shared resource and its methods inline', () => {
+    const huge: PlacedRoute[] = [
+      { method: 'GET', path: '/big' },
+      ...Array.from({ length: 300 }, (_, index) => ({ method: 'GET', path: `/big/part${index % 3}/item${index}` })),
+    ];
+    const placement = placeRoutes(huge, 250);
+    expect(placement.inline.map((route) => route.path)).toEqual(['/big']);
+    expect(placement.inlineResources).toEqual(['/big']);
+    const roots = [...placement.stacks.values()].flat().map((unit) => unit.rootPath).sort();
+    expect(roots).toEqual(['/big/part0', '/big/part1', '/big/part2']);
+  });
+
+  it('keeps methods on the root in the API stack', () => {
+    const placement = placeRoutes([{ method: 'GET', path: '/' }, ...table(20)]);
+    expect(placement.inline).toEqual([{ method: 'GET', path: '/' }]);
+  });
+});
+
+describe('apiGatewayResourceCount', () => {
+  it('counts each distinct path prefix once, without the root', () => {
+    expect(apiGatewayResourceCount(['/a/b', '/a/{id}', '/a', '/c/{proxy+}', '/'])).toBe(5);
+  });
+});
