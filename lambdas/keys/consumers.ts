@@ -1,6 +1,7 @@
 /**
  * `/consumers/{sub}`: a consumer's plan and entitlements. PUT sets a plan and/or the scopes it is entitled to
- * (admin), DELETE clears both (admin), GET shows them, with today's usage, to the consumer itself or an admin.
+ * (admin, audited), DELETE clears the plan (admin), GET shows both, with today's usage, to the consumer itself or an
+ * admin.
  *
  * Plans: PUT assigns a plan, DELETE clears it. A consumer with a plan has its own API Gateway key, created here,
  * moved between the plans' usage plans and deleted when the plan is cleared (API Gateway allows 10,000 keys per
@@ -441,25 +442,24 @@ export async function setConsumer(context: EntitlementContext, request: Consumer
   return jsonResponse(200, { ...planView, ...entitlementView(context, assigned) });
 }
 
-/** DELETE (admin; idempotent): back to the defaults, no plan of its own and no entitlements beyond defaultScopes. */
+/**
+ * DELETE (admin; idempotent): back to the default plan (plans only). Entitlements are left alone: `PUT {"scopes": []}`
+ * clears them, so that clearing a plan never takes away what keys may do.
+ */
 export async function clearConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
   assertAdmin(context, request.caller);
-  const before = (await context.entitlements.getEntitlementsConsistent(sub))?.scopes ?? [];
-  if (before.length > 0) {
-    await context.entitlements.putEntitlements({ sub, scopes: [], updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub });
-    audit(context, request.caller, 'consumer.set-scopes', sub, before, []);
-  }
-  const planView = context.plans ? await clearPlan(context.plans, request.caller, sub) : noPlan(sub);
-  return jsonResponse(200, { ...planView, ...entitlementView(context, []) });
+  if (!context.plans) throw new InvalidRequestError('this API has no plans to clear; PUT {"scopes": []} clears the entitlements', 'sub');
+  const [planView, entitlements] = await Promise.all([clearPlan(context.plans, request.caller, sub), context.entitlements.getEntitlementsConsistent(sub)]);
+  return jsonResponse(200, { ...planView, ...entitlementView(context, entitlements?.scopes ?? []) });
 }
 
 /** The `scopes` field: a list of catalog scopes (never the admin scope: entitling it would make an admin), sorted. */
 function entitlementScopes(context: EntitlementContext, scopes: unknown): string[] {
   if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) throw new InvalidRequestError('scopes: must be a list of scope names', 'scopes');
   if (scopes.length > MAX_ENTITLED_SCOPES) throw new InvalidRequestError(`scopes: at most ${MAX_ENTITLED_SCOPES} (got ${scopes.length})`, 'scopes');
+  if ((scopes as string[]).includes(context.adminScope)) throw new InvalidRequestError(`scopes: ${context.adminScope} cannot be an entitlement (it would make the consumer an admin)`, 'scopes');
   const unknown = (scopes as string[]).filter((scope) => !context.catalog.has(scope));
   if (unknown.length > 0) throw new InvalidRequestError(`scopes: unknown scope(s): ${unknown.join(', ')}`, 'scopes');
-  if ((scopes as string[]).includes(context.adminScope)) throw new InvalidRequestError(`scopes: ${context.adminScope} cannot be an entitlement (it would make the consumer an admin)`, 'scopes');
   return [...new Set(scopes as string[])].sort();
 }

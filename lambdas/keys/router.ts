@@ -82,7 +82,7 @@ export interface KeysHandlerDeps {
 type ConsumerOperation = (context: EntitlementContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
 const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumer, DELETE: clearConsumer };
 /** The consumer routes' `operation` dimension, by method (the CLI's commands). */
-export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set', DELETE: 'consumer.clear' };
+export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set', DELETE: 'consumer.clear-plan' };
 
 /** A store that holds nothing: an API whose key API was built without one entitles everyone to the defaults only. */
 const NO_ENTITLEMENT_STORE: EntitlementStore = {
