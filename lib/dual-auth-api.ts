@@ -594,9 +594,14 @@ export class DualAuthApi extends Construct {
     return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
   }
 
-  /** The portal's URL (`<ApiUrl>portal/`, with its slash: the page's relative links need it). */
+  /**
+   * The portal's URL (`<ApiUrl>portal/`, with its slash: the page's relative links need it). Built from the API's id
+   * and the stage name, not `api.url`: the Cognito client names it as callback, the authorizer names the client, and
+   * the stage depends on the authorizer, so a reference to the stage would be a cycle.
+   */
   get portalUrl(): string {
-    return `${this.api.url}${PORTAL_PATH.slice(1)}/`;
+    const stack = Stack.of(this);
+    return `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.config.stageName}${PORTAL_PATH}/`;
   }
 
   /** The app's route table as declared so far: method, path, scopes, and `authorized: false` for open routes. */
