@@ -257,13 +257,26 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
   }
 
+  /** CORS for the portal's own origin, on what its page fetches: discovery, the JWKS and the token endpoint. */
+  const grantsCors = (request: IncomingMessage): boolean => {
+    const path = (request.url ?? '/').split('?')[0];
+    const origin = request.headers.origin;
+    return origin !== undefined && portalOrigins.has(origin) && (path === '/token' || path === '/jwks' || path === '/.well-known/openid-configuration');
+  };
+
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0];
     const origin = request.headers.origin;
-    if (origin !== undefined && portalOrigins.has(origin) && (path === '/token' || path === '/jwks' || path === '/.well-known/openid-configuration')) {
-      // The portal page signs in from the gateway's origin: it may read these answers (and only these).
-      response.setHeader('access-control-allow-origin', origin);
-      response.setHeader('vary', 'Origin');
+    if (origin !== undefined && grantsCors(request)) {
+      // The portal page signs in from the gateway's origin: it may read these answers (and only these). Set when the
+      // head is written, over whatever oauth2-mock-server set (it grants `*`).
+      const writeHead = response.writeHead;
+      response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        for (const name of this.getHeaderNames()) if (/^access-control-/i.test(name)) this.removeHeader(name);
+        this.setHeader('access-control-allow-origin', origin);
+        this.setHeader('vary', 'Origin');
+        return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['writeHead'];
     }
     if (path === '/authorize') {
       if (request.method !== 'GET' && request.method !== 'POST') {
@@ -302,7 +315,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     loopbackOnly(listener, {
       kind: 'internal',
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
-      keepsCors: (request) => request.headers.origin !== undefined && portalOrigins.has(request.headers.origin),
+      keepsCors: grantsCors,
     }),
   );
   const port = await listen(server, options.port, options.host);

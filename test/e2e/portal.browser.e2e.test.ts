@@ -92,10 +92,11 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 /** Everything the page keeps in web storage and cookies. */
 async function storedState(page: Page, context: BrowserContext): Promise<{ local: string[]; session: string[]; cookies: number }> {
-  const stores = await page.evaluate(() => ({
-    local: Object.keys(localStorage).map((key) => `${key}=${localStorage.getItem(key) ?? ''}`),
-    session: Object.keys(sessionStorage).map((key) => `${key}=${sessionStorage.getItem(key) ?? ''}`),
-  }));
+  // Strings, not functions: this file is compiled without the DOM library; they run in the page.
+  const stores = (await page.evaluate(`({
+    local: Object.keys(localStorage).map((key) => key + '=' + localStorage.getItem(key)),
+    session: Object.keys(sessionStorage).map((key) => key + '=' + sessionStorage.getItem(key)),
+  })`)) as { local: string[]; session: string[] };
   return { ...stores, cookies: (await context.cookies()).length };
 }
 
@@ -103,10 +104,7 @@ async function axeViolations(page: Page): Promise<{ id: string; impact: string; 
   // Evaluated by the test through the DevTools protocol, which the page's CSP does not govern (a <script> tag
   // would be refused: no inline script), and never served by the portal.
   await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe;
-    return axe.run(document, { resultTypes: ['violations'] });
-  });
+  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: { id: string; impact: string; nodes: unknown[] }[] };
   return result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, nodes: violation.nodes.length }));
 }
 
@@ -241,11 +239,11 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     // The same request from the page, with the form edited by hand: the page shows the API's answer.
     await page.getByRole('button', { name: 'Create key', exact: true }).click();
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('by hand');
-    await page.evaluate(() => {
-      const box = document.querySelector<HTMLInputElement>('input[name="scope"]');
-      if (box) box.value = 'write:orders';
-      box?.click();
-    });
+    await page.evaluate(`(() => {
+      const box = document.querySelector('input[name="scope"]');
+      box.value = 'write:orders';
+      box.click();
+    })()`);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^403 Not allowed: .*write:orders/);
     await screenshot(page, 'error');
@@ -315,7 +313,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.reload();
     await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     await page.keyboard.press('Tab');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in');
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Sign in');
     await page.keyboard.press('Enter');
     await page.getByRole('textbox', { name: 'Username', exact: true }).waitFor();
     await page.keyboard.type('grace');
@@ -323,12 +321,12 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await expect.poll(() => page.getByText('Signed in as grace').count()).toBe(1);
     await page.getByRole('button', { name: 'Create key', exact: true }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLElement | null)?.id)).toBe('key-name');
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('key-name');
     await page.keyboard.type('keyboard key');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Copy');
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Copy');
     expect(await page.locator('#new-key').textContent()).toMatch(/^ord_/);
     const violations = await axeViolations(page);
     expect(violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
