@@ -347,6 +347,7 @@ export class DualAuthApi extends Construct {
           scopes: ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)],
           authorizationEndpoint: `${domain.baseUrl()}/oauth2/authorize`,
           tokenEndpoint: `${domain.baseUrl()}/oauth2/token`,
+          logoutEndpoint: `${domain.baseUrl()}/logout`,
           scopePrefix: `${RESOURCE_SERVER_ID}/`,
         };
       }
@@ -749,6 +750,7 @@ interface PortalSignIn {
   scopes: string[];
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
+  logoutEndpoint?: string;
   scopePrefix?: string;
 }
 

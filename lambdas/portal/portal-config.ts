@@ -18,6 +18,8 @@ export interface PortalConfig {
   /** Given for Cognito (its domain differs from its issuer); found by discovery otherwise. */
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
+  /** Cognito's `/logout`: sign-out ends the hosted UI's session there too (`client_id` + `logout_uri`). */
+  logoutEndpoint?: string;
   /** Where the key API and the consumer routes are mounted (`/keys`, `/consumers`). */
   keysPath: string;
   consumersPath: string;
@@ -60,7 +62,7 @@ export function parsePortalConfig(text: string | undefined): PortalConfig {
   if (typeof raw['clientId'] !== 'string' || raw['clientId'].length === 0) problem('clientId', 'a client id');
   const scopes = raw['scopes'];
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope))) problem('scopes', 'a list of scope names');
-  for (const field of ['authorizationEndpoint', 'tokenEndpoint'] as const) if (raw[field] !== undefined && !isHttpUrl(raw[field])) problem(field, 'an http(s) URL');
+  for (const field of ['authorizationEndpoint', 'tokenEndpoint', 'logoutEndpoint'] as const) if (raw[field] !== undefined && !isHttpUrl(raw[field])) problem(field, 'an http(s) URL');
   for (const field of ['keysPath', 'consumersPath'] as const) if (typeof raw[field] !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(raw[field] as string)) problem(field, 'a path such as /keys');
   if (typeof raw['adminScope'] !== 'string') problem('adminScope', 'a scope name');
   if (raw['scopePrefix'] !== undefined && typeof raw['scopePrefix'] !== 'string') problem('scopePrefix', 'a string');
@@ -76,6 +78,7 @@ export function parsePortalConfig(text: string | undefined): PortalConfig {
   };
   if (raw['authorizationEndpoint'] !== undefined) config.authorizationEndpoint = raw['authorizationEndpoint'] as string;
   if (raw['tokenEndpoint'] !== undefined) config.tokenEndpoint = raw['tokenEndpoint'] as string;
+  if (raw['logoutEndpoint'] !== undefined) config.logoutEndpoint = raw['logoutEndpoint'] as string;
   if (raw['scopePrefix'] !== undefined) config.scopePrefix = raw['scopePrefix'] as string;
   return config;
 }

@@ -68,7 +68,7 @@ describe('portal with the stack’s Cognito user pool', () => {
   it('tells the page the Cognito endpoints, its client and the key API paths; the authorizer trusts the portal client', () => {
     const fn = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [PORTAL_CONFIG_VARIABLE]: Match.anyValue() } } } });
     const rendered = JSON.stringify(Object.values(fn)[0]);
-    for (const part of ['/oauth2/authorize', '/oauth2/token', 'keysPath', '/keys', 'consumersPath', '/consumers', 'dualgate/keys:write']) expect(rendered).toContain(part);
+    for (const part of ['/oauth2/authorize', '/oauth2/token', '/logout', 'keysPath', '/keys', 'consumersPath', '/consumers', 'dualgate/keys:write']) expect(rendered).toContain(part);
     const clientLogicalId = stack.getLogicalId(gate.portalClient!.node.defaultChild as never);
     const authorizer = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { DUALGATE_ISSUERS: Match.anyValue() } } } });
     expect(JSON.stringify(Object.values(authorizer)[0])).toContain(clientLogicalId);

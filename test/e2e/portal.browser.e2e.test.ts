@@ -1,6 +1,7 @@
 /**
  * The developer portal in a real browser: headless Chromium (Debian's, driven by playwright-core) against
- * `dualgate dev` on the example app (examples/orders-app: `portal: { defaultScopes: ['read:orders'] }`). Controls are
+ * `npx dualgate dev` on the example app (examples/orders-app: `portal: { defaultScopes: ['read:orders'] }`) with
+ * dualgate installed from the packed tarball, as a user's app gets it. Controls are
  * found by role and accessible name only, as a screen reader would. Screenshots of each state go to docs/images.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,7 +40,8 @@ async function startDev(cwd: string, assemblyDir: string): Promise<Dev> {
     DUALGATE_KEY_CACHE_TTL_SECONDS: '1',
     DUALGATE_LAST_USED_INTERVAL_SECONDS: '0',
   };
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'dualgate-cli.mjs'), 'dev', '--assembly', assemblyDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The CLI the tarball installed (node_modules/.bin/dualgate), not this repository's.
+  const child = spawn(process.execPath, [join(cwd, 'node_modules', 'dualgate', 'bin', 'dualgate-cli.mjs'), 'dev', '--assembly', assemblyDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -128,7 +130,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
-    const app = exampleApp();
+    const app = exampleApp('packed');
     dev = await startDev(app.appDir, app.assemblyDir);
     admin = await token(dev, 'portal-admin', 'keys:read keys:write keys:admin');
     // A fresh profile each run. Without the background-networking flags Chromium keeps calling Google's services.

@@ -8,6 +8,7 @@ const config = {
   scopes: ['openid', 'dualgate/keys:read', 'dualgate/keys:write'],
   authorizationEndpoint: 'https://dualgate-x.auth.eu-west-1.amazoncognito.com/oauth2/authorize',
   tokenEndpoint: 'https://dualgate-x.auth.eu-west-1.amazoncognito.com/oauth2/token',
+  logoutEndpoint: 'https://dualgate-x.auth.eu-west-1.amazoncognito.com/logout',
   keysPath: '/keys',
   consumersPath: '/consumers',
   adminScope: 'keys:admin',

@@ -166,14 +166,15 @@ function consumerApp(name: string, source: string, install: ConsumerInstall): st
 
 /**
  * A copy of examples/orders-app wired to this repository as `npm install ../dualgate` would wire it (dualgate,
- * aws-cdk-lib and constructs linked), and its synthesized assembly. The app's TypeScript runs through tsx.
+ * aws-cdk-lib and constructs linked), or (`packed`) with dualgate installed from the packed tarball, and its
+ * synthesized assembly. The app's TypeScript runs through tsx.
  */
-export function exampleApp(): { appDir: string; assemblyDir: string; synthCommand: string } {
+export function exampleApp(install: ConsumerInstall = 'linked'): { appDir: string; assemblyDir: string; synthCommand: string } {
   ensurePackageBuilt();
-  const sources = [...PACKAGE_SOURCES, 'examples/orders-app'];
-  const appDir = consumerApp('orders-app', 'examples/orders-app', 'linked');
+  const sources = [...(install === 'linked' ? PACKAGE_SOURCES : PACKED_SOURCES), 'examples/orders-app'];
+  const appDir = consumerApp('orders-app', 'examples/orders-app', install);
   const synthCommand = `node --import ${TSX_LOADER} bin/app.ts`;
-  const assemblyDir = cachedAssembly('orders-app-assembly', sources, (outdir) =>
+  const assemblyDir = cachedAssembly(install === 'linked' ? 'orders-app-assembly' : 'orders-app-packed-assembly', sources, (outdir) =>
     run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }) }),
   );
   return { appDir, assemblyDir, synthCommand };

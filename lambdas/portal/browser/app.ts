@@ -15,6 +15,7 @@ interface PortalConfig {
   scopes: string[];
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
+  logoutEndpoint?: string;
   keysPath: string;
   consumersPath: string;
   adminScope: string;
@@ -79,7 +80,10 @@ let consumer: Consumer | undefined;
 let keys: PublicKey[] = [];
 /** The plaintext of a key just created or rotated: shown once, gone with the page. */
 let revealed: { name: string; key: string } | undefined;
-let creating = false;
+/** Move focus to the Name box on the next render (after Create key). */
+let focusName = false;
+/** Whether the create form is open: open after sign-in, closed while a new key is shown or after Cancel. */
+let creating = true;
 
 // ---------- small DOM helpers ----------
 
@@ -268,8 +272,14 @@ function signOut(): void {
   consumer = undefined;
   keys = [];
   revealed = undefined;
-  creating = false;
+  creating = true;
   showStatus('You are signed out. Your keys keep working until they expire or are revoked.');
+  // Cognito's hosted UI keeps its own session: end it too, or the next sign-in would skip the password.
+  if (config.logoutEndpoint) {
+    const url = new URL(config.logoutEndpoint);
+    url.search = new URLSearchParams({ client_id: config.clientId, logout_uri: redirectUri }).toString();
+    window.location.assign(url.href);
+  }
 }
 
 // ---------- data ----------
@@ -420,12 +430,13 @@ function keyRow(key: PublicKey): HTMLTableRowElement {
 
 function keysSection(): HTMLElement {
   const section = h('section', { 'aria-labelledby': 'keys-heading' }, h('h2', { id: 'keys-heading' }, 'Your keys'));
-  const toggle = button('Create key', () => {
-    creating = !creating;
+  // Opens the form (or, when it is open, takes the user to it): never closes it, so pressing it twice is harmless.
+  const open = button('Create key', () => {
+    creating = true;
     revealed = undefined;
+    focusName = true;
   });
-  toggle.setAttribute('aria-expanded', String(creating));
-  section.append(h('div', { class: 'row' }, toggle));
+  section.append(h('div', { class: 'row' }, open));
   if (creating) section.append(createForm());
   if (revealed) section.append(revealedPanel(revealed));
   const grace = h('select', { id: 'grace' }, ...GRACE_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds), ...(seconds === 86_400 ? { selected: true } : {}) }, label)));
@@ -446,8 +457,9 @@ function render(): void {
   byId('account-bar').replaceChildren(accountBar());
   const view = byId('view');
   view.replaceChildren(...(session ? [accountSection(), keysSection()] : [signedOutView()]));
-  if (creating) {
-    if (!(focused instanceof HTMLElement) || !view.contains(focused)) (document.getElementById('key-name') as HTMLInputElement | null)?.focus();
+  if (creating && focusName) {
+    focusName = false;
+    (document.getElementById('key-name') as HTMLInputElement | null)?.focus();
     return;
   }
   const again = focusKey === '' ? undefined : [...view.querySelectorAll<HTMLElement>('button, input, select')].find((element) => (element.id || element.textContent || '') === focusKey);
