@@ -89,7 +89,7 @@ async function within(seconds: number, probe: () => Promise<boolean>): Promise<n
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(IMAGES, { recursive: true });
   // The plaintext of a key is masked: even a local mode key does not belong in the repository's images.
-  await page.screenshot({ path: join(IMAGES, `portal-${name}.png`), fullPage: true, mask: [page.locator('#new-key')] });
+  await page.screenshot({ path: join(IMAGES, `portal-${name}.png`), fullPage: true, mask: [page.locator('#new-key')], maskColor: '#c9ced6' });
 }
 
 /** Everything the page keeps in web storage and cookies. */
