@@ -23,6 +23,9 @@ const IMAGES = join(REPO, 'docs', 'images');
 const REVOCATION_BOUND_SECONDS = 2;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+/** expect.poll with room for cold starts under load (a portal sign-in wakes the portal, issuer, authorizer and key API). */
+const poll = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 30_000, interval: 100 });
+
 interface Dev {
   child: ChildProcess;
   output: () => string;
@@ -110,7 +113,8 @@ async function axeViolations(page: Page): Promise<{ id: string; impact: string; 
   return result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, nodes: violation.nodes.length }));
 }
 
-describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, against dualgate dev on the example app', () => {
+// Each step waits for cold starts under load (the suite shares 2 cores with others): a generous per-test timeout.
+describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, against dualgate dev on the example app', { timeout: 120_000 }, () => {
   let dev: Dev;
   let context: BrowserContext;
   let page: Page;
@@ -123,7 +127,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('textbox', { name: 'Username', exact: true }).fill(username);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect.poll(() => page.getByText(`Signed in as ${username}`).count()).toBe(1);
+    await poll(() => page.getByText(`Signed in as ${username}`).count()).toBe(1);
   }
 
   const row = (name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
@@ -173,7 +177,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
 
   it('signs in through the local issuer (authorization code + PKCE), offers only entitled scopes, and passes axe-core', async () => {
     await page.goto(dev.portalUrl);
-    await expect.poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
     await screenshot(page, 'signed-out');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('textbox', { name: 'Username', exact: true }).waitFor();
@@ -185,11 +189,11 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await screenshot(page, 'issuer-sign-in');
     await page.getByRole('textbox', { name: 'Username', exact: true }).fill('ada');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect.poll(() => page.getByText('Signed in as ada').count()).toBe(1);
+    await poll(() => page.getByText('Signed in as ada').count()).toBe(1);
     // Back on the portal, the code is gone from the address bar.
     expect(page.url()).toBe(dev.portalUrl);
     await page.getByRole('button', { name: 'Create key', exact: true }).click();
-    await expect.poll(() => page.getByRole('checkbox', { name: 'read:orders', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('checkbox', { name: 'read:orders', exact: true }).count()).toBe(1);
     expect(await page.getByRole('checkbox', { name: 'write:orders', exact: true }).count()).toBe(0);
     expect(await page.getByRole('checkbox').count()).toBe(1);
     expect(await storedState(page, context)).toEqual({ local: [], session: [], cookies: 0 });
@@ -202,11 +206,11 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.getByRole('checkbox', { name: 'read:orders', exact: true }).check();
     await screenshot(page, 'create-key');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
     createdKey = (await page.locator('#new-key').textContent()) ?? '';
     expect(createdKey).toMatch(/^ord_[0-9A-Za-z]{36}$/);
     await page.getByRole('button', { name: 'Copy', exact: true }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/copied|copy it by hand/i);
+    await poll(() => page.getByRole('status').textContent()).toMatch(/copied|copy it by hand/i);
     await screenshot(page, 'key-created');
     const entitled = await call(dev, 'GET', '/orders', createdKey);
     expect(entitled.status).toBe(200);
@@ -225,7 +229,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
 
   it('keeps no token or key in web storage or cookies, and the key is gone after a reload', async () => {
     await page.reload();
-    await expect.poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
     expect(await page.content()).not.toContain(createdKey);
     expect(await storedState(page, context)).toEqual({ local: [], session: [], cookies: 0 });
     await signIn('ada');
@@ -247,7 +251,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
       box.click();
     })()`);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^403 Not allowed: .*write:orders/);
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/^403 Not allowed: .*write:orders/);
     await screenshot(page, 'error');
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     // The browser logs the refused request itself; the page added nothing else to the console.
@@ -259,7 +263,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.getByRole('combobox', { name: 'When rotating, the old key keeps working for' }).selectOption({ label: 'None: the old key stops now' });
     page.once('dialog', (dialog) => void dialog.accept());
     await row('ci reader').getByRole('button', { name: 'Rotate', exact: true }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
     const rotated = (await page.locator('#new-key').textContent()) ?? '';
     expect(rotated).toMatch(/^ord_/);
     expect(rotated).not.toBe(createdKey);
@@ -279,7 +283,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
       void dialog.accept();
     });
     await live.getByRole('button', { name: 'Revoke', exact: true }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toBe('Key "ci reader" revoked.');
+    await poll(() => page.getByRole('status').textContent()).toBe('Key "ci reader" revoked.');
     expect(confirmText).toContain('Revoke key "ci reader"');
     const seconds = await within(REVOCATION_BOUND_SECONDS + 3, async () => (await call(dev, 'GET', '/orders', rotated)).status === 401);
     expect(seconds).toBeLessThanOrEqual(REVOCATION_BOUND_SECONDS + 3);
@@ -297,7 +301,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('ci writer');
     await page.getByRole('checkbox', { name: 'write:orders', exact: true }).check();
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
     const writer = (await page.locator('#new-key').textContent()) ?? '';
     expect((await call(dev, 'POST', '/orders', writer)).status).toBe(201);
     await screenshot(page, 'entitled');
@@ -315,25 +319,25 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await page.reload();
     await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     await page.keyboard.press('Tab');
-    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Sign in');
+    await poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Sign in');
     await page.keyboard.press('Enter');
     await page.getByRole('textbox', { name: 'Username', exact: true }).waitFor();
     await page.keyboard.type('grace');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByText('Signed in as grace').count()).toBe(1);
+    await poll(() => page.getByText('Signed in as grace').count()).toBe(1);
     await page.getByRole('button', { name: 'Create key', exact: true }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('key-name');
+    await poll(() => page.evaluate('document.activeElement?.id')).toBe('key-name');
     await page.keyboard.type('keyboard key');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Copy');
+    await poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Copy');
     expect(await page.locator('#new-key').textContent()).toMatch(/^ord_/);
     const violations = await axeViolations(page);
     expect(violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
     expect(await page.content()).not.toContain('ord_');
     expect(consoleErrors).toEqual([]);
   });
