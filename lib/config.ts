@@ -7,6 +7,7 @@ import { parseIssuerConfigs, type IssuerConfig } from '../lambdas/shared/issuer-
 import { DEFAULT_SETTINGS, SETTING_NAMES } from '../lambdas/shared/settings';
 import { SCOPE_PATTERN } from '../lambdas/shared/route-table';
 
+/** dualgate's settings after validation and defaults: `DualAuthApi`'s `config` field. */
 export interface DualgateConfig {
   /** Key prefix, `[a-z][a-z0-9]{1,15}`. Default `dg`. */
   keyPrefix: string;
@@ -28,11 +29,15 @@ export interface DualgateConfig {
   lastUsedIntervalSeconds: number;
   /** The scope that may grant any scope and act for any owner. Default `keys:admin`. */
   adminScope: string;
+  /** The API Gateway stage, 1–64 letters, digits or underscores. Default `v1`. */
   stageName: string;
+  /** dualgate's own Lambdas' log level (`WARN` keeps failures and stale-if-error allows only). Default `INFO`. */
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
+/** A setting is invalid. Thrown at synth; the message names the setting as it was written (`keyCacheTtlSeconds must be …`). */
 export class DualgateConfigError extends Error {
+  /** The class's name, for callers that cannot use `instanceof` (another copy of the package). */
   override readonly name = 'DualgateConfigError';
 }
 

@@ -15,7 +15,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
 import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
-import { cognitoIssuer, type IssuerConfig } from '../lambdas/shared/issuer-config';
+import { cognitoIssuer, type IssuerConfig, type OidcIssuer } from '../lambdas/shared/issuer-config';
 import { KEY_TABLE } from '../lambdas/shared/key-table';
 import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../lambdas/leaks/leak-model';
 import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../lambdas/leaks/leak-settings';
@@ -82,15 +82,52 @@ export interface LeakDetectionOptions {
   readonly githubKeysUrl?: string;
 }
 
+/**
+ * What `DualAuthApi` takes. Every prop is optional; every value is checked at synth, and a bad one stops it with an
+ * error naming the prop (`keyCacheTtlSeconds must be …`).
+ */
 export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers' | 'logLevel'>> {
   /** The app's routes; more can be added with `addRoute`. */
   readonly routes?: readonly DualAuthRoute[];
   /** Scopes keys and tokens may carry although no route requires them yet. */
   readonly extraScopes?: readonly string[];
   /** The key management API: on at `/keys` by default; `{ basePath }` moves it, `false` leaves it out. */
-  readonly managementApi?: boolean | { readonly basePath?: string };
-  /** External OIDC issuers (`[{ issuer, audience, jwksUri? }]`). Without them, a Cognito user pool is created. */
-  readonly issuers?: readonly unknown[];
+  readonly managementApi?: boolean | {
+    /** Where the key API is mounted. Default `/keys`. */
+    readonly basePath?: string;
+  };
+  /**
+   * The OIDC issuers whose access tokens the authorizer accepts, beside dualgate's API keys. Without them (and
+   * unless `cognito: false`), the construct creates a Cognito user pool and trusts it. Each entry needs an
+   * `audience` (or `clientIds`); see {@link OidcIssuer} for every field. Checked at synth: a bad entry stops it
+   * with an error naming the field (`issuers[0].issuer must be an https URL`).
+   *
+   * @example
+   * // Okta, Auth0, Entra ID, Keycloak: the issuer and your API's audience; the keys are found by OIDC discovery
+   * issuers: [{ issuer: 'https://dev-123.okta.com/oauth2/default', audience: 'api://orders' }]
+   *
+   * @example
+   * // A Cognito user pool you already have: its access tokens carry `client_id` and no `aud`,
+   * // and scopes as `<resource-server-id>/<scope>`
+   * issuers: [{
+   *   issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+   *   clientIds: ['4h2k…'],
+   *   scopePrefix: 'orders/',
+   *   requireTokenUseClaim: true,
+   * }],
+   * cognito: false,
+   *
+   * @example
+   * // Pin where the keys are (no discovery round trip at cold start) and demand RFC 9068 access tokens
+   * issuers: [{
+   *   issuer: 'https://auth.example.com/',
+   *   audience: ['https://api.example.com'],
+   *   jwksUri: 'https://auth.example.com/.well-known/jwks.json',
+   *   requireAccessTokenType: true,
+   * }]
+   */
+  readonly issuers?: readonly OidcIssuer[];
+  /** dualgate's own Lambdas' log level (`WARN` keeps failures and stale-if-error allows only). Default `INFO`. */
   readonly logLevel?: DualgateConfig['logLevel'];
   /**
    * Per-consumer rate limits and quotas (API Gateway usage plans): `{ free: { rateLimitPerSecond, burstLimit,
@@ -128,6 +165,16 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   readonly portal?: PortalOptions;
 }
 
+/** The OIDC issuer and public client the portal signs in with, instead of the stack's Cognito user pool. */
+export interface PortalOidcOptions {
+  /** The issuer URL: one of `issuers` (the authorizer must trust the portal's tokens); its endpoints are found by discovery. */
+  readonly issuer: string;
+  /** The public client (no secret) registered for the portal, with the portal URL as redirect URI. */
+  readonly clientId: string;
+  /** What the portal asks for. Default: `openid` and the key API's scopes (`keys:read`, `keys:write`) with the issuer's `scopePrefix`. */
+  readonly scopes?: readonly string[];
+}
+
 /** The self-serve developer portal and the entitlements it grants within (docs/portal.md). */
 export interface PortalOptions {
   /** Scopes every signed-in consumer is entitled to put on its own keys. Each must be in the scope catalog. Default `[]`. */
@@ -139,7 +186,7 @@ export interface PortalOptions {
    * with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
    * API's scopes, with the issuer's `scopePrefix`.
    */
-  readonly oidc?: { readonly issuer: string; readonly clientId: string; readonly scopes?: readonly string[] };
+  readonly oidc?: PortalOidcOptions;
   /** More sign-in callback URLs for the Cognito client (the portal behind a custom domain). */
   readonly callbackUrls?: readonly string[];
 }
@@ -186,18 +233,47 @@ export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
  */
 const LEAK_FUNCTION_TIMEOUT_SECONDS = 25;
 
+/**
+ * An API Gateway REST API whose routes accept a dualgate API key or a JWT in `Authorization: Bearer …`, through
+ * one Lambda REQUEST authorizer, with the key table, the key management API (`/keys`), gateway responses, an access
+ * log, and (by default) a Cognito user pool, alarms and a dashboard.
+ *
+ * Each route names the scopes it requires; the authorizer allows a request only on a route of this table whose
+ * scopes the caller holds, and hands the backend the same context `{sub, scopes}` for either credential (read it
+ * with `principalFrom` from `dualgate/context`). Every mistake in the table stops the synth with an error naming
+ * the route.
+ *
+ * @example
+ * import { DualAuthApi } from 'dualgate';
+ *
+ * const gate = new DualAuthApi(this, 'Gate', {
+ *   routes: [
+ *     { method: 'GET', path: '/orders', scopes: ['read:orders'], handler: listOrders },
+ *     { method: 'GET', path: '/status', authorized: false, handler: status },
+ *   ],
+ * });
+ * gate.addRoute({ method: 'POST', path: '/orders', scopes: ['write:orders'], handler: createOrder });
+ */
 export class DualAuthApi extends Construct {
+  /** The settings after validation and defaults (cache TTLs, key prefix, issuers, admin scope, stage…). */
   readonly config: DualgateConfig;
+  /** The REST API. Add methods with `addRoute`, never on `api.root` directly: the synth fails for such methods. */
   readonly api: apigateway.RestApi;
+  /** The key table: SHA-256 hashes of the keys, never the keys (and consumer records when `plans` is set). */
   readonly table: dynamodb.Table;
+  /** The REQUEST authorizer every authorized route uses. */
   readonly authorizer: apigateway.RequestAuthorizer;
+  /** The authorizer's function (API Gateway calls a published version of it). */
   readonly authorizerFunction: lambda.Function;
   /** The key management API's function, unless `managementApi: false`. */
   readonly managementFunction?: lambda.Function;
   /** Where the key API is mounted, or undefined when it is off. */
   readonly managementBasePath?: string;
+  /** The Cognito user pool, unless external `issuers` replace it (or `cognito: false`). */
   readonly userPool?: cognito.UserPool;
+  /** The user pool's client-credentials admin client (stack output `AdminClientId`). */
   readonly userPoolClient?: cognito.UserPoolClient;
+  /** The user pool's token endpoint (stack output `TokenUrl`). */
   readonly tokenUrl?: string;
   /** The usage plans, when `plans` is set. */
   readonly plans?: DualgatePlans;
@@ -531,7 +607,14 @@ export class DualAuthApi extends Construct {
     }
   }
 
-  /** Put one method behind the authorizer (or open, with `authorized: false`) and into the route table. */
+  /**
+   * Put one method behind the authorizer (or open, with `authorized: false`) and into the route table; its scopes
+   * join the catalog keys and tokens may carry. Throws `RouteTableError` naming the route for an unknown method, a
+   * malformed path, a duplicate, a greedy segment that is not last, or a route added after synth started.
+   *
+   * @example
+   * gate.addRoute({ method: 'ANY', path: '/files/{proxy+}', scopes: ['files:rw'], handler: files });
+   */
   addRoute(route: DualAuthRoute): apigateway.Method {
     if (this.compiled) throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
     const where = `route ${String(route.method)} ${String(route.path)}`;
@@ -610,7 +693,10 @@ export class DualAuthApi extends Construct {
     return this.rules;
   }
 
-  /** The compiled table, catalog and base path the Lambdas receive (computed once, when synth starts). */
+  /**
+   * The compiled table, catalog and base path the Lambdas receive (computed once, when synth starts).
+   * @internal
+   */
   routeConfig(): RuntimeRouteConfig {
     if (this.compiled) return this.compiled;
     // API Gateway creates an authorizer only for an API whose methods use it.
@@ -642,7 +728,10 @@ export class DualAuthApi extends Construct {
     return this.compiled;
   }
 
-  /** Called by the aspect: write the route table into each dualgate function's code asset. */
+  /**
+   * Called by the aspect: write the route table into each dualgate function's code asset.
+   * @internal
+   */
   finalise(): void {
     const config = this.routeConfig();
     for (const code of this.deferredCode) code.materialise(config);

@@ -50,16 +50,19 @@ function emfMetric(metricName: string, dimensionsMap: Record<string, string>, st
 
 const decisions = (decision: 'allow' | 'deny' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
 
+/** The alarms, dashboard and saved query `DualAuthApi` adds unless `monitoring: false` (docs/operations.md). */
 export class DualAuthApiMonitoring extends Construct {
   /**
    * The alarms, by name: AuthorizerFailClosed, AuthorizerUnknownRoute, Api5xxRate, AuthorizerErrors, AuthorizerThrottles,
    * AuthorizerP99Duration, and LeakReportsFailing when leak detection is on.
    */
   readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
+  /** Decisions, latency, cache hits, authorizer health, API traffic, the key API and the top keys. */
   readonly dashboard: cloudwatch.Dashboard;
   /** Logs Insights: requests per keyId and sub over the stage's access log. */
   readonly requestsPerKeyQuery: logs.QueryDefinition;
 
+  /** @internal `DualAuthApi` creates it (`monitoring` prop); reach it as `gate.monitoring`. */
   constructor(scope: Construct, id: string, props: DualAuthApiMonitoringProps) {
     super(scope, id);
     const api5xxRateThreshold = props.api5xxRateThreshold ?? 0.05;

@@ -47,10 +47,12 @@ export interface PlansWiring {
 
 /** The usage plans and the shared key, and what the Lambdas need. Returns the usage plans by dualgate plan name. */
 export class DualgatePlans extends Construct {
+  /** The API Gateway usage plan of each dualgate plan, by plan name. */
   readonly usagePlans: Readonly<Record<string, apigateway.UsagePlan>>;
   /** The usage plan consumers without a plan of their own share: `defaultPlan`'s, or one without limits. */
   readonly sharedUsagePlan: apigateway.UsagePlan;
 
+  /** @internal `DualAuthApi` creates it (`plans` prop); reach it as `gate.plans`. */
   constructor(scope: Construct, id: string, config: { plans: Plans; defaultPlan?: string }, wiring: PlansWiring) {
     super(scope, id);
     const { api } = wiring;

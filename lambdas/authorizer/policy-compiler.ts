@@ -222,7 +222,12 @@ function patternReachesTokens(left: readonly Token[], right: readonly Token[]): 
   return visit(0, 0);
 }
 
+/**
+ * With `authorizerCacheScope: 'credential'`, the route table cannot be decided safely by one IAM policy per
+ * credential. Thrown at synth, naming the routes; the default `'route'` scope accepts every table.
+ */
 export class AmbiguousRouteTableError extends Error {
+  /** The class's name, for callers that cannot use `instanceof` (another copy of the package). */
   override readonly name = 'AmbiguousRouteTableError';
 }
 

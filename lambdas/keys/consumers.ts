@@ -263,7 +263,7 @@ async function purge(context: ConsumerContext, unplanned: ConsumerRecord, option
     if (!(error instanceof UsageKeyDeleteRefusedError)) throw error;
     // A key created untagged (before dualgate tagged its keys) is not this API's to delete, and IAM may answer the
     // same for a key already gone. It is in no usage plan now, so nothing counts against it: an operator deletes
-    // it by hand (README, Plans). Keeping the record would only block the consumer's next PUT.
+    // it by hand (docs/plans.md). Keeping the record would only block the consumer's next PUT.
     context.logger.error('usage key not deleted', { reason: 'usage_key_delete_refused', apiKeyId: unplanned.apiKeyId, ...errorFields(error) });
     keyDeleted = false;
   }

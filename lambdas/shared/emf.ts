@@ -78,7 +78,7 @@ export class EmfDirective {
 }
 
 
-/** Authorizer metrics: names, units and dimension sets, one place for the code, the construct and the README. */
+/** Authorizer metrics: names, units and dimension sets, one place for the code, the construct and docs/operations.md. */
 export const AUTHORIZER_METRICS = {
   /** One per decision. */
   decisions: { name: 'Decisions', unit: 'Count' },

@@ -25,6 +25,43 @@ export interface IssuerConfig {
   requireAccessTokenType?: boolean;
 }
 
+/**
+ * One trusted OIDC issuer, as a platform team writes it (the `issuers` prop of `DualAuthApi`). A token is checked
+ * against the entry whose `issuer` equals its `iss` claim: signature (RS/ES/EdDSA), `exp`, `nbf` and `aud` or
+ * `client_id` by aws-jwt-verify, then dualgate's access-token rules (docs/security-model.md).
+ *
+ * @example
+ * { issuer: 'https://dev-123.okta.com/oauth2/default', audience: 'api://orders' }
+ */
+export interface OidcIssuer {
+  /** The issuer's exact `iss` value, an https URL. Its keys are found by OIDC discovery unless `jwksUri` is set. */
+  readonly issuer: string;
+  /**
+   * The `aud` values accepted (one or a list). Required unless `clientIds` is set: without either, any token the
+   * issuer mints for any application would pass.
+   */
+  readonly audience?: string | readonly string[];
+  /** The `client_id` (or `azp`) values accepted. Cognito access tokens carry `client_id` and no `aud`. */
+  readonly clientIds?: string | readonly string[];
+  /**
+   * Where the issuer's JWKS is, an https URL. Default: read from `<issuer>/.well-known/openid-configuration`
+   * (once per Lambda container); Cognito issuers use `<issuer>/.well-known/jwks.json` directly.
+   */
+  readonly jwksUri?: string;
+  /**
+   * A prefix the issuer puts on scopes, such as Cognito's `<resource-server-id>/`. Only scopes carrying it count,
+   * with the prefix stripped, so a token's `orders/read:orders` equals a key's `read:orders`.
+   */
+  readonly scopePrefix?: string;
+  /** Require the `token_use` claim to be present and `access` (Cognito). Default `false`. */
+  readonly requireTokenUseClaim?: boolean;
+  /**
+   * Require the RFC 9068 header `typ: at+jwt`. Set it whenever the issuer emits it (Auth0, Okta, Keycloak can): it
+   * is the strongest guard against an ID token presented as an access token. Default `false`.
+   */
+  readonly requireAccessTokenType?: boolean;
+}
+
 export class IssuerConfigError extends Error {
   override readonly name = 'IssuerConfigError';
 }

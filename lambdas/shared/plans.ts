@@ -4,9 +4,12 @@
  * Lambdas receive. Pure: no CDK, no SDK.
  */
 
+/** The quota periods API Gateway counts: calendar periods in UTC (a `WEEK` starts on Sunday). */
 export const QUOTA_PERIODS = ['DAY', 'WEEK', 'MONTH'] as const;
+/** One of {@link QUOTA_PERIODS}. */
 export type QuotaPeriod = (typeof QUOTA_PERIODS)[number];
 
+/** How many requests a consumer may make per period. */
 export interface PlanQuota {
   /** Requests per period. */
   readonly limit: number;
@@ -14,14 +17,22 @@ export interface PlanQuota {
   readonly period: QuotaPeriod;
 }
 
+/** One plan's limits, enforced by an API Gateway usage plan. Checked at synth with errors naming the setting. */
 export interface PlanLimits {
   /** Steady-state requests per second (the token bucket's refill rate). */
   readonly rateLimitPerSecond: number;
   /** Requests allowed at once (the token bucket's size). */
   readonly burstLimit: number;
+  /** Requests per day, week or month; none when left out. */
   readonly quota?: PlanQuota;
 }
 
+/**
+ * The plans by name (`[A-Za-z][A-Za-z0-9_-]{0,31}`, at most 25).
+ *
+ * @example
+ * { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 10_000, period: 'DAY' } }, pro: { rateLimitPerSecond: 100, burstLimit: 200 } }
+ */
 export type Plans = Readonly<Record<string, PlanLimits>>;
 
 /** A plan name: safe in an API Gateway usage plan name, a URL and a CLI argument. */

@@ -3,6 +3,7 @@
  * sees the same `{sub, scopes}`. `authMethod` and `keyId` are for audit; do not branch on them, except the key
  * management API, which caps what a key may mint by that key's own expiry (lambdas/keys/caller-key.ts).
  */
+/** Which credential the caller used: for audit; do not branch on it. */
 export type AuthMethod = 'apiKey' | 'jwt';
 
 export interface Principal {
@@ -15,10 +16,13 @@ export interface Principal {
 
 /** What the authorizer returns as `context`. API Gateway allows only string, number or boolean values. */
 export interface AuthorizerContext {
+  /** The caller: a JWT's `sub`, or the owner of the key used. */
   sub: string;
   /** Space-joined scope list. */
   scopes: string;
+  /** `apiKey` or `jwt`. */
   authMethod: AuthMethod;
+  /** The key's id (`key_…`), only when a key was used. */
   keyId?: string;
   [key: string]: string | undefined;
 }
@@ -39,19 +43,29 @@ export function toAuthorizerContext(principal: Principal): AuthorizerContext {
 
 /** The shape backends read: `event.requestContext.authorizer`, whose values API Gateway passes as strings. */
 export interface CallerIdentity {
+  /** The caller: a JWT's `sub`, or the owner of the key used. The same for both credentials. */
   sub: string;
+  /** The scopes the caller holds, sorted and de-duplicated. */
   scopes: string[];
+  /** `apiKey` or `jwt`: for audit only. */
   authMethod: AuthMethod;
+  /** The key's id (`key_…`), only when a key was used. */
   keyId?: string;
 }
 
 /** The event carries no dualgate context: a route deployed without the authorizer, or behind another one. */
 export class MissingPrincipalError extends Error {
+  /** The class's name, for callers that cannot use `instanceof` (another copy of the package). */
   override readonly name = 'MissingPrincipalError';
 }
 
-interface EventWithAuthorizer {
-  requestContext?: { authorizer?: Record<string, unknown> | null } | null;
+/** The part of an API Gateway (v1 proxy) event `principalFrom` reads. */
+export interface EventWithAuthorizer {
+  /** API Gateway's request context; `authorizer` holds the authorizer's context values. */
+  requestContext?: {
+    /** The authorizer's context: `principalId`, `sub`, `scopes`, `authMethod`, `keyId`. */
+    authorizer?: Record<string, unknown> | null;
+  } | null;
 }
 
 const HINT = 'is the route behind the dualgate authorizer?';
@@ -81,6 +95,13 @@ export function principalFrom(event: EventWithAuthorizer): CallerIdentity {
   return identity;
 }
 
+/**
+ * Whether the caller holds every scope in `required` (an empty list: always). Defence in depth: API Gateway has
+ * already enforced the route's scopes before the backend runs.
+ *
+ * @example
+ * if (!hasScopes(principalFrom(event), ['write:orders'])) return { statusCode: 403, body: '{"message":"Forbidden"}' };
+ */
 export function hasScopes(caller: { scopes: readonly string[] }, required: readonly string[]): boolean {
   return required.every((scope) => caller.scopes.includes(scope));
 }

@@ -4,7 +4,9 @@
  * file in their asset (lambdas/shared/route-config.ts). Nothing here imports aws-cdk-lib.
  */
 
+/** The HTTP methods a route may name; `ANY` is also allowed ({@link RouteMethod}). */
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+/** One of {@link HTTP_METHODS}. */
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 /** `ANY` is API Gateway's catch-all method: one route for every verb on its resource. */
 export type RouteMethod = HttpMethod | 'ANY';
@@ -12,6 +14,7 @@ export const ROUTE_METHODS: readonly RouteMethod[] = [...HTTP_METHODS, 'ANY'];
 
 /** What authorization needs to know about one method of the API. */
 export interface RouteRule {
+  /** The HTTP method, or `ANY`. */
   readonly method: RouteMethod;
   /** API Gateway resource path: `{name}` is one segment, a final `{name+}` one or more (greedy). */
   readonly path: string;
@@ -21,9 +24,13 @@ export interface RouteRule {
   readonly authorized?: boolean;
 }
 
+/** The key management API's scopes. `admin` is the default `adminScope`. */
 export const KEY_SCOPES = {
+  /** List and read keys (and rotate or PATCH them, with `write`). */
   read: 'keys:read',
+  /** Create, change, rotate and revoke keys. */
   write: 'keys:write',
+  /** Grant any catalog scope and act for any owner. */
   admin: 'keys:admin',
 } as const;
 
@@ -74,7 +81,9 @@ export function scopeCatalog(routes: readonly Pick<RouteRule, 'scopes'>[], extra
 /** Scope names must be safe in a space-joined context value and in Cognito's `<server>/<scope>` form. */
 export const SCOPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/;
 
+/** The route table is invalid (a malformed path, a duplicate route, a bad scope…). Thrown at synth, naming the route. */
 export class RouteTableError extends Error {
+  /** The class's name, for callers that cannot use `instanceof` (another copy of the package). */
   override readonly name = 'RouteTableError';
 }
 

@@ -1,7 +1,7 @@
 /**
  * A smoke run of `npm run bench`'s harness: a few iterations of every benchmark, checking only that every
  * figure the issue asks for is produced (finite, and counts exact). The figures themselves are not tested:
- * benchmarks are not tests (see README, Performance).
+ * benchmarks are not tests (see docs/performance.md).
  */
 import { describe, expect, it } from 'vitest';
 import { evaluateTargets, QUICK_OPTIONS, runBench } from '../../bench/run';

@@ -155,7 +155,7 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
       DUALGATE_STALE_IF_ERROR_SECONDS: '60',
     });
     expect(JSON.stringify(resolve(authorizer?.Properties.Environment.Variables.DUALGATE_ISSUERS))).toContain('dualgate/');
-    // Source maps cost the authorizer's cold start (README, Performance); the other functions keep them.
+    // Source maps cost the authorizer's cold start (docs/performance.md); the other functions keep them.
     expect(authorizer?.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
     const keys = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) => fn !== authorizer && JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS'));
     expect(keys?.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');

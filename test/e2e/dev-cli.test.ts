@@ -104,7 +104,7 @@ async function stopDev(dev: Dev): Promise<void> {
 describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)', () => {
   it('prints a ready line and curl lines that work when pasted into a shell, then stops cleanly on SIGTERM', async () => {
     const dev = startDev({ PORT: '0', ISSUER_PORT: '0' }, [], { synth: true });
-    // A cold start synthesizes the app first (the figure is in the README; a loaded CI machine is slower).
+    // A cold start synthesizes the app first (the figure is in docs/local-development.md; a loaded CI machine is slower).
     await waitFor(() => READY.test(dev.stdout()), 120_000, 'the ready line');
     const gatewayUrl = READY.exec(dev.stdout())?.[1] as string;
     expect((await fetch(`${gatewayUrl}/health`)).status).toBe(200);

@@ -1,6 +1,6 @@
 /**
  * End-to-end over HTTP only: local mode booted on free ports, or a deployed stack (see
- * test/support/e2e-target.ts and the README's "Post-deploy smoke test").
+ * test/support/e2e-target.ts and docs/operations.md, "Post-deploy smoke test").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../lambdas/shared/key-format';

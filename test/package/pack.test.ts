@@ -70,7 +70,7 @@ afterAll(() => {
 describe('the npm package, installed into the example app', () => {
   it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/lambdas/portal/index.mjs', 'dist/lambdas/portal/portal.js', 'dist/lambdas/portal/portal.css', 'dist/lambdas/portal/index.html', 'dist/scan.mjs', 'bin/dualgate-cli.mjs']),
+      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/lambdas/portal/index.mjs', 'dist/lambdas/portal/portal.js', 'dist/lambdas/portal/portal.css', 'dist/lambdas/portal/index.html', 'dist/scan.mjs', 'bin/dualgate-cli.mjs', 'README.md', 'SECURITY.md', 'docs/api/dualgate.md', 'docs/local-development.md', 'docs/portal.md']),
     );
     // The authorizer's AWS SDK is a chunk loaded on first use: every chunk its files import ships beside them.
     const shippedChunks = files.filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file)).map((file) => file.replace('dist/lambdas/authorizer/', ''));

@@ -64,7 +64,7 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 
 const PACKAGE_SOURCES = ['lib', 'lambdas', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 /** What the tarball holds besides the build. */
-const PACKED_SOURCES = [...PACKAGE_SOURCES, 'README.md', 'SECURITY.md'];
+const PACKED_SOURCES = [...PACKAGE_SOURCES, 'README.md', 'SECURITY.md', 'docs'];
 
 /** dist/ for the current sources (the package build), rebuilt only when they changed. */
 export function ensurePackageBuilt(): void {
