@@ -252,6 +252,8 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     })()`);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await poll(() => page.getByRole('alert').textContent()).toMatch(/^403 Not allowed: .*write:orders/);
+    // The refused form stays filled in, to correct.
+    expect(await page.getByRole('textbox', { name: 'Name', exact: true }).inputValue()).toBe('by hand');
     await screenshot(page, 'error');
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     // The browser logs the refused request itself; the page added nothing else to the console.

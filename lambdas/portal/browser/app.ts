@@ -80,6 +80,8 @@ let consumer: Consumer | undefined;
 let keys: PublicKey[] = [];
 /** The plaintext of a key just created or rotated: shown once, gone with the page. */
 let revealed: { name: string; key: string } | undefined;
+/** What the create form held when it was last submitted: a refused request leaves it filled in, to correct. */
+let draft: { name: string; scopes: string[]; expiresIn: string } | undefined;
 /** Move focus to the Name box on the next render (after Create key). */
 let focusName = false;
 /** Whether the create form is open: open after sign-in, closed while a new key is shown or after Cancel. */
@@ -309,9 +311,11 @@ async function createKey(form: HTMLFormElement): Promise<void> {
   if (name === '') throw new Error('Give the key a name.');
   const scopes = data.getAll('scope').map(String);
   const expiresIn = Number(data.get('expiresIn'));
+  draft = { name, scopes, expiresIn: String(data.get('expiresIn') ?? '0') };
   const created = await api<PublicKey & { key: string }>('POST', config.keysPath, { name, scopes, ...(expiresIn > 0 ? { expiresIn } : {}) });
   revealed = { name: created.name, key: created.key };
   creating = false;
+  draft = undefined;
   showStatus(`Key "${created.name}" created. Copy it now: it is shown only once.`);
   await refresh();
 }
@@ -380,16 +384,19 @@ function accountSection(): HTMLElement {
 function createForm(): HTMLElement {
   const entitled = consumer?.entitledScopes ?? [];
   const form = h('form', { 'aria-labelledby': 'create-heading', class: 'panel' });
-  const scopeBoxes = entitled.map((scope, index) => h('label', {}, h('input', { type: 'checkbox', name: 'scope', value: scope, id: `scope-${index}` }), scope));
-  const expiry = h('select', { name: 'expiresIn', id: 'expires' }, ...EXPIRY_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds ?? 0) }, label)));
+  const scopeBoxes = entitled.map((scope, index) => h('label', {}, h('input', { type: 'checkbox', name: 'scope', value: scope, id: `scope-${index}`, checked: draft?.scopes.includes(scope) ?? false }), scope));
+  const expiry = h('select', { name: 'expiresIn', id: 'expires' }, ...EXPIRY_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds ?? 0), selected: draft?.expiresIn === String(seconds ?? 0) }, label)));
   form.append(
     h('h3', { id: 'create-heading' }, 'New key'),
-    h('div', { class: 'row' }, h('label', { for: 'key-name' }, 'Name'), h('input', { type: 'text', id: 'key-name', name: 'name', required: true, maxlength: '128', autocomplete: 'off' })),
+    h('div', { class: 'row' }, h('label', { for: 'key-name' }, 'Name'), h('input', { type: 'text', id: 'key-name', name: 'name', required: true, maxlength: '128', autocomplete: 'off', value: draft?.name ?? '' })),
     entitled.length > 0
       ? h('fieldset', {}, h('legend', {}, 'Scopes'), ...scopeBoxes)
       : h('p', { class: 'muted' }, 'You are not entitled to any scope yet: a key without scopes can call only routes that need none.'),
     h('div', { class: 'row' }, h('label', { for: 'expires' }, 'Expires'), expiry),
-    h('div', { class: 'row' }, button('Create', () => undefined, undefined, 'submit'), button('Cancel', () => void (creating = false), 'secondary')),
+    h('div', { class: 'row' }, button('Create', () => undefined, undefined, 'submit'), button('Cancel', () => {
+        creating = false;
+        draft = undefined;
+      }, 'secondary')),
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
