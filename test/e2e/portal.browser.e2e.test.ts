@@ -343,4 +343,32 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     expect(await page.content()).not.toContain('ord_');
     expect(consoleErrors).toEqual([]);
   });
+
+  it('shows an admin (a token with the admin scope) a consumer’s entitlements, and saves a change the key API audits', async () => {
+    // As an operator would configure it with portal.oidc.scopes at an IdP that grants keys:admin to admins only.
+    await page.route('**/portal/config.json', async (route) => {
+      const response = await route.fetch();
+      const config = (await response.json()) as { scopes: string[] };
+      await route.fulfill({ response, json: { ...config, scopes: [...config.scopes, 'keys:admin'] } });
+    });
+    await signIn('root');
+    expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(1);
+    await page.getByRole('textbox', { name: 'Consumer', exact: true }).fill('ada');
+    await page.getByRole('button', { name: 'Look up', exact: true }).click();
+    await poll(() => page.getByRole('textbox', { name: 'Entitled scopes', exact: true }).count()).toBe(1);
+    expect(await page.getByRole('textbox', { name: 'Entitled scopes', exact: true }).inputValue()).toBe('');
+    await page.getByRole('textbox', { name: 'Entitled scopes', exact: true }).fill('write:orders');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await poll(() => page.getByRole('status').textContent()).toBe('Consumer "ada" saved: it may grant read:orders, write:orders.');
+    expect((await call(dev, 'GET', '/consumers/ada', admin)).body).toMatchObject({ scopes: ['write:orders'] });
+    await screenshot(page, 'admin');
+    const violations = await axeViolations(page);
+    expect(violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
+    await page.unroute('**/portal/config.json');
+    // Signed in without the admin scope, the section is not there.
+    await page.reload();
+    await signIn('ada');
+    expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(0);
+    expect(consoleErrors).toEqual([]);
+  });
 });

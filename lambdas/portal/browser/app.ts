@@ -48,6 +48,8 @@ interface Session {
   accessToken: string;
   sub: string;
   expiresAtMs: number;
+  /** The access token's scopes, without the issuer's scope prefix: what the key API will see. */
+  scopes: string[];
 }
 
 /** The in-flight sign-in: the only thing the page ever stores, and only between the redirect and its return. */
@@ -266,11 +268,15 @@ async function completeSignIn(params: URLSearchParams): Promise<void> {
   const sub = typeof access['sub'] === 'string' ? access['sub'] : undefined;
   if (!sub || sub !== id['sub']) throw new Error('Sign-in failed: the tokens name different users.');
   const expSeconds = typeof access['exp'] === 'number' ? access['exp'] : Date.now() / 1000 + Number(tokens.expires_in ?? 300);
-  session = { accessToken: tokens.access_token, sub, expiresAtMs: expSeconds * 1000 };
+  const claimed = typeof access['scope'] === 'string' ? access['scope'].split(' ') : Array.isArray(access['scp']) ? access['scp'].map(String) : [];
+  const prefix = config.scopePrefix ?? '';
+  const scopes = claimed.filter((scope) => scope.startsWith(prefix)).map((scope) => scope.slice(prefix.length));
+  session = { accessToken: tokens.access_token, sub, expiresAtMs: expSeconds * 1000, scopes };
 }
 
 function signOut(): void {
   session = undefined;
+  inspected = undefined;
   consumer = undefined;
   keys = [];
   revealed = undefined;
@@ -457,13 +463,66 @@ function keysSection(): HTMLElement {
   return section;
 }
 
+/** Admin only (a token with the admin scope): one consumer's plan and entitlements, looked up and changed. */
+let inspected: (Consumer & { scopes: string[]; defaultScopes: string[] }) | undefined;
+
+async function lookUpConsumer(form: HTMLFormElement): Promise<void> {
+  const sub = String(new FormData(form).get('sub') ?? '').trim();
+  if (sub === '') throw new Error('Give the consumer\'s sub.');
+  inspected = await api('GET', `${config.consumersPath}/${encodeURIComponent(sub)}`);
+}
+
+async function saveConsumer(form: HTMLFormElement): Promise<void> {
+  if (!inspected) return;
+  const data = new FormData(form);
+  const scopes = String(data.get('entitlements') ?? '').split(/[\s,]+/).filter((scope) => scope.length > 0);
+  const plan = String(data.get('plan') ?? '').trim();
+  const changePlan = config.plans && plan !== '' && plan !== (inspected.assigned ? inspected.plan : '');
+  inspected = await api('PUT', `${config.consumersPath}/${encodeURIComponent(inspected.sub)}`, { scopes, ...(changePlan ? { plan } : {}) });
+  showStatus(`Consumer "${inspected?.sub ?? ''}" saved: it may grant ${inspected?.entitledScopes.join(', ') || 'no scope'}.`);
+  if (inspected?.sub === session?.sub) await refresh();
+}
+
+function adminSection(): HTMLElement {
+  const section = h('section', { 'aria-labelledby': 'admin-heading' }, h('h2', { id: 'admin-heading' }, 'Consumers'));
+  const lookUp = h(
+    'form',
+    { 'aria-label': 'Look up a consumer', class: 'row' },
+    h('label', { for: 'consumer-sub' }, 'Consumer'),
+    h('input', { type: 'text', id: 'consumer-sub', name: 'sub', required: true, autocomplete: 'off', value: inspected?.sub ?? '' }),
+    button('Look up', () => undefined, 'secondary', 'submit'),
+  );
+  lookUp.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void run(() => lookUpConsumer(lookUp));
+  });
+  section.append(lookUp);
+  if (!inspected) return section;
+  const edit = h(
+    'form',
+    { 'aria-label': `Consumer ${inspected.sub}`, class: 'panel' },
+    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it off this consumer\'s existing keys within the revocation bound.'),
+    h('div', { class: 'row' }, h('label', { for: 'entitlements' }, 'Entitled scopes'), h('input', { type: 'text', id: 'entitlements', name: 'entitlements', autocomplete: 'off', value: inspected.scopes.join(' ') })),
+    config.plans
+      ? h('div', { class: 'row' }, h('label', { for: 'plan' }, 'Plan'), h('input', { type: 'text', id: 'plan', name: 'plan', autocomplete: 'off', value: inspected.assigned && inspected.plan ? inspected.plan : '' }), h('span', { class: 'muted' }, inspected.usage ? `${inspected.usage.used} requests today` : 'default plan'))
+      : null,
+    h('div', { class: 'row' }, button('Save', () => undefined, undefined, 'submit')),
+  );
+  edit.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void run(() => saveConsumer(edit));
+  });
+  section.append(edit);
+  return section;
+}
+
 /** Draw the whole page from state, keeping focus on the control the user was on where it still exists. */
 function render(): void {
   const focused = document.activeElement;
   const focusKey = focused instanceof HTMLElement ? (focused.id || focused.textContent || '') : '';
   byId('account-bar').replaceChildren(accountBar());
   const view = byId('view');
-  view.replaceChildren(...(session ? [accountSection(), keysSection()] : [signedOutView()]));
+  view.replaceChildren(...(session ? [accountSection(), keysSection(), ...(session.scopes.includes(config.adminScope) ? [adminSection()] : [])] : [signedOutView()]));
   if (creating && focusName) {
     focusName = false;
     (document.getElementById('key-name') as HTMLInputElement | null)?.focus();
