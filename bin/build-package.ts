@@ -1,6 +1,6 @@
 /**
  * `npm run build`: what the published package ships (also run by `npm pack` through `prepack`).
- *   dist/lambdas/<name>/index.mjs   the authorizer and key API, pre-bundled with lib/bundling.ts's options
+ *   dist/lambdas/<name>/index.mjs   the authorizer, key API, leak endpoint and portal, pre-bundled with lib/bundling.ts's options
  *                                   (with their chunk-*.mjs beside them);
  *   dist/index.cjs                  the construct library, CommonJS (Node's ESM loader imports it by name too);
  *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
@@ -14,12 +14,15 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { esbuildOptions, LAMBDA_ENTRIES, PACKAGE_ROOT } from '../lib/bundling';
+import { copyPortalStaticFiles, esbuildOptions, LAMBDA_ENTRIES, PACKAGE_ROOT, portalBrowserOptions } from '../lib/bundling';
 
 const dist = join(PACKAGE_ROOT, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
 for (const [name, entry] of Object.entries(LAMBDA_ENTRIES)) await build(esbuildOptions(entry, join(dist, 'lambdas', name)));
+// The portal page (script, HTML, CSS) beside the portal function that serves it.
+await build(portalBrowserOptions(join(dist, 'lambdas', 'portal')));
+copyPortalStaticFiles(join(dist, 'lambdas', 'portal'));
 
 // import.meta in CommonJS: the library finds its package root (and the bundles) from its own location.
 const importMeta = { banner: { js: "const __dgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }, define: { 'import.meta.url': '__dgImportMetaUrl', 'import.meta.dirname': '__dirname' } };

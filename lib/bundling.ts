@@ -4,7 +4,7 @@
  * TypeScript sources (lib/lambda-code.ts), and the cold-start benchmark times them. This module must not
  * import aws-cdk-lib, nor esbuild (a consumer of the package has neither need nor copy of it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** Where this repository's (or the installed package's) root is: bundles and sources are found from it. */
@@ -27,6 +27,7 @@ export const LAMBDA_ENTRIES = {
   authorizer: 'lambdas/authorizer/handler.ts',
   keys: 'lambdas/keys/handler.ts',
   leaks: 'lambdas/leaks/handler.ts',
+  portal: 'lambdas/portal/handler.ts',
 } as const;
 export type LambdaBundleName = keyof typeof LAMBDA_ENTRIES;
 
@@ -100,4 +101,32 @@ export function esbuildOptions(entry: string, outdir: string, external: readonly
     logLevel: 'silent' as const,
     legalComments: 'none' as const,
   };
+}
+
+/**
+ * The portal page's browser code and static files: built into the portal bundle's directory beside its handler
+ * (which serves them), so the page ships in the package and needs no CDN. No framework: a few kilobytes of DOM code.
+ */
+export const PORTAL_BROWSER_ENTRY = 'lambdas/portal/browser/app.ts';
+export const PORTAL_STATIC_FILES = ['lambdas/portal/browser/index.html', 'lambdas/portal/browser/portal.css'] as const;
+
+/** esbuild's options for the page's script, `portal.js` in `outdir`. */
+export function portalBrowserOptions(outdir: string) {
+  return {
+    entryPoints: { portal: path.resolve(PACKAGE_ROOT, PORTAL_BROWSER_ENTRY) },
+    bundle: true,
+    platform: 'browser' as const,
+    format: 'iife' as const,
+    target: 'es2022',
+    outdir,
+    minify: true,
+    sourcemap: false,
+    logLevel: 'silent' as const,
+    legalComments: 'none' as const,
+  };
+}
+
+/** Copy the page's static files into `outdir` (after `portalBrowserOptions` built its script there). */
+export function copyPortalStaticFiles(outdir: string): void {
+  for (const file of PORTAL_STATIC_FILES) copyFileSync(path.resolve(PACKAGE_ROOT, file), path.join(outdir, path.basename(file)));
 }

@@ -41,7 +41,8 @@ import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses'
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
-import { consumerRoutes } from '../lambdas/shared/route-table';
+import { consumerRoutes, consumersBasePath } from '../lambdas/shared/route-table';
+import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH } from '../lambdas/portal/portal-config';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
 import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
@@ -177,6 +178,37 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    * resources: pin `true` early for an API that will grow.
    */
   readonly nestedStacks?: boolean | 'auto';
+  /**
+   * The self-serve developer portal at `GET /portal/` and consumer entitlements (docs/portal.md):
+   * `{ defaultScopes: ['read:orders'] }` turns it on. Needs the key management API.
+   */
+  readonly portal?: PortalOptions;
+}
+
+/** The OIDC issuer and public client the portal signs in with, instead of the stack's Cognito user pool. */
+export interface PortalOidcOptions {
+  /** The issuer URL: one of `issuers` (the authorizer must trust the portal's tokens); its endpoints are found by discovery. */
+  readonly issuer: string;
+  /** The public client (no secret) registered for the portal, with the portal URL as redirect URI. */
+  readonly clientId: string;
+  /** What the portal asks for. Default: `openid` and the key API's scopes (`keys:read`, `keys:write`) with the issuer's `scopePrefix`. */
+  readonly scopes?: readonly string[];
+}
+
+/** The self-serve developer portal and the entitlements it grants within (docs/portal.md). */
+export interface PortalOptions {
+  /** Scopes every signed-in consumer is entitled to put on its own keys. Each must be in the scope catalog. Default `[]`. */
+  readonly defaultScopes?: readonly string[];
+  /** Serve the page at `GET /portal/` (default `true`); `false` keeps entitlements without the page. */
+  readonly page?: boolean;
+  /**
+   * Sign in against this OIDC issuer instead of the stack's Cognito user pool: one of `issuers`, found by discovery,
+   * with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
+   * API's scopes, with the issuer's `scopePrefix`.
+   */
+  readonly oidc?: PortalOidcOptions;
+  /** More sign-in callback URLs for the Cognito client (the portal behind a custom domain). */
+  readonly callbackUrls?: readonly string[];
 }
 
 /** The access log line: one JSON object per request, with the caller's identity as the authorizer saw it. */
@@ -211,7 +243,8 @@ const CONFIG_PROPS = [
   'logLevel',
 ] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection', 'restApi', 'openMethods', 'nestedStacks'] as const;
+const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection', 'restApi', 'openMethods', 'nestedStacks', 'portal'] as const;
+const PORTAL_FIELDS: readonly string[] = ['defaultScopes', 'page', 'oidc', 'callbackUrls'];
 const LEAK_DETECTION_FIELDS: readonly string[] = ['path', 'action', 'topic', 'githubKeysUrl'];
 export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
 /**
@@ -279,6 +312,12 @@ export class DualAuthApi extends Construct {
   readonly leakFunction?: lambda.Function;
   /** Where GitHub posts leak reports (`/leaks/github` by default), or undefined when leak detection is off. */
   readonly leakDetectionPath?: string;
+  /** The portal page's function, when `portal` is set (and its page is on). */
+  readonly portalFunction?: lambda.Function;
+  /** The public (no secret) Cognito app client the portal signs in with, when the portal uses the stack's user pool. */
+  readonly portalClient?: cognito.UserPoolClient;
+  /** `portal.defaultScopes`, checked against the catalog at synth. */
+  readonly portalDefaultScopes: readonly string[];
 
   private readonly rules: RouteRule[] = [];
   /** Routes waiting for their methods: created at synth, once the table is whole and can be placed. */
@@ -308,6 +347,8 @@ export class DualAuthApi extends Construct {
       }
     }
     this.config = config;
+    const portal = portalOptions(props.portal);
+    this.portalDefaultScopes = portal?.defaultScopes ?? [];
     const plans = plansFromProps(props.plans, props.defaultPlan);
     this.planConfig = plans;
     this.extraScopes = validExtraScopes(props.extraScopes);
@@ -340,6 +381,20 @@ export class DualAuthApi extends Construct {
     });
 
     const issuers: IssuerConfig[] = [...config.issuers];
+    let portalSignIn: PortalSignIn | undefined;
+    if (portal?.oidc) {
+      const trusted = config.issuers.find((candidate) => candidate.issuer === portal.oidc?.issuer);
+      if (!trusted) throw new DualgateConfigError(`portal.oidc.issuer ${JSON.stringify(portal.oidc.issuer)} is not one of issuers: the authorizer must trust the tokens the portal signs in with`);
+      const prefix = trusted.scopePrefix ?? '';
+      portalSignIn = {
+        issuer: portal.oidc.issuer,
+        clientId: portal.oidc.clientId,
+        scopes: portal.oidc.scopes ? [...portal.oidc.scopes] : ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${prefix}${scope}`)],
+        ...(prefix ? { scopePrefix: prefix } : {}),
+      };
+    } else if (portal?.page && !config.cognito) {
+      throw new DualgateConfigError('portal: without the Cognito user pool (issuers are set), say which issuer the portal signs in with: portal.oidc = { issuer, clientId }');
+    }
     if (config.cognito) {
       const pool = new cognito.UserPool(this, 'UserPool', {
         selfSignUpEnabled: false,
@@ -369,13 +424,44 @@ export class DualAuthApi extends Construct {
       });
       issuers.push({
         issuer: cognitoIssuer(stack.region, pool.userPoolId),
-        clientIds: [client.userPoolClientId],
+        // The portal's client is added below (when there is one): its access tokens are accepted too.
+        clientIds: Lazy.list({ produce: () => [client.userPoolClientId, ...(this.portalClient ? [this.portalClient.userPoolClientId] : [])] }) as unknown as string[],
         scopePrefix: `${RESOURCE_SERVER_ID}/`,
         requireTokenUseClaim: true,
       });
       this.userPool = pool;
       this.userPoolClient = client;
       this.tokenUrl = `${domain.baseUrl()}/oauth2/token`;
+      if (portal?.page && !portal.oidc) {
+        // The portal's sign-in: authorization code with PKCE in a public client (no secret; a page cannot keep one),
+        // through the hosted UI, back to the portal URL. Its token carries the key API's scopes only: what a
+        // consumer may put on keys beyond them comes from its entitlements.
+        const portalClient = pool.addClient('PortalClient', {
+          generateSecret: false,
+          authFlows: {},
+          oAuth: {
+            flows: { authorizationCodeGrant: true },
+            scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.resourceServer(resourceServer, placeholder)],
+            callbackUrls: [Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ?? [])],
+            logoutUrls: [Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ?? [])],
+          },
+          supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+          accessTokenValidity: Duration.hours(1),
+          idTokenValidity: Duration.hours(1),
+          preventUserExistenceErrors: true,
+        });
+        (portalClient.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
+        this.portalClient = portalClient;
+        portalSignIn = {
+          issuer: cognitoIssuer(stack.region, pool.userPoolId),
+          clientId: portalClient.userPoolClientId,
+          scopes: ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)],
+          authorizationEndpoint: `${domain.baseUrl()}/oauth2/authorize`,
+          tokenEndpoint: `${domain.baseUrl()}/oauth2/token`,
+          logoutEndpoint: `${domain.baseUrl()}/logout`,
+          scopePrefix: `${RESOURCE_SERVER_ID}/`,
+        };
+      }
     }
 
     const environment = runtimeEnvironment(config, { tableName: this.table.tableName, issuersJson: stack.toJsonString(issuers) });
@@ -490,6 +576,24 @@ export class DualAuthApi extends Construct {
       );
       this.managementFunction = fn;
       for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
+      // Consumers (entitlements, and plans when there are some) beside the key API.
+      for (const rule of consumerRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
+    } else if (portal) {
+      throw new DualgateConfigError('portal needs the key management API (the page calls it): remove managementApi: false');
+    }
+    if (portal?.page && portalSignIn && this.managementBasePath) {
+      const portalConfig = {
+        ...portalSignIn,
+        keysPath: this.managementBasePath,
+        consumersPath: consumersBasePath(this.managementBasePath),
+        adminScope: config.adminScope,
+        plans: plans !== undefined,
+      };
+      const fn = this.dualgateFunction('PortalHandler', 'portal', { [PORTAL_CONFIG_VARIABLE]: stack.toJsonString(portalConfig), [SETTING_NAMES.logLevel]: config.logLevel }, { memorySize: 128 }, { routeTable: false });
+      this.portalFunction = fn;
+      // Open routes: the page itself holds nothing secret; it signs in in the browser and calls the key API.
+      this.addRoute({ method: 'GET', path: PORTAL_PATH, authorized: false, handler: fn });
+      this.addRoute({ method: 'GET', path: `${PORTAL_PATH}/{asset}`, authorized: false, handler: fn });
     }
     const leaks = leakDetectionOptions(props.leakDetection, management !== false);
     if (leaks) {
@@ -535,9 +639,6 @@ export class DualAuthApi extends Construct {
         authorizerFunction: this.authorizerFunction,
         ...(this.managementFunction ? { managementFunction: this.managementFunction } : {}),
       });
-      if (this.managementFunction && this.managementBasePath) {
-        for (const rule of consumerRoutes(this.managementBasePath)) this.addRoute({ ...rule, handler: this.managementFunction });
-      }
     }
     for (const route of props.routes ?? []) this.addRoute(route);
 
@@ -567,6 +668,7 @@ export class DualAuthApi extends Construct {
     new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
     // The URL to register with GitHub's secret scanning partner programme (docs/leak-detection.md).
     if (this.leakDetectionPath) new CfnOutput(this, 'GithubLeakEndpoint', { value: `${this.url.replace(/\/$/, '')}${this.leakDetectionPath}` });
+    if (this.portalFunction) new CfnOutput(this, 'PortalUrl', { value: this.portalUrl });
     if (this.userPool && this.userPoolClient && this.tokenUrl) {
       new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
       new CfnOutput(this, 'AdminClientId', { value: this.userPoolClient.userPoolClientId });
@@ -689,6 +791,16 @@ export class DualAuthApi extends Construct {
     return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
   }
 
+  /**
+   * The portal's URL (`<ApiUrl>portal/`, with its slash: the page's relative links need it). Built from the API's id
+   * and the stage name, not `api.url`: the Cognito client names it as callback, the authorizer names the client, and
+   * the stage depends on the authorizer, so a reference to the stage would be a cycle.
+   */
+  get portalUrl(): string {
+    const stack = Stack.of(this);
+    return `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.config.stageName}${PORTAL_PATH}/`;
+  }
+
   /** The app's route table as declared so far: method, path, scopes, and `authorized: false` for open routes. */
   get routeTable(): readonly RouteRule[] {
     return this.rules;
@@ -707,13 +819,25 @@ export class DualAuthApi extends Construct {
     const routeTable = compileRouteTable(this.rules, this.authorizerCacheScope);
     const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
     this.assertAdminScopeIsNotOrdinary();
+    const unknownDefaults = this.portalDefaultScopes.filter((scope) => !catalog.includes(scope));
+    if (unknownDefaults.length > 0) {
+      throw new DualgateConfigError(`portal.defaultScopes: ${unknownDefaults.map((scope) => JSON.stringify(scope)).join(', ')} ${unknownDefaults.length === 1 ? 'is' : 'are'} not in the scope catalog (${catalog.join(', ')}): require it on a route or add it to extraScopes`);
+    }
+    if (this.portalDefaultScopes.includes(this.config.adminScope)) throw new DualgateConfigError(`portal.defaultScopes: ${this.config.adminScope} is the admin scope; entitling every consumer to it would make everyone an admin`);
     if (this.config.cognito && catalog.length > COGNITO_MAX_RESOURCE_SERVER_SCOPES) {
       throw new DualgateConfigError(
         `the scope catalog has ${catalog.length} scopes, and a Cognito resource server holds at most ${COGNITO_MAX_RESOURCE_SERVER_SCOPES}: ` +
           'use an external OIDC issuer (issuers, with cognito: false) or fewer scopes',
       );
     }
-    this.compiled = { version: 2, routeTable, catalog, managementBasePath: this.managementBasePath ?? null, ...(this.planConfig ? { plans: this.planConfig } : {}) };
+    this.compiled = {
+      version: 2,
+      routeTable,
+      catalog,
+      managementBasePath: this.managementBasePath ?? null,
+      ...(this.planConfig ? { plans: this.planConfig } : {}),
+      ...(this.portalDefaultScopes.length > 0 ? { entitlements: { defaultScopes: [...this.portalDefaultScopes] } } : {}),
+    };
     return this.compiled;
   }
 
@@ -905,6 +1029,52 @@ function leakDetectionOptions(
     throw new DualgateConfigError('leakDetection.topic must be an SNS topic (sns.Topic or sns.Topic.fromTopicArn)');
   }
   return { path, action, githubKeysUrl, ...(options.topic ? { topic: options.topic } : {}) };
+}
+
+/** The scopes a portal token carries: enough to read and manage the consumer's own keys, nothing more. */
+const PORTAL_TOKEN_SCOPES = [KEY_SCOPES.read, KEY_SCOPES.write] as const;
+
+/** How the portal page signs in (lambdas/portal/portal-config.ts, less what the construct adds). */
+interface PortalSignIn {
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  logoutEndpoint?: string;
+  scopePrefix?: string;
+}
+
+/** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
+function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } | undefined {
+  if (input === undefined) return undefined;
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new DualgateConfigError('portal must be { defaultScopes, page, oidc, callbackUrls }');
+  const options = input as Record<string, unknown>;
+  const unknown = Object.keys(options).filter((field) => !PORTAL_FIELDS.includes(field));
+  if (unknown.length > 0) throw new DualgateConfigError(`portal: unknown field(s) ${unknown.join(', ')} (it takes ${PORTAL_FIELDS.join(', ')})`);
+  const defaults = options['defaultScopes'] ?? [];
+  if (!Array.isArray(defaults)) throw new DualgateConfigError('portal.defaultScopes must be a list of scope names');
+  const bad = defaults.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
+  if (bad.length > 0) throw new DualgateConfigError(`portal.defaultScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+  const page = options['page'] ?? true;
+  if (typeof page !== 'boolean') throw new DualgateConfigError('portal.page must be true or false');
+  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
+  const oidc = options['oidc'];
+  if (oidc !== undefined) {
+    const value = oidc as Record<string, unknown> | null;
+    if (value === null || typeof value !== 'object' || typeof value['issuer'] !== 'string' || typeof value['clientId'] !== 'string' || value['clientId'].length === 0) {
+      throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes? }');
+    }
+    const scopes = value['scopes'];
+    if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))) throw new DualgateConfigError('portal.oidc.scopes must be a list of scope names');
+    result.oidc = { issuer: value['issuer'], clientId: value['clientId'], ...(scopes ? { scopes: scopes as string[] } : {}) };
+  }
+  const callbackUrls = options['callbackUrls'];
+  if (callbackUrls !== undefined) {
+    if (!Array.isArray(callbackUrls) || !callbackUrls.every((url) => typeof url === 'string' && /^https:\/\/[^\s]+$/.test(url))) throw new DualgateConfigError('portal.callbackUrls must be a list of https URLs');
+    result.callbackUrls = [...(callbackUrls as string[])];
+  }
+  return result;
 }
 
 function validExtraScopes(extra: unknown): string[] {

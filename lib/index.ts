@@ -5,7 +5,7 @@
  * @packageDocumentation
  * @module dualgate
  */
-export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute, type LeakDetectionOptions } from './dual-auth-api';
+export { DualAuthApi, RESOURCE_SERVER_ID, type DualAuthApiProps, type DualAuthRoute, type LeakDetectionOptions, type PortalOidcOptions, type PortalOptions } from './dual-auth-api';
 export type { LeakAction } from '../lambdas/leaks/leak-model';
 export { DualAuthApiMonitoring, type DualAuthApiMonitoringOptions } from './monitoring';
 export { DualgateConfigError, revocationDelayBoundSeconds, type DualgateConfig } from './config';

@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { esbuildOptions, LAMBDA_BUNDLE_FILE, PACKAGE_ROOT } from './bundling';
+import { copyPortalStaticFiles, esbuildOptions, LAMBDA_BUNDLE_FILE, PACKAGE_ROOT, portalBrowserOptions } from './bundling';
 
 /** True when this module runs as TypeScript from the repository (tsx, vitest), false from the built package. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -44,6 +44,10 @@ function buildFromSource(name: string, entry: string): string {
     rmSync(partial, { recursive: true, force: true });
     const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync: (options: object) => unknown };
     esbuild.buildSync(esbuildOptions(entry, partial));
+    if (name === 'portal') {
+      esbuild.buildSync(portalBrowserOptions(partial));
+      copyPortalStaticFiles(partial);
+    }
     mkdirSync(path.dirname(dir), { recursive: true });
     try {
       renameSync(partial, dir);

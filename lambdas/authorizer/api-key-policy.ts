@@ -7,6 +7,8 @@ import { hashKey, parseKey } from '../shared/key-format';
 import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
 import type { KeyLookup } from '../shared/key-store';
 import type { LastUsedRecorder } from './last-used';
+import { dependsOnEntitlements, effectiveScopes } from '../shared/entitlements';
+import type { EntitlementCache } from './entitlement-cache';
 import { normaliseScopes, type Principal } from '../shared/principal';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
@@ -23,6 +25,11 @@ export interface ApiKeyPolicyOptions {
   nowMs?: () => number;
   /** Records `lastUsedAt` off the decision's path; absent = not recorded. */
   lastUsed?: LastUsedRecorder;
+  /**
+   * The owners' current entitlements, for keys holding entitled scopes. Absent: such a key fails closed
+   * (`key_store_unavailable`), never keeps scopes it cannot check.
+   */
+  entitlements?: EntitlementCache;
 }
 
 interface CachedLookup {
@@ -39,7 +46,8 @@ const STATUS_REASON: Record<Exclude<ReturnType<typeof keyStatus>, 'active'>, Rej
 export class ApiKeyPolicy implements CredentialPolicy {
   private readonly cache: BoundedCache<string, CachedLookup>;
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
-  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot }>();
+  /** Per stored record: its principal, and for entitled keys the entitlement snapshot it was computed from. */
+  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot; entitled?: ReadonlySet<string> }>();
   private readonly nowMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
@@ -87,16 +95,36 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return read;
   }
 
-  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
+  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult | Promise<PolicyResult> {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
     // Fire-and-forget: never awaited here, and a failure is the recorder's to log.
     this.options.lastUsed?.noteUse(record, nowMs, !cached);
-    // One frozen principal (and its slot) per stored record: the authorizer memoises its response on the slot.
+    if (!dependsOnEntitlements(record)) return this.principalResult(record, undefined, reason, cached);
+    // The key holds scopes through its owner's entitlements: they count only while the owner still has them.
+    const entitlements = this.options.entitlements;
+    if (!entitlements) return { kind: 'fail', reason: 'key_store_unavailable', error: new Error('no entitlement lookup configured') };
+    let entitled: ReadonlySet<string> | Promise<ReadonlySet<string>>;
+    try {
+      entitled = entitlements.entitlementsOf(record.owner);
+    } catch (error) {
+      return { kind: 'fail', reason: 'key_store_unavailable', error };
+    }
+    if (!(entitled instanceof Promise)) return this.principalResult(record, entitled, reason, cached);
+    return entitled.then(
+      (scopes) => this.principalResult(record, scopes, reason, false),
+      // Fail closed: a key whose entitlements cannot be read keeps none of its authority (503, logged).
+      (error: unknown): PolicyResult => ({ kind: 'fail', reason: 'key_store_unavailable', error }),
+    );
+  }
+
+  /** One frozen principal (and its slot) per stored record and entitlement snapshot: the authorizer memoises its response on the slot. */
+  private principalResult(record: KeyRecord, entitled: ReadonlySet<string> | undefined, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
     let known = this.principals.get(record);
-    if (!known) {
-      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(record.scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {} };
+    if (!known || known.entitled !== entitled) {
+      const scopes = entitled === undefined ? record.scopes : effectiveScopes(record, entitled);
+      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {}, ...(entitled ? { entitled } : {}) };
       this.principals.set(record, known);
     }
     return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };

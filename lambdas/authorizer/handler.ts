@@ -12,9 +12,9 @@ import { readSettings } from '../shared/settings';
 import { buildAuthorizer, loadsAtInit } from './wiring';
 
 // The app's route table sits beside this bundle in the asset: read once per container.
-const { routeTable } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
+const { routeTable, entitlements: entitlementConfig } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
 const settings = readSettings();
-const { authorize, jwtPolicy, keyTable, logger } = buildAuthorizer(settings, routeTable);
+const { authorize, jwtPolicy, keyTable, logger } = buildAuthorizer(settings, routeTable, {}, entitlementConfig?.defaultScopes ?? []);
 
 if (loadsAtInit(settings, process.env)) {
   await Promise.all([

@@ -20,5 +20,6 @@ export interface KeyTableClientOptions {
 export function openKeyTable(options: KeyTableClientOptions): KeyTableStores {
   const client = options.client ?? createDynamoClient(options.endpoint ? { endpoint: options.endpoint } : {});
   const keys = new DynamoKeyLookup(client, options.tableName);
-  return { keyLookup: keys, usageWriter: keys, consumerLookup: new DynamoConsumerLookup(client, options.tableName) };
+  const consumers = new DynamoConsumerLookup(client, options.tableName);
+  return { keyLookup: keys, usageWriter: keys, consumerLookup: consumers, entitlementLookup: consumers };
 }

@@ -5,7 +5,7 @@
  * a consumer read), and never by a container that only ever sees JWTs. Concurrent first calls share one import
  * and one client.
  */
-import type { ConsumerLookup } from '../shared/consumer-store';
+import type { ConsumerLookup, EntitlementLookup, EntitlementRecord } from '../shared/consumer-store';
 import type { KeyRecord } from '../shared/key-record';
 import type { KeyLookup, KeyUsageWriter } from '../shared/key-store';
 import { KeyStoreUnavailableError } from '../shared/key-store-errors';
@@ -16,12 +16,14 @@ export interface KeyTableStores {
   keyLookup: KeyLookup;
   usageWriter: KeyUsageWriter;
   consumerLookup: ConsumerLookup;
+  /** Absent only in tests that never hold entitled scopes. */
+  entitlementLookup?: EntitlementLookup;
 }
 
 /** Imports the SDK and builds the client and the stores (lambdas/authorizer/key-table-client.ts). */
 export type KeyTableLoader = () => Promise<KeyTableStores>;
 
-export class OnDemandKeyTable implements KeyLookup, KeyUsageWriter, ConsumerLookup {
+export class OnDemandKeyTable implements KeyLookup, KeyUsageWriter, ConsumerLookup, EntitlementLookup {
   private stores: KeyTableStores | undefined;
   private loading: Promise<KeyTableStores> | undefined;
   /** Loader calls so far (tests and benchmarks). */
@@ -72,5 +74,11 @@ export class OnDemandKeyTable implements KeyLookup, KeyUsageWriter, ConsumerLook
 
   getConsumer(sub: string): Promise<ConsumerRecord | undefined> {
     return this.stores ? this.stores.consumerLookup.getConsumer(sub) : this.load().then((stores) => stores.consumerLookup.getConsumer(sub));
+  }
+
+  getEntitlements(sub: string): Promise<EntitlementRecord | undefined> {
+    const read = (stores: KeyTableStores): Promise<EntitlementRecord | undefined> =>
+      stores.entitlementLookup ? stores.entitlementLookup.getEntitlements(sub) : Promise.reject(new KeyStoreUnavailableError('no entitlement lookup'));
+    return this.stores ? read(this.stores) : this.load().then(read);
   }
 }

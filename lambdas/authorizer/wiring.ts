@@ -14,6 +14,8 @@ import { JwtPolicy } from './jwt-policy';
 import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
 import { RouteBoundTable } from './route-policy';
 import { UsageIdentifiers } from './usage-identifier';
+import { EntitlementCache } from './entitlement-cache';
+import type { EntitlementLookup } from '../shared/consumer-store';
 
 /** Bounds on in-process caches: memory stays flat whatever credentials callers spray. */
 export const MAX_KEY_CACHE_ENTRIES = 10_000;
@@ -26,6 +28,7 @@ export interface AuthorizerOverrides {
   loadKeyTable?: KeyTableLoader;
   keyLookup?: KeyLookup;
   consumerLookup?: ConsumerLookup;
+  entitlementLookup?: EntitlementLookup;
   /** Where `lastUsedAt` is written. Default: the DynamoDB lookup itself; with a `keyLookup` override, nowhere unless given. */
   usageWriter?: KeyUsageWriter;
   fetcher?: Fetcher;
@@ -35,8 +38,11 @@ export interface AuthorizerOverrides {
   monotonicMs?: () => number;
 }
 
-/** `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts). */
-export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}) {
+/**
+ * `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts); `defaultScopes` is its
+ * `portal.defaultScopes` (every consumer's entitlements).
+ */
+export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}, defaultScopes: readonly string[] = []) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
   // Nothing here imports the AWS SDK: the key table loads it on first use (on-demand-key-table.ts).
@@ -55,7 +61,17 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
         nowMs,
       })
     : undefined;
+  // Read only for keys that hold entitled scopes; a key without any never causes this read.
+  const entitlements = new EntitlementCache({
+    lookup: overrides.entitlementLookup ?? keyTable,
+    defaultScopes,
+    cacheTtlSeconds: settings.keyCacheTtlSeconds,
+    staleIfErrorSeconds: settings.staleIfErrorSeconds,
+    maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
+    nowMs,
+  });
   const apiKeyPolicy = new ApiKeyPolicy({
+    entitlements,
     keyPrefix: settings.keyPrefix,
     store: keyLookup,
     keyCacheTtlSeconds: settings.keyCacheTtlSeconds,
@@ -83,7 +99,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     ...(usageIdentifiers ? { usageIdentifiers } : {}),
     ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, logger, lastUsed, keyTable };
+  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, entitlements, logger, lastUsed, keyTable };
 }
 
 /**

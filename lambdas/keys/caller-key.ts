@@ -18,6 +18,8 @@ export interface CallerKeyLimit {
   keyId: string;
   /** Epoch seconds; absent when the caller key never expires, which caps nothing. */
   expiresAt?: number;
+  /** The calling key's scopes held only through entitlements: what it grants of them stays entitlement-bound. */
+  entitledScopes?: string[];
 }
 
 /** The caller's own key, re-read through the store; undefined for a JWT caller. 403 if it is not active now. */
@@ -31,7 +33,11 @@ export async function loadCallerKeyLimit(context: OperationContext, caller: Call
   if (!record || record.owner !== caller.sub || keyStatus(record, nowSecondsOf(context)) !== 'active') {
     throw new ScopeEscalationError('the API key you called with is not active (revoked, expired, disabled or unknown)');
   }
-  return record.expiresAt === undefined ? { keyId: record.keyId } : { keyId: record.keyId, expiresAt: record.expiresAt };
+  return {
+    keyId: record.keyId,
+    ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+    ...(record.entitledScopes !== undefined ? { entitledScopes: [...record.entitledScopes] } : {}),
+  };
 }
 
 /** Pure: whether an expiry (epoch seconds; undefined = never) lies beyond the caller key's own. */

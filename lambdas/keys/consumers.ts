@@ -1,12 +1,16 @@
 /**
- * Plans: `/consumers/{sub}`. PUT assigns a plan (admin), DELETE clears it (admin), GET shows the plan and today's
- * usage to the consumer itself or an admin. A consumer with a plan has its own API Gateway key, created here,
+ * `/consumers/{sub}`: a consumer's plan and entitlements. PUT sets a plan and/or the scopes it is entitled to
+ * (admin, audited), DELETE clears the plan (admin), GET shows both, with today's usage, to the consumer itself or an
+ * admin.
+ *
+ * Plans: PUT assigns a plan, DELETE clears it. A consumer with a plan has its own API Gateway key, created here,
  * moved between the plans' usage plans and deleted when the plan is cleared (API Gateway allows 10,000 keys per
  * account and Region); the authorizer returns its value as `usageIdentifierKey`.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
-import type { ConsumerStore } from '../shared/consumer-store';
+import type { ConsumerStore, EntitlementStore } from '../shared/consumer-store';
+import { currentEntitlements } from '../shared/entitlements';
 import { jsonResponse } from '../shared/http-response';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-store';
 import { errorFields, type Logger } from '../shared/logger';
@@ -16,12 +20,23 @@ import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors
 import { isAdmin } from './scopes';
 import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
+/** At most this many scopes in one consumer's entitlements (an item stays far below DynamoDB's 400 KB). */
+export const MAX_ENTITLED_SCOPES = 200;
+
 /** The documented shapes (lib/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
-export const setPlanBodySchema = z.object({ plan: z.string().describe('one of the configured plans') }).strict();
+export const setPlanBodySchema = z
+  .object({
+    plan: z.string().optional().describe('one of the configured plans (APIs with plans only)'),
+    scopes: z.array(z.string()).max(MAX_ENTITLED_SCOPES).optional().describe("the consumer's entitlements, replacing the list it had (catalog scopes; [] clears them)"),
+  })
+  .strict();
 export const consumerSchema = z.object({
   sub: z.string(),
   plan: z.string().nullable().describe('the assigned plan, or defaultPlan (null without one) when none is assigned'),
   assigned: z.boolean().describe('true when the consumer has a plan (and a bucket) of its own'),
+  scopes: z.array(z.string()).describe('the scopes an admin entitled this consumer to'),
+  defaultScopes: z.array(z.string()).describe('portal.defaultScopes: what every consumer is entitled to'),
+  entitledScopes: z.array(z.string()).describe('scopes + defaultScopes: what the consumer may put on its keys beside its token scopes'),
 });
 export const consumerWithUsageSchema = consumerSchema.extend({
   usage: z
@@ -34,6 +49,7 @@ export const consumerWithUsageSchema = consumerSchema.extend({
     .describe('null for a consumer without a plan of its own (it shares the default bucket)'),
 });
 
+/** Plans' side of a consumer: the usage key and its usage plan. */
 export interface ConsumerContext {
   store: ConsumerStore;
   usagePlans: UsagePlanGateway;
@@ -64,8 +80,8 @@ function subOf(request: ConsumerRequest): string {
   return sub;
 }
 
-function assertAdmin(context: ConsumerContext, caller: CallerIdentity): void {
-  if (!isAdmin(caller, context.adminScope)) throw new ScopeEscalationError(`only holders of ${context.adminScope} may change a consumer's plan`);
+function assertAdmin(context: Pick<ConsumerContext, 'adminScope'>, caller: CallerIdentity): void {
+  if (!isAdmin(caller, context.adminScope)) throw new ScopeEscalationError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
 }
 
 function view(context: ConsumerContext, sub: string, record: ConsumerRecord | undefined) {
@@ -74,12 +90,12 @@ function view(context: ConsumerContext, sub: string, record: ConsumerRecord | un
 }
 
 function audit(
-  context: ConsumerContext,
+  context: Pick<ConsumerContext, 'logger' | 'nowMs'>,
   caller: CallerIdentity,
-  action: 'consumer.set-plan' | 'consumer.clear-plan',
+  action: 'consumer.set-plan' | 'consumer.clear-plan' | 'consumer.set-scopes',
   sub: string,
-  before: string | null,
-  after: string | null,
+  before: string | null | string[],
+  after: string | null | string[],
   /** Clearing: the API Gateway key id (never its value) and whether it was deleted. */
   usageKey: { usageKeyId: string; usageKeyDeleted: boolean } | Record<string, never> = {},
 ): void {
@@ -89,45 +105,40 @@ function audit(
     authMethod: caller.authMethod,
     ...(caller.keyId !== undefined ? { actorKeyId: caller.keyId } : {}),
     sub,
-    changes: { plan: { before, after } },
+    changes: action === 'consumer.set-scopes' ? { scopes: { before, after } } : { plan: { before, after } },
     ...usageKey,
     time: new Date(context.nowMs()).toISOString(),
   });
 }
 
-/** GET: the plan and, for a consumer with a plan of its own, today's count and what is left of the quota. */
-export async function getConsumer(context: ConsumerContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
-  const sub = subOf(request);
-  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ScopeEscalationError(`only ${context.adminScope} holders may read another consumer`);
+type PlanView = ReturnType<typeof view>;
+type Usage = { date: string; used: number; remaining: number | null } | null;
+
+/** The plan and, for a consumer with a plan of its own, today's count and what is left of the quota. */
+async function planWithUsage(context: ConsumerContext, sub: string): Promise<PlanView & { usage: Usage }> {
   const record = await context.store.getConsumerConsistent(sub);
   const shown = view(context, sub, record);
-  if (!record || record.plan === undefined) return jsonResponse(200, { ...shown, usage: null });
+  if (!record || record.plan === undefined) return { ...shown, usage: null };
   const usagePlanId = await planIdOf(context, record.keyPlan);
   const date = new Date(context.nowMs()).toISOString().slice(0, 10);
   const usage = usagePlanId === undefined ? null : { date, ...(await context.usagePlans.usageOn(usagePlanId, record.apiKeyId, date)) };
-  return jsonResponse(200, { ...shown, usage });
+  return { ...shown, usage };
 }
 
 /** How often a PUT starts over after another request changed the same consumer under it. */
 const MAX_ATTEMPTS = 3;
 
 /** PUT `{"plan": "<name>"}`: give the consumer its own key in that plan's usage plan (or move the one it has). */
-export async function setConsumerPlan(context: ConsumerContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
-  const sub = subOf(request);
-  assertAdmin(context, request.caller);
-  const body = request.body;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('body: must be {"plan": "<name>"}', 'body');
-  const extra = Object.keys(body).filter((field) => field !== 'plan');
-  if (extra.length > 0) throw new InvalidRequestError(`body: unknown field(s) ${extra.join(', ')}`, extra[0]);
-  const plan = (body as { plan?: unknown }).plan;
+async function assignPlan(context: ConsumerContext, caller: CallerIdentity, sub: string, plan: unknown): Promise<PlanView> {
   if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
     throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
   }
+  const request = { caller };
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const existing = await context.store.getConsumerConsistent(sub);
     // Settled in that plan: the key is where the record says (ConsumerRecord.keyPlan), so no API Gateway call. A
     // repeated PUT (a retry, a sync job) costs one read; one after a failed or interrupted move finds it unsettled.
-    if (existing?.plan === plan && existing.keyPlan === plan) return jsonResponse(200, view(context, sub, existing));
+    if (existing?.plan === plan && existing.keyPlan === plan) return view(context, sub, existing);
     if (existing && existing.plan === undefined) {
       // A deletion that stopped half-way (or a record cleared by a dualgate that kept keys): finish it, then
       // start afresh with a new key. Its key is never moved back into a plan: a DELETE may be deleting it.
@@ -147,13 +158,13 @@ export async function setConsumerPlan(context: ConsumerContext, request: Consume
       if (settled === undefined) continue;
       // Before: the plan whose usage plan last held the key for certain.
       audit(context, request.caller, 'consumer.set-plan', sub, existing.keyPlan, plan);
-      return jsonResponse(200, view(context, sub, settled));
+      return view(context, sub, settled);
     }
     const created = await createConsumer(context, sub, plan, usagePlanId, stamp);
     // Another request created the record first (our key is deleted again): read its state and go on from there.
     if (created === undefined) continue;
     audit(context, request.caller, 'consumer.set-plan', sub, null, plan);
-    return jsonResponse(200, view(context, sub, created));
+    return view(context, sub, created);
   }
   throw new ConsumerConflictError('consumer changed concurrently; retry');
 }
@@ -219,11 +230,10 @@ async function discardKey(context: ConsumerContext, usagePlanId: string, keyId: 
  * the rest goes; then the key leaves its usage plan and is deleted; then the record goes. A DELETE or PUT that
  * finds a record without a plan finishes the job.
  */
-export async function clearConsumerPlan(context: ConsumerContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
-  const sub = subOf(request);
-  assertAdmin(context, request.caller);
+async function clearPlan(context: ConsumerContext, caller: CallerIdentity, sub: string): Promise<PlanView> {
+  const request = { caller };
   const existing = await context.store.getConsumerConsistent(sub);
-  if (!existing) return jsonResponse(200, view(context, sub, undefined));
+  if (!existing) return view(context, sub, undefined);
   let unplanned = existing;
   if (existing.plan !== undefined) {
     const { plan: _plan, ...rest } = existing;
@@ -233,7 +243,7 @@ export async function clearConsumerPlan(context: ConsumerContext, request: Consu
   // An unsettled record (a move that stopped half-way): its key may be in any of this API's usage plans.
   const purged = await purge(context, unplanned, { anyPlan: existing.plan !== undefined && existing.plan !== existing.keyPlan });
   audit(context, request.caller, 'consumer.clear-plan', sub, existing.plan ?? null, null, { usageKeyId: unplanned.apiKeyId, usageKeyDeleted: purged.keyDeleted });
-  return jsonResponse(200, view(context, sub, undefined));
+  return view(context, sub, undefined);
 }
 
 /**
@@ -377,4 +387,79 @@ async function requirePlanId(context: ConsumerContext, plan: string): Promise<st
   const id = await planIdOf(context, plan);
   if (id === undefined) throw new UsagePlanUnavailableError(`usage plan of plan ${plan} not found (is the stack deployed?)`);
   return id;
+}
+
+/** Entitlements' side of a consumer, served whether or not the API has plans. */
+export interface EntitlementContext {
+  entitlements: EntitlementStore;
+  /** `portal.defaultScopes`. */
+  defaultScopes: readonly string[];
+  /** The scopes a consumer may be entitled to: the app's catalog (never the admin scope). */
+  catalog: ReadonlySet<string>;
+  adminScope: string;
+  logger: Logger;
+  nowMs: () => number;
+  /** Absent when the API has no plans. */
+  plans?: ConsumerContext;
+}
+
+function entitlementView(context: EntitlementContext, assigned: readonly string[]) {
+  return { scopes: [...assigned], defaultScopes: [...context.defaultScopes], entitledScopes: [...currentEntitlements(context.defaultScopes, assigned)].sort() };
+}
+
+function noPlan(sub: string) {
+  return { sub, plan: null, assigned: false };
+}
+
+/** GET: the plan (with today's usage) and the entitlements; to the consumer itself or an admin. */
+export async function getConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
+  const sub = subOf(request);
+  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ScopeEscalationError(`only ${context.adminScope} holders may read another consumer`);
+  const [plan, entitlements] = await Promise.all([context.plans ? planWithUsage(context.plans, sub) : { ...noPlan(sub), usage: null }, context.entitlements.getEntitlementsConsistent(sub)]);
+  return jsonResponse(200, { ...plan, ...entitlementView(context, entitlements?.scopes ?? []) });
+}
+
+/** PUT `{"plan"?, "scopes"?}` (admin): assign a plan, replace the entitlements, or both (scopes first). */
+export async function setConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
+  const sub = subOf(request);
+  assertAdmin(context, request.caller);
+  const body = request.body;
+  const shape = context.plans ? '{"plan": "<name>", "scopes": ["<scope>", …]}' : '{"scopes": ["<scope>", …]}';
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError(`body: must be ${shape}`, 'body');
+  const extra = Object.keys(body).filter((field) => field !== 'plan' && field !== 'scopes');
+  if (extra.length > 0) throw new InvalidRequestError(`body: unknown field(s) ${extra.join(', ')}`, extra[0]);
+  const { plan, scopes } = body as { plan?: unknown; scopes?: unknown };
+  if (plan === undefined && scopes === undefined) throw new InvalidRequestError(`body: must be ${shape}`, 'body');
+  if (plan !== undefined && !context.plans) throw new InvalidRequestError('plan: this API has no plans (set plans on DualAuthApi)', 'plan');
+  const wanted = scopes === undefined ? undefined : entitlementScopes(context, scopes);
+  let assigned = (await context.entitlements.getEntitlementsConsistent(sub))?.scopes ?? [];
+  if (wanted !== undefined) {
+    await context.entitlements.putEntitlements({ sub, scopes: wanted, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub });
+    audit(context, request.caller, 'consumer.set-scopes', sub, assigned, wanted);
+    assigned = wanted;
+  }
+  const planView = context.plans ? (plan !== undefined ? await assignPlan(context.plans, request.caller, sub, plan) : view(context.plans, sub, await context.plans.store.getConsumerConsistent(sub))) : noPlan(sub);
+  return jsonResponse(200, { ...planView, ...entitlementView(context, assigned) });
+}
+
+/**
+ * DELETE (admin; idempotent): back to the default plan (plans only). Entitlements are left alone: `PUT {"scopes": []}`
+ * clears them, so that clearing a plan never takes away what keys may do.
+ */
+export async function clearConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
+  const sub = subOf(request);
+  assertAdmin(context, request.caller);
+  if (!context.plans) throw new InvalidRequestError('this API has no plans to clear; PUT {"scopes": []} clears the entitlements', 'sub');
+  const [planView, entitlements] = await Promise.all([clearPlan(context.plans, request.caller, sub), context.entitlements.getEntitlementsConsistent(sub)]);
+  return jsonResponse(200, { ...planView, ...entitlementView(context, entitlements?.scopes ?? []) });
+}
+
+/** The `scopes` field: a list of catalog scopes (never the admin scope: entitling it would make an admin), sorted. */
+function entitlementScopes(context: EntitlementContext, scopes: unknown): string[] {
+  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) throw new InvalidRequestError('scopes: must be a list of scope names', 'scopes');
+  if (scopes.length > MAX_ENTITLED_SCOPES) throw new InvalidRequestError(`scopes: at most ${MAX_ENTITLED_SCOPES} (got ${scopes.length})`, 'scopes');
+  if ((scopes as string[]).includes(context.adminScope)) throw new InvalidRequestError(`scopes: ${context.adminScope} cannot be an entitlement (it would make the consumer an admin)`, 'scopes');
+  const unknown = (scopes as string[]).filter((scope) => !context.catalog.has(scope));
+  if (unknown.length > 0) throw new InvalidRequestError(`scopes: unknown scope(s): ${unknown.join(', ')}`, 'scopes');
+  return [...new Set(scopes as string[])].sort();
 }

@@ -6,7 +6,7 @@ import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { ScopeEscalationError } from './errors';
-import { assertMayGrant, audit, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { audit, grantScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { createKeyBody, resolveExpiry, validate } from './schemas';
 import { isAdmin } from './scopes';
@@ -19,7 +19,7 @@ export async function createKey(context: OperationContext, request: KeyRequest):
     // Acting for another owner is an escalation (403), the same answer as GET /keys?owner= by a non-admin.
     throw new ScopeEscalationError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
   }
-  assertMayGrant(context, caller, body.scopes);
+  const entitledScopes = await grantScopes(context, request, body.scopes);
   const nowSeconds = nowSecondsOf(context);
   const expiresAt = resolveExpiry(body, nowSeconds) ?? undefined;
   const { callerKey } = request;
@@ -39,6 +39,7 @@ export async function createKey(context: OperationContext, request: KeyRequest):
     version: 1,
   };
   if (callerKey !== undefined) record.createdByKeyId = callerKey.keyId;
+  if (entitledScopes.length > 0) record.entitledScopes = entitledScopes;
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
   if (body.metadata !== undefined) record.metadata = body.metadata;
 

@@ -22,11 +22,13 @@ function build(): KeysHandler {
   // The management API is not on the authorizer's hot path: the SDK's usual patience is fine here.
   const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
   const plans = settings.plans;
+  const consumerStore = new DynamoConsumerStore(client, settings.tableName);
   return createKeysHandler({
+    entitlements: { store: consumerStore, defaultScopes: routeConfig.entitlements?.defaultScopes ?? [] },
     ...(plans
       ? {
           consumers: {
-            store: new DynamoConsumerStore(client, settings.tableName),
+            store: consumerStore,
             usagePlans: new AwsUsagePlanGateway(
               createApiGatewayClient(settings.apiGatewayEndpoint ? { endpoint: settings.apiGatewayEndpoint } : {}),
               plans.usageKeyOwner !== undefined ? { namePrefix: plans.usageKeyOwner, owner: plans.usageKeyOwner } : {},

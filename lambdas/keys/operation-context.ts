@@ -8,7 +8,7 @@ import type { CallerKeyLimit } from './caller-key';
 import { InvalidRequestError, KeyNotFoundError, ScopeEscalationError } from './errors';
 import { isoFromEpochSeconds } from './public-key';
 import { KEY_ID_PATTERN } from './schemas';
-import { decideGrant, isAdmin, mayActFor } from './scopes';
+import { decideEntitledGrant, isAdmin, mayActFor } from './scopes';
 
 export interface OperationContext {
   store: KeyManagementStore;
@@ -18,6 +18,8 @@ export interface OperationContext {
   logger: Logger;
   nowMs: () => number;
   newKeyId: () => string;
+  /** What `sub` is entitled to now: `portal.defaultScopes` plus its assigned scopes (read consistently). */
+  entitlementsOf: (sub: string) => Promise<ReadonlySet<string>>;
 }
 
 export interface KeyRequest {
@@ -54,14 +56,31 @@ export async function loadOwnedKey(context: OperationContext, request: KeyReques
   return record;
 }
 
-/** Throws 400 for scopes outside the catalog and 403 for scopes the caller does not hold. */
-export function assertMayGrant(context: OperationContext, caller: CallerIdentity, scopes: readonly string[]): void {
-  const decision = decideGrant(scopes, caller, context.catalog, context.adminScope);
-  if (decision.ok) return;
-  if (decision.reason === 'unknown_scope') {
-    throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
-  }
-  throw new ScopeEscalationError(`scopes: you cannot grant scope(s) you do not hold: ${decision.scopes.join(', ')}`, 'scopes');
+const NO_ENTITLEMENTS: ReadonlySet<string> = new Set();
+
+/**
+ * Throws 400 for scopes outside the catalog and 403 for scopes the caller may not grant (entitlements included, for
+ * a JWT caller); returns which of `scopes` the key would hold only through its owner's entitlements. The caller's
+ * entitlements are read only when its own scopes do not cover the request.
+ */
+export async function grantScopes(context: OperationContext, request: Pick<KeyRequest, 'caller' | 'callerKey'>, scopes: readonly string[]): Promise<string[]> {
+  const { caller } = request;
+  const needsEntitlements = caller.authMethod === 'jwt' && !isAdmin(caller, context.adminScope) && scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
+  const entitled = needsEntitlements ? await context.entitlementsOf(caller.sub) : NO_ENTITLEMENTS;
+  const decision = decideEntitledGrant(scopes, caller, context.catalog, context.adminScope, {
+    entitled,
+    ...(request.callerKey?.entitledScopes ? { callerKeyEntitled: request.callerKey.entitledScopes } : {}),
+  });
+  if (decision.ok) return decision.entitledScopes;
+  if (decision.reason === 'unknown_scope') throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
+  const how = caller.authMethod === 'apiKey' ? 'your key does not hold' : 'you neither hold nor are entitled to';
+  throw new ScopeEscalationError(`scopes: you cannot grant scope(s) ${how}: ${decision.scopes.join(', ')}`, 'scopes');
+}
+
+/** Pure: a key's entitled scopes after a change; a dependency is only ever added, or dropped with its scope. */
+export function nextEntitledScopes(previous: readonly string[] | undefined, granted: readonly string[], scopes: readonly string[]): string[] | undefined {
+  const next = [...new Set([...(previous ?? []), ...granted])].filter((scope) => scopes.includes(scope)).sort();
+  return next.length > 0 ? next : undefined;
 }
 
 /** A changed field's value before and after, as the audit line shows it (expiry as ISO 8601, null = never). */
@@ -74,6 +93,7 @@ export interface FieldChange {
 const AUDITED_VALUES = {
   name: (record: KeyRecord) => record.name,
   scopes: (record: KeyRecord) => [...record.scopes],
+  entitledScopes: (record: KeyRecord) => [...(record.entitledScopes ?? [])],
   expiresAt: (record: KeyRecord) => isoFromEpochSeconds(record.expiresAt),
   enabled: (record: KeyRecord) => record.enabled,
 } as const;

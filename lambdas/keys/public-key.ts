@@ -7,6 +7,8 @@ export interface PublicKey {
   name: string;
   owner: string;
   scopes: string[];
+  /** The scopes it holds only through its owner's entitlements: each one stops counting if the owner loses it. */
+  entitledScopes?: string[];
   status: KeyStatus;
   enabled: boolean;
   createdAt: string;
@@ -56,6 +58,7 @@ export function toPublicKey(record: KeyRecord, nowSeconds: number): PublicKey {
     createdBy: record.createdBy,
     expiresAt: isoFromEpochSeconds(record.expiresAt),
   };
+  if (record.entitledScopes !== undefined) view.entitledScopes = [...record.entitledScopes];
   if (record.createdByKeyId !== undefined) view.createdByKeyId = record.createdByKeyId;
   if (record.updatedAt !== undefined) view.updatedAt = record.updatedAt;
   if (record.revokedAt !== undefined) view.revokedAt = record.revokedAt;

@@ -22,7 +22,7 @@ import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { jsonResponse } from '../shared/http-response';
 import { errorFields } from '../shared/logger';
 import { KeyConflictError } from './errors';
-import { assertMayGrant, audit, auditChanges, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { audit, auditChanges, grantScopes, nextEntitledScopes, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { DEFAULT_GRACE_PERIOD_SECONDS, resolveExpiry, rotateKeyBody, validate } from './schemas';
 import { createKeyRecord, readBack } from './write-outcome';
@@ -35,7 +35,7 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   const current = await loadOwnedKey(context, request);
   assertRotatable(current, nowSeconds);
   // A rotation hands out a fresh plaintext carrying these scopes: the layered-scope rule applies to it.
-  assertMayGrant(context, caller, current.scopes);
+  const granted = await grantScopes(context, request, current.scopes);
   const { callerKey } = request;
   if (successorExpiresAt !== undefined && successorExpiresAt !== null) {
     assertWithinCallerExpiry(successorExpiresAt, callerKey, expiryFieldOf(body));
@@ -57,6 +57,9 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
     version: 1,
   };
   if (callerKey !== undefined) successor.createdByKeyId = callerKey.keyId;
+  // The successor depends on entitlements wherever its predecessor did (and wherever this grant needed them).
+  const entitledScopes = nextEntitledScopes(current.entitledScopes, granted, successor.scopes);
+  if (entitledScopes !== undefined) successor.entitledScopes = entitledScopes;
   // By default the successor inherits the predecessor's absolute expiry (rotating never prolongs a key's life),
   // capped by the caller key's own expiry when a key is rotating.
   const expiresAt = successorExpiresAt ?? Math.min(current.expiresAt ?? Number.POSITIVE_INFINITY, callerKey?.expiresAt ?? Number.POSITIVE_INFINITY);

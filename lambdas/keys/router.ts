@@ -23,7 +23,9 @@ import { consumerRoutes, consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH, manage
 import type { ConsumerStore } from '../shared/consumer-store';
 import { MalformedConsumerItemError } from '../shared/consumer-store';
 import type { RuntimePlans } from '../shared/plans';
-import { clearConsumerPlan, getConsumer, setConsumerPlan, type ConsumerContext, type ConsumerRequest } from './consumers';
+import { clearConsumer, getConsumer, setConsumer, type EntitlementContext, type ConsumerRequest } from './consumers';
+import type { EntitlementStore } from '../shared/consumer-store';
+import { currentEntitlements } from '../shared/entitlements';
 import { UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 import { updateKey } from './update';
 
@@ -68,18 +70,33 @@ export interface KeysHandlerDeps {
   catalog: readonly string[];
   /** Where the app mounted the key API; default `/keys`. */
   basePath?: string;
-  /** Plans only: the consumer routes (`/consumers/{sub}` beside the key API) are served when this is set. */
+  /** Plans only: the plan side of the consumer routes (`/consumers/{sub}` beside the key API). */
   consumers?: { store: ConsumerStore; usagePlans: UsagePlanGateway; plans: RuntimePlans };
+  /**
+   * Entitlements (lambdas/shared/entitlements.ts): the consumer routes are served when this or `consumers` is set.
+   * Without a store, every consumer is entitled to `defaultScopes` only.
+   */
+  entitlements?: { store?: EntitlementStore; defaultScopes?: readonly string[] };
 }
 
-type ConsumerOperation = (context: ConsumerContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
-const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumerPlan, DELETE: clearConsumerPlan };
-/** The consumer routes' `operation` dimension, by method: the audit actions' names (and the CLI's commands). */
-export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set-plan', DELETE: 'consumer.clear-plan' };
+type ConsumerOperation = (context: EntitlementContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
+const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumer, DELETE: clearConsumer };
+/** The consumer routes' `operation` dimension, by method (the CLI's commands). */
+export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set', DELETE: 'consumer.clear-plan' };
+
+/** A store that holds nothing: an API whose key API was built without one entitles everyone to the defaults only. */
+const NO_ENTITLEMENT_STORE: EntitlementStore = {
+  getEntitlementsConsistent: async () => undefined,
+  putEntitlements: async () => {
+    throw new InvalidRequestError('scopes: this key API keeps no entitlements', 'scopes');
+  },
+};
 
 export type KeysHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
+  const defaultScopes = deps.entitlements?.defaultScopes ?? [];
+  const entitlementStore = deps.entitlements?.store ?? NO_ENTITLEMENT_STORE;
   const context: OperationContext = {
     store: deps.store,
     keyPrefix: deps.keyPrefix,
@@ -88,13 +105,23 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
     logger: deps.logger,
     nowMs: deps.nowMs ?? Date.now,
     newKeyId: deps.newKeyId ?? newKeyId,
+    entitlementsOf: async (sub) => currentEntitlements(defaultScopes, (await entitlementStore.getEntitlementsConsistent(sub))?.scopes),
   };
   const basePath = deps.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
   const consumerResource = `${consumersBasePath(basePath)}/{sub}`;
   const consumerScopes = new Map(consumerRoutes(basePath).map((route) => [route.method as string, route.scopes]));
-  const consumerContext: ConsumerContext | undefined = deps.consumers
-    ? { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs }
-    : undefined;
+  const consumerContext: EntitlementContext | undefined =
+    deps.consumers || deps.entitlements
+      ? {
+          entitlements: entitlementStore,
+          defaultScopes,
+          catalog: new Set([...context.catalog].filter((scope) => scope !== deps.adminScope)),
+          adminScope: deps.adminScope,
+          logger: deps.logger,
+          nowMs: context.nowMs,
+          ...(deps.consumers ? { plans: { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs } } : {}),
+        }
+      : undefined;
   const monotonicMs = deps.monotonicMs ?? (() => performance.now());
   const handle = async (event: APIGatewayProxyEvent, route: string, resource: string | undefined): Promise<APIGatewayProxyResult> => {
     try {

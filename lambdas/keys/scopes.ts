@@ -37,3 +37,34 @@ export function decideGrant(requested: readonly string[], caller: Grantor, catal
 export function mayActFor(caller: Grantor & { sub: string }, owner: string, adminScope: string): boolean {
   return caller.sub === owner || isAdmin(caller, adminScope);
 }
+
+export type EntitledGrantDecision = { ok: true; entitledScopes: string[] } | Exclude<GrantDecision, { ok: true }>;
+
+export interface EntitledGrantor extends Grantor {
+  readonly authMethod: 'apiKey' | 'jwt';
+}
+
+/**
+ * Layering with entitlements (lambdas/shared/entitlements.ts). A JWT caller may grant its token's scopes and the
+ * scopes its sub is entitled to; an API-key caller only what its key holds (never its owner's entitlements, so
+ * layering does not widen); an admin anything in the catalog. `entitledScopes` says which granted scopes the new
+ * key holds only through entitlements: those the JWT caller's token lacks, and those the calling key itself held
+ * only through entitlements (`callerKeyEntitled`), so the dependency survives layering.
+ */
+export function decideEntitledGrant(
+  requested: readonly string[],
+  caller: EntitledGrantor,
+  catalog: ReadonlySet<string>,
+  adminScope: string,
+  entitlements: { entitled: ReadonlySet<string>; callerKeyEntitled?: readonly string[] },
+): EntitledGrantDecision {
+  const unknown = requested.filter((scope) => !catalog.has(scope));
+  if (unknown.length > 0) return { ok: false, reason: 'unknown_scope', scopes: unknown };
+  if (isAdmin(caller, adminScope)) return { ok: true, entitledScopes: [] };
+  const inherited = requested.filter((scope) => (entitlements.callerKeyEntitled ?? []).includes(scope));
+  const notHeld = requested.filter((scope) => !caller.scopes.includes(scope));
+  if (notHeld.length === 0) return { ok: true, entitledScopes: [...new Set(inherited)].sort() };
+  const refused = caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope));
+  if (refused.length > 0) return { ok: false, reason: 'escalation', scopes: refused };
+  return { ok: true, entitledScopes: [...new Set([...inherited, ...notHeld])].sort() };
+}

@@ -10,17 +10,16 @@ import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../shared/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { KeyConflictError, ScopeEscalationError } from './errors';
-import { assertMayGrant, audit, auditChanges, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import { audit, auditChanges, grantScopes, loadOwnedKey, nextEntitledScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { resolveExpiry, updateKeyBody, validate, type UpdateKeyBody } from './schemas';
-import { decideGrant } from './scopes';
 
 const MAX_ATTEMPTS = 3;
 
 export async function updateKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
   const { caller } = request;
   const body = validate(updateKeyBody, request.body);
-  if (body.scopes !== undefined) assertMayGrant(context, caller, body.scopes);
+  const granted = body.scopes !== undefined ? await grantScopes(context, request, body.scopes) : [];
   const nowSeconds = nowSecondsOf(context);
   // Resolved once, so a retry applies exactly the same change.
   const expiresAt = resolveExpiry(body, nowSeconds);
@@ -34,10 +33,19 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
     }
     const { next, changedFields } = applyPatch(current, body, expiresAt, nowIsoOf(context));
     const extended = authorityExtensions(current, next, nowSeconds);
-    if (extended.length > 0 && !decideGrant(next.scopes, caller, context.catalog, context.adminScope).ok) {
-      // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
-      throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
+    let regranted: string[] = [];
+    if (extended.length > 0) {
+      try {
+        regranted = await grantScopes(context, request, next.scopes);
+      } catch (error) {
+        // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
+        if (error instanceof ScopeEscalationError) throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
+        throw error;
+      }
     }
+    const entitled = nextEntitledScopes(current.entitledScopes, [...granted, ...regranted], next.scopes);
+    if (entitled === undefined) delete next.entitledScopes;
+    else next.entitledScopes = entitled;
     // A key may set an expiry, or widen, resume or prolong a key, only within its own life: otherwise a short-lived
     // key could hand its scopes to a longer-lived one and outlive its own revocation. Renaming, narrowing or
     // suspending a longer-lived key stays allowed: none of them hands out authority the caller does not have.

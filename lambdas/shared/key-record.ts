@@ -13,6 +13,12 @@ export interface KeyRecord {
   owner: string;
   name: string;
   scopes: string[];
+  /**
+   * The scopes among `scopes` that the key holds only through its owner's entitlements (granted by a JWT caller
+   * that is entitled to them but whose token lacks them, or by a key that held them that way). The authorizer
+   * drops each one the owner is no longer entitled to (SECURITY.md, "Entitlements"). Absent: none.
+   */
+  entitledScopes?: string[];
   /** ISO 8601; sort key of `byOwner`. */
   createdAt: string;
   createdBy: string;
@@ -105,6 +111,12 @@ export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord 
     start: str(item, 'start'),
     version: optionalNum(item, 'version') ?? 0,
   };
+  const entitled = item['entitledScopes'];
+  if (entitled !== undefined && entitled.NULL !== true) {
+    const list = entitled.L;
+    if (!Array.isArray(list) || list.some((scope) => typeof scope.S !== 'string')) throw new MalformedKeyItemError('entitledScopes');
+    if (list.length > 0) record.entitledScopes = list.map((scope) => scope.S as string);
+  }
   const expiresAt = optionalNum(item, 'expiresAt');
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
   for (const field of OPTIONAL_STRING_FIELDS) {
@@ -139,6 +151,7 @@ export function itemFromRecord(record: KeyRecord): Record<string, AttributeValue
     version: { N: String(record.version) },
   };
   if (record.expiresAt !== undefined) item['expiresAt'] = { N: String(record.expiresAt) };
+  if (record.entitledScopes !== undefined && record.entitledScopes.length > 0) item['entitledScopes'] = { L: record.entitledScopes.map((scope) => ({ S: scope })) };
   for (const field of OPTIONAL_STRING_FIELDS) {
     const value = record[field];
     if (value !== undefined) item[field] = { S: value };

@@ -22,6 +22,8 @@ export interface RuntimeRouteConfig {
   readonly managementBasePath: string | null;
   /** The plans as configured (local mode emulates them from this); absent without plans. */
   readonly plans?: { plans: Plans; defaultPlan?: string };
+  /** `portal.defaultScopes`: the scopes every consumer is entitled to (lambdas/shared/entitlements.ts); absent = none. */
+  readonly entitlements?: { defaultScopes: readonly string[] };
 }
 
 function fail(problem: string): never {
@@ -70,7 +72,13 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   const basePath = config['managementBasePath'];
   if (basePath !== null && (typeof basePath !== 'string' || !basePath.startsWith('/'))) fail('managementBasePath must be a path or null');
   const routeTable = (cacheScope === 'credential' ? { cacheScope, routes, coveredBy } : { cacheScope, routes }) as CompiledRouteTable;
-  const parsed: RuntimeRouteConfig = { version: 2, routeTable, catalog, managementBasePath: basePath as string | null };
+  let parsed: RuntimeRouteConfig = { version: 2, routeTable, catalog, managementBasePath: basePath as string | null };
+  const entitlements = config['entitlements'] as { defaultScopes?: unknown } | undefined | null;
+  if (entitlements !== undefined) {
+    const defaults = entitlements?.defaultScopes;
+    if (!isStringArray(defaults) || !defaults.every((scope) => catalog.includes(scope))) fail('entitlements.defaultScopes must be a list of catalog scopes');
+    parsed = { ...parsed, entitlements: { defaultScopes: defaults } };
+  }
   if (config['plans'] === undefined) return parsed;
   const plans = config['plans'] as { plans?: unknown; defaultPlan?: unknown } | null;
   try {

@@ -85,12 +85,17 @@ interface ConsumerView {
   plan: string | null;
   assigned: boolean;
   usage?: { date: string; used: number; remaining: number | null } | null;
+  scopes?: string[];
+  defaultScopes?: string[];
+  entitledScopes?: string[];
 }
 
 function consumerText(consumer: ConsumerView): string {
   const plan = consumer.assigned ? `plan ${consumer.plan}` : consumer.plan ? `default plan ${consumer.plan} (shared)` : 'no plan (stage throttle only)';
   const usage = consumer.usage ? `\n  ${consumer.usage.date}: ${consumer.usage.used} used${consumer.usage.remaining === null ? '' : `, ${consumer.usage.remaining} left in the quota`}` : '';
-  return `${consumer.sub}: ${plan}${usage}\n`;
+  const list = (scopes: string[] | undefined) => (scopes && scopes.length > 0 ? scopes.join(' ') : 'none');
+  const entitled = consumer.entitledScopes === undefined ? '' : `\n  entitled to: ${list(consumer.entitledScopes)} (assigned: ${list(consumer.scopes)}; everyone: ${list(consumer.defaultScopes)})`;
+  return `${consumer.sub}: ${plan}${usage}${entitled}\n`;
 }
 
 export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
@@ -234,13 +239,13 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
       print(reports.length === 1 ? reports[0] : reports, () => reports.map(leakPatternText).join('\n'));
     });
 
-  // Plans: these routes exist when the stack has plans (otherwise the API answers 404).
-  const consumers = program.command('consumers').description("show a consumer's plan and usage; assign or clear plans (keys:admin)").exitOverride();
+  // Consumers: entitlements always; plans when the stack has them (set-plan and clear-plan answer 400 otherwise).
+  const consumers = program.command('consumers').description("show a consumer's plan, usage and entitlements; assign plans and entitlements (keys:admin)").exitOverride();
   consumers.configureOutput(output);
   const consumerPath = (sub: string) => `/consumers/${encodeURIComponent(sub)}`;
   consumers
     .command('get <sub>')
-    .description("a consumer's plan and today's usage (yourself with keys:read; anyone with keys:admin)")
+    .description("a consumer's plan, today's usage and entitlements (yourself with keys:read; anyone with keys:admin)")
     .action(async (sub: string) => {
       const consumer = (await (await client()).request('GET', consumerPath(sub))) as ConsumerView;
       print(consumer, () => consumerText(consumer));
@@ -250,6 +255,13 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .description('assign a plan (keys:admin); takes effect within the authorizer cache bound')
     .action(async (sub: string, plan: string) => {
       const consumer = (await (await client()).request('PUT', consumerPath(sub), { body: { plan } })) as ConsumerView;
+      print(consumer, () => consumerText(consumer));
+    });
+  consumers
+    .command('set-scopes <sub> [scopes...]')
+    .description("replace the scopes a consumer is entitled to put on its own keys (keys:admin; none given clears them); a removed scope stops working on its keys within the revocation bound")
+    .action(async (sub: string, scopes: string[]) => {
+      const consumer = (await (await client()).request('PUT', consumerPath(sub), { body: { scopes } })) as ConsumerView;
       print(consumer, () => consumerText(consumer));
     });
   consumers

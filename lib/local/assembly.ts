@@ -3,6 +3,7 @@
  * REST API with its methods, authorizer and gateway settings, and every Lambda function with its code on disk.
  * Local mode serves this, not a second hand-kept list, so it tests what deploys.
  */
+import { PORTAL_CONFIG_VARIABLE } from '../../lambdas/portal/portal-config';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUNTIME_CONFIG_FILE, parseRuntimeRouteConfig, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
@@ -31,7 +32,7 @@ export interface AssemblyFunction {
   /** The route table a dualgate authorizer or key API carries beside its bundle. */
   dualgateConfig?: RuntimeRouteConfig;
   /** `authorizer`, `keys` or `leaks` for dualgate's own functions (they read DUALGATE_KEY_TABLE). */
-  dualgateRole?: 'authorizer' | 'keys' | 'leaks';
+  dualgateRole?: 'authorizer' | 'keys' | 'leaks' | 'portal';
 }
 
 export type AssemblyIntegration =
@@ -320,6 +321,7 @@ function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<stri
     if (method.integration.kind !== 'lambda') continue;
     const fn = functions.get(method.integration.functionId);
     if (fn && !fn.dualgateRole && 'DUALGATE_KEY_TABLE' in fn.environment) fn.dualgateRole = 'DUALGATE_GITHUB_KEYS_URL' in fn.environment ? 'leaks' : 'keys';
+    if (fn && !fn.dualgateRole && PORTAL_CONFIG_VARIABLE in fn.environment) fn.dualgateRole = 'portal';
   }
   return api;
 }

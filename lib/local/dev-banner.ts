@@ -52,6 +52,9 @@ export function banner(server: DevServer, dataDir: string | undefined, externalI
   const first = server.apis[0]!;
   lines.push(`  caches    authorizer ${first.authorizerCacheTtlSeconds}s + key ${first.keyCacheTtlSeconds}s: a revoked key stops working within ${first.authorizerCacheTtlSeconds + first.keyCacheTtlSeconds}s`);
   for (const api of server.apis) {
+    if (api.portalUrl) lines.push(`  portal    ${api.portalUrl}   (developer portal: sign in with any username at the local issuer)`);
+  }
+  for (const api of server.apis) {
     if (!api.leakDetection) continue;
     const { path, githubKeysUrl, action } = api.leakDetection;
     lines.push(`  leaks     POST ${api.url}${path}   (GitHub secret scanning; keys from ${githubKeysUrl} (${LOCAL_ENV.githubKeysUrl}); action ${action}; SNS not emulated: see the audit lines)`);

@@ -12,6 +12,8 @@ import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
 import type { Plans } from '../../lambdas/shared/plans';
 import type { RouteRule } from '../../lambdas/shared/route-table';
 import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../../lambdas/portal/portal-config';
+import { consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH } from '../../lambdas/shared/route-table';
 import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './function-environment';
@@ -20,6 +22,9 @@ import { checkProxyResult, IntegrationTimeoutError, startGateway, type AccessLog
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import { LOCAL_HOST } from './local-config';
 import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
+
+/** The public client local mode's portal signs in with (the local issuer accepts any client id). */
+export const LOCAL_PORTAL_CLIENT_ID = 'dualgate-portal';
 
 /** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
 export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
@@ -135,6 +140,8 @@ export interface ServedApi {
   routes: ServedRoute[];
   /** Methods answered with 501, with why. */
   notServed: { method: string; path: string; why: string }[];
+  /** The developer portal's URL, when the app has one (`portal` on DualAuthApi). */
+  portalUrl?: string;
   /** POST <path> takes GitHub secret-scanning reports, when the app has leak detection on. */
   leakDetection?: { path: string; githubKeysUrl: string; action: string };
   catalog: readonly string[];
@@ -268,12 +275,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         dualgateOverrides[SETTING_NAMES.plans] = JSON.stringify(usage.runtimePlans);
         dualgateOverrides[SETTING_NAMES.apiGatewayEndpoint] = usage.endpoint;
       }
+      // The portal signs in against the local issuer, whatever the app configured for AWS (Cognito or an OIDC issuer).
+      const authorizerConfig = assembly.functions.get(api.authorizer!.functionId)!;
+      const keysPath = authorizerConfig.dualgateConfig!.managementBasePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
+      const localPortal: PortalConfig = {
+        issuer: issuer.url,
+        clientId: LOCAL_PORTAL_CLIENT_ID,
+        scopes: ['openid', 'keys:read', 'keys:write'],
+        keysPath,
+        consumersPath: consumersBasePath(keysPath),
+        adminScope: typeof authorizerConfig.environment[SETTING_NAMES.adminScope] === 'string' ? (authorizerConfig.environment[SETTING_NAMES.adminScope] as string) : 'keys:admin',
+        plans: planConfig !== undefined,
+      };
+      const portalOverrides: Record<string, string> = { [PORTAL_CONFIG_VARIABLE]: JSON.stringify(localPortal) };
       const hostFor = new Map<string, HostedFunction>();
       const host = (functionId: string): HostedFunction => {
         const existing = hostFor.get(functionId);
         if (existing) return existing;
         const fn = assembly.functions.get(functionId) as AssemblyFunction;
-        const overrides = fn.dualgateRole === 'leaks' ? leakOverrides : fn.dualgateRole ? dualgateOverrides : {};
+        const overrides = fn.dualgateRole === 'leaks' ? leakOverrides : fn.dualgateRole === 'portal' ? portalOverrides : fn.dualgateRole ? dualgateOverrides : {};
         const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, overrides);
         unresolved.push(...missing);
         const sourceDir = fn.codeDir ? options.codeSources?.get(fn.codeDir) : undefined;
@@ -341,6 +361,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       }
       stops.push(gateway.close);
       const settings = { ...Object.fromEntries(Object.entries(authorizerFn.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string')), ...dualgateOverrides };
+      const portalMethod = api.methods.find((method) => method.path === PORTAL_PATH && method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'portal');
       const leakMethod = api.methods.find((method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks');
       const leakFn = leakMethod?.integration.kind === 'lambda' ? assembly.functions.get(leakMethod.integration.functionId) : undefined;
       const leakSetting = (name: string) => leakOverrides[name] ?? (typeof leakFn?.environment[name] === 'string' ? (leakFn.environment[name] as string) : undefined);
@@ -355,6 +376,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         keyCacheTtlSeconds: Number(settings[SETTING_NAMES.keyCacheTtlSeconds] ?? 30),
         routes: servedRoutes,
         notServed,
+        ...(portalMethod ? { portalUrl: `${gateway.url}${PORTAL_PATH}/` } : {}),
         ...(leakMethod
           ? { leakDetection: { path: leakMethod.path, githubKeysUrl: leakSetting(SETTING_NAMES.githubKeysUrl) ?? 'GitHub', action: leakSetting(SETTING_NAMES.leakAction) ?? 'revoke' } }
           : {}),
@@ -367,6 +389,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // on-demand Lambda, the JWKS still waits for the first JWT, and the SDK for the first key.
       await authorizerHost.warm().catch(() => undefined);
     }
+    // Sign-in may come back to, and be completed from, each portal's origin (as the browser may spell it).
+    issuer.setPortalOrigins(apis.filter((api) => api.portalUrl).flatMap((api) => portalOrigins(api.url)));
     const servedDynamo = dynamo;
     const servedIssuer = issuer;
     return {
@@ -391,6 +415,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stopAll();
     throw error;
   }
+}
+
+/** A gateway's origin under each loopback name a browser may use for it. */
+function portalOrigins(gatewayUrl: string): string[] {
+  const port = new URL(gatewayUrl).port;
+  return ['127.0.0.1', 'localhost', '[::1]'].map((host) => `http://${host}:${port}`);
 }
 
 /** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */
@@ -421,7 +451,7 @@ function describeIntegration(integration: AssemblyIntegration, functions: Readon
     case 'lambda': {
       const fn = functions.get(integration.functionId);
       const label = fn ? functionLabel(fn) : integration.functionId;
-      return fn?.dualgateRole === 'keys' ? `${label} (dualgate key API)` : label;
+      return fn?.dualgateRole === 'keys' ? `${label} (dualgate key API)` : fn?.dualgateRole === 'portal' ? `${label} (dualgate developer portal)` : label;
     }
     case 'http':
       return `HTTP proxy ${integration.httpMethod} ${integration.uri}`;

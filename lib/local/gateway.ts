@@ -385,6 +385,9 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     const target = request.url ?? '/';
     const segments = requestSegments(target.startsWith('/') ? target.split('?', 1)[0] ?? '/' : url.pathname);
     const path = '/' + segments.join('/');
+    // The route ignores one trailing slash, but the proxy event keeps it in `path`, as API Gateway's does.
+    const rawPath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname;
+    const eventPath = path !== '/' && rawPath.endsWith('/') ? `${path}/` : path;
     const match = matchRoute(options.routes, method, segments);
     if (!match) {
       sendGateway('MISSING_AUTHENTICATION_TOKEN');
@@ -430,7 +433,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
         userAgent: request.headers['user-agent'] ?? null,
         userArn: null,
       },
-      path: `/${options.stageName}${path}`,
+      path: `/${options.stageName}${eventPath}`,
       stage: options.stageName,
       requestId,
       requestTime: new Date(startedAtMs).toISOString(),
@@ -521,7 +524,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
 
     const event: APIGatewayProxyEvent = {
       resource: route.path,
-      path,
+      path: eventPath,
       httpMethod: method,
       headers,
       multiValueHeaders,

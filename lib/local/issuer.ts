@@ -15,6 +15,18 @@ import { OAuth2Server } from 'oauth2-mock-server';
 import { BodyTooLargeError, readBody } from './request-body';
 import { listen } from './listen';
 import { loopbackOnly } from './loopback-guard';
+import {
+  AuthorizationCodes,
+  AuthorizationPageError,
+  AuthorizationRedirectError,
+  CodeGrantError,
+  errorPage,
+  parseAuthorizationRequest,
+  redirectBack,
+  signInPageCsp,
+  signInPage,
+  USERNAME_PATTERN,
+} from './issuer-sign-in';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
@@ -75,6 +87,11 @@ export interface LocalIssuer {
   port: number;
   /** The scopes `POST /token` grants from now on (`dualgate dev --watch` after the app's catalog changed). */
   setScopeCatalog(scopes: readonly string[]): void;
+  /**
+   * The origins local mode serves a developer portal on: sign-in may redirect there, and the page there may fetch
+   * discovery, the JWKS and `/token` (CORS for exactly these origins; every other answer grants none).
+   */
+  setPortalOrigins(origins: readonly string[]): void;
   stop(): Promise<void>;
 }
 
@@ -144,7 +161,76 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   await loadOrCreateSigningKey(mock.issuer.keys, options.signingKeyFile);
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   let scopeCatalog = options.scopeCatalog;
+  let url = '';
+  let portalOrigins: ReadonlySet<string> = new Set();
+  const codes = new AuthorizationCodes();
   const delegate = mock.service.requestHandler;
+
+  async function redeemCode(form: URLSearchParams, response: ServerResponse): Promise<void> {
+    let issued;
+    try {
+      issued = codes.redeem(form);
+    } catch (error) {
+      if (error instanceof CodeGrantError) {
+        sendJson(response, 400, { error: error.error, error_description: error.description });
+        return;
+      }
+      throw error;
+    }
+    const apiScopes = issued.scopes.filter((scope) => scopeCatalog.includes(scope));
+    const accessToken = await mock.issuer.buildToken({
+      expiresIn: tokenTtlSeconds,
+      scopesOrTransform: (_header, payload) => {
+        payload['sub'] = issued.sub;
+        payload['client_id'] = issued.clientId;
+        payload['aud'] = options.audience;
+        payload['scope'] = apiScopes.join(' ');
+        payload['jti'] = crypto.randomUUID();
+      },
+    });
+    // The id token is for the client (aud = client id): the authorizer, which wants the API's audience, refuses it.
+    const idToken = await mock.issuer.buildToken({
+      expiresIn: tokenTtlSeconds,
+      scopesOrTransform: (_header, payload) => {
+        delete payload['scope'];
+        payload['sub'] = issued.sub;
+        payload['aud'] = issued.clientId;
+        payload['preferred_username'] = issued.sub;
+        if (issued.nonce) payload['nonce'] = issued.nonce;
+      },
+    });
+    sendJson(response, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: issued.scopes.join(' ') });
+  }
+
+  /** `same-origin`, not `no-referrer`: with no-referrer the page's form would post `Origin: null`, which the guard refuses. */
+  function sendPage(response: ServerResponse, statusCode: number, html: string, redirectUri?: string): void {
+    response.writeHead(statusCode, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': signInPageCsp(redirectUri ? new URL(redirectUri).origin : undefined), 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
+    response.end(html);
+  }
+
+  /** `GET /authorize` shows the sign-in page; `POST /authorize` (the page's form) signs in and redirects back. */
+  async function authorize(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const isPost = request.method === 'POST';
+    const params = isPost ? new URLSearchParams((await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8')) : new URL(request.url ?? '/', 'http://issuer').searchParams;
+    let parsed;
+    try {
+      parsed = parseAuthorizationRequest(params, { allowedOrigins: portalOrigins, scopeCatalog });
+    } catch (error) {
+      if (error instanceof AuthorizationPageError) return sendPage(response, 400, errorPage(error.message));
+      if (error instanceof AuthorizationRedirectError) {
+        response.writeHead(302, { location: redirectBack(error.redirectUri, { error: error.error, error_description: error.description, state: error.state, iss: url }), 'cache-control': 'no-store' });
+        response.end();
+        return;
+      }
+      throw error;
+    }
+    if (!isPost) return sendPage(response, 200, signInPage(parsed), parsed.redirectUri);
+    const username = params.get('username') ?? '';
+    if (!USERNAME_PATTERN.test(username)) return sendPage(response, 400, signInPage(parsed, 'A username is 1 to 64 letters, digits or . _ @ + -'), parsed.redirectUri);
+    const code = codes.issue(parsed, username);
+    response.writeHead(302, { location: redirectBack(parsed.redirectUri, { code, state: parsed.state, iss: url }), 'cache-control': 'no-store' });
+    response.end();
+  }
 
   async function issueToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
     let rawBody: string;
@@ -152,6 +238,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       rawBody = (await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8');
     } catch (error) {
       throw error instanceof BodyTooLargeError ? new TokenRequestError('invalid_request', error.message) : error;
+    }
+    if (new URLSearchParams(rawBody).get('grant_type') === 'authorization_code' && (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      await redeemCode(new URLSearchParams(rawBody), response);
+      return;
     }
     const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, scopeCatalog);
     const accessToken = await mock.issuer.buildToken({
@@ -167,8 +257,38 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
   }
 
+  /** CORS for the portal's own origin, on what its page fetches: discovery, the JWKS and the token endpoint. */
+  const grantsCors = (request: IncomingMessage): boolean => {
+    const path = (request.url ?? '/').split('?')[0];
+    const origin = request.headers.origin;
+    return origin !== undefined && portalOrigins.has(origin) && (path === '/token' || path === '/jwks' || path === '/.well-known/openid-configuration');
+  };
+
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0];
+    const origin = request.headers.origin;
+    if (origin !== undefined && grantsCors(request)) {
+      // The portal page signs in from the gateway's origin: it may read these answers (and only these). Set when the
+      // head is written, over whatever oauth2-mock-server set (it grants `*`).
+      const writeHead = response.writeHead;
+      response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        for (const name of this.getHeaderNames()) if (/^access-control-/i.test(name)) this.removeHeader(name);
+        this.setHeader('access-control-allow-origin', origin);
+        this.setHeader('vary', 'Origin');
+        return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['writeHead'];
+    }
+    if (path === '/authorize') {
+      if (request.method !== 'GET' && request.method !== 'POST') {
+        response.setHeader('allow', 'GET, POST');
+        sendJson(response, 405, { error: 'invalid_request', error_description: 'use GET or POST' });
+        return;
+      }
+      authorize(request, response).catch(() => {
+        if (!response.headersSent) sendPage(response, 500, errorPage('the local issuer failed to sign you in'));
+      });
+      return;
+    }
     if (path === '/token') {
       if (request.method !== 'POST') {
         response.setHeader('allow', 'POST');
@@ -189,11 +309,17 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       delegate(request, response);
       return;
     }
-    sendJson(response, 404, { error: 'not_found', error_description: `no ${path ?? ''} here: POST /token, GET /jwks, GET /.well-known/openid-configuration` });
+    sendJson(response, 404, { error: 'not_found', error_description: `no ${path ?? ''} here: POST /token, GET /authorize, GET /jwks, GET /.well-known/openid-configuration` });
   };
-  const server: Server = createServer(loopbackOnly(listener, { kind: 'internal', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
+  const server: Server = createServer(
+    loopbackOnly(listener, {
+      kind: 'internal',
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      keepsCors: grantsCors,
+    }),
+  );
   const port = await listen(server, options.port, options.host);
-  const url = `http://${options.host}:${port}`;
+  url = `http://${options.host}:${port}`;
   // The mock signs `iss` with this URL; it must equal the configured issuer exactly (no trailing slash).
   mock.issuer.url = url;
   return {
@@ -203,6 +329,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     port,
     setScopeCatalog: (scopes) => {
       scopeCatalog = [...scopes];
+    },
+    setPortalOrigins: (origins) => {
+      portalOrigins = new Set(origins);
     },
     stop: () =>
       new Promise<void>((resolve) => {

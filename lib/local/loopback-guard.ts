@@ -65,6 +65,8 @@ export interface LoopbackGuardOptions {
   kind: ListenerKind;
   /** Names besides the loopback ones that `Host` may carry (normalizeAllowedHost's form). */
   allowedHosts?: readonly string[];
+  /** Internal listeners: the requests whose answers keep their CORS headers (the issuer's, for the portal's origin). */
+  keepsCors?: (request: IncomingMessage) => boolean;
 }
 
 export type RequestVerdict =
@@ -143,7 +145,7 @@ export function loopbackOnly(listener: RequestListener, options: LoopbackGuardOp
   return (request, response) => {
     const verdict = checkRequest(request, options);
     if (!verdict.allowed) return refuse(response, verdict);
-    if (options.kind === 'internal') stripCorsHeaders(response);
+    if (options.kind === 'internal' && !options.keepsCors?.(request)) stripCorsHeaders(response);
     listener(request, response);
   };
 }

@@ -72,10 +72,11 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
   it('puts every route but /health and the GitHub leak endpoint behind that authorizer', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties);
     // The demo's routes and the key API, plus POST /leaks/github (signed by GitHub, not by a dualgate credential).
-    expect(methods).toHaveLength(ROUTES.length + 1);
+    // …and the consumer routes (GET, PUT, DELETE /consumers/{sub}), beside the key API whenever it is on.
+    expect(methods).toHaveLength(ROUTES.length + 3 + 1);
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
     const custom = methods.filter((method) => method.AuthorizationType === 'CUSTOM');
-    expect(custom).toHaveLength(ROUTES.filter((route) => route.authorized !== false).length);
+    expect(custom).toHaveLength(ROUTES.filter((route) => route.authorized !== false).length + 3);
     for (const method of custom) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod).sort()).toEqual(['GET', 'POST']);
   });

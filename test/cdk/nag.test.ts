@@ -33,6 +33,11 @@ describe('cdk-nag AwsSolutions', { timeout: 120_000 }, () => {
     expect(report ?? error?.message).toBeUndefined();
   });
 
+  it('finds nothing unacknowledged with the developer portal (its function, open routes and public Cognito client)', () => {
+    const { error, report } = synthWithNag(undefined, { portal: { defaultScopes: ['read:users'] } });
+    expect(report ?? error?.message).toBeUndefined();
+  });
+
   it('does fail on a new unacknowledged finding (the check is live)', () => {
     const { error, report } = synthWithNag((stack) => new s3.Bucket(stack, 'UnloggedBucket'));
     expect(error).toBeDefined();

@@ -239,11 +239,11 @@ describe('plans without a defaultPlan', () => {
 
 describe('no plans', () => {
   const { template } = synth();
-  it('creates no usage plan, no API key, no apiKeyRequired, no consumer route and no DUALGATE_PLANS', () => {
+  it('creates no usage plan, no API key, no apiKeyRequired and no DUALGATE_PLANS (the consumer routes serve entitlements)', () => {
     template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
     for (const method of methods(template)) expect(method.ApiKeyRequired).toBeUndefined();
-    expect(all(template).some((resource) => resource.PathPart === 'consumers')).toBe(false);
+    expect(all(template).some((resource) => resource.PathPart === 'consumers')).toBe(true);
     expect(JSON.stringify(template.findResources('AWS::Lambda::Function'))).not.toContain('DUALGATE_PLANS');
     expect(JSON.stringify(template.findResources('AWS::ApiGateway::RestApi'))).not.toContain('ApiKeySourceType');
     template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 7);

@@ -46,15 +46,15 @@ describe('DualAuthApi with the app’s own routes', () => {
 
   it('puts the app’s methods behind the authorizer, leaves the open route open, and adds the key API at /keys', () => {
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0];
-    // The app's 4, the key API's 6 and the GitHub leak endpoint.
-    expect(methods).toHaveLength(4 + 6 + 1);
+    // The app's 4, the key API's 6, the consumer routes' 3 and the GitHub leak endpoint.
+    expect(methods).toHaveLength(4 + 6 + 3 + 1);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
     expect(open).toHaveLength(2);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) {
       expect(method.AuthorizationType).toBe('CUSTOM');
       expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     }
-    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['ANY', 'DELETE', 'GET', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST', 'POST']);
+    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['ANY', 'DELETE', 'DELETE', 'GET', 'GET', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST', 'POST', 'PUT']);
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'ANY', Integration: Match.objectLike({ Type: 'HTTP_PROXY', Uri: 'https://files.example.com/{proxy}' }) });
   });
@@ -75,6 +75,9 @@ describe('DualAuthApi with the app’s own routes', () => {
       'PATCH /keys/{id} keys:write,keys:read',
       'POST /keys/{id}/rotate keys:write,keys:read',
       'DELETE /keys/{id} keys:write',
+      'GET /consumers/{sub} keys:read',
+      'PUT /consumers/{sub} keys:write',
+      'DELETE /consumers/{sub} keys:write',
       'GET /orders read:orders',
       'POST /orders write:orders',
       'ANY /files/{proxy+} files:rw',
@@ -232,7 +235,7 @@ describe('the route table at synth', () => {
     const issuers = [{ issuer: 'https://login.example.com', audience: 'api' }];
     const gate = new DualAuthApi(stack, 'Gate', { issuers, routes: generatedRouteTable(300, 100).map((route) => ({ ...route, handler })) });
     const shipped = shippedConfig(app, stack, gate, 'authorizerFunction');
-    expect(shipped.routeTable.routes).toHaveLength(306);
+    expect(shipped.routeTable.routes).toHaveLength(300 + 6 + 3);
     expect(shipped.catalog).toHaveLength(100 + 3);
     const environment = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     for (const fn of Object.values(environment)) {

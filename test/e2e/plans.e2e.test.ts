@@ -8,6 +8,9 @@ import { startDevServer, type DevServer } from '../../lib/local/dev-server';
 import { DEFAULT_LOCAL_AUDIENCE } from '../../lib/local/local-config';
 import { demoAssembly } from '../support/prepared';
 
+/** The entitlement fields of a consumer with none (the demo has no portal.defaultScopes). */
+const NO_ENTITLEMENTS = { scopes: [], defaultScopes: [], entitledScopes: [] };
+
 const TTLS = { authorizer: 1, key: 1 };
 /** The documented bound on a plan change: authorizer cache + key (and consumer) cache, plus a margin. */
 const PLAN_CHANGE_BOUND_MS = (TTLS.authorizer + TTLS.key) * 1000 + 400;
@@ -69,7 +72,7 @@ describe('plans end to end (local mode, usage plans emulated)', () => {
   });
 
   it('throttles a burst over the plan rate with 429 Too Many Requests after the burst, and leaves another consumer alone', async () => {
-    expect((await setPlan('alice', 'tiny')).body).toEqual({ sub: 'alice', plan: 'tiny', assigned: true });
+    expect((await setPlan('alice', 'tiny')).body).toEqual({ sub: 'alice', plan: 'tiny', assigned: true, ...NO_ENTITLEMENTS });
     const alice = await token('alice', ['keys:read', 'keys:write']);
     const bob = await token('bob', ['keys:read']);
     const statuses: number[] = [];
@@ -125,7 +128,7 @@ describe('plans end to end (local mode, usage plans emulated)', () => {
     // And back: cleared, dave shares the default plan's bucket again within the bound, and his key is deleted.
     const keyIds = () => server.apis[0]!.usagePlans?.emulator.apiKeys().map((key) => key.id) ?? [];
     const before = keyIds();
-    expect((await call('/consumers/dave', admin, { method: 'DELETE' })).body).toEqual({ sub: 'dave', plan: 'free', assigned: false });
+    expect((await call('/consumers/dave', admin, { method: 'DELETE' })).body).toEqual({ sub: 'dave', plan: 'free', assigned: false, ...NO_ENTITLEMENTS });
     expect(keyIds()).toHaveLength(before.length - 1);
     await sleep(PLAN_CHANGE_BOUND_MS);
     for (let index = 0; index < 6; index++) expect((await call('/me', dave)).status).toBe(200);

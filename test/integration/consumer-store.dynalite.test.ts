@@ -17,6 +17,9 @@ import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { captureLogger } from '../support/logs';
 
+/** The entitlement fields of a consumer with none (no portal.defaultScopes, none assigned). */
+const NO_ENTITLEMENTS = { scopes: [], defaultScopes: [], entitledScopes: [] };
+
 const SHARED = 'dualgate-shared-test-usage-key';
 
 describe('consumer records on dynalite', () => {
@@ -176,8 +179,8 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     // Both saw no record and made a key: the race happened.
     expect(created).toHaveLength(2);
     expect(answers).toEqual([
-      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true } },
-      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true } },
+      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } },
+      { status: 200, json: { sub: 'auth0|race', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } },
     ]);
     const record = await store.getConsumerConsistent('auth0|race');
     expect(fresh(before)).toEqual([{ id: record?.apiKeyId, tags: { 'dualgate:owner': LOCAL_USAGE_KEY_OWNER }, usagePlanId: 'local-pro' }]);
@@ -230,7 +233,7 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     const after = await store.getConsumerConsistent('mover');
     expect(after).toMatchObject({ plan: 'free', keyPlan: 'free' });
     expect(planOf(after?.apiKeyId)).toBe('local-free');
-    expect(await request(handler, 'PUT', 'mover', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'mover', plan: 'pro', assigned: true } });
+    expect(await request(handler, 'PUT', 'mover', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'mover', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(planOf(after?.apiKeyId)).toBe('local-pro');
     expect(plans.emulator.admit(after?.apiKeyValue)).toBe('ok');
   });
@@ -243,7 +246,7 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     await store.putConsumer({ ...settled, plan: 'pro', updatedAt: '2026-01-01T00:00:00.000Z' }, settled);
     await gateway.removeFromPlan('local-free', settled.apiKeyId);
     await gateway.addToPlan('local-pro', settled.apiKeyId);
-    expect(await request(handler, 'PUT', 'halfway', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'halfway', plan: 'pro', assigned: true } });
+    expect(await request(handler, 'PUT', 'halfway', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'halfway', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(await store.getConsumerConsistent('halfway')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
     expect(consumerKeys().find((key) => key.id === settled.apiKeyId)?.usagePlanId).toBe('local-pro');
   });
@@ -254,12 +257,12 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     expect((await request(handler, 'PUT', 'leaver', { plan: 'pro' })).status).toBe(200);
     const { apiKeyValue } = (await store.getConsumerConsistent('leaver')) as ConsumerRecord;
     expect(fresh(before)).toHaveLength(1);
-    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false } });
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
     expect(fresh(before)).toEqual([]);
     expect(await store.getConsumerConsistent('leaver')).toBeUndefined();
     expect(plans.emulator.admit(apiKeyValue)).toBe('forbidden');
     const identifiers = new UsageIdentifiers({ lookup: store, sharedUsageKey: SHARED, cacheTtlSeconds: 0, staleIfErrorSeconds: 0, maxCacheEntries: 10 });
     expect(await identifiers.identifierFor('leaver')).toBe(SHARED);
-    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false } });
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
   });
 });

@@ -12,6 +12,9 @@ import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { captureLogger } from '../support/logs';
 
+/** The entitlement fields of a consumer with none assigned: the defaults only. */
+const NO_ENTITLEMENTS = { scopes: [], defaultScopes: ['read:users'], entitledScopes: ['read:users'] };
+
 const TOKENS: Record<string, { sub: string; scopes: string }> = {
   'admin-token': { sub: 'ops', scopes: 'keys:admin keys:read keys:write' },
   'dev-token': { sub: 'dev', scopes: 'keys:read keys:write' },
@@ -31,6 +34,7 @@ beforeAll(async () => {
     keyPrefix: 'dg',
     adminScope: 'keys:admin',
     logger: captureLogger().logger,
+    entitlements: { store: new DynamoConsumerStore(dynamo.client, tableName), defaultScopes: ['read:users'] },
     consumers: {
       store: new DynamoConsumerStore(dynamo.client, tableName),
       usagePlans: new AwsUsagePlanGateway(createApiGatewayClient({ endpoint: plans.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })),
@@ -70,10 +74,24 @@ async function run(argv: string[], token = 'admin-token') {
 describe('dualgate consumers', () => {
   it('set-plan, get and clear-plan round-trip a consumer whose sub needs URL encoding', async () => {
     const set = await run(['consumers', 'set-plan', 'auth0|alice', 'pro']);
-    expect(set).toMatchObject({ code: 0, stdout: 'auth0|alice: plan pro\n' });
+    expect(set).toMatchObject({ code: 0, stdout: 'auth0|alice: plan pro\n  entitled to: read:users (assigned: none; everyone: read:users)\n' });
     const got = await run(['--json', 'consumers', 'get', 'auth0|alice']);
-    expect(JSON.parse(got.stdout)).toEqual({ sub: 'auth0|alice', plan: 'pro', assigned: true, usage: { date: new Date().toISOString().slice(0, 10), used: 0, remaining: 1000 } });
-    expect((await run(['consumers', 'clear-plan', 'auth0|alice'])).stdout).toBe('auth0|alice: default plan free (shared)\n');
+    expect(JSON.parse(got.stdout)).toEqual({ sub: 'auth0|alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS, usage: { date: new Date().toISOString().slice(0, 10), used: 0, remaining: 1000 } });
+    expect((await run(['consumers', 'clear-plan', 'auth0|alice'])).stdout).toBe('auth0|alice: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
+  });
+
+  it('set-scopes replaces the entitlements (none given clears them) and leaves the plan alone', async () => {
+    const set = await run(['consumers', 'set-scopes', 'carol', 'write:users', 'read:users']);
+    expect(set).toMatchObject({ code: 0, stdout: 'carol: default plan free (shared)\n  entitled to: read:users write:users (assigned: read:users write:users; everyone: read:users)\n' });
+    const got = JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout) as Record<string, unknown>;
+    expect(got).toMatchObject({ scopes: ['read:users', 'write:users'], entitledScopes: ['read:users', 'write:users'] });
+    expect((await run(['consumers', 'set-scopes', 'carol'])).stdout).toBe('carol: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
+    const unknown = await run(['consumers', 'set-scopes', 'carol', 'nope:nope']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown scope\(s\): nope:nope/);
+    const admin = await run(['consumers', 'set-scopes', 'carol', 'keys:admin']);
+    expect(admin.stderr).toMatch(/keys:admin cannot be an entitlement/);
+    expect((await run(['consumers', 'set-scopes', 'dev', 'read:users'], 'dev-token')).stderr).toMatch(/keys:admin/);
   });
 
   it('fails with the API message and a non-zero exit for an unknown plan and for a non-admin', async () => {

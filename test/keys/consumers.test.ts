@@ -26,6 +26,9 @@ import type { ConsumerRecord } from '../../lambdas/shared/plans';
 import { emfMetrics } from '../support/emf';
 import { admin, alice, type TestCaller } from './harness';
 
+/** The entitlement fields of a consumer with none (no portal.defaultScopes, none assigned). */
+const NO_ENTITLEMENTS = { scopes: [], defaultScopes: [], entitledScopes: [] };
+
 const apigw = mockClient(APIGatewayClient);
 const OWNER = 'PlanStack-c8a1b2c3';
 const PLANS = { usagePlanNames: { free: 'stack-free', pro: 'stack-pro' }, defaultPlan: 'free', sharedUsageKey: 'dualgate-shared-0000000000000000', usageKeyOwner: OWNER };
@@ -95,7 +98,7 @@ beforeEach(() => {
 describe('PUT /consumers/{sub}', () => {
   it('creates an enabled API key with a random value, adds it to the plan usage plan, records it and audits', async () => {
     const response = await call('PUT', 'alice', admin, { plan: 'pro' });
-    expect(response).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(response).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     const created = apigw.commandCalls(CreateApiKeyCommand)[0]?.args[0].input;
     // Tagged in the same call: IAM lets the key API create and delete only keys with this API's owner tag.
     expect(created).toMatchObject({ enabled: true, tags: { 'dualgate:owner': OWNER } });
@@ -113,7 +116,7 @@ describe('PUT /consumers/{sub}', () => {
   it('moves an existing key from one usage plan to the other, keeping the key (and so its count)', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.resetHistory();
-    expect((await call('PUT', 'alice', admin, { plan: 'free' })).json).toEqual({ sub: 'alice', plan: 'free', assigned: true });
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).json).toEqual({ sub: 'alice', plan: 'free', assigned: true, ...NO_ENTITLEMENTS });
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
     expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-free', keyId: 'k-1' })).toHaveLength(1);
@@ -157,7 +160,7 @@ describe('PUT /consumers/{sub}', () => {
       await put(next, expected);
       throw new KeyStoreUnavailableError('timed out after the write');
     };
-    expect(await call('PUT', 'bob', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'bob', plan: 'pro', assigned: true } });
+    expect(await call('PUT', 'bob', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'bob', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
     expect(store.records.get('bob')?.apiKeyId).toBe('k-1');
   });
@@ -185,7 +188,7 @@ describe('PUT /consumers/{sub}', () => {
       }
       await put(next, expected);
     };
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
     expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-1' })).toHaveLength(1);
     // The winner's key moved to pro: one key for alice, and the record names it.
@@ -244,7 +247,7 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
     expect(planOfKey.get('k-1')).toBe(USAGE_PLAN_IDS[store.records.get('alice')?.keyPlan as string]);
     store.putConsumer = put;
-    expect(await call('PUT', 'alice', admin, { plan: 'free' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: true } });
+    expect(await call('PUT', 'alice', admin, { plan: 'free' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: true, ...NO_ENTITLEMENTS } });
     expect(store.records.get('alice')).toMatchObject({ plan: 'free', keyPlan: 'free' });
     expect(planOfKey.get('k-1')).toBe('up-free');
   });
@@ -282,7 +285,7 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
     store.putConsumer = put;
     failAddTo.clear();
     apigw.resetHistory();
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(planOfKey.get('k-1')).toBe('up-pro');
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
@@ -310,7 +313,7 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
   it('costs one read and no API Gateway call when the record is settled in the plan asked for', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.resetHistory();
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(apigw.calls()).toHaveLength(0);
   });
 
@@ -328,10 +331,10 @@ describe('GET and DELETE /consumers/{sub}', () => {
   it("shows a consumer its own plan and today's usage from GetUsage, and 403 to other non-admins", async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.on(GetUsageCommand).resolves({ items: { 'k-1': [[42, 958]] } });
-    expect(await call('GET', 'alice', alice)).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, usage: { date: '2026-06-01', used: 42, remaining: 958 } } });
+    expect(await call('GET', 'alice', alice)).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS, usage: { date: '2026-06-01', used: 42, remaining: 958 } } });
     expect(apigw.commandCalls(GetUsageCommand, { usagePlanId: 'up-pro', keyId: 'k-1', startDate: '2026-06-01', endDate: '2026-06-01' })).toHaveLength(1);
     expect((await call('GET', 'bob', alice)).status).toBe(403);
-    expect(await call('GET', 'bob', admin)).toEqual({ status: 200, json: { sub: 'bob', plan: 'free', assigned: false, usage: null } });
+    expect(await call('GET', 'bob', admin)).toEqual({ status: 200, json: { sub: 'bob', plan: 'free', assigned: false, ...NO_ENTITLEMENTS, usage: null } });
   });
 
   it('clears back to the default: the record loses its plan, the key leaves its usage plan and is deleted, then the record goes', async () => {
@@ -355,7 +358,7 @@ describe('GET and DELETE /consumers/{sub}', () => {
       return {};
     });
     expect(await call('DELETE', 'alice', alice)).toMatchObject({ status: 403 });
-    expect(await call('DELETE', 'alice', admin)).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: false } });
+    expect(await call('DELETE', 'alice', admin)).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
     expect(steps).toEqual(['put record (plan none)', 'remove k-1 from up-pro', 'delete key k-1', 'delete record']);
     expect(store.records.has('alice')).toBe(false);
     const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['action'] === 'consumer.clear-plan');
@@ -363,7 +366,7 @@ describe('GET and DELETE /consumers/{sub}', () => {
   });
 
   it('is idempotent: a consumer without a record answers 200 with nothing deleted and nothing audited', async () => {
-    expect(await call('DELETE', 'nobody', admin)).toEqual({ status: 200, json: { sub: 'nobody', plan: 'free', assigned: false } });
+    expect(await call('DELETE', 'nobody', admin)).toEqual({ status: 200, json: { sub: 'nobody', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
     expect(logLines.some((line) => line.includes('"action":"consumer.clear-plan"'))).toBe(false);
   });
@@ -374,7 +377,7 @@ describe('GET and DELETE /consumers/{sub}', () => {
     expect((await call('DELETE', 'alice', admin)).status).toBe(503);
     // The record has no plan: the authorizer hands out the shared key, never the half-deleted one.
     expect(store.records.get('alice')?.plan).toBeUndefined();
-    expect((await call('GET', 'alice', admin)).json).toEqual({ sub: 'alice', plan: 'free', assigned: false, usage: null });
+    expect((await call('GET', 'alice', admin)).json).toEqual({ sub: 'alice', plan: 'free', assigned: false, ...NO_ENTITLEMENTS, usage: null });
     // Gone already by the time of the retry: NotFoundException is fine.
     apigw.on(DeleteApiKeyCommand).rejects(new NotFoundException({ message: 'Invalid API Key identifier specified', $metadata: {} }));
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
@@ -384,7 +387,7 @@ describe('GET and DELETE /consumers/{sub}', () => {
   it('a PUT finishes a clearing stopped half-way (or one made by a dualgate that kept keys) and starts with a new key', async () => {
     store.records.set('alice', { sub: 'alice', keyPlan: 'pro', apiKeyId: 'k-old', apiKeyValue: 'old-value-000000000000000', updatedAt: 't0', updatedBy: 'admin' });
     apigw.on(CreateApiKeyCommand).resolves({ id: 'k-new' });
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
     expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-old' })).toHaveLength(1);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-old' })).toHaveLength(0);
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', apiKeyId: 'k-new' });
@@ -423,12 +426,12 @@ describe('metric lines of the consumer routes', () => {
       return [metrics[0]?.dimensionSets[0]?.['operation'], value('KeyApiRequests'), value('KeyApiClientErrors')];
     });
     expect(summary).toEqual([
-      ['consumer.set-plan', 1, 0],
+      ['consumer.set', 1, 0],
       ['consumer.get', 1, 0],
       ['consumer.clear-plan', 1, 0],
-      ['consumer.set-plan', 1, 1],
+      ['consumer.set', 1, 1],
     ]);
-    expect(Object.values(CONSUMER_OPERATION_NAMES).sort()).toEqual(['consumer.clear-plan', 'consumer.get', 'consumer.set-plan']);
+    expect(Object.values(CONSUMER_OPERATION_NAMES).sort()).toEqual(['consumer.clear-plan', 'consumer.get', 'consumer.set']);
     expect(lines.join('\n')).not.toContain('auth0|alice');
   });
 });

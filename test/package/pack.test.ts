@@ -70,7 +70,7 @@ afterAll(() => {
 describe('the npm package, installed into the example app', () => {
   it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/scan.mjs', 'bin/dualgate-cli.mjs', 'README.md', 'SECURITY.md', 'docs/api/dualgate.md', 'docs/local-development.md']),
+      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/lambdas/portal/index.mjs', 'dist/lambdas/portal/portal.js', 'dist/lambdas/portal/portal.css', 'dist/lambdas/portal/index.html', 'dist/scan.mjs', 'bin/dualgate-cli.mjs', 'README.md', 'SECURITY.md', 'docs/api/dualgate.md', 'docs/local-development.md', 'docs/portal.md']),
     );
     // The authorizer's AWS SDK is a chunk loaded on first use: every chunk its files import ships beside them.
     const shippedChunks = files.filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file)).map((file) => file.replace('dist/lambdas/authorizer/', ''));
@@ -88,13 +88,13 @@ describe('the npm package, installed into the example app', () => {
   it('puts the app’s methods behind the authorizer, leaves the open route open, and adds no demo routes', () => {
     const [authorizerId] = resources('AWS::ApiGateway::Authorizer').map(([id]) => id);
     const methods = resources('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
-    // The app's 7, the key API's 6 and the GitHub leak endpoint.
-    expect(methods).toHaveLength(7 + 6 + 1);
+    // The app's 7, the key API's 6, the consumer routes' 3, the portal's 2 (open) and the GitHub leak endpoint (open).
+    expect(methods).toHaveLength(7 + 6 + 3 + 2 + 1);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
-    expect(open).toHaveLength(2);
+    expect(open).toHaveLength(4);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
-    expect(parts.sort()).toEqual(['files', 'github', 'keys', 'leaks', 'orders', 'reports', 'rotate', 'slow', 'status', '{id}', '{orderId}', '{proxy+}', '{proxy+}'].sort());
+    expect(parts.sort()).toEqual(['consumers', 'files', 'github', 'keys', 'leaks', 'orders', 'portal', 'reports', 'rotate', 'slow', 'status', '{asset}', '{id}', '{orderId}', '{proxy+}', '{proxy+}', '{sub}'].sort());
   });
 
   it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {
@@ -180,6 +180,7 @@ describe('the npm package, installed into the example app', () => {
     const outdir = join(work, 'linked.out');
     run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: outdir, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
     const linked = JSON.parse(readFileSync(join(outdir, 'OrdersApp.template.json'), 'utf8')) as typeof template;
-    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(14);
-  });
+    expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(19);
+    // A whole CDK synth in a child process: ~10 s idle, past 30 s on this shared 2-core machine under load.
+  }, 120_000);
 });

@@ -165,16 +165,17 @@ function consumerApp(name: string, source: string, install: ConsumerInstall): st
 }
 
 /**
+/**
  * A copy of an example app (examples/orders-app by default, or examples/existing-api) wired to this repository as
- * `npm install ../dualgate` would wire it (dualgate, aws-cdk-lib and constructs linked), and its synthesized assembly.
- * The app's TypeScript runs through tsx.
+ * `npm install ../dualgate` would wire it (dualgate, aws-cdk-lib and constructs linked), or (`packed`) with dualgate
+ * installed from the packed tarball, and its synthesized assembly. The app's TypeScript runs through tsx.
  */
-export function exampleApp(example: 'orders-app' | 'existing-api' = 'orders-app'): { appDir: string; assemblyDir: string; synthCommand: string } {
+export function exampleApp(example: 'orders-app' | 'existing-api' = 'orders-app', install: ConsumerInstall = 'linked'): { appDir: string; assemblyDir: string; synthCommand: string } {
   ensurePackageBuilt();
-  const sources = [...PACKAGE_SOURCES, `examples/${example}`];
-  const appDir = consumerApp(example, `examples/${example}`, 'linked');
+  const sources = [...(install === 'linked' ? PACKAGE_SOURCES : PACKED_SOURCES), `examples/${example}`];
+  const appDir = consumerApp(example, `examples/${example}`, install);
   const synthCommand = `node --import ${TSX_LOADER} bin/app.ts`;
-  const assemblyDir = cachedAssembly(`${example}-assembly`, sources, (outdir) =>
+  const assemblyDir = cachedAssembly(install === 'linked' ? `${example}-assembly` : `${example}-packed-assembly`, sources, (outdir) =>
     run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }) }),
   );
   return { appDir, assemblyDir, synthCommand };

@@ -1,6 +1,7 @@
 /**
  * The orders team's API: its own table and Lambdas, its own routes and scopes, behind dualgate's authorizer.
- * Keys and tokens carry `read:orders`, `write:orders` and `files:rw`; the key API is at /keys.
+ * Keys and tokens carry `read:orders`, `write:orders` and `files:rw`; the key API is at /keys, the developer portal
+ * at /portal/ (consumers may grant themselves read:orders).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -67,6 +68,8 @@ export class OrdersStack extends Stack {
 
     this.gate = new DualAuthApi(this, 'Gate', {
       keyPrefix: 'ord',
+      // The developer portal at /portal/: every signed-in consumer may put read:orders on its own keys.
+      portal: { defaultScopes: ['read:orders'] },
       routes: [
         { method: 'GET', path: '/orders', scopes: ['read:orders'], handler: reader },
         { method: 'GET', path: '/orders/{orderId}', scopes: ['read:orders'], handler: reader },
