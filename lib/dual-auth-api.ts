@@ -193,6 +193,13 @@ export interface PortalOidcOptions {
   readonly clientId: string;
   /** What the portal asks for. Default: `openid` and the key API's scopes (`keys:read`, `keys:write`) with the issuer's `scopePrefix`. */
   readonly scopes?: readonly string[];
+  /**
+   * The issuer's authorization endpoint (https). Give it with `tokenEndpoint`, or neither: the portal function then
+   * finds both by OIDC discovery at cold start and answers 503 with an error page while discovery fails.
+   */
+  readonly authorizationEndpoint?: string;
+  /** The issuer's token endpoint (https); its origin is the one the page's CSP lets it fetch beside its own. */
+  readonly tokenEndpoint?: string;
 }
 
 /** The self-serve developer portal and the entitlements it grants within (docs/portal.md). */
@@ -202,8 +209,8 @@ export interface PortalOptions {
   /** Serve the page at `GET /portal/` (default `true`); `false` keeps entitlements without the page. */
   readonly page?: boolean;
   /**
-   * Sign in against this OIDC issuer instead of the stack's Cognito user pool: one of `issuers`, found by discovery,
-   * with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
+   * Sign in against this OIDC issuer instead of the stack's Cognito user pool: one of `issuers`, its endpoints given
+   * or found by discovery when the portal function starts, with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
    * API's scopes, with the issuer's `scopePrefix`.
    */
   readonly oidc?: PortalOidcOptions;
@@ -390,6 +397,7 @@ export class DualAuthApi extends Construct {
         issuer: portal.oidc.issuer,
         clientId: portal.oidc.clientId,
         scopes: portal.oidc.scopes ? [...portal.oidc.scopes] : ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${prefix}${scope}`)],
+        ...(portal.oidc.authorizationEndpoint ? { authorizationEndpoint: portal.oidc.authorizationEndpoint, tokenEndpoint: portal.oidc.tokenEndpoint } : {}),
         ...(prefix ? { scopePrefix: prefix } : {}),
       };
     } else if (portal?.page && !config.cognito) {
@@ -1046,7 +1054,7 @@ interface PortalSignIn {
 }
 
 /** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
-function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } | undefined {
+function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } | undefined {
   if (input === undefined) return undefined;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new DualgateConfigError('portal must be { defaultScopes, page, oidc, callbackUrls }');
   const options = input as Record<string, unknown>;
@@ -1058,16 +1066,28 @@ function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean
   if (bad.length > 0) throw new DualgateConfigError(`portal.defaultScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
   const page = options['page'] ?? true;
   if (typeof page !== 'boolean') throw new DualgateConfigError('portal.page must be true or false');
-  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
+  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
   const oidc = options['oidc'];
   if (oidc !== undefined) {
     const value = oidc as Record<string, unknown> | null;
     if (value === null || typeof value !== 'object' || typeof value['issuer'] !== 'string' || typeof value['clientId'] !== 'string' || value['clientId'].length === 0) {
-      throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes? }');
+      throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes?, authorizationEndpoint?, tokenEndpoint? }');
     }
     const scopes = value['scopes'];
     if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))) throw new DualgateConfigError('portal.oidc.scopes must be a list of scope names');
-    result.oidc = { issuer: value['issuer'], clientId: value['clientId'], ...(scopes ? { scopes: scopes as string[] } : {}) };
+    const unknownOidc = Object.keys(value).filter((field) => !['issuer', 'clientId', 'scopes', 'authorizationEndpoint', 'tokenEndpoint'].includes(field));
+    if (unknownOidc.length > 0) throw new DualgateConfigError(`portal.oidc: unknown field(s) ${unknownOidc.join(', ')} (it takes issuer, clientId, scopes, authorizationEndpoint, tokenEndpoint)`);
+    const { authorizationEndpoint, tokenEndpoint } = value;
+    if ((authorizationEndpoint === undefined) !== (tokenEndpoint === undefined)) throw new DualgateConfigError('portal.oidc: give authorizationEndpoint and tokenEndpoint together, or neither (discovery)');
+    for (const [field, url] of [['authorizationEndpoint', authorizationEndpoint], ['tokenEndpoint', tokenEndpoint]] as const) {
+      if (url !== undefined && (typeof url !== 'string' || !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(url))) throw new DualgateConfigError(`portal.oidc.${field} must be an https URL`);
+    }
+    result.oidc = {
+      issuer: value['issuer'],
+      clientId: value['clientId'],
+      ...(scopes ? { scopes: scopes as string[] } : {}),
+      ...(typeof authorizationEndpoint === 'string' && typeof tokenEndpoint === 'string' ? { authorizationEndpoint, tokenEndpoint } : {}),
+    };
   }
   const callbackUrls = options['callbackUrls'];
   if (callbackUrls !== undefined) {

@@ -281,6 +281,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const localPortal: PortalConfig = {
         issuer: issuer.url,
         clientId: LOCAL_PORTAL_CLIENT_ID,
+        // Given, so the portal function needs no discovery (and the CSP names the issuer's origin for /token).
+        authorizationEndpoint: `${issuer.url}/authorize`,
+        tokenEndpoint: `${issuer.url}/token`,
         scopes: ['openid', 'keys:read', 'keys:write'],
         keysPath,
         consumersPath: consumersBasePath(keysPath),

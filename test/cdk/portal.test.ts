@@ -106,6 +106,18 @@ describe('portal settings checked at synth', () => {
     expect(config['authorizationEndpoint']).toBeUndefined();
   });
 
+  it('passes portal.oidc endpoints through (both or neither, https) for an issuer whose token endpoint is on another origin', () => {
+    const issuers = [{ issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', clientIds: ['portal-spa'], scopePrefix: 'api/' }];
+    const oidc = { issuer: issuers[0]!.issuer, clientId: 'portal-spa', authorizationEndpoint: 'https://shop.auth.eu-west-1.amazoncognito.com/oauth2/authorize', tokenEndpoint: 'https://shop.auth.eu-west-1.amazoncognito.com/oauth2/token' };
+    const { stack } = build({ issuers, portal: { oidc } });
+    const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [PORTAL_CONFIG_VARIABLE]: Match.anyValue() } } } });
+    const config = JSON.parse(Object.values(fn)[0]?.Properties.Environment.Variables[PORTAL_CONFIG_VARIABLE] as string) as Record<string, unknown>;
+    expect(config).toMatchObject({ authorizationEndpoint: oidc.authorizationEndpoint, tokenEndpoint: oidc.tokenEndpoint });
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, tokenEndpoint: undefined } } })).toThrow(/authorizationEndpoint and tokenEndpoint together, or neither/);
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, tokenEndpoint: 'http://shop.example.com/token' } } })).toThrow(/portal\.oidc\.tokenEndpoint must be an https URL/);
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, endSession: 'x' } as never } })).toThrow(/portal\.oidc: unknown field\(s\) endSession/);
+  });
+
   it('keeps entitlements without the page when page is false: no portal function, no portal client, no /portal route', () => {
     const { template, gate } = synth({ portal: { defaultScopes: ['read:orders'], page: false } });
     expect(gate.portalFunction).toBeUndefined();

@@ -202,23 +202,14 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 
 // ---------- sign-in ----------
 
-async function endpoints(): Promise<{ authorization: string; token: string }> {
+/** The issuer's endpoints: always in config.json (given, or found by the portal function's discovery at cold start). */
+function endpoints(): { authorization: string; token: string } {
   if (config.authorizationEndpoint && config.tokenEndpoint) return { authorization: config.authorizationEndpoint, token: config.tokenEndpoint };
-  let response: Response;
-  try {
-    response = await fetch(`${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { credentials: 'omit' });
-  } catch {
-    throw new Error(`Could not reach the sign-in service at ${config.issuer}.`);
-  }
-  const discovery = (await readJson(response)) as { issuer?: unknown; authorization_endpoint?: unknown; token_endpoint?: unknown } | undefined;
-  if (!response.ok || discovery?.issuer !== config.issuer || typeof discovery.authorization_endpoint !== 'string' || typeof discovery.token_endpoint !== 'string') {
-    throw new Error(`The sign-in service at ${config.issuer} did not describe itself (OIDC discovery failed).`);
-  }
-  return { authorization: discovery.authorization_endpoint, token: discovery.token_endpoint };
+  throw new Error(`The portal does not know the sign-in service's endpoints (${config.issuer}). Tell the API's operator.`);
 }
 
 async function signIn(): Promise<void> {
-  const { authorization } = await endpoints();
+  const { authorization } = endpoints();
   const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16) };
   sessionStorage.setItem(TRANSACTION_KEY, JSON.stringify(transaction));
   const url = new URL(authorization);
@@ -245,7 +236,7 @@ async function completeSignIn(params: URLSearchParams): Promise<void> {
   if (error) throw new Error(`Sign-in failed: ${params.get('error_description') ?? error}`);
   const transaction = stored ? (JSON.parse(stored) as SignInTransaction) : undefined;
   if (!transaction || params.get('state') !== transaction.state) throw new Error('Sign-in failed: the answer does not match a sign-in started here. Sign in again.');
-  const { token } = await endpoints();
+  const { token } = endpoints();
   let response: Response;
   try {
     response = await fetch(token, {
