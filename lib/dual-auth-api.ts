@@ -427,6 +427,8 @@ export class DualAuthApi extends Construct {
         accessTokenValidity: Duration.hours(1),
         preventUserExistenceErrors: true,
       });
+      // Client credentials only: no user sign-in flow (Cognito's default when the property is absent allows SRP).
+      (client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
       (client.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = Lazy.list({
         produce: () => adminClientScopes(this.routeConfig().catalog, config.adminScope).map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
       });
@@ -456,9 +458,16 @@ export class DualAuthApi extends Construct {
           supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
           accessTokenValidity: Duration.hours(1),
           idTokenValidity: Duration.hours(1),
+          // The page keeps no refresh token (tokens live in memory; a reload signs in again): Cognito's shortest.
+          refreshTokenValidity: Duration.hours(1),
           preventUserExistenceErrors: true,
         });
-        (portalClient.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
+        const portalCfn = portalClient.node.defaultChild as cognito.CfnUserPoolClient;
+        portalCfn.allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
+        // Sign-in only through the hosted UI. Without ExplicitAuthFlows, Cognito allows SRP and custom auth with this
+        // public client id (CDK omits the property for `authFlows: {}`): anyone with a password could call InitiateAuth
+        // directly and get tokens with aws.cognito.signin.user.admin, past the hosted UI and its scopes.
+        portalCfn.explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
         this.portalClient = portalClient;
         portalSignIn = {
           issuer: cognitoIssuer(stack.region, pool.userPoolId),

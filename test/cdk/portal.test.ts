@@ -52,6 +52,14 @@ describe('portal with the stack’s Cognito user pool', () => {
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: true, AllowedOAuthFlows: ['client_credentials'] });
   });
 
+  it('allows no user sign-in flow beside the hosted UI on either client (Cognito allows SRP and custom auth when ExplicitAuthFlows is absent)', () => {
+    const clients = Object.values(template.findResources('AWS::Cognito::UserPoolClient'));
+    expect(clients).toHaveLength(2);
+    for (const client of clients) expect(client.Properties.ExplicitAuthFlows).toEqual(['ALLOW_REFRESH_TOKEN_AUTH']);
+    // The page keeps no refresh token: the portal client's lives an hour, Cognito's minimum.
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, RefreshTokenValidity: 60, TokenValidityUnits: Match.objectLike({ RefreshToken: 'minutes' }) });
+  });
+
   it('serves GET /portal and GET /portal/{asset} as open routes from the portal function, and outputs the portal URL', () => {
     const resources = template.findResources('AWS::ApiGateway::Resource');
     const portalId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === 'portal')?.[0];
