@@ -63,13 +63,20 @@ const NO_ENTITLEMENTS: ReadonlySet<string> = new Set();
  * a JWT caller); returns which of `scopes` the key would hold only through its owner's entitlements. The caller's
  * entitlements are read only when its own scopes do not cover the request.
  */
-export async function grantScopes(context: OperationContext, request: Pick<KeyRequest, 'caller' | 'callerKey'>, scopes: readonly string[]): Promise<string[]> {
+export async function grantScopes(
+  context: OperationContext,
+  request: Pick<KeyRequest, 'caller' | 'callerKey'>,
+  scopes: readonly string[],
+  /** The key being changed or rotated, whose entitled scopes a JWT caller may carry over (decideEntitledGrant). */
+  current?: Pick<KeyRecord, 'entitledScopes'>,
+): Promise<string[]> {
   const { caller } = request;
   const needsEntitlements = caller.authMethod === 'jwt' && !isAdmin(caller, context.adminScope) && scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
   const entitled = needsEntitlements ? await context.entitlementsOf(caller.sub) : NO_ENTITLEMENTS;
   const decision = decideEntitledGrant(scopes, caller, context.catalog, context.adminScope, {
     entitled,
     ...(request.callerKey?.entitledScopes ? { callerKeyEntitled: request.callerKey.entitledScopes } : {}),
+    ...(current?.entitledScopes ? { carried: current.entitledScopes } : {}),
   });
   if (decision.ok) return decision.entitledScopes;
   if (decision.reason === 'unknown_scope') throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
