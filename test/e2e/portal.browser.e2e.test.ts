@@ -42,6 +42,8 @@ async function startDev(cwd: string, assemblyDir: string): Promise<Dev> {
     DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS: '1',
     DUALGATE_KEY_CACHE_TTL_SECONDS: '1',
     DUALGATE_LAST_USED_INTERVAL_SECONDS: '0',
+    // The local portal asks for the admin scope, and the local issuer grants it to `root` alone.
+    DUALGATE_LOCAL_PORTAL_ADMINS: 'root',
   };
   // The CLI the tarball installed (node_modules/.bin/dualgate), not this repository's.
   const child = spawn(process.execPath, [join(cwd, 'node_modules', 'dualgate', 'bin', 'dualgate-cli.mjs'), 'dev', '--assembly', assemblyDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -345,12 +347,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
   });
 
   it('shows an admin (a token with the admin scope) a consumer’s entitlements, and saves a change the key API audits', async () => {
-    // As an operator would configure it with portal.oidc.scopes at an IdP that grants keys:admin to admins only.
-    await page.route('**/portal/config.json', async (route) => {
-      const response = await route.fetch();
-      const config = (await response.json()) as { scopes: string[] };
-      await route.fulfill({ response, json: { ...config, scopes: [...config.scopes, 'keys:admin'] } });
-    });
+    // DUALGATE_LOCAL_PORTAL_ADMINS=root: as an IdP that grants keys:admin to admins only (portal.oidc.scopes on AWS).
     await signIn('root');
     expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(1);
     await page.getByRole('textbox', { name: 'Consumer', exact: true }).fill('ada');
@@ -364,7 +361,6 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await screenshot(page, 'admin');
     const violations = await axeViolations(page);
     expect(violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
-    await page.unroute('**/portal/config.json');
     // Signed in without the admin scope, the section is not there.
     await page.reload();
     await signIn('ada');
