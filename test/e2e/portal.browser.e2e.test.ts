@@ -367,4 +367,27 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(0);
     expect(consoleErrors).toEqual([]);
   });
+
+  it('checks state before anything: ignores an unsolicited error (never its description), keeps a sign-in in progress, and leaves nothing behind', async () => {
+    const lure = encodeURIComponent('Your account is locked: call +1 555 0100');
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=forged`);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.content()).not.toContain('account is locked');
+    expect(page.url()).toBe(dev.portalUrl);
+    // A sign-in in progress survives a forged answer; the matching one is told in the portal's own words.
+    const pending = `sessionStorage.setItem('dualgate.portal.signin', JSON.stringify({ verifier: 'v'.repeat(43), state: 'real', nonce: 'n', startedAtMs: Date.now() }))`;
+    await page.evaluate(pending);
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=forged`);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.evaluate(`sessionStorage.getItem('dualgate.portal.signin') !== null`)).toBe(true);
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=real`);
+    await poll(() => page.getByText('Sign-in failed: Sign-in was cancelled or refused.').count()).toBe(1);
+    expect(await page.content()).not.toContain('account is locked');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    // A sign-in abandoned at the issuer: the next visit without an answer clears it.
+    await page.evaluate(pending);
+    await page.goto(dev.portalUrl);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+  });
 });

@@ -57,7 +57,29 @@ interface SignInTransaction {
   verifier: string;
   state: string;
   nonce: string;
+  /** When the sign-in started (ms): an answer after TRANSACTION_TTL_MS is refused and the transaction dropped. */
+  startedAtMs: number;
 }
+
+/** How long a started sign-in may take at the issuer. */
+const TRANSACTION_TTL_MS = 10 * 60_000;
+
+/**
+ * The issuer's `error` codes (RFC 6749 §4.1.2.1, OIDC Core 3.1.2.6) in our own words: the page never shows the
+ * answer's `error_description`, which anyone can put in a link to the portal.
+ */
+const SIGN_IN_ERRORS: Readonly<Record<string, string>> = {
+  access_denied: 'Sign-in was cancelled or refused.',
+  login_required: 'Sign in again.',
+  interaction_required: 'Sign in again.',
+  consent_required: 'Sign in again, and allow the portal.',
+  invalid_scope: 'The sign-in service refused the permissions the portal asks for. Tell the API’s operator.',
+  unauthorized_client: 'The sign-in service does not accept this portal. Tell the API’s operator.',
+  invalid_request: 'The sign-in service refused the request. Tell the API’s operator.',
+  unsupported_response_type: 'The sign-in service refused the request. Tell the API’s operator.',
+  server_error: 'The sign-in service failed. Try again later.',
+  temporarily_unavailable: 'The sign-in service is unavailable. Try again later.',
+};
 
 const TRANSACTION_KEY = 'dualgate.portal.signin';
 const EXPIRY_CHOICES: readonly [string, number | null][] = [
@@ -210,7 +232,7 @@ function endpoints(): { authorization: string; token: string } {
 
 async function signIn(): Promise<void> {
   const { authorization } = endpoints();
-  const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16) };
+  const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16), startedAtMs: Date.now() };
   sessionStorage.setItem(TRANSACTION_KEY, JSON.stringify(transaction));
   const url = new URL(authorization);
   url.search = new URLSearchParams({
@@ -226,16 +248,39 @@ async function signIn(): Promise<void> {
   window.location.assign(url.href);
 }
 
-/** Back from the issuer: check state, redeem the code with the verifier, check the id token's iss, aud and nonce. */
+/** The sign-in started in this tab, if any (undefined for a missing, unreadable or expired one, which is dropped). */
+function pendingTransaction(): SignInTransaction | undefined {
+  let transaction: Partial<SignInTransaction> | undefined;
+  try {
+    transaction = JSON.parse(sessionStorage.getItem(TRANSACTION_KEY) ?? 'null') as Partial<SignInTransaction> | undefined;
+  } catch {
+    transaction = undefined;
+  }
+  const fresh = typeof transaction?.startedAtMs === 'number' && Date.now() - transaction.startedAtMs < TRANSACTION_TTL_MS;
+  if (!transaction || !fresh || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string' || typeof transaction.nonce !== 'string') {
+    sessionStorage.removeItem(TRANSACTION_KEY);
+    return undefined;
+  }
+  return transaction as SignInTransaction;
+}
+
+/**
+ * Back from the issuer: check state first, then the answer (an error in our own words), redeem the code with the
+ * verifier, check the id token's iss, aud and nonce. An answer whose state matches no sign-in started here was not
+ * asked for (a crafted link): an error is ignored, a code refused, and a sign-in still in progress is left alone.
+ */
 async function completeSignIn(params: URLSearchParams): Promise<void> {
-  const stored = sessionStorage.getItem(TRANSACTION_KEY);
-  sessionStorage.removeItem(TRANSACTION_KEY);
   // The code must not stay in the address bar or the history.
   window.history.replaceState(null, '', redirectUri);
+  const pending = pendingTransaction();
   const error = params.get('error');
-  if (error) throw new Error(`Sign-in failed: ${params.get('error_description') ?? error}`);
-  const transaction = stored ? (JSON.parse(stored) as SignInTransaction) : undefined;
-  if (!transaction || params.get('state') !== transaction.state) throw new Error('Sign-in failed: the answer does not match a sign-in started here. Sign in again.');
+  if (!pending || params.get('state') !== pending.state) {
+    if (error !== null) return;
+    throw new Error('Sign-in failed: the answer does not match a sign-in started here. Sign in again.');
+  }
+  sessionStorage.removeItem(TRANSACTION_KEY);
+  const transaction = pending;
+  if (error !== null) throw new Error(`Sign-in failed: ${SIGN_IN_ERRORS[error] ?? 'the sign-in service refused. Try again, or tell the API’s operator.'}`);
   const { token } = endpoints();
   let response: Response;
   try {
@@ -531,6 +576,9 @@ async function start(): Promise<void> {
   if (params.has('code') || params.has('error')) {
     await completeSignIn(params);
     await refresh();
+  } else {
+    // No answer from the issuer: a sign-in abandoned there leaves nothing behind (verifier, state, nonce).
+    sessionStorage.removeItem(TRANSACTION_KEY);
   }
 }
 
