@@ -114,6 +114,10 @@ export function auditChanges(before: KeyRecord, after: KeyRecord, changedFields:
   for (const [field, valueOf] of Object.entries(AUDITED_VALUES)) {
     if (changedFields.includes(field)) changes[field] = { before: valueOf(before), after: valueOf(after) };
   }
+  // Which scopes depend on entitlements changes with the scopes (or a grant through them): shown whenever it does.
+  const entitledBefore = AUDITED_VALUES.entitledScopes(before);
+  const entitledAfter = AUDITED_VALUES.entitledScopes(after);
+  if (!changes['entitledScopes'] && entitledBefore.join(' ') !== entitledAfter.join(' ')) changes['entitledScopes'] = { before: entitledBefore, after: entitledAfter };
   return changes;
 }
 
@@ -124,7 +128,8 @@ export function audit(
   action: AuditAction,
   record: KeyRecord,
   changedFields: readonly string[],
-  extra: { successorKeyId?: string; changes?: Record<string, FieldChange> } = {},
+  /** `entitledScopes`: on create and rotate, the new key's (which of its scopes it holds only through entitlements). */
+  extra: { successorKeyId?: string; entitledScopes?: string[]; changes?: Record<string, FieldChange> } = {},
 ): void {
   context.logger.info('audit', {
     action,

@@ -93,7 +93,7 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
       throw error;
     }
   }
-  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, changes: auditChanges(current, predecessor, ['expiresAt']) });
+  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, entitledScopes: [...(successor.entitledScopes ?? [])], changes: auditChanges(current, predecessor, ['expiresAt']) });
   return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });
 }
 

@@ -156,6 +156,26 @@ describe('granting with entitlements', () => {
   });
 });
 
+describe('audit lines of keys with entitled scopes', () => {
+  it('show the new key’s entitledScopes on create and rotate, and their before/after on a PATCH that changes them', async () => {
+    const env = await freshEnv();
+    await env.entitle('ada', ['write:users']);
+    const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'audited', scopes: ['keys:read'] } });
+    const line = (action: string, keyId: string) => logs.entries().filter((entry) => entry['action'] === action && entry['keyId'] === keyId).at(-1);
+    expect(line('create', key.json.id)).toMatchObject({ entitledScopes: [] });
+    const widened = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { scopes: ['keys:read', 'write:users'] } });
+    expect(widened.status).toBe(200);
+    expect(line('update', key.json.id)).toMatchObject({ changes: { scopes: { before: ['keys:read'], after: ['keys:read', 'write:users'] }, entitledScopes: { before: [], after: ['write:users'] } } });
+    const renamed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { name: 'audited-2' } });
+    expect(renamed.status).toBe(200);
+    expect(line('update', key.json.id)?.['changes']).toEqual({ name: { before: 'audited', after: 'audited-2' } });
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: portalUser, id: key.json.id, body: { gracePeriodSeconds: 0 } });
+    expect(line('rotate', key.json.id)).toMatchObject({ successorKeyId: rotated.json.id, entitledScopes: ['write:users'] });
+    const created = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'entitled', scopes: ['read:users', 'write:users'] } });
+    expect(line('create', created.json.id)).toMatchObject({ entitledScopes: ['read:users', 'write:users'] });
+  });
+});
+
 describe('the consumer routes', () => {
   it('PUT sets the entitlements (admin only, audited), GET shows them to the consumer, without plans', async () => {
     const env = await freshEnv();
