@@ -537,7 +537,7 @@ function adminSection(): HTMLElement {
   const edit = h(
     'form',
     { 'aria-label': `Consumer ${inspected.sub}`, class: 'panel' },
-    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it off this consumer\'s existing keys within the revocation bound.'),
+    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it, within the revocation bound, off the keys that hold it through this entitlement (those the consumer granted itself beyond its token); keys an admin granted it keep their scopes: narrow or revoke those by hand.'),
     h('div', { class: 'row' }, h('label', { for: 'entitlements' }, 'Entitled scopes'), h('input', { type: 'text', id: 'entitlements', name: 'entitlements', autocomplete: 'off', value: inspected.scopes.join(' ') })),
     config.plans
       ? h('div', { class: 'row' }, h('label', { for: 'plan' }, 'Plan'), h('input', { type: 'text', id: 'plan', name: 'plan', autocomplete: 'off', value: inspected.assigned && inspected.plan ? inspected.plan : '' }), h('span', { class: 'muted' }, inspected.usage ? `${inspected.usage.used} requests today` : 'default plan'))
