@@ -37,7 +37,7 @@ import {
 } from '../lambdas/shared/route-table';
 import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from './bundling';
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
-import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
+import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
@@ -567,7 +567,8 @@ export class DualAuthApi extends Construct {
         type: apigateway.ResponseType.of(spec.type),
         ...(spec.keepsAwsStatus ? {} : { statusCode: String(spec.statusCode) }),
         templates: { 'application/json': gatewayResponseTemplate(spec) },
-        responseHeaders: { 'Content-Type': "'application/json'" },
+        // nosniff, no framing, no script: API-wide, as gateway responses cannot differ by path (docs/portal.md).
+        responseHeaders: gatewayResponseHeaderValues(),
       };
       if (this.api instanceof apigateway.RestApiBase) this.api.addGatewayResponse(`Response${spec.type}`, responseProps);
       else new apigateway.GatewayResponse(this, `Response${spec.type}`, { restApi: this.api, ...responseProps });
@@ -610,7 +611,8 @@ export class DualAuthApi extends Construct {
       this.portalFunction = fn;
       // Open routes: the page itself holds nothing secret; it signs in in the browser and calls the key API.
       this.addRoute({ method: 'GET', path: PORTAL_PATH, authorized: false, handler: fn });
-      this.addRoute({ method: 'GET', path: `${PORTAL_PATH}/{asset}`, authorized: false, handler: fn });
+      // Greedy: any path under /portal reaches the function, whose 404 carries the portal's CSP and headers.
+      this.addRoute({ method: 'GET', path: `${PORTAL_PATH}/{asset+}`, authorized: false, handler: fn });
     }
     const leaks = leakDetectionOptions(props.leakDetection, management !== false);
     if (leaks) {

@@ -60,17 +60,30 @@ describe('portal with the stack’s Cognito user pool', () => {
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, RefreshTokenValidity: 60, TokenValidityUnits: Match.objectLike({ RefreshToken: 'minutes' }) });
   });
 
-  it('serves GET /portal and GET /portal/{asset} as open routes from the portal function, and outputs the portal URL', () => {
+  it('serves GET /portal and GET /portal/{asset+} as open routes from the portal function, and outputs the portal URL', () => {
     const resources = template.findResources('AWS::ApiGateway::Resource');
     const portalId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === 'portal')?.[0];
     expect(portalId).toBeDefined();
-    const assetId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === '{asset}' && resource.Properties.ParentId.Ref === portalId)?.[0];
+    const assetId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === '{asset+}' && resource.Properties.ParentId.Ref === portalId)?.[0];
     expect(assetId).toBeDefined();
     for (const resourceId of [portalId, assetId]) {
       template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', ResourceId: { Ref: resourceId }, AuthorizationType: 'NONE' });
     }
     expect(gate.portalFunction).toBeDefined();
     expect(Object.keys(template.findOutputs('*')).some((name) => name.includes('PortalUrl'))).toBe(true);
+  });
+
+  it('gives every gateway response (403, 404, 429, 5xx, for /portal as anywhere) nosniff, X-Frame-Options and a no-script CSP', () => {
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
+    expect(responses.map((response) => response.Properties.ResponseType)).toEqual(expect.arrayContaining(['DEFAULT_4XX', 'DEFAULT_5XX', 'ACCESS_DENIED', 'MISSING_AUTHENTICATION_TOKEN']));
+    for (const response of responses) {
+      expect(response.Properties.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+        'gatewayresponse.header.X-Frame-Options': "'DENY'",
+        // A quote inside a static value is backslash-escaped.
+        'gatewayresponse.header.Content-Security-Policy': "'default-src \\'none\\'; frame-ancestors \\'none\\''",
+      });
+    }
   });
 
   it('tells the page the Cognito endpoints, its client and the key API paths; the authorizer trusts the portal client', () => {

@@ -37,6 +37,9 @@ describe('the portal function', () => {
     expect(get('/portal')).toMatchObject({ statusCode: 302, headers: { location: 'portal/' } });
     expect(get('/portal/index.html', 'index.html').statusCode).toBe(404);
     expect(get('/portal/..', '..').statusCode).toBe(404);
+    // Deeper paths reach the function through the greedy route: its 404 carries the CSP and the other headers.
+    expect(get('/portal/a/b', 'a/b')).toMatchObject({ statusCode: 404, headers: { 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' } });
+    expect(get('/portal/a/b', 'a/b').headers?.['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(servePortal(site, { httpMethod: 'POST', path: '/portal/', pathParameters: null }).statusCode).toBe(405);
   });
 
