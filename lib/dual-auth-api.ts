@@ -37,7 +37,7 @@ import {
 } from '../lambdas/shared/route-table';
 import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from './bundling';
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
-import { GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
+import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
@@ -193,6 +193,13 @@ export interface PortalOidcOptions {
   readonly clientId: string;
   /** What the portal asks for. Default: `openid` and the key API's scopes (`keys:read`, `keys:write`) with the issuer's `scopePrefix`. */
   readonly scopes?: readonly string[];
+  /**
+   * The issuer's authorization endpoint (https). Give it with `tokenEndpoint`, or neither: the portal function then
+   * finds both by OIDC discovery at cold start and answers 503 with an error page while discovery fails.
+   */
+  readonly authorizationEndpoint?: string;
+  /** The issuer's token endpoint (https); its origin is the one the page's CSP lets it fetch beside its own. */
+  readonly tokenEndpoint?: string;
 }
 
 /** The self-serve developer portal and the entitlements it grants within (docs/portal.md). */
@@ -202,8 +209,8 @@ export interface PortalOptions {
   /** Serve the page at `GET /portal/` (default `true`); `false` keeps entitlements without the page. */
   readonly page?: boolean;
   /**
-   * Sign in against this OIDC issuer instead of the stack's Cognito user pool: one of `issuers`, found by discovery,
-   * with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
+   * Sign in against this OIDC issuer instead of the stack's Cognito user pool: one of `issuers`, its endpoints given
+   * or found by discovery when the portal function starts, with a public client (no secret) whose redirect URI is the portal URL. `scopes` default: `openid` and the key
    * API's scopes, with the issuer's `scopePrefix`.
    */
   readonly oidc?: PortalOidcOptions;
@@ -390,6 +397,7 @@ export class DualAuthApi extends Construct {
         issuer: portal.oidc.issuer,
         clientId: portal.oidc.clientId,
         scopes: portal.oidc.scopes ? [...portal.oidc.scopes] : ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${prefix}${scope}`)],
+        ...(portal.oidc.authorizationEndpoint ? { authorizationEndpoint: portal.oidc.authorizationEndpoint, tokenEndpoint: portal.oidc.tokenEndpoint } : {}),
         ...(prefix ? { scopePrefix: prefix } : {}),
       };
     } else if (portal?.page && !config.cognito) {
@@ -419,6 +427,8 @@ export class DualAuthApi extends Construct {
         accessTokenValidity: Duration.hours(1),
         preventUserExistenceErrors: true,
       });
+      // Client credentials only: no user sign-in flow (Cognito's default when the property is absent allows SRP).
+      (client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
       (client.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = Lazy.list({
         produce: () => adminClientScopes(this.routeConfig().catalog, config.adminScope).map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
       });
@@ -448,9 +458,16 @@ export class DualAuthApi extends Construct {
           supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
           accessTokenValidity: Duration.hours(1),
           idTokenValidity: Duration.hours(1),
+          // The page keeps no refresh token (tokens live in memory; a reload signs in again): Cognito's shortest.
+          refreshTokenValidity: Duration.hours(1),
           preventUserExistenceErrors: true,
         });
-        (portalClient.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
+        const portalCfn = portalClient.node.defaultChild as cognito.CfnUserPoolClient;
+        portalCfn.allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
+        // Sign-in only through the hosted UI. Without ExplicitAuthFlows, Cognito allows SRP and custom auth with this
+        // public client id (CDK omits the property for `authFlows: {}`): anyone with a password could call InitiateAuth
+        // directly and get tokens with aws.cognito.signin.user.admin, past the hosted UI and its scopes.
+        portalCfn.explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
         this.portalClient = portalClient;
         portalSignIn = {
           issuer: cognitoIssuer(stack.region, pool.userPoolId),
@@ -550,7 +567,8 @@ export class DualAuthApi extends Construct {
         type: apigateway.ResponseType.of(spec.type),
         ...(spec.keepsAwsStatus ? {} : { statusCode: String(spec.statusCode) }),
         templates: { 'application/json': gatewayResponseTemplate(spec) },
-        responseHeaders: { 'Content-Type': "'application/json'" },
+        // nosniff, no framing, no script: API-wide, as gateway responses cannot differ by path (docs/portal.md).
+        responseHeaders: gatewayResponseHeaderValues(),
       };
       if (this.api instanceof apigateway.RestApiBase) this.api.addGatewayResponse(`Response${spec.type}`, responseProps);
       else new apigateway.GatewayResponse(this, `Response${spec.type}`, { restApi: this.api, ...responseProps });
@@ -593,7 +611,8 @@ export class DualAuthApi extends Construct {
       this.portalFunction = fn;
       // Open routes: the page itself holds nothing secret; it signs in in the browser and calls the key API.
       this.addRoute({ method: 'GET', path: PORTAL_PATH, authorized: false, handler: fn });
-      this.addRoute({ method: 'GET', path: `${PORTAL_PATH}/{asset}`, authorized: false, handler: fn });
+      // Greedy: any path under /portal reaches the function, whose 404 carries the portal's CSP and headers.
+      this.addRoute({ method: 'GET', path: `${PORTAL_PATH}/{asset+}`, authorized: false, handler: fn });
     }
     const leaks = leakDetectionOptions(props.leakDetection, management !== false);
     if (leaks) {
@@ -1046,7 +1065,7 @@ interface PortalSignIn {
 }
 
 /** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
-function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } | undefined {
+function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } | undefined {
   if (input === undefined) return undefined;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new DualgateConfigError('portal must be { defaultScopes, page, oidc, callbackUrls }');
   const options = input as Record<string, unknown>;
@@ -1058,16 +1077,28 @@ function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean
   if (bad.length > 0) throw new DualgateConfigError(`portal.defaultScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
   const page = options['page'] ?? true;
   if (typeof page !== 'boolean') throw new DualgateConfigError('portal.page must be true or false');
-  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[] }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
+  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
   const oidc = options['oidc'];
   if (oidc !== undefined) {
     const value = oidc as Record<string, unknown> | null;
     if (value === null || typeof value !== 'object' || typeof value['issuer'] !== 'string' || typeof value['clientId'] !== 'string' || value['clientId'].length === 0) {
-      throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes? }');
+      throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes?, authorizationEndpoint?, tokenEndpoint? }');
     }
     const scopes = value['scopes'];
     if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))) throw new DualgateConfigError('portal.oidc.scopes must be a list of scope names');
-    result.oidc = { issuer: value['issuer'], clientId: value['clientId'], ...(scopes ? { scopes: scopes as string[] } : {}) };
+    const unknownOidc = Object.keys(value).filter((field) => !['issuer', 'clientId', 'scopes', 'authorizationEndpoint', 'tokenEndpoint'].includes(field));
+    if (unknownOidc.length > 0) throw new DualgateConfigError(`portal.oidc: unknown field(s) ${unknownOidc.join(', ')} (it takes issuer, clientId, scopes, authorizationEndpoint, tokenEndpoint)`);
+    const { authorizationEndpoint, tokenEndpoint } = value;
+    if ((authorizationEndpoint === undefined) !== (tokenEndpoint === undefined)) throw new DualgateConfigError('portal.oidc: give authorizationEndpoint and tokenEndpoint together, or neither (discovery)');
+    for (const [field, url] of [['authorizationEndpoint', authorizationEndpoint], ['tokenEndpoint', tokenEndpoint]] as const) {
+      if (url !== undefined && (typeof url !== 'string' || !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(url))) throw new DualgateConfigError(`portal.oidc.${field} must be an https URL`);
+    }
+    result.oidc = {
+      issuer: value['issuer'],
+      clientId: value['clientId'],
+      ...(scopes ? { scopes: scopes as string[] } : {}),
+      ...(typeof authorizationEndpoint === 'string' && typeof tokenEndpoint === 'string' ? { authorizationEndpoint, tokenEndpoint } : {}),
+    };
   }
   const callbackUrls = options['callbackUrls'];
   if (callbackUrls !== undefined) {

@@ -37,6 +37,31 @@ export const PLAN_GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
   { type: 'QUOTA_EXCEEDED', statusCode: 429, message: 'Limit Exceeded' },
 ];
 
+/**
+ * Headers on every response API Gateway generates itself (and the local gateway likewise). Gateway responses are
+ * per API, not per path, so these are the portal's framing and sniffing protections that suit a JSON error anywhere:
+ * no script, no framing, no sniffing. A JSON API client ignores them.
+ */
+export const GATEWAY_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'application/json',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+/**
+ * GATEWAY_RESPONSE_HEADERS as a gateway response's `responseHeaders`: a static value is single-quoted, and a single
+ * quote inside it (the CSP's `'none'`) is backslash-escaped.
+ */
+export function gatewayResponseHeaderValues(): Record<string, string> {
+  return Object.fromEntries(Object.entries(GATEWAY_RESPONSE_HEADERS).map(([name, value]) => [name, `'${value.replace(/'/g, "\\'")}'`]));
+}
+
+/** GATEWAY_RESPONSE_HEADERS as the local gateway sends them (lower-case names). */
+export function localGatewayResponseHeaders(): Record<string, string> {
+  return Object.fromEntries(Object.entries(GATEWAY_RESPONSE_HEADERS).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
 export function gatewayResponse(type: GatewayResponseSpec['type']): GatewayResponseSpec {
   const spec = [...GATEWAY_RESPONSES, ...PLAN_GATEWAY_RESPONSES].find((response) => response.type === type);
   if (!spec) throw new Error(`no gateway response ${type}`);

@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { PlanConfigError, USAGE_KEY_OWNER_TAG, validatePlans, type Plans, type RuntimePlans } from '../lambdas/shared/plans';
 import { SETTING_NAMES } from '../lambdas/shared/settings';
 import { DualgateConfigError } from './config';
-import { PLAN_GATEWAY_RESPONSES, gatewayResponseTemplate } from './gateway-responses';
+import { PLAN_GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 
 export type { PlanLimits, PlanQuota, Plans, QuotaPeriod } from '../lambdas/shared/plans';
 
@@ -101,7 +101,7 @@ export class DualgatePlans extends Construct {
         type: apigateway.ResponseType.of(spec.type),
         statusCode: String(spec.statusCode),
         templates: { 'application/json': gatewayResponseTemplate(spec) },
-        responseHeaders: { 'Content-Type': "'application/json'" },
+        responseHeaders: gatewayResponseHeaderValues(),
       });
     }
 

@@ -129,10 +129,7 @@ async function planWithUsage(context: ConsumerContext, sub: string): Promise<Pla
 const MAX_ATTEMPTS = 3;
 
 /** PUT `{"plan": "<name>"}`: give the consumer its own key in that plan's usage plan (or move the one it has). */
-async function assignPlan(context: ConsumerContext, caller: CallerIdentity, sub: string, plan: unknown): Promise<PlanView> {
-  if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
-    throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
-  }
+async function assignPlan(context: ConsumerContext, caller: CallerIdentity, sub: string, plan: string): Promise<PlanView> {
   const request = { caller };
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const existing = await context.store.getConsumerConsistent(sub);
@@ -167,6 +164,18 @@ async function assignPlan(context: ConsumerContext, caller: CallerIdentity, sub:
     return view(context, sub, created);
   }
   throw new ConsumerConflictError('consumer changed concurrently; retry');
+}
+
+/**
+ * The `plan` field: one of the configured plans (400 otherwise). With `deployed`, its usage plan must be found too
+ * (503 otherwise): a PUT that also replaces the entitlements checks it before writing anything.
+ */
+async function checkPlan(context: ConsumerContext, plan: unknown, options: { deployed: boolean }): Promise<string> {
+  if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
+    throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
+  }
+  if (options.deployed) await requirePlanId(context, plan);
+  return plan;
 }
 
 /**
@@ -419,7 +428,13 @@ export async function getConsumer(context: EntitlementContext, request: Consumer
   return jsonResponse(200, { ...plan, ...entitlementView(context, entitlements?.scopes ?? []) });
 }
 
-/** PUT `{"plan"?, "scopes"?}` (admin): assign a plan, replace the entitlements, or both (scopes first). */
+/**
+ * PUT `{"plan"?, "scopes"?}` (admin): assign a plan, replace the entitlements, or both. Both fields are checked
+ * (the plan's usage plan resolved) before anything is written, so a refused request changes nothing. With both, the
+ * plan goes first: a failed move is undone, and leaves the entitlements as they were. Only a failure of the
+ * entitlements' write after the plan landed leaves the plan changed; the same PUT again finishes the job (a
+ * consumer already in that plan costs one read).
+ */
 export async function setConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
   assertAdmin(context, request.caller);
@@ -432,13 +447,15 @@ export async function setConsumer(context: EntitlementContext, request: Consumer
   if (plan === undefined && scopes === undefined) throw new InvalidRequestError(`body: must be ${shape}`, 'body');
   if (plan !== undefined && !context.plans) throw new InvalidRequestError('plan: this API has no plans (set plans on DualAuthApi)', 'plan');
   const wanted = scopes === undefined ? undefined : entitlementScopes(context, scopes);
+  const plans = context.plans;
+  const planned = plans && plan !== undefined ? await checkPlan(plans, plan, { deployed: wanted !== undefined }) : undefined;
+  const planView = plans ? (planned !== undefined ? await assignPlan(plans, request.caller, sub, planned) : view(plans, sub, await plans.store.getConsumerConsistent(sub))) : noPlan(sub);
   let assigned = (await context.entitlements.getEntitlementsConsistent(sub))?.scopes ?? [];
   if (wanted !== undefined) {
     await context.entitlements.putEntitlements({ sub, scopes: wanted, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub });
     audit(context, request.caller, 'consumer.set-scopes', sub, assigned, wanted);
     assigned = wanted;
   }
-  const planView = context.plans ? (plan !== undefined ? await assignPlan(context.plans, request.caller, sub, plan) : view(context.plans, sub, await context.plans.store.getConsumerConsistent(sub))) : noPlan(sub);
   return jsonResponse(200, { ...planView, ...entitlementView(context, assigned) });
 }
 

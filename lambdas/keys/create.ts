@@ -44,6 +44,6 @@ export async function createKey(context: OperationContext, request: KeyRequest):
   if (body.metadata !== undefined) record.metadata = body.metadata;
 
   await createKeyRecord(context, record);
-  audit(context, caller, 'create', record, Object.keys(body).sort());
+  audit(context, caller, 'create', record, Object.keys(body).sort(), { entitledScopes: [...(record.entitledScopes ?? [])] });
   return jsonResponse(201, { ...toPublicKey(record, nowSeconds), key });
 }

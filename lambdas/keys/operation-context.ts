@@ -63,13 +63,20 @@ const NO_ENTITLEMENTS: ReadonlySet<string> = new Set();
  * a JWT caller); returns which of `scopes` the key would hold only through its owner's entitlements. The caller's
  * entitlements are read only when its own scopes do not cover the request.
  */
-export async function grantScopes(context: OperationContext, request: Pick<KeyRequest, 'caller' | 'callerKey'>, scopes: readonly string[]): Promise<string[]> {
+export async function grantScopes(
+  context: OperationContext,
+  request: Pick<KeyRequest, 'caller' | 'callerKey'>,
+  scopes: readonly string[],
+  /** The key being changed or rotated, whose entitled scopes a JWT caller may carry over (decideEntitledGrant). */
+  current?: Pick<KeyRecord, 'entitledScopes'>,
+): Promise<string[]> {
   const { caller } = request;
   const needsEntitlements = caller.authMethod === 'jwt' && !isAdmin(caller, context.adminScope) && scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
   const entitled = needsEntitlements ? await context.entitlementsOf(caller.sub) : NO_ENTITLEMENTS;
   const decision = decideEntitledGrant(scopes, caller, context.catalog, context.adminScope, {
     entitled,
     ...(request.callerKey?.entitledScopes ? { callerKeyEntitled: request.callerKey.entitledScopes } : {}),
+    ...(current?.entitledScopes ? { carried: current.entitledScopes } : {}),
   });
   if (decision.ok) return decision.entitledScopes;
   if (decision.reason === 'unknown_scope') throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
@@ -107,6 +114,10 @@ export function auditChanges(before: KeyRecord, after: KeyRecord, changedFields:
   for (const [field, valueOf] of Object.entries(AUDITED_VALUES)) {
     if (changedFields.includes(field)) changes[field] = { before: valueOf(before), after: valueOf(after) };
   }
+  // Which scopes depend on entitlements changes with the scopes (or a grant through them): shown whenever it does.
+  const entitledBefore = AUDITED_VALUES.entitledScopes(before);
+  const entitledAfter = AUDITED_VALUES.entitledScopes(after);
+  if (!changes['entitledScopes'] && entitledBefore.join(' ') !== entitledAfter.join(' ')) changes['entitledScopes'] = { before: entitledBefore, after: entitledAfter };
   return changes;
 }
 
@@ -117,7 +128,8 @@ export function audit(
   action: AuditAction,
   record: KeyRecord,
   changedFields: readonly string[],
-  extra: { successorKeyId?: string; changes?: Record<string, FieldChange> } = {},
+  /** `entitledScopes`: on create and rotate, the new key's (which of its scopes it holds only through entitlements). */
+  extra: { successorKeyId?: string; entitledScopes?: string[]; changes?: Record<string, FieldChange> } = {},
 ): void {
   context.logger.info('audit', {
     action,

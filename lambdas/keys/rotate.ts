@@ -35,7 +35,8 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   const current = await loadOwnedKey(context, request);
   assertRotatable(current, nowSeconds);
   // A rotation hands out a fresh plaintext carrying these scopes: the layered-scope rule applies to it.
-  const granted = await grantScopes(context, request, current.scopes);
+  // Scopes the key holds through a lapsed entitlement are carried over, still marked (ineffective until re-entitled).
+  const granted = await grantScopes(context, request, current.scopes, current);
   const { callerKey } = request;
   if (successorExpiresAt !== undefined && successorExpiresAt !== null) {
     assertWithinCallerExpiry(successorExpiresAt, callerKey, expiryFieldOf(body));
@@ -92,7 +93,7 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
       throw error;
     }
   }
-  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, changes: auditChanges(current, predecessor, ['expiresAt']) });
+  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, entitledScopes: [...(successor.entitledScopes ?? [])], changes: auditChanges(current, predecessor, ['expiresAt']) });
   return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });
 }
 

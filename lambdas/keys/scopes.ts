@@ -56,7 +56,7 @@ export function decideEntitledGrant(
   caller: EntitledGrantor,
   catalog: ReadonlySet<string>,
   adminScope: string,
-  entitlements: { entitled: ReadonlySet<string>; callerKeyEntitled?: readonly string[] },
+  entitlements: { entitled: ReadonlySet<string>; callerKeyEntitled?: readonly string[]; carried?: readonly string[] },
 ): EntitledGrantDecision {
   const unknown = requested.filter((scope) => !catalog.has(scope));
   if (unknown.length > 0) return { ok: false, reason: 'unknown_scope', scopes: unknown };
@@ -64,7 +64,12 @@ export function decideEntitledGrant(
   const inherited = requested.filter((scope) => (entitlements.callerKeyEntitled ?? []).includes(scope));
   const notHeld = requested.filter((scope) => !caller.scopes.includes(scope));
   if (notHeld.length === 0) return { ok: true, entitledScopes: [...new Set(inherited)].sort() };
-  const refused = caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope));
+  // `carried`: scopes the key being changed already holds only through its owner's entitlements. A JWT caller (the
+  // owner: only an admin acts for others) may keep them on a rotation, resumption or extension although the
+  // entitlement lapsed: they stay marked and count again only if the owner is re-entitled, which would let it grant
+  // them anyway. An API-key caller may not: it would get a plaintext carrying a scope its key does not hold.
+  const carried = caller.authMethod === 'jwt' ? (entitlements.carried ?? []) : [];
+  const refused = caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope) && !carried.includes(scope));
   if (refused.length > 0) return { ok: false, reason: 'escalation', scopes: refused };
   return { ok: true, entitledScopes: [...new Set([...inherited, ...notHeld])].sort() };
 }

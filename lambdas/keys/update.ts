@@ -19,7 +19,6 @@ const MAX_ATTEMPTS = 3;
 export async function updateKey(context: OperationContext, request: KeyRequest): Promise<APIGatewayProxyResult> {
   const { caller } = request;
   const body = validate(updateKeyBody, request.body);
-  const granted = body.scopes !== undefined ? await grantScopes(context, request, body.scopes) : [];
   const nowSeconds = nowSecondsOf(context);
   // Resolved once, so a retry applies exactly the same change.
   const expiresAt = resolveExpiry(body, nowSeconds);
@@ -31,12 +30,14 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
     if (current.rotatedTo !== undefined) {
       throw new KeyConflictError('key_rotated', `key was rotated to ${current.rotatedTo}; change that key instead`);
     }
+    // Checked against the key as read: a scope it holds through a lapsed entitlement may stay (still marked).
+    const granted = body.scopes !== undefined ? await grantScopes(context, request, body.scopes, current) : [];
     const { next, changedFields } = applyPatch(current, body, expiresAt, nowIsoOf(context));
     const extended = authorityExtensions(current, next, nowSeconds);
     let regranted: string[] = [];
     if (extended.length > 0) {
       try {
-        regranted = await grantScopes(context, request, next.scopes);
+        regranted = await grantScopes(context, request, next.scopes, current);
       } catch (error) {
         // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
         if (error instanceof ScopeEscalationError) throw new ScopeEscalationError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');

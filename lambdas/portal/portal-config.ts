@@ -15,7 +15,10 @@ export interface PortalConfig {
   clientId: string;
   /** What the portal asks for at sign-in: `openid` and the key API's scopes (Cognito: prefixed). */
   scopes: string[];
-  /** Given for Cognito (its domain differs from its issuer); found by discovery otherwise. */
+  /**
+   * Given for Cognito (its domain differs from its issuer) or by `portal.oidc`; otherwise the portal function finds
+   * them by discovery at cold start, before it serves anything (the page itself never runs discovery).
+   */
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
   /** Cognito's `/logout`: sign-out ends the hosted UI's session there too (`client_id` + `logout_uri`). */
@@ -84,17 +87,19 @@ export function parsePortalConfig(text: string | undefined): PortalConfig {
 }
 
 /**
- * The page's Content-Security-Policy: scripts, styles and fetches from its own origin only, plus the issuer's
- * origins (discovery and the token endpoint are fetched by the page). No inline script, no eval, no framing.
+ * The page's Content-Security-Policy: scripts, styles and fetches from its own origin only, plus the token endpoint's
+ * origin (the one URL outside the API the page fetches: the code is redeemed there). The portal function fills in the
+ * endpoints by discovery at cold start when they are not configured (discovery.ts); without a token endpoint the page
+ * may fetch nothing beyond its own origin. No inline script, no eval, no framing.
  */
-export function contentSecurityPolicy(config: Pick<PortalConfig, 'issuer' | 'tokenEndpoint' | 'authorizationEndpoint'>): string {
-  const origins = [...new Set([config.issuer, config.tokenEndpoint].filter((url): url is string => url !== undefined).map((url) => new URL(url).origin))];
+export function contentSecurityPolicy(config: Pick<PortalConfig, 'tokenEndpoint'>): string {
+  const connect = ["'self'", ...(config.tokenEndpoint === undefined ? [] : [new URL(config.tokenEndpoint).origin])];
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ${origins.join(' ')}`,
+    `connect-src ${connect.join(' ')}`,
     "form-action 'self'",
     "base-uri 'none'",
     "frame-ancestors 'none'",

@@ -259,8 +259,11 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     });
   consumers
     .command('set-scopes <sub> [scopes...]')
-    .description("replace the scopes a consumer is entitled to put on its own keys (keys:admin; none given clears them); a removed scope stops working on its keys within the revocation bound")
-    .action(async (sub: string, scopes: string[]) => {
+    .description("replace the scopes a consumer is entitled to put on its own keys (keys:admin; --none clears them); a removed scope stops working on its keys within the revocation bound")
+    .option('--none', 'clear every entitlement (required instead of scopes, so a forgotten argument never clears them)')
+    .action(async (sub: string, scopes: string[], options: { none?: boolean }) => {
+      if (options.none && scopes.length > 0) throw new UsageError('give scopes or --none, not both');
+      if (!options.none && scopes.length === 0) throw new UsageError(`no scopes given: name the scopes ${sub} is entitled to, or pass --none to clear them all`);
       const consumer = (await (await client()).request('PUT', consumerPath(sub), { body: { scopes } })) as ConsumerView;
       print(consumer, () => consumerText(consumer));
     });

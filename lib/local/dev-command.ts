@@ -55,7 +55,8 @@ export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--st
 environment: ${LOCAL_ENV.gatewayPort} (3000), ${LOCAL_ENV.issuerPort} (3001), ${LOCAL_ENV.authorizerCacheTtlSeconds}, ${SETTING_NAMES.keyCacheTtlSeconds},
   ${SETTING_NAMES.logLevel}, ${LOCAL_ENV.stageName} (override the app's), ${LOCAL_ENV.issuers} (more issuers to trust, JSON),
   ${LOCAL_ENV.allowHttpIssuers} (true: http on loopback only), ${LOCAL_ENV.allowedHosts} (like --allow-host, comma-separated), NO_COLOR,
-  ${LOCAL_ENV.githubKeysUrl} (GitHub's key document for POST /leaks/github: https, or http on loopback), ${SETTING_NAMES.leakAction}`;
+  ${LOCAL_ENV.githubKeysUrl} (GitHub's key document for POST /leaks/github: https, or http on loopback), ${SETTING_NAMES.leakAction},
+  ${LOCAL_ENV.portalAdmins} (usernames that get the admin scope at portal sign-in, comma-separated)`;
 
 /** The dualgate settings a user may override in local mode's environment (they win over the app's). */
 const OVERRIDABLE = [
@@ -140,6 +141,7 @@ export async function runDev(argv: string[]): Promise<void> {
       maxBodyBytes: local.maxBodyBytes,
       settingOverrides: overrides,
       ...(local.allowedHosts.length > 0 ? { allowedHosts: local.allowedHosts } : {}),
+      ...(local.portalAdmins.length > 0 ? { portalAdmins: local.portalAdmins } : {}),
       ...(local.githubKeysUrl ? { githubKeysUrl: local.githubKeysUrl } : {}),
       ...(process.env[LOCAL_ENV.authorizerCacheTtlSeconds] ? { authorizerCacheTtlSeconds: local.dualgate.authorizerCacheTtlSeconds } : {}),
       ...(process.env[LOCAL_ENV.stageName] ? { stageName: local.dualgate.stageName } : {}),

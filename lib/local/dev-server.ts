@@ -20,6 +20,7 @@ import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './fu
 import { FunctionError, FunctionTimeoutError, HostedFunction, type FunctionOutputOrigin } from './function-host';
 import { checkProxyResult, IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
+import type { PortalClient } from './issuer-sign-in';
 import { LOCAL_HOST } from './local-config';
 import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
 
@@ -77,6 +78,8 @@ export interface DevServerOptions {
    * DUALGATE_ALLOWED_HOSTS; normalizeAllowedHost's form). Everything else is refused (lib/local/loopback-guard.ts).
    */
   allowedHosts?: readonly string[];
+  /** Usernames the local issuer gives the admin scope at portal sign-in (DUALGATE_LOCAL_PORTAL_ADMINS). */
+  portalAdmins?: readonly string[];
   /** Keep the key tables and issuer of an earlier server (`--watch` reloads). */
   reuse?: { dynamo: LocalDynamo; issuer: LocalIssuer };
   /** Where the leak endpoint fetches GitHub's signing keys (DUALGATE_GITHUB_KEYS_URL): a loopback key server in tests. */
@@ -237,6 +240,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
     const unresolved: UnresolvedVariable[] = [];
     const apis: ServedApi[] = [];
+    /** The local issuer's interactive clients: each served portal, with what its page asks for. */
+    const portalClients: PortalClient[] = [];
     const hosts: HostedFunction[] = [];
     const hostsById = new Map<string, HostedFunction[]>();
     const report = options.onFunctionFailure ?? (() => undefined);
@@ -278,13 +283,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // The portal signs in against the local issuer, whatever the app configured for AWS (Cognito or an OIDC issuer).
       const authorizerConfig = assembly.functions.get(api.authorizer!.functionId)!;
       const keysPath = authorizerConfig.dualgateConfig!.managementBasePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
+      const localAdminScope = typeof authorizerConfig.environment[SETTING_NAMES.adminScope] === 'string' ? (authorizerConfig.environment[SETTING_NAMES.adminScope] as string) : 'keys:admin';
       const localPortal: PortalConfig = {
         issuer: issuer.url,
         clientId: LOCAL_PORTAL_CLIENT_ID,
-        scopes: ['openid', 'keys:read', 'keys:write'],
+        // Given, so the portal function needs no discovery (and the CSP names the issuer's origin for /token).
+        authorizationEndpoint: `${issuer.url}/authorize`,
+        tokenEndpoint: `${issuer.url}/token`,
+        // The admin scope too when some usernames are to get it (the issuer grants it to those alone).
+        scopes: ['openid', 'keys:read', 'keys:write', ...(options.portalAdmins?.length ? [localAdminScope] : [])],
         keysPath,
         consumersPath: consumersBasePath(keysPath),
-        adminScope: typeof authorizerConfig.environment[SETTING_NAMES.adminScope] === 'string' ? (authorizerConfig.environment[SETTING_NAMES.adminScope] as string) : 'keys:admin',
+        adminScope: localAdminScope,
         plans: planConfig !== undefined,
       };
       const portalOverrides: Record<string, string> = { [PORTAL_CONFIG_VARIABLE]: JSON.stringify(localPortal) };
@@ -365,6 +375,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const leakMethod = api.methods.find((method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks');
       const leakFn = leakMethod?.integration.kind === 'lambda' ? assembly.functions.get(leakMethod.integration.functionId) : undefined;
       const leakSetting = (name: string) => leakOverrides[name] ?? (typeof leakFn?.environment[name] === 'string' ? (leakFn.environment[name] as string) : undefined);
+      if (portalMethod) {
+        portalClients.push({ clientId: LOCAL_PORTAL_CLIENT_ID, redirectUris: portalUrls(`${gateway.url}${PORTAL_PATH}/`), scopes: localPortal.scopes, adminScope: localAdminScope, admins: [...(options.portalAdmins ?? [])] });
+      }
       apis.push({
         stackName: api.stackName,
         logicalId: api.logicalId,
@@ -390,7 +403,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       await authorizerHost.warm().catch(() => undefined);
     }
     // Sign-in may come back to, and be completed from, each portal's origin (as the browser may spell it).
-    issuer.setPortalOrigins(apis.filter((api) => api.portalUrl).flatMap((api) => portalOrigins(api.url)));
+    issuer.setPortals(portalClients.filter((client) => client.redirectUris.length > 0));
     const servedDynamo = dynamo;
     const servedIssuer = issuer;
     return {
@@ -417,10 +430,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
 }
 
-/** A gateway's origin under each loopback name a browser may use for it. */
-function portalOrigins(gatewayUrl: string): string[] {
-  const port = new URL(gatewayUrl).port;
-  return ['127.0.0.1', 'localhost', '[::1]'].map((host) => `http://${host}:${port}`);
+/** A portal's URL under each loopback name a browser may use for it. */
+function portalUrls(portalUrl: string): string[] {
+  const url = new URL(portalUrl);
+  return ['127.0.0.1', 'localhost', '[::1]'].map((host) => `http://${host}:${url.port}${url.pathname}`);
 }
 
 /** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */

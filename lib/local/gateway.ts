@@ -35,7 +35,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { gatewayResponse, gatewayResponseBody, type GatewayResponseSpec } from '../gateway-responses';
+import { gatewayResponse, gatewayResponseBody, localGatewayResponseHeaders, type GatewayResponseSpec } from '../gateway-responses';
 import { methodArnPath, parseRoutePath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
@@ -369,7 +369,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     const sendGateway = (type: GatewayResponseSpec['type']) => {
       const spec = gatewayResponse(type);
       log.errorType = type;
-      send(spec.statusCode, { 'content-type': 'application/json' }, gatewayResponseBody(spec, requestId));
+      send(spec.statusCode, localGatewayResponseHeaders(), gatewayResponseBody(spec, requestId));
     };
 
     const method = (request.method ?? 'GET').toUpperCase();
@@ -402,7 +402,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
         log.errorType = 'REQUEST_TOO_LARGE';
-        send(413, { 'content-type': 'application/json', connection: 'close' }, JSON.stringify({ message: 'Request Entity Too Large', requestId }));
+        send(413, { ...localGatewayResponseHeaders(), connection: 'close' }, JSON.stringify({ message: 'Request Entity Too Large', requestId }));
       } else sendGateway('DEFAULT_4XX');
       return;
     }
@@ -546,7 +546,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     } catch (error) {
       if (error instanceof IntegrationTimeoutError) {
         log.errorType = 'INTEGRATION_TIMEOUT';
-        send(504, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Endpoint request timed out' }));
+        send(504, localGatewayResponseHeaders(), JSON.stringify({ message: 'Endpoint request timed out' }));
         return;
       }
       result = undefined;
@@ -554,7 +554,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     if (!result) {
       // What API Gateway answers for a Lambda that threw or returned a malformed proxy response.
       log.errorType = 'INTEGRATION_FAILURE';
-      send(502, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal server error' }));
+      send(502, localGatewayResponseHeaders(), JSON.stringify({ message: 'Internal server error' }));
       return;
     }
     const responseHeaders: Record<string, string | string[]> = { 'content-type': 'application/json', ...result.headers };
@@ -586,7 +586,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
         log.status = spec.statusCode;
         log.errorType = 'DEFAULT_5XX';
         if (!response.headersSent) {
-          response.writeHead(spec.statusCode, { 'content-type': 'application/json', 'x-amzn-requestid': log.requestId });
+          response.writeHead(spec.statusCode, { ...localGatewayResponseHeaders(), 'x-amzn-requestid': log.requestId });
           response.end(gatewayResponseBody(spec, log.requestId));
         } else response.destroy();
       })

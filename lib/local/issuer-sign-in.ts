@@ -6,7 +6,9 @@
  * - `POST /authorize` issues a one-time code (60 s) bound to the client, the redirect URI, the PKCE challenge, the
  *   scopes and the nonce, and redirects back with it and the `state`;
  * - `POST /token` with `grant_type=authorization_code` redeems it against the `code_verifier`.
- * Redirect URIs must be on an origin local mode serves a portal on: never an open redirect.
+ * Only the portals local mode serves are clients: the redirect URI must equal one of their URLs exactly (never an
+ * open redirect, nor another page of the same origin), the client id must be theirs, and the code grant carries only
+ * the scopes the portal asks for; the admin scope only to the usernames named in DUALGATE_LOCAL_PORTAL_ADMINS.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -42,8 +44,25 @@ export class AuthorizationRedirectError extends Error {
   }
 }
 
+/** A portal local mode serves, as a registered client of the local issuer. */
+export interface PortalClient {
+  clientId: string;
+  /** The portal URL under each loopback name a browser may use (`http://127.0.0.1:3000/portal/`, …): exact matches. */
+  redirectUris: readonly string[];
+  /** What the portal asks for (its config's `scopes`): a code grant carries no other. */
+  scopes: readonly string[];
+  /** The admin scope, granted (when asked for) only to `admins`. */
+  adminScope: string;
+  admins: readonly string[];
+}
+
+/** The scopes a code grant for `sub` carries: those asked for, within the portal's, the admin scope to admins only. */
+export function grantedScopes(portal: PortalClient, requested: readonly string[], sub: string): string[] {
+  return requested.filter((scope) => (scope === portal.adminScope ? portal.admins.includes(sub) : portal.scopes.includes(scope)));
+}
+
 /** Check an authorization request's parameters (query or form), in the order RFC 6749 §4.1.2.1 asks. */
-export function parseAuthorizationRequest(params: URLSearchParams, options: { allowedOrigins: ReadonlySet<string>; scopeCatalog: readonly string[] }): AuthorizationRequest {
+export function parseAuthorizationRequest(params: URLSearchParams, options: { portals: readonly PortalClient[] }): AuthorizationRequest & { portal: PortalClient } {
   for (const name of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']) {
     if (params.getAll(name).length > 1) throw new AuthorizationPageError(`${name} is repeated`);
   }
@@ -56,9 +75,11 @@ export function parseAuthorizationRequest(params: URLSearchParams, options: { al
   } catch {
     throw new AuthorizationPageError('redirect_uri is missing or not a URL');
   }
-  if (!options.allowedOrigins.has(redirect.origin) || redirect.hash !== '' || redirect.username !== '' || redirect.password !== '') {
-    throw new AuthorizationPageError(`redirect_uri ${redirectUri} is not on an origin local mode serves a portal on (${[...options.allowedOrigins].join(', ') || 'none'})`);
+  const portal = options.portals.find((candidate) => candidate.redirectUris.includes(redirect.href) && redirect.href === redirectUri);
+  if (!portal) {
+    throw new AuthorizationPageError(`redirect_uri ${redirectUri} is not the URL of a portal local mode serves (${options.portals.flatMap((candidate) => candidate.redirectUris).join(', ') || 'none'})`);
   }
+  if (portal.clientId !== clientId) throw new AuthorizationPageError(`client_id ${clientId} is not the local portal's (${portal.clientId})`);
   const state = params.get('state') ?? undefined;
   const back = (error: AuthorizationRedirectError['error'], description: string) => new AuthorizationRedirectError(error, description, redirectUri, state);
   if (params.get('response_type') !== 'code') throw back('unsupported_response_type', 'only response_type=code is supported');
@@ -66,10 +87,10 @@ export function parseAuthorizationRequest(params: URLSearchParams, options: { al
   const codeChallenge = params.get('code_challenge') ?? '';
   if (params.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) throw back('invalid_request', 'PKCE is required: code_challenge (S256, 43 base64url characters) and code_challenge_method=S256');
   const scopes = [...new Set((params.get('scope') ?? '').split(' ').filter((scope) => scope.length > 0))];
-  const unknown = scopes.filter((scope) => !OIDC_SCOPES.includes(scope) && !options.scopeCatalog.includes(scope));
-  if (unknown.length > 0) throw back('invalid_scope', `unknown scope(s): ${unknown.join(' ')}`);
+  const unknown = scopes.filter((scope) => !OIDC_SCOPES.includes(scope) && !portal.scopes.includes(scope) && scope !== portal.adminScope);
+  if (unknown.length > 0) throw back('invalid_scope', `scope(s) the portal does not ask for: ${unknown.join(' ')}`);
   const nonce = params.get('nonce') ?? undefined;
-  return { clientId, redirectUri, scopes, state, ...(nonce ? { nonce } : {}), codeChallenge };
+  return { clientId, redirectUri, scopes, state, ...(nonce ? { nonce } : {}), codeChallenge, portal };
 }
 
 /** Where the browser goes back to: the redirect URI with `code` (or `error`), `state` and `iss` (RFC 9207). */
@@ -129,6 +150,7 @@ export function signInPageCsp(redirectOrigin?: string): string {
 }
 
 export interface IssuedCode extends AuthorizationRequest {
+  portal: PortalClient;
   sub: string;
   expiresAtMs: number;
 }
@@ -153,7 +175,7 @@ export class AuthorizationCodes {
     private readonly maxCodes = 1000,
   ) {}
 
-  issue(request: AuthorizationRequest, sub: string): string {
+  issue(request: AuthorizationRequest & { portal: PortalClient }, sub: string): string {
     const code = randomBytes(32).toString('base64url');
     this.codes.set(code, { ...request, sub, expiresAtMs: this.nowMs() + AUTHORIZATION_CODE_TTL_MS });
     if (this.codes.size > this.maxCodes) this.codes.delete(this.codes.keys().next().value as string);

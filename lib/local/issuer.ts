@@ -21,7 +21,9 @@ import {
   AuthorizationRedirectError,
   CodeGrantError,
   errorPage,
+  grantedScopes,
   parseAuthorizationRequest,
+  type PortalClient,
   redirectBack,
   signInPageCsp,
   signInPage,
@@ -88,10 +90,11 @@ export interface LocalIssuer {
   /** The scopes `POST /token` grants from now on (`dualgate dev --watch` after the app's catalog changed). */
   setScopeCatalog(scopes: readonly string[]): void;
   /**
-   * The origins local mode serves a developer portal on: sign-in may redirect there, and the page there may fetch
-   * discovery, the JWKS and `/token` (CORS for exactly these origins; every other answer grants none).
+   * The developer portals local mode serves, the issuer's only interactive clients: sign-in redirects to their exact
+   * URLs, and the page there may redeem its code at `/token` (CORS for exactly their origins, on the
+   * authorization_code grant only; every other answer grants none).
    */
-  setPortalOrigins(origins: readonly string[]): void;
+  setPortals(portals: readonly PortalClient[]): void;
   stop(): Promise<void>;
 }
 
@@ -156,12 +159,17 @@ function sendJson(response: ServerResponse, statusCode: number, body: unknown): 
   response.end(JSON.stringify(body));
 }
 
+/** The response's writeHead before the CORS wrapper replaced it (to write a head without CORS after all). */
+const originalWriteHead = new WeakMap<ServerResponse, ServerResponse['writeHead']>();
+const plainWriteHead = (response: ServerResponse): ServerResponse['writeHead'] => originalWriteHead.get(response) ?? response.writeHead;
+
 export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
   const mock = new OAuth2Server();
   await loadOrCreateSigningKey(mock.issuer.keys, options.signingKeyFile);
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   let scopeCatalog = options.scopeCatalog;
   let url = '';
+  let portals: readonly PortalClient[] = [];
   let portalOrigins: ReadonlySet<string> = new Set();
   const codes = new AuthorizationCodes();
   const delegate = mock.service.requestHandler;
@@ -177,7 +185,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       }
       throw error;
     }
-    const apiScopes = issued.scopes.filter((scope) => scopeCatalog.includes(scope));
+    // Only what the portal asks for, within the catalog; the admin scope only to the configured admins.
+    const granted = grantedScopes(issued.portal, issued.scopes, issued.sub);
+    const apiScopes = granted.filter((scope) => scopeCatalog.includes(scope));
     const accessToken = await mock.issuer.buildToken({
       expiresIn: tokenTtlSeconds,
       scopesOrTransform: (_header, payload) => {
@@ -199,7 +209,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         if (issued.nonce) payload['nonce'] = issued.nonce;
       },
     });
-    sendJson(response, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: issued.scopes.join(' ') });
+    sendJson(response, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: issued.scopes.filter((scope) => !scopeCatalog.includes(scope) || apiScopes.includes(scope)).join(' ') });
   }
 
   /** `same-origin`, not `no-referrer`: with no-referrer the page's form would post `Origin: null`, which the guard refuses. */
@@ -214,7 +224,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     const params = isPost ? new URLSearchParams((await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8')) : new URL(request.url ?? '/', 'http://issuer').searchParams;
     let parsed;
     try {
-      parsed = parseAuthorizationRequest(params, { allowedOrigins: portalOrigins, scopeCatalog });
+      parsed = parseAuthorizationRequest(params, { portals });
     } catch (error) {
       if (error instanceof AuthorizationPageError) return sendPage(response, 400, errorPage(error.message));
       if (error instanceof AuthorizationRedirectError) {
@@ -243,6 +253,12 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       await redeemCode(new URLSearchParams(rawBody), response);
       return;
     }
+    // Any other grant from a portal's page: refused, and without CORS (the page cannot read even the refusal).
+    if (request.headers.origin !== undefined && portalOrigins.has(request.headers.origin)) {
+      for (const name of response.getHeaderNames()) if (/^access-control-/i.test(name)) response.removeHeader(name);
+      response.writeHead = plainWriteHead(response);
+      throw new TokenRequestError('unsupported_grant_type', 'a page may only redeem an authorization code here');
+    }
     const grant = parseClientCredentialsRequest(request.headers.authorization, request.headers['content-type'], rawBody, scopeCatalog);
     const accessToken = await mock.issuer.buildToken({
       expiresIn: tokenTtlSeconds,
@@ -257,11 +273,15 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
   }
 
-  /** CORS for the portal's own origin, on what its page fetches: discovery, the JWKS and the token endpoint. */
+  /**
+   * CORS for the portal's own origin on the one thing its page fetches here: `/token`, redeeming a code. Decided from
+   * the request line and headers (the body is not read yet): a POST of a form, with an `authorization_code` grant
+   * checked again once the body is read (issueToken), so a page there never reads a client-credentials answer.
+   */
   const grantsCors = (request: IncomingMessage): boolean => {
     const path = (request.url ?? '/').split('?')[0];
     const origin = request.headers.origin;
-    return origin !== undefined && portalOrigins.has(origin) && (path === '/token' || path === '/jwks' || path === '/.well-known/openid-configuration');
+    return origin !== undefined && portalOrigins.has(origin) && path === '/token' && request.method === 'POST';
   };
 
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
@@ -271,6 +291,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       // The portal page signs in from the gateway's origin: it may read these answers (and only these). Set when the
       // head is written, over whatever oauth2-mock-server set (it grants `*`).
       const writeHead = response.writeHead;
+      originalWriteHead.set(response, writeHead);
       response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
         for (const name of this.getHeaderNames()) if (/^access-control-/i.test(name)) this.removeHeader(name);
         this.setHeader('access-control-allow-origin', origin);
@@ -330,8 +351,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     setScopeCatalog: (scopes) => {
       scopeCatalog = [...scopes];
     },
-    setPortalOrigins: (origins) => {
-      portalOrigins = new Set(origins);
+    setPortals: (next) => {
+      portals = [...next];
+      portalOrigins = new Set(next.flatMap((portal) => portal.redirectUris.map((uri) => new URL(uri).origin)));
     },
     stop: () =>
       new Promise<void>((resolve) => {

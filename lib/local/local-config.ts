@@ -31,6 +31,8 @@ export const LOCAL_ENV = {
   allowedHosts: ALLOWED_HOSTS_ENV,
   /** GitHub's key document for POST /leaks/github: the Lambda setting; http on loopback as for DUALGATE_ISSUERS. */
   githubKeysUrl: SETTING_NAMES.githubKeysUrl,
+  /** Usernames that get the admin scope when they sign in to the local portal, comma-separated (none by default). */
+  portalAdmins: 'DUALGATE_LOCAL_PORTAL_ADMINS',
 } as const;
 
 /** The variable that sets each stack setting in local mode, so an error names what the user typed. */
@@ -65,6 +67,8 @@ export interface LocalConfig {
   allowedHosts: string[];
   /** Where the leak endpoint fetches GitHub's signing keys (DUALGATE_GITHUB_KEYS_URL); absent: the app's setting. */
   githubKeysUrl?: string;
+  /** DUALGATE_LOCAL_PORTAL_ADMINS: the usernames the local issuer gives the admin scope at portal sign-in. */
+  portalAdmins: string[];
   /**
    * The stack's configuration. Its first issuer is the mock one at `http://127.0.0.1:<issuerPort>` (when the
    * issuer port is 0 the real URL is only known once it listens, and local-stack.ts fills it in then), then
@@ -152,6 +156,9 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   const issuerUrl = localIssuerUrl(issuerPort);
   const externalIssuers = externalIssuersFromEnv(env, issuerUrl);
   const allowedHosts = allowedHostsFrom(env, options.allowHosts ?? []);
+  const portalAdmins = (env[LOCAL_ENV.portalAdmins] ?? '').split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  const badAdmin = portalAdmins.find((name) => !/^[A-Za-z0-9._@+-]{1,64}$/.test(name));
+  if (badAdmin !== undefined) throw new DualgateConfigError(`${LOCAL_ENV.portalAdmins}: ${JSON.stringify(badAdmin)} is not a username (1 to 64 letters, digits or . _ @ + -)`);
   const githubKeysUrl = env[LOCAL_ENV.githubKeysUrl];
   if (githubKeysUrl) {
     const allowHttp = env[LOCAL_ENV.allowHttpIssuers] !== 'false';
@@ -187,6 +194,7 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
     tableName: DEFAULT_LOCAL_TABLE_NAME,
     maxBodyBytes,
     allowedHosts,
+    portalAdmins,
     dualgate,
   };
   if (options.dataDir) config.dataDir = options.dataDir;

@@ -52,17 +52,38 @@ describe('portal with the stack’s Cognito user pool', () => {
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: true, AllowedOAuthFlows: ['client_credentials'] });
   });
 
-  it('serves GET /portal and GET /portal/{asset} as open routes from the portal function, and outputs the portal URL', () => {
+  it('allows no user sign-in flow beside the hosted UI on either client (Cognito allows SRP and custom auth when ExplicitAuthFlows is absent)', () => {
+    const clients = Object.values(template.findResources('AWS::Cognito::UserPoolClient'));
+    expect(clients).toHaveLength(2);
+    for (const client of clients) expect(client.Properties.ExplicitAuthFlows).toEqual(['ALLOW_REFRESH_TOKEN_AUTH']);
+    // The page keeps no refresh token: the portal client's lives an hour, Cognito's minimum.
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, RefreshTokenValidity: 60, TokenValidityUnits: Match.objectLike({ RefreshToken: 'minutes' }) });
+  });
+
+  it('serves GET /portal and GET /portal/{asset+} as open routes from the portal function, and outputs the portal URL', () => {
     const resources = template.findResources('AWS::ApiGateway::Resource');
     const portalId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === 'portal')?.[0];
     expect(portalId).toBeDefined();
-    const assetId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === '{asset}' && resource.Properties.ParentId.Ref === portalId)?.[0];
+    const assetId = Object.entries(resources).find(([, resource]) => resource.Properties.PathPart === '{asset+}' && resource.Properties.ParentId.Ref === portalId)?.[0];
     expect(assetId).toBeDefined();
     for (const resourceId of [portalId, assetId]) {
       template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', ResourceId: { Ref: resourceId }, AuthorizationType: 'NONE' });
     }
     expect(gate.portalFunction).toBeDefined();
     expect(Object.keys(template.findOutputs('*')).some((name) => name.includes('PortalUrl'))).toBe(true);
+  });
+
+  it('gives every gateway response (403, 404, 429, 5xx, for /portal as anywhere) nosniff, X-Frame-Options and a no-script CSP', () => {
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
+    expect(responses.map((response) => response.Properties.ResponseType)).toEqual(expect.arrayContaining(['DEFAULT_4XX', 'DEFAULT_5XX', 'ACCESS_DENIED', 'MISSING_AUTHENTICATION_TOKEN']));
+    for (const response of responses) {
+      expect(response.Properties.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+        'gatewayresponse.header.X-Frame-Options': "'DENY'",
+        // A quote inside a static value is backslash-escaped.
+        'gatewayresponse.header.Content-Security-Policy': "'default-src \\'none\\'; frame-ancestors \\'none\\''",
+      });
+    }
   });
 
   it('tells the page the Cognito endpoints, its client and the key API paths; the authorizer trusts the portal client', () => {
@@ -104,6 +125,18 @@ describe('portal settings checked at synth', () => {
     const config = JSON.parse(Object.values(fn)[0]?.Properties.Environment.Variables[PORTAL_CONFIG_VARIABLE] as string) as Record<string, unknown>;
     expect(config).toMatchObject({ issuer: 'https://login.example.com', clientId: 'portal-spa', scopes: ['openid', 'api/keys:read', 'api/keys:write'], scopePrefix: 'api/' });
     expect(config['authorizationEndpoint']).toBeUndefined();
+  });
+
+  it('passes portal.oidc endpoints through (both or neither, https) for an issuer whose token endpoint is on another origin', () => {
+    const issuers = [{ issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', clientIds: ['portal-spa'], scopePrefix: 'api/' }];
+    const oidc = { issuer: issuers[0]!.issuer, clientId: 'portal-spa', authorizationEndpoint: 'https://shop.auth.eu-west-1.amazoncognito.com/oauth2/authorize', tokenEndpoint: 'https://shop.auth.eu-west-1.amazoncognito.com/oauth2/token' };
+    const { stack } = build({ issuers, portal: { oidc } });
+    const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [PORTAL_CONFIG_VARIABLE]: Match.anyValue() } } } });
+    const config = JSON.parse(Object.values(fn)[0]?.Properties.Environment.Variables[PORTAL_CONFIG_VARIABLE] as string) as Record<string, unknown>;
+    expect(config).toMatchObject({ authorizationEndpoint: oidc.authorizationEndpoint, tokenEndpoint: oidc.tokenEndpoint });
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, tokenEndpoint: undefined } } })).toThrow(/authorizationEndpoint and tokenEndpoint together, or neither/);
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, tokenEndpoint: 'http://shop.example.com/token' } } })).toThrow(/portal\.oidc\.tokenEndpoint must be an https URL/);
+    expect(() => build({ issuers, portal: { oidc: { ...oidc, endSession: 'x' } as never } })).toThrow(/portal\.oidc: unknown field\(s\) endSession/);
   });
 
   it('keeps entitlements without the page when page is false: no portal function, no portal client, no /portal route', () => {

@@ -42,6 +42,8 @@ async function startDev(cwd: string, assemblyDir: string): Promise<Dev> {
     DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS: '1',
     DUALGATE_KEY_CACHE_TTL_SECONDS: '1',
     DUALGATE_LAST_USED_INTERVAL_SECONDS: '0',
+    // The local portal asks for the admin scope, and the local issuer grants it to `root` alone.
+    DUALGATE_LOCAL_PORTAL_ADMINS: 'root',
   };
   // The CLI the tarball installed (node_modules/.bin/dualgate), not this repository's.
   const child = spawn(process.execPath, [join(cwd, 'node_modules', 'dualgate', 'bin', 'dualgate-cli.mjs'), 'dev', '--assembly', assemblyDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -345,12 +347,7 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
   });
 
   it('shows an admin (a token with the admin scope) a consumer’s entitlements, and saves a change the key API audits', async () => {
-    // As an operator would configure it with portal.oidc.scopes at an IdP that grants keys:admin to admins only.
-    await page.route('**/portal/config.json', async (route) => {
-      const response = await route.fetch();
-      const config = (await response.json()) as { scopes: string[] };
-      await route.fulfill({ response, json: { ...config, scopes: [...config.scopes, 'keys:admin'] } });
-    });
+    // DUALGATE_LOCAL_PORTAL_ADMINS=root: as an IdP that grants keys:admin to admins only (portal.oidc.scopes on AWS).
     await signIn('root');
     expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(1);
     await page.getByRole('textbox', { name: 'Consumer', exact: true }).fill('ada');
@@ -364,11 +361,33 @@ describe.skipIf(isDeployedTarget())('the developer portal in headless Chromium, 
     await screenshot(page, 'admin');
     const violations = await axeViolations(page);
     expect(violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
-    await page.unroute('**/portal/config.json');
     // Signed in without the admin scope, the section is not there.
     await page.reload();
     await signIn('ada');
     expect(await page.getByRole('heading', { name: 'Consumers', exact: true }).count()).toBe(0);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('checks state before anything: ignores an unsolicited error (never its description), keeps a sign-in in progress, and leaves nothing behind', async () => {
+    const lure = encodeURIComponent('Your account is locked: call +1 555 0100');
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=forged`);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.content()).not.toContain('account is locked');
+    expect(page.url()).toBe(dev.portalUrl);
+    // A sign-in in progress survives a forged answer; the matching one is told in the portal's own words.
+    const pending = `sessionStorage.setItem('dualgate.portal.signin', JSON.stringify({ verifier: 'v'.repeat(43), state: 'real', nonce: 'n', startedAtMs: Date.now() }))`;
+    await page.evaluate(pending);
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=forged`);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.evaluate(`sessionStorage.getItem('dualgate.portal.signin') !== null`)).toBe(true);
+    await page.goto(`${dev.portalUrl}?error=access_denied&error_description=${lure}&state=real`);
+    await poll(() => page.getByText('Sign-in failed: Sign-in was cancelled or refused.').count()).toBe(1);
+    expect(await page.content()).not.toContain('account is locked');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    // A sign-in abandoned at the issuer: the next visit without an answer clears it.
+    await page.evaluate(pending);
+    await page.goto(dev.portalUrl);
+    await poll(() => page.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(1);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 });

@@ -80,12 +80,18 @@ describe('dualgate consumers', () => {
     expect((await run(['consumers', 'clear-plan', 'auth0|alice'])).stdout).toBe('auth0|alice: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
   });
 
-  it('set-scopes replaces the entitlements (none given clears them) and leaves the plan alone', async () => {
+  it('set-scopes replaces the entitlements (--none clears them) and leaves the plan alone', async () => {
     const set = await run(['consumers', 'set-scopes', 'carol', 'write:users', 'read:users']);
     expect(set).toMatchObject({ code: 0, stdout: 'carol: default plan free (shared)\n  entitled to: read:users write:users (assigned: read:users write:users; everyone: read:users)\n' });
     const got = JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout) as Record<string, unknown>;
     expect(got).toMatchObject({ scopes: ['read:users', 'write:users'], entitledScopes: ['read:users', 'write:users'] });
-    expect((await run(['consumers', 'set-scopes', 'carol'])).stdout).toBe('carol: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
+    // No scopes and no --none: a usage error (exit 2), nothing sent, nothing cleared.
+    const forgotten = await run(['consumers', 'set-scopes', 'carol']);
+    expect(forgotten).toMatchObject({ code: 2, stdout: '' });
+    expect(forgotten.stderr).toMatch(/no scopes given: name the scopes carol is entitled to, or pass --none/);
+    expect(JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout)).toMatchObject({ scopes: ['read:users', 'write:users'] });
+    expect((await run(['consumers', 'set-scopes', 'carol', '--none', 'read:users'])).code).toBe(2);
+    expect((await run(['consumers', 'set-scopes', 'carol', '--none'])).stdout).toBe('carol: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
     const unknown = await run(['consumers', 'set-scopes', 'carol', 'nope:nope']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown scope\(s\): nope:nope/);

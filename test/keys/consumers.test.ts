@@ -18,7 +18,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { CONSUMER_OPERATION_NAMES, createKeysHandler } from '../../lambdas/keys/router';
 import { AwsUsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
-import type { ConsumerStore } from '../../lambdas/shared/consumer-store';
+import type { ConsumerStore, EntitlementRecord } from '../../lambdas/shared/consumer-store';
 import type { KeyManagementStore } from '../../lambdas/shared/key-store';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import { createLogger } from '../../lambdas/shared/logger';
@@ -55,8 +55,12 @@ let store: ReturnType<typeof memoryStore>;
 let logLines: string[];
 let nowMs: number;
 
+/** Entitlements kept in memory, for the PUTs that carry both fields. */
+let entitlements: Map<string, EntitlementRecord>;
+
 function handler() {
   return createKeysHandler({
+    entitlements: { store: { getEntitlementsConsistent: async (sub) => entitlements.get(sub), putEntitlements: async (record) => void entitlements.set(record.sub, record) }, defaultScopes: [] },
     store: {} as KeyManagementStore,
     keyPrefix: 'dg',
     adminScope: 'keys:admin',
@@ -91,6 +95,7 @@ beforeEach(() => {
   apigw.on(DeleteUsagePlanKeyCommand).resolves({});
   apigw.on(DeleteApiKeyCommand).resolves({});
   store = memoryStore();
+  entitlements = new Map();
   logLines = [];
   nowMs = Date.parse('2026-06-01T12:00:00Z');
 });
@@ -324,6 +329,37 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
     expect(planOfKey.has('k-1')).toBe(false);
     expect(store.records.has('alice')).toBe(false);
+  });
+});
+
+describe('PUT /consumers/{sub} with both plan and scopes', () => {
+  const audits = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['message'] === 'audit');
+  const before: EntitlementRecord = { sub: 'alice', scopes: ['keys:read'], updatedAt: '2026-05-01T00:00:00.000Z', updatedBy: 'admin-client' };
+
+  it('refuses an unknown plan with 400 before touching the entitlements (nothing written, nothing audited)', async () => {
+    entitlements.set('alice', before);
+    expect(await call('PUT', 'alice', admin, { scopes: [], plan: 'prp' })).toMatchObject({ status: 400, json: { field: 'plan' } });
+    expect(entitlements.get('alice')).toEqual(before);
+    expect(audits()).toEqual([]);
+  });
+
+  it('answers 503 and leaves the entitlements as they were when the usage plan cannot be found or the key cannot move', async () => {
+    entitlements.set('alice', before);
+    apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }] });
+    expect((await call('PUT', 'alice', admin, { scopes: [], plan: 'pro' })).status).toBe(503);
+    expect(entitlements.get('alice')).toEqual(before);
+    apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }, { id: 'up-pro', name: 'stack-pro' }] });
+    apigw.on(CreateUsagePlanKeyCommand).rejects(new APIGatewayServiceException({ name: 'ServiceUnavailableException', $fault: 'server', $metadata: {}, message: 'down' }));
+    expect((await call('PUT', 'alice', admin, { scopes: [], plan: 'pro' })).status).toBe(503);
+    expect(entitlements.get('alice')).toEqual(before);
+    expect(audits().filter((line) => line['action'] === 'consumer.set-scopes')).toEqual([]);
+  });
+
+  it('with both valid, assigns the plan then replaces the entitlements, auditing each', async () => {
+    entitlements.set('alice', before);
+    expect(await call('PUT', 'alice', admin, { scopes: ['keys:write'], plan: 'pro' })).toMatchObject({ status: 200, json: { plan: 'pro', assigned: true, scopes: ['keys:write'] } });
+    expect(entitlements.get('alice')?.scopes).toEqual(['keys:write']);
+    expect(audits().map((line) => line['action'])).toEqual(['consumer.set-plan', 'consumer.set-scopes']);
   });
 });
 

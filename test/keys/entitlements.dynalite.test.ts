@@ -124,6 +124,56 @@ describe('granting with entitlements', () => {
     const narrowed = await env.call('PATCH', '/keys/{id}', { caller: admin, id: rotated.json.id, body: { scopes: ['write:users'] } });
     expect(narrowed.json.entitledScopes).toEqual(['write:users']);
   });
+
+  it('after an entitlement lapses, the owner may still rotate, resume, extend and narrow the key: the scope stays marked and ineffective until re-entitled', async () => {
+    const env = await freshEnv();
+    await env.entitle('ada', ['write:users']);
+    const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'w', scopes: ['keys:read', 'write:users'], expiresIn: 3600 } });
+    await env.entitle('ada', []);
+    // An API-key caller gets no such leeway: rotating would hand it a plaintext carrying a scope its key lacks.
+    const viaKey: TestCaller = { sub: 'ada', scopes: ['keys:read', 'keys:write'], authMethod: 'apiKey', keyId: 'k-parent' };
+    expect((await env.call('POST', '/keys/{id}/rotate', { caller: viaKey, id: key.json.id, body: { gracePeriodSeconds: 0 } })).status).toBe(403);
+    // Nor may the lapsed scope be added to a key that does not hold it.
+    const other = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'r', scopes: ['keys:read'] } });
+    expect((await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: other.json.id, body: { scopes: ['keys:read', 'write:users'] } })).status).toBe(403);
+
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: portalUser, id: key.json.id, body: { gracePeriodSeconds: 0 } });
+    expect(rotated.status).toBe(201);
+    expect(rotated.json).toMatchObject({ scopes: ['keys:read', 'write:users'], entitledScopes: ['write:users'] });
+    clock.ms += KEY_CACHE_TTL_SECONDS * 1000;
+    expect(await env.scopesOf(rotated.json.key)).toEqual(['keys:read']);
+    expect((await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { enabled: false } })).status).toBe(200);
+    const resumed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { enabled: true, expiresIn: 7200 } });
+    expect(resumed).toMatchObject({ status: 200, json: { enabled: true, entitledScopes: ['write:users'] } });
+    const renamed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { scopes: ['write:users'] } });
+    expect(renamed).toMatchObject({ status: 200, json: { scopes: ['write:users'], entitledScopes: ['write:users'] } });
+    clock.ms += KEY_CACHE_TTL_SECONDS * 1000;
+    expect(await env.scopesOf(rotated.json.key)).toEqual([]);
+    // Re-entitled: it counts again within the same bound.
+    await env.entitle('ada', ['write:users']);
+    clock.ms += KEY_CACHE_TTL_SECONDS * 1000;
+    expect(await env.scopesOf(rotated.json.key)).toEqual(['write:users']);
+  });
+});
+
+describe('audit lines of keys with entitled scopes', () => {
+  it('show the new key’s entitledScopes on create and rotate, and their before/after on a PATCH that changes them', async () => {
+    const env = await freshEnv();
+    await env.entitle('ada', ['write:users']);
+    const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'audited', scopes: ['keys:read'] } });
+    const line = (action: string, keyId: string) => logs.entries().filter((entry) => entry['action'] === action && entry['keyId'] === keyId).at(-1);
+    expect(line('create', key.json.id)).toMatchObject({ entitledScopes: [] });
+    const widened = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { scopes: ['keys:read', 'write:users'] } });
+    expect(widened.status).toBe(200);
+    expect(line('update', key.json.id)).toMatchObject({ changes: { scopes: { before: ['keys:read'], after: ['keys:read', 'write:users'] }, entitledScopes: { before: [], after: ['write:users'] } } });
+    const renamed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { name: 'audited-2' } });
+    expect(renamed.status).toBe(200);
+    expect(line('update', key.json.id)?.['changes']).toEqual({ name: { before: 'audited', after: 'audited-2' } });
+    const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: portalUser, id: key.json.id, body: { gracePeriodSeconds: 0 } });
+    expect(line('rotate', key.json.id)).toMatchObject({ successorKeyId: rotated.json.id, entitledScopes: ['write:users'] });
+    const created = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'entitled', scopes: ['read:users', 'write:users'] } });
+    expect(line('create', created.json.id)).toMatchObject({ entitledScopes: ['read:users', 'write:users'] });
+  });
 });
 
 describe('the consumer routes', () => {

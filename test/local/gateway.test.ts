@@ -90,6 +90,8 @@ describe('local gateway: routing', () => {
       const response = await call(h, path, { method, auth: 'Bearer x' });
       expect({ method, path, status: response.status, message: response.body['message'] }).toEqual({ method, path, status: 404, message: 'Not Found' });
       expect(response.body['requestId']).toEqual(response.headers.get('x-amzn-requestid'));
+      // As the stack's gateway responses: nosniff, no framing, no script (the portal's paths included).
+      expect([response.headers.get('x-content-type-options'), response.headers.get('x-frame-options'), response.headers.get('content-security-policy')]).toEqual(['nosniff', 'DENY', "default-src 'none'; frame-ancestors 'none'"]);
     }
     expect(h.authorizerEvents).toHaveLength(0);
   });

@@ -1,16 +1,18 @@
 /**
  * The local issuer's interactive sign-in (authorization code + PKCE S256) over real HTTP, as the portal uses it:
  * the sign-in page, the redirect with code and state, the one-time code redeemed against the verifier, the id token's
- * nonce and audience, no open redirect, and CORS only for the portal's origin.
+ * nonce and audience, no open redirect (the portal URL exactly), only the scopes the portal asks for (the admin scope
+ * to configured admins alone), and CORS only for the portal's origin on the code grant.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalIssuer, type LocalIssuer } from '../../lib/local/issuer';
-import { AuthorizationCodes, AuthorizationPageError, AuthorizationRedirectError, parseAuthorizationRequest } from '../../lib/local/issuer-sign-in';
+import { AuthorizationCodes, AuthorizationPageError, AuthorizationRedirectError, parseAuthorizationRequest, type PortalClient } from '../../lib/local/issuer-sign-in';
 
 const PORTAL_ORIGIN = 'http://127.0.0.1:3999';
 const REDIRECT = `${PORTAL_ORIGIN}/portal/`;
-const CATALOG = ['keys:admin', 'keys:read', 'keys:write', 'read:orders'];
+const CATALOG = ['keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders'];
+const PORTAL: PortalClient = { clientId: 'dualgate-portal', redirectUris: [REDIRECT], scopes: ['openid', 'keys:read', 'keys:write'], adminScope: 'keys:admin', admins: ['root'] };
 const decodeJwt = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 const pkce = () => {
   const verifier = randomBytes(32).toString('base64url');
@@ -24,7 +26,7 @@ function authorizeParams(challenge: string, overrides: Record<string, string> = 
 let issuer: LocalIssuer;
 beforeAll(async () => {
   issuer = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'dualgate-local', scopeCatalog: CATALOG });
-  issuer.setPortalOrigins([PORTAL_ORIGIN]);
+  issuer.setPortals([PORTAL]);
 });
 afterAll(async () => {
   await issuer?.stop();
@@ -89,10 +91,15 @@ describe('the sign-in page and the code flow', () => {
   });
 
   it('never redirects to an origin that serves no portal, and sends protocol errors back to the client', async () => {
-    const foreign = await signIn('ada', pkce().challenge, { redirect_uri: 'https://attacker.example/portal/' });
-    expect(foreign.status).toBe(400);
-    expect(foreign.location).toBeUndefined();
-    expect(foreign.body).toContain('is not on an origin local mode serves a portal on');
+    for (const redirect_uri of ['https://attacker.example/portal/', `${PORTAL_ORIGIN}/orders/leak?x=1`, `${PORTAL_ORIGIN}/portal/?x=1`, `${PORTAL_ORIGIN}/portal`]) {
+      const foreign = await signIn('ada', pkce().challenge, { redirect_uri });
+      expect(foreign.status).toBe(400);
+      expect(foreign.location).toBeUndefined();
+      expect(foreign.body).toContain('is not the URL of a portal local mode serves');
+    }
+    const otherClient = await signIn('ada', pkce().challenge, { client_id: 'anything' });
+    expect(otherClient).toMatchObject({ status: 400, location: undefined });
+    expect(otherClient.body).toContain('is not the local portal&#39;s');
     const plain = await signIn('ada', pkce().challenge, { code_challenge_method: 'plain' });
     expect(plain.status).toBe(302);
     expect(plain.location?.searchParams.get('error')).toBe('invalid_request');
@@ -102,20 +109,39 @@ describe('the sign-in page and the code flow', () => {
     expect(badName.body).toContain('A username is 1 to 64 letters');
   });
 
-  it('grants CORS to the portal origin only, and only on discovery, the JWKS and the token endpoint', async () => {
-    const own = await fetch(`${issuer.url}/.well-known/openid-configuration`, { headers: { origin: PORTAL_ORIGIN } });
-    expect(own.headers.get('access-control-allow-origin')).toBe(PORTAL_ORIGIN);
-    const discovery = (await own.json()) as Record<string, string>;
-    expect(discovery['authorization_endpoint']).toBe(`${issuer.url}/authorize`);
-    const other = await fetch(`${issuer.url}/.well-known/openid-configuration`, { headers: { origin: 'http://localhost:4000' } });
-    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  it('grants only what the portal asks for: a scope beyond it is refused back to the client, the admin scope goes to configured admins alone', async () => {
+    const beyond = await signIn('mallory', pkce().challenge, { scope: 'openid keys:read write:orders' });
+    expect(beyond.status).toBe(302);
+    expect(beyond.location?.searchParams.get('error')).toBe('invalid_scope');
+    for (const [username, scope] of [['mallory', 'keys:read keys:write'], ['root', 'keys:read keys:write keys:admin']] as const) {
+      const { verifier, challenge } = pkce();
+      const code = (await signIn(username, challenge, { scope: 'openid keys:read keys:write keys:admin' })).location?.searchParams.get('code') ?? '';
+      const tokens = await redeem(code, verifier);
+      expect(decodeJwt(tokens.json['access_token'] ?? '')['scope']).toBe(scope);
+      expect(tokens.json['scope']).toBe(`openid ${scope}`);
+    }
+  });
+
+  it('grants CORS to the portal origin only, and only on the token endpoint for the code grant', async () => {
+    const discovery = await fetch(`${issuer.url}/.well-known/openid-configuration`, { headers: { origin: PORTAL_ORIGIN } });
+    expect(discovery.headers.get('access-control-allow-origin')).toBeNull();
+    expect(((await discovery.json()) as Record<string, string>)['authorization_endpoint']).toBe(`${issuer.url}/authorize`);
+    expect((await fetch(`${issuer.url}/jwks`, { headers: { origin: PORTAL_ORIGIN } })).headers.get('access-control-allow-origin')).toBeNull();
     const page = await fetch(`${issuer.url}/authorize?${authorizeParams(pkce().challenge).toString()}`, { headers: { origin: PORTAL_ORIGIN } });
     expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    // A page at the portal's origin asking for a client-credentials token: refused, and unreadable (no CORS).
+    const machine = await fetch(`${issuer.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: PORTAL_ORIGIN }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'x', scope: 'keys:admin' }) });
+    expect(machine.status).toBe(400);
+    expect(machine.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await machine.json()).toMatchObject({ error: 'unsupported_grant_type' });
+    // Without an Origin (the CLI, curl), client credentials still work.
+    const cli = await fetch(`${issuer.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'x', scope: 'keys:read' }) });
+    expect(cli.status).toBe(200);
   });
 });
 
 describe('parseAuthorizationRequest and AuthorizationCodes (pure)', () => {
-  const options = { allowedOrigins: new Set([PORTAL_ORIGIN]), scopeCatalog: CATALOG };
+  const options = { portals: [PORTAL] };
   it('refuses unknown scopes back to the client, and a missing client on the page', () => {
     expect(() => parseAuthorizationRequest(authorizeParams(pkce().challenge, { scope: 'openid delete:all' }), options)).toThrow(AuthorizationRedirectError);
     expect(() => parseAuthorizationRequest(authorizeParams(pkce().challenge, { client_id: '' }), options)).toThrow(AuthorizationPageError);

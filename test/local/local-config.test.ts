@@ -91,3 +91,11 @@ describe('localConfigFromEnv: GitHub key document (DUALGATE_GITHUB_KEYS_URL)', (
     expect(() => localConfigFromEnv({ DUALGATE_GITHUB_KEYS_URL: 'keys.json' })).toThrow(/^DUALGATE_GITHUB_KEYS_URL must be a URL/);
   });
 });
+
+describe('localConfigFromEnv: portal admins (DUALGATE_LOCAL_PORTAL_ADMINS)', () => {
+  it('names nobody by default, takes a comma-separated list, and refuses what is not a username', () => {
+    expect(localConfigFromEnv({}).portalAdmins).toEqual([]);
+    expect(localConfigFromEnv({ DUALGATE_LOCAL_PORTAL_ADMINS: 'root, ops@example.com ,' }).portalAdmins).toEqual(['root', 'ops@example.com']);
+    expect(() => localConfigFromEnv({ DUALGATE_LOCAL_PORTAL_ADMINS: 'root,a b' })).toThrow(/^DUALGATE_LOCAL_PORTAL_ADMINS: "a b" is not a username/);
+  });
+});

@@ -94,7 +94,7 @@ describe('the npm package, installed into the example app', () => {
     expect(open).toHaveLength(4);
     for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
-    expect(parts.sort()).toEqual(['consumers', 'files', 'github', 'keys', 'leaks', 'orders', 'portal', 'reports', 'rotate', 'slow', 'status', '{asset}', '{id}', '{orderId}', '{proxy+}', '{proxy+}', '{sub}'].sort());
+    expect(parts.sort()).toEqual(['consumers', 'files', 'github', 'keys', 'leaks', 'orders', 'portal', 'reports', 'rotate', 'slow', 'status', '{asset+}', '{id}', '{orderId}', '{proxy+}', '{proxy+}', '{sub}'].sort());
   });
 
   it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {

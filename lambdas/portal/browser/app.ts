@@ -57,7 +57,29 @@ interface SignInTransaction {
   verifier: string;
   state: string;
   nonce: string;
+  /** When the sign-in started (ms): an answer after TRANSACTION_TTL_MS is refused and the transaction dropped. */
+  startedAtMs: number;
 }
+
+/** How long a started sign-in may take at the issuer. */
+const TRANSACTION_TTL_MS = 10 * 60_000;
+
+/**
+ * The issuer's `error` codes (RFC 6749 §4.1.2.1, OIDC Core 3.1.2.6) in our own words: the page never shows the
+ * answer's `error_description`, which anyone can put in a link to the portal.
+ */
+const SIGN_IN_ERRORS: Readonly<Record<string, string>> = {
+  access_denied: 'Sign-in was cancelled or refused.',
+  login_required: 'Sign in again.',
+  interaction_required: 'Sign in again.',
+  consent_required: 'Sign in again, and allow the portal.',
+  invalid_scope: 'The sign-in service refused the permissions the portal asks for. Tell the API’s operator.',
+  unauthorized_client: 'The sign-in service does not accept this portal. Tell the API’s operator.',
+  invalid_request: 'The sign-in service refused the request. Tell the API’s operator.',
+  unsupported_response_type: 'The sign-in service refused the request. Tell the API’s operator.',
+  server_error: 'The sign-in service failed. Try again later.',
+  temporarily_unavailable: 'The sign-in service is unavailable. Try again later.',
+};
 
 const TRANSACTION_KEY = 'dualgate.portal.signin';
 const EXPIRY_CHOICES: readonly [string, number | null][] = [
@@ -202,24 +224,15 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 
 // ---------- sign-in ----------
 
-async function endpoints(): Promise<{ authorization: string; token: string }> {
+/** The issuer's endpoints: always in config.json (given, or found by the portal function's discovery at cold start). */
+function endpoints(): { authorization: string; token: string } {
   if (config.authorizationEndpoint && config.tokenEndpoint) return { authorization: config.authorizationEndpoint, token: config.tokenEndpoint };
-  let response: Response;
-  try {
-    response = await fetch(`${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { credentials: 'omit' });
-  } catch {
-    throw new Error(`Could not reach the sign-in service at ${config.issuer}.`);
-  }
-  const discovery = (await readJson(response)) as { issuer?: unknown; authorization_endpoint?: unknown; token_endpoint?: unknown } | undefined;
-  if (!response.ok || discovery?.issuer !== config.issuer || typeof discovery.authorization_endpoint !== 'string' || typeof discovery.token_endpoint !== 'string') {
-    throw new Error(`The sign-in service at ${config.issuer} did not describe itself (OIDC discovery failed).`);
-  }
-  return { authorization: discovery.authorization_endpoint, token: discovery.token_endpoint };
+  throw new Error(`The portal does not know the sign-in service's endpoints (${config.issuer}). Tell the API's operator.`);
 }
 
 async function signIn(): Promise<void> {
-  const { authorization } = await endpoints();
-  const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16) };
+  const { authorization } = endpoints();
+  const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16), startedAtMs: Date.now() };
   sessionStorage.setItem(TRANSACTION_KEY, JSON.stringify(transaction));
   const url = new URL(authorization);
   url.search = new URLSearchParams({
@@ -235,17 +248,40 @@ async function signIn(): Promise<void> {
   window.location.assign(url.href);
 }
 
-/** Back from the issuer: check state, redeem the code with the verifier, check the id token's iss, aud and nonce. */
+/** The sign-in started in this tab, if any (undefined for a missing, unreadable or expired one, which is dropped). */
+function pendingTransaction(): SignInTransaction | undefined {
+  let transaction: Partial<SignInTransaction> | undefined;
+  try {
+    transaction = JSON.parse(sessionStorage.getItem(TRANSACTION_KEY) ?? 'null') as Partial<SignInTransaction> | undefined;
+  } catch {
+    transaction = undefined;
+  }
+  const fresh = typeof transaction?.startedAtMs === 'number' && Date.now() - transaction.startedAtMs < TRANSACTION_TTL_MS;
+  if (!transaction || !fresh || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string' || typeof transaction.nonce !== 'string') {
+    sessionStorage.removeItem(TRANSACTION_KEY);
+    return undefined;
+  }
+  return transaction as SignInTransaction;
+}
+
+/**
+ * Back from the issuer: check state first, then the answer (an error in our own words), redeem the code with the
+ * verifier, check the id token's iss, aud and nonce. An answer whose state matches no sign-in started here was not
+ * asked for (a crafted link): an error is ignored, a code refused, and a sign-in still in progress is left alone.
+ */
 async function completeSignIn(params: URLSearchParams): Promise<void> {
-  const stored = sessionStorage.getItem(TRANSACTION_KEY);
-  sessionStorage.removeItem(TRANSACTION_KEY);
   // The code must not stay in the address bar or the history.
   window.history.replaceState(null, '', redirectUri);
+  const pending = pendingTransaction();
   const error = params.get('error');
-  if (error) throw new Error(`Sign-in failed: ${params.get('error_description') ?? error}`);
-  const transaction = stored ? (JSON.parse(stored) as SignInTransaction) : undefined;
-  if (!transaction || params.get('state') !== transaction.state) throw new Error('Sign-in failed: the answer does not match a sign-in started here. Sign in again.');
-  const { token } = await endpoints();
+  if (!pending || params.get('state') !== pending.state) {
+    if (error !== null) return;
+    throw new Error('Sign-in failed: the answer does not match a sign-in started here. Sign in again.');
+  }
+  sessionStorage.removeItem(TRANSACTION_KEY);
+  const transaction = pending;
+  if (error !== null) throw new Error(`Sign-in failed: ${SIGN_IN_ERRORS[error] ?? 'the sign-in service refused. Try again, or tell the API’s operator.'}`);
+  const { token } = endpoints();
   let response: Response;
   try {
     response = await fetch(token, {
@@ -501,7 +537,7 @@ function adminSection(): HTMLElement {
   const edit = h(
     'form',
     { 'aria-label': `Consumer ${inspected.sub}`, class: 'panel' },
-    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it off this consumer\'s existing keys within the revocation bound.'),
+    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it, within the revocation bound, off the keys that hold it through this entitlement (those the consumer granted itself beyond its token); keys an admin granted it keep their scopes: narrow or revoke those by hand.'),
     h('div', { class: 'row' }, h('label', { for: 'entitlements' }, 'Entitled scopes'), h('input', { type: 'text', id: 'entitlements', name: 'entitlements', autocomplete: 'off', value: inspected.scopes.join(' ') })),
     config.plans
       ? h('div', { class: 'row' }, h('label', { for: 'plan' }, 'Plan'), h('input', { type: 'text', id: 'plan', name: 'plan', autocomplete: 'off', value: inspected.assigned && inspected.plan ? inspected.plan : '' }), h('span', { class: 'muted' }, inspected.usage ? `${inspected.usage.used} requests today` : 'default plan'))
@@ -540,6 +576,9 @@ async function start(): Promise<void> {
   if (params.has('code') || params.has('error')) {
     await completeSignIn(params);
     await refresh();
+  } else {
+    // No answer from the issuer: a sign-in abandoned there leaves nothing behind (verifier, state, nonce).
+    sessionStorage.removeItem(TRANSACTION_KEY);
   }
 }
 
