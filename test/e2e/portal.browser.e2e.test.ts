@@ -2,7 +2,7 @@
  * The developer portal in a real browser: headless Chromium (Debian's, driven by playwright-core) against
  * `npx dualgate dev` on the example app (examples/orders-app: `portal: { defaultScopes: ['read:orders'] }`) with
  * dualgate installed from the packed tarball, as a user's app gets it. Controls are
- * found by role and accessible name only, as a screen reader would. Screenshots of each state go to docs/images.
+ * found by role and accessible name only, as a screen reader would. Screenshots of each state go to docs/images with DUALGATE_SCREENSHOTS=1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -18,7 +18,11 @@ const READY = /dualgate local mode is ready at (http:\/\/127\.0\.0\.1:\d+)/;
 const TOKEN_URL = /token endpoint (http:\/\/127\.0\.0\.1:\d+\/token)/;
 const PORTAL_URL = /portal {4}(http:\/\/127\.0\.0\.1:\d+\/portal\/)/;
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const IMAGES = join(REPO, 'docs', 'images');
+/**
+ * Screenshots go to docs/images only when asked (`DUALGATE_SCREENSHOTS=1 npx vitest run test/e2e/portal.browser.e2e.test.ts`),
+ * so that a test run never changes the repository; otherwise into a temporary directory.
+ */
+const IMAGES = process.env['DUALGATE_SCREENSHOTS'] === '1' ? join(REPO, 'docs', 'images') : join(tmpdir(), 'dualgate-portal-screenshots');
 /** Short caches, so "stops within the revocation bound" is seconds: authorizer 1 s + key cache 1 s. */
 const REVOCATION_BOUND_SECONDS = 2;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
