@@ -1043,7 +1043,8 @@ interface PendingRoute extends PlacedRoute {
  */
 class PermittedLambdaIntegration extends apigateway.Integration {
   constructor(private readonly inner: apigateway.LambdaIntegration) {
-    super({ type: apigateway.IntegrationType.AWS_PROXY });
+    // Only bind's result reaches the method; these satisfy Integration's own checks.
+    super({ type: apigateway.IntegrationType.AWS_PROXY, integrationHttpMethod: 'POST' });
   }
 
   override bind(method: apigateway.Method): apigateway.IntegrationConfig {
@@ -1078,7 +1079,8 @@ function adoptedStageName(scope: Construct, api: apigateway.IRestApi, stageName:
     if (!api.latestDeployment) {
       throw new DualgateConfigError(`restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`);
     }
-    const own = api.deploymentStage.stageName;
+    // The stage's name as the app wrote it (Stage.stageName is a reference to the CloudFormation resource).
+    const own = (api.deploymentStage.node.defaultChild as apigateway.CfnStage).stageName as string;
     if (stageName !== undefined && stageName !== own) {
       throw new DualgateConfigError(`stageName ${JSON.stringify(stageName)}: restApi ${api.node.path} publishes on its own deployment stage ${JSON.stringify(own)}; leave stageName out (it names the stage of an imported API only)`);
     }
