@@ -160,9 +160,11 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    */
   readonly leakDetection?: boolean | LeakDetectionOptions;
   /**
-   * Put dualgate on a REST API the app already has (docs/existing-api.md): a `RestApi` the app created (with its
-   * deployment stage), or one imported with `RestApi.fromRestApiAttributes(scope, id, { restApiId, rootResourceId })`
-   * (then `stageName` names its existing stage, which dualgate's deployment updates). Default: dualgate creates one.
+   * Put dualgate on a REST API the app already has (docs/existing-api.md): a `RestApi` created in the same stack (it
+   * publishes on its own deployment stage; leave `stageName` out), or one imported with
+   * `RestApi.fromRestApiAttributes(scope, id, { restApiId, rootResourceId })`, which requires `stageName`: its
+   * existing stage, which dualgate's deployment updates. A `SpecRestApi`, or a `RestApi` of another stack, is refused.
+   * Default: dualgate creates one.
    */
   readonly restApi?: apigateway.IRestApi;
   /**
@@ -173,9 +175,10 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   readonly openMethods?: readonly string[];
   /**
    * Where the routes' API Gateway resources and methods go (docs/large-apis.md): `'auto'` (default) puts them into
-   * nested stacks when the table has more than 200 resources and methods, `true` always, `false` never (the API's
-   * own stack, which CloudFormation caps at 500 resources). Moving an existing API between the two recreates its
-   * resources: pin `true` early for an API that will grow.
+   * nested stacks when keeping them in the API's stack would take it past 450 CloudFormation resources (everything
+   * the stack holds counted), `true` always, `false` never (the API's own stack, which CloudFormation caps at 500
+   * resources). An API already deployed cannot move its resources between the two in one deployment: pin `true`
+   * early for an API that will grow.
    */
   readonly nestedStacks?: boolean | 'auto';
   /**
