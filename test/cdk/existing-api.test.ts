@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { readCloudAssembly } from '../../lib/local/assembly';
+import { apiGatewayResourceCount } from '../../lib/route-stacks';
+import { consumerRoutes, managementRoutes } from '../../lambdas/shared/route-table';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
 import { assemblyTemplates, checkAssemblyTemplates } from '../support/template-checks';
 
@@ -246,4 +248,23 @@ describe('adopting an API: what the synth refuses, reuses and overrides', () => 
     new DualAuthApi(stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] });
     expect(() => app.synth()).toThrow(/method OPTIONS \/reports of the RestApi is open/);
   });
+});
+
+describe("the resource quota warning on an adopted API", () => {
+  it("counts the API's own resources (those this app defines) with the route table's", () => {
+    const { app, stack, fn } = appStack();
+    const api = new apigateway.RestApi(stack, 'TeamApi');
+    // 295 resources of the team's (one with an IAM method): with dualgate's, past API Gateway's 300.
+    for (let index = 0; index < 295; index++) api.root.addResource(`legacy${index}`);
+    api.root.getResource('legacy0')!.addMethod('GET', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+    new DualAuthApi(stack, 'Gate', { restApi: api, nestedStacks: true, routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: fn('Orders') }] });
+    app.synth();
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Resources per API')).map((message) => String(message.entry.data));
+    // 295 + the root + /orders, /orders/{id}, the key API's, the consumers' and the leak endpoint's resources.
+    expect(warnings).toHaveLength(1);
+    const count = Number(/the API has (\d+) API Gateway resources/.exec(warnings[0]!)?.[1]);
+    const dualgateOnly = apiGatewayResourceCount(['/orders/{id}', ...[...managementRoutes('/keys'), ...consumerRoutes('/keys')].map((route) => route.path), '/leaks/github']) + 1;
+    expect(count).toBe(dualgateOnly + 295);
+    expect(count).toBeGreaterThan(300);
+  }, 60_000);
 });
