@@ -4,7 +4,7 @@
  * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
  * their code assets, compiled and checked at synth.
  */
-import { Annotations, Aspects, AspectPriority, CfnOutput, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type CfnResource, type IAspect } from 'aws-cdk-lib';
+import { Annotations, Aspects, AspectPriority, CfnOutput, CfnResource, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -44,7 +44,7 @@ import type { Plans } from '../lambdas/shared/plans';
 import { consumerRoutes, consumersBasePath } from '../lambdas/shared/route-table';
 import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH } from '../lambdas/portal/portal-config';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
-import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
+import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, inlineSize, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
 /** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
 export const RESOURCE_SERVER_ID = 'dualgate';
@@ -160,9 +160,11 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
    */
   readonly leakDetection?: boolean | LeakDetectionOptions;
   /**
-   * Put dualgate on a REST API the app already has (docs/existing-api.md): a `RestApi` the app created (with its
-   * deployment stage), or one imported with `RestApi.fromRestApiAttributes(scope, id, { restApiId, rootResourceId })`
-   * (then `stageName` names its existing stage, which dualgate's deployment updates). Default: dualgate creates one.
+   * Put dualgate on a REST API the app already has (docs/existing-api.md): a `RestApi` created in the same stack (it
+   * publishes on its own deployment stage; leave `stageName` out), or one imported with
+   * `RestApi.fromRestApiAttributes(scope, id, { restApiId, rootResourceId })`, which requires `stageName`: its
+   * existing stage, which dualgate's deployment updates. A `SpecRestApi`, or a `RestApi` of another stack, is refused.
+   * Default: dualgate creates one.
    */
   readonly restApi?: apigateway.IRestApi;
   /**
@@ -173,9 +175,10 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   readonly openMethods?: readonly string[];
   /**
    * Where the routes' API Gateway resources and methods go (docs/large-apis.md): `'auto'` (default) puts them into
-   * nested stacks when the table has more than 200 resources and methods, `true` always, `false` never (the API's
-   * own stack, which CloudFormation caps at 500 resources). Moving an existing API between the two recreates its
-   * resources: pin `true` early for an API that will grow.
+   * nested stacks when keeping them in the API's stack would take it past 450 CloudFormation resources (everything
+   * the stack holds counted), `true` always, `false` never (the API's own stack, which CloudFormation caps at 500
+   * resources). An API already deployed cannot move its resources between the two in one deployment: pin `true`
+   * early for an API that will grow.
    */
   readonly nestedStacks?: boolean | 'auto';
   /**
@@ -346,7 +349,11 @@ export class DualAuthApi extends Construct {
     super(scope, id);
     const unknown = Object.keys(props).filter((name) => !([...CONFIG_PROPS, ...CONSTRUCT_PROPS] as readonly string[]).includes(name));
     if (unknown.length > 0) throw new DualgateConfigError(`DualAuthApi: unknown prop(s) ${unknown.join(', ')}`);
-    const config = resolveConfig(Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])));
+    const adoptedStage = props.restApi === undefined ? undefined : adoptedStageName(this, props.restApi, props.stageName);
+    const config = resolveConfig({
+      ...Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])),
+      ...(adoptedStage !== undefined ? { stageName: adoptedStage } : {}),
+    });
     // The construct reads props only; `-c dualgate:<name>` is the demo app's convention. Say so rather than ignore it.
     for (const name of CONFIG_PROPS) {
       if (props[name] === undefined && this.node.tryGetContext(`dualgate:${name}`) !== undefined) {
@@ -746,7 +753,9 @@ export class DualAuthApi extends Construct {
             ...(this.planConfig ? { apiKeyRequired: true } : {}),
           };
     // LambdaIntegration adds two permissions per method to the method's stack: count them when placing the route.
-    this.pendingRoutes.push({ method: route.method, path: route.path, integration, options, extraResources: integration instanceof apigateway.LambdaIntegration ? 2 : 0 });
+    // (In a nested stack, dualgate replaces those two by its one per function: see addMethod.)
+    const lambdaHandler = integration instanceof apigateway.LambdaIntegration ? (integration as unknown as { handler?: lambda.IFunction }).handler : undefined;
+    this.pendingRoutes.push({ method: route.method, path: route.path, integration, options, extraResources: lambdaHandler ? 2 : 0, ...(lambdaHandler ? { lambdaHandler } : {}) });
     this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
   }
 
@@ -757,25 +766,56 @@ export class DualAuthApi extends Construct {
    * hashes every method's properties, so one `cdk deploy` publishes the whole table.
    */
   private createMethods(): void {
-    const placement: RoutePlacement<PendingRoute> = this.nested() ? placeRoutes(this.pendingRoutes) : { inline: this.pendingRoutes, inlineResources: [], stacks: new Map() };
+    // An API whose resources get CDK's CORS preflight gives every resource dualgate creates an OPTIONS method too.
+    const perResource = this.api.root.defaultCorsPreflightOptions ? 1 : 0;
+    const placement: RoutePlacement<PendingRoute> = this.nested(perResource)
+      ? placeRoutes(
+          // A LambdaIntegration's two permissions per method do not follow it into a nested stack (addMethod).
+          this.pendingRoutes.map((route) => ({ ...route, extraResources: 0 })),
+          undefined,
+          perResource,
+        )
+      : { inline: this.pendingRoutes, inlineResources: [], stacks: new Map() };
     for (const path of placement.inlineResources) this.api.root.resourceForPath(path);
     for (const route of placement.inline) this.addMethod(this.api.root.resourceForPath(route.path), route);
     for (const [name, units] of placement.stacks) {
-      const nested = new NestedStack(this, name, { description: `dualgate routes under ${units.map((unit) => unit.rootPath).join(' ')}` });
+      // A fixed description: a list of the units' paths would pass CloudFormation's 1,024 bytes on a wide table.
+      const nested = new NestedStack(this, name, { description: `dualgate: API Gateway resources and methods of ${units.length} path famil${units.length === 1 ? 'y' : 'ies'} of the route table (lib/route-stacks.ts)` });
       this.routeStacks.set(name, nested);
-      for (const unit of units) {
-        const segments = unit.rootPath.split('/').filter((segment) => segment.length > 0);
-        const parent = this.api.root.resourceForPath(`/${segments.slice(0, -1).join('/')}`);
-        // The unit's first resource is created in the nested stack; its children follow it there.
-        const top = new apigateway.Resource(nested, unit.rootPath, { parent, pathPart: segments[segments.length - 1] as string });
-        for (const route of unit.routes) this.addMethod(top.resourceForPath(route.path.slice(unit.rootPath.length + 1)), route);
-      }
+      for (const unit of units) for (const route of unit.routes) this.addMethod(this.resourceIn(nested, route.path), route);
     }
     this.pendingRoutes.length = 0;
   }
 
+  /**
+   * The resource at `path` for a route placed in `nested`: every resource that already exists on the way (the
+   * API's own, one an earlier route created, or one the app created on an adopted API) is reused, never duplicated
+   * (API Gateway refuses two resources with one path part under one parent). The first missing one is created in the
+   * nested stack, under the path as its id; its children follow it there.
+   */
+  private resourceIn(nested: NestedStack, path: string): apigateway.IResource {
+    let current: apigateway.IResource = this.api.root;
+    let sofar = '';
+    for (const segment of path.split('/').filter((part) => part.length > 0)) {
+      sofar += `/${segment}`;
+      const existing = current.getResource(segment);
+      if (existing) current = existing;
+      else if (Stack.of(current) === nested) current = current.addResource(segment);
+      else current = new apigateway.Resource(nested, sofar, { parent: current, pathPart: segment });
+    }
+    return current;
+  }
+
   private addMethod(resource: apigateway.IResource, route: PendingRoute): void {
-    const method = resource.addMethod(route.method, route.integration, route.options);
+    let integration = route.integration;
+    // A LambdaIntegration adds two permissions per method, in the method's stack, whose SourceArn names the stage: in
+    // a nested stack that is a cycle (the stage's deployment depends on the nested stack). dualgate's one permission
+    // per function (in the function's stack, for this API) replaces them; the integration itself is unchanged.
+    if (route.lambdaHandler && Stack.of(resource) !== Stack.of(this)) {
+      this.permit(route.lambdaHandler);
+      integration = new PermittedLambdaIntegration(route.integration as apigateway.LambdaIntegration);
+    }
+    const method = resource.addMethod(route.method, integration, { ...route.options, ...this.overridesOfInherited(resource, route) });
     this.ownMethods.add(method);
     // An imported API has no deployment of its own that its methods update: dualgate's deployment does it.
     if (this.ownDeployment) {
@@ -787,11 +827,46 @@ export class DualAuthApi extends Construct {
     }
   }
 
-  /** Whether the routes go into nested stacks: `nestedStacks`, or for `'auto'` the table's size. */
-  private nested(): boolean {
+  /**
+   * A method takes what its options leave out from the resource's `defaultMethodOptions` (an adopted API's, or a
+   * resource's of its own): an inherited `apiKeyRequired: true` would refuse every dualgate caller (403), and inherited
+   * required request parameters would bind dualgate's routes to the team's conventions. dualgate states both.
+   */
+  private overridesOfInherited(resource: apigateway.IResource, route: PendingRoute): apigateway.MethodOptions {
+    const inherited = resource.defaultMethodOptions ?? {};
+    return {
+      ...(inherited.apiKeyRequired !== undefined && route.options.apiKeyRequired === undefined ? { apiKeyRequired: false } : {}),
+      ...(inherited.requestParameters !== undefined ? { requestParameters: {} } : {}),
+    };
+  }
+
+  /**
+   * Whether the routes go into nested stacks: `nestedStacks`, or for `'auto'` whether keeping them in the API's stack
+   * would take it past AUTO_NEST_THRESHOLD CloudFormation resources, counting everything the stack already holds (the
+   * app's functions, dualgate's own resources, an adopted API's methods). An app that fits keeps its layout.
+   */
+  private nested(perResource: number): boolean {
     if (this.nestedStacksSetting !== 'auto') return this.nestedStacksSetting;
-    const methodResources = this.pendingRoutes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
-    return apiGatewayResourceCount(this.pendingRoutes.map((route) => route.path)) + methodResources > AUTO_NEST_THRESHOLD;
+    const stack = Stack.of(this);
+    const held = stack.node.findAll().filter((node) => CfnResource.isCfnResource(node) && Stack.of(node) === stack).length;
+    const total = held + inlineSize(this.pendingRoutes, perResource);
+    const pin = 'pin the layout with nestedStacks: true (or false) to choose when this happens (docs/large-apis.md, "Moving an existing API")';
+    if (total > AUTO_NEST_THRESHOLD) {
+      Annotations.of(this).addWarningV2(
+        'dualgate:nested-stacks-auto',
+        `nestedStacks 'auto': the routes go into nested stacks, because with them the stack would hold ${total} CloudFormation resources (more than ${AUTO_NEST_THRESHOLD} of 500). ` +
+          `An API deployed with its routes in the stack's own template cannot move them in one deployment; should the stack later shrink to ${AUTO_NEST_THRESHOLD} or fewer, 'auto' moves them back: ${pin}`,
+      );
+      return true;
+    }
+    if (total > AUTO_NEST_THRESHOLD - 100) {
+      Annotations.of(this).addWarningV2(
+        'dualgate:nested-stacks-auto',
+        `nestedStacks 'auto': the stack holds ${total} CloudFormation resources, routes included; past ${AUTO_NEST_THRESHOLD}, 'auto' moves every route into nested stacks, ` +
+          `which an API already deployed cannot do in one deployment: ${pin}`,
+      );
+    }
+    return false;
   }
 
   /**
@@ -799,6 +874,12 @@ export class DualAuthApi extends Construct {
    * per method: a large table would otherwise spend CloudFormation's 500 resources per stack on permissions.
    */
   private lambdaIntegration(handler: lambda.IFunction): apigateway.Integration {
+    this.permit(handler);
+    return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
+  }
+
+  /** dualgate's one invoke permission per function: every method and stage of this API, nothing else. */
+  private permit(handler: lambda.IFunction): void {
     if (!this.permitted.has(handler)) {
       this.permitted.add(handler);
       handler.addPermission(`DualgateInvoke${this.node.addr.slice(0, 8)}`, {
@@ -807,7 +888,6 @@ export class DualAuthApi extends Construct {
         sourceArn: this.api.arnForExecuteApi(),
       });
     }
-    return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
   }
 
   /**
@@ -894,7 +974,7 @@ export class DualAuthApi extends Construct {
     const name = (method: apigateway.Method) => `${method.httpMethod} ${method.resource.path}`;
     const methods = this.node.root.node.findAll().filter((node): node is apigateway.Method => node instanceof apigateway.Method && node.api === this.api);
     for (const method of methods) {
-      if (this.ownMethods.has(method)) continue;
+      if (this.ownMethods.has(method) || isCorsPreflight(method)) continue;
       const cfn = method.node.defaultChild as apigateway.CfnMethod;
       const authorizationType = cfn.authorizationType ?? apigateway.AuthorizationType.NONE;
       if (authorizationType === apigateway.AuthorizationType.CUSTOM && cfn.authorizerId === this.authorizer.authorizerId) strays.push(name(method));
@@ -921,12 +1001,16 @@ export class DualAuthApi extends Construct {
 
   /** API Gateway's default quota is 300 resources per API: a larger table deploys only once the quota is raised. */
   private warnAboutResourceQuota(): void {
-    // The root is a resource too.
-    const count = apiGatewayResourceCount(this.rules.map((rule) => rule.path)) + 1;
+    // The root is a resource too; an adopted API's own resources (those this app defines) count as well.
+    const others = this.node.root.node
+      .findAll()
+      .filter((node): node is apigateway.Resource => node instanceof apigateway.Resource && node.api === this.api)
+      .map((resource) => resource.path);
+    const count = apiGatewayResourceCount([...this.rules.map((rule) => rule.path), ...others]) + 1;
     if (count <= API_GATEWAY_RESOURCES_PER_API) return;
     Annotations.of(this).addWarningV2(
       'dualgate:resources-per-api',
-      `the route table has ${count} API Gateway resources (paths, the root included), and API Gateway allows ${API_GATEWAY_RESOURCES_PER_API} per REST API by default: ` +
+      `the API has ${count} API Gateway resources (paths, the root included), and API Gateway allows ${API_GATEWAY_RESOURCES_PER_API} per REST API by default: ` +
         `before deploying, raise the quota "Resources per API" (service apigateway) to at least ${count} in Service Quotas: the console, or ` +
         `aws service-quotas list-service-quotas --service-code apigateway --query "Quotas[?QuotaName=='Resources per API'].QuotaCode" for its code, then ` +
         `aws service-quotas request-service-quota-increase --service-code apigateway --quota-code <code> --desired-value ${count}`,
@@ -971,6 +1055,65 @@ interface PendingRoute extends PlacedRoute {
   readonly method: RouteMethod;
   readonly integration: apigateway.Integration;
   readonly options: apigateway.MethodOptions;
+  /** The function of a route given an `apigateway.LambdaIntegration`. */
+  readonly lambdaHandler?: lambda.IFunction;
+}
+
+/**
+ * A LambdaIntegration, bound without the two per-method permissions LambdaIntegration.bind adds (dualgate adds its one
+ * per function instead): the integration's request, URI and options are the app's, unchanged.
+ */
+class PermittedLambdaIntegration extends apigateway.Integration {
+  constructor(private readonly inner: apigateway.LambdaIntegration) {
+    // Only bind's result reaches the method; these satisfy Integration's own checks.
+    super({ type: apigateway.IntegrationType.AWS_PROXY, integrationHttpMethod: 'POST' });
+  }
+
+  override bind(method: apigateway.Method): apigateway.IntegrationConfig {
+    // AwsIntegration's bind is LambdaIntegration's without the permissions.
+    return apigateway.AwsIntegration.prototype.bind.call(this.inner, method);
+  }
+}
+
+/**
+ * The stage dualgate publishes on when it adopts `restApi`, checked before anything is built: a `RestApi` of this
+ * stack publishes on its own deployment stage (a `stageName` naming another is refused); an imported one must name
+ * its existing stage (without it, dualgate would create a new public stage beside the team's, without its WAF or
+ * logging). A `SpecRestApi`'s OpenAPI methods cannot be checked, and a `RestApi` of another stack would make a cycle.
+ */
+function adoptedStageName(scope: Construct, api: apigateway.IRestApi, stageName: string | undefined): string {
+  if (api === null || typeof api !== 'object' || typeof (api as { restApiId?: unknown }).restApiId !== 'string' || !(api as { root?: unknown }).root) {
+    throw new DualgateConfigError('restApi must be an API Gateway REST API (apigateway.RestApi, or RestApi.fromRestApiAttributes with restApiId and rootResourceId)');
+  }
+  if (api instanceof apigateway.SpecRestApi) {
+    throw new DualgateConfigError(
+      `restApi ${api.node.path} is a SpecRestApi: dualgate cannot see the methods its OpenAPI definition declares, so it cannot check that none is open or outside the route table. ` +
+        'Import the API with RestApi.fromRestApiAttributes (with stageName) in the app that owns the definition, and check its methods there',
+    );
+  }
+  if (api instanceof apigateway.RestApi) {
+    if (Stack.of(api) !== Stack.of(scope)) {
+      throw new DualgateConfigError(
+        `restApi ${api.node.path} belongs to stack ${Stack.of(api).node.path}, and DualAuthApi is in stack ${Stack.of(scope).node.path}: dualgate's methods and deployment would make the two stacks depend on each other. ` +
+          'Create DualAuthApi in the same stack, or import the API here with RestApi.fromRestApiAttributes(this, id, { restApiId, rootResourceId, restApiName }) and name its stage in stageName',
+      );
+    }
+    if (!api.latestDeployment) {
+      throw new DualgateConfigError(`restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`);
+    }
+    // The stage's name as the app wrote it (Stage.stageName is a reference to the CloudFormation resource).
+    const own = (api.deploymentStage.node.defaultChild as apigateway.CfnStage).stageName as string;
+    if (stageName !== undefined && stageName !== own) {
+      throw new DualgateConfigError(`stageName ${JSON.stringify(stageName)}: restApi ${api.node.path} publishes on its own deployment stage ${JSON.stringify(own)}; leave stageName out (it names the stage of an imported API only)`);
+    }
+    return own;
+  }
+  if (stageName === undefined) {
+    throw new DualgateConfigError(
+      `restApi ${api.node.path} is imported: name its existing stage in stageName (dualgate's deployment updates that stage); without it dualgate would create a new public stage beside yours, without your stage's settings`,
+    );
+  }
+  return stageName;
 }
 
 /**
@@ -980,15 +1123,8 @@ interface PendingRoute extends PlacedRoute {
  * of every method of the API, whoever created it, so the stage's owner deploying later publishes dualgate's too.
  */
 function adoptRestApi(scope: Construct, api: apigateway.IRestApi, stageName: string): { stage: apigateway.IStage; url: string; deployment?: apigateway.Deployment } {
-  if (api === null || typeof api !== 'object' || typeof (api as { restApiId?: unknown }).restApiId !== 'string' || !(api as { root?: unknown }).root) {
-    throw new DualgateConfigError('restApi must be an API Gateway REST API (apigateway.RestApi, or RestApi.fromRestApiAttributes with restApiId and rootResourceId)');
-  }
-  if (api instanceof apigateway.RestApi || api instanceof apigateway.SpecRestApi) {
-    if (!api.latestDeployment) {
-      throw new DualgateConfigError(`restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`);
-    }
-    return { stage: api.deploymentStage, url: api.url };
-  }
+  // adoptedStageName has checked the API.
+  if (api instanceof apigateway.RestApi) return { stage: api.deploymentStage, url: api.url };
   const stack = Stack.of(scope);
   // Without stageName, CloudFormation would create a deployment that no stage serves; with it, API Gateway points the
   // existing stage at the new deployment (CreateDeployment's stageName), keeping the stage's settings.
@@ -998,6 +1134,16 @@ function adoptRestApi(scope: Construct, api: apigateway.IRestApi, stageName: str
     url: `https://${api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${stageName}/`,
     deployment,
   };
+}
+
+/**
+ * CDK's CORS preflight (`defaultCorsPreflightOptions`, `addCorsPreflight`): an open `OPTIONS` with a mock integration on
+ * a resource with CORS options. It answers the browser's preflight with headers and calls nothing: known open.
+ */
+function isCorsPreflight(method: apigateway.Method): boolean {
+  const cfn = method.node.defaultChild as apigateway.CfnMethod;
+  const integration = cfn.integration as apigateway.CfnMethod.IntegrationProperty | undefined;
+  return method.httpMethod === 'OPTIONS' && method.resource.defaultCorsPreflightOptions !== undefined && (cfn.authorizationType ?? 'NONE') === 'NONE' && integration?.type === 'MOCK';
 }
 
 const METHOD_NAME = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/|(\/[^/\s]+)+)$/;

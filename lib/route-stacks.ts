@@ -8,8 +8,8 @@
  *   API's stack, so no nested stack references another.
  * - Units are placed by extendible hashing of their path: a unit's stack is the first `depth` bits of SHA-256 of its
  *   root path, starting at 3 bits (8 stacks at most). Only a stack whose contents pass its capacity splits into two
- *   (one more bit), so a new route changes its own unit's stack and no other, and growth moves only the units of
- *   the stack that overflowed.
+ *   (one more bit), so a new route changes its own unit's stack and no other; of a stack that splits, the half whose
+ *   next bit is 0 keeps the stack's name, so growth moves only the other half of one stack's units.
  */
 import { createHash } from 'node:crypto';
 
@@ -17,8 +17,11 @@ import { createHash } from 'node:crypto';
 export const NESTED_STACK_CAPACITY = 400;
 /** The first hash bits that name a nested stack: up to 8 stacks before any split. */
 export const INITIAL_HASH_BITS = 3;
-/** With `nestedStacks: 'auto'`, tables with more API Gateway resources and methods than this are nested. */
-export const AUTO_NEST_THRESHOLD = 200;
+/**
+ * With `nestedStacks: 'auto'`, the routes are nested only when keeping them in the API's stack would take that stack
+ * past this many CloudFormation resources (of the 500 allowed): an app that fits keeps its layout.
+ */
+export const AUTO_NEST_THRESHOLD = 450;
 /** API Gateway's default quota of resources per REST API (adjustable in Service Quotas: "Resources per API"). */
 export const API_GATEWAY_RESOURCES_PER_API = 300;
 
@@ -49,13 +52,13 @@ export interface RoutePlacement<R extends PlacedRoute> {
 const segmentsOf = (path: string) => path.split('/').filter((segment) => segment.length > 0);
 
 /** Distinct API Gateway resources under (and including) `prefix`, plus one per method and its extra resources. */
-function unitSize(prefix: readonly string[], routes: readonly PlacedRoute[]): number {
+function unitSize(prefix: readonly string[], routes: readonly PlacedRoute[], perResource: number): number {
   const resources = new Set<string>();
   for (const route of routes) {
     const segments = segmentsOf(route.path);
     for (let depth = prefix.length; depth <= segments.length; depth++) if (depth > 0) resources.add(segments.slice(0, depth).join('/'));
   }
-  return resources.size + routes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
+  return resources.size * (1 + perResource) + routes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
 }
 
 function hashBits(rootPath: string): string {
@@ -63,7 +66,7 @@ function hashBits(rootPath: string): string {
 }
 
 /** Split the routes under `prefix` into units no larger than `capacity`; what a split family shares stays inline. */
-function unitsUnder<R extends PlacedRoute>(prefix: string[], routes: readonly R[], capacity: number, placement: { inline: R[]; inlineResources: string[]; units: RouteUnit<R>[] }): void {
+function unitsUnder<R extends PlacedRoute>(prefix: string[], routes: readonly R[], capacity: number, perResource: number, placement: { inline: R[]; inlineResources: string[]; units: RouteUnit<R>[] }): void {
   const groups = new Map<string, R[]>();
   for (const route of routes) {
     const segment = segmentsOf(route.path)[prefix.length];
@@ -72,20 +75,34 @@ function unitsUnder<R extends PlacedRoute>(prefix: string[], routes: readonly R[
   }
   for (const [segment, members] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const path = [...prefix, segment];
-    const size = unitSize(path, members);
+    const size = unitSize(path, members, perResource);
     const splittable = members.some((route) => segmentsOf(route.path).length > path.length);
     if (size <= capacity || !splittable) placement.units.push({ rootPath: `/${path.join('/')}`, routes: members, size });
     else {
       placement.inlineResources.push(`/${path.join('/')}`);
-      unitsUnder(path, members, capacity, placement);
+      unitsUnder(path, members, capacity, perResource, placement);
     }
   }
 }
 
-/** Place every route: the API's stack, or a nested stack named by its unit's hash bits. */
-export function placeRoutes<R extends PlacedRoute>(routes: readonly R[], capacity = NESTED_STACK_CAPACITY): RoutePlacement<R> {
+/**
+ * A stack's name from its hash prefix, without the zeros after the first bits: when `Routes011` splits, the half with
+ * the next bit 0 keeps the name `Routes011` (its units do not move) and the other half becomes `Routes0111`. The names
+ * stay distinct: two prefixes that differ only by trailing zeros are a prefix of each other, never both stacks.
+ */
+export function stackName(prefix: string): string {
+  let end = prefix.length;
+  while (end > INITIAL_HASH_BITS && prefix[end - 1] === '0') end--;
+  return `Routes${prefix.slice(0, end)}`;
+}
+
+/**
+ * Place every route: the API's stack, or a nested stack named by its unit's hash bits. `perResource` counts methods
+ * every resource gets besides the routes' (1 for an API whose resources get a CORS preflight `OPTIONS`).
+ */
+export function placeRoutes<R extends PlacedRoute>(routes: readonly R[], capacity = NESTED_STACK_CAPACITY, perResource = 0): RoutePlacement<R> {
   const found = { inline: [] as R[], inlineResources: [] as string[], units: [] as RouteUnit<R>[] };
-  unitsUnder([], routes, capacity, found);
+  unitsUnder([], routes, capacity, perResource, found);
   const stacks = new Map<string, RouteUnit<R>[]>();
   const place = (units: RouteUnit<R>[], bits: number) => {
     const byPrefix = new Map<string, RouteUnit<R>[]>();
@@ -97,12 +114,17 @@ export function placeRoutes<R extends PlacedRoute>(routes: readonly R[], capacit
       const size = members.reduce((sum, unit) => sum + unit.size, 0);
       // Extendible hashing: only the stack that overflows splits, one more bit at a time (32 bits at most).
       if (size > capacity && members.length > 1 && bits < 32) place(members, bits + 1);
-      else stacks.set(`Routes${prefix}`, members);
+      else stacks.set(stackName(prefix), members);
     }
   };
   place(found.units, INITIAL_HASH_BITS);
   const sorted = new Map([...stacks].sort(([a], [b]) => (a < b ? -1 : 1)));
   return { inline: found.inline, inlineResources: found.inlineResources, stacks: sorted };
+}
+
+/** CloudFormation resources the routes add to the API's stack when none is nested: resources, methods and extras. */
+export function inlineSize(routes: readonly PlacedRoute[], perResource = 0): number {
+  return apiGatewayResourceCount(routes.map((route) => route.path)) * (1 + perResource) + routes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
 }
 
 /** Distinct API Gateway resources of a table (the root not counted, as in API Gateway's quota). */

@@ -63,4 +63,11 @@ describe.skipIf(!version)(version ? `cfn-lint (${version})` : 'cfn-lint (skipped
     expect(templates.filter((file) => file.endsWith('.nested.template.json')).length).toBeGreaterThan(2);
     expect(errors(lint(templates))).toEqual([]);
   }, 600_000);
+
+  it('finds no error (E3004, a dependency cycle, included) in a 300-route app whose routes are given LambdaIntegrations, in nested stacks', () => {
+    const integrations = synthLargeApp({ routeCount: 300, scopeCount: 60, lambdaIntegration: true, props: { nestedStacks: true } });
+    const templates = assemblyTemplates(integrations.assembly.directory);
+    expect(templates.filter((file) => file.endsWith('.nested.template.json')).length).toBeGreaterThan(2);
+    expect(errors(lint(templates))).toEqual([]);
+  }, 300_000);
 });

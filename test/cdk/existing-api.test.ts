@@ -1,16 +1,18 @@
 /** DualAuthApi on a REST API the app already has (`restApi`): its stage, its own methods, and what may stay outside the table. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { readCloudAssembly } from '../../lib/local/assembly';
+import { apiGatewayResourceCount } from '../../lib/route-stacks';
+import { consumerRoutes, managementRoutes } from '../../lambdas/shared/route-table';
 import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
-import { checkAssemblyTemplates } from '../support/template-checks';
+import { assemblyTemplates, checkAssemblyTemplates } from '../support/template-checks';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -148,11 +150,121 @@ describe('DualAuthApi on a RestApi imported by id and root resource id', () => {
     const { app, stack } = appStack();
     const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', { restApiId: 'a1b2c3d4e5', rootResourceId: 'rootres123' });
     api.root.addResource('status').addMethod('GET', new apigateway.MockIntegration());
-    new DualAuthApi(stack, 'Gate', { restApi: api });
+    new DualAuthApi(stack, 'Gate', { restApi: api, stageName: 'live' });
     expect(() => app.synth()).toThrow(/method GET \/status of the RestApi is open/);
   });
 
   it('refuses plans, whose key source it cannot set on an imported API', () => {
     expect(() => build({ plans: { free: { rateLimitPerSecond: 1, burstLimit: 1 } } })).toThrow(/an imported restApi cannot take plans/);
   });
+});
+
+describe('adopting an API: what the synth refuses, reuses and overrides', () => {
+  const route = (fn: lambda.IFunction) => ({ method: 'GET' as const, path: '/orders/{id}', scopes: ['read:orders'], handler: fn });
+  const resourcesOf = (app: App) => {
+    const directory = app.synth().directory;
+    return assemblyTemplates(directory).flatMap((file) =>
+      Object.values((JSON.parse(readFileSync(file, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }).Resources),
+    );
+  };
+
+  for (const nestedStacks of [false, true]) {
+    it(`reuses a resource the API already has at one of dualgate's paths, never a second one with the same path part (nestedStacks: ${nestedStacks})`, () => {
+      const { app, stack, fn } = appStack();
+      const api = new apigateway.RestApi(stack, 'TeamApi');
+      api.root.addResource('orders').addMethod('GET', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+      const gate = new DualAuthApi(stack, 'Gate', { restApi: api, nestedStacks, routes: [route(fn('Orders'))] });
+      // …and one the app creates through gate.api after the construct.
+      gate.api.root.resourceForPath('/keys/{id}').addMethod('OPTIONS', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+      const resources = resourcesOf(app).filter((resource) => resource.Type === 'AWS::ApiGateway::Resource');
+      const pathParts = resources.map((resource) => `${JSON.stringify(resource.Properties['ParentId'])} ${String(resource.Properties['PathPart'])}`);
+      expect(pathParts.filter((part) => part.endsWith(' orders'))).toHaveLength(1);
+      expect(pathParts.filter((part) => part.endsWith(' keys'))).toHaveLength(1);
+      expect(pathParts.filter((part) => part.endsWith(' {id}')).length).toBe(new Set(pathParts.filter((part) => part.endsWith(' {id}'))).size);
+      expect(checkAssemblyTemplates(app.synth().directory).problems).toEqual([]);
+      const [served] = readCloudAssembly(app.synth().directory).apis;
+      expect(served!.methods.find((method) => method.method === 'GET' && method.path === '/orders/{id}')).toMatchObject({ authorized: true });
+      expect(served!.methods.find((method) => method.method === 'GET' && method.path === '/keys/{id}')).toMatchObject({ authorized: true });
+    });
+  }
+
+  it('requires stageName for an imported API, naming the API, rather than creating a new public stage', () => {
+    const { stack, fn } = appStack();
+    const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', { restApiId: 'a1b2c3d4e5', rootResourceId: 'rootres123', restApiName: 'team-api' });
+    expect(() => new DualAuthApi(stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] })).toThrow(/restApi Existing\/Imported is imported: name its existing stage in stageName/);
+  });
+
+  it("refuses a stageName other than the stage of a RestApi of this app, and publishes on that stage's name", () => {
+    const { stack, fn } = appStack();
+    const api = new apigateway.RestApi(stack, 'TeamApi', { deployOptions: { stageName: 'live' } });
+    expect(() => new DualAuthApi(stack, 'Gate', { restApi: api, stageName: 'v2', routes: [route(fn('Orders'))] })).toThrow(/stageName "v2": restApi Existing\/TeamApi publishes on its own deployment stage "live"/);
+    const gate = new DualAuthApi(stack, 'Gate2', { restApi: api, routes: [route(fn('Orders2'))] });
+    expect(gate.config.stageName).toBe('live');
+  });
+
+  it('refuses a SpecRestApi, whose OpenAPI methods it cannot check', () => {
+    const { stack, fn } = appStack();
+    const api = new apigateway.SpecRestApi(stack, 'Spec', { apiDefinition: apigateway.ApiDefinition.fromInline({ openapi: '3.0.2', info: { title: 't', version: '1' }, paths: {} }) });
+    expect(() => new DualAuthApi(stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] })).toThrow(/restApi Existing\/Spec is a SpecRestApi: dualgate cannot see the methods its OpenAPI definition declares/);
+  });
+
+  it('refuses a RestApi of another stack, saying to import it', () => {
+    const { app, fn } = appStack();
+    const other = new Stack(app, 'ApiStack', { env: ENV });
+    const api = new apigateway.RestApi(other, 'TeamApi');
+    api.root.addResource('health').addMethod('GET', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+    expect(() => new DualAuthApi(fn('X').stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] })).toThrow(/restApi ApiStack\/TeamApi belongs to stack ApiStack.*RestApi\.fromRestApiAttributes/);
+  });
+
+  it("does not let dualgate's methods inherit the API's defaultMethodOptions (apiKeyRequired, requestParameters)", () => {
+    const { app, stack, fn } = appStack();
+    const api = new apigateway.RestApi(stack, 'TeamApi', {
+      defaultMethodOptions: { apiKeyRequired: true, authorizationType: apigateway.AuthorizationType.IAM, requestParameters: { 'method.request.header.X-Team': true } },
+    });
+    new DualAuthApi(stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] });
+    const methods = resourcesOf(app).filter((resource) => resource.Type === 'AWS::ApiGateway::Method');
+    const ours = methods.filter((method) => method.Properties['AuthorizationType'] === 'CUSTOM' || method.Properties['AuthorizationType'] === 'NONE');
+    expect(ours.length).toBeGreaterThan(5);
+    for (const method of ours) {
+      expect(method.Properties['ApiKeyRequired']).toBe(false);
+      expect(method.Properties['RequestParameters'] ?? {}).toEqual({});
+    }
+  });
+
+  it("accepts CDK's CORS preflight OPTIONS without openMethods, and counts them", () => {
+    for (const nestedStacks of [false, true]) {
+      const { app, stack, fn } = appStack();
+      const api = new apigateway.RestApi(stack, 'TeamApi', { defaultCorsPreflightOptions: { allowOrigins: ['https://app.example.com'] } });
+      api.root.addResource('reports').addMethod('GET', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+      new DualAuthApi(stack, 'Gate', { restApi: api, nestedStacks, routes: [route(fn('Orders'))] });
+      const methods = resourcesOf(app).filter((resource) => resource.Type === 'AWS::ApiGateway::Method');
+      expect(methods.filter((method) => method.Properties['HttpMethod'] === 'OPTIONS').length).toBeGreaterThan(5);
+      expect(checkAssemblyTemplates(app.synth().directory).problems).toEqual([]);
+    }
+    // An open OPTIONS that is not CDK's preflight is still refused.
+    const { app, stack, fn } = appStack();
+    const api = new apigateway.RestApi(stack, 'TeamApi');
+    api.root.addResource('reports').addMethod('OPTIONS', new apigateway.MockIntegration());
+    new DualAuthApi(stack, 'Gate', { restApi: api, routes: [route(fn('Orders'))] });
+    expect(() => app.synth()).toThrow(/method OPTIONS \/reports of the RestApi is open/);
+  });
+});
+
+describe("the resource quota warning on an adopted API", () => {
+  it("counts the API's own resources (those this app defines) with the route table's", () => {
+    const { app, stack, fn } = appStack();
+    const api = new apigateway.RestApi(stack, 'TeamApi');
+    // 295 resources of the team's (one with an IAM method): with dualgate's, past API Gateway's 300.
+    for (let index = 0; index < 295; index++) api.root.addResource(`legacy${index}`);
+    api.root.getResource('legacy0')!.addMethod('GET', new apigateway.MockIntegration(), { authorizationType: apigateway.AuthorizationType.IAM });
+    new DualAuthApi(stack, 'Gate', { restApi: api, nestedStacks: true, routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: fn('Orders') }] });
+    app.synth();
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Resources per API')).map((message) => String(message.entry.data));
+    // 295 + the root + /orders, /orders/{id}, the key API's, the consumers' and the leak endpoint's resources.
+    expect(warnings).toHaveLength(1);
+    const count = Number(/the API has (\d+) API Gateway resources/.exec(warnings[0]!)?.[1]);
+    const dualgateOnly = apiGatewayResourceCount(['/orders/{id}', ...[...managementRoutes('/keys'), ...consumerRoutes('/keys')].map((route) => route.path), '/leaks/github']) + 1;
+    expect(count).toBe(dualgateOnly + 295);
+    expect(count).toBeGreaterThan(300);
+  }, 60_000);
 });

@@ -123,18 +123,76 @@ describe('a 1,000-route app across 100 scopes', () => {
   });
 });
 
+describe('routes given a LambdaIntegration, in nested stacks', () => {
+  it("synthesizes without a cycle: dualgate's one permission per function replaces LambdaIntegration's two per method", () => {
+    const large = synthLargeApp({ routeCount: 300, scopeCount: 60, lambdaIntegration: true, props: { nestedStacks: true } });
+    expect(checkAssemblyTemplates(large.assembly.directory).problems).toEqual([]);
+    expect(nestedTemplates(large).length).toBeGreaterThan(2);
+    for (const file of nestedTemplates(large)) expect(Object.values(resourcesOf(file)).filter((resource) => resource.Type === 'AWS::Lambda::Permission'), file).toEqual([]);
+    const permissions = Object.values(parentResources(large)).filter((resource) => resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.['Principal'] === 'apigateway.amazonaws.com');
+    const byFunction = new Map<string, number>();
+    for (const permission of permissions) byFunction.set(JSON.stringify(permission.Properties!['FunctionName']), (byFunction.get(JSON.stringify(permission.Properties!['FunctionName'])) ?? 0) + 1);
+    expect([...byFunction.values()].every((count) => count === 1)).toBe(true);
+    // The integration is the app's: a Lambda proxy to the route's function.
+    const [api] = readCloudAssembly(large.assembly.directory).apis;
+    expect(api!.methods.map((method) => `${method.method} ${method.path}`).sort()).toEqual(expectedMethods(large));
+    expect(api!.methods.find((method) => method.path === large.routes[0]!.path)?.integration).toMatchObject({ kind: 'lambda' });
+  }, 120_000);
+});
+
+describe("nestedStacks: 'auto' decides on the stack's CloudFormation resources", () => {
+  it('nests a 120-route table with one function per route (600 resources inline), and keeps a 100-route, 10-function table in the stack', () => {
+    const perRoute = (count: number) =>
+      synthLargeApp({ routeCount: count, scopeCount: 20, functionCount: count, edit: (routes) => routes.map((route, index) => ({ ...route, functionIndex: index })) });
+    const wide = perRoute(120);
+    expect(checkAssemblyTemplates(wide.assembly.directory).problems).toEqual([]);
+    expect(nestedTemplates(wide).length).toBeGreaterThan(0);
+    expect(warningsOf(wide).some((warning) => warning.includes("nestedStacks 'auto': the routes go into nested stacks"))).toBe(true);
+    const bench = synthLargeApp({ routeCount: 100, scopeCount: 20 });
+    expect(nestedTemplates(bench)).toEqual([]);
+    expect(Object.keys(parentResources(bench)).length).toBeLessThanOrEqual(450);
+  }, 180_000);
+
+  it('keeps a table that fits in the stack where a version without nesting put it: same logical ids for every resource and method', () => {
+    const app = synthLargeApp({ routeCount: 150, scopeCount: 30, props: { plans: undefined, defaultPlan: undefined } });
+    expect(nestedTemplates(app)).toEqual([]);
+    const resources = parentResources(app);
+    // The ids a route's resources and methods had before issue 20 (created with api.root.resourceForPath and addMethod).
+    const ids = Object.keys(resources);
+    for (const pattern of [/^GateApisvc0searchrecent[0-9A-F]{8}$/, /^GateApisvc0searchrecentGET[0-9A-F]{8}$/, /^GateApisvc14id[0-9A-F]{8}$/, /^GateApisvc14idANY[0-9A-F]{8}$/]) {
+      expect(ids.filter((id) => pattern.test(id)), String(pattern)).toHaveLength(1);
+    }
+  }, 120_000);
+
+  it('gives every nested stack a short fixed description (CloudFormation allows 1,024 bytes), however many families it holds', () => {
+    const wide = synthLargeApp({
+      routeCount: 0,
+      scopeCount: 1,
+      functionCount: 1,
+      props: { nestedStacks: true, plans: undefined, defaultPlan: undefined, monitoring: false },
+      edit: () => Array.from({ length: 300 }, (_, index) => ({ method: 'GET' as const, path: `/customer-profile${index}`, scopes: ['scope-0'], functionIndex: 0 })),
+    });
+    for (const file of nestedTemplates(wide)) {
+      const description = (JSON.parse(readFileSync(file, 'utf8')) as { Description?: string }).Description ?? '';
+      expect(description.length, file).toBeLessThan(200);
+    }
+  }, 120_000);
+});
+
 describe('nestedStacks', () => {
+  // The key API's and the consumer API's methods, and the leak endpoint.
+  const OWN_METHODS = managementRoutes('/keys').length + consumerRoutes('/keys').length + 1;
   const small = (nestedStacks: boolean | 'auto', edit?: Parameters<typeof synthLargeApp>[0]['edit']) =>
     synthLargeApp({ routeCount: 30, scopeCount: 6, functionCount: 3, props: { nestedStacks, plans: undefined, defaultPlan: undefined, monitoring: false }, ...(edit ? { edit } : {}) });
 
   it("keeps a small table in the API's stack by default, and nests it with nestedStacks: true", () => {
     const inline = small('auto');
     expect(nestedTemplates(inline)).toEqual([]);
-    expect(Object.values(parentResources(inline)).filter((resource) => resource.Type === 'AWS::ApiGateway::Method').length).toBe(30 + 10); // the key API (6), the consumer routes (3) and the leak endpoint
+    expect(Object.values(parentResources(inline)).filter((resource) => resource.Type === 'AWS::ApiGateway::Method').length).toBe(30 + OWN_METHODS);
     const nested = small(true);
     expect(nestedTemplates(nested).length).toBeGreaterThan(0);
     expect(checkAssemblyTemplates(nested.assembly.directory).problems).toEqual([]);
-    expect(readCloudAssembly(nested.assembly.directory).apis[0]!.methods).toHaveLength(30 + 10);
+    expect(readCloudAssembly(nested.assembly.directory).apis[0]!.methods).toHaveLength(30 + OWN_METHODS);
   }, 60_000);
 
   it('gives the deployment a new logical id when a nested method changes, and the same one when nothing does', () => {

@@ -1,7 +1,7 @@
 /** Placing a large table's routes into nested stacks (lib/route-stacks.ts): together by family, stable as it grows. */
 import { describe, expect, it } from 'vitest';
 import { largeAppRouteTable } from '../../bench/fixtures';
-import { apiGatewayResourceCount, placeRoutes, type PlacedRoute, type RoutePlacement } from '../../lib/route-stacks';
+import { apiGatewayResourceCount, inlineSize, placeRoutes, stackName, type PlacedRoute, type RoutePlacement } from '../../lib/route-stacks';
 
 const table = (count: number): PlacedRoute[] => largeAppRouteTable(count, { scopeCount: 10, functionCount: 1 }).map(({ method, path }) => ({ method, path }));
 const stackOf = (placement: RoutePlacement<PlacedRoute>) => {
@@ -47,9 +47,33 @@ describe('placeRoutes', () => {
     const afterWhere = stackOf(after);
     const overflowed = beforeWhere.get('GET /svc4') as string;
     for (const [route, stack] of beforeWhere) if (stack !== overflowed) expect([route, afterWhere.get(route)]).toEqual([route, stack]);
-    // The overflowing stack became two with one more hash bit.
-    expect(after.stacks.has(overflowed)).toBe(false);
-    expect([...after.stacks.keys()].filter((name) => name.startsWith(overflowed))).toHaveLength(2);
+    // The overflowing stack became two with one more hash bit: the half whose bit is 0 keeps the name, and its
+    // families stay; only the other half's move, to the new stack.
+    expect([...after.stacks.keys()].filter((name) => name.startsWith(overflowed)).sort()).toEqual([overflowed, `${overflowed}1`]);
+    const kept = [...beforeWhere].filter(([route, stack]) => stack === overflowed && afterWhere.get(route) === overflowed);
+    const moved = [...beforeWhere].filter(([route, stack]) => stack === overflowed && afterWhere.get(route) === `${overflowed}1`);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(moved.length).toBeGreaterThan(0);
+    expect(kept.length + moved.length).toBe([...beforeWhere.values()].filter((stack) => stack === overflowed).length);
+  });
+
+  it('names stacks by hash prefix without trailing zeros past the first bits, so that names stay distinct', () => {
+    expect(stackName('011')).toBe('Routes011');
+    expect(stackName('0110')).toBe('Routes011');
+    expect(stackName('0111')).toBe('Routes0111');
+    expect(stackName('01100')).toBe('Routes011');
+    expect(stackName('01110')).toBe('Routes0111');
+    expect(stackName('000')).toBe('Routes000');
+    expect(stackName('0000')).toBe('Routes000');
+  });
+
+  it('counts a CORS preflight method per resource when asked (perResource)', () => {
+    const routes = table(100);
+    const plain = placeRoutes(routes);
+    const cors = placeRoutes(routes, undefined, 1);
+    const total = (placement: RoutePlacement<PlacedRoute>) => [...placement.stacks.values()].flat().reduce((sum, unit) => sum + unit.size, 0);
+    expect(total(cors) - total(plain)).toBe(apiGatewayResourceCount(routes.map((route) => route.path)));
+    expect(inlineSize(routes, 1) - inlineSize(routes)).toBe(apiGatewayResourceCount(routes.map((route) => route.path)));
   });
 
   it('splits a family too large for one stack by its next segment, keeping the shared resource and its methods inline', () => {

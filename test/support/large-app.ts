@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import type * as cxapi from 'aws-cdk-lib/cx-api';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { largeAppRouteTable, type LargeAppRoute } from '../../bench/fixtures';
 import { DualAuthApi, type DualAuthApiProps, type DualAuthRoute } from '../../lib/dual-auth-api';
@@ -19,6 +20,8 @@ export interface LargeAppOptions {
   /** Change the table before it is added (add, drop or alter routes). */
   edit?: (routes: LargeAppRoute[]) => LargeAppRoute[];
   props?: Partial<DualAuthApiProps>;
+  /** Give each route an `apigateway.LambdaIntegration` instead of `handler`. */
+  lambdaIntegration?: boolean;
 }
 
 export interface LargeApp {
@@ -38,7 +41,8 @@ export function synthLargeApp(options: LargeAppOptions): LargeApp {
   );
   let routes = largeAppRouteTable(options.routeCount, { scopeCount: options.scopeCount, functionCount });
   if (options.edit) routes = options.edit(routes);
-  const toRoute = ({ functionIndex, ...route }: LargeAppRoute): DualAuthRoute => ({ ...route, handler: functions[functionIndex] as lambda.Function });
+  const toRoute = ({ functionIndex, ...route }: LargeAppRoute): DualAuthRoute =>
+    options.lambdaIntegration ? { ...route, integration: new apigateway.LambdaIntegration(functions[functionIndex] as lambda.Function) } : { ...route, handler: functions[functionIndex] as lambda.Function };
   const gate = new DualAuthApi(stack, 'Gate', {
     plans: { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } }, pro: { rateLimitPerSecond: 50, burstLimit: 100 } },
     defaultPlan: 'free',
