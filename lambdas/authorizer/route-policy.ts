@@ -28,18 +28,27 @@ export interface BoundRoute {
 
 const VERBS: ReadonlySet<string> = new Set(HTTP_METHODS);
 
+function boundRoute(rule: RouteRule): BoundRoute {
+  const name = `${rule.method} ${rule.path}`;
+  // Built once per route: a key made per request would cost a string and its hash on every decision.
+  const memoKeys = new Map(rule.method === 'ANY' ? HTTP_METHODS.map((verb) => [verb, `${verb} ${name}`]) : [[rule.method, name]]);
+  return { rule, name, arnPath: rule.path.replace(/\{[^}/]+\}/g, '*'), memoKeys };
+}
+
 export class RouteBoundTable {
-  private readonly byResource = new Map<string, Map<string, BoundRoute>>();
+  /** By resource template, then method: the rule, and its `BoundRoute` once a request has named it. */
+  private readonly byResource = new Map<string, Map<string, { readonly rule: RouteRule; bound?: BoundRoute }>>();
   private readonly policies = new BoundedCache<string, PolicyDocument>(4096);
 
+  /**
+   * Indexes the rules only: a route's names and keys are built the first time a request names it, so a cold start
+   * with a 1,000-route table does not build 1,000 routes' strings it may never use (docs/large-apis.md, Figures).
+   */
   constructor(routes: readonly RouteRule[]) {
     for (const rule of routes) {
       let methods = this.byResource.get(rule.path);
       if (!methods) this.byResource.set(rule.path, (methods = new Map()));
-      const name = `${rule.method} ${rule.path}`;
-      // Built once: a key made per request would cost a string and its hash on every decision.
-      const memoKeys = new Map(rule.method === 'ANY' ? HTTP_METHODS.map((verb) => [verb, `${verb} ${name}`]) : [[rule.method, name]]);
-      methods.set(rule.method, { rule, name, arnPath: rule.path.replace(/\{[^}/]+\}/g, '*'), memoKeys });
+      methods.set(rule.method, { rule });
     }
   }
 
@@ -49,7 +58,9 @@ export class RouteBoundTable {
     const methods = this.byResource.get(resource);
     if (!methods) return undefined;
     // Only a real verb falls back to ANY (a method named `ANY` or `BREW` is no request API Gateway routes).
-    return (httpMethod !== 'ANY' ? methods.get(httpMethod) : undefined) ?? (VERBS.has(httpMethod) ? methods.get('ANY') : undefined);
+    const entry = (httpMethod !== 'ANY' ? methods.get(httpMethod) : undefined) ?? (VERBS.has(httpMethod) ? methods.get('ANY') : undefined);
+    if (!entry) return undefined;
+    return (entry.bound ??= boundRoute(entry.rule));
   }
 
   /**

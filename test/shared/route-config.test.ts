@@ -1,8 +1,10 @@
 /** The route-table file a Lambda reads at init: a hand-edited one that would widen policies fails the cold start. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
 import { parseRuntimeRouteConfig } from '../../lambdas/shared/route-config';
 import { SettingsError } from '../../lambdas/shared/settings';
+import { parseRoutePath } from '../../lambdas/shared/route-table';
 
 const ROUTES = [
   { method: 'GET', path: '/admin', scopes: ['admin'] },
@@ -31,5 +33,37 @@ describe('parseRuntimeRouteConfig', () => {
     mutate(config);
     expect(() => parseRuntimeRouteConfig(config)).toThrow(SettingsError);
     expect(() => parseRuntimeRouteConfig(config)).toThrow(message);
+  });
+});
+
+describe('parseRuntimeRouteConfig: the one-regex path check', () => {
+  // The config reader recognises ordinary paths with one regex and sends everything else to parseRoutePath; the two
+  // must accept exactly the same paths, whatever the characters, parameters and slashes.
+  const segment = fc.oneof(
+    fc.stringMatching(/^[a-z0-9*?+{}:._-]{0,4}$/),
+    fc.constantFrom('{id}', '{id+}', '{proxy+}', '{a}', '{a+}', '{}', '{+}', '{1x}', 'a*', 'x?y', '%2F'),
+  );
+  const path = fc.array(segment, { maxLength: 4 }).map((segments) => `/${segments.join('/')}`);
+
+  it('accepts a path exactly when parseRoutePath does', () => {
+    fc.assert(
+      fc.property(path, (candidate) => {
+        let parses = true;
+        try {
+          parseRoutePath(candidate);
+        } catch {
+          parses = false;
+        }
+        const config = { version: 2, routeTable: { cacheScope: 'route', routes: [{ method: 'GET', path: candidate, scopes: [] }] }, catalog: [], managementBasePath: null };
+        let accepted = true;
+        try {
+          parseRuntimeRouteConfig(config);
+        } catch {
+          accepted = false;
+        }
+        expect(accepted).toBe(parses);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
