@@ -42,7 +42,7 @@ import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../lambdas/shared/plans';
 import { consumerRoutes, consumersBasePath } from '../lambdas/shared/route-table';
-import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH } from '../lambdas/portal/portal-config';
+import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../lambdas/portal/portal-config';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
 import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, inlineSize, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
@@ -1199,16 +1199,8 @@ function leakDetectionOptions(
 /** The scopes a portal token carries: enough to read and manage the consumer's own keys, nothing more. */
 const PORTAL_TOKEN_SCOPES = [KEY_SCOPES.read, KEY_SCOPES.write] as const;
 
-/** How the portal page signs in (lambdas/portal/portal-config.ts, less what the construct adds). */
-interface PortalSignIn {
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  authorizationEndpoint?: string;
-  tokenEndpoint?: string;
-  logoutEndpoint?: string;
-  scopePrefix?: string;
-}
+/** How the portal page signs in: its config (lambdas/portal/portal-config.ts) less what the construct adds. */
+type PortalSignIn = Omit<PortalConfig, 'keysPath' | 'consumersPath' | 'adminScope' | 'plans'>;
 
 /** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
 function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } | undefined {

@@ -9,19 +9,7 @@
  * - The page has no powers of its own: the key API decides what the token may grant (token scopes + entitlements).
  */
 
-interface PortalConfig {
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  authorizationEndpoint?: string;
-  tokenEndpoint?: string;
-  logoutEndpoint?: string;
-  keysPath: string;
-  consumersPath: string;
-  adminScope: string;
-  scopePrefix?: string;
-  plans: boolean;
-}
+import type { PortalConfig } from '../portal-config';
 
 interface PublicKey {
   id: string;
