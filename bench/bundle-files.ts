@@ -1,11 +1,11 @@
 /**
- * What a bundle directory (lib/bundling.ts: index.mjs and its chunks) holds, read from the files themselves:
+ * What a bundle directory (lib/build/bundling.ts: index.mjs and its chunks) holds, read from the files themselves:
  * which chunks a start loads before its first decision (index.mjs and what it imports statically, transitively)
  * and which load only when a dynamic `import()` runs. Used by the cold-start benchmark and the bundle tests.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAMBDA_BUNDLE_FILE } from '../lib/bundling';
+import { LAMBDA_BUNDLE_FILE } from '../lib/build/bundling';
 
 // esbuild's ESM output: `import{a as b}from"./chunk-X.mjs"`, `import"./chunk-X.mjs"`, `export{…}from"./chunk-X.mjs"`.
 // A dynamic `import("./chunk-X.mjs")` has a parenthesis before the quote, so it does not match.

@@ -1,6 +1,6 @@
 /**
  * Cold start: build every Lambda bundle with esbuild exactly as NodejsFunction does (options from
- * lib/bundling.ts), then time fresh `node` processes, interleaved:
+ * lib/build/bundling.ts), then time fresh `node` processes, interleaved:
  *   - bare:   `node -e ''`, a process doing nothing;
  *   - init (key first): `node driver.mjs <authorizer bundle>`: import the bundle (module scope reads the route
  *             table file, builds the verifier), make the first decision with an API key (which loads the SDK's
@@ -33,12 +33,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
-import { itemFromRecord } from '../lambdas/shared/key-record';
-import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
-import { scopeCatalog, type RouteRule } from '../lambdas/shared/route-table';
-import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/bundling';
-import { DEMO_ROUTE_TABLE } from '../lib/demo/demo-routes';
+import { compileRouteTable } from '../lambdas/core/policy-compiler';
+import { itemFromRecord } from '../lambdas/core/key-record';
+import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../lambdas/core/route-config';
+import { scopeCatalog, type RouteRule } from '../lambdas/core/route-table';
+import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/build/bundling';
+import { DEMO_ROUTE_TABLE } from '../examples/demo/routes';
 import { bundleBytes } from './bundle-files';
 import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, largeAppRouteTable, newKey, signAccessToken } from './fixtures';
 import { median, nowNs, round } from './stats';
@@ -52,7 +52,7 @@ export const BUNDLING_CHOICES = {
 } as const;
 export type BundlingChoice = keyof typeof BUNDLING_CHOICES;
 
-/** The choice lib/bundling.ts ships. */
+/** The choice lib/build/bundling.ts ships. */
 export const SHIPPED_CHOICE: BundlingChoice = LAMBDA_BUNDLING.externalModules.length === 0 ? 'bundled' : 'external';
 
 export interface ColdStartOptions {
@@ -149,8 +149,8 @@ function jwtFloorWithAuthorizerCode(): string {
   const module = (path: string) => JSON.stringify(join(REPO_ROOT, path));
   return `
 import { buildAuthorizer } from ${module('lambdas/authorizer/wiring.ts')};
-import { readSettings } from ${module('lambdas/shared/settings.ts')};
-import { readRuntimeRouteConfig } from ${module('lambdas/shared/route-config.ts')};
+import { readSettings } from ${module('lambdas/core/settings.ts')};
+import { readRuntimeRouteConfig } from ${module('lambdas/shared/route-config-file.ts')};
 globalThis.dualgateBenchCode = [buildAuthorizer, readSettings, readRuntimeRouteConfig];
 ${JWT_FLOOR_HANDLER}`;
 }
@@ -163,9 +163,9 @@ function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
   return file;
 }
 
-/** esbuild with the shipped options (lib/bundling.ts), optionally leaving the SDK external. */
+/** esbuild with the shipped options (lib/build/bundling.ts), optionally leaving the SDK external. */
 export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; init_js: number; file: string }> {
-  // The one bundling definition (lib/bundling.ts) the package build and the construct use.
+  // The one bundling definition (lib/build/bundling.ts) the package build and the construct use.
   await build(esbuildOptions(entry, outDir, external));
   return { ...bundleBytes(outDir), file: join(outDir, LAMBDA_BUNDLE_FILE) };
 }

@@ -8,7 +8,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startDevServer } from '../lib/local/dev-server';
 import { DEFAULT_LOCAL_AUDIENCE } from '../lib/local/local-config';
 import { demoAssembly } from '../test/support/prepared';
-import { itemFromRecord } from '../lambdas/shared/key-record';
+import { itemFromRecord } from '../lambdas/core/key-record';
 import { newKey } from './fixtures';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../lib/local/dynamo';

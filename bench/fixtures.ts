@@ -5,9 +5,9 @@
  */
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { BASE62_ALPHABET, generateKey, hashKey } from '../lambdas/shared/key-format';
-import type { KeyRecord } from '../lambdas/shared/key-record';
-import type { RouteRule } from '../lambdas/shared/route-table';
+import { BASE62_ALPHABET, generateKey, hashKey } from '../lambdas/core/key-format';
+import type { KeyRecord } from '../lambdas/core/key-record';
+import type { RouteRule } from '../lambdas/core/route-table';
 
 export const BENCH_ISSUER = 'https://issuer.bench.invalid';
 export const BENCH_AUDIENCE = 'dualgate-bench';

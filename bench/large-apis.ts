@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUNTIME_CONFIG_FILE } from '../lambdas/shared/route-config';
+import { RUNTIME_CONFIG_FILE } from '../lambdas/core/route-config';
 import { REPO_ROOT } from './cold-start';
 import { median, round } from './stats';
 

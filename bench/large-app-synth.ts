@@ -6,7 +6,7 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DualAuthApi } from '../lib/dual-auth-api';
+import { DualAuthApi } from '../lib/construct/dual-auth-api';
 import { largeAppRouteTable } from './fixtures';
 
 const routeCount = Number(process.env['LARGE_APP_ROUTES'] ?? '300');

@@ -1,6 +1,6 @@
 /**
  * How long POST /leaks/github takes for a 1,000-match report, through the leak function's own bundle (built with the
- * package's bundling, lib/bundling.ts) against dynalite, with a GitHub-format key server on loopback: the signature
+ * package's bundling, lib/build/bundling.ts) against dynalite, with a GitHub-format key server on loopback: the signature
  * check over the whole body, the junk filter, and the table calls at the function's bounded concurrency (16).
  *
  *   npx tsx bench/leak-batch.ts                 5 rounds of each report shape
@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES } from '../lib/bundling';
-import { bundleDirectory } from '../lib/lambda-code';
-import { generateKey, hashKey } from '../lambdas/shared/key-format';
+import { LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES } from '../lib/build/bundling';
+import { bundleDirectory } from '../lib/construct/lambda-code';
+import { generateKey, hashKey } from '../lambdas/core/key-format';
 import { createKeyTable } from '../lambdas/shared/key-table';
 import { KeyStore } from '../lambdas/shared/key-store';
 import { parseReport } from '../lambdas/leaks/report';

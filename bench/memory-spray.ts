@@ -5,10 +5,10 @@
  *   npm run spray           (node --expose-gc, about a minute on 2 cores)
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { DEMO_COMPILED_TABLE } from '../lib/demo/demo-routes';
+import { DEMO_COMPILED_TABLE } from '../examples/demo/routes';
 import { buildAuthorizer, MAX_JWT_CACHE_ENTRIES, MAX_KEY_CACHE_ENTRIES } from '../lambdas/authorizer/wiring';
-import { generateKey } from '../lambdas/shared/key-format';
-import type { KeyRecord } from '../lambdas/shared/key-record';
+import { generateKey } from '../lambdas/core/key-format';
+import type { KeyRecord } from '../lambdas/core/key-record';
 import type { KeyLookup } from '../lambdas/shared/key-store';
 import { createLogger } from '../lambdas/shared/logger';
 import type { Fetcher } from 'aws-jwt-verify/https';

@@ -5,17 +5,17 @@
  * `key_uncached_us`, which reads dynalite; DynamoDB calls are counted on a real SDK client.
  */
 import { hash as oneShotHash, verify as cryptoVerify } from 'node:crypto';
-import { DEMO_COMPILED_TABLE } from '../lib/demo/demo-routes';
+import { DEMO_COMPILED_TABLE } from '../examples/demo/routes';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { JwtVerifier } from 'aws-jwt-verify';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { AuthorizerOutcome } from '../lambdas/authorizer/authorizer';
 import { buildAuthorizer, MAX_JWT_CACHE_ENTRIES } from '../lambdas/authorizer/wiring';
-import { itemFromRecord, type KeyRecord } from '../lambdas/shared/key-record';
+import { itemFromRecord, type KeyRecord } from '../lambdas/core/key-record';
 import type { KeyLookup, KeyUsageWriter } from '../lambdas/shared/key-store';
 import { createLogger, type LogSink } from '../lambdas/shared/logger';
-import { readSettings } from '../lambdas/shared/settings';
+import { readSettings } from '../lambdas/core/settings';
 import { LOCAL_AWS, startLocalDynamo } from '../lib/local/dynamo';
 import {
   authorizerEvent,

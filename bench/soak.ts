@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { generateKey } from '../lambdas/shared/key-format';
+import { generateKey } from '../lambdas/core/key-format';
 
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? 20_000);
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 50);

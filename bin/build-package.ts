@@ -1,6 +1,6 @@
 /**
  * `npm run build`: what the published package ships (also run by `npm pack` through `prepack`).
- *   dist/lambdas/<name>/index.mjs   the authorizer, key API, leak endpoint and portal, pre-bundled with lib/bundling.ts's options
+ *   dist/lambdas/<name>/index.mjs   the authorizer, key API, leak endpoint and portal, pre-bundled with lib/build/bundling.ts's options
  *                                   (with their chunk-*.mjs beside them);
  *   dist/index.cjs                  the construct library, CommonJS (Node's ESM loader imports it by name too);
  *   dist/context.cjs                `dualgate/context`, for backend Lambdas (no aws-cdk-lib);
@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { copyPortalStaticFiles, esbuildOptions, LAMBDA_ENTRIES, PACKAGE_ROOT, portalBrowserOptions } from '../lib/bundling';
+import { copyPortalStaticFiles, esbuildOptions, LAMBDA_ENTRIES, PACKAGE_ROOT, portalBrowserOptions } from '../lib/build/bundling';
 
 const dist = join(PACKAGE_ROOT, 'dist');
 rmSync(dist, { recursive: true, force: true });

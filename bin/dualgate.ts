@@ -2,8 +2,8 @@
 /** CDK app entry point: the demo stack, checked by cdk-nag's AwsSolutions pack. */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { configFromContext, DualgateConfigError } from '../lib/config';
-import { DualgateStack } from '../lib/dualgate-stack';
+import { configFromContext, DualgateConfigError } from '../lib/construct/config';
+import { DualgateStack } from '../examples/demo/stack';
 
 const app = new App();
 const config = configFromContext((key) => app.node.tryGetContext(key));

@@ -2,14 +2,14 @@
  * The API-key policy: shape and checksum (no I/O) → SHA-256 → in-memory cache → one GetItem →
  * expiry, revocation and `enabled` checked on every decision, never trusting DynamoDB's lazy TTL.
  */
-import { BoundedCache } from '../shared/bounded-cache';
-import { hashKey, parseKey } from '../shared/key-format';
-import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../shared/key-record';
+import { BoundedCache } from '../core/bounded-cache';
+import { hashKey, parseKey } from '../core/key-format';
+import { keyStatus, MalformedKeyItemError, type KeyRecord } from '../core/key-record';
 import type { KeyLookup } from '../shared/key-store';
 import type { LastUsedRecorder } from './last-used';
-import { dependsOnEntitlements, effectiveScopes } from '../shared/entitlements';
+import { dependsOnEntitlements, effectiveScopes } from '../core/entitlements';
 import type { EntitlementCache } from './entitlement-cache';
-import { normaliseScopes, type Principal } from '../shared/principal';
+import { normaliseScopes, type Principal } from '../core/principal';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 
 export interface ApiKeyPolicyOptions {

@@ -15,13 +15,13 @@ import {
   DECISION_WITH_LOOKUP_DIRECTIVE,
 } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
-import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../shared/principal';
+import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../core/principal';
 import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot } from './decision';
-import { apiStageArn, type PolicyCompiler, type PolicyDocument } from './policy-compiler';
+import { apiStageArn, type PolicyCompiler, type PolicyDocument } from '../core/policy-compiler';
 import { holdsRouteScopes, type BoundRoute, type RouteBoundTable, type RouteDenyReason } from './route-policy';
-import type { HttpMethod } from '../shared/route-table';
+import type { HttpMethod } from '../core/route-table';
 
 /** What the Lambda returns to API Gateway (assignable to aws-lambda's APIGatewayAuthorizerResult). */
 export interface AuthorizerResponse {

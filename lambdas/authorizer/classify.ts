@@ -3,7 +3,7 @@
  * dots, an API key never does. Each policy then checks its own strict syntax before any I/O, so a
  * key-shaped credential is only ever checked as a key and a JWT-shaped one only as a JWT.
  */
-import { KEY_MAX_LENGTH } from '../shared/key-format';
+import { KEY_MAX_LENGTH } from '../core/key-format';
 
 export type CredentialKind = 'apiKey' | 'jwt' | 'unknown';
 

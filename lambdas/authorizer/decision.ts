@@ -2,7 +2,7 @@
  * What each credential policy decides, as values. Only the handler turns these into `Unauthorized`,
  * a thrown failure (503) or an IAM policy.
  */
-import type { Principal } from '../shared/principal';
+import type { Principal } from '../core/principal';
 
 export type RejectReason =
   | 'no_credential'

@@ -1,12 +1,12 @@
 /**
- * The owner's current entitlements, for keys that hold entitled scopes (lambdas/shared/entitlements.ts). Read with
+ * The owner's current entitlements, for keys that hold entitled scopes (lambdas/core/entitlements.ts). Read with
  * the GetItem the authorizer already has, cached per sub for `keyCacheTtlSeconds` (the same bound as a revoked
  * key: removing an entitlement reaches existing keys within authorizerCacheTtlSeconds + keyCacheTtlSeconds), with
  * the same stale-if-error window. Nothing cached and the table failing: the caller fails closed.
  */
-import { BoundedCache } from '../shared/bounded-cache';
+import { BoundedCache } from '../core/bounded-cache';
 import type { EntitlementLookup, EntitlementRecord } from '../shared/consumer-store';
-import { currentEntitlements } from '../shared/entitlements';
+import { currentEntitlements } from '../core/entitlements';
 
 export interface EntitlementCacheOptions {
   lookup: EntitlementLookup;

@@ -7,8 +7,9 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { errorFields } from '../shared/logger';
-import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
-import { readSettings } from '../shared/settings';
+import { RUNTIME_CONFIG_FILE } from '../core/route-config';
+import { readRuntimeRouteConfig } from '../shared/route-config-file';
+import { readSettings } from '../core/settings';
 import { buildAuthorizer, loadsAtInit } from './wiring';
 
 // The app's route table sits beside this bundle in the asset: read once per container.

@@ -29,10 +29,10 @@ import { JwtBaseError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { JwtHeader, JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { BoundedCache } from '../shared/bounded-cache';
-import type { IssuerConfig } from '../shared/issuer-config';
-import { normaliseScopes, type Principal } from '../shared/principal';
-import { SCOPE_PATTERN } from '../shared/route-table';
+import { BoundedCache } from '../core/bounded-cache';
+import type { IssuerConfig } from '../core/issuer-config';
+import { normaliseScopes, type Principal } from '../core/principal';
+import { SCOPE_PATTERN } from '../core/route-table';
 import { DiscoveringJwksFetcher, discoveryUrlOf } from './oidc-discovery';
 import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
 

@@ -7,9 +7,9 @@
  * - `intervalSeconds: 0` writes on every table read (and never on a cache hit);
  * - the decision never waits: the write is started and forgotten, and a failure is logged and counted.
  */
-import { BoundedCache } from '../shared/bounded-cache';
+import { BoundedCache } from '../core/bounded-cache';
 import { AUTHORIZER_METRICS, LAST_USED_FAILURE_DIRECTIVE } from '../shared/emf';
-import type { KeyRecord } from '../shared/key-record';
+import type { KeyRecord } from '../core/key-record';
 import type { KeyUsageWriter } from '../shared/key-store';
 import { errorFields, type Logger } from '../shared/logger';
 

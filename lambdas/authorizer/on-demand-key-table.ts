@@ -6,10 +6,10 @@
  * and one client.
  */
 import type { ConsumerLookup, EntitlementLookup, EntitlementRecord } from '../shared/consumer-store';
-import type { KeyRecord } from '../shared/key-record';
+import type { KeyRecord } from '../core/key-record';
 import type { KeyLookup, KeyUsageWriter } from '../shared/key-store';
-import { KeyStoreUnavailableError } from '../shared/key-store-errors';
-import type { ConsumerRecord } from '../shared/plans';
+import { KeyStoreUnavailableError } from '../core/key-store-errors';
+import type { ConsumerRecord } from '../core/plans';
 
 /** What the authorizer reads and writes in the key table, once the SDK is loaded. */
 export interface KeyTableStores {

@@ -5,13 +5,13 @@
  * resource, and allow only if the principal holds every scope the route requires. A route missing from the table
  * is denied (`unknown_route`), never allowed.
  *
- * The authorizer's identity sources include `context.resourceId` and `context.httpMethod` (lib/dual-auth-api.ts),
+ * The authorizer's identity sources include `context.resourceId` and `context.httpMethod` (lib/construct/dual-auth-api.ts),
  * so API Gateway caches one answer per credential and route and never reuses it for another route. The policy's
  * resource is still the route's own method ARN pattern, as defence in depth.
  */
-import { BoundedCache } from '../shared/bounded-cache';
-import { HTTP_METHODS, type HttpMethod, type RouteRule } from '../shared/route-table';
-import { deepFreeze, type PolicyDocument } from './policy-compiler';
+import { BoundedCache } from '../core/bounded-cache';
+import { HTTP_METHODS, type HttpMethod, type RouteRule } from '../core/route-table';
+import { deepFreeze, type PolicyDocument } from '../core/policy-compiler';
 
 export type RouteDenyReason = 'unknown_route' | 'missing_scope';
 

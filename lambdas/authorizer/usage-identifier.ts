@@ -4,9 +4,9 @@
  * as `usageIdentifierKey`, and API Gateway caches it with the policy: a plan change reaches the gateway within
  * this cache's TTL plus the authorizer cache's TTL, the same bound as a revocation.
  */
-import { BoundedCache } from '../shared/bounded-cache';
+import { BoundedCache } from '../core/bounded-cache';
 import type { ConsumerLookup } from '../shared/consumer-store';
-import type { ConsumerRecord } from '../shared/plans';
+import type { ConsumerRecord } from '../core/plans';
 
 export interface UsageIdentifierOptions {
   lookup: ConsumerLookup;

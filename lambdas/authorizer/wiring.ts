@@ -4,14 +4,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ConsumerLookup } from '../shared/consumer-store';
 import type { KeyLookup, KeyUsageWriter } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
-import type { RuntimeSettings } from '../shared/settings';
+import type { RuntimeSettings } from '../core/settings';
 import { ApiKeyPolicy } from './api-key-policy';
 import { createAuthorizer, type RouteAuthorization } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { LastUsedRecorder } from './last-used';
 import { OnDemandKeyTable, type KeyTableLoader, type KeyTableStores } from './on-demand-key-table';
 import { JwtPolicy } from './jwt-policy';
-import { PolicyCompiler, type CompiledRouteTable } from './policy-compiler';
+import { PolicyCompiler, type CompiledRouteTable } from '../core/policy-compiler';
 import { RouteBoundTable } from './route-policy';
 import { UsageIdentifiers } from './usage-identifier';
 import { EntitlementCache } from './entitlement-cache';
@@ -39,7 +39,7 @@ export interface AuthorizerOverrides {
 }
 
 /**
- * `routeTable` is the app's, compiled at synth (lambdas/shared/route-config.ts); `defaultScopes` is its
+ * `routeTable` is the app's, compiled at synth (lambdas/core/route-config.ts); `defaultScopes` is its
  * `portal.defaultScopes` (every consumer's entitlements).
  */
 export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}, defaultScopes: readonly string[] = []) {
@@ -104,7 +104,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
 
 /**
  * The split point: a dynamic import of a literal path, so esbuild emits key-table-client.ts and the AWS SDK as a
- * chunk beside the bundle (lib/bundling.ts) that Node reads only when this runs.
+ * chunk beside the bundle (lib/build/bundling.ts) that Node reads only when this runs.
  */
 async function importKeyTable(settings: RuntimeSettings, client: DynamoDBClient | undefined): Promise<KeyTableStores> {
   const { openKeyTable } = await import('./key-table-client');

@@ -7,8 +7,8 @@
  * And a key that is no longer active may do nothing at all: the router re-reads the calling key (consistently)
  * before every operation, list and get included, because the authorizer's verdict may be cached for its TTLs.
  */
-import { keyStatus } from '../shared/key-record';
-import type { CallerIdentity } from '../shared/principal';
+import { keyStatus } from '../core/key-record';
+import type { CallerIdentity } from '../core/principal';
 import { ScopeEscalationError } from './errors';
 import { nowSecondsOf, type OperationContext } from './operation-context';
 import { isoFromEpochSeconds } from './public-key';

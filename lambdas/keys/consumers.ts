@@ -10,12 +10,12 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { ConsumerStore, EntitlementStore } from '../shared/consumer-store';
-import { currentEntitlements } from '../shared/entitlements';
+import { currentEntitlements } from '../core/entitlements';
 import { jsonResponse } from '../shared/http-response';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-store';
 import { errorFields, type Logger } from '../shared/logger';
-import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '../shared/plans';
-import type { CallerIdentity } from '../shared/principal';
+import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '../core/plans';
+import type { CallerIdentity } from '../core/principal';
 import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
 import { isAdmin } from './scopes';
 import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
@@ -23,7 +23,7 @@ import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableErr
 /** At most this many scopes in one consumer's entitlements (an item stays far below DynamoDB's 400 KB). */
 export const MAX_ENTITLED_SCOPES = 200;
 
-/** The documented shapes (lib/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
+/** The documented shapes (lib/construct/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
 export const setPlanBodySchema = z
   .object({
     plan: z.string().optional().describe('one of the configured plans (APIs with plans only)'),

@@ -1,9 +1,9 @@
 /** POST /keys: mint a key. The plaintext is in this response and nowhere else; only its hash is stored. */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { generateKey, hashKey } from '../shared/key-format';
-import type { KeyRecord } from '../shared/key-record';
+import { generateKey, hashKey } from '../core/key-format';
+import type { KeyRecord } from '../core/key-record';
 import { jsonResponse } from '../shared/http-response';
-import { normaliseScopes } from '../shared/principal';
+import { normaliseScopes } from '../core/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { ScopeEscalationError } from './errors';
 import { audit, grantScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';

@@ -6,8 +6,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { DynamoConsumerStore } from '../shared/consumer-store';
 import { createDynamoClient, KeyStore } from '../shared/key-store';
 import { createLogger } from '../shared/logger';
-import { readRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../shared/route-config';
-import { readSettings } from '../shared/settings';
+import { RUNTIME_CONFIG_FILE } from '../core/route-config';
+import { readRuntimeRouteConfig } from '../shared/route-config-file';
+import { readSettings } from '../core/settings';
 import { createKeysHandler, type KeysHandler } from './router';
 import { AwsUsagePlanGateway, createApiGatewayClient } from './usage-plan-gateway';
 

@@ -1,9 +1,9 @@
 /** What every operation module receives, and the checks they share (ownership, grants, audit). */
 import { ulid } from 'ulid';
-import type { KeyRecord } from '../shared/key-record';
+import type { KeyRecord } from '../core/key-record';
 import type { KeyManagementStore } from '../shared/key-store';
 import type { Logger } from '../shared/logger';
-import type { CallerIdentity } from '../shared/principal';
+import type { CallerIdentity } from '../core/principal';
 import type { CallerKeyLimit } from './caller-key';
 import { InvalidRequestError, KeyNotFoundError, ScopeEscalationError } from './errors';
 import { isoFromEpochSeconds } from './public-key';

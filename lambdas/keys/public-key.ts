@@ -1,5 +1,5 @@
 /** The public face of a stored key. Built field by field (an allow-list), so `keyHash` can never slip out. */
-import { keyStatus, type KeyRecord, type KeyStatus } from '../shared/key-record';
+import { keyStatus, type KeyRecord, type KeyStatus } from '../core/key-record';
 
 export interface PublicKey {
   id: string;

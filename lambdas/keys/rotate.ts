@@ -15,8 +15,8 @@
  * A crash between 1 and 3 leaves an orphan whose plaintext nobody ever received.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { generateKey, hashKey } from '../shared/key-format';
-import { keyStatus, type KeyRecord } from '../shared/key-record';
+import { generateKey, hashKey } from '../core/key-format';
+import { keyStatus, type KeyRecord } from '../core/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { jsonResponse } from '../shared/http-response';

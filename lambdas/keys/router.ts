@@ -3,12 +3,12 @@
  * typed errors become status codes. Everything it needs is injected, so tests and local mode build their own.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { MalformedKeyItemError } from '../shared/key-record';
+import { MalformedKeyItemError } from '../core/key-record';
 import { KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../shared/key-store';
 import { errorResponse } from '../shared/http-response';
 import { KEY_API_DIRECTIVE, KEY_API_METRICS } from '../shared/emf';
 import { errorFields, type Logger } from '../shared/logger';
-import { MissingPrincipalError, principalFrom } from '../shared/principal';
+import { MissingPrincipalError, principalFrom } from '../core/principal';
 import { loadCallerKeyLimit } from './caller-key';
 import { createKey } from './create';
 import { InvalidRequestError, KeyApiError, RouteNotFoundError, ScopeEscalationError } from './errors';
@@ -19,13 +19,13 @@ import { revokeKey } from './revoke';
 import { rotateKey } from './rotate';
 import { MAX_BODY_BYTES } from './schemas';
 import { grantableCatalog } from './scopes';
-import { consumerRoutes, consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes } from '../shared/route-table';
+import { consumerRoutes, consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH, managementRoutes } from '../core/route-table';
 import type { ConsumerStore } from '../shared/consumer-store';
 import { MalformedConsumerItemError } from '../shared/consumer-store';
-import type { RuntimePlans } from '../shared/plans';
+import type { RuntimePlans } from '../core/plans';
 import { clearConsumer, getConsumer, setConsumer, type EntitlementContext, type ConsumerRequest } from './consumers';
 import type { EntitlementStore } from '../shared/consumer-store';
-import { currentEntitlements } from '../shared/entitlements';
+import { currentEntitlements } from '../core/entitlements';
 import { UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 import { updateKey } from './update';
 
@@ -73,7 +73,7 @@ export interface KeysHandlerDeps {
   /** Plans only: the plan side of the consumer routes (`/consumers/{sub}` beside the key API). */
   consumers?: { store: ConsumerStore; usagePlans: UsagePlanGateway; plans: RuntimePlans };
   /**
-   * Entitlements (lambdas/shared/entitlements.ts): the consumer routes are served when this or `consumers` is set.
+   * Entitlements (lambdas/core/entitlements.ts): the consumer routes are served when this or `consumers` is set.
    * Without a store, every consumer is entitled to `defaultScopes` only.
    */
   entitlements?: { store?: EntitlementStore; defaultScopes?: readonly string[] };

@@ -3,7 +3,7 @@
  * (the app's route scopes, the management scopes and extraScopes, from route-config.ts) knows. The admin scope may grant any catalog scope
  * and act for any owner. The same rule guards create, PATCH and rotate.
  */
-import { KEY_SCOPES } from '../shared/route-table';
+import { KEY_SCOPES } from '../core/route-table';
 
 export type GrantDecision =
   | { ok: true }
@@ -45,7 +45,7 @@ export interface EntitledGrantor extends Grantor {
 }
 
 /**
- * Layering with entitlements (lambdas/shared/entitlements.ts). A JWT caller may grant its token's scopes and the
+ * Layering with entitlements (lambdas/core/entitlements.ts). A JWT caller may grant its token's scopes and the
  * scopes its sub is entitled to; an API-key caller only what its key holds (never its owner's entitlements, so
  * layering does not widen); an admin anything in the catalog. `entitledScopes` says which granted scopes the new
  * key holds only through entitlements: those the JWT caller's token lacks, and those the calling key itself held

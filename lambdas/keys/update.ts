@@ -4,10 +4,10 @@
  * and a revoke that lands in between is never undone.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { KeyRecord } from '../shared/key-record';
+import type { KeyRecord } from '../core/key-record';
 import { KeyWriteConflictError } from '../shared/key-store';
 import { jsonResponse } from '../shared/http-response';
-import { normaliseScopes } from '../shared/principal';
+import { normaliseScopes } from '../core/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { KeyConflictError, ScopeEscalationError } from './errors';
 import { audit, auditChanges, grantScopes, loadOwnedKey, nextEntitledScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';

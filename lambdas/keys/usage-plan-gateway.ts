@@ -14,7 +14,7 @@ import {
   GetUsagePlanKeyCommand,
   GetUsagePlansCommand,
 } from '@aws-sdk/client-api-gateway';
-import { USAGE_KEY_OWNER_TAG } from '../shared/plans';
+import { USAGE_KEY_OWNER_TAG } from '../core/plans';
 
 export interface UsageOnDay {
   /** Requests counted on that day (UTC). */
@@ -46,7 +46,7 @@ export class UsageKeyLimitError extends Error {
 }
 
 /**
- * IAM refused DeleteApiKey: the key API may delete only keys tagged as this API's (lib/plans.ts), so this is a key
+ * IAM refused DeleteApiKey: the key API may delete only keys tagged as this API's (lib/construct/plans.ts), so this is a key
  * created untagged (by a dualgate before keys were tagged) or another API's. With a tag condition IAM may also
  * refuse a key that no longer exists, so this does not say the key is still there.
  */

@@ -5,7 +5,7 @@
  * of the item does. Decisions that would be wrong if the write had committed (deleting a successor the
  * predecessor already points at) must ask first.
  */
-import type { KeyRecord } from '../shared/key-record';
+import type { KeyRecord } from '../core/key-record';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-store';
 import { errorFields } from '../shared/logger';
 import type { OperationContext } from './operation-context';

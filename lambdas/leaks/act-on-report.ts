@@ -10,8 +10,8 @@
  * Distinct keys are handled with at most `concurrency` table calls in flight; a token repeated within one report
  * is looked up once.
  */
-import { hashKey, keyStart, parseKey, type KeyParseFailure } from '../shared/key-format';
-import type { KeyRecord } from '../shared/key-record';
+import { hashKey, keyStart, parseKey, type KeyParseFailure } from '../core/key-format';
+import type { KeyRecord } from '../core/key-record';
 import { errorFields, type Logger } from '../shared/logger';
 import { mapWithConcurrency } from './bounded-concurrency';
 import type { LeakNotifier } from './leak-notifier';

@@ -3,7 +3,7 @@
  * them from the `leakDetection` prop, local mode from DUALGATE_GITHUB_KEYS_URL; both validate with the functions
  * here, so a bad value fails the synth or the start, not the first report.
  */
-import { DEFAULT_SETTINGS, readKeyTableSettings, seconds, SETTING_NAMES, SettingsError } from '../shared/settings';
+import { DEFAULT_SETTINGS, readKeyTableSettings, seconds, SETTING_NAMES, SettingsError } from '../core/settings';
 import { LEAK_ACTIONS, type LeakAction } from './leak-model';
 import { DEFAULT_GITHUB_KEYS_URL } from './github-keys';
 

@@ -1,7 +1,7 @@
 /**
  * What the leak endpoint may do to the key table, and no more: read one item by hash, and record a leak on it
  * (marking it, or revoking it with reason `leaked`) in one conditional UpdateItem that returns nothing. The IAM
- * policy in lib/dual-auth-api.ts allows exactly these two calls, on exactly these attributes.
+ * policy in lib/construct/dual-auth-api.ts allows exactly these two calls, on exactly these attributes.
  *
  * The write does not depend on `version`, like DELETE /keys/{id}: a leak revocation always wins over a concurrent
  * PATCH or rotate, and bumping `version` makes those compare-and-swaps fail instead of writing back a copy of the
@@ -9,7 +9,7 @@
  * alone, and the leak fields keep the first report's values.
  */
 import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { recordFromItem, type KeyRecord } from '../shared/key-record';
+import { recordFromItem, type KeyRecord } from '../core/key-record';
 import { KeyStoreUnavailableError } from '../shared/key-store';
 import { LEAK_REVOKED_REASON } from './leak-model';
 

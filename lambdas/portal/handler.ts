@@ -1,6 +1,6 @@
 /**
  * The portal's function: serves the page (`GET /portal/`), its script and stylesheet (built into this bundle's
- * directory at package build time: lib/bundling.ts, PORTAL_ASSETS) and `config.json`, every response with the strict
+ * directory at package build time: lib/build/bundling.ts, PORTAL_ASSETS) and `config.json`, every response with the strict
  * CSP. It holds no secret; its one outbound call is OIDC discovery at cold start when the issuer's endpoints are not
  * configured (discovery.ts). The page signs in with PKCE and calls the key API with the user's token.
  */

@@ -7,7 +7,7 @@
 import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from './key-store';
 import { KEY_TABLE } from './key-table';
-import type { ConsumerRecord } from './plans';
+import type { ConsumerRecord } from '../core/plans';
 
 export const CONSUMER_ITEM_PREFIX = 'consumer#';
 

@@ -12,9 +12,9 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { itemFromRecord, recordFromItem, type KeyRecord } from './key-record';
+import { itemFromRecord, recordFromItem, type KeyRecord } from '../core/key-record';
 import { KEY_TABLE } from './key-table';
-import { KeyStoreUnavailableError } from './key-store-errors';
+import { KeyStoreUnavailableError } from '../core/key-store-errors';
 
 // Defined apart (no SDK import there) so that the authorizer's init code can name it; the key API imports it from here.
 export { KeyStoreUnavailableError };

@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SETTINGS, SETTING_NAMES } from '../../lambdas/shared/settings';
+import { DEFAULT_SETTINGS, SETTING_NAMES } from '../../lambdas/core/settings';
 import { readCloudAssembly } from '../local/assembly';
-import { keyPatterns, type KeyPatterns } from '../scan/key-pattern';
+import { keyPatterns, type KeyPatterns } from './scan/key-pattern';
 import { UsageError } from './api-client';
 
 export const DEFAULT_LEAK_PATH = '/leaks/github';

@@ -10,8 +10,8 @@
  * starts in tens of milliseconds.
  */
 import { parseArgs } from 'node:util';
-import { KEY_PREFIX_PATTERN } from '../../lambdas/shared/key-format';
-import { ScanError, scanPaths, scanStaged, scanStdin, type ScanResult } from '../scan/scan-sources';
+import { KEY_PREFIX_PATTERN } from '../../lambdas/core/key-format';
+import { ScanError, scanPaths, scanStaged, scanStdin, type ScanResult } from './scan/scan-sources';
 
 export const SCAN_USAGE = `usage: dualgate scan [--staged | paths… | -] [--json] [--gitignore] [--prefix PREFIX]
 

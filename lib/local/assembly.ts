@@ -6,8 +6,8 @@
 import { PORTAL_CONFIG_VARIABLE } from '../../lambdas/portal/portal-config';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RUNTIME_CONFIG_FILE, parseRuntimeRouteConfig, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import type { RouteMethod } from '../../lambdas/shared/route-table';
+import { RUNTIME_CONFIG_FILE, parseRuntimeRouteConfig, type RuntimeRouteConfig } from '../../lambdas/core/route-config';
+import type { RouteMethod } from '../../lambdas/core/route-table';
 
 type Json = Record<string, unknown>;
 

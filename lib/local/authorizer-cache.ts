@@ -5,7 +5,7 @@
  * a thrown error (`Unauthorized` or a failure) is never cached, so an outage cannot stick.
  * Bounded, so spraying distinct credentials cannot grow memory.
  */
-import { BoundedCache } from '../../lambdas/shared/bounded-cache';
+import { BoundedCache } from '../../lambdas/core/bounded-cache';
 
 export const MAX_AUTHORIZER_CACHE_ENTRIES = 10_000;
 

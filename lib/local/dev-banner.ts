@@ -2,7 +2,7 @@
  * What `dualgate dev` prints when it is ready: where everything listens, every route with its method, scopes and
  * what answers it (as `sam local start-api`'s "Mounting …" lines), unresolved variables, and copy-paste lines.
  */
-import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import type { IssuerConfig } from '../../lambdas/core/issuer-config';
 import type { DevServer, ServedApi, ServedRoute } from './dev-server';
 import { LOCAL_ENV } from './local-config';
 import { ALLOW_HOST_FLAG } from './loopback-guard';

@@ -14,7 +14,7 @@
  *    a malformed response or a context value that is not a string, number or boolean → 500
  *    AUTHORIZER_CONFIGURATION_ERROR.
  * 5. The policy is evaluated against the request's method ARN (iam-evaluator.ts): not allowed → 403.
- * Paths are routed, and method ARNs spelt, as `requestSegments` and `methodArnPath` say (lambdas/shared/route-table.ts):
+ * Paths are routed, and method ARNs spelt, as `requestSegments` and `methodArnPath` say (lambdas/core/route-table.ts):
  * local mode's one assumption about percent-encoding.
  * 5b. With usage plans (`usagePlans`, the stack's `apiKeyRequired`), the authorizer's `usageIdentifierKey` is
  *    checked against them: no identifier, or one in no usage plan → 403; over the plan's rate → 429 THROTTLED;
@@ -35,8 +35,8 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { gatewayResponse, gatewayResponseBody, localGatewayResponseHeaders, type GatewayResponseSpec } from '../gateway-responses';
-import { methodArnPath, parseRoutePath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/shared/route-table';
+import { gatewayResponse, gatewayResponseBody, localGatewayResponseHeaders, type GatewayResponseSpec } from '../construct/gateway-responses';
+import { methodArnPath, parseRoutePath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/core/route-table';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -66,7 +66,7 @@ export interface Route extends RouteRule {
   readonly handler: string;
 }
 
-/** One line per request; the field names are the stack's access-log fields (lib/dual-auth-api.ts). */
+/** One line per request; the field names are the stack's access-log fields (lib/construct/dual-auth-api.ts). */
 export interface AccessLogEntry {
   requestId: string;
   ip: string;

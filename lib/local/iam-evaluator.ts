@@ -10,7 +10,7 @@
  * matches the method ARN, with IAM's `*` and `?` wildcards (case-sensitive for resources, case-insensitive
  * for actions, as in IAM).
  */
-import { iamPatternMatches } from '../../lambdas/authorizer/policy-compiler';
+import { iamPatternMatches } from '../../lambdas/core/policy-compiler';
 
 export type PolicyVerdict =
   | { decision: 'allow' }

@@ -1,13 +1,13 @@
 /**
- * Local mode's settings: the stack's own typed configuration (resolveConfig in lib/config.ts) plus what
+ * Local mode's settings: the stack's own typed configuration (resolveConfig in lib/construct/config.ts) plus what
  * only local mode has (ports, the data directory, the mock issuer's audience), overridable by environment
  * variables. The variable names are the Lambda settings' names (SETTING_NAMES) where one exists, so
  * `DUALGATE_KEY_PREFIX` means the same thing locally and in a Lambda.
  */
-import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../config';
-import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/shared/issuer-config';
+import { DualgateConfigError, resolveConfig, type DualgateConfig } from '../construct/config';
+import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/core/issuer-config';
 import { githubKeysUrlProblem } from '../../lambdas/leaks/leak-settings';
-import { SETTING_NAMES } from '../../lambdas/shared/settings';
+import { SETTING_NAMES } from '../../lambdas/core/settings';
 import { ALLOW_HOST_FLAG, ALLOWED_HOSTS_ENV, normalizeAllowedHost } from './loopback-guard';
 
 export const LOCAL_HOST = '127.0.0.1';

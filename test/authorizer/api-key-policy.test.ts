@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyPolicy, type ApiKeyPolicyOptions } from '../../lambdas/authorizer/api-key-policy';
-import { MalformedKeyItemError } from '../../lambdas/shared/key-record';
+import { MalformedKeyItemError } from '../../lambdas/core/key-record';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 

@@ -8,7 +8,7 @@ import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
-import { generateKey, keyChecksum } from '../../lambdas/shared/key-format';
+import { generateKey, keyChecksum } from '../../lambdas/core/key-format';
 import { testSettings } from '../support/settings';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
 import { TEST_ISSUER } from '../support/jwt';

@@ -9,8 +9,8 @@ import { TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 import { routeOf } from '../support/authorizer-event';
-import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
-import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
+import { compileRouteTable } from '../../lambdas/core/policy-compiler';
+import { DEMO_ROUTE_TABLE } from '../../examples/demo/routes';
 
 const ISSUER = TEST_ISSUER;
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { extractCredential, MAX_AUTHORIZATION_LENGTH } from '../../lambdas/authorizer/credential';
 import { classifyCredential } from '../../lambdas/authorizer/classify';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 
 const withHeader = (value: string, name = 'Authorization') => ({ headers: { [name]: value } });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { itemFromRecord } from '../../lambdas/shared/key-record';
+import { itemFromRecord } from '../../lambdas/core/key-record';
 import { makeKey } from '../support/keys';
 import { demoRouteConfigFile } from '../support/demo-app';
 import { routeOf } from '../support/authorizer-event';

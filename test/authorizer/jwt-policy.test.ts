@@ -5,7 +5,7 @@ import { FetchError } from 'aws-jwt-verify/error';
 import { JwtPolicy, nonCanonicalReason, scopesOf } from '../../lambdas/authorizer/jwt-policy';
 import { discoveryUrlOf } from '../../lambdas/authorizer/oidc-discovery';
 import type { Fetcher } from 'aws-jwt-verify/https';
-import type { IssuerConfig } from '../../lambdas/shared/issuer-config';
+import type { IssuerConfig } from '../../lambdas/core/issuer-config';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt } from '../support/jwt';
 
 const ISSUER = 'https://issuer.example.com';

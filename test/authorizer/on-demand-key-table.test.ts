@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnDemandKeyTable, type KeyTableStores } from '../../lambdas/authorizer/on-demand-key-table';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
-import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import type { ConsumerRecord } from '../../lambdas/core/plans';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 
 const consumer: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'pro', apiKeyId: 'k1', apiKeyValue: 'alice-usage-key', updatedAt: 't', updatedBy: 'admin' };

@@ -10,9 +10,9 @@ import {
   routeResources,
   servingRoute,
   type PolicyDocument,
-} from '../../lambdas/authorizer/policy-compiler';
-import { HTTP_METHODS, RouteTableError, scopeCatalog, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/shared/route-table';
-import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
+} from '../../lambdas/core/policy-compiler';
+import { HTTP_METHODS, RouteTableError, scopeCatalog, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/core/route-table';
+import { DEMO_ROUTE_TABLE } from '../../examples/demo/routes';
 import { generatedRouteTable } from '../../bench/fixtures';
 import { apiGatewayServes, modelSegments } from '../support/router-model';
 

@@ -6,9 +6,9 @@
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
-import { PolicyCompiler, type PolicyDocument } from '../../lambdas/authorizer/policy-compiler';
-import { HTTP_METHODS, type RouteRule } from '../../lambdas/shared/route-table';
-import { DEMO_ROUTE_TABLE } from '../../lib/demo/demo-routes';
+import { PolicyCompiler, type PolicyDocument } from '../../lambdas/core/policy-compiler';
+import { HTTP_METHODS, type RouteRule } from '../../lambdas/core/route-table';
+import { DEMO_ROUTE_TABLE } from '../../examples/demo/routes';
 import { evaluatePolicy } from '../../lib/local/iam-evaluator';
 import { generatedRouteTable } from '../../bench/fixtures';
 import { CREDENTIAL_SAFE_OVERLAPS } from '../support/overlap-tables';

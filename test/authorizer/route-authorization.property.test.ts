@@ -10,9 +10,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AmbiguousRouteTableError, compileRouteTable, PolicyCompiler } from '../../lambdas/authorizer/policy-compiler';
+import { AmbiguousRouteTableError, compileRouteTable, PolicyCompiler } from '../../lambdas/core/policy-compiler';
 import { holdsRouteScopes, RouteBoundTable } from '../../lambdas/authorizer/route-policy';
-import { RouteTableError, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/shared/route-table';
+import { RouteTableError, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/core/route-table';
 import { evaluatePolicy } from '../../lib/local/iam-evaluator';
 import { apiGatewayServes, modelSegments } from '../support/router-model';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 import type { ConsumerLookup } from '../../lambdas/shared/consumer-store';
-import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import type { ConsumerRecord } from '../../lambdas/core/plans';
 import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import { createSigningKey, FakeJwksFetcher, nowSeconds, signJwt, TEST_ISSUER } from '../support/jwt';
 import { FakeKeyLookup, makeKey } from '../support/keys';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
-import { DEMO_ROUTE_TABLE as ROUTES, demoScopeCatalog as scopeCatalog } from '../../lib/demo/demo-routes';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
+import { DEMO_ROUTE_TABLE as ROUTES, demoScopeCatalog as scopeCatalog } from '../../examples/demo/routes';
 import { demoRoutesServedBy } from '../support/demo-app';
 
 /** The construct with the demo's routes, each served by a small inline function of the app's own. */

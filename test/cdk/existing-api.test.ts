@@ -9,9 +9,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { readCloudAssembly } from '../../lib/local/assembly';
-import { apiGatewayResourceCount } from '../../lib/route-stacks';
-import { consumerRoutes, managementRoutes } from '../../lambdas/shared/route-table';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { apiGatewayResourceCount } from '../../lib/construct/route-stacks';
+import { consumerRoutes, managementRoutes } from '../../lambdas/core/route-table';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 import { assemblyTemplates, checkAssemblyTemplates } from '../support/template-checks';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };

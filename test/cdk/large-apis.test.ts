@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCloudAssembly } from '../../lib/local/assembly';
-import { managementRoutes, consumerRoutes } from '../../lambdas/shared/route-table';
+import { managementRoutes, consumerRoutes } from '../../lambdas/core/route-table';
 import { MAX_RESOURCES_PER_TEMPLATE, MAX_TEMPLATE_BYTES, assemblyTemplates, checkAssemblyTemplates } from '../support/template-checks';
 import { synthLargeApp, type LargeApp } from '../support/large-app';
 

@@ -4,7 +4,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 
 function synth(props: DualAuthApiProps = {}, extend?: (stack: Stack) => Partial<DualAuthApiProps>) {
   const stack = new Stack(new App(), 'LeakStack', { env: { account: '123456789012', region: 'eu-west-1' } });

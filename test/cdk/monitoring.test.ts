@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}, extra: (stack: Stack) => Partial<DualAuthApiProps> = () => ({})) {

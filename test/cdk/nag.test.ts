@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DualgateStack } from '../../lib/dualgate-stack';
-import type { DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DualgateStack } from '../../examples/demo/stack';
+import type { DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 
 function synthWithNag(extend?: (stack: DualgateStack) => void, dualgate?: DualAuthApiProps): { error?: Error; report?: string } {
   const app = new App();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}) {

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 import { PORTAL_CONFIG_VARIABLE } from '../../lambdas/portal/portal-config';
-import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../../lambdas/shared/route-config';
+import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE } from '../../lambdas/core/route-config';
 
 function build(props: DualAuthApiProps = {}) {
   const app = new App();

@@ -1,7 +1,7 @@
-/** Placing a large table's routes into nested stacks (lib/route-stacks.ts): together by family, stable as it grows. */
+/** Placing a large table's routes into nested stacks (lib/construct/route-stacks.ts): together by family, stable as it grows. */
 import { describe, expect, it } from 'vitest';
 import { largeAppRouteTable } from '../../bench/fixtures';
-import { apiGatewayResourceCount, inlineSize, placeRoutes, stackName, type PlacedRoute, type RoutePlacement } from '../../lib/route-stacks';
+import { apiGatewayResourceCount, inlineSize, placeRoutes, stackName, type PlacedRoute, type RoutePlacement } from '../../lib/construct/route-stacks';
 
 const table = (count: number): PlacedRoute[] => largeAppRouteTable(count, { scopeCount: 10, functionCount: 1 }).map(({ method, path }) => ({ method, path }));
 const stackOf = (placement: RoutePlacement<PlacedRoute>) => {

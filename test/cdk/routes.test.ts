@@ -8,8 +8,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { RouteBoundTable } from '../../lambdas/authorizer/route-policy';
 import { OVERLAPPING_ROUTES } from '../support/overlap-tables';
-import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import { DualAuthApi, type DualAuthApiProps } from '../../lib/dual-auth-api';
+import { parseRuntimeRouteConfig, RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/core/route-config';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 import { generatedRouteTable } from '../../bench/fixtures';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };

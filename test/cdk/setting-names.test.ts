@@ -1,9 +1,9 @@
 /** A bad setting's error names it the way the user wrote it: prop name, CDK context key, or environment variable. */
 import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { configFromContext, DualgateConfigError } from '../../lib/config';
-import { DualAuthApi } from '../../lib/dual-auth-api';
-import { readSettings, SettingsError } from '../../lambdas/shared/settings';
+import { configFromContext, DualgateConfigError } from '../../lib/construct/config';
+import { DualAuthApi } from '../../lib/construct/dual-auth-api';
+import { readSettings, SettingsError } from '../../lambdas/core/settings';
 
 describe('setting errors name what the user typed', () => {
   it('construct props: the prop name', () => {

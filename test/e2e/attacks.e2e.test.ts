@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 import { isDeployedTarget, startE2eTarget, type E2eTarget } from '../support/e2e-target';
 import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';
 

@@ -3,7 +3,7 @@
  * test/support/e2e-target.ts and docs/operations.md, "Post-deploy smoke test").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 import { isDeployedTarget, startE2eTarget, type E2eTarget } from '../support/e2e-target';
 
 let target: E2eTarget;

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/program';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 import { isDeployedTarget } from '../support/e2e-target';
 import { githubSigningKey, signReport, signedHeaders, startGithubKeyServer, type GithubKeyServer } from '../support/github-signing';
 import { demoAssembly, REPO } from '../support/prepared';

@@ -25,7 +25,7 @@ const ROUTE_SCOPES = ['hooks:write', 'index:admin', 'docs:admin', 'docs:read', '
 type RouteScope = (typeof ROUTE_SCOPES)[number];
 
 /**
- * One request, the route the local router serves it with (lambdas/shared/route-table.ts: a literal beats
+ * One request, the route the local router serves it with (lambdas/core/route-table.ts: a literal beats
  * `{param}`, which beats a greedy; an exact verb beats ANY; one trailing slash is ignored; each segment is
  * percent-decoded once, `%2F` never separating), the scope that route requires, and sibling scopes that must not
  * reach it.

@@ -11,7 +11,7 @@ import { createKeysHandler, type KeysHandler } from '../../lambdas/keys/router';
 import { AwsUsagePlanGateway, createApiGatewayClient, UsagePlanUnavailableError, type UsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
 import { DynamoConsumerStore, consumerItemKey, type ConsumerStore } from '../../lambdas/shared/consumer-store';
 import { KeyStore, KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
-import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import type { ConsumerRecord } from '../../lambdas/core/plans';
 import { LOCAL_SHARED_USAGE_KEY, LOCAL_USAGE_KEY_OWNER, startLocalUsagePlans, type LocalUsagePlans } from '../../lib/local/usage-plans/local-usage-plans';
 import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';

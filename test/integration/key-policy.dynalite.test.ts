@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
-import { itemFromRecord, type KeyRecord } from '../../lambdas/shared/key-record';
+import { itemFromRecord, type KeyRecord } from '../../lambdas/core/key-record';
 import { DynamoKeyLookup } from '../../lambdas/shared/key-store';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { makeKey } from '../support/keys';

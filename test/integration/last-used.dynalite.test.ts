@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { toPublicKey } from '../../lambdas/keys/public-key';
-import { itemFromRecord, recordFromItem, type KeyRecord } from '../../lambdas/shared/key-record';
+import { itemFromRecord, recordFromItem, type KeyRecord } from '../../lambdas/core/key-record';
 import { DynamoKeyLookup, KeyStore } from '../../lambdas/shared/key-store';
 import { DEMO_COMPILED_TABLE } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';

@@ -6,7 +6,7 @@ import { describeFieldError } from '../../lib/cli/api-error-text';
 import { runCli } from '../../lib/cli/program';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { KeyStore } from '../../lambdas/shared/key-store';
-import { hashKey } from '../../lambdas/shared/key-format';
+import { hashKey } from '../../lambdas/core/key-format';
 import { DynamoLeakStore } from '../../lambdas/leaks/leak-store';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
@@ -42,7 +42,7 @@ beforeAll(async () => {
     // API Gateway strips the stage name before routing.
     const path = parsed.pathname.replace(/^\/prod(?=\/)/, '');
     const match = RESOURCES.map(([pattern, resource]) => ({ m: pattern.exec(path), resource })).find((entry) => entry.m);
-    // The stack's MISSING_AUTHENTICATION_TOKEN response (lib/gateway-responses.ts) for a path the API lacks.
+    // The stack's MISSING_AUTHENTICATION_TOKEN response (lib/construct/gateway-responses.ts) for a path the API lacks.
     if (!match) return { status: 404, text: async () => '{"message":"Not Found"}' };
     const query = Object.fromEntries(parsed.searchParams);
     const result = await handler(

@@ -22,7 +22,7 @@ import type { ConsumerStore, EntitlementRecord } from '../../lambdas/shared/cons
 import type { KeyManagementStore } from '../../lambdas/shared/key-store';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import { createLogger } from '../../lambdas/shared/logger';
-import type { ConsumerRecord } from '../../lambdas/shared/plans';
+import type { ConsumerRecord } from '../../lambdas/core/plans';
 import { emfMetrics } from '../support/emf';
 import { admin, alice, type TestCaller } from './harness';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CATALOG } from '../support/demo-app';
 import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
 import { createKeysHandler } from '../../lambdas/keys/router';
-import { hashKey, parseKey } from '../../lambdas/shared/key-format';
+import { hashKey, parseKey } from '../../lambdas/core/key-format';
 import { DynamoKeyLookup, KeyStore, KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../../lambdas/shared/key-store';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';

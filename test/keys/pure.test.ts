@@ -7,7 +7,7 @@ import { auditChanges } from '../../lambdas/keys/operation-context';
 import { resolveExpiry } from '../../lambdas/keys/schemas';
 import { decideGrant, grantableCatalog, mayActFor } from '../../lambdas/keys/scopes';
 import { DEMO_CATALOG } from '../support/demo-app';
-import type { KeyRecord } from '../../lambdas/shared/key-record';
+import type { KeyRecord } from '../../lambdas/core/key-record';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../../lambdas/shared/key-store';
 import { InvalidRequestError } from '../../lambdas/keys/errors';
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLeakHandler, type LeakHandlerDeps } from '../../lambdas/leaks/endpoint';
 import { MAX_REPORT_BYTES } from '../../lambdas/leaks/report';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 import { makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';

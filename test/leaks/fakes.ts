@@ -1,6 +1,6 @@
 /** In-memory stand-ins for the leak endpoint's table, key document and SNS topic, counting what they are asked. */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { KeyRecord } from '../../lambdas/shared/key-record';
+import type { KeyRecord } from '../../lambdas/core/key-record';
 import type { LeakEvent, LeakNotifier } from '../../lambdas/leaks/leak-notifier';
 import type { LeakMark, LeakRevocation, LeakStore } from '../../lambdas/leaks/leak-store';
 import { LEAK_REVOKED_REASON } from '../../lambdas/leaks/leak-store';

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLeakHandler } from '../../lambdas/leaks/endpoint';
-import { BASE62_ALPHABET, generateKey, parseKey } from '../../lambdas/shared/key-format';
+import { BASE62_ALPHABET, generateKey, parseKey } from '../../lambdas/core/key-format';
 import { makeKey } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { githubSigningKey, signReport, signedHeaders } from '../support/github-signing';

@@ -10,7 +10,7 @@ import { createKeysHandler } from '../../lambdas/keys/router';
 import { publicKeySchema } from '../../lambdas/keys/schemas';
 import { createLeakHandler } from '../../lambdas/leaks/endpoint';
 import { DynamoLeakStore } from '../../lambdas/leaks/leak-store';
-import { hashKey } from '../../lambdas/shared/key-format';
+import { hashKey } from '../../lambdas/core/key-format';
 import { DynamoKeyLookup, KeyStore } from '../../lambdas/shared/key-store';
 import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';

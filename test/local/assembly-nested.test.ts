@@ -7,7 +7,7 @@ import { App, NestedStack, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { readCloudAssembly } from '../../lib/local/assembly';
-import { DualAuthApi } from '../../lib/dual-auth-api';
+import { DualAuthApi } from '../../lib/construct/dual-auth-api';
 import { checkAssemblyTemplates } from '../support/template-checks';
 
 /** A platform stack that keeps dualgate in a nested stack of its own, its functions in the parent, its routes nested once more. */

@@ -1,6 +1,6 @@
 /**
- * The authorizer's bundle as it ships (lib/bundling.ts's one definition, copied into an asset with its route table
- * by lib/lambda-code.ts), run in local mode's Lambda-like worker: the AWS SDK is a chunk beside index.mjs that a
+ * The authorizer's bundle as it ships (lib/build/bundling.ts's one definition, copied into an asset with its route table
+ * by lib/construct/lambda-code.ts), run in local mode's Lambda-like worker: the AWS SDK is a chunk beside index.mjs that a
  * JWT never reads, the first key request imports, and provisioned concurrency imports during init (with the JWKS,
  * which on demand only the first JWT fetches).
  *
@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lazyChunks, staticClosure } from '../../bench/bundle-files';
-import { itemFromRecord } from '../../lambdas/shared/key-record';
-import { RUNTIME_CONFIG_FILE } from '../../lambdas/shared/route-config';
-import { LAMBDA_ENTRIES } from '../../lib/bundling';
-import { bundleDirectory, codeDirectoryWith } from '../../lib/lambda-code';
+import { itemFromRecord } from '../../lambdas/core/key-record';
+import { RUNTIME_CONFIG_FILE } from '../../lambdas/core/route-config';
+import { LAMBDA_ENTRIES } from '../../lib/build/bundling';
+import { bundleDirectory, codeDirectoryWith } from '../../lib/construct/lambda-code';
 import { FunctionError, HostedFunction } from '../../lib/local/function-host';
 import { demoRouteConfigFile } from '../support/demo-app';
 import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';

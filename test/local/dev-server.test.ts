@@ -12,7 +12,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DualAuthApi } from '../../lib/dual-auth-api';
+import { DualAuthApi } from '../../lib/construct/dual-auth-api';
 import { readCloudAssembly } from '../../lib/local/assembly';
 import { startDevServer, type DevServer, type FunctionFailure } from '../../lib/local/dev-server';
 import type { FunctionOutputOrigin } from '../../lib/local/function-host';

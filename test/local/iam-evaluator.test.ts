@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyCompiler } from '../../lambdas/authorizer/policy-compiler';
-import { DEMO_ROUTE_TABLE as ROUTES } from '../../lib/demo/demo-routes';
+import { PolicyCompiler } from '../../lambdas/core/policy-compiler';
+import { DEMO_ROUTE_TABLE as ROUTES } from '../../examples/demo/routes';
 import { evaluatePolicy, methodArnFor } from '../../lib/local/iam-evaluator';
 
 const where = { region: 'us-east-1', accountId: '000000000000', apiId: 'local', stageName: 'v1' };

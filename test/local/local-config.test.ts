@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DualgateConfigError } from '../../lib/config';
+import { DualgateConfigError } from '../../lib/construct/config';
 import { localConfigFromEnv } from '../../lib/local/local-config';
 
 describe('localConfigFromEnv', () => {

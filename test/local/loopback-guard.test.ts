@@ -12,7 +12,7 @@ import { startGateway, type ProxyHandler, type Route } from '../../lib/local/gat
 import { startLocalIssuer } from '../../lib/local/issuer';
 import { startLocalDynamo } from '../../lib/local/dynamo';
 import { localConfigFromEnv } from '../../lib/local/local-config';
-import { DualgateConfigError } from '../../lib/config';
+import { DualgateConfigError } from '../../lib/construct/config';
 import { checkRequest, isLoopbackHost, isLoopbackOrigin, loopbackOnly, normalizeAllowedHost, restrictToLoopback } from '../../lib/local/loopback-guard';
 import { startControlPlane } from '../../lib/local/usage-plans/control-plane';
 import { UsagePlanEmulator } from '../../lib/local/usage-plans/emulator';

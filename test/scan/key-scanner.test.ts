@@ -1,9 +1,9 @@
 /** findKeys: every key with a valid checksum, where it is; nothing else, whatever surrounds it. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BASE62_ALPHABET, generateKey, keyStart, parseKey } from '../../lambdas/shared/key-format';
-import { findKeys } from '../../lib/scan/key-scanner';
-import { keyPatterns } from '../../lib/scan/key-pattern';
+import { BASE62_ALPHABET, generateKey, keyStart, parseKey } from '../../lambdas/core/key-format';
+import { findKeys } from '../../lib/cli/scan/key-scanner';
+import { keyPatterns } from '../../lib/cli/scan/key-pattern';
 
 describe('findKeys', () => {
   it('finds keys in code, config and prose with their line and column, and only their start', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateKey } from '../../lambdas/shared/key-format';
+import { generateKey } from '../../lambdas/core/key-format';
 import { runCli } from '../../lib/cli/program';
 import { demoAssembly } from '../support/prepared';
 

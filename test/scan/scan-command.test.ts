@@ -7,9 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateKey, keyStart } from '../../lambdas/shared/key-format';
+import { generateKey, keyStart } from '../../lambdas/core/key-format';
 import { runScan } from '../../lib/cli/scan-command';
-import { parseStagedDiff, unquoteGitPath } from '../../lib/scan/scan-sources';
+import { parseStagedDiff, unquoteGitPath } from '../../lib/cli/scan/scan-sources';
 import { REPO } from '../support/prepared';
 
 const dirs: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findCredentials } from '../support/credential-scan';
-import { generateKey, hashKey } from '../../lambdas/shared/key-format';
+import { generateKey, hashKey } from '../../lambdas/core/key-format';
 import { createSigningKey, signJwt } from '../support/jwt';
 
 describe('the log credential scanner', () => {

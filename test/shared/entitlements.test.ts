@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideEntitledGrant } from '../../lambdas/keys/scopes';
 import { nextEntitledScopes } from '../../lambdas/keys/operation-context';
-import { currentEntitlements, dependsOnEntitlements, effectiveScopes } from '../../lambdas/shared/entitlements';
+import { currentEntitlements, dependsOnEntitlements, effectiveScopes } from '../../lambdas/core/entitlements';
 
 const catalog = new Set(['keys:read', 'keys:write', 'keys:admin', 'read:orders', 'write:orders', 'files:rw']);
 const jwt = (scopes: string[]) => ({ scopes, authMethod: 'jwt' as const });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BASE62_ALPHABET, encodeBase62, generateKey, hashKey, isKeyShaped, KEY_ENTROPY_BITS, keyChecksum, parseKey } from '../../lambdas/shared/key-format';
+import { BASE62_ALPHABET, encodeBase62, generateKey, hashKey, isKeyShaped, KEY_ENTROPY_BITS, keyChecksum, parseKey } from '../../lambdas/core/key-format';
 
 /** An independent CRC32 (IEEE 802.3, reflected, poly 0xEDB88320), to check the published format without trusting zlib. */
 function referenceCrc32(text: string): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings, SettingsError } from '../../lambdas/shared/settings';
+import { readSettings, SettingsError } from '../../lambdas/core/settings';
 
 describe('DUALGATE_PLANS (the Lambdas view of plans)', () => {
   const base = { DUALGATE_KEY_TABLE: 'keys' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MissingPrincipalError, principalFrom, toAuthorizerContext, type Principal } from '../../lambdas/shared/principal';
+import { MissingPrincipalError, principalFrom, toAuthorizerContext, type Principal } from '../../lambdas/core/principal';
 
 /** What API Gateway hands a backend: the authorizer's context plus the keys it adds itself. */
 const eventWith = (authorizer: Record<string, unknown> | null | undefined) => ({ requestContext: { authorizer } });

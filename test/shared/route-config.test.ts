@@ -1,10 +1,10 @@
 /** The route-table file a Lambda reads at init: a hand-edited one that would widen policies fails the cold start. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileRouteTable } from '../../lambdas/authorizer/policy-compiler';
-import { parseRuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import { SettingsError } from '../../lambdas/shared/settings';
-import { parseRoutePath } from '../../lambdas/shared/route-table';
+import { compileRouteTable } from '../../lambdas/core/policy-compiler';
+import { parseRuntimeRouteConfig } from '../../lambdas/core/route-config';
+import { SettingsError } from '../../lambdas/core/settings';
+import { parseRoutePath } from '../../lambdas/core/route-table';
 
 const ROUTES = [
   { method: 'GET', path: '/admin', scopes: ['admin'] },

@@ -4,7 +4,7 @@
  * checksum, a JWT, or (in dualgate's own JSON log lines) a 64-hex key hash.
  */
 import { afterAll } from 'vitest';
-import { keyChecksum } from '../../lambdas/shared/key-format';
+import { keyChecksum } from '../../lambdas/core/key-format';
 
 declare global {
   // Lines captured by test loggers (test/support/logs.ts) are added here too.

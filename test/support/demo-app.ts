@@ -2,10 +2,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/shared/route-config';
-import { DEMO_COMPILED_TABLE, DEMO_ROUTES, demoScopeCatalog } from '../../lib/demo/demo-routes';
+import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/core/route-config';
+import { DEMO_COMPILED_TABLE, DEMO_ROUTES, demoScopeCatalog } from '../../examples/demo/routes';
 
-export { DEMO_COMPILED_TABLE } from '../../lib/demo/demo-routes';
+export { DEMO_COMPILED_TABLE } from '../../examples/demo/routes';
 export const DEMO_CATALOG: readonly string[] = demoScopeCatalog();
 
 let configFile: string | undefined;

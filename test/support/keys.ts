@@ -1,6 +1,6 @@
 /** Build stored key records for tests, the way the management API will. */
-import { generateKey, hashKey } from '../../lambdas/shared/key-format';
-import type { KeyRecord } from '../../lambdas/shared/key-record';
+import { generateKey, hashKey } from '../../lambdas/core/key-format';
+import type { KeyRecord } from '../../lambdas/core/key-record';
 import type { KeyLookup } from '../../lambdas/shared/key-store';
 
 export function makeKey(overrides: Partial<KeyRecord> = {}, prefix = 'dg'): { key: string; record: KeyRecord } {

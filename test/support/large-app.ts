@@ -11,7 +11,7 @@ import type * as cxapi from 'aws-cdk-lib/cx-api';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { largeAppRouteTable, type LargeAppRoute } from '../../bench/fixtures';
-import { DualAuthApi, type DualAuthApiProps, type DualAuthRoute } from '../../lib/dual-auth-api';
+import { DualAuthApi, type DualAuthApiProps, type DualAuthRoute } from '../../lib/construct/dual-auth-api';
 
 export interface LargeAppOptions {
   routeCount: number;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RouteRule } from '../../lambdas/shared/route-table';
+import type { RouteRule } from '../../lambdas/core/route-table';
 
 /** Root ANY beside GET; a literal beside its greedy child; literals beside {param} and greedy; GET beside ANY; greedy in greedy. */
 export const OVERLAPPING_ROUTES: readonly RouteRule[] = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'overlap-app', 'routes.json'), 'utf8')) as RouteRule[];

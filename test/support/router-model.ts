@@ -1,11 +1,11 @@
 /**
  * An independent model of API Gateway's REST routing for tests, written as a walk down the resource tree rather
- * than by ranking (lambdas/shared/route-table.ts ranks): the raw path loses one trailing slash, is split on `/` as
+ * than by ranking (lambdas/core/route-table.ts ranks): the raw path loses one trailing slash, is split on `/` as
  * sent and each segment percent-decoded; then at each level try the literal child, then the `{param}` child, then a
  * greedy `{name+}` child (which takes the rest), and serve with the first resource that matches the whole path and
  * has the method (an exact method before `ANY`).
  */
-import type { RouteRule } from '../../lambdas/shared/route-table';
+import type { RouteRule } from '../../lambdas/core/route-table';
 
 /** The segments API Gateway routes on, for a raw request path. */
 export function modelSegments(rawPath: string): string[] {

@@ -1,5 +1,5 @@
 /** Runtime settings for in-process authorizer tests: one https issuer, default TTLs. */
-import type { RuntimeSettings } from '../../lambdas/shared/settings';
+import type { RuntimeSettings } from '../../lambdas/core/settings';
 import { TEST_ISSUER } from './jwt';
 
 export function testSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {

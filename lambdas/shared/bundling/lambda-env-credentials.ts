@@ -1,6 +1,6 @@
 /**
  * Stands in for `@aws-sdk/credential-provider-node` in the Lambda bundles only (an esbuild alias set in
- * lib/bundling.ts). In Lambda the execution role's credentials are always in the environment, so the
+ * lib/build/bundling.ts). In Lambda the execution role's credentials are always in the environment, so the
  * SDK's default chain (SSO, ini files, web identity with a nested STS client, IMDS…) is ~95 KB of code
  * that is parsed at every cold start and never used. Tests and local mode use the real chain.
  */

@@ -7,7 +7,7 @@
  * UsagePlanKey), so `dualgate dev` can build them from a cloud assembly.
  */
 import { randomBytes } from 'node:crypto';
-import type { PlanQuota } from '../../../lambdas/shared/plans';
+import type { PlanQuota } from '../../../lambdas/core/plans';
 import { currentCount, periodStartMs, takeQuota, type QuotaCounter } from './quota';
 import { takeToken, type BucketLimits, type BucketState } from './token-bucket';
 

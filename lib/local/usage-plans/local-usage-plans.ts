@@ -1,12 +1,12 @@
 /**
  * Local mode's usage plans, in one call: the emulator with one usage plan per dualgate plan (plus the shared
- * key, and the internal plan without limits when there is no defaultPlan, exactly as lib/plans.ts deploys them),
+ * key, and the internal plan without limits when there is no defaultPlan, exactly as lib/construct/plans.ts deploys them),
  * its control-plane endpoint for the key API, its state kept in `--data`, and the DUALGATE_PLANS value for the
  * Lambdas. The gateway gets `emulator` as its `usagePlans` option.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plans, RuntimePlans } from '../../../lambdas/shared/plans';
+import type { Plans, RuntimePlans } from '../../../lambdas/core/plans';
 import { startControlPlane } from './control-plane';
 import { UsagePlanEmulator, type UsagePlanDefinition, type UsagePlanSnapshot } from './emulator';
 
@@ -29,7 +29,7 @@ export interface LocalUsagePlans {
   stop(): Promise<void>;
 }
 
-/** The usage plans lib/plans.ts would deploy for these plans, as emulator definitions. */
+/** The usage plans lib/construct/plans.ts would deploy for these plans, as emulator definitions. */
 export function usagePlanDefinitions(plans: Plans, defaultPlan: string | undefined): UsagePlanDefinition[] {
   const definitions: UsagePlanDefinition[] = Object.entries(plans).map(([name, limits]) => ({
     id: `local-${name}`,

@@ -3,7 +3,7 @@
  * 00:00 UTC, a WEEK on Sunday 00:00 UTC (API Gateway's quota offset 0), a MONTH on the 1st at 00:00 UTC.
  * Pure: the clock is an argument.
  */
-import type { PlanQuota, QuotaPeriod } from '../../../lambdas/shared/plans';
+import type { PlanQuota, QuotaPeriod } from '../../../lambdas/core/plans';
 
 export interface QuotaCounter {
   /** Epoch ms of the start of the period this count belongs to. */

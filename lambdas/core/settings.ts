@@ -1,6 +1,6 @@
 /**
  * Runtime settings, read from the Lambda environment. The CDK construct writes these variables from the
- * typed, synth-time-validated configuration (lib/config.ts), and local mode writes the same ones, so a
+ * typed, synth-time-validated configuration (lib/construct/config.ts), and local mode writes the same ones, so a
  * setting has one name and one meaning everywhere.
  */
 import { assertValidKeyPrefix } from './key-format';

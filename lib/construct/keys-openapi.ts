@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 description of the key management API, generated from the route table and the zod schemas
- * the handler validates with. `lib/keys-openapi.json` is its checked-in output (`npx tsx bin/write-keys-openapi.ts`);
+ * the handler validates with. `lib/construct/keys-openapi.json` is its checked-in output (`npx tsx bin/write-keys-openapi.ts`);
  * test/keys/openapi.test.ts fails when the two drift apart.
  */
 import { z } from 'zod';
@@ -15,9 +15,9 @@ import {
   rotatedKeySchema,
   rotateKeyBody,
   updateKeyBody,
-} from '../lambdas/keys/schemas';
-import { consumerRoutes, managementRoutes } from '../lambdas/shared/route-table';
-import { consumerSchema, consumerWithUsageSchema, setPlanBodySchema } from '../lambdas/keys/consumers';
+} from '../../lambdas/keys/schemas';
+import { consumerRoutes, managementRoutes } from '../../lambdas/core/route-table';
+import { consumerSchema, consumerWithUsageSchema, setPlanBodySchema } from '../../lambdas/keys/consumers';
 
 type JsonObject = Record<string, unknown>;
 

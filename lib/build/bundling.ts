@@ -1,7 +1,7 @@
 /**
  * How every Lambda is bundled, as one definition: the package build (scripts/build.ts) writes the shipped
  * bundles with it, the construct builds the same bundles on demand when it runs from this repository's
- * TypeScript sources (lib/lambda-code.ts), and the cold-start benchmark times them. This module must not
+ * TypeScript sources (lib/construct/lambda-code.ts), and the cold-start benchmark times them. This module must not
  * import aws-cdk-lib, nor esbuild (a consumer of the package has neither need nor copy of it).
  */
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -33,9 +33,9 @@ export type LambdaBundleName = keyof typeof LAMBDA_ENTRIES;
 
 /** The demo app's backends: bundled the same way, from source, never shipped. */
 export const DEMO_LAMBDA_ENTRIES = {
-  'backends/health': 'lambdas/backends/health.ts',
-  'backends/me': 'lambdas/backends/me.ts',
-  'backends/users': 'lambdas/backends/users.ts',
+  'backends/health': 'examples/demo/backends/health.ts',
+  'backends/me': 'examples/demo/backends/me.ts',
+  'backends/users': 'examples/demo/backends/users.ts',
 } as const;
 
 /**

@@ -4,7 +4,7 @@
  * custom pattern (private repositories, no partnership needed). Regexes find the shape; the CRC32 checksum, which no
  * regex can check, is what `dualgate scan`, the leak endpoint and the authorizer check.
  */
-import { assertValidKeyPrefix, KEY_CHECKSUM_LENGTH, KEY_RANDOM_LENGTH } from '../../lambdas/shared/key-format';
+import { assertValidKeyPrefix, KEY_CHECKSUM_LENGTH, KEY_RANDOM_LENGTH } from '../../../lambdas/core/key-format';
 
 export interface KeyPatterns {
   prefix: string;

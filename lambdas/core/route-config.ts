@@ -1,9 +1,8 @@
 /**
  * The app's route table and scope catalog as the Lambdas receive them: a JSON file the construct writes into
- * their code asset at synth (lib/lambda-code.ts). A Lambda environment holds 4 KB in all, too little for hundreds
+ * their code asset at synth (lib/construct/lambda-code.ts). A Lambda environment holds 4 KB in all, too little for hundreds
  * of routes, and a file in the asset costs no network call at cold start.
  */
-import { readFileSync } from 'node:fs';
 import { AUTHORIZER_CACHE_SCOPES, parseRoutePath, ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
 import { validatePlans, type Plans } from './plans';
 import { SettingsError } from './settings';
@@ -22,12 +21,12 @@ export interface RuntimeRouteConfig {
   readonly managementBasePath: string | null;
   /** The plans as configured (local mode emulates them from this); absent without plans. */
   readonly plans?: { plans: Plans; defaultPlan?: string };
-  /** `portal.defaultScopes`: the scopes every consumer is entitled to (lambdas/shared/entitlements.ts); absent = none. */
+  /** `portal.defaultScopes`: the scopes every consumer is entitled to (lambdas/core/entitlements.ts); absent = none. */
   readonly entitlements?: { defaultScopes: readonly string[] };
 }
 
 function fail(problem: string): never {
-  throw new SettingsError(`${RUNTIME_CONFIG_FILE}: ${problem}`);
+  throw routeConfigError(problem);
 }
 
 /**
@@ -104,15 +103,8 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   }
 }
 
-/** Read the file beside the bundle (or where DUALGATE_CONFIG_FILE says): once, at init. */
-export function readRuntimeRouteConfig(file: string | URL, env: Record<string, string | undefined> = process.env): RuntimeRouteConfig {
-  const location = env[RUNTIME_CONFIG_FILE_VARIABLE] || file;
-  let text: string;
-  try {
-    text = readFileSync(location, 'utf8');
-  } catch (error) {
-    fail(`cannot read ${String(location)} (${(error as Error).message}); the construct writes it into the Lambda asset`);
-  }
+/** The file's text, parsed and checked (lambdas/shared/route-config-file.ts reads it). */
+export function parseRuntimeRouteConfigText(text: string): RuntimeRouteConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -120,4 +112,9 @@ export function readRuntimeRouteConfig(file: string | URL, env: Record<string, s
     fail('not valid JSON');
   }
   return parseRuntimeRouteConfig(parsed);
+}
+
+/** The error every problem with the file becomes, its name first. */
+export function routeConfigError(problem: string): SettingsError {
+  return new SettingsError(`${RUNTIME_CONFIG_FILE}: ${problem}`);
 }

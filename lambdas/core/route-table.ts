@@ -1,7 +1,7 @@
 /**
  * The route table as data: what the authorizer, the key API and the local gateway know about an app's routes.
  * The CDK construct (lib/) validates a table and compiles it at synth; the Lambdas read the result from a
- * file in their asset (lambdas/shared/route-config.ts). Nothing here imports aws-cdk-lib.
+ * file in their asset (lambdas/core/route-config.ts). Nothing here imports aws-cdk-lib.
  */
 
 /** The HTTP methods a route may name; `ANY` is also allowed ({@link RouteMethod}). */

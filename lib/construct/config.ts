@@ -2,10 +2,10 @@
  * dualgate's typed configuration: construct props, or CDK context (`-c dualgate:keyPrefix=...` or cdk.json).
  * Everything is validated at synth time with an error that names the setting.
  */
-import { assertValidKeyPrefix } from '../lambdas/shared/key-format';
-import { parseIssuerConfigs, type IssuerConfig } from '../lambdas/shared/issuer-config';
-import { DEFAULT_SETTINGS, SETTING_NAMES } from '../lambdas/shared/settings';
-import { SCOPE_PATTERN } from '../lambdas/shared/route-table';
+import { assertValidKeyPrefix } from '../../lambdas/core/key-format';
+import { parseIssuerConfigs, type IssuerConfig } from '../../lambdas/core/issuer-config';
+import { DEFAULT_SETTINGS, SETTING_NAMES } from '../../lambdas/core/settings';
+import { SCOPE_PATTERN } from '../../lambdas/core/route-table';
 
 /** dualgate's settings after validation and defaults: `DualAuthApi`'s `config` field. */
 export interface DualgateConfig {
@@ -142,7 +142,7 @@ export function configFromContext(tryGetContext: (key: string) => unknown): Dual
 
 /**
  * The Lambda environment that carries a configuration to the authorizer and the management API
- * (read back by lambdas/shared/settings.ts). The stack and local mode both build it here.
+ * (read back by lambdas/core/settings.ts). The stack and local mode both build it here.
  */
 export function runtimeEnvironment(config: DualgateConfig, where: { tableName: string; issuersJson: string; dynamoEndpoint?: string; allowHttpIssuers?: boolean }): Record<string, string> {
   const env: Record<string, string> = {

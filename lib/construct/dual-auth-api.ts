@@ -14,13 +14,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
-import { compileRouteTable } from '../lambdas/authorizer/policy-compiler';
-import { cognitoIssuer, type IssuerConfig, type OidcIssuer } from '../lambdas/shared/issuer-config';
-import { KEY_TABLE } from '../lambdas/shared/key-table';
-import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../lambdas/leaks/leak-model';
-import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../lambdas/leaks/leak-settings';
-import { SETTING_NAMES } from '../lambdas/shared/settings';
-import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../lambdas/shared/route-config';
+import { compileRouteTable } from '../../lambdas/core/policy-compiler';
+import { cognitoIssuer, type IssuerConfig, type OidcIssuer } from '../../lambdas/core/issuer-config';
+import { KEY_TABLE } from '../../lambdas/shared/key-table';
+import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../../lambdas/leaks/leak-model';
+import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../../lambdas/leaks/leak-settings';
+import { SETTING_NAMES } from '../../lambdas/core/settings';
+import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/core/route-config';
 import {
   AUTHORIZER_CACHE_SCOPES,
   DEFAULT_MANAGEMENT_BASE_PATH,
@@ -34,15 +34,15 @@ import {
   type AuthorizerCacheScope,
   type RouteMethod,
   type RouteRule,
-} from '../lambdas/shared/route-table';
-import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from './bundling';
+} from '../../lambdas/core/route-table';
+import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from '../build/bundling';
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
-import type { Plans } from '../lambdas/shared/plans';
-import { consumerRoutes, consumersBasePath } from '../lambdas/shared/route-table';
-import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../lambdas/portal/portal-config';
+import type { Plans } from '../../lambdas/core/plans';
+import { consumerRoutes, consumersBasePath } from '../../lambdas/core/route-table';
+import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../../lambdas/portal/portal-config';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
 import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, inlineSize, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
@@ -138,7 +138,7 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   /** The plan of consumers without one of their own (they share one bucket). Without it: only the stage throttle. */
   readonly defaultPlan?: string;
   /**
-   * Alarms, a dashboard and a saved Logs Insights query (lib/monitoring.ts): on by default; pass
+   * Alarms, a dashboard and a saved Logs Insights query (lib/construct/monitoring.ts): on by default; pass
    * `{ alarmTopic }` or `{ alarmActions }` to be notified, or `false` to leave them out.
    */
   readonly monitoring?: boolean | DualAuthApiMonitoringOptions;
@@ -761,7 +761,7 @@ export class DualAuthApi extends Construct {
 
   /**
    * Create every route's resource and method, in the API's stack or, for a large table, in nested stacks
-   * (lib/route-stacks.ts). Runs once, at synth. The stage's deployment depends on every method wherever it is (a
+   * (lib/construct/route-stacks.ts). Runs once, at synth. The stage's deployment depends on every method wherever it is (a
    * method's dependency on a nested stack's resource becomes a DependsOn on that nested stack), and its logical id
    * hashes every method's properties, so one `cdk deploy` publishes the whole table.
    */
@@ -780,7 +780,7 @@ export class DualAuthApi extends Construct {
     for (const route of placement.inline) this.addMethod(this.api.root.resourceForPath(route.path), route);
     for (const [name, units] of placement.stacks) {
       // A fixed description: a list of the units' paths would pass CloudFormation's 1,024 bytes on a wide table.
-      const nested = new NestedStack(this, name, { description: `dualgate: API Gateway resources and methods of ${units.length} path famil${units.length === 1 ? 'y' : 'ies'} of the route table (lib/route-stacks.ts)` });
+      const nested = new NestedStack(this, name, { description: `dualgate: API Gateway resources and methods of ${units.length} path famil${units.length === 1 ? 'y' : 'ies'} of the route table (lib/construct/route-stacks.ts)` });
       this.routeStacks.set(name, nested);
       for (const unit of units) for (const route of unit.routes) this.addMethod(this.resourceIn(nested, route.path), route);
     }

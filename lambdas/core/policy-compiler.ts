@@ -17,7 +17,7 @@
  * decide both: the compiler refuses the table at synth, naming the routes, rather than return a wrong policy.
  * ANY stands for the verbs its resource does not declare itself (API Gateway serves `GET /x` with `GET`, never `ANY`).
  */
-import { BoundedCache } from '../shared/bounded-cache';
+import { BoundedCache } from './bounded-cache';
 import {
   HTTP_METHODS,
   parseRoutePath,
@@ -29,11 +29,11 @@ import {
   type CompiledRouteTable,
   type PathPart,
   type RouteRule,
-} from '../shared/route-table';
+} from './route-table';
 
-export type { CompiledRouteTable } from '../shared/route-table';
+export type { CompiledRouteTable } from './route-table';
 
-export { servingRoute } from '../shared/route-table';
+export { servingRoute } from './route-table';
 
 export interface PolicyStatement {
   Action: 'execute-api:Invoke';

@@ -15,7 +15,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AUTHORIZER_METRICS, AUTHORIZER_SERVICE, KEY_API_METRICS, KEY_API_SERVICE, LEAK_METRICS, LEAK_SERVICE, METRICS_NAMESPACE } from '../lambdas/shared/emf';
+import { AUTHORIZER_METRICS, AUTHORIZER_SERVICE, KEY_API_METRICS, KEY_API_SERVICE, LEAK_METRICS, LEAK_SERVICE, METRICS_NAMESPACE } from '../../lambdas/shared/emf';
 import { DualgateConfigError } from './config';
 
 /** The `monitoring` prop: on by default; `false` adds nothing. */

@@ -1,7 +1,7 @@
 /**
  * Where a Lambda's code comes from. The installed package ships pre-bundled code (dist/lambdas, built by
  * scripts/build.ts), so a consumer's synth needs no esbuild. Running from this repository's TypeScript
- * sources, the same bundles are built on demand with the same options (lib/bundling.ts), once per content.
+ * sources, the same bundles are built on demand with the same options (lib/build/bundling.ts), once per content.
  *
  * The app's route table and catalog are data the bundle reads at init from a file beside it: each asset is a
  * small directory holding the bundle and that file, keyed by content, so equal configurations share an asset.
@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { copyPortalStaticFiles, esbuildOptions, LAMBDA_BUNDLE_FILE, PACKAGE_ROOT, portalBrowserOptions } from './bundling';
+import { copyPortalStaticFiles, esbuildOptions, LAMBDA_BUNDLE_FILE, PACKAGE_ROOT, portalBrowserOptions } from '../build/bundling';
 
 /** True when this module runs as TypeScript from the repository (tsx, vitest), false from the built package. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');

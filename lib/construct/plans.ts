@@ -17,12 +17,12 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { PlanConfigError, USAGE_KEY_OWNER_TAG, validatePlans, type Plans, type RuntimePlans } from '../lambdas/shared/plans';
-import { SETTING_NAMES } from '../lambdas/shared/settings';
+import { PlanConfigError, USAGE_KEY_OWNER_TAG, validatePlans, type Plans, type RuntimePlans } from '../../lambdas/core/plans';
+import { SETTING_NAMES } from '../../lambdas/core/settings';
 import { DualgateConfigError } from './config';
 import { PLAN_GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 
-export type { PlanLimits, PlanQuota, Plans, QuotaPeriod } from '../lambdas/shared/plans';
+export type { PlanLimits, PlanQuota, Plans, QuotaPeriod } from '../../lambdas/core/plans';
 
 /** The props' plans, checked; undefined when the app has none. Throws DualgateConfigError naming the setting. */
 export function plansFromProps(plans: unknown, defaultPlan: unknown): { plans: Plans; defaultPlan?: string } | undefined {

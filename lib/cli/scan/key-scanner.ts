@@ -1,9 +1,9 @@
 /**
- * Find dualgate keys in text: every `<prefix>_<36 base62>` whose CRC32 checksum is valid (lambdas/shared/key-format.ts,
+ * Find dualgate keys in text: every `<prefix>_<36 base62>` whose CRC32 checksum is valid (lambdas/core/key-format.ts,
  * the same parse the authorizer runs). Look-alikes and wrong checksums are not keys; a random 36-character string has
  * about one chance in 5.7e10 of a valid checksum. Pure: no I/O, one pass of one regular expression per text.
  */
-import { keyStart, parseKey } from '../../lambdas/shared/key-format';
+import { keyStart, parseKey } from '../../../lambdas/core/key-format';
 
 export interface KeyFinding {
   /** 1-based line and column of the key's first character. */

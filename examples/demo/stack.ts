@@ -6,10 +6,10 @@ import { Duration, RemovalPolicy, Stack, Token, Validations, type CfnElement, ty
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
-import { DEMO_LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from './bundling';
-import { DEMO_ROUTES, type DemoBackend } from './demo/demo-routes';
-import { DualAuthApi, type DualAuthApiProps } from './dual-auth-api';
-import { bundleDirectory } from './lambda-code';
+import { DEMO_LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../../lib/build/bundling';
+import { DEMO_ROUTES, type DemoBackend } from './routes';
+import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-auth-api';
+import { bundleDirectory } from '../../lib/construct/lambda-code';
 
 export class DualgateStack extends Stack {
   readonly dualAuth: DualAuthApi;

@@ -4,8 +4,8 @@
  * backends that are also reachable another way.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { errorResponse, jsonResponse } from '../shared/http-response';
-import { hasScopes, principalFrom } from '../shared/principal';
+import { errorResponse, jsonResponse } from '../../../lambdas/shared/http-response';
+import { hasScopes, principalFrom } from '../../../lambdas/core/principal';
 
 const SAMPLE_USERS = [
   { id: 'u_1', name: 'Ada Lovelace' },

@@ -1,6 +1,6 @@
 /**
  * Plans: per-consumer rate limits and quotas. The shape the construct takes (`plans`, `defaultPlan`), checked
- * in one place for synth (lib/plans.ts) and local mode (lib/local/local-config.ts), and the runtime view the
+ * in one place for synth (lib/construct/plans.ts) and local mode (lib/local/local-config.ts), and the runtime view the
  * Lambdas receive. Pure: no CDK, no SDK.
  */
 
@@ -104,7 +104,7 @@ export function validatePlans(plans: unknown, defaultPlan: unknown, names: { pla
   return { plans: result, defaultPlan };
 }
 
-/** What the authorizer and the key API receive when plans are on (`DUALGATE_PLANS`, lambdas/shared/settings.ts). */
+/** What the authorizer and the key API receive when plans are on (`DUALGATE_PLANS`, lambdas/core/settings.ts). */
 export interface RuntimePlans {
   /**
    * Each plan's API Gateway usage plan, by name: its id cannot reach the Lambdas' environment (the usage plan
@@ -127,7 +127,7 @@ export interface RuntimePlans {
   readonly usageKeyOwner?: string;
 }
 
-/** The tag naming the API a consumer key belongs to (lib/plans.ts conditions the key API's IAM on it). */
+/** The tag naming the API a consumer key belongs to (lib/construct/plans.ts conditions the key API's IAM on it). */
 export const USAGE_KEY_OWNER_TAG = 'dualgate:owner';
 /** API Gateway's tag values: up to 256 of `[a-zA-Z0-9+-=._:/]` (and spaces, which we never write). */
 const TAG_VALUE_PATTERN = /^[A-Za-z0-9+\-=._:/@]{1,256}$/;

@@ -29,7 +29,7 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
 ];
 
 /**
- * Plans only (lib/plans.ts installs them): over a usage plan's rate or its quota. API Gateway's own messages,
+ * Plans only (lib/construct/plans.ts installs them): over a usage plan's rate or its quota. API Gateway's own messages,
  * as JSON with the request id like the rest.
  */
 export const PLAN_GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
