@@ -1,5 +1,5 @@
 /**
- * The documentation's relative links: every link from README.md, SECURITY.md and docs/ to a file of this
+ * The documentation's relative links: every link from README.md, SECURITY.md, docs/ and the rooms' READMEs to a file of this
  * repository, and every `#anchor` into a Markdown file, must resolve (GitHub's heading slugs).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -7,7 +7,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
-const DOCS = ['README.md', 'SECURITY.md', ...readdirSync(join(REPO, 'docs'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.md')).map((file) => join('docs', file))];
+const markdownUnder = (dir: string, only?: string) =>
+  readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' })
+    .filter((file) => (only ? file.split('/').pop() === only : file.endsWith('.md')) && !file.includes('node_modules'))
+    .map((file) => join(dir, file));
+/** The front door, the guides, and the one-page README that opens each room of the layout (lib/, lambdas/, bin/, examples/demo). */
+const DOCS = ['README.md', 'SECURITY.md', ...markdownUnder('docs'), ...['lib', 'lambdas', 'bin', 'examples/demo'].flatMap((dir) => markdownUnder(dir, 'README.md'))];
 
 const withoutCode = (text: string) => text.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
 
