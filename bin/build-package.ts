@@ -36,6 +36,9 @@ await build({
   format: 'esm',
   // Local mode's servers stay packages of their own (dynalite has native parts): the package's dependencies.
   external: ['dynalite', 'oauth2-mock-server', 'esbuild'],
+  // No map: nothing reads it (the CLI runs without --enable-source-maps), and it was 2.9 MB of the package
+  // (docs/install-footprint.md).
+  sourcemap: false,
   banner: { js: "import { createRequire as __dgCreateRequire } from 'node:module'; const require = __dgCreateRequire(import.meta.url);" },
 });
 
