@@ -98,7 +98,9 @@ export function assertRouteTable(routes: readonly Pick<RouteRule, 'method' | 'pa
         const spelt = part.kind === 'greedy' ? `{${part.name}+}` : `{${part.name}}`;
         const other = variableChild.get(parent);
         if (other && other.part !== spelt) {
-          throw new RouteTableError(`routes ${describe(other.route)} and ${describe(route)} give ${parent || '/'} two variable children (${other.part}, ${spelt}); API Gateway allows one`);
+          throw new RouteTableError(
+            `routes ${describe(other.route)} and ${describe(route)} give ${parent || '/'} two variable children (${other.part}, ${spelt}); API Gateway allows one`,
+          );
         }
         variableChild.set(parent, { part: spelt, route });
         parent += `/${spelt}`;

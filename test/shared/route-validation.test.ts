@@ -83,7 +83,11 @@ describe('assertRouteDeclaration (the per-route rules)', () => {
     ['scopes that are not a list', { method: 'GET', path: '/a', scopes: 'read:a' }, `${WHERE}: scopes must be a list of scope names`],
     ['bad scope names', { method: 'GET', path: '/a', scopes: ['ok', 'bad scope', 3] }, `${WHERE}: scope(s) "bad scope", 3 must match /^[A-Za-z0-9]`],
     ['authorized that is not a boolean', { method: 'GET', path: '/a', authorized: 'no' }, `${WHERE}: authorized must be true or false`],
-    ['an open route with scopes', { method: 'GET', path: '/a', authorized: false, scopes: ['x:y'] }, `${WHERE}: an open route (authorized: false) cannot require scopes`],
+    [
+      'an open route with scopes',
+      { method: 'GET', path: '/a', authorized: false, scopes: ['x:y'] },
+      `${WHERE}: an open route (authorized: false) cannot require scopes`,
+    ],
   ])('refuses %s', (_, route, message) => {
     expect(() => assertRouteDeclaration(route, WHERE)).toThrow(RouteTableError);
     expect(() => assertRouteDeclaration(route, WHERE)).toThrow(message);
