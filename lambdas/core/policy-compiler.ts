@@ -22,14 +22,13 @@ import {
   HTTP_METHODS,
   parseRoutePath,
   servingIndex,
-  ROUTE_METHODS,
-  RouteTableError,
   type AuthorizerCacheScope,
   type HttpMethod,
   type CompiledRouteTable,
   type PathPart,
   type RouteRule,
 } from './route-table';
+import { assertRouteTable } from './route-validation';
 
 export type { CompiledRouteTable } from './route-table';
 
@@ -237,36 +236,9 @@ export function routeAllowed(route: Pick<RouteRule, 'scopes'>, scopes: ReadonlyS
 
 const describe = (route: Pick<RouteRule, 'method' | 'path'>) => `"${route.method} ${route.path}"`;
 
-/** Refuse a table API Gateway would refuse to deploy, naming the routes. */
-function assertDeployable(routes: readonly RouteRule[]): void {
-  const seen = new Map<string, RouteRule>();
-  const variableChild = new Map<string, { part: string; route: RouteRule }>();
-  for (const route of routes) {
-    if (!(ROUTE_METHODS as readonly string[]).includes(route.method)) throw new RouteTableError(`route ${describe(route)}: method must be one of ${ROUTE_METHODS.join(', ')}`);
-    const parts = parseRoutePath(route.path);
-    const key = `${route.method} ${route.path}`;
-    const earlier = seen.get(key);
-    if (earlier) throw new RouteTableError(`route ${describe(route)} is declared twice`);
-    seen.set(key, route);
-    // API Gateway allows one variable child ({name} or {name+}) per resource.
-    let parent = '';
-    for (const part of parts) {
-      if (part.kind !== 'literal') {
-        const spelt = part.kind === 'greedy' ? `{${part.name}+}` : `{${part.name}}`;
-        const other = variableChild.get(parent);
-        if (other && other.part !== spelt) {
-          throw new RouteTableError(`routes ${describe(other.route)} and ${describe(route)} give ${parent || '/'} two variable children (${other.part}, ${spelt}); API Gateway allows one`);
-        }
-        variableChild.set(parent, { part: spelt, route });
-        parent += `/${spelt}`;
-      } else parent += `/${part.text}`;
-    }
-  }
-}
-
 /**
  * Validate a route table and compute what the authorizer needs (synth time). Throws RouteTableError for a table
- * API Gateway cannot deploy. In the `route` cache scope that is all: the authorizer decides on the route API Gateway
+ * API Gateway cannot deploy (route-validation.ts: assertRouteTable). In the `route` cache scope that is all: the authorizer decides on the route API Gateway
  * chose. In the `credential` scope it also computes, for each route, which routes' Allow patterns match one of its
  * requests in any ARN spelling (`coveredBy`), and throws AmbiguousRouteTableError, naming the routes, for a table
  * whose policies IAM wildcards cannot express: routes `denied`, `allowed` and `cover` where `cover`'s pattern reaches
@@ -274,7 +246,7 @@ function assertDeployable(routes: readonly RouteRule[]): void {
  * scope set allows `allowed` and `cover` but not `denied`.
  */
 export function compileRouteTable(table: readonly RouteRule[], cacheScope: AuthorizerCacheScope = 'route'): CompiledRouteTable {
-  assertDeployable(table);
+  assertRouteTable(table);
   const routes = table.filter((route) => route.authorized !== false).map((route) => ({ method: route.method, path: route.path, scopes: [...route.scopes] }));
   if (cacheScope === 'route') return { cacheScope, routes };
   const model = new RoutingModel(routes);

@@ -3,7 +3,8 @@
  * their code asset at synth (lib/construct/lambda-code.ts). A Lambda environment holds 4 KB in all, too little for hundreds
  * of routes, and a file in the asset costs no network call at cold start.
  */
-import { AUTHORIZER_CACHE_SCOPES, parseRoutePath, ROUTE_METHODS, SCOPE_PATTERN, type CompiledRouteTable } from './route-table';
+import { AUTHORIZER_CACHE_SCOPES, type CompiledRouteTable } from './route-table';
+import { isRouteMethod, isScopeName, routeKey, routePathProblem } from './route-validation';
 import { validatePlans, type Plans } from './plans';
 import { SettingsError } from './settings';
 
@@ -29,15 +30,6 @@ function fail(problem: string): never {
   throw routeConfigError(problem);
 }
 
-/**
- * A path `parseRoutePath` accepts, recognised by one regex: literals without wildcards, `{name}`s, a final `{name+}`,
- * and at most one parameter (two could repeat a name, which only `parseRoutePath` checks). Anything else goes through
- * `parseRoutePath`, which accepts or names the fault. One regex instead of a parse per route keeps a 1,000-route
- * table's cold start close to a 10-route one's (docs/large-apis.md, Figures).
- */
-const PLAIN_ROUTE_PATH = /^(?:\/[A-Za-z0-9._~:@!$&'()+,;=-]+)*(?:\/\{[A-Za-z_][A-Za-z0-9_]*\+?\}(?:\/[A-Za-z0-9._~:@!$&'()+,;=-]+)*)?$/;
-const isPlainRoutePath = (path: string): boolean => path === '/' || (path.length > 1 && PLAIN_ROUTE_PATH.test(path) && !/\+\}\//.test(path));
-
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** Check the file's shape: it is written by our synth, but a hand-edited asset must fail the cold start, not a request. */
@@ -57,25 +49,20 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   const checkedScopes = new Set<string>();
   for (const [index, route] of (routes as unknown[]).entries()) {
     const rule = route as Record<string, unknown> | null;
-    if (!rule || !(ROUTE_METHODS as readonly unknown[]).includes(rule['method']) || typeof rule['path'] !== 'string' || !isStringArray(rule['scopes'])) {
+    if (!rule || !isRouteMethod(rule['method']) || typeof rule['path'] !== 'string' || !isStringArray(rule['scopes'])) {
       fail(`routeTable.routes[${index}] is not {method, path, scopes}`);
     }
     // A hand-edited path with IAM wildcards (`/*`, `/a?min`) or an empty scope would widen every policy: refuse it.
-    if (!isPlainRoutePath(rule['path'] as string)) {
-      try {
-        parseRoutePath(rule['path'] as string);
-      } catch (error) {
-        fail(`routeTable.routes[${index}]: ${(error as Error).message}`);
-      }
-    }
+    const pathProblem = routePathProblem(rule['path']);
+    if (pathProblem !== undefined) fail(`routeTable.routes[${index}]: ${pathProblem}`);
     for (const scope of rule['scopes'] as string[]) {
       if (checkedScopes.has(scope)) continue;
-      if (!SCOPE_PATTERN.test(scope)) fail(`routeTable.routes[${index}].scopes must be scope names`);
+      if (!isScopeName(scope)) fail(`routeTable.routes[${index}].scopes must be scope names`);
       checkedScopes.add(scope);
     }
     if (rule['authorized'] !== undefined) fail(`routeTable.routes[${index}]: the compiled table holds authorized routes only`);
     // Two entries for one method would make the route's scopes depend on which one a lookup finds first.
-    const key = `${String(rule['method'])} ${String(rule['path'])}`;
+    const key = routeKey({ method: rule['method'], path: rule['path'] });
     if (seen.has(key)) fail(`routeTable.routes[${index}]: ${key} is listed twice`);
     seen.add(key);
     if (cacheScope !== 'credential') continue;
@@ -83,7 +70,7 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
     if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length)) fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
   }
   const catalog = config['catalog'];
-  if (!isStringArray(catalog) || !catalog.every((scope) => SCOPE_PATTERN.test(scope))) fail('catalog must be a list of scope names');
+  if (!isStringArray(catalog) || !catalog.every(isScopeName)) fail('catalog must be a list of scope names');
   const basePath = config['managementBasePath'];
   if (basePath !== null && (typeof basePath !== 'string' || !basePath.startsWith('/'))) fail('managementBasePath must be a path or null');
   const routeTable = (cacheScope === 'credential' ? { cacheScope, routes, coveredBy } : { cacheScope, routes }) as CompiledRouteTable;

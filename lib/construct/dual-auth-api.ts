@@ -26,8 +26,6 @@ import {
   DEFAULT_MANAGEMENT_BASE_PATH,
   KEY_SCOPES,
   managementRoutes,
-  parseRoutePath,
-  ROUTE_METHODS,
   RouteTableError,
   scopeCatalog,
   SCOPE_PATTERN,
@@ -35,6 +33,7 @@ import {
   type RouteMethod,
   type RouteRule,
 } from '../../lambdas/core/route-table';
+import { assertRouteDeclaration } from '../../lambdas/core/route-validation';
 import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from '../build/bundling';
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
@@ -717,18 +716,8 @@ export class DualAuthApi extends Construct {
     // A typo such as `scope:` would otherwise leave the route open to any authenticated caller.
     const unknownFields = Object.keys(route).filter((field) => !ROUTE_FIELDS.includes(field));
     if (unknownFields.length > 0) throw new RouteTableError(`${where}: unknown field(s) ${unknownFields.join(', ')} (a route takes ${ROUTE_FIELDS.join(', ')})`);
-    if (!(ROUTE_METHODS as readonly string[]).includes(route.method)) throw new RouteTableError(`${where}: method must be one of ${ROUTE_METHODS.join(', ')}`);
-    try {
-      parseRoutePath(route.path);
-    } catch (error) {
-      throw new RouteTableError(`${where}: ${(error as Error).message}`);
-    }
+    assertRouteDeclaration(route, where);
     const scopes = route.scopes ?? [];
-    if (!Array.isArray(scopes)) throw new RouteTableError(`${where}: scopes must be a list of scope names`);
-    const bad = scopes.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
-    if (bad.length > 0) throw new RouteTableError(`${where}: scope(s) ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
-    if (route.authorized !== undefined && typeof route.authorized !== 'boolean') throw new RouteTableError(`${where}: authorized must be true or false`);
-    if (route.authorized === false && scopes.length > 0) throw new RouteTableError(`${where}: an open route (authorized: false) cannot require scopes`);
     if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
     if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) {
       const management = this.managementBasePath !== undefined && (route.path === this.managementBasePath || route.path.startsWith(`${this.managementBasePath}/`));

@@ -36,7 +36,8 @@ import type {
   Context,
 } from 'aws-lambda';
 import { gatewayResponse, gatewayResponseBody, localGatewayResponseHeaders, type GatewayResponseSpec } from '../construct/gateway-responses';
-import { methodArnPath, parseRoutePath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/core/route-table';
+import { methodArnPath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/core/route-table';
+import { assertRouteTable } from '../../lambdas/core/route-validation';
 import { AuthorizerResultCache } from './authorizer-cache';
 import { evaluatePolicy, methodArnFor } from './iam-evaluator';
 import { BodyTooLargeError, readBody } from './request-body';
@@ -133,10 +134,12 @@ interface CompiledRoute {
 }
 
 const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
+/** The table parsed once; a table API Gateway would refuse to deploy throws RouteTableError naming the route(s). */
 function compiledTable(routes: readonly Route[]): CompiledRoute[] {
   let compiled = compiledTables.get(routes);
   if (!compiled) {
-    compiled = routes.map((route) => ({ route, method: route.method, parts: parseRoutePath(route.path) }));
+    const parsed = assertRouteTable(routes);
+    compiled = routes.map((route, index) => ({ route, method: route.method, parts: parsed[index] as PathPart[] }));
     compiledTables.set(routes, compiled);
   }
   return compiled;
@@ -337,6 +340,8 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
   const accessLog = options.accessLog ?? defaultAccessLogSink;
   const identitySources = options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
   const where = { ...LOCAL_API, stageName: options.stageName };
+  // Check the table at start, as a deployment would, rather than on the first request.
+  compiledTable(options.routes);
   // The authorizer hands back the same response object for a principal it has seen; checking and
   // evaluating each distinct object once keeps the emulator's own cost out of the measured path.
   const accepted = new WeakMap<object, CachedAuthorization | undefined>();

@@ -411,3 +411,25 @@ describe('identity sources from the assembly: the result cache key', () => {
     expect(authorizerEvents).toHaveLength(0);
   });
 });
+
+describe('the route table (lambdas/core/route-validation.ts)', () => {
+  const start = (routes: Route[]) =>
+    startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      routes,
+      stageName: 'v1',
+      authorizerCacheTtlSeconds: 0,
+      authorize: async () => allowAll,
+      loadHandler: async () => async () => ({ statusCode: 200 }),
+    });
+  const keysRoute = ROUTES[4] as Route;
+
+  it.each<[string, Route[], RegExp]>([
+    ['a route declared twice', [ROUTES[1] as Route, ROUTES[1] as Route], /^route "GET \/me" is declared twice$/],
+    ['two variable children of one resource', [keysRoute, { ...keysRoute, path: '/keys/{proxy+}' }], /give \/keys two variable children/],
+    ['an unknown method', [{ ...(ROUTES[1] as Route), method: 'TRACE' as Route['method'] }], /method must be one of/],
+  ])('refuses, at start, %s, as a deployment would', async (_, routes, message) => {
+    await expect(start(routes)).rejects.toThrow(message);
+  });
+});
