@@ -5,8 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { generateKey, keyStart } from '../../lambdas/core/key-format';
 import { runScan } from '../../lib/cli/scan-command';
 import { parseStagedDiff, unquoteGitPath } from '../../lib/cli/scan/scan-sources';
@@ -80,7 +80,9 @@ describe('dualgate scan [paths…]', () => {
 
   it('refuses --gitignore outside a git repository with exit 2', async () => {
     const root = tree({ 'a.txt': 'x' });
-    const result = await scan(['--gitignore', '.'], root);
+    // Outside any repository even when the temporary directory's parents are one: git stops looking at the ceiling.
+    vi.stubEnv('GIT_CEILING_DIRECTORIES', dirname(root));
+    const result = await scan(['--gitignore', '.'], root).finally(() => vi.unstubAllEnvs());
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--gitignore needs git and a repository/);
   });
