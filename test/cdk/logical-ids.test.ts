@@ -30,9 +30,13 @@ describe('CloudFormation logical ids', () => {
   });
 
   it('masks only the content hash of the ids CloudFormation replaces by design (Lambda versions, API deployments)', () => {
-    expect(logicalIdEntry('GateAuthorizerCurrentVersion8B428EEC0123456789abcdef0123456789abcdef', 'AWS::Lambda::Version')).toBe('GateAuthorizerCurrentVersion8B428EEC<hash> AWS::Lambda::Version');
+    expect(logicalIdEntry('GateAuthorizerCurrentVersion8B428EEC0123456789abcdef0123456789abcdef', 'AWS::Lambda::Version')).toBe(
+      'GateAuthorizerCurrentVersion8B428EEC<hash> AWS::Lambda::Version',
+    );
     expect(logicalIdEntry('GateKeyTable7500A813', 'AWS::DynamoDB::Table')).toBe('GateKeyTable7500A813 AWS::DynamoDB::Table');
-    expect(logicalIdEntry('GateKeyTable70123456789abcdef0123456789abcdef', 'AWS::DynamoDB::Table')).toBe('GateKeyTable70123456789abcdef0123456789abcdef AWS::DynamoDB::Table');
+    expect(logicalIdEntry('GateKeyTable70123456789abcdef0123456789abcdef', 'AWS::DynamoDB::Table')).toBe(
+      'GateKeyTable70123456789abcdef0123456789abcdef AWS::DynamoDB::Table',
+    );
   });
 
   for (const [variant, build] of Object.entries(LOGICAL_ID_VARIANTS)) {

@@ -37,7 +37,11 @@ function newApp(): App {
 }
 
 function inlineFunction(stack: Stack, id: string): lambda.Function {
-  return new lambda.Function(stack, id, { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  return new lambda.Function(stack, id, {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
 }
 
 /** The demo app as bin/dualgate.ts builds it from cdk.json (`extra` as `-c dualgate:…`). */
@@ -62,7 +66,11 @@ const EXTERNAL_ISSUER = { issuer: 'https://login.example.com/', audience: ['api:
 export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
   demo: () => demo(),
   'demo-plans': () => demo({ plans: { free: { rateLimitPerSecond: 5, burstLimit: 10 } } }),
-  'plans-default-quota': () => gate({ plans: { free: { rateLimitPerSecond: 5, burstLimit: 10 }, pro: { rateLimitPerSecond: 50, burstLimit: 100, quota: { limit: 1000, period: 'DAY' } } }, defaultPlan: 'free' }),
+  'plans-default-quota': () =>
+    gate({
+      plans: { free: { rateLimitPerSecond: 5, burstLimit: 10 }, pro: { rateLimitPerSecond: 50, burstLimit: 100, quota: { limit: 1000, period: 'DAY' } } },
+      defaultPlan: 'free',
+    }),
   'credential-cache-scope': () => gate({ authorizerCacheScope: 'credential', adminScope: 'platform:admin' }),
   'external-issuer': () => gate({ issuers: [EXTERNAL_ISSUER], cognito: false, monitoring: false }),
   'no-management-api': () => gate({ managementApi: false, leakDetection: true }),
@@ -71,22 +79,32 @@ export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
   'no-leaks-no-monitoring': () => gate({ leakDetection: false, monitoring: false }),
   portal: () => gate({ portal: { defaultScopes: ['read:users'], callbackUrls: ['https://developers.example.com/portal/'] } }),
   'portal-without-page': () => gate({ portal: { defaultScopes: ['read:users'], page: false } }),
-  'portal-oidc': () =>
-    gate({ issuers: [EXTERNAL_ISSUER], cognito: false, portal: { oidc: { issuer: EXTERNAL_ISSUER.issuer, clientId: 'portal-client' } } }),
+  'portal-oidc': () => gate({ issuers: [EXTERNAL_ISSUER], cognito: false, portal: { oidc: { issuer: EXTERNAL_ISSUER.issuer, clientId: 'portal-client' } } }),
   nested: () => gate({ nestedStacks: true }),
   'existing-rest-api': () => {
     const app = newApp();
     const stack = new Stack(app, 'Existing', { env: ENV });
     const api = new apigateway.RestApi(stack, 'TeamApi', { deployOptions: { stageName: 'live' }, cloudWatchRole: false });
-    api.root.addResource('health').addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), { methodResponses: [{ statusCode: '200' }] });
-    new DualAuthApi(stack, 'Gate', { restApi: api, openMethods: ['GET /health'], routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: inlineFunction(stack, 'Orders') }] });
+    api.root
+      .addResource('health')
+      .addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), { methodResponses: [{ statusCode: '200' }] });
+    new DualAuthApi(stack, 'Gate', {
+      restApi: api,
+      openMethods: ['GET /health'],
+      routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: inlineFunction(stack, 'Orders') }],
+    });
     return app;
   },
   'imported-rest-api': () => {
     const app = newApp();
     const stack = new Stack(app, 'Existing', { env: ENV });
     const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', { restApiId: 'a1b2c3d4e5', rootResourceId: 'rootres123', restApiName: 'team-api' });
-    new DualAuthApi(stack, 'Gate', { restApi: api, stageName: 'live', nestedStacks: true, routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: inlineFunction(stack, 'Orders') }] });
+    new DualAuthApi(stack, 'Gate', {
+      restApi: api,
+      stageName: 'live',
+      nestedStacks: true,
+      routes: [{ method: 'GET', path: '/orders/{id}', scopes: ['read:orders'], handler: inlineFunction(stack, 'Orders') }],
+    });
     return app;
   },
 };
