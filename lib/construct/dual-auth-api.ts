@@ -3,6 +3,10 @@
  * JWT, plus the key table, the (optional) Cognito issuer and the key management API. The app brings its own
  * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
  * their code assets, compiled and checked at synth.
+ *
+ * The parts live in their own files and are composed here: KeyTable (key-table.ts), CognitoIssuer
+ * (cognito-issuer.ts), DualgateAuthorizer (authorizer.ts), KeyApi (key-api.ts), DualgatePlans (plans.ts) and
+ * DualAuthApiMonitoring (monitoring.ts). This file keeps the props, the RestApi and the route table.
  */
 import { Annotations, Aspects, AspectPriority, CfnOutput, CfnResource, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
