@@ -3,6 +3,10 @@
  * JWT, plus the key table, the (optional) Cognito issuer and the key management API. The app brings its own
  * routes and Lambdas (`routes`, `addRoute`); the route table reaches the authorizer and the key API as data in
  * their code assets, compiled and checked at synth.
+ *
+ * The parts live in their own files and are composed here: KeyTable (key-table.ts), CognitoIssuer
+ * (cognito-issuer.ts), DualgateAuthorizer (authorizer.ts), KeyApi (key-api.ts), DualgatePlans (plans.ts) and
+ * DualAuthApiMonitoring (monitoring.ts). This file keeps the props, the RestApi and the route table.
  */
 import { Annotations, Aspects, AspectPriority, CfnOutput, CfnResource, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -11,21 +15,17 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
 import { compileRouteTable } from '../../lambdas/core/policy-compiler';
-import { cognitoIssuer, type IssuerConfig, type OidcIssuer } from '../../lambdas/core/issuer-config';
-import { KEY_TABLE } from '../../lambdas/shared/key-table';
+import type { IssuerConfig, OidcIssuer } from '../../lambdas/core/issuer-config';
 import { LEAK_ACTIONS, LEAK_MARK_ATTRIBUTES, LEAK_REVOKE_ATTRIBUTES, type LeakAction } from '../../lambdas/leaks/leak-model';
 import { DEFAULT_LEAK_SETTINGS, githubKeysUrlProblem } from '../../lambdas/leaks/leak-settings';
 import { SETTING_NAMES } from '../../lambdas/core/settings';
-import { RUNTIME_CONFIG_FILE, type RuntimeRouteConfig } from '../../lambdas/core/route-config';
+import type { RuntimeRouteConfig } from '../../lambdas/core/route-config';
 import {
   AUTHORIZER_CACHE_SCOPES,
-  DEFAULT_MANAGEMENT_BASE_PATH,
   KEY_SCOPES,
-  managementRoutes,
   RouteTableError,
   scopeCatalog,
   SCOPE_PATTERN,
@@ -34,19 +34,23 @@ import {
   type RouteRule,
 } from '../../lambdas/core/route-table';
 import { assertRouteDeclaration } from '../../lambdas/core/route-validation';
-import { AUTHORIZER_NODE_OPTIONS, LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS, type LambdaBundleName } from '../build/bundling';
+import type { LambdaBundleName } from '../build/bundling';
 import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
-import { bundleDirectory, codeDirectoryWith } from './lambda-code';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../../lambdas/core/plans';
-import { consumerRoutes, consumersBasePath } from '../../lambdas/core/route-table';
-import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../../lambdas/portal/portal-config';
+import { consumersBasePath } from '../../lambdas/core/route-table';
+import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH } from '../../lambdas/portal/portal-config';
 import { DualAuthApiMonitoring, monitoringOptions, type DualAuthApiMonitoringOptions } from './monitoring';
+import { DualgateAuthorizer } from './authorizer';
+import { CognitoIssuer, COGNITO_MAX_RESOURCE_SERVER_SCOPES, PORTAL_TOKEN_SCOPES, type PortalSignIn } from './cognito-issuer';
+import { dualgateFunction, type DeferredAssetCode } from './dualgate-function';
+import { KeyApi, keyApiBasePath } from './key-api';
+import { KeyTable } from './key-table';
 import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, inlineSize, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
 
-/** Cognito's resource server id: its scopes reach the authorizer as `dualgate/<scope>`, and it strips the prefix. */
-export const RESOURCE_SERVER_ID = 'dualgate';
+export { RESOURCE_SERVER_ID } from './cognito-issuer';
+export { authorizerIdentitySources } from './authorizer';
 
 /** One method of the API, as the app declares it. */
 export interface DualAuthRoute {
@@ -373,25 +377,8 @@ export class DualAuthApi extends Construct {
     this.authorizerCacheScope = cacheScope;
     const stack = Stack.of(this);
 
-    this.table = new dynamodb.Table(this, 'KeyTable', {
-      partitionKey: { name: KEY_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
-      timeToLiveAttribute: KEY_TABLE.ttlAttribute,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      // Losing the key table would lock out every key holder: keep it when the stack goes.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: 'byId',
-      partitionKey: { name: KEY_TABLE.indexes.byId.partitionKey, type: dynamodb.AttributeType.STRING },
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: 'byOwner',
-      partitionKey: { name: KEY_TABLE.indexes.byOwner.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: KEY_TABLE.indexes.byOwner.sortKey, type: dynamodb.AttributeType.STRING },
-    });
+    const keyTable = new KeyTable(this, 'KeyTable');
+    this.table = keyTable.table;
 
     const issuers: IssuerConfig[] = [...config.issuers];
     let portalSignIn: PortalSignIn | undefined;
@@ -410,129 +397,30 @@ export class DualAuthApi extends Construct {
       throw new DualgateConfigError('portal: without the Cognito user pool (issuers are set), say which issuer the portal signs in with: portal.oidc = { issuer, clientId }');
     }
     if (config.cognito) {
-      const pool = new cognito.UserPool(this, 'UserPool', {
-        selfSignUpEnabled: false,
-        signInAliases: { email: true },
-        passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
-        accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-        removalPolicy: RemovalPolicy.RETAIN,
-        deletionProtection: true,
+      const issuer = new CognitoIssuer(this, 'UserPool', {
+        scopeCatalog: () => this.routeConfig().catalog,
+        adminScope: config.adminScope,
+        domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}`,
+        // The portal's sign-in client, unless the portal signs in elsewhere. Its URL names the API, created later.
+        ...(portal?.page && !portal.oidc
+          ? { portal: { url: Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ? { callbackUrls: portal.callbackUrls } : {}) } }
+          : {}),
       });
-      // Scopes are the app's catalog, known once every route is added: filled in at synth.
-      const placeholder = new cognito.ResourceServerScope({ scopeName: KEY_SCOPES.read, scopeDescription: KEY_SCOPES.read });
-      const resourceServer = pool.addResourceServer('ResourceServer', { identifier: RESOURCE_SERVER_ID, scopes: [placeholder] });
-      (resourceServer.node.defaultChild as cognito.CfnUserPoolResourceServer).scopes = Lazy.any({
-        produce: () => this.routeConfig().catalog.map((scopeName) => ({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
-      });
-      const domain = pool.addDomain('Domain', { cognitoDomain: { domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}` } });
-      // The machine-to-machine client: client-credentials grant, the catalog's scopes (it is the first admin).
-      const client = pool.addClient('AdminClient', {
-        generateSecret: true,
-        authFlows: {},
-        oAuth: { flows: { clientCredentials: true }, scopes: [cognito.OAuthScope.resourceServer(resourceServer, placeholder)] },
-        accessTokenValidity: Duration.hours(1),
-        preventUserExistenceErrors: true,
-      });
-      // Client credentials only: no user sign-in flow (Cognito's default when the property is absent allows SRP).
-      (client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
-      (client.node.defaultChild as cognito.CfnUserPoolClient).allowedOAuthScopes = Lazy.list({
-        produce: () => adminClientScopes(this.routeConfig().catalog, config.adminScope).map((scopeName) => `${RESOURCE_SERVER_ID}/${scopeName}`),
-      });
-      issuers.push({
-        issuer: cognitoIssuer(stack.region, pool.userPoolId),
-        // The portal's client is added below (when there is one): its access tokens are accepted too.
-        clientIds: Lazy.list({ produce: () => [client.userPoolClientId, ...(this.portalClient ? [this.portalClient.userPoolClientId] : [])] }) as unknown as string[],
-        scopePrefix: `${RESOURCE_SERVER_ID}/`,
-        requireTokenUseClaim: true,
-      });
-      this.userPool = pool;
-      this.userPoolClient = client;
-      this.tokenUrl = `${domain.baseUrl()}/oauth2/token`;
-      if (portal?.page && !portal.oidc) {
-        // The portal's sign-in: authorization code with PKCE in a public client (no secret; a page cannot keep one),
-        // through the hosted UI, back to the portal URL. Its token carries the key API's scopes only: what a
-        // consumer may put on keys beyond them comes from its entitlements.
-        const portalClient = pool.addClient('PortalClient', {
-          generateSecret: false,
-          authFlows: {},
-          oAuth: {
-            flows: { authorizationCodeGrant: true },
-            scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.resourceServer(resourceServer, placeholder)],
-            callbackUrls: [Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ?? [])],
-            logoutUrls: [Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ?? [])],
-          },
-          supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
-          accessTokenValidity: Duration.hours(1),
-          idTokenValidity: Duration.hours(1),
-          // The page keeps no refresh token (tokens live in memory; a reload signs in again): Cognito's shortest.
-          refreshTokenValidity: Duration.hours(1),
-          preventUserExistenceErrors: true,
-        });
-        const portalCfn = portalClient.node.defaultChild as cognito.CfnUserPoolClient;
-        portalCfn.allowedOAuthScopes = ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)];
-        // Sign-in only through the hosted UI. Without ExplicitAuthFlows, Cognito allows SRP and custom auth with this
-        // public client id (CDK omits the property for `authFlows: {}`): anyone with a password could call InitiateAuth
-        // directly and get tokens with aws.cognito.signin.user.admin, past the hosted UI and its scopes.
-        portalCfn.explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
-        this.portalClient = portalClient;
-        portalSignIn = {
-          issuer: cognitoIssuer(stack.region, pool.userPoolId),
-          clientId: portalClient.userPoolClientId,
-          scopes: ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${RESOURCE_SERVER_ID}/${scope}`)],
-          authorizationEndpoint: `${domain.baseUrl()}/oauth2/authorize`,
-          tokenEndpoint: `${domain.baseUrl()}/oauth2/token`,
-          logoutEndpoint: `${domain.baseUrl()}/logout`,
-          scopePrefix: `${RESOURCE_SERVER_ID}/`,
-        };
-      }
+      issuers.push(issuer.issuer);
+      this.userPool = issuer.userPool;
+      this.userPoolClient = issuer.adminClient;
+      this.tokenUrl = issuer.tokenUrl;
+      if (issuer.portalClient) this.portalClient = issuer.portalClient;
+      if (issuer.portalSignIn) portalSignIn = issuer.portalSignIn;
     }
 
     const environment = runtimeEnvironment(config, { tableName: this.table.tableName, issuersJson: stack.toJsonString(issuers) });
-    this.authorizerFunction = this.dualgateFunction('Authorizer', 'authorizer', environment, {
-      memorySize: 512,
-      timeout: Duration.seconds(5),
-      // Each deploy's version is replaced by the next once the stage has moved to it (below).
-      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
-    });
-    // Least privilege: the authorizer reads one item by hash, on the table itself (no index), and nothing else.
-    this.authorizerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
-    // …and records lastUsedAt: UpdateItem of that one attribute (plus the key, which every request names),
-    // returning nothing, so the role can neither change a key's scopes or expiry nor read through the write.
-    this.authorizerFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:UpdateItem'],
-        resources: [this.table.tableArn],
-        conditions: {
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [KEY_TABLE.partitionKey, KEY_TABLE.lastUsedAttribute] },
-          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-        },
-      }),
-    );
-
-    // The stage must switch the authorizer's code and its identity sources together. API Gateway applies a change
-    // of an authorizer to a stage only when the stage is redeployed, while an unqualified function would run new code
-    // at once: a route-scoped answer cached under the old, credential-only key would then serve every route. So the
-    // authorizer calls a published version, and the deployment below changes whenever that version or the identity
-    // sources do.
-    const authorizerVersion = this.authorizerFunction.currentVersion;
-    const identitySources = authorizerIdentitySources(cacheScope);
-    this.authorizer = new apigateway.RequestAuthorizer(this, 'DualAuthorizer', {
-      handler: authorizerVersion,
-      // A request missing any identity source gets 401 without invoking the authorizer; the result cache is keyed
-      // on all of them. A REQUEST authorizer takes `context.*` variables as identity sources ("Identity sources" in
-      // https://docs.aws.amazon.com/apigateway/latest/developerguide/configure-api-gateway-lambda-authorization.html,
-      // and `identitySource` in https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html): with the
-      // resource and the verb in the key, API Gateway never reuses one route's result for another.
-      identitySources,
-      resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
-    });
+    const authorizer = new DualgateAuthorizer(this, { keyTable, environment, cacheScope, resultsCacheTtlSeconds: config.authorizerCacheTtlSeconds });
+    this.deferredCode.push(authorizer.code);
+    this.authorizerFunction = authorizer.fn;
+    this.authorizer = authorizer.authorizer;
 
     let accessLogs: logs.LogGroup | undefined;
-    const deploymentSalt = {
-      authorizerIdentitySources: identitySources,
-      authorizerResultTtlSeconds: config.authorizerCacheTtlSeconds,
-      authorizerVersion: Lazy.string({ produce: () => stack.resolve((authorizerVersion.node.defaultChild as CfnResource).logicalId) as string }),
-    };
     if (props.restApi === undefined) {
       accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
       const api = new apigateway.RestApi(this, 'Api', {
@@ -563,7 +451,7 @@ export class DualAuthApi extends Construct {
       this.url = adopted.url;
       this.ownDeployment = adopted.deployment;
     }
-    (this.api.latestDeployment ?? this.ownDeployment)?.addToLogicalId(deploymentSalt);
+    (this.api.latestDeployment ?? this.ownDeployment)?.addToLogicalId(authorizer.deploymentSalt);
     this.openMethods = validOpenMethods(props.openMethods);
     const nestedStacks = props.nestedStacks ?? 'auto';
     if (nestedStacks !== 'auto' && typeof nestedStacks !== 'boolean') throw new DualgateConfigError(`nestedStacks must be 'auto', true or false (got ${JSON.stringify(nestedStacks)})`);
@@ -582,26 +470,12 @@ export class DualAuthApi extends Construct {
 
     const management = props.managementApi ?? true;
     if (management !== false) {
-      const basePath = management === true ? DEFAULT_MANAGEMENT_BASE_PATH : (management.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH);
-      if (typeof basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath)) {
-        throw new DualgateConfigError(`managementApi.basePath must be a path of literal segments such as /keys or /admin/keys (got ${JSON.stringify(basePath)})`);
-      }
-      this.managementBasePath = basePath;
-      const fn = this.dualgateFunction('KeysHandler', 'keys', environment);
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [this.table.tableArn] }),
-      );
-      // Queries only through the two named indexes, never a table scan.
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['dynamodb:Query'],
-          resources: Object.keys(KEY_TABLE.indexes).map((indexName) => `${this.table.tableArn}/index/${indexName}`),
-        }),
-      );
-      this.managementFunction = fn;
-      for (const rule of managementRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
-      // Consumers (entitlements, and plans when there are some) beside the key API.
-      for (const rule of consumerRoutes(basePath)) this.addRoute({ ...rule, handler: fn });
+      const keyApi = new KeyApi(this, { keyTable, environment, basePath: keyApiBasePath(management) });
+      this.deferredCode.push(keyApi.code);
+      this.managementBasePath = keyApi.basePath;
+      this.managementFunction = keyApi.fn;
+      // The key API's routes, and the consumers' (entitlements, and plans when there are some) beside them.
+      for (const rule of keyApi.routes) this.addRoute({ ...rule, handler: keyApi.fn });
     } else if (portal) {
       throw new DualgateConfigError('portal needs the key management API (the page calls it): remove managementApi: false');
     }
@@ -632,19 +506,10 @@ export class DualAuthApi extends Construct {
       };
       const fn = this.dualgateFunction('LeakHandler', 'leaks', leakEnvironment, { timeout: Duration.seconds(LEAK_FUNCTION_TIMEOUT_SECONDS) }, { routeTable: false });
       // Least privilege: read one key by hash (on the table itself, no index, no query or scan)…
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));
+      keyTable.grantReadKeyByHash(fn);
       // …and one UpdateItem of the leak attributes (plus, for `revoke`, the revocation's), returning nothing: it can
       // neither change a key's scopes, owner or name, nor create, delete or read through a write.
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['dynamodb:UpdateItem'],
-          resources: [this.table.tableArn],
-          conditions: {
-            'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...(leaks.action === 'revoke' ? LEAK_REVOKE_ATTRIBUTES : LEAK_MARK_ATTRIBUTES)] },
-            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-          },
-        }),
-      );
+      keyTable.grantUpdateAttributes(fn, leaks.action === 'revoke' ? LEAK_REVOKE_ATTRIBUTES : LEAK_MARK_ATTRIBUTES);
       leaks.topic?.grantPublish(fn);
       this.leakFunction = fn;
       this.leakDetectionPath = leaks.path;
@@ -1006,38 +871,12 @@ export class DualAuthApi extends Construct {
     );
   }
 
-  /** One of dualgate's own functions; with `routeTable` (default) its asset carries the compiled route table. */
+  /** One of dualgate's own functions (lib/construct/dualgate-function.ts); a route-table asset is materialised at synth. */
   private dualgateFunction(id: string, bundle: LambdaBundleName, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}, options: { routeTable?: boolean } = {}): lambda.Function {
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
-    let code: lambda.Code;
-    if (options.routeTable === false) code = lambda.Code.fromAsset(bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
-    else {
-      const deferred = new DeferredAssetCode(this, `${id}Code`, bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]));
-      this.deferredCode.push(deferred);
-      code = deferred;
-    }
-    const nodeOptions = bundle === 'authorizer' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;
-    return new lambda.Function(this, id, {
-      code,
-      handler: `${LAMBDA_BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: Duration.seconds(10),
-      logGroup,
-      environment: { ...environment, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
-      ...overrides,
-    });
+    const { fn, code } = dualgateFunction(this, id, bundle, environment, overrides, options);
+    if (code) this.deferredCode.push(code);
+    return fn;
   }
-}
-
-/**
- * The authorizer's identity sources: the credential, and in the `route` cache scope the resource and verb API
- * Gateway selected (`context.resourceId`, `context.httpMethod`), so that a cached result serves one route only.
- */
-export function authorizerIdentitySources(cacheScope: AuthorizerCacheScope): string[] {
-  const credential = apigateway.IdentitySource.header('Authorization');
-  return cacheScope === 'route' ? [credential, apigateway.IdentitySource.context('resourceId'), apigateway.IdentitySource.context('httpMethod')] : [credential];
 }
 
 interface PendingRoute extends PlacedRoute {
@@ -1145,19 +984,6 @@ function validOpenMethods(input: unknown): string[] {
   return [...input] as string[];
 }
 
-/** Cognito's limits: scopes per resource server, and OAuth scopes per app client. */
-const COGNITO_MAX_RESOURCE_SERVER_SCOPES = 100;
-const COGNITO_MAX_CLIENT_SCOPES = 50;
-
-/**
- * The admin client's scopes: the whole catalog while Cognito allows it (50 per client), otherwise the management
- * and admin scopes, with which it mints keys carrying any catalog scope.
- */
-function adminClientScopes(catalog: readonly string[], adminScope: string): string[] {
-  if (catalog.length <= COGNITO_MAX_CLIENT_SCOPES) return [...catalog];
-  return [...new Set([KEY_SCOPES.read, KEY_SCOPES.write, adminScope])].sort();
-}
-
 /** The `leakDetection` prop, checked and completed; undefined when leak detection is off. */
 function leakDetectionOptions(
   input: DualAuthApiProps['leakDetection'],
@@ -1184,12 +1010,6 @@ function leakDetectionOptions(
   }
   return { path, action, githubKeysUrl, ...(options.topic ? { topic: options.topic } : {}) };
 }
-
-/** The scopes a portal token carries: enough to read and manage the consumer's own keys, nothing more. */
-const PORTAL_TOKEN_SCOPES = [KEY_SCOPES.read, KEY_SCOPES.write] as const;
-
-/** How the portal page signs in: its config (lambdas/portal/portal-config.ts) less what the construct adds. */
-type PortalSignIn = Omit<PortalConfig, 'keysPath' | 'consumersPath' | 'adminScope' | 'plans'>;
 
 /** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
 function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } | undefined {
@@ -1250,49 +1070,5 @@ class FinaliseRouteTable implements IAspect {
     if (this.done || node !== this.gate) return;
     this.done = true;
     this.gate.finalise();
-  }
-}
-
-/**
- * Lambda code whose asset is created at synth, once the route table is final: the function's S3 location is a
- * lazy value, and the asset (bundle + route-table file) is added when the aspect runs. Like Code.fromAsset, it
- * records the asset path on the function's resource metadata, so tools that read the assembly find the code.
- */
-class DeferredAssetCode extends lambda.Code {
-  readonly isInline = false;
-  private asset?: s3assets.Asset;
-  private readonly resources: CfnResource[] = [];
-
-  constructor(
-    private readonly scope: Construct,
-    private readonly id: string,
-    private readonly bundleDir: string,
-  ) {
-    super();
-  }
-
-  override bind(): lambda.CodeConfig {
-    return {
-      s3Location: {
-        bucketName: Lazy.string({ produce: () => this.requireAsset().s3BucketName }),
-        objectKey: Lazy.string({ produce: () => this.requireAsset().s3ObjectKey }),
-      },
-    };
-  }
-
-  override bindToResource(resource: CfnResource): void {
-    this.resources.push(resource);
-  }
-
-  materialise(config: RuntimeRouteConfig): void {
-    if (this.asset) return;
-    const dir = codeDirectoryWith(this.bundleDir, { [RUNTIME_CONFIG_FILE]: JSON.stringify(config) });
-    this.asset = new s3assets.Asset(this.scope, this.id, { path: dir, exclude: ['.complete'] });
-    for (const resource of this.resources) this.asset.addResourceMetadata(resource, 'Code');
-  }
-
-  private requireAsset(): s3assets.Asset {
-    if (!this.asset) throw new Error('dualgate: the Lambda code asset was not created; the construct must be synthesized through an App (aspects run at synth)');
-    return this.asset;
   }
 }
