@@ -16,7 +16,7 @@ import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-s
 import { errorFields, type Logger } from '../shared/logger';
 import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '../core/plans';
 import type { CallerIdentity } from '../core/principal';
-import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, KeyApiError, ForbiddenError } from './errors';
 import { isAdmin } from './scopes';
 import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
@@ -81,7 +81,7 @@ function subOf(request: ConsumerRequest): string {
 }
 
 function assertAdmin(context: Pick<ConsumerContext, 'adminScope'>, caller: CallerIdentity): void {
-  if (!isAdmin(caller, context.adminScope)) throw new ScopeEscalationError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
+  if (!isAdmin(caller, context.adminScope)) throw new ForbiddenError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
 }
 
 function view(context: ConsumerContext, sub: string, record: ConsumerRecord | undefined) {
@@ -423,7 +423,7 @@ function noPlan(sub: string) {
 /** GET: the plan (with today's usage) and the entitlements; to the consumer itself or an admin. */
 export async function getConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
-  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ScopeEscalationError(`only ${context.adminScope} holders may read another consumer`);
+  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ForbiddenError(`only ${context.adminScope} holders may read another consumer`);
   const [plan, entitlements] = await Promise.all([context.plans ? planWithUsage(context.plans, sub) : { ...noPlan(sub), usage: null }, context.entitlements.getEntitlementsConsistent(sub)]);
   return jsonResponse(200, { ...plan, ...entitlementView(context, entitlements?.scopes ?? []) });
 }

@@ -11,7 +11,7 @@ import { errorFields, type Logger } from '../shared/logger';
 import { MissingPrincipalError, principalFrom } from '../core/principal';
 import { loadCallerKeyLimit } from './caller-key';
 import { createKey } from './create';
-import { InvalidRequestError, KeyApiError, RouteNotFoundError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, KeyApiError, RouteNotFoundError, ForbiddenError } from './errors';
 import { getKey } from './get';
 import { listKeys } from './list';
 import { newKeyId, type KeyRequest, type OperationContext } from './operation-context';
@@ -130,7 +130,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
         if (!operation) throw new RouteNotFoundError();
         const caller = principalFrom(event);
         const missing = (consumerScopes.get(event.httpMethod) ?? []).filter((scope) => !caller.scopes.includes(scope));
-        if (missing.length > 0) throw new ScopeEscalationError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+        if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
         await loadCallerKeyLimit(context, caller);
         return await operation(consumerContext, { caller, sub: event.pathParameters?.['sub'], body: readJsonBody(event) });
       }
@@ -138,7 +138,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
       if (!operation) throw new RouteNotFoundError();
       const caller = principalFrom(event);
       const missing = (ROUTE_SCOPES.get(route) ?? []).filter((scope) => !caller.scopes.includes(scope));
-      if (missing.length > 0) throw new ScopeEscalationError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+      if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
       // Every operation made with a key, reads included: a revoked, disabled or expired key gets 403 here even
       // while the authorizer's caches still hold its earlier verdict.
       const callerKey = await loadCallerKeyLimit(context, caller);
