@@ -10,7 +10,7 @@ import type { LastUsedRecorder } from './last-used';
 import { dependsOnEntitlements, effectiveScopes } from '../core/entitlements';
 import type { EntitlementCache } from './entitlement-cache';
 import { normaliseScopes, type Principal } from '../core/principal';
-import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
+import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
 
 export interface ApiKeyPolicyOptions {
   keyPrefix: string;
@@ -47,7 +47,7 @@ export class ApiKeyPolicy implements CredentialPolicy {
   private readonly cache: BoundedCache<string, CachedLookup>;
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
   /** Per stored record: its principal, and for entitled keys the entitlement snapshot it was computed from. */
-  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot; entitled?: ReadonlySet<string> }>();
+  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; entitled?: ReadonlySet<string> }>();
   private readonly nowMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
@@ -119,14 +119,14 @@ export class ApiKeyPolicy implements CredentialPolicy {
     );
   }
 
-  /** One frozen principal (and its slot) per stored record and entitlement snapshot: the authorizer memoises its response on the slot. */
+  /** One frozen principal per stored record and entitlement snapshot: the authorizer keeps its answers beside that object. */
   private principalResult(record: KeyRecord, entitled: ReadonlySet<string> | undefined, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
     let known = this.principals.get(record);
     if (!known || known.entitled !== entitled) {
       const scopes = entitled === undefined ? record.scopes : effectiveScopes(record, entitled);
-      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {}, ...(entitled ? { entitled } : {}) };
+      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), ...(entitled ? { entitled } : {}) };
       this.principals.set(record, known);
     }
-    return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };
+    return { kind: 'principal', principal: known.principal, reason, cached };
   }
 }

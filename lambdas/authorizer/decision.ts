@@ -40,17 +40,9 @@ export type FailureReason = 'key_store_unavailable' | 'jwks_unavailable' | 'inte
 export type AllowReason = 'key_valid' | 'key_valid_stale' | 'jwt_valid';
 
 export type PolicyResult =
-  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean; slot: PrincipalSlot }
+  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean }
   | { kind: 'reject'; reason: RejectReason }
   | { kind: 'fail'; reason: FailureReason; error: unknown };
-
-/**
- * A mutable companion of one principal, created with it and kept by the same cache entry: the authorizer
- * memoises its response there (no WeakMap lookup, nothing for the GC to trace when a one-off token goes).
- */
-export interface PrincipalSlot {
-  memo?: unknown;
-}
 
 export interface CredentialPolicy {
   /** Synchronous when the answer is in memory (the hot path), a promise when it needs I/O. */

@@ -34,7 +34,7 @@ import type { IssuerConfig } from '../core/issuer-config';
 import { normaliseScopes, type Principal } from '../core/principal';
 import { SCOPE_PATTERN } from '../core/route-table';
 import { DiscoveringJwksFetcher, discoveryUrlOf } from './oidc-discovery';
-import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
+import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
 
 export interface JwtPolicyOptions {
   issuers: IssuerConfig[];
@@ -208,7 +208,6 @@ interface VerifiedToken {
   /** The whole token: a hit must be this exact string. */
   token: string;
   principal: Principal;
-  slot: PrincipalSlot;
   expMs: number;
 }
 
@@ -272,7 +271,7 @@ export class JwtPolicy implements CredentialPolicy {
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
     const hit = this.cache.get(tokenCacheKey(token), nowMs);
-    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true, slot: hit.slot };
+    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
     // Every cached token passed this, so a hit needs no check; a miss pays one scan before any parsing.
     const nonCanonical = nonCanonicalReason(token);
     if (nonCanonical) return reject(nonCanonical);
@@ -301,8 +300,7 @@ export class JwtPolicy implements CredentialPolicy {
     const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' });
     const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : nowMs;
     const ttlMs = Math.min(expMs - nowMs, this.options.jwtCacheTtlSeconds * 1000);
-    const slot: PrincipalSlot = {};
-    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, slot, expMs }, ttlMs);
-    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false, slot };
+    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, expMs }, ttlMs);
+    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false };
   }
 }

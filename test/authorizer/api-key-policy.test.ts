@@ -30,7 +30,6 @@ describe('ApiKeyPolicy', () => {
       reason: 'key_valid',
       cached: false,
       principal: { sub: 'user-123', scopes: ['read:users', 'write:users'], authMethod: 'apiKey', keyId: record.keyId },
-      slot: {},
     });
   });
 

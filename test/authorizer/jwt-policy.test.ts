@@ -49,7 +49,6 @@ describe('JwtPolicy', () => {
       reason: 'jwt_valid',
       cached: false,
       principal: { sub: 'client-42', scopes: ['keys:read', 'read:users'], authMethod: 'jwt' },
-      slot: {},
     });
   });
 
