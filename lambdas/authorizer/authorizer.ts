@@ -1,6 +1,6 @@
 /**
- * The authorizer as a plain function of its dependencies: credential extraction → the one policy that
- * may judge that credential's shape → a decision on the route (route-policy.ts, the default) or one policy
+ * The authorizer as a plain function of its dependencies: credential extraction → the one credential check
+ * that may judge that credential's shape → a decision on the route (route-policy.ts, the default) or one policy
  * for every route (policy-compiler.ts, the `credential` cache scope) → IAM policy + context. The Lambda
  * handler (handler.ts) and local mode both run this, so local mode runs exactly the code that runs in AWS.
  *
@@ -18,7 +18,7 @@ import { errorFields, type LogFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../core/principal';
 import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
-import { reject, type CredentialPolicy, type PolicyResult, type FailureReason, type RejectReason } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type FailureReason, type RejectReason } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from '../core/policy-compiler';
 import { holdsRouteScopes, type BoundRoute, type RouteBoundTable, type RouteDenyReason } from './route-policy';
 import type { HttpMethod } from '../core/route-table';
@@ -42,9 +42,9 @@ export type AuthorizerOutcome =
   | { effect: 'fail' };
 
 export interface AuthorizerDeps {
-  apiKeyPolicy: CredentialPolicy;
+  apiKeyCheck: CredentialCheck;
   /** Absent when no JWT issuer is configured: every JWT is then rejected. */
-  jwtPolicy?: CredentialPolicy;
+  jwtCheck?: CredentialCheck;
   /** How routes are decided: the route API Gateway chose (the default) or one policy for every route. */
   routes: RouteAuthorization;
   logger: Logger;
@@ -88,7 +88,7 @@ interface RouteChoice {
   key: string;
 }
 
-type Authenticated = Extract<PolicyResult, { kind: 'principal' }>;
+type Authenticated = Extract<CheckResult, { kind: 'principal' }>;
 
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
@@ -166,7 +166,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
    * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
    * `kind` is bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
    */
-  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none', keyLookupMs?: number): AuthorizerOutcome | Promise<AuthorizerOutcome> {
+  function finish(event: AuthorizerEvent, result: CheckResult, kind: CredentialKind | 'none', keyLookupMs?: number): AuthorizerOutcome | Promise<AuthorizerOutcome> {
     const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') return unauthorized(event, result.reason, kind, lookup);
     if (result.kind === 'fail') return failClosed(event, result.reason, { ...errorFields(result.error), ...causeFields(result.error) }, kind, lookup);
@@ -293,11 +293,11 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     const extracted = extractCredential(event);
     if (!extracted.ok) return finish(event, reject(extracted.reason), 'none');
     const kind = classifyCredential(extracted.credential);
-    const policy = kind === 'apiKey' ? deps.apiKeyPolicy : kind === 'jwt' ? deps.jwtPolicy : undefined;
-    if (!policy) return finish(event, reject(kind === 'jwt' ? 'jwt_invalid_issuer' : 'malformed_credential'), kind);
-    let result: PolicyResult | Promise<PolicyResult>;
+    const check = kind === 'apiKey' ? deps.apiKeyCheck : kind === 'jwt' ? deps.jwtCheck : undefined;
+    if (!check) return finish(event, reject(kind === 'jwt' ? 'jwt_invalid_issuer' : 'malformed_credential'), kind);
+    let result: CheckResult | Promise<CheckResult>;
     try {
-      result = policy.evaluate(extracted.credential);
+      result = check.evaluate(extracted.credential);
     } catch (error) {
       return finish(event, { kind: 'fail', reason: 'internal_error', error }, kind);
     }

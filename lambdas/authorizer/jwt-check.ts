@@ -1,5 +1,5 @@
 /**
- * The JWT policy: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
+ * The JWT check: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
  * and `aud`; this module adds what it lacks (canonical base64url only, no `crit`), the access-token-only
  * rules, scope extraction, JWKS location by OIDC discovery, and a bounded cache of verified tokens. The
  * verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
@@ -34,9 +34,9 @@ import type { IssuerConfig } from '../core/issuer-config';
 import { normaliseScopes, type Principal } from '../core/principal';
 import { SCOPE_PATTERN } from '../core/route-table';
 import { DiscoveringJwksFetcher, discoveryUrlOf } from './oidc-discovery';
-import { reject, type CredentialPolicy, type PolicyResult, type RejectReason } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type RejectReason } from './decision';
 
-export interface JwtPolicyOptions {
+export interface JwtCheckOptions {
   issuers: IssuerConfig[];
   fetcher: Fetcher;
   /** Verified tokens are reused until their `exp` or this TTL, whichever comes first. 0 disables the cache. */
@@ -153,7 +153,7 @@ const REJECTIONS: [ErrorClass, RejectReason][] = [
 /** The issuer's JWKS could not be had: fail closed (503), do not blame the caller. */
 const FAILURES: ErrorClass[] = [FetchError, JwksValidationError, JwkValidationError, JwksNotAvailableInCacheError];
 
-export function classifyJwtError(error: unknown): PolicyResult {
+export function classifyJwtError(error: unknown): CheckResult {
   for (const [errorClass, reason] of REJECTIONS) if (error instanceof errorClass) return reject(reason);
   if (FAILURES.some((errorClass) => error instanceof errorClass)) return { kind: 'fail', reason: 'jwks_unavailable', error };
   // node:crypto throws (rather than returning false) for some forged signatures, e.g. an ES256 signature of
@@ -228,7 +228,7 @@ function knownJwksUri(issuer: string): string | undefined {
   return COGNITO_ISSUER.test(issuer) ? `${issuer}/.well-known/jwks.json` : undefined;
 }
 
-export class JwtPolicy implements CredentialPolicy {
+export class JwtCheck implements CredentialCheck {
   readonly verifier: { verifySync(jwt: string): JwtPayload; verify(jwt: string): Promise<JwtPayload>; hydrate(): Promise<void> };
   private readonly issuers: Map<string, IssuerConfig>;
   private readonly cache: BoundedCache<string, VerifiedToken>;
@@ -236,8 +236,8 @@ export class JwtPolicy implements CredentialPolicy {
   /** The fetcher the JWKS cache uses: the given one, wrapped with OIDC discovery when an issuer needs it. */
   readonly fetcher: Fetcher;
 
-  constructor(private readonly options: JwtPolicyOptions) {
-    if (options.issuers.length === 0) throw new Error('JwtPolicy needs at least one issuer');
+  constructor(private readonly options: JwtCheckOptions) {
+    if (options.issuers.length === 0) throw new Error('JwtCheck needs at least one issuer');
     this.nowMs = options.nowMs ?? Date.now;
     this.issuers = new Map(options.issuers.map((issuer) => [issuer.issuer, issuer]));
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
@@ -258,7 +258,7 @@ export class JwtPolicy implements CredentialPolicy {
       jwksUri: jwksUriOf(issuer),
       customJwtCheck: ({ payload, header }: { payload: JwtPayload; header: JwtHeader }) => checkAccessToken(issuer, payload, header),
     }));
-    this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtPolicy['verifier'];
+    this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtCheck['verifier'];
   }
 
   /** Load every issuer's JWKS (at cold start). Failures are left for the first request to report. */
@@ -266,7 +266,7 @@ export class JwtPolicy implements CredentialPolicy {
     await this.verifier.hydrate();
   }
 
-  evaluate(token: string): PolicyResult | Promise<PolicyResult> {
+  evaluate(token: string): CheckResult | Promise<CheckResult> {
     const nowMs = this.nowMs();
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
@@ -286,7 +286,7 @@ export class JwtPolicy implements CredentialPolicy {
     return this.accept(token, payload, nowMs);
   }
 
-  private async verifyAfterFetch(token: string): Promise<PolicyResult> {
+  private async verifyAfterFetch(token: string): Promise<CheckResult> {
     try {
       return this.accept(token, await this.verifier.verify(token), this.nowMs());
     } catch (error) {
@@ -294,7 +294,7 @@ export class JwtPolicy implements CredentialPolicy {
     }
   }
 
-  private accept(token: string, payload: JwtPayload, nowMs: number): PolicyResult {
+  private accept(token: string, payload: JwtPayload, nowMs: number): CheckResult {
     const issuer = this.issuers.get(payload.iss as string);
     if (!issuer) return reject('jwt_invalid_issuer');
     const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' });
