@@ -126,20 +126,15 @@ interface CachedAuthorization {
   usageIdentifierKey?: string;
 }
 
-interface CompiledRoute {
+/** A route with its path parsed into parts, once per gateway. */
+interface ParsedRoute {
   route: Route;
   method: string;
   parts: PathPart[];
 }
 
-const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
-function compiledTable(routes: readonly Route[]): CompiledRoute[] {
-  let compiled = compiledTables.get(routes);
-  if (!compiled) {
-    compiled = routes.map((route) => ({ route, method: route.method, parts: parseRoutePath(route.path) }));
-    compiledTables.set(routes, compiled);
-  }
-  return compiled;
+function parseRoutes(routes: readonly Route[]): ParsedRoute[] {
+  return routes.map((route) => ({ route, method: route.method, parts: parseRoutePath(route.path) }));
 }
 
 /**
@@ -147,13 +142,12 @@ function compiledTable(routes: readonly Route[]): CompiledRoute[] {
  * final `{name+}` the rest of the path (one or more segments, joined with `/`); the most specific route wins
  * (literal, then `{param}`, then greedy, left to right), and an exact method beats `ANY` on the same resource.
  */
-export function matchRoute(
-  routes: readonly Route[],
+function matchRoute(
+  routes: readonly ParsedRoute[],
   method: string,
   segments: readonly string[],
 ): { route: Route; pathParameters: Record<string, string> | null } | undefined {
-  const table = compiledTable(routes);
-  const best = table[servingIndex(table, method, segments)];
+  const best = routes[servingIndex(routes, method, segments)];
   if (!best) return undefined;
   const pathParameters: Record<string, string> = {};
   for (const [index, part] of best.parts.entries()) {
@@ -337,26 +331,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
   const accessLog = options.accessLog ?? defaultAccessLogSink;
   const identitySources = options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
   const where = { ...LOCAL_API, stageName: options.stageName };
-  // The authorizer hands back the same response object for a principal it has seen; checking and
-  // evaluating each distinct object once keeps the emulator's own cost out of the measured path.
-  const accepted = new WeakMap<object, CachedAuthorization | undefined>();
-  const verdicts = new WeakMap<object, Map<string, ReturnType<typeof evaluatePolicy>>>();
-  const acceptOnce = (response: object & Parameters<typeof acceptAuthorizerResponse>[0]) => {
-    if (accepted.has(response)) return accepted.get(response);
-    const result = acceptAuthorizerResponse(response);
-    accepted.set(response, result);
-    return result;
-  };
-  const evaluateOnce = (policyDocument: object, methodArn: string) => {
-    let byArn = verdicts.get(policyDocument);
-    if (!byArn) verdicts.set(policyDocument, (byArn = new Map()));
-    let verdict = byArn.get(methodArn);
-    if (!verdict) {
-      verdict = evaluatePolicy(policyDocument, methodArn);
-      if (byArn.size < 1024) byArn.set(methodArn, verdict);
-    }
-    return verdict;
-  };
+  const routes = parseRoutes(options.routes);
 
   async function handle(request: IncomingMessage, response: ServerResponse, log: AccessLogEntry): Promise<void> {
     const requestId = log.requestId;
@@ -388,7 +363,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     // The route ignores one trailing slash, but the proxy event keeps it in `path`, as API Gateway's does.
     const rawPath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname;
     const eventPath = path !== '/' && rawPath.endsWith('/') ? `${path}/` : path;
-    const match = matchRoute(options.routes, method, segments);
+    const match = matchRoute(routes, method, segments);
     if (!match) {
       sendGateway('MISSING_AUTHENTICATION_TOKEN');
       return;
@@ -491,7 +466,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
           sendGateway('AUTHORIZER_FAILURE');
           return;
         }
-        authorization = acceptOnce(outcome.response);
+        authorization = acceptAuthorizerResponse(outcome.response);
         if (!authorization) {
           log.authorizerStatus = 500;
           sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
@@ -503,7 +478,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       log.sub = authorization.context['sub'] ?? authorization.principalId;
       log.authMethod = authorization.context['authMethod'] ?? null;
       log.keyId = authorization.context['keyId'] ?? null;
-      const verdict = typeof authorization.policyDocument === 'object' && authorization.policyDocument !== null ? evaluateOnce(authorization.policyDocument, methodArn) : evaluatePolicy(authorization.policyDocument, methodArn);
+      const verdict = evaluatePolicy(authorization.policyDocument, methodArn);
       if (verdict.decision === 'invalid') {
         sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
         return;
