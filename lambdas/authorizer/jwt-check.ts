@@ -50,12 +50,12 @@ export interface JwtCheckOptions {
 }
 
 /** An ID token, or any token that is not an access token, presented where an access token is required. */
-export class NotAnAccessTokenError extends JwtInvalidClaimError {}
-export class MissingSubjectError extends JwtInvalidClaimError {}
-export class InvalidScopeClaimError extends JwtInvalidClaimError {}
-export class MissingExpiryError extends JwtInvalidClaimError {}
+class NotAnAccessTokenError extends JwtInvalidClaimError {}
+class MissingSubjectError extends JwtInvalidClaimError {}
+class InvalidScopeClaimError extends JwtInvalidClaimError {}
+class MissingExpiryError extends JwtInvalidClaimError {}
 /** A `crit` header: it names extensions the recipient must understand, and this authorizer implements none. */
-export class UnsupportedCriticalHeaderError extends JwtBaseError {}
+class UnsupportedCriticalHeaderError extends JwtBaseError {}
 
 const MAX_SCOPES = 100;
 
@@ -153,7 +153,7 @@ const REJECTIONS: [ErrorClass, RejectReason][] = [
 /** The issuer's JWKS could not be had: fail closed (503), do not blame the caller. */
 const FAILURES: ErrorClass[] = [FetchError, JwksValidationError, JwkValidationError, JwksNotAvailableInCacheError];
 
-export function classifyJwtError(error: unknown): CheckResult {
+function classifyJwtError(error: unknown): CheckResult {
   for (const [errorClass, reason] of REJECTIONS) if (error instanceof errorClass) return reject(reason);
   if (FAILURES.some((errorClass) => error instanceof errorClass)) return { kind: 'fail', reason: 'jwks_unavailable', error };
   // node:crypto throws (rather than returning false) for some forged signatures, e.g. an ES256 signature of

@@ -125,7 +125,7 @@ export function loadsAtInit(settings: Pick<RuntimeSettings, 'plans'>, env: Reado
 }
 
 /** The table as the authorizer decides with it: by route (the default) or one policy per credential. */
-export function routeAuthorization(routeTable: CompiledRouteTable): RouteAuthorization {
+function routeAuthorization(routeTable: CompiledRouteTable): RouteAuthorization {
   return routeTable.cacheScope === 'credential'
     ? { cacheScope: 'credential', compiler: new PolicyCompiler(routeTable) }
     : { cacheScope: 'route', table: new RouteBoundTable(routeTable.routes) };

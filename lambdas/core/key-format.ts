@@ -50,7 +50,7 @@ const CRC32_TABLE = (() => {
   return table;
 })();
 
-export function crc32Ascii(text: string): number {
+function crc32Ascii(text: string): number {
   let crc = -1;
   for (let i = 0; i < text.length; i++) crc = (crc >>> 8) ^ (CRC32_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] as number);
   return (crc ^ -1) >>> 0;

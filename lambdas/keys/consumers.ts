@@ -21,7 +21,7 @@ import { isAdmin } from './scopes';
 import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
 /** At most this many scopes in one consumer's entitlements (an item stays far below DynamoDB's 400 KB). */
-export const MAX_ENTITLED_SCOPES = 200;
+const MAX_ENTITLED_SCOPES = 200;
 
 /** The documented shapes (lib/construct/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
 export const setPlanBodySchema = z
@@ -69,7 +69,7 @@ export interface ConsumerRequest {
  * 409: no API key left (API Gateway's 10,000 per account and Region; clearing a consumer's plan frees one), or a
  * concurrent change of the same consumer.
  */
-export class ConsumerConflictError extends KeyApiError {
+class ConsumerConflictError extends KeyApiError {
   override readonly name = 'ConsumerConflictError';
   readonly statusCode = 409;
 }

@@ -42,7 +42,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
 };
 
 /** The `operation` metric dimension: one bounded name per route (never a path with an id in it). */
-export const OPERATION_NAMES: Readonly<Record<string, string>> = {
+const OPERATION_NAMES: Readonly<Record<string, string>> = {
   'POST /keys': 'create',
   'GET /keys': 'list',
   'GET /keys/{id}': 'get',
@@ -176,7 +176,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
 }
 
 /** The body as parsed JSON; undefined when absent. Size is checked on the decoded bytes, before parsing. */
-export function readJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+function readJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
   const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {

@@ -44,11 +44,11 @@ import { listen } from './listen';
 import { loopbackOnly } from './loopback-guard';
 
 /** API Gateway's own limit is 10 MB. Locally 1 MB is plenty for a JSON API and keeps a stray upload from eating memory. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** API Gateway's default integration timeout for REST APIs. */
-export const INTEGRATION_TIMEOUT_MS = 29_000;
+const INTEGRATION_TIMEOUT_MS = 29_000;
 /** The fake coordinates the method ARN is built from; `apiStageArn()` in the authorizer accepts them. */
-export const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'local' } as const;
+const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'local' } as const;
 
 /** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
 export type GatewayAuthorizerOutcome =
@@ -191,7 +191,7 @@ export function localResourceId(path: string): string {
   return createHash('sha256').update(path).digest('hex').slice(0, 10);
 }
 
-export const DEFAULT_IDENTITY_SOURCES: readonly string[] = ['method.request.header.Authorization'];
+const DEFAULT_IDENTITY_SOURCES: readonly string[] = ['method.request.header.Authorization'];
 
 /**
  * The value of one identity source for a request, as API Gateway reads it; undefined when absent or empty (then
@@ -225,7 +225,7 @@ function isScalar(value: unknown): value is string | number | boolean {
 }
 
 /** Check an authorizer response the way API Gateway does; undefined means AUTHORIZER_CONFIGURATION_ERROR. */
-export function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
+function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
   if (typeof response.principalId !== 'string' || response.principalId.length === 0) return undefined;
   if (response.policyDocument === null || typeof response.policyDocument !== 'object') return undefined;
   const context: Record<string, string> = {};
@@ -283,7 +283,7 @@ export function checkProxyResult(result: unknown): { ok: true; value: ValidResul
 }
 
 /** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
-export function acceptProxyResult(result: unknown): ValidResult | undefined {
+function acceptProxyResult(result: unknown): ValidResult | undefined {
   const checked = checkProxyResult(result);
   return checked.ok ? checked.value : undefined;
 }
@@ -318,12 +318,12 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function defaultAccessLogSink(entry: AccessLogEntry): void {
+function defaultAccessLogSink(entry: AccessLogEntry): void {
   process.stdout.write(JSON.stringify(entry) + '\n');
 }
 
 /** The request listener: all of API Gateway's behaviour, independent of any listening socket. */
-export function createGatewayListener(options: LocalGatewayOptions): (request: IncomingMessage, response: ServerResponse) => void {
+function createGatewayListener(options: LocalGatewayOptions): (request: IncomingMessage, response: ServerResponse) => void {
   const nowMs = options.nowMs ?? Date.now;
   const cache = new AuthorizerResultCache<CachedAuthorization>(options.authorizerCacheTtlSeconds, nowMs);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
