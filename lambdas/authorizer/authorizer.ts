@@ -291,7 +291,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   ): AuthorizerOutcome {
     const { principal, reason, cached } = result;
     const decided = decidedFor(principal, stageArn, usageKey, choice, 'allow');
-    const fields = {
+    const requestId = event.requestContext?.requestId;
+    const identity = () => ({
       sub: principal.sub,
       authMethod: principal.authMethod,
       keyId: principal.keyId,
@@ -300,16 +301,15 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       cached,
       credentialKind,
       route: choice?.route.name,
-    };
-    const requestId = event.requestContext?.requestId;
+    });
     if (cached && lookup === undefined && reason !== 'key_valid_stale') {
       // A repeat from memory: its reason is the principal's kind's one valid reason, so the line is the same every time.
       // The directive stays out of the child's bindings: each line needs its own Timestamp.
-      decided.repeatLog ??= logger.child({ ...fields, Decisions: 1, CacheHits: 1 });
+      decided.repeatLog ??= logger.child({ ...identity(), Decisions: 1, CacheHits: 1 });
       decided.repeatLog.info('allowed', { requestId }, ALLOW_DIRECTIVE);
     } else {
-      const fullFields = { ...fields, requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
-      logger[reason === 'key_valid_stale' ? 'warn' : 'info']('allowed', fullFields, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
+      const fields = { ...identity(), requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
+      logger[reason === 'key_valid_stale' ? 'warn' : 'info']('allowed', fields, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
     }
     return decided.outcome;
   }
