@@ -18,7 +18,7 @@ import { errorFields, type LogFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../core/principal';
 import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
-import { reject, type CredentialCheck, type CheckResult, type FailureReason, type RejectReason } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type FailureReason, type RejectReason, type AllowReason } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from '../core/policy-compiler';
 import { holdsRouteScopes, type BoundRoute, type RouteBoundTable, type RouteDenyReason } from './route-policy';
 import type { HttpMethod } from '../core/route-table';
@@ -292,23 +292,14 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     const { principal, reason, cached } = result;
     const decided = decidedFor(principal, stageArn, usageKey, choice, 'allow');
     const requestId = event.requestContext?.requestId;
-    const identity = () => ({
-      sub: principal.sub,
-      authMethod: principal.authMethod,
-      keyId: principal.keyId,
-      decision: 'allow',
-      reason,
-      cached,
-      credentialKind,
-      route: choice?.route.name,
-    });
     if (cached && lookup === undefined && reason !== 'key_valid_stale') {
       // A repeat from memory: its reason is the principal's kind's one valid reason, so the line is the same every time.
       // The directive stays out of the child's bindings: each line needs its own Timestamp.
-      decided.repeatLog ??= logger.child({ ...identity(), Decisions: 1, CacheHits: 1 });
+      decided.repeatLog ??= logger.child({ ...allowedIdentity(principal, reason, cached, credentialKind, choice), Decisions: 1, CacheHits: 1 });
       decided.repeatLog.info('allowed', { requestId }, ALLOW_DIRECTIVE);
     } else {
-      const fields = { ...identity(), requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
+      const identity = allowedIdentity(principal, reason, cached, credentialKind, choice);
+      const fields = { ...identity, requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
       logger[reason === 'key_valid_stale' ? 'warn' : 'info']('allowed', fields, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
     }
     return decided.outcome;
@@ -343,6 +334,11 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     }
     return finish(event, result, kind);
   };
+}
+
+/** The fixed part of an allow's log line. */
+function allowedIdentity(principal: Principal, reason: AllowReason, cached: boolean, credentialKind: CredentialKind | 'none', choice: RouteChoice | undefined): LogFields {
+  return { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, credentialKind, route: choice?.route.name };
 }
 
 const round2 = (ms: number): number => Math.round(ms * 100) / 100;
