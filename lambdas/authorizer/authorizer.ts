@@ -337,8 +337,15 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
 }
 
 /** The fixed part of an allow's log line. */
-function allowedIdentity(principal: Principal, reason: AllowReason, cached: boolean, credentialKind: CredentialKind | 'none', choice: RouteChoice | undefined): LogFields {
-  return { sub: principal.sub, authMethod: principal.authMethod, keyId: principal.keyId, decision: 'allow', reason, cached, credentialKind, route: choice?.route.name };
+function allowedIdentity(
+  principal: Principal,
+  reason: AllowReason,
+  cached: boolean,
+  credentialKind: CredentialKind | 'none',
+  choice: RouteChoice | undefined,
+): LogFields {
+  const { sub, authMethod, keyId } = principal;
+  return { sub, authMethod, keyId, decision: 'allow', reason, cached, credentialKind, route: choice?.route.name };
 }
 
 const round2 = (ms: number): number => Math.round(ms * 100) / 100;
