@@ -38,11 +38,11 @@ function jwt(index: number): string {
   return `${header}.${payload}.${signature}`;
 }
 
-const { authorize, jwtPolicy } = buildAuthorizer(
+const { authorize, jwtCheck } = buildAuthorizer(
   { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, lastUsedIntervalSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' }, DEMO_COMPILED_TABLE,
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },
 );
-await jwtPolicy?.hydrate();
+await jwtCheck?.hydrate();
 
 const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me';
 const heapMb = () => {

@@ -61,7 +61,7 @@ export interface MicroResults {
   ddb_calls: { key_cached: number; key_uncached: number; bad_checksum: number; last_used_writes_first_use: number };
 }
 
-/** A JWKS served from memory: the JWT policy's fetcher with no network. */
+/** A JWKS served from memory: the JWT check's fetcher with no network. */
 class MemoryJwksFetcher implements Fetcher {
   fetches = 0;
   constructor(private readonly body: string) {}
@@ -126,15 +126,15 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
 
   const lookup = new MemoryKeyLookup(record);
   const main = stubbedAuthorizer(lookup, jwksBody, discardSink);
-  await main.jwtPolicy!.hydrate();
+  await main.jwtCheck!.hydrate();
   const devNull = openSync('/dev/null', 'w');
   const devNullSink: LogSink = (line) => {
     writeSync(devNull, line + '\n');
   };
   const withDevNull = stubbedAuthorizer(lookup, jwksBody, devNullSink);
-  await withDevNull.jwtPolicy!.hydrate();
+  await withDevNull.jwtCheck!.hydrate();
   const unlogged = stubbedAuthorizer(lookup, jwksBody, discardSink, 'WARN');
-  await unlogged.jwtPolicy!.hydrate();
+  await unlogged.jwtCheck!.hydrate();
 
   const keyEvent = authorizerEvent(key);
   const badEvent = authorizerEvent(badKey);

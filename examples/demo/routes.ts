@@ -1,6 +1,6 @@
 /**
  * The demo app's own routes (`/health`, `/me`, `/users`): an app of the library like any other. Pure data, shared
- * by the demo stack (lib/demo/demo-stack.ts), local mode and the tests; the construct knows nothing of them.
+ * by the demo stack (examples/demo/stack.ts), local mode and the tests; the construct knows nothing of them.
  */
 import { compileRouteTable } from '../../lambdas/core/policy-compiler';
 import { KEY_SCOPES, managementRoutes, scopeCatalog, type RouteRule } from '../../lambdas/core/route-table';

@@ -1,6 +1,6 @@
 /**
- * The authorizer as a plain function of its dependencies: credential extraction → the one policy that
- * may judge that credential's shape → a decision on the route (route-policy.ts, the default) or one policy
+ * The authorizer as a plain function of its dependencies: credential extraction → the one credential check
+ * that may judge that credential's shape → a decision on the route (route-policy.ts, the default) or one policy
  * for every route (policy-compiler.ts, the `credential` cache scope) → IAM policy + context. The Lambda
  * handler (handler.ts) and local mode both run this, so local mode runs exactly the code that runs in AWS.
  *
@@ -14,11 +14,11 @@ import {
   DECISION_DIRECTIVE,
   DECISION_WITH_LOOKUP_DIRECTIVE,
 } from '../shared/emf';
-import { errorFields, type Logger } from '../shared/logger';
+import { errorFields, type LogFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../core/principal';
 import { classifyCredential, type CredentialKind } from './classify';
 import { extractCredential } from './credential';
-import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type FailureReason, type RejectReason, type AllowReason } from './decision';
 import { apiStageArn, type PolicyCompiler, type PolicyDocument } from '../core/policy-compiler';
 import { holdsRouteScopes, type BoundRoute, type RouteBoundTable, type RouteDenyReason } from './route-policy';
 import type { HttpMethod } from '../core/route-table';
@@ -42,9 +42,9 @@ export type AuthorizerOutcome =
   | { effect: 'fail' };
 
 export interface AuthorizerDeps {
-  apiKeyPolicy: CredentialPolicy;
+  apiKeyCheck: CredentialCheck;
   /** Absent when no JWT issuer is configured: every JWT is then rejected. */
-  jwtPolicy?: CredentialPolicy;
+  jwtCheck?: CredentialCheck;
   /** How routes are decided: the route API Gateway chose (the default) or one policy for every route. */
   routes: RouteAuthorization;
   logger: Logger;
@@ -61,17 +61,7 @@ export type RouteAuthorization =
 export type AuthorizerEvent = Pick<APIGatewayRequestAuthorizerEvent, 'methodArn' | 'headers' | 'multiValueHeaders'> &
   Partial<Pick<APIGatewayRequestAuthorizerEvent, 'requestContext' | 'resource' | 'httpMethod'>>;
 
-/** One answer for a principal (and, in the route scope, one route and verb). */
-interface Decided {
-  outcome: AuthorizerOutcome;
-  /**
-   * For answers from memory (a principal's repeat requests), per reason: a logger with the line's fixed
-   * part (identity, decision, reason) serialised once. Created on first use, so a one-off token pays nothing.
-   */
-  repeatLogs?: Map<string, Logger>;
-}
-
-/** What the authorizer keeps in a principal's slot: its answers for one stage and usage identifier. */
+/** What the authorizer keeps per principal: its answers for one stage and usage identifier. */
 interface PrincipalMemo {
   stageArn: string;
   usageKey: string | undefined;
@@ -81,6 +71,16 @@ interface PrincipalMemo {
   byRoute?: Map<string, Decided>;
 }
 
+/** One answer for a principal (and, in the route scope, one route and verb). */
+interface Decided {
+  outcome: AuthorizerOutcome;
+  /**
+   * The log line of a repeat allow from memory, with everything but the request id serialised once
+   * (`npm run bench -- --only micro`: without it a cached key's decision took about 15 % longer, a repeat JWT's 60–80 %).
+   */
+  repeatLog?: Logger;
+}
+
 /** The route the event names, looked up (route scope only). */
 interface RouteChoice {
   verb: HttpMethod;
@@ -88,54 +88,57 @@ interface RouteChoice {
   key: string;
 }
 
+type Authenticated = Extract<CheckResult, { kind: 'principal' }>;
+
 export type Authorize = (event: AuthorizerEvent) => AuthorizerOutcome | Promise<AuthorizerOutcome>;
 
 // Literal metric names below (cheaper than computed ones on the hot path); they must equal AUTHORIZER_METRICS'
 // names, which test/authorizer/metrics.test.ts checks on real lines.
 
 const UNAUTHORIZED: AuthorizerOutcome = Object.freeze({ effect: 'unauthorized' });
-/** Route scope: how many routes' answers one principal's slot keeps. */
+/** Route scope: how many routes' answers the authorizer keeps per principal. */
 export const MAX_ROUTES_MEMOISED_PER_PRINCIPAL = 64;
 const FAIL: AuthorizerOutcome = Object.freeze({ effect: 'fail' });
 
 export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const { logger } = deps;
   const monotonicMs = deps.monotonicMs ?? (() => performance.now());
-  let lastMethodArnPrefix = '';
-  let lastStageArn = '';
+  // The checks hand back the same frozen principal for a cached key or token, so its answers can be kept beside
+  // it; weakly, so they go when the check's cache drops the principal.
+  const memos = new WeakMap<Principal, PrincipalMemo>();
 
-  /** Per credential kind, per reason: a logger with the denial line's fixed part. Bounded: 4 kinds × the reason codes. */
-  const deniedLogs = new Map<string, Map<string, Logger>>();
-  function deniedLog(kind: CredentialKind | 'none', reason: string): Logger {
-    let byReason = deniedLogs.get(kind);
-    if (!byReason) deniedLogs.set(kind, (byReason = new Map()));
+  /**
+   * Offline rejections (junk, bad checksums, bad tokens) can come in floods, so each kind and reason's line is
+   * serialised once (`npm run bench -- --only micro`: a bad checksum's decision costs about 50 % more without it).
+   * Bounded: 4 credential kinds × the reason codes.
+   */
+  const rejectionLogs = new Map<CredentialKind | 'none', Map<RejectReason, Logger>>();
+  function rejectionLog(credentialKind: CredentialKind | 'none', reason: RejectReason): Logger {
+    let byReason = rejectionLogs.get(credentialKind);
+    if (!byReason) rejectionLogs.set(credentialKind, (byReason = new Map()));
     let log = byReason.get(reason);
-    if (!log) byReason.set(reason, (log = logger.child({ decision: 'unauthorized', reason, credentialKind: kind, Decisions: 1 })));
+    if (!log) byReason.set(reason, (log = logger.child({ decision: 'unauthorized', reason, credentialKind, Decisions: 1 })));
     return log;
   }
 
-  function stageArnOf(methodArn: string): string | undefined {
-    if (lastStageArn !== '' && methodArn.startsWith(lastMethodArnPrefix)) return lastStageArn;
-    const stageArn = apiStageArn(methodArn);
-    if (stageArn) {
-      lastStageArn = stageArn;
-      lastMethodArnPrefix = `${stageArn}/`;
-    }
-    return stageArn;
-  }
-
   /** The principal's memo for this stage and usage identifier, replaced when either changes. */
-  function memoFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined): PrincipalMemo {
-    const memo = slot.memo as PrincipalMemo | undefined;
+  function memoFor(principal: Principal, stageArn: string, usageKey: string | undefined): PrincipalMemo {
+    const memo = memos.get(principal);
     if (memo && memo.stageArn === stageArn && memo.usageKey === usageKey) return memo;
     const fresh: PrincipalMemo = { stageArn, usageKey };
-    slot.memo = fresh;
+    memos.set(principal, fresh);
     return fresh;
   }
 
-  /** The answer for a principal (and route), built once and kept in the principal's slot. */
-  function decidedFor(principal: Principal, slot: PrincipalSlot, stageArn: string, usageKey: string | undefined, choice: RouteChoice | undefined, effect: 'allow' | 'deny'): Decided {
-    const memo = memoFor(principal, slot, stageArn, usageKey);
+  /** The answer for a principal (and route), built once and kept in the principal's memo. */
+  function decidedFor(
+    principal: Principal,
+    stageArn: string,
+    usageKey: string | undefined,
+    choice: RouteChoice | undefined,
+    effect: 'allow' | 'deny',
+  ): Decided {
+    const memo = memoFor(principal, stageArn, usageKey);
     const known = choice ? memo.byRoute?.get(choice.key) : memo.all;
     if (known) return known;
     const routes = deps.routes;
@@ -163,10 +166,91 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     return route ? { verb: verb as HttpMethod, route, key: route.memoKeys.get(verb as string) as string } : undefined;
   }
 
+  /**
+   * Turn a check's verdict into the outcome, logging one line with a reason code and never the credential.
+   * That line is also the decision's metric (EMF): `Decisions` by decision and by decision, credential kind and
+   * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
+   * `kind` is bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
+   */
+  function finish(
+    event: AuthorizerEvent,
+    result: CheckResult,
+    kind: CredentialKind | 'none',
+    keyLookupMs?: number,
+  ): AuthorizerOutcome | Promise<AuthorizerOutcome> {
+    const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
+    if (result.kind === 'reject') return unauthorized(event, result.reason, kind, lookup);
+    if (result.kind === 'fail') return failClosed(event, result.reason, { ...errorFields(result.error), ...causeFields(result.error) }, kind, lookup);
+    return authorizePrincipal(event, result, kind, lookup);
+  }
+
+  /** No valid credential: `Unauthorized`, API Gateway's 401. */
+  function unauthorized(event: AuthorizerEvent, reason: RejectReason, credentialKind: CredentialKind | 'none', lookup: number | undefined): AuthorizerOutcome {
+    const requestId = event.requestContext?.requestId;
+    if (lookup === undefined) rejectionLog(credentialKind, reason).info('denied', { requestId }, DECISION_DIRECTIVE);
+    else {
+      const fields = { decision: 'unauthorized', reason, credentialKind, requestId, Decisions: 1, KeyLookupLatency: lookup };
+      logger.info('denied', fields, DECISION_WITH_LOOKUP_DIRECTIVE);
+    }
+    return UNAUTHORIZED;
+  }
+
+  /** An infrastructure failure or a bug: fail closed, API Gateway's AUTHORIZER_FAILURE (503). */
+  function failClosed(
+    event: AuthorizerEvent,
+    reason: FailureReason,
+    details: LogFields,
+    credentialKind: CredentialKind | 'none',
+    lookup: number | undefined,
+  ): AuthorizerOutcome {
+    logger.error('failed closed', {
+      decision: 'fail',
+      reason,
+      credentialKind,
+      requestId: event.requestContext?.requestId,
+      ...details,
+      Decisions: 1,
+      KeyLookupLatency: lookup,
+    }, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
+    return FAIL;
+  }
+
+  /** A valid credential: the stage, then the route (route scope), then the usage identifier (plans), then Allow. */
+  function authorizePrincipal(
+    event: AuthorizerEvent,
+    result: Authenticated,
+    credentialKind: CredentialKind | 'none',
+    lookup: number | undefined,
+  ): AuthorizerOutcome | Promise<AuthorizerOutcome> {
+    const stageArn = apiStageArn(event.methodArn ?? '');
+    if (!stageArn) return failClosed(event, 'internal_error', { detail: 'unrecognised methodArn' }, credentialKind, undefined);
+    let choice: RouteChoice | undefined;
+    if (deps.routes.cacheScope === 'route') {
+      choice = chooseRoute(event, deps.routes.table);
+      if (!choice) return deny(event, result, stageArn, undefined, 'unknown_route', credentialKind, lookup);
+      // A denied route needs no usage identifier: API Gateway answers 403 before counting the request.
+      if (!holdsRouteScopes(choice.route, result.principal.scopes)) return deny(event, result, stageArn, choice, 'missing_scope', credentialKind, lookup);
+    }
+    const usage = deps.usageIdentifiers;
+    if (!usage) return allow(event, result, stageArn, undefined, choice, credentialKind, lookup);
+    // With plans, a method requires the identifier (API Gateway answers 403 without one): no read, no allow.
+    let usageKey: string | Promise<string>;
+    try {
+      usageKey = usage.identifierFor(result.principal.sub);
+    } catch (error) {
+      return failClosed(event, 'key_store_unavailable', { ...errorFields(error), ...causeFields(error) }, credentialKind, undefined);
+    }
+    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, choice, credentialKind, lookup);
+    return usageKey.then(
+      (key) => allow(event, result, stageArn, key, choice, credentialKind, lookup),
+      (error: unknown) => failClosed(event, 'key_store_unavailable', { ...errorFields(error), ...causeFields(error) }, credentialKind, undefined),
+    );
+  }
+
   /** A Deny of the route: logged with its reason and counted; the identity stays in the context (API Gateway's 403). */
   function deny(
     event: AuthorizerEvent,
-    result: Extract<PolicyResult, { kind: 'principal' }>,
+    result: Authenticated,
     stageArn: string,
     choice: RouteChoice | undefined,
     reason: RouteDenyReason,
@@ -193,145 +277,43 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       const routes = deps.routes as Extract<RouteAuthorization, { cacheScope: 'route' }>;
       return { effect: 'deny', response: { principalId: principal.sub, policyDocument: routes.table.policy(stageArn, undefined, undefined, 'Deny'), context: toAuthorizerContext(principal) } };
     }
-    return decidedFor(principal, result.slot, stageArn, undefined, choice, 'deny').outcome;
-  }
-
-  /**
-   * Turn a policy's verdict into the outcome, logging one line with a reason code and never the credential.
-   * That line is also the decision's metric (EMF): `Decisions` by decision and by decision, credential kind and
-   * reason; `CacheHits` on allows; `KeyLookupLatency` when the key table was read. keyId and sub are properties only.
-   */
-  function finish(event: AuthorizerEvent, result: PolicyResult, kind: CredentialKind | 'none', keyLookupMs?: number): AuthorizerOutcome | Promise<AuthorizerOutcome> {
-    const requestId = event.requestContext?.requestId;
-    // Bounded: apiKey, jwt, unknown (neither shape) or none (no credential).
-    const credentialKind = kind;
-    const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
-    if (result.kind === 'reject') {
-      if (lookup === undefined) {
-        // Offline rejections (junk, bad checksums, bad tokens) can come in floods: their fixed part is serialised
-        // once per credential kind and reason, as for repeat allows.
-        deniedLog(credentialKind, result.reason).info('denied', { requestId }, DECISION_DIRECTIVE);
-        return UNAUTHORIZED;
-      }
-      logger.info('denied', {
-        decision: 'unauthorized',
-        reason: result.reason,
-        credentialKind,
-        requestId,
-        Decisions: 1,
-        KeyLookupLatency: lookup,
-      }, DECISION_WITH_LOOKUP_DIRECTIVE);
-      return UNAUTHORIZED;
-    }
-    if (result.kind === 'fail') {
-      logger.error('failed closed', {
-        decision: 'fail',
-        reason: result.reason,
-        credentialKind,
-        requestId,
-        ...errorFields(result.error),
-        ...causeFields(result.error),
-        Decisions: 1,
-        KeyLookupLatency: lookup,
-      }, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
-      return FAIL;
-    }
-    const stageArn = stageArnOf(event.methodArn ?? '');
-    if (!stageArn) {
-      logger.error('failed closed', {
-        decision: 'fail',
-        reason: 'internal_error',
-        credentialKind,
-        detail: 'unrecognised methodArn',
-        requestId,
-        Decisions: 1,
-      }, DECISION_DIRECTIVE);
-      return FAIL;
-    }
-    let choice: RouteChoice | undefined;
-    if (deps.routes.cacheScope === 'route') {
-      choice = chooseRoute(event, deps.routes.table);
-      if (!choice) return deny(event, result, stageArn, undefined, 'unknown_route', credentialKind, lookup);
-      // A denied route needs no usage identifier: API Gateway answers 403 before counting the request.
-      if (!holdsRouteScopes(choice.route, result.principal.scopes)) return deny(event, result, stageArn, choice, 'missing_scope', credentialKind, lookup);
-    }
-    const usage = deps.usageIdentifiers;
-    if (!usage) return allow(event, result, stageArn, undefined, choice, credentialKind, lookup);
-    let usageKey: string | Promise<string>;
-    try {
-      usageKey = usage.identifierFor(result.principal.sub);
-    } catch (error) {
-      return finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind);
-    }
-    if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, choice, credentialKind, lookup);
-    // With plans, a method requires the identifier (API Gateway answers 403 without one): no read, no allow.
-    return usageKey.then(
-      (key) => allow(event, result, stageArn, key, choice, credentialKind, lookup),
-      (error: unknown) => finish(event, { kind: 'fail', reason: 'key_store_unavailable', error }, kind),
-    );
+    return decidedFor(principal, stageArn, undefined, choice, 'deny').outcome;
   }
 
   function allow(
     event: AuthorizerEvent,
-    result: Extract<PolicyResult, { kind: 'principal' }>,
+    result: Authenticated,
     stageArn: string,
     usageKey: string | undefined,
     choice: RouteChoice | undefined,
     credentialKind: CredentialKind | 'none',
     lookup: number | undefined,
   ): AuthorizerOutcome {
-    const requestId = event.requestContext?.requestId;
     const { principal, reason, cached } = result;
-    const memo = decidedFor(principal, result.slot, stageArn, usageKey, choice, 'allow');
-    const level = reason === 'key_valid_stale' ? 'warn' : 'info';
-    if (!cached || lookup !== undefined) {
-      logger[level]('allowed', {
-        sub: principal.sub,
-        authMethod: principal.authMethod,
-        keyId: principal.keyId,
-        decision: 'allow',
-        reason,
-        cached,
-        credentialKind,
-        route: choice?.route.name,
-        requestId,
-        Decisions: 1,
-        CacheHits: cached ? 1 : 0,
-        KeyLookupLatency: lookup,
-      }, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
-      return memo.outcome;
+    const decided = decidedFor(principal, stageArn, usageKey, choice, 'allow');
+    const requestId = event.requestContext?.requestId;
+    if (cached && lookup === undefined && reason !== 'key_valid_stale') {
+      // A repeat from memory: its reason is the principal's kind's one valid reason, so the line is the same every time.
+      // The directive stays out of the child's bindings: each line needs its own Timestamp.
+      decided.repeatLog ??= logger.child({ ...allowedIdentity(principal, reason, cached, credentialKind, choice), Decisions: 1, CacheHits: 1 });
+      decided.repeatLog.info('allowed', { requestId }, ALLOW_DIRECTIVE);
+    } else {
+      const identity = allowedIdentity(principal, reason, cached, credentialKind, choice);
+      const fields = { ...identity, requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
+      logger[reason === 'key_valid_stale' ? 'warn' : 'info']('allowed', fields, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
     }
-    const repeatLogs = (memo.repeatLogs ??= new Map());
-    let log = repeatLogs.get(reason);
-    if (!log) {
-      log = logger.child({
-        sub: principal.sub,
-        authMethod: principal.authMethod,
-        keyId: principal.keyId,
-        decision: 'allow',
-        reason,
-        cached,
-        credentialKind,
-        route: choice?.route.name,
-        Decisions: 1,
-        CacheHits: 1,
-      });
-      repeatLogs.set(reason, log);
-    }
-    // The directive stays out of the child's bindings: each line needs its own Timestamp.
-    log[level]('allowed', { requestId }, ALLOW_DIRECTIVE);
-    return memo.outcome;
+    return decided.outcome;
   }
 
   return function authorize(event) {
     const extracted = extractCredential(event);
     if (!extracted.ok) return finish(event, reject(extracted.reason), 'none');
     const kind = classifyCredential(extracted.credential);
-    const policy = kind === 'apiKey' ? deps.apiKeyPolicy : kind === 'jwt' ? deps.jwtPolicy : undefined;
-    if (!policy) return finish(event, reject(kind === 'jwt' ? 'jwt_invalid_issuer' : 'malformed_credential'), kind);
-    let result: PolicyResult | Promise<PolicyResult>;
+    const check = kind === 'apiKey' ? deps.apiKeyCheck : kind === 'jwt' ? deps.jwtCheck : undefined;
+    if (!check) return finish(event, reject(kind === 'jwt' ? 'jwt_invalid_issuer' : 'malformed_credential'), kind);
+    let result: CheckResult | Promise<CheckResult>;
     try {
-      result = policy.evaluate(extracted.credential);
+      result = check.evaluate(extracted.credential);
     } catch (error) {
       return finish(event, { kind: 'fail', reason: 'internal_error', error }, kind);
     }
@@ -352,6 +334,18 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     }
     return finish(event, result, kind);
   };
+}
+
+/** The fixed part of an allow's log line. */
+function allowedIdentity(
+  principal: Principal,
+  reason: AllowReason,
+  cached: boolean,
+  credentialKind: CredentialKind | 'none',
+  choice: RouteChoice | undefined,
+): LogFields {
+  const { sub, authMethod, keyId } = principal;
+  return { sub, authMethod, keyId, decision: 'allow', reason, cached, credentialKind, route: choice?.route.name };
 }
 
 const round2 = (ms: number): number => Math.round(ms * 100) / 100;

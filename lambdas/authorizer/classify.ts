@@ -1,6 +1,6 @@
 /**
- * Which policy may look at a credential, decided on cheap facts (no full-string regex here): a JWT has
- * dots, an API key never does. Each policy then checks its own strict syntax before any I/O, so a
+ * Which credential check may look at a credential, decided on cheap facts (no full-string regex here): a JWT has
+ * dots, an API key never does. Each check then verifies its own syntax before any I/O, so a
  * key-shaped credential is only ever checked as a key and a JWT-shaped one only as a JWT.
  */
 import { KEY_MAX_LENGTH } from '../core/key-format';

@@ -2,8 +2,8 @@
  * Pull the bearer credential out of a REQUEST authorizer event, with no I/O and bounded work.
  * Header names are case-insensitive (RFC 9110); so is the scheme (RFC 7235): `bearer x` is accepted.
  *
- * This only finds the credential. Its syntax is checked by the one policy that may judge it (a strict
- * key regex, or a strict JWT regex before any signature work), so a hot path scans the string once.
+ * This only finds the credential. Its syntax is checked by the one credential check that may judge it (the key's
+ * one-pass shape and checksum scan, or aws-jwt-verify's parser before any signature work).
  */
 import type { RejectReason } from './decision';
 
@@ -58,7 +58,7 @@ export function extractCredential(event: HeaderBearingEvent): CredentialExtracti
   const credential = value.slice(scheme[0].length).trimEnd();
   if (credential.length === 0) return { ok: false, reason: 'wrong_scheme' };
   // One credential only: a second word is a second scheme or credential, never something to guess at.
-  // (Other odd characters are refused by each policy's strict syntax check; indexOf is a fast scan.)
+  // (Other odd characters are refused by each credential check's own syntax check; includes is a fast scan.)
   if (credential.includes(' ') || credential.includes(',') || credential.includes('\t')) return { ok: false, reason: 'malformed_header' };
   return { ok: true, credential };
 }

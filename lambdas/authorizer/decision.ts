@@ -1,5 +1,5 @@
 /**
- * What each credential policy decides, as values. Only the handler turns these into `Unauthorized`,
+ * What each credential check decides, as values. Only the handler turns these into `Unauthorized`,
  * a thrown failure (503) or an IAM policy.
  */
 import type { Principal } from '../core/principal';
@@ -39,22 +39,14 @@ export type FailureReason = 'key_store_unavailable' | 'jwks_unavailable' | 'inte
 
 export type AllowReason = 'key_valid' | 'key_valid_stale' | 'jwt_valid';
 
-export type PolicyResult =
-  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean; slot: PrincipalSlot }
+export type CheckResult =
+  | { kind: 'principal'; principal: Principal; reason: AllowReason; cached: boolean }
   | { kind: 'reject'; reason: RejectReason }
   | { kind: 'fail'; reason: FailureReason; error: unknown };
 
-/**
- * A mutable companion of one principal, created with it and kept by the same cache entry: the authorizer
- * memoises its response there (no WeakMap lookup, nothing for the GC to trace when a one-off token goes).
- */
-export interface PrincipalSlot {
-  memo?: unknown;
-}
-
-export interface CredentialPolicy {
+export interface CredentialCheck {
   /** Synchronous when the answer is in memory (the hot path), a promise when it needs I/O. */
-  evaluate(credential: string): PolicyResult | Promise<PolicyResult>;
+  evaluate(credential: string): CheckResult | Promise<CheckResult>;
 }
 
-export const reject = (reason: RejectReason): PolicyResult => ({ kind: 'reject', reason });
+export const reject = (reason: RejectReason): CheckResult => ({ kind: 'reject', reason });

@@ -19,7 +19,7 @@ export interface EntitlementCacheOptions {
 }
 
 interface CachedEntitlements {
-  /** One Set per read: its identity tells the key policy whether a memoised principal is still current. */
+  /** One Set per read: its identity tells the key check whether a memoised principal is still current. */
   scopes: ReadonlySet<string>;
   fetchedAtMs: number;
 }

@@ -15,11 +15,11 @@ import { buildAuthorizer, loadsAtInit } from './wiring';
 // The app's route table sits beside this bundle in the asset: read once per container.
 const { routeTable, entitlements: entitlementConfig } = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
 const settings = readSettings();
-const { authorize, jwtPolicy, keyTable, logger } = buildAuthorizer(settings, routeTable, {}, entitlementConfig?.defaultScopes ?? []);
+const { authorize, jwtCheck, keyTable, logger } = buildAuthorizer(settings, routeTable, {}, entitlementConfig?.defaultScopes ?? []);
 
 if (loadsAtInit(settings, process.env)) {
   await Promise.all([
-    jwtPolicy?.hydrate().catch((error: unknown) => {
+    jwtCheck?.hydrate().catch((error: unknown) => {
       // Not fatal: keys still work, and each JWT retries the fetch (within the fetcher's cooldown).
       logger.error('JWKS hydrate failed at init', { reason: 'jwks_unavailable', ...errorFields(error) });
     }),

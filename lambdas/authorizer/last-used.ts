@@ -13,8 +13,6 @@ import type { KeyRecord } from '../core/key-record';
 import type { KeyUsageWriter } from '../shared/key-store';
 import { errorFields, type Logger } from '../shared/logger';
 
-export const DEFAULT_LAST_USED_INTERVAL_SECONDS = 300;
-
 export interface LastUsedRecorderOptions {
   writer: KeyUsageWriter;
   intervalSeconds: number;

@@ -16,7 +16,7 @@ export function discoveryUrlOf(issuer: string): string {
 }
 
 /** The discovery document could not be had, or does not vouch for the configured issuer: fail closed (503). */
-export class OidcDiscoveryError extends FetchError {}
+class OidcDiscoveryError extends FetchError {}
 
 export interface OidcDiscoveryOptions {
   /** After a failed discovery, further attempts fail at once for this long (the JWKS fetcher's default). */
@@ -86,7 +86,7 @@ export class DiscoveringJwksFetcher implements Fetcher {
 }
 
 /** Parse and check a discovery document. Throws OidcDiscoveryError naming what is wrong. */
-export function jwksUriFrom(discoveryUrl: string, issuer: string, document: ArrayBuffer): string {
+function jwksUriFrom(discoveryUrl: string, issuer: string, document: ArrayBuffer): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(document).toString('utf8'));

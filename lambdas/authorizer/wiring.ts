@@ -5,12 +5,12 @@ import type { ConsumerLookup } from '../shared/consumer-store';
 import type { KeyLookup, KeyUsageWriter } from '../shared/key-store';
 import { createLogger, type Logger } from '../shared/logger';
 import type { RuntimeSettings } from '../core/settings';
-import { ApiKeyPolicy } from './api-key-policy';
+import { ApiKeyCheck } from './api-key-check';
 import { createAuthorizer, type RouteAuthorization } from './authorizer';
 import { JwksFetcher } from './jwks-fetcher';
 import { LastUsedRecorder } from './last-used';
 import { OnDemandKeyTable, type KeyTableLoader, type KeyTableStores } from './on-demand-key-table';
-import { JwtPolicy } from './jwt-policy';
+import { JwtCheck } from './jwt-check';
 import { PolicyCompiler, type CompiledRouteTable } from '../core/policy-compiler';
 import { RouteBoundTable } from './route-policy';
 import { UsageIdentifiers } from './usage-identifier';
@@ -70,7 +70,7 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     maxCacheEntries: MAX_KEY_CACHE_ENTRIES,
     nowMs,
   });
-  const apiKeyPolicy = new ApiKeyPolicy({
+  const apiKeyCheck = new ApiKeyCheck({
     entitlements,
     keyPrefix: settings.keyPrefix,
     store: keyLookup,
@@ -81,9 +81,9 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
     nowMs,
     ...(lastUsed ? { lastUsed } : {}),
   });
-  const jwtPolicy =
+  const jwtCheck =
     settings.issuers.length > 0
-      ? new JwtPolicy({
+      ? new JwtCheck({
           issuers: settings.issuers,
           fetcher: overrides.fetcher ?? new JwksFetcher({ allowHttp: settings.allowHttpIssuers, nowMs, logger }),
           jwtCacheTtlSeconds: settings.jwtCacheTtlSeconds,
@@ -92,14 +92,14 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
         })
       : undefined;
   const authorize = createAuthorizer({
-    apiKeyPolicy,
-    ...(jwtPolicy ? { jwtPolicy } : {}),
+    apiKeyCheck,
+    ...(jwtCheck ? { jwtCheck } : {}),
     routes: routeAuthorization(routeTable),
     logger,
     ...(usageIdentifiers ? { usageIdentifiers } : {}),
     ...(overrides.monotonicMs ? { monotonicMs: overrides.monotonicMs } : {}),
   });
-  return { authorize, apiKeyPolicy, jwtPolicy, usageIdentifiers, entitlements, logger, lastUsed, keyTable };
+  return { authorize, apiKeyCheck, jwtCheck, usageIdentifiers, entitlements, logger, lastUsed, keyTable };
 }
 
 /**
@@ -125,7 +125,7 @@ export function loadsAtInit(settings: Pick<RuntimeSettings, 'plans'>, env: Reado
 }
 
 /** The table as the authorizer decides with it: by route (the default) or one policy per credential. */
-export function routeAuthorization(routeTable: CompiledRouteTable): RouteAuthorization {
+function routeAuthorization(routeTable: CompiledRouteTable): RouteAuthorization {
   return routeTable.cacheScope === 'credential'
     ? { cacheScope: 'credential', compiler: new PolicyCompiler(routeTable) }
     : { cacheScope: 'route', table: new RouteBoundTable(routeTable.routes) };

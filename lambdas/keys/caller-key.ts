@@ -9,7 +9,7 @@
  */
 import { keyStatus } from '../core/key-record';
 import type { CallerIdentity } from '../core/principal';
-import { ScopeEscalationError } from './errors';
+import { ForbiddenError } from './errors';
 import { nowSecondsOf, type OperationContext } from './operation-context';
 import { isoFromEpochSeconds } from './public-key';
 
@@ -26,12 +26,12 @@ export interface CallerKeyLimit {
 export async function loadCallerKeyLimit(context: OperationContext, caller: CallerIdentity): Promise<CallerKeyLimit | undefined> {
   if (caller.authMethod !== 'apiKey') return undefined;
   // The authorizer always passes the key id with an API key; without it the cap cannot be checked, so refuse.
-  if (caller.keyId === undefined) throw new ScopeEscalationError('the API key you called with cannot be identified');
+  if (caller.keyId === undefined) throw new ForbiddenError('the API key you called with cannot be identified');
   // Filtered on the caller's own sub: a key id that is not the caller's is simply "not found".
   const record = await context.store.getById(caller.keyId, { owner: caller.sub });
   // The authorizer may have cached a verdict for up to its TTLs: the table is the authority here.
   if (!record || record.owner !== caller.sub || keyStatus(record, nowSecondsOf(context)) !== 'active') {
-    throw new ScopeEscalationError('the API key you called with is not active (revoked, expired, disabled or unknown)');
+    throw new ForbiddenError('the API key you called with is not active (revoked, expired, disabled or unknown)');
   }
   return {
     keyId: record.keyId,
@@ -58,7 +58,7 @@ export function assertWithinCallerExpiry(expiresAt: number | undefined, limit: C
     field === 'expiresAt' || field === 'expiresIn'
       ? `${field}: a key cannot create or extend keys beyond its own expiry (${callerEnd}); ask for that or earlier`
       : `${field}: a key cannot ${field === 'scopes' ? 'add scopes to' : 'resume'} a key that outlives it (this key expires ${targetEnd}, yours ${callerEnd}); set expiresAt to ${callerEnd} or earlier in the same request`;
-  throw new ScopeEscalationError(message, field);
+  throw new ForbiddenError(message, field);
 }
 
 /** The body field to blame for an expiry: the one the client sent (expiresAt when it sent neither). */

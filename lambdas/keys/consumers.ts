@@ -16,12 +16,12 @@ import { KeyStoreUnavailableError, KeyWriteConflictError } from '../shared/key-s
 import { errorFields, type Logger } from '../shared/logger';
 import { CONSUMER_SUB_PATTERN, type ConsumerRecord, type RuntimePlans } from '../core/plans';
 import type { CallerIdentity } from '../core/principal';
-import { InvalidRequestError, KeyApiError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, KeyApiError, ForbiddenError } from './errors';
 import { isAdmin } from './scopes';
 import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableError, type UsagePlanGateway } from './usage-plan-gateway';
 
 /** At most this many scopes in one consumer's entitlements (an item stays far below DynamoDB's 400 KB). */
-export const MAX_ENTITLED_SCOPES = 200;
+const MAX_ENTITLED_SCOPES = 200;
 
 /** The documented shapes (lib/construct/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
 export const setPlanBodySchema = z
@@ -69,7 +69,7 @@ export interface ConsumerRequest {
  * 409: no API key left (API Gateway's 10,000 per account and Region; clearing a consumer's plan frees one), or a
  * concurrent change of the same consumer.
  */
-export class ConsumerConflictError extends KeyApiError {
+class ConsumerConflictError extends KeyApiError {
   override readonly name = 'ConsumerConflictError';
   readonly statusCode = 409;
 }
@@ -81,7 +81,7 @@ function subOf(request: ConsumerRequest): string {
 }
 
 function assertAdmin(context: Pick<ConsumerContext, 'adminScope'>, caller: CallerIdentity): void {
-  if (!isAdmin(caller, context.adminScope)) throw new ScopeEscalationError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
+  if (!isAdmin(caller, context.adminScope)) throw new ForbiddenError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
 }
 
 function view(context: ConsumerContext, sub: string, record: ConsumerRecord | undefined) {
@@ -423,7 +423,7 @@ function noPlan(sub: string) {
 /** GET: the plan (with today's usage) and the entitlements; to the consumer itself or an admin. */
 export async function getConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
-  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ScopeEscalationError(`only ${context.adminScope} holders may read another consumer`);
+  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ForbiddenError(`only ${context.adminScope} holders may read another consumer`);
   const [plan, entitlements] = await Promise.all([context.plans ? planWithUsage(context.plans, sub) : { ...noPlan(sub), usage: null }, context.entitlements.getEntitlementsConsistent(sub)]);
   return jsonResponse(200, { ...plan, ...entitlementView(context, entitlements?.scopes ?? []) });
 }

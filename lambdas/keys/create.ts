@@ -5,7 +5,7 @@ import type { KeyRecord } from '../core/key-record';
 import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../core/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
-import { ScopeEscalationError } from './errors';
+import { ForbiddenError } from './errors';
 import { audit, grantScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { createKeyBody, resolveExpiry, validate } from './schemas';
@@ -17,7 +17,7 @@ export async function createKey(context: OperationContext, request: KeyRequest):
   const body = validate(createKeyBody, request.body);
   if (body.owner !== undefined && body.owner !== caller.sub && !isAdmin(caller, context.adminScope)) {
     // Acting for another owner is an escalation (403), the same answer as GET /keys?owner= by a non-admin.
-    throw new ScopeEscalationError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
+    throw new ForbiddenError(`owner: only holders of ${context.adminScope} may create keys for another owner`, 'owner');
   }
   const entitledScopes = await grantScopes(context, request, body.scopes);
   const nowSeconds = nowSecondsOf(context);

@@ -19,9 +19,12 @@ export class InvalidRequestError extends KeyApiError {
   readonly statusCode = 400;
 }
 
-/** 403: the caller asked for more than it holds (scopes, or another owner's keys). */
-export class ScopeEscalationError extends KeyApiError {
-  override readonly name = 'ScopeEscalationError';
+/**
+ * 403, for every refusal of an authenticated caller: more scopes than it holds, another owner's keys or consumer,
+ * a route scope it lacks, or an API key that is not (or no longer) active.
+ */
+export class ForbiddenError extends KeyApiError {
+  override readonly name = 'ForbiddenError';
   readonly statusCode = 403;
 }
 

@@ -2,7 +2,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { jsonResponse } from '../shared/http-response';
 import { InvalidCursorError } from '../shared/key-store';
-import { InvalidRequestError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, ForbiddenError } from './errors';
 import { nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
 import { toPublicKey } from './public-key';
 import { DEFAULT_LIST_LIMIT, listKeysQuery, validate } from './schemas';
@@ -13,7 +13,7 @@ export async function listKeys(context: OperationContext, request: KeyRequest): 
   const query = validate(listKeysQuery, request.query, 'query');
   const owner = query.owner ?? caller.sub;
   if (!mayActFor(caller, owner, context.adminScope)) {
-    throw new ScopeEscalationError(`owner: only holders of ${context.adminScope} may list another owner's keys`, 'owner');
+    throw new ForbiddenError(`owner: only holders of ${context.adminScope} may list another owner's keys`, 'owner');
   }
   const limit = query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit);
   let page;

@@ -5,7 +5,7 @@ import type { KeyManagementStore } from '../shared/key-store';
 import type { Logger } from '../shared/logger';
 import type { CallerIdentity } from '../core/principal';
 import type { CallerKeyLimit } from './caller-key';
-import { InvalidRequestError, KeyNotFoundError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, KeyNotFoundError, ForbiddenError } from './errors';
 import { isoFromEpochSeconds } from './public-key';
 import { KEY_ID_PATTERN } from './schemas';
 import { decideEntitledGrant, isAdmin, mayActFor } from './scopes';
@@ -81,7 +81,7 @@ export async function grantScopes(
   if (decision.ok) return decision.entitledScopes;
   if (decision.reason === 'unknown_scope') throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
   const how = caller.authMethod === 'apiKey' ? 'your key does not hold' : 'you neither hold nor are entitled to';
-  throw new ScopeEscalationError(`scopes: you cannot grant scope(s) ${how}: ${decision.scopes.join(', ')}`, 'scopes');
+  throw new ForbiddenError(`scopes: you cannot grant scope(s) ${how}: ${decision.scopes.join(', ')}`, 'scopes');
 }
 
 /** Pure: a key's entitled scopes after a change; a dependency is only ever added, or dropped with its scope. */

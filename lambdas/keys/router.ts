@@ -11,7 +11,7 @@ import { errorFields, type Logger } from '../shared/logger';
 import { MissingPrincipalError, principalFrom } from '../core/principal';
 import { loadCallerKeyLimit } from './caller-key';
 import { createKey } from './create';
-import { InvalidRequestError, KeyApiError, RouteNotFoundError, ScopeEscalationError } from './errors';
+import { InvalidRequestError, KeyApiError, RouteNotFoundError, ForbiddenError } from './errors';
 import { getKey } from './get';
 import { listKeys } from './list';
 import { newKeyId, type KeyRequest, type OperationContext } from './operation-context';
@@ -42,7 +42,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
 };
 
 /** The `operation` metric dimension: one bounded name per route (never a path with an id in it). */
-export const OPERATION_NAMES: Readonly<Record<string, string>> = {
+const OPERATION_NAMES: Readonly<Record<string, string>> = {
   'POST /keys': 'create',
   'GET /keys': 'list',
   'GET /keys/{id}': 'get',
@@ -130,7 +130,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
         if (!operation) throw new RouteNotFoundError();
         const caller = principalFrom(event);
         const missing = (consumerScopes.get(event.httpMethod) ?? []).filter((scope) => !caller.scopes.includes(scope));
-        if (missing.length > 0) throw new ScopeEscalationError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+        if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
         await loadCallerKeyLimit(context, caller);
         return await operation(consumerContext, { caller, sub: event.pathParameters?.['sub'], body: readJsonBody(event) });
       }
@@ -138,7 +138,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
       if (!operation) throw new RouteNotFoundError();
       const caller = principalFrom(event);
       const missing = (ROUTE_SCOPES.get(route) ?? []).filter((scope) => !caller.scopes.includes(scope));
-      if (missing.length > 0) throw new ScopeEscalationError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+      if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
       // Every operation made with a key, reads included: a revoked, disabled or expired key gets 403 here even
       // while the authorizer's caches still hold its earlier verdict.
       const callerKey = await loadCallerKeyLimit(context, caller);
@@ -176,7 +176,7 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
 }
 
 /** The body as parsed JSON; undefined when absent. Size is checked on the decoded bytes, before parsing. */
-export function readJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+function readJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
   const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {

@@ -10,13 +10,13 @@ import { InvalidRequestError } from './errors';
 /** Larger bodies are refused before parsing (400, field `body`): no legitimate request comes near it. */
 export const MAX_BODY_BYTES = 16 * 1024;
 /** `metadata` is stored on the item the authorizer reads on every cold lookup, so it stays small. */
-export const MAX_METADATA_BYTES = 1024;
-export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
+const MAX_METADATA_BYTES = 1024;
+const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
 export const DEFAULT_GRACE_PERIOD_SECONDS = 24 * 60 * 60;
-export const MAX_GRACE_PERIOD_SECONDS = 30 * 24 * 60 * 60;
+const MAX_GRACE_PERIOD_SECONDS = 30 * 24 * 60 * 60;
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
-export const MAX_SCOPES_PER_KEY = 50;
+const MAX_SCOPES_PER_KEY = 50;
 /** `key_` + a ULID (Crockford base32, 26 chars). */
 export const KEY_ID_PATTERN = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -47,7 +47,6 @@ export const createKeyBody = z
     owner: owner.optional(),
   })
   .refine(notBoth, notBothMessage);
-export type CreateKeyBody = z.infer<typeof createKeyBody>;
 
 export const updateKeyBody = z
   .strictObject({
@@ -74,7 +73,6 @@ export const rotateKeyBody = z
     expiresIn: expiresIn.optional(),
   })
   .refine(notBoth, notBothMessage);
-export type RotateKeyBody = z.infer<typeof rotateKeyBody>;
 
 export const listKeysQuery = z.strictObject({
   limit: z
@@ -87,7 +85,6 @@ export const listKeysQuery = z.strictObject({
   /** Admin only: list another owner's keys. */
   owner: owner.optional(),
 });
-export type ListKeysQuery = z.infer<typeof listKeysQuery>;
 
 /** Validate untrusted input; the first problem becomes a 400 naming its field. */
 export function validate<S extends z.ZodType>(schema: S, input: unknown, rootField = 'body'): z.infer<S> {

@@ -25,7 +25,7 @@ export async function readBack(context: OperationContext, keyHash: string): Prom
 }
 
 /** Whether a failed write's error leaves open that the write committed (a retried conditional write, a timeout). */
-export function isAmbiguous(error: unknown): boolean {
+function isAmbiguous(error: unknown): boolean {
   return error instanceof KeyWriteConflictError || error instanceof KeyStoreUnavailableError;
 }
 

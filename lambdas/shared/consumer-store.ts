@@ -9,7 +9,7 @@ import { KeyStoreUnavailableError, KeyWriteConflictError } from './key-store';
 import { KEY_TABLE } from './key-table';
 import type { ConsumerRecord } from '../core/plans';
 
-export const CONSUMER_ITEM_PREFIX = 'consumer#';
+const CONSUMER_ITEM_PREFIX = 'consumer#';
 
 export const consumerItemKey = (sub: string): string => `${CONSUMER_ITEM_PREFIX}${sub}`;
 
@@ -22,7 +22,7 @@ export class MalformedConsumerItemError extends Error {
 
 const FIELDS = ['sub', 'keyPlan', 'apiKeyId', 'apiKeyValue', 'updatedAt', 'updatedBy'] as const;
 
-export function consumerFromItem(item: Record<string, AttributeValue>): ConsumerRecord {
+function consumerFromItem(item: Record<string, AttributeValue>): ConsumerRecord {
   const values = Object.fromEntries(
     FIELDS.map((field) => {
       const value = item[field]?.S;
@@ -37,7 +37,7 @@ export function consumerFromItem(item: Record<string, AttributeValue>): Consumer
   return { ...values, plan: plan.S };
 }
 
-export function itemFromConsumer(record: ConsumerRecord): Record<string, AttributeValue> {
+function itemFromConsumer(record: ConsumerRecord): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = { [KEY_TABLE.partitionKey]: { S: consumerItemKey(record.sub) } };
   for (const field of FIELDS) item[field] = { S: record[field] };
   if (record.plan !== undefined) item['plan'] = { S: record.plan };
@@ -55,10 +55,10 @@ export interface EntitlementRecord {
   updatedBy: string;
 }
 
-export const ENTITLEMENT_ITEM_PREFIX = 'entitlements#';
-export const entitlementItemKey = (sub: string): string => `${ENTITLEMENT_ITEM_PREFIX}${sub}`;
+const ENTITLEMENT_ITEM_PREFIX = 'entitlements#';
+const entitlementItemKey = (sub: string): string => `${ENTITLEMENT_ITEM_PREFIX}${sub}`;
 
-export function entitlementFromItem(item: Record<string, AttributeValue>): EntitlementRecord {
+function entitlementFromItem(item: Record<string, AttributeValue>): EntitlementRecord {
   const text = (field: 'sub' | 'updatedAt' | 'updatedBy'): string => {
     const value = item[field]?.S;
     if (typeof value !== 'string' || value.length === 0) throw new MalformedConsumerItemError(field);
@@ -71,7 +71,7 @@ export function entitlementFromItem(item: Record<string, AttributeValue>): Entit
   return { sub, scopes: list.map((scope) => scope.S as string), updatedAt: text('updatedAt'), updatedBy: text('updatedBy') };
 }
 
-export function itemFromEntitlement(record: EntitlementRecord): Record<string, AttributeValue> {
+function itemFromEntitlement(record: EntitlementRecord): Record<string, AttributeValue> {
   return {
     [KEY_TABLE.partitionKey]: { S: entitlementItemKey(record.sub) },
     sub: { S: record.sub },

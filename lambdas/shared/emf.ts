@@ -23,11 +23,11 @@ export interface MetricDefinition {
 }
 
 /** The member EMF reserves for its metadata. */
-export const EMF_FIELD = '_aws';
+const EMF_FIELD = '_aws';
 
 /** EMF's limits: 30 dimensions per dimension set, 100 metrics per directive. */
-export const EMF_MAX_DIMENSIONS = 30;
-export const EMF_MAX_METRICS = 100;
+const EMF_MAX_DIMENSIONS = 30;
+const EMF_MAX_METRICS = 100;
 
 /**
  * One kind of metric line: which top-level members are metrics (numbers) and which dimension sets they are
@@ -108,7 +108,7 @@ export const AUTHORIZER_SERVICE = 'dualgate-authorizer';
 export const KEY_API_SERVICE = 'dualgate-keys';
 
 /** Decisions by outcome, and by outcome, credential kind and reason. */
-export const DECISION_DIMENSION_SETS = [
+const DECISION_DIMENSION_SETS = [
   ['service', 'decision'],
   ['service', 'decision', 'credentialKind', 'reason'],
 ] as const;

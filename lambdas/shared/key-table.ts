@@ -18,14 +18,12 @@ export const KEY_TABLE = {
   },
 } as const;
 
-export type KeyTableIndexName = keyof typeof KEY_TABLE.indexes;
-
 /**
  * The CreateTable input for the key table, built from `KEY_TABLE`. Local mode (dynalite) and the integration
  * tests use it; the CDK construct builds the same shape with `aws-dynamodb.Table`. TTL is not part of
  * CreateTable (and dynalite has no UpdateTimeToLive): expiry is checked on every read anyway.
  */
-export function keyTableCreateInput(tableName: string): CreateTableCommandInput {
+function keyTableCreateInput(tableName: string): CreateTableCommandInput {
   const { byId, byOwner } = KEY_TABLE.indexes;
   return {
     TableName: tableName,

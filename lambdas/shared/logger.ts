@@ -121,18 +121,8 @@ class JsonLogger implements Logger {
   }
 }
 
-let defaultSink: LogSink | undefined;
-
-/**
- * Where loggers created without a `sink` write from now on (undefined = stdout). For a host that runs handler
- * modules in its own process: local mode sends their lines where its own go (a test's capture included).
- */
-export function setDefaultLogSink(sink: LogSink | undefined): void {
-  defaultSink = sink;
-}
-
 export function createLogger(options: { service: string; level?: string; sink?: LogSink }): Logger {
   const threshold = LEVEL_ORDER[(options.level?.toUpperCase() as LogLevel) ?? 'INFO'] ?? LEVEL_ORDER.INFO;
-  const sink = options.sink ?? defaultSink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
   return new JsonLogger(new LogWriter(threshold, sink, options.service), '');
 }

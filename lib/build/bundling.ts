@@ -1,5 +1,5 @@
 /**
- * How every Lambda is bundled, as one definition: the package build (scripts/build.ts) writes the shipped
+ * How every Lambda is bundled, as one definition: the package build (bin/build-package.ts) writes the shipped
  * bundles with it, the construct builds the same bundles on demand when it runs from this repository's
  * TypeScript sources (lib/construct/lambda-code.ts), and the cold-start benchmark times them. This module must not
  * import aws-cdk-lib, nor esbuild (a consumer of the package has neither need nor copy of it).

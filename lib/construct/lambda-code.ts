@@ -1,6 +1,6 @@
 /**
  * Where a Lambda's code comes from. The installed package ships pre-bundled code (dist/lambdas, built by
- * scripts/build.ts), so a consumer's synth needs no esbuild. Running from this repository's TypeScript
+ * bin/build-package.ts), so a consumer's synth needs no esbuild. Running from this repository's TypeScript
  * sources, the same bundles are built on demand with the same options (lib/build/bundling.ts), once per content.
  *
  * The app's route table and catalog are data the bundle reads at init from a file beside it: each asset is a

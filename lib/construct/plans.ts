@@ -2,7 +2,7 @@
  * Plans on AWS: one API Gateway usage plan per dualgate plan, API key source AUTHORIZER, `apiKeyRequired` on
  * every authorized method, the shared usage key for consumers without a plan of their own, and what the
  * authorizer and the key API need to know (DUALGATE_PLANS) and may call (least-privilege IAM). Without `plans`
- * none of this exists: `attachPlans` is not called.
+ * none of this exists: no `DualgatePlans` is created.
  *
  * API Gateway's rules this follows:
  * - With the key source AUTHORIZER, the authorizer's `usageIdentifierKey` is the API key VALUE, and a method with

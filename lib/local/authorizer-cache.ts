@@ -7,7 +7,7 @@
  */
 import { BoundedCache } from '../../lambdas/core/bounded-cache';
 
-export const MAX_AUTHORIZER_CACHE_ENTRIES = 10_000;
+const MAX_AUTHORIZER_CACHE_ENTRIES = 10_000;
 
 export class AuthorizerResultCache<Response> {
   private readonly entries: BoundedCache<string, Response>;

@@ -45,11 +45,11 @@ import { listen } from './listen';
 import { loopbackOnly } from './loopback-guard';
 
 /** API Gateway's own limit is 10 MB. Locally 1 MB is plenty for a JSON API and keeps a stray upload from eating memory. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** API Gateway's default integration timeout for REST APIs. */
-export const INTEGRATION_TIMEOUT_MS = 29_000;
+const INTEGRATION_TIMEOUT_MS = 29_000;
 /** The fake coordinates the method ARN is built from; `apiStageArn()` in the authorizer accepts them. */
-export const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'local' } as const;
+const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'local' } as const;
 
 /** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
 export type GatewayAuthorizerOutcome =
@@ -127,22 +127,17 @@ interface CachedAuthorization {
   usageIdentifierKey?: string;
 }
 
-interface CompiledRoute {
+/** A route with its path parsed into parts, once per gateway. */
+interface ParsedRoute {
   route: Route;
   method: string;
   parts: PathPart[];
 }
 
-const compiledTables = new WeakMap<readonly Route[], CompiledRoute[]>();
-/** The table parsed once; a table API Gateway would refuse to deploy throws RouteTableError naming the route(s). */
-function compiledTable(routes: readonly Route[]): CompiledRoute[] {
-  let compiled = compiledTables.get(routes);
-  if (!compiled) {
-    const parsed = assertRouteTable(routes);
-    compiled = routes.map((route, index) => ({ route, method: route.method, parts: parsed[index] as PathPart[] }));
-    compiledTables.set(routes, compiled);
-  }
-  return compiled;
+/** The table parsed once per gateway; a table API Gateway would refuse to deploy throws RouteTableError naming the route(s). */
+function parseRoutes(routes: readonly Route[]): ParsedRoute[] {
+  const parsed = assertRouteTable(routes);
+  return routes.map((route, index) => ({ route, method: route.method, parts: parsed[index] as PathPart[] }));
 }
 
 /**
@@ -150,13 +145,12 @@ function compiledTable(routes: readonly Route[]): CompiledRoute[] {
  * final `{name+}` the rest of the path (one or more segments, joined with `/`); the most specific route wins
  * (literal, then `{param}`, then greedy, left to right), and an exact method beats `ANY` on the same resource.
  */
-export function matchRoute(
-  routes: readonly Route[],
+function matchRoute(
+  routes: readonly ParsedRoute[],
   method: string,
   segments: readonly string[],
 ): { route: Route; pathParameters: Record<string, string> | null } | undefined {
-  const table = compiledTable(routes);
-  const best = table[servingIndex(table, method, segments)];
+  const best = routes[servingIndex(routes, method, segments)];
   if (!best) return undefined;
   const pathParameters: Record<string, string> = {};
   for (const [index, part] of best.parts.entries()) {
@@ -200,7 +194,7 @@ export function localResourceId(path: string): string {
   return createHash('sha256').update(path).digest('hex').slice(0, 10);
 }
 
-export const DEFAULT_IDENTITY_SOURCES: readonly string[] = ['method.request.header.Authorization'];
+const DEFAULT_IDENTITY_SOURCES: readonly string[] = ['method.request.header.Authorization'];
 
 /**
  * The value of one identity source for a request, as API Gateway reads it; undefined when absent or empty (then
@@ -234,7 +228,7 @@ function isScalar(value: unknown): value is string | number | boolean {
 }
 
 /** Check an authorizer response the way API Gateway does; undefined means AUTHORIZER_CONFIGURATION_ERROR. */
-export function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
+function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
   if (typeof response.principalId !== 'string' || response.principalId.length === 0) return undefined;
   if (response.policyDocument === null || typeof response.policyDocument !== 'object') return undefined;
   const context: Record<string, string> = {};
@@ -292,7 +286,7 @@ export function checkProxyResult(result: unknown): { ok: true; value: ValidResul
 }
 
 /** A Lambda proxy result, or undefined when API Gateway would call it malformed (→ 502). */
-export function acceptProxyResult(result: unknown): ValidResult | undefined {
+function acceptProxyResult(result: unknown): ValidResult | undefined {
   const checked = checkProxyResult(result);
   return checked.ok ? checked.value : undefined;
 }
@@ -327,12 +321,12 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function defaultAccessLogSink(entry: AccessLogEntry): void {
+function defaultAccessLogSink(entry: AccessLogEntry): void {
   process.stdout.write(JSON.stringify(entry) + '\n');
 }
 
 /** The request listener: all of API Gateway's behaviour, independent of any listening socket. */
-export function createGatewayListener(options: LocalGatewayOptions): (request: IncomingMessage, response: ServerResponse) => void {
+function createGatewayListener(options: LocalGatewayOptions): (request: IncomingMessage, response: ServerResponse) => void {
   const nowMs = options.nowMs ?? Date.now;
   const cache = new AuthorizerResultCache<CachedAuthorization>(options.authorizerCacheTtlSeconds, nowMs);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -340,28 +334,8 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
   const accessLog = options.accessLog ?? defaultAccessLogSink;
   const identitySources = options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
   const where = { ...LOCAL_API, stageName: options.stageName };
-  // Check the table at start, as a deployment would, rather than on the first request.
-  compiledTable(options.routes);
-  // The authorizer hands back the same response object for a principal it has seen; checking and
-  // evaluating each distinct object once keeps the emulator's own cost out of the measured path.
-  const accepted = new WeakMap<object, CachedAuthorization | undefined>();
-  const verdicts = new WeakMap<object, Map<string, ReturnType<typeof evaluatePolicy>>>();
-  const acceptOnce = (response: object & Parameters<typeof acceptAuthorizerResponse>[0]) => {
-    if (accepted.has(response)) return accepted.get(response);
-    const result = acceptAuthorizerResponse(response);
-    accepted.set(response, result);
-    return result;
-  };
-  const evaluateOnce = (policyDocument: object, methodArn: string) => {
-    let byArn = verdicts.get(policyDocument);
-    if (!byArn) verdicts.set(policyDocument, (byArn = new Map()));
-    let verdict = byArn.get(methodArn);
-    if (!verdict) {
-      verdict = evaluatePolicy(policyDocument, methodArn);
-      if (byArn.size < 1024) byArn.set(methodArn, verdict);
-    }
-    return verdict;
-  };
+  // Checked at start, as a deployment would, rather than on the first request.
+  const routes = parseRoutes(options.routes);
 
   async function handle(request: IncomingMessage, response: ServerResponse, log: AccessLogEntry): Promise<void> {
     const requestId = log.requestId;
@@ -393,7 +367,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
     // The route ignores one trailing slash, but the proxy event keeps it in `path`, as API Gateway's does.
     const rawPath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname;
     const eventPath = path !== '/' && rawPath.endsWith('/') ? `${path}/` : path;
-    const match = matchRoute(options.routes, method, segments);
+    const match = matchRoute(routes, method, segments);
     if (!match) {
       sendGateway('MISSING_AUTHENTICATION_TOKEN');
       return;
@@ -496,7 +470,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
           sendGateway('AUTHORIZER_FAILURE');
           return;
         }
-        authorization = acceptOnce(outcome.response);
+        authorization = acceptAuthorizerResponse(outcome.response);
         if (!authorization) {
           log.authorizerStatus = 500;
           sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
@@ -508,7 +482,7 @@ export function createGatewayListener(options: LocalGatewayOptions): (request: I
       log.sub = authorization.context['sub'] ?? authorization.principalId;
       log.authMethod = authorization.context['authMethod'] ?? null;
       log.keyId = authorization.context['keyId'] ?? null;
-      const verdict = typeof authorization.policyDocument === 'object' && authorization.policyDocument !== null ? evaluateOnce(authorization.policyDocument, methodArn) : evaluatePolicy(authorization.policyDocument, methodArn);
+      const verdict = evaluatePolicy(authorization.policyDocument, methodArn);
       if (verdict.decision === 'invalid') {
         sendGateway('AUTHORIZER_CONFIGURATION_ERROR');
         return;

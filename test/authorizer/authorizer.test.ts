@@ -99,7 +99,7 @@ describe('authorizer', () => {
     if (put.effect === 'allow') expect(put.response.policyDocument.Statement[0]?.Resource).toEqual(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/PUT/orders/*']);
   });
 
-  it('decides every route right for a principal on more routes than its slot memoises', async () => {
+  it('decides every route right for a principal on more routes than the authorizer memoises per principal', async () => {
     const routes = Array.from({ length: MAX_ROUTES_MEMOISED_PER_PRINCIPAL + 36 }, (_, index) => ({ method: 'GET' as const, path: `/r${index}`, scopes: index % 2 === 0 ? ['even'] : ['odd'] }));
     const { key, record } = makeKey({ scopes: ['even'] });
     const { authorize } = buildAuthorizer(settings, compileRouteTable(routes), { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });

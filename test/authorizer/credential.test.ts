@@ -62,14 +62,14 @@ describe('extractCredential', () => {
 });
 
 describe('classifyCredential', () => {
-  it('routes key-shaped credentials to the key policy and JWT-shaped ones to the JWT policy', () => {
+  it('routes key-shaped credentials to the key check and JWT-shaped ones to the JWT check', () => {
     expect(classifyCredential(generateKey('dg').key)).toBe('apiKey');
     expect(classifyCredential(generateKey('other').key)).toBe('apiKey');
     expect(classifyCredential('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln')).toBe('jwt');
     expect(classifyCredential('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.')).toBe('jwt');
   });
 
-  it('sends anything with a dot to the JWT policy and dot-free, underscore-bearing strings to the key policy; the rest is unknown', () => {
+  it('sends anything with a dot to the JWT check and dot-free, underscore-bearing strings to the key check; the rest is unknown', () => {
     expect(classifyCredential('a.b.c.d.e')).toBe('jwt');
     expect(classifyCredential(`dg_${'a'.repeat(35)}`)).toBe('apiKey');
     expect(classifyCredential('hello')).toBe('unknown');

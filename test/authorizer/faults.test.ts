@@ -89,8 +89,8 @@ describe('faults: JWKS endpoint', () => {
     const { key, record } = makeKey();
     const logs = captureLogger();
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 2000, nowMs: () => clock.nowMs });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher, logger: logs.logger, nowMs: () => clock.nowMs });
-    await expect(jwtPolicy?.hydrate()).rejects.toThrow();
+    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher, logger: logs.logger, nowMs: () => clock.nowMs });
+    await expect(jwtCheck?.hydrate()).rejects.toThrow();
     const token = jwtFrom(jwks.url);
     expect(await authorize(event(token))).toEqual({ effect: 'fail' });
     expect((await authorize(event(key))).effect).toBe('allow');
@@ -122,8 +122,8 @@ describe('faults: JWKS endpoint', () => {
     cleanups.push(jwks.close);
     const clock = { nowMs: Date.now() };
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 1000, nowMs: () => clock.nowMs });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger, nowMs: () => clock.nowMs });
-    await jwtPolicy?.hydrate();
+    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger, nowMs: () => clock.nowMs });
+    await jwtCheck?.hydrate();
     jwks.state.mode = mode;
     expect((await authorize(event(jwtFrom(jwks.url)))).effect).toBe('allow');
     const rotatedKey = createSigningKey('kid-2');
@@ -174,12 +174,12 @@ describe('faults: key table', () => {
     const { key, record } = makeKey();
     ddb.on(GetItemCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' }));
     const client = new DynamoDBClient({ region: 'eu-west-1' });
-    const { authorize, jwtPolicy } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
+    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
       keyLookup: new DynamoKeyLookup(client, 'keys'),
       fetcher: new JwksFetcher({ allowHttp: true }),
       logger: captureLogger().logger,
     });
-    await jwtPolicy?.hydrate();
+    await jwtCheck?.hydrate();
     expect(await authorize(event(key))).toEqual({ effect: 'fail' });
     expect((await authorize(event(jwtFrom(jwks.url)))).effect).toBe('allow');
     ddb.on(GetItemCommand).resolves({ Item: itemFromRecord(record) });

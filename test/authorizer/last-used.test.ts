@@ -1,6 +1,6 @@
 /** lastUsedAt: at most one write per key per interval, only on a table read or once the interval has passed, never awaited. */
 import { describe, expect, it } from 'vitest';
-import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
+import { ApiKeyCheck } from '../../lambdas/authorizer/api-key-check';
 import { LastUsedRecorder } from '../../lambdas/authorizer/last-used';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
 import { KeyStoreUnavailableError, type KeyUsageWriter } from '../../lambdas/shared/key-store';
@@ -31,7 +31,7 @@ function setup(intervalSeconds: number, records = [makeKey()]) {
   const logs = captureLogger('dualgate-authorizer');
   const lastUsed = new LastUsedRecorder({ writer, intervalSeconds, logger: logs.logger, nowMs: () => clock.nowMs });
   const store = new FakeKeyLookup(...records.map((entry) => entry.record));
-  const policy = new ApiKeyPolicy({
+  const check = new ApiKeyCheck({
     keyPrefix: 'dg',
     store,
     keyCacheTtlSeconds: 30,
@@ -41,14 +41,14 @@ function setup(intervalSeconds: number, records = [makeKey()]) {
     nowMs: () => clock.nowMs,
     lastUsed,
   });
-  return { clock, writer, logs, lastUsed, store, policy, keys: records };
+  return { clock, writer, logs, lastUsed, store, check, keys: records };
 }
 
 describe('lastUsedAt throttle', () => {
   it('writes on the first table read, with the injected clock, and not again within the interval', async () => {
-    const { clock, writer, store, policy, keys, lastUsed } = setup(300);
+    const { clock, writer, store, check, keys, lastUsed } = setup(300);
     const [{ key, record }] = keys as [ReturnType<typeof makeKey>];
-    expect(await policy.evaluate(key)).toMatchObject({ kind: 'principal', cached: false });
+    expect(await check.evaluate(key)).toMatchObject({ kind: 'principal', cached: false });
     // Started after the decision, on the next turn of the event loop.
     expect(writer.calls).toEqual([]);
     await lastUsed.drain();
@@ -56,13 +56,13 @@ describe('lastUsedAt throttle', () => {
     // Cache hits and later table reads (the key cache is 30 s) inside the 300 s interval: no write.
     for (let second = 1; second < 300; second += 7) {
       clock.nowMs = T0 + second * 1000;
-      expect(await policy.evaluate(key)).toMatchObject({ kind: 'principal' });
+      expect(await check.evaluate(key)).toMatchObject({ kind: 'principal' });
     }
     expect(store.reads).toBeGreaterThan(5);
     expect(writer.calls).toHaveLength(1);
     // Once the interval has passed, the next use writes again, even from the cache.
     clock.nowMs = T0 + 300_000;
-    await policy.evaluate(key);
+    await check.evaluate(key);
     await lastUsed.drain();
     expect(writer.calls.map((call) => call.usedAt)).toEqual(['2030-06-01T12:00:00.000Z', '2030-06-01T12:05:00.000Z']);
     expect(lastUsed.writes).toBe(2);
@@ -71,25 +71,25 @@ describe('lastUsedAt throttle', () => {
   it('does not write when the table already holds a lastUsedAt within the interval (another container wrote it)', async () => {
     const fresh = makeKey({ lastUsedAt: new Date(T0 - 60_000).toISOString() });
     const stale = makeKey({ lastUsedAt: new Date(T0 - 600_000).toISOString() });
-    const { clock, writer, policy, lastUsed } = setup(300, [fresh, stale]);
-    await policy.evaluate(fresh.key);
-    await policy.evaluate(stale.key);
+    const { clock, writer, check, lastUsed } = setup(300, [fresh, stale]);
+    await check.evaluate(fresh.key);
+    await check.evaluate(stale.key);
     await lastUsed.drain();
     expect(writer.calls.map((call) => call.keyHash)).toEqual([stale.record.keyHash]);
     // The stored value's interval ends 240 s from now: then a use writes.
     clock.nowMs = T0 + 240_000;
-    await policy.evaluate(fresh.key);
+    await check.evaluate(fresh.key);
     await lastUsed.drain();
     expect(writer.calls.map((call) => call.keyHash)).toEqual([stale.record.keyHash, fresh.record.keyHash]);
   });
 
   it('with interval 0 writes on every table read and never on a cache hit', async () => {
-    const { clock, writer, store, policy, keys, lastUsed } = setup(0);
+    const { clock, writer, store, check, keys, lastUsed } = setup(0);
     const [{ key }] = keys as [ReturnType<typeof makeKey>];
-    await policy.evaluate(key);
-    await policy.evaluate(key);
+    await check.evaluate(key);
+    await check.evaluate(key);
     clock.nowMs += 31_000;
-    await policy.evaluate(key);
+    await check.evaluate(key);
     await lastUsed.drain();
     expect(store.reads).toBe(2);
     expect(writer.calls).toHaveLength(2);
@@ -101,20 +101,20 @@ describe('lastUsedAt throttle', () => {
     const revoked = makeKey({ revokedAt: '2030-01-01T00:00:00.000Z' });
     const disabled = makeKey({ enabled: false });
     const expired = makeKey({ expiresAt: Math.floor(T0 / 1000) - 1 });
-    const { writer, policy, lastUsed } = setup(300, [revoked, disabled, expired]);
-    for (const { key } of [revoked, disabled, expired, makeKey()]) expect(await policy.evaluate(key)).toMatchObject({ kind: 'reject' });
+    const { writer, check, lastUsed } = setup(300, [revoked, disabled, expired]);
+    for (const { key } of [revoked, disabled, expired, makeKey()]) expect(await check.evaluate(key)).toMatchObject({ kind: 'reject' });
     expect(lastUsed.writes).toBe(0);
     await lastUsed.drain();
     expect(writer.calls).toEqual([]);
   });
 
   it('does not make the decision wait for the write', async () => {
-    const { writer, policy, keys, lastUsed } = setup(300);
+    const { writer, check, keys, lastUsed } = setup(300);
     writer.mode = 'hang';
     const [{ key }] = keys as [ReturnType<typeof makeKey>];
-    expect(await policy.evaluate(key)).toMatchObject({ kind: 'principal' });
+    expect(await check.evaluate(key)).toMatchObject({ kind: 'principal' });
     // Synchronous answers from memory stay synchronous.
-    expect(policy.evaluate(key)).toMatchObject({ kind: 'principal', cached: true });
+    expect(check.evaluate(key)).toMatchObject({ kind: 'principal', cached: true });
     expect(lastUsed.pending.size).toBe(1);
     await new Promise((resolve) => setImmediate(resolve));
     expect(writer.calls).toHaveLength(1);

@@ -1,10 +1,10 @@
 /**
  * Entitlements end to end on dynalite: the key API grants within token scopes + entitlements and records which
- * scopes a key holds through them; the authorizer's key policy (with its entitlement cache) drops an entitled scope
+ * scopes a key holds through them; the authorizer's key check (with its entitlement cache) drops an entitled scope
  * once the admin removes it, within keyCacheTtlSeconds, and fails closed when it cannot read the entitlements.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
+import { ApiKeyCheck } from '../../lambdas/authorizer/api-key-check';
 import { EntitlementCache } from '../../lambdas/authorizer/entitlement-cache';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { DynamoConsumerLookup, DynamoConsumerStore, type EntitlementLookup } from '../../lambdas/shared/consumer-store';
@@ -43,7 +43,7 @@ async function freshEnv(options: { lookup?: (real: EntitlementLookup) => Entitle
     maxCacheEntries: 100,
     nowMs: () => clock.ms,
   });
-  const policy = new ApiKeyPolicy({
+  const check = new ApiKeyCheck({
     keyPrefix: 'dg',
     store: new DynamoKeyLookup(dynamo.client, tableName),
     keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS,
@@ -55,7 +55,7 @@ async function freshEnv(options: { lookup?: (real: EntitlementLookup) => Entitle
   });
   const call = caller(handler);
   const scopesOf = async (key: string): Promise<readonly string[] | string> => {
-    const result = await policy.evaluate(key);
+    const result = await check.evaluate(key);
     return result.kind === 'principal' ? result.principal.scopes : result.kind === 'fail' ? `fail:${result.reason}` : `reject:${result.reason}`;
   };
   const entitle = (sub: string, scopes: string[]) => consumerCall(handler, 'PUT', sub, admin, { scopes });

@@ -1,10 +1,10 @@
 /**
  * The management API against dynalite, end to end through the real KeyStore, and the real authorizer's
- * ApiKeyPolicy reading the same table with the same injected clock.
+ * ApiKeyCheck reading the same table with the same injected clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CATALOG } from '../support/demo-app';
-import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
+import { ApiKeyCheck } from '../../lambdas/authorizer/api-key-check';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { hashKey, parseKey } from '../../lambdas/core/key-format';
 import { DynamoKeyLookup, KeyStore, KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../../lambdas/shared/key-store';
@@ -22,7 +22,7 @@ const advance = (seconds: number) => (clock.ms += seconds * 1000);
 interface Env {
   call: ReturnType<typeof caller>;
   store: KeyStore;
-  policy: ApiKeyPolicy;
+  check: ApiKeyCheck;
   tableName: string;
 }
 
@@ -30,7 +30,7 @@ async function freshEnv(wrap: (store: KeyStore) => KeyManagementStore = (store) 
   const tableName = await dynamo.createTable();
   const store = new KeyStore(dynamo.client, tableName);
   const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: wrap(store), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms });
-  const policy = new ApiKeyPolicy({
+  const check = new ApiKeyCheck({
     keyPrefix: 'dg',
     store: new DynamoKeyLookup(dynamo.client, tableName),
     keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS,
@@ -45,7 +45,7 @@ async function freshEnv(wrap: (store: KeyStore) => KeyManagementStore = (store) 
     if (result.status === 201 && typeof result.json?.key === 'string') plaintexts.push(result.json.key);
     return result;
   };
-  return { call: recordingCall, store, policy, tableName };
+  return { call: recordingCall, store, check, tableName };
 }
 
 async function createKey(env: Env, body: Record<string, unknown> = {}, by: TestCaller = alice) {
@@ -60,7 +60,7 @@ function base64urlDecodings(text: string): string[] {
 }
 
 async function verdict(env: Env, key: string) {
-  const result = await env.policy.evaluate(key);
+  const result = await env.check.evaluate(key);
   return result.kind === 'principal' ? { ok: true, sub: result.principal.sub, scopes: result.principal.scopes } : { ok: false, reason: result.reason };
 }
 
@@ -258,7 +258,7 @@ describe('update', () => {
 });
 
 describe('rotate', () => {
-  it('keeps the old key valid through the grace period and rejects it after, through the real authorizer policy', async () => {
+  it('keeps the old key valid through the grace period and rejects it after, through the real authorizer check', async () => {
     const env = await freshEnv();
     const old = await createKey(env, { name: 'svc', scopes: ['read:users'], metadata: { env: 'prod' } });
     const rotated = await env.call('POST', '/keys/{id}/rotate', { id: old.id, body: { gracePeriodSeconds: 3600 } });

@@ -1,11 +1,11 @@
 /**
  * The leak endpoint and the key API against the same dynalite table, through the real stores: a leak report revokes
- * (or marks) with one conditional write, GET /keys/{id} shows the leak, the authorizer's policy stops accepting the
+ * (or marks) with one conditional write, GET /keys/{id} shows the leak, the authorizer's check stops accepting the
  * key once its cache expires, the owner's other keys keep working, and PATCH or rotate can neither resurrect the key
  * nor drop the leak.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyPolicy } from '../../lambdas/authorizer/api-key-policy';
+import { ApiKeyCheck } from '../../lambdas/authorizer/api-key-check';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { publicKeySchema } from '../../lambdas/keys/schemas';
 import { createLeakHandler } from '../../lambdas/leaks/endpoint';
@@ -38,7 +38,7 @@ async function freshEnv(action: 'revoke' | 'notify' = 'revoke') {
   const keys = caller(createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(dynamo.client, tableName), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms }));
   const notifier = new FakeNotifier();
   const leaks = createLeakHandler({ githubKeys: keyCacheFor([github]).cache, store: new DynamoLeakStore(dynamo.client, tableName), notifier, keyPrefix: 'dg', action, logger: logs.logger, nowMs: () => clock.ms });
-  const policy = new ApiKeyPolicy({ keyPrefix: 'dg', store: new DynamoKeyLookup(dynamo.client, tableName), keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS, negativeCacheTtlSeconds: 5, staleIfErrorSeconds: 0, maxCacheEntries: 100, nowMs: () => clock.ms });
+  const check = new ApiKeyCheck({ keyPrefix: 'dg', store: new DynamoKeyLookup(dynamo.client, tableName), keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS, negativeCacheTtlSeconds: 5, staleIfErrorSeconds: 0, maxCacheEntries: 100, nowMs: () => clock.ms });
   const create = async (name: string) => {
     const result = await keys('POST', '/keys', { caller: alice, body: { name, scopes: ['read:users'] } });
     expect(result.status).toBe(201);
@@ -49,7 +49,7 @@ async function freshEnv(action: 'revoke' | 'notify' = 'revoke') {
     const response = await leaks(leakEvent(body, signedHeaders(body, github)));
     return { status: response.statusCode, labels: (JSON.parse(response.body) as { label: string }[]).map?.((entry) => entry.label) };
   };
-  return { keys, create, report, policy, notifier, store: new KeyStore(dynamo.client, tableName), tableName, logs };
+  return { keys, create, report, check, notifier, store: new KeyStore(dynamo.client, tableName), tableName, logs };
 }
 
 describe('leak reports against the key table (dynalite)', () => {
@@ -57,7 +57,7 @@ describe('leak reports against the key table (dynalite)', () => {
     const env = await freshEnv();
     const leaked = await env.create('ci');
     const sibling = await env.create('deploy');
-    expect((await env.policy.evaluate(leaked.key)).kind).toBe('principal');
+    expect((await env.check.evaluate(leaked.key)).kind).toBe('principal');
     expect(await env.report(leaked.key, 'dg_not_a_key')).toEqual({ status: 200, labels: ['true_positive', 'false_positive'] });
 
     const view = await env.keys('GET', '/keys/{id}', { caller: alice, id: leaked.id });
@@ -68,8 +68,8 @@ describe('leak reports against the key table (dynalite)', () => {
 
     // The authorizer cached the key before the report: it keeps its verdict for the cache TTL, then reads the revocation.
     clock.ms += (KEY_CACHE_TTL_SECONDS + 1) * 1000;
-    expect(await env.policy.evaluate(leaked.key)).toMatchObject({ kind: 'reject', reason: 'key_revoked' });
-    expect((await env.policy.evaluate(sibling.key)).kind).toBe('principal');
+    expect(await env.check.evaluate(leaked.key)).toMatchObject({ kind: 'reject', reason: 'key_revoked' });
+    expect((await env.check.evaluate(sibling.key)).kind).toBe('principal');
     expect((await env.keys('GET', '/keys/{id}', { caller: alice, id: sibling.id })).json.status).toBe('active');
   });
 
@@ -100,7 +100,7 @@ describe('leak reports against the key table (dynalite)', () => {
     const env = await freshEnv('notify');
     const leaked = await env.create('ci');
     expect(await env.report(leaked.key)).toEqual({ status: 200, labels: ['true_positive'] });
-    expect((await env.policy.evaluate(leaked.key)).kind).toBe('principal');
+    expect((await env.check.evaluate(leaked.key)).kind).toBe('principal');
     const patched = await env.keys('PATCH', '/keys/{id}', { caller: alice, id: leaked.id, body: { name: 'ci (leaked)' } });
     expect(patched.json).toMatchObject({ status: 'active', leak: { url: LEAK_URL, reportedBy: 'github' } });
     expect(patched.json.revokedReason).toBeUndefined();

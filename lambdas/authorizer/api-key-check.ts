@@ -1,5 +1,5 @@
 /**
- * The API-key policy: shape and checksum (no I/O) → SHA-256 → in-memory cache → one GetItem →
+ * The API-key check: shape and checksum (no I/O) → SHA-256 → in-memory cache → one GetItem →
  * expiry, revocation and `enabled` checked on every decision, never trusting DynamoDB's lazy TTL.
  */
 import { BoundedCache } from '../core/bounded-cache';
@@ -10,9 +10,9 @@ import type { LastUsedRecorder } from './last-used';
 import { dependsOnEntitlements, effectiveScopes } from '../core/entitlements';
 import type { EntitlementCache } from './entitlement-cache';
 import { normaliseScopes, type Principal } from '../core/principal';
-import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type RejectReason } from './decision';
 
-export interface ApiKeyPolicyOptions {
+export interface ApiKeyCheckOptions {
   keyPrefix: string;
   store: KeyLookup;
   /** How long a found key is trusted without re-reading the table. Bounds revocation delay (with the API Gateway cache). */
@@ -43,21 +43,21 @@ const STATUS_REASON: Record<Exclude<ReturnType<typeof keyStatus>, 'active'>, Rej
   disabled: 'key_disabled',
 };
 
-export class ApiKeyPolicy implements CredentialPolicy {
+export class ApiKeyCheck implements CredentialCheck {
   private readonly cache: BoundedCache<string, CachedLookup>;
   private readonly inFlight = new Map<string, Promise<KeyRecord | undefined>>();
   /** Per stored record: its principal, and for entitled keys the entitlement snapshot it was computed from. */
-  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; slot: PrincipalSlot; entitled?: ReadonlySet<string> }>();
+  private readonly principals = new WeakMap<KeyRecord, { principal: Principal; entitled?: ReadonlySet<string> }>();
   private readonly nowMs: () => number;
   /** DynamoDB reads made, for tests and benchmarks. */
   reads = 0;
 
-  constructor(private readonly options: ApiKeyPolicyOptions) {
+  constructor(private readonly options: ApiKeyCheckOptions) {
     this.nowMs = options.nowMs ?? Date.now;
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
   }
 
-  evaluate(credential: string): PolicyResult | Promise<PolicyResult> {
+  evaluate(credential: string): CheckResult | Promise<CheckResult> {
     const parsed = parseKey(credential, this.options.keyPrefix);
     if (!parsed.ok) return reject(parsed.reason === 'wrong_prefix' ? 'key_wrong_prefix' : parsed.reason === 'bad_checksum' ? 'key_bad_checksum' : 'malformed_credential');
     const keyHash = hashKey(credential);
@@ -68,7 +68,7 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return this.lookUp(keyHash, cached, nowMs);
   }
 
-  private async lookUp(keyHash: string, cached: CachedLookup | undefined, nowMs: number): Promise<PolicyResult> {
+  private async lookUp(keyHash: string, cached: CachedLookup | undefined, nowMs: number): Promise<CheckResult> {
     let record: KeyRecord | undefined;
     try {
       record = await this.read(keyHash);
@@ -95,7 +95,7 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return read;
   }
 
-  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult | Promise<PolicyResult> {
+  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): CheckResult | Promise<CheckResult> {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
@@ -115,18 +115,18 @@ export class ApiKeyPolicy implements CredentialPolicy {
     return entitled.then(
       (scopes) => this.principalResult(record, scopes, reason, false),
       // Fail closed: a key whose entitlements cannot be read keeps none of its authority (503, logged).
-      (error: unknown): PolicyResult => ({ kind: 'fail', reason: 'key_store_unavailable', error }),
+      (error: unknown): CheckResult => ({ kind: 'fail', reason: 'key_store_unavailable', error }),
     );
   }
 
-  /** One frozen principal (and its slot) per stored record and entitlement snapshot: the authorizer memoises its response on the slot. */
-  private principalResult(record: KeyRecord, entitled: ReadonlySet<string> | undefined, reason: 'key_valid' | 'key_valid_stale', cached: boolean): PolicyResult {
+  /** One frozen principal per stored record and entitlement snapshot: the authorizer keeps its answers beside that object. */
+  private principalResult(record: KeyRecord, entitled: ReadonlySet<string> | undefined, reason: 'key_valid' | 'key_valid_stale', cached: boolean): CheckResult {
     let known = this.principals.get(record);
     if (!known || known.entitled !== entitled) {
       const scopes = entitled === undefined ? record.scopes : effectiveScopes(record, entitled);
-      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), slot: {}, ...(entitled ? { entitled } : {}) };
+      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), ...(entitled ? { entitled } : {}) };
       this.principals.set(record, known);
     }
-    return { kind: 'principal', principal: known.principal, reason, cached, slot: known.slot };
+    return { kind: 'principal', principal: known.principal, reason, cached };
   }
 }

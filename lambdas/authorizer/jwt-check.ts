@@ -1,5 +1,5 @@
 /**
- * The JWT policy: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
+ * The JWT check: aws-jwt-verify checks signature, algorithm (no `none`, no HMAC), `exp`, `nbf`, `iss`
  * and `aud`; this module adds what it lacks (canonical base64url only, no `crit`), the access-token-only
  * rules, scope extraction, JWKS location by OIDC discovery, and a bounded cache of verified tokens. The
  * verifier for a token is chosen by its `iss` (multi-issuer JwtVerifier).
@@ -34,9 +34,9 @@ import type { IssuerConfig } from '../core/issuer-config';
 import { normaliseScopes, type Principal } from '../core/principal';
 import { SCOPE_PATTERN } from '../core/route-table';
 import { DiscoveringJwksFetcher, discoveryUrlOf } from './oidc-discovery';
-import { reject, type CredentialPolicy, type PolicyResult, type PrincipalSlot, type RejectReason } from './decision';
+import { reject, type CredentialCheck, type CheckResult, type RejectReason } from './decision';
 
-export interface JwtPolicyOptions {
+export interface JwtCheckOptions {
   issuers: IssuerConfig[];
   fetcher: Fetcher;
   /** Verified tokens are reused until their `exp` or this TTL, whichever comes first. 0 disables the cache. */
@@ -50,12 +50,12 @@ export interface JwtPolicyOptions {
 }
 
 /** An ID token, or any token that is not an access token, presented where an access token is required. */
-export class NotAnAccessTokenError extends JwtInvalidClaimError {}
-export class MissingSubjectError extends JwtInvalidClaimError {}
-export class InvalidScopeClaimError extends JwtInvalidClaimError {}
-export class MissingExpiryError extends JwtInvalidClaimError {}
+class NotAnAccessTokenError extends JwtInvalidClaimError {}
+class MissingSubjectError extends JwtInvalidClaimError {}
+class InvalidScopeClaimError extends JwtInvalidClaimError {}
+class MissingExpiryError extends JwtInvalidClaimError {}
 /** A `crit` header: it names extensions the recipient must understand, and this authorizer implements none. */
-export class UnsupportedCriticalHeaderError extends JwtBaseError {}
+class UnsupportedCriticalHeaderError extends JwtBaseError {}
 
 const MAX_SCOPES = 100;
 
@@ -153,7 +153,7 @@ const REJECTIONS: [ErrorClass, RejectReason][] = [
 /** The issuer's JWKS could not be had: fail closed (503), do not blame the caller. */
 const FAILURES: ErrorClass[] = [FetchError, JwksValidationError, JwkValidationError, JwksNotAvailableInCacheError];
 
-export function classifyJwtError(error: unknown): PolicyResult {
+function classifyJwtError(error: unknown): CheckResult {
   for (const [errorClass, reason] of REJECTIONS) if (error instanceof errorClass) return reject(reason);
   if (FAILURES.some((errorClass) => error instanceof errorClass)) return { kind: 'fail', reason: 'jwks_unavailable', error };
   // node:crypto throws (rather than returning false) for some forged signatures, e.g. an ES256 signature of
@@ -208,7 +208,6 @@ interface VerifiedToken {
   /** The whole token: a hit must be this exact string. */
   token: string;
   principal: Principal;
-  slot: PrincipalSlot;
   expMs: number;
 }
 
@@ -229,7 +228,7 @@ function knownJwksUri(issuer: string): string | undefined {
   return COGNITO_ISSUER.test(issuer) ? `${issuer}/.well-known/jwks.json` : undefined;
 }
 
-export class JwtPolicy implements CredentialPolicy {
+export class JwtCheck implements CredentialCheck {
   readonly verifier: { verifySync(jwt: string): JwtPayload; verify(jwt: string): Promise<JwtPayload>; hydrate(): Promise<void> };
   private readonly issuers: Map<string, IssuerConfig>;
   private readonly cache: BoundedCache<string, VerifiedToken>;
@@ -237,8 +236,8 @@ export class JwtPolicy implements CredentialPolicy {
   /** The fetcher the JWKS cache uses: the given one, wrapped with OIDC discovery when an issuer needs it. */
   readonly fetcher: Fetcher;
 
-  constructor(private readonly options: JwtPolicyOptions) {
-    if (options.issuers.length === 0) throw new Error('JwtPolicy needs at least one issuer');
+  constructor(private readonly options: JwtCheckOptions) {
+    if (options.issuers.length === 0) throw new Error('JwtCheck needs at least one issuer');
     this.nowMs = options.nowMs ?? Date.now;
     this.issuers = new Map(options.issuers.map((issuer) => [issuer.issuer, issuer]));
     this.cache = new BoundedCache(options.maxCacheEntries, this.nowMs);
@@ -259,7 +258,7 @@ export class JwtPolicy implements CredentialPolicy {
       jwksUri: jwksUriOf(issuer),
       customJwtCheck: ({ payload, header }: { payload: JwtPayload; header: JwtHeader }) => checkAccessToken(issuer, payload, header),
     }));
-    this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtPolicy['verifier'];
+    this.verifier = JwtVerifier.create(configs as [(typeof configs)[number]], { jwksCache }) as unknown as JwtCheck['verifier'];
   }
 
   /** Load every issuer's JWKS (at cold start). Failures are left for the first request to report. */
@@ -267,12 +266,12 @@ export class JwtPolicy implements CredentialPolicy {
     await this.verifier.hydrate();
   }
 
-  evaluate(token: string): PolicyResult | Promise<PolicyResult> {
+  evaluate(token: string): CheckResult | Promise<CheckResult> {
     const nowMs = this.nowMs();
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
     const hit = this.cache.get(tokenCacheKey(token), nowMs);
-    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true, slot: hit.slot };
+    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
     // Every cached token passed this, so a hit needs no check; a miss pays one scan before any parsing.
     const nonCanonical = nonCanonicalReason(token);
     if (nonCanonical) return reject(nonCanonical);
@@ -287,7 +286,7 @@ export class JwtPolicy implements CredentialPolicy {
     return this.accept(token, payload, nowMs);
   }
 
-  private async verifyAfterFetch(token: string): Promise<PolicyResult> {
+  private async verifyAfterFetch(token: string): Promise<CheckResult> {
     try {
       return this.accept(token, await this.verifier.verify(token), this.nowMs());
     } catch (error) {
@@ -295,14 +294,13 @@ export class JwtPolicy implements CredentialPolicy {
     }
   }
 
-  private accept(token: string, payload: JwtPayload, nowMs: number): PolicyResult {
+  private accept(token: string, payload: JwtPayload, nowMs: number): CheckResult {
     const issuer = this.issuers.get(payload.iss as string);
     if (!issuer) return reject('jwt_invalid_issuer');
     const principal: Principal = Object.freeze({ sub: payload.sub as string, scopes: scopesOf(issuer, payload), authMethod: 'jwt' });
     const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : nowMs;
     const ttlMs = Math.min(expMs - nowMs, this.options.jwtCacheTtlSeconds * 1000);
-    const slot: PrincipalSlot = {};
-    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, slot, expMs }, ttlMs);
-    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false, slot };
+    if (ttlMs > 0) this.cache.set(tokenCacheKey(token), { token, principal, expMs }, ttlMs);
+    return { kind: 'principal', principal, reason: 'jwt_valid', cached: false };
   }
 }

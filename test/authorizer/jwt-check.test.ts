@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { FetchError } from 'aws-jwt-verify/error';
-import { JwtPolicy, nonCanonicalReason, scopesOf } from '../../lambdas/authorizer/jwt-policy';
+import { JwtCheck, nonCanonicalReason, scopesOf } from '../../lambdas/authorizer/jwt-check';
 import { discoveryUrlOf } from '../../lambdas/authorizer/oidc-discovery';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { IssuerConfig } from '../../lambdas/core/issuer-config';
@@ -20,14 +20,14 @@ const issuers: IssuerConfig[] = [
 
 function setup(options: { fetcher?: FakeJwksFetcher; penaltySeconds?: number } = {}) {
   const fetcher = options.fetcher ?? new FakeJwksFetcher([signingKey.publicJwk, cognitoKey.publicJwk]);
-  const policy = new JwtPolicy({
+  const check = new JwtCheck({
     issuers,
     fetcher,
     jwtCacheTtlSeconds: 300,
     maxCacheEntries: 100,
     unknownKidPenaltySeconds: options.penaltySeconds ?? 10,
   });
-  return { policy, fetcher };
+  return { check, fetcher };
 }
 
 const claims = (overrides: Record<string, unknown> = {}) => ({
@@ -40,26 +40,25 @@ const claims = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-describe('JwtPolicy', () => {
+describe('JwtCheck', () => {
   it('accepts a valid OIDC access token and reads scopes from `scope`', async () => {
-    const { policy } = setup();
-    const result = await policy.evaluate(signJwt(claims(), { key: signingKey }));
+    const { check } = setup();
+    const result = await check.evaluate(signJwt(claims(), { key: signingKey }));
     expect(result).toEqual({
       kind: 'principal',
       reason: 'jwt_valid',
       cached: false,
       principal: { sub: 'client-42', scopes: ['keys:read', 'read:users'], authMethod: 'jwt' },
-      slot: {},
     });
   });
 
   it('accepts a Cognito client-credentials access token and strips the resource-server prefix', async () => {
-    const { policy } = setup();
+    const { check } = setup();
     const token = signJwt(
       { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'dualgate/read:users dualgate/keys:admin', exp: nowSeconds() + 600 },
       { key: cognitoKey },
     );
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal', principal: { sub: 'client-abc', scopes: ['keys:admin', 'read:users'] } });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal', principal: { sub: 'client-abc', scopes: ['keys:admin', 'read:users'] } });
   });
 
   it('reads `scp` arrays too', async () => {
@@ -90,16 +89,16 @@ describe('JwtPolicy', () => {
     ['a Cognito ID token', () => signJwt({ iss: COGNITO, sub: 'u', aud: 'client-abc', token_use: 'id', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_not_access_token'],
     ['a Cognito token for another client', () => signJwt({ iss: COGNITO, sub: 'u', client_id: 'other', token_use: 'access', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_invalid_audience'],
   ])('rejects %s', async (_name, makeToken, reason) => {
-    const { policy } = setup();
-    expect(await policy.evaluate(makeToken())).toEqual({ kind: 'reject', reason });
+    const { check } = setup();
+    expect(await check.evaluate(makeToken())).toEqual({ kind: 'reject', reason });
   });
 
   it('rejects an unknown kid after one refetch, and a flood of unknown kids refetches once per penalty window', async () => {
-    const { policy, fetcher } = setup();
-    await policy.hydrate();
+    const { check, fetcher } = setup();
+    await check.hydrate();
     expect(fetcher.fetches).toBe(2);
     const stranger = createSigningKey('unknown-kid');
-    const results = await Promise.all(Array.from({ length: 50 }, () => policy.evaluate(signJwt(claims(), { key: stranger }))));
+    const results = await Promise.all(Array.from({ length: 50 }, () => check.evaluate(signJwt(claims(), { key: stranger }))));
     expect(new Set(results.map((result) => JSON.stringify(result)))).toEqual(new Set([JSON.stringify({ kind: 'reject', reason: 'jwt_unknown_kid' })]));
     expect(fetcher.fetches).toBe(3);
   });
@@ -107,37 +106,37 @@ describe('JwtPolicy', () => {
   it('fails closed (503) when the JWKS cannot be fetched, and recovers by itself', async () => {
     const fetcher = new FakeJwksFetcher([signingKey.publicJwk]);
     fetcher.failWith = new FetchError(`${ISSUER}/jwks`, 'connect ECONNREFUSED');
-    const { policy } = setup({ fetcher });
+    const { check } = setup({ fetcher });
     const token = signJwt(claims(), { key: signingKey });
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
     fetcher.failWith = undefined;
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal' });
   });
 
   it('fails closed when the JWKS endpoint serves garbage', async () => {
     const fetcher = new FakeJwksFetcher([{ not: 'a jwk' }]);
-    const { policy } = setup({ fetcher });
-    expect(await policy.evaluate(signJwt(claims(), { key: signingKey }))).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    const { check } = setup({ fetcher });
+    expect(await check.evaluate(signJwt(claims(), { key: signingKey }))).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
   });
 
   it('reuses a verified token from memory until exp', async () => {
-    const { policy } = setup();
+    const { check } = setup();
     const token = signJwt(claims({ exp: nowSeconds() + 2 }), { key: signingKey });
-    expect(await policy.evaluate(token)).toMatchObject({ cached: false });
-    expect(await policy.evaluate(token)).toMatchObject({ cached: true });
+    expect(await check.evaluate(token)).toMatchObject({ cached: false });
+    expect(await check.evaluate(token)).toMatchObject({ cached: true });
   });
 
   it('never caches a rejected token as valid', async () => {
-    const { policy } = setup();
+    const { check } = setup();
     const token = signJwt(claims({ aud: 'another-api' }), { key: signingKey });
-    await policy.evaluate(token);
-    expect(await policy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+    await check.evaluate(token);
+    expect(await check.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
   });
 });
 
-describe('JwtPolicy with requireAccessTokenType (RFC 9068)', () => {
+describe('JwtCheck with requireAccessTokenType (RFC 9068)', () => {
   const strict = () =>
-    new JwtPolicy({ issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks`, requireAccessTokenType: true }], fetcher: new FakeJwksFetcher([signingKey.publicJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+    new JwtCheck({ issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks`, requireAccessTokenType: true }], fetcher: new FakeJwksFetcher([signingKey.publicJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
 
   it('accepts typ at+jwt (any case, with or without application/) and refuses plain JWT or no typ', async () => {
     expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'at+jwt' } }))).toMatchObject({ kind: 'principal' });
@@ -147,7 +146,7 @@ describe('JwtPolicy with requireAccessTokenType (RFC 9068)', () => {
   });
 });
 
-describe('JwtPolicy with EC and EdDSA issuer keys', () => {
+describe('JwtCheck with EC and EdDSA issuer keys', () => {
   const ecKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const edKeys = generateKeyPairSync('ed25519');
   const ecJwk = { ...(ecKeys.publicKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'ec-1', alg: 'ES256', use: 'sig' };
@@ -162,11 +161,11 @@ describe('JwtPolicy with EC and EdDSA issuer keys', () => {
         : cryptoSign(null, Buffer.from(input), edKeys.privateKey));
     return `${input}.${sig.toString('base64url')}`;
   };
-  const policy = () => new JwtPolicy({ issuers, fetcher: new FakeJwksFetcher([ecJwk, edJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+  const check = () => new JwtCheck({ issuers, fetcher: new FakeJwksFetcher([ecJwk, edJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
 
   it('accepts valid ES256 and EdDSA tokens', async () => {
-    expect(await policy().evaluate(signWith('ES256', 'ec-1'))).toMatchObject({ kind: 'principal' });
-    expect(await policy().evaluate(signWith('EdDSA', 'ed-1'))).toMatchObject({ kind: 'principal' });
+    expect(await check().evaluate(signWith('ES256', 'ec-1'))).toMatchObject({ kind: 'principal' });
+    expect(await check().evaluate(signWith('EdDSA', 'ed-1'))).toMatchObject({ kind: 'principal' });
   });
 
   it.each([
@@ -176,7 +175,7 @@ describe('JwtPolicy with EC and EdDSA issuer keys', () => {
     ['an EdDSA signature of the wrong length', () => signWith('EdDSA', 'ed-1', Buffer.alloc(7, 2)), 'jwt_invalid_signature'],
     ['an EdDSA signature by another key', () => signWith('EdDSA', 'ed-1', cryptoSign(null, Buffer.from('x'), generateKeyPairSync('ed25519').privateKey)), 'jwt_invalid_signature'],
   ])('answers 401, not a failure, to %s', async (_name, makeToken, reason) => {
-    expect(await policy().evaluate(makeToken())).toEqual({ kind: 'reject', reason });
+    expect(await check().evaluate(makeToken())).toEqual({ kind: 'reject', reason });
   });
 });
 
@@ -191,22 +190,22 @@ function respell(token: string, how: 'pad' | 'pad1' | 'strayBits'): string {
   return `${header}.${payload}.${signature.slice(0, -1)}${alphabet[last | 0x01]}`;
 }
 
-describe('JwtPolicy: one spelling per token (RFC 7515 §2: unpadded base64url)', () => {
+describe('JwtCheck: one spelling per token (RFC 7515 §2: unpadded base64url)', () => {
   it.each([
     ['padded with ==', 'pad'],
     ['padded with =', 'pad1'],
     ['with stray low bits in the last character', 'strayBits'],
   ] as const)('rejects a valid token re-spelled %s as jwt_noncanonical, although its bytes verify', async (_name, how) => {
-    const { policy } = setup();
+    const { check } = setup();
     const token = signJwt(claims(), { key: signingKey });
     const respelled = respell(token, how);
     expect(respelled).not.toBe(token);
     // The same bytes: the signature would verify, which is what let these spellings in before.
     expect(Buffer.from(respelled.split('.')[2] as string, 'base64url')).toEqual(Buffer.from(token.split('.')[2] as string, 'base64url'));
-    expect(await policy.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
+    expect(await check.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal' });
     // ...and a cached canonical token does not make its re-spelling a hit.
-    expect(await policy.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
+    expect(await check.evaluate(respelled)).toEqual({ kind: 'reject', reason: 'jwt_noncanonical' });
   });
 
   it.each([
@@ -238,26 +237,26 @@ describe('JwtPolicy: one spelling per token (RFC 7515 §2: unpadded base64url)',
   });
 });
 
-describe('JwtPolicy: crit (RFC 7515 §4.1.11)', () => {
+describe('JwtCheck: crit (RFC 7515 §4.1.11)', () => {
   it.each([
     ['an unknown extension', { crit: ['https://example.com/ext'], 'https://example.com/ext': true }],
     ['b64 (RFC 7797), which we do not implement', { crit: ['b64'], b64: true }],
     ['an empty list', { crit: [] }],
     ['a malformed crit', { crit: 'exp' }],
   ])('rejects a correctly signed token whose crit names %s', async (_name, header) => {
-    const { policy } = setup();
-    expect(await policy.evaluate(signJwt(claims(), { key: signingKey, header }))).toEqual({ kind: 'reject', reason: 'jwt_unsupported_crit' });
+    const { check } = setup();
+    expect(await check.evaluate(signJwt(claims(), { key: signingKey, header }))).toEqual({ kind: 'reject', reason: 'jwt_unsupported_crit' });
   });
 });
 
-describe('JwtPolicy: scopePrefix is strict', () => {
+describe('JwtCheck: scopePrefix is strict', () => {
   it('with a prefix, counts only prefixed scopes: a bare keys:admin is dropped', async () => {
-    const { policy } = setup();
+    const { check } = setup();
     const token = signJwt(
       { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'keys:admin dualgate/read:users other/write:users', exp: nowSeconds() + 600 },
       { key: cognitoKey },
     );
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal', principal: { scopes: ['read:users'] } });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal', principal: { scopes: ['read:users'] } });
     expect(scopesOf({ scopePrefix: 'dualgate/' }, { scp: ['keys:admin', 'dualgate/keys:read'] })).toEqual(['keys:read']);
     expect(scopesOf({}, { scope: 'keys:admin' })).toEqual(['keys:admin']);
   });
@@ -277,7 +276,7 @@ class RoutedFetcher implements Fetcher {
   }
 }
 
-describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () => {
+describe('JwtCheck: JWKS by OIDC discovery when no jwksUri is configured', () => {
   const OKTA = 'https://dev-123.okta.com/oauth2/default';
   const OKTA_KEYS = `${OKTA}/v1/keys`;
   const oktaKey = createSigningKey('okta-1');
@@ -285,8 +284,8 @@ describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () =
   const discovery = (overrides: Record<string, unknown> = {}) => ({ issuer: OKTA, jwks_uri: OKTA_KEYS, token_endpoint: `${OKTA}/v1/token`, ...overrides });
   const make = (routes: Record<string, unknown>, nowMs?: () => number) => {
     const fetcher = new RoutedFetcher(routes);
-    const policy = new JwtPolicy({ issuers: [{ issuer: OKTA, audience: ['api://dualgate'] }], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10, ...(nowMs ? { nowMs } : {}) });
-    return { fetcher, policy };
+    const check = new JwtCheck({ issuers: [{ issuer: OKTA, audience: ['api://dualgate'] }], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10, ...(nowMs ? { nowMs } : {}) });
+    return { fetcher, check };
   };
 
   it('builds the discovery URL as OIDC Discovery §4 says (trailing slash dropped, path kept)', () => {
@@ -295,26 +294,26 @@ describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () =
   });
 
   it('finds the JWKS at the document’s jwks_uri, once per container; a new kid refetches only the JWKS', async () => {
-    const { fetcher, policy } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } });
-    const results = await Promise.all(Array.from({ length: 5 }, () => policy.evaluate(signJwt(oktaClaims(), { key: oktaKey }))));
+    const { fetcher, check } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } });
+    const results = await Promise.all(Array.from({ length: 5 }, () => check.evaluate(signJwt(oktaClaims(), { key: oktaKey }))));
     for (const result of results) expect(result).toMatchObject({ kind: 'principal', principal: { sub: 'svc-1', scopes: ['read:users'] } });
     expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA), OKTA_KEYS]);
     const rotated = createSigningKey('okta-2');
     fetcher.routes[OKTA_KEYS] = { keys: [oktaKey.publicJwk, rotated.publicJwk] };
-    expect(await policy.evaluate(signJwt(oktaClaims(), { key: rotated }))).toMatchObject({ kind: 'principal' });
+    expect(await check.evaluate(signJwt(oktaClaims(), { key: rotated }))).toMatchObject({ kind: 'principal' });
     expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA), OKTA_KEYS, OKTA_KEYS]);
   });
 
   it('never looks at <issuer>/.well-known/jwks.json for a non-Cognito issuer without jwksUri', async () => {
-    const { fetcher, policy } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] }, [`${OKTA}/.well-known/jwks.json`]: { keys: [] } });
-    await policy.hydrate();
+    const { fetcher, check } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] }, [`${OKTA}/.well-known/jwks.json`]: { keys: [] } });
+    await check.hydrate();
     expect(fetcher.requests).not.toContain(`${OKTA}/.well-known/jwks.json`);
   });
 
   it('keeps Cognito on its known JWKS path (no discovery round trip)', async () => {
     const fetcher = new RoutedFetcher({ [`${COGNITO}/.well-known/jwks.json`]: { keys: [cognitoKey.publicJwk] } });
-    const policy = new JwtPolicy({ issuers: [issuers[1] as IssuerConfig], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
-    await policy.hydrate();
+    const check = new JwtCheck({ issuers: [issuers[1] as IssuerConfig], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+    await check.hydrate();
     expect(fetcher.requests).toEqual([`${COGNITO}/.well-known/jwks.json`]);
   });
 
@@ -327,14 +326,14 @@ describe('JwtPolicy: JWKS by OIDC discovery when no jwksUri is configured', () =
     ['is missing (404)', {}],
   ])('fails closed (503, not 401) when the discovery document %s, and retries only after the cooldown', async (_name, routes) => {
     let nowMs = 1_000_000;
-    const { fetcher, policy } = make({ ...routes, [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } }, () => nowMs);
+    const { fetcher, check } = make({ ...routes, [OKTA_KEYS]: { keys: [oktaKey.publicJwk] } }, () => nowMs);
     const token = signJwt(oktaClaims(), { key: oktaKey });
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'fail', reason: 'jwks_unavailable' });
     expect(fetcher.requests).toEqual([discoveryUrlOf(OKTA)]);
     expect(fetcher.requests).not.toContain(OKTA_KEYS);
     nowMs += 2001;
     fetcher.routes[discoveryUrlOf(OKTA)] = discovery();
-    expect(await policy.evaluate(token)).toMatchObject({ kind: 'principal' });
+    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal' });
   });
 });

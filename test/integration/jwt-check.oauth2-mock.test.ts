@@ -1,27 +1,27 @@
-/** The JWT policy against tokens signed by oauth2-mock-server, with the JWKS fetched over http by JwksFetcher. */
+/** The JWT check against tokens signed by oauth2-mock-server, with the JWKS fetched over http by JwksFetcher. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { JwksFetcher } from '../../lambdas/authorizer/jwks-fetcher';
-import { JwtPolicy } from '../../lambdas/authorizer/jwt-policy';
+import { JwtCheck } from '../../lambdas/authorizer/jwt-check';
 
-describe('JwtPolicy with oauth2-mock-server', () => {
+describe('JwtCheck with oauth2-mock-server', () => {
   const server = new OAuth2Server();
   let issuer: string;
   let fetcher: JwksFetcher;
-  let policy: JwtPolicy;
+  let check: JwtCheck;
 
   beforeAll(async () => {
     await server.issuer.keys.generate('RS256');
     await server.start(0, '127.0.0.1');
     issuer = server.issuer.url as string;
     fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 2000 });
-    policy = new JwtPolicy({
+    check = new JwtCheck({
       issuers: [{ issuer, audience: ['dualgate-local'], jwksUri: `${issuer}/jwks` }],
       fetcher,
       jwtCacheTtlSeconds: 60,
       maxCacheEntries: 100,
     });
-    await policy.hydrate();
+    await check.hydrate();
   });
   afterAll(async () => server.stop());
 
@@ -33,7 +33,7 @@ describe('JwtPolicy with oauth2-mock-server', () => {
 
   it('loads the JWKS once at hydrate and accepts a signed access token', async () => {
     expect(fetcher.fetches).toBe(1);
-    expect(await policy.evaluate(await token({ scope: 'read:users keys:write' }))).toMatchObject({
+    expect(await check.evaluate(await token({ scope: 'read:users keys:write' }))).toMatchObject({
       kind: 'principal',
       principal: { sub: 'm2m-client', scopes: ['keys:write', 'read:users'], authMethod: 'jwt' },
     });
@@ -41,10 +41,10 @@ describe('JwtPolicy with oauth2-mock-server', () => {
   });
 
   it('rejects expired, wrong-audience, wrong-issuer and ID tokens', async () => {
-    expect(await policy.evaluate(await token({}, -60))).toEqual({ kind: 'reject', reason: 'jwt_expired' });
-    expect(await policy.evaluate(await token({ aud: 'someone-else' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
-    expect(await policy.evaluate(await token({ iss: 'https://evil.example.com' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_issuer' });
-    expect(await policy.evaluate(await token({ nonce: 'abc' }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+    expect(await check.evaluate(await token({}, -60))).toEqual({ kind: 'reject', reason: 'jwt_expired' });
+    expect(await check.evaluate(await token({ aud: 'someone-else' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+    expect(await check.evaluate(await token({ iss: 'https://evil.example.com' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_issuer' });
+    expect(await check.evaluate(await token({ nonce: 'abc' }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
   });
 
   it('rejects a token signed by a key the issuer does not publish, after one refetch', async () => {
@@ -56,8 +56,8 @@ describe('JwtPolicy with oauth2-mock-server', () => {
     });
     await other.stop();
     const before = fetcher.fetches;
-    expect(await policy.evaluate(foreign)).toEqual({ kind: 'reject', reason: 'jwt_unknown_kid' });
-    expect(await policy.evaluate(foreign)).toEqual({ kind: 'reject', reason: 'jwt_unknown_kid' });
+    expect(await check.evaluate(foreign)).toEqual({ kind: 'reject', reason: 'jwt_unknown_kid' });
+    expect(await check.evaluate(foreign)).toEqual({ kind: 'reject', reason: 'jwt_unknown_kid' });
     expect(fetcher.fetches - before).toBe(1);
   });
 });

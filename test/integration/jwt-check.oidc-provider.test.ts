@@ -1,5 +1,5 @@
 /**
- * The JWT policy against a real, certified OpenID provider (panva's oidc-provider) on loopback, over plain
+ * The JWT check against a real, certified OpenID provider (panva's oidc-provider) on loopback, over plain
  * http through the same JwksFetcher local mode uses (allowHttp). The provider issues RFC 9068 access tokens
  * (`typ: at+jwt`) by client credentials with a resource indicator (RFC 8707), and publishes its JWKS at a
  * non-default path, so only OIDC discovery can find it.
@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
 import { buildAuthorizer } from '../../lambdas/authorizer/wiring';
-import type { JwtPolicy } from '../../lambdas/authorizer/jwt-policy';
+import type { JwtCheck } from '../../lambdas/authorizer/jwt-check';
 import { FakeKeyLookup } from '../support/keys';
 import { captureLogger } from '../support/logs';
 import { testSettings } from '../support/settings';
@@ -133,10 +133,10 @@ function setup(issuerOverrides: Record<string, unknown> = {}) {
   const settings = { ...testSettings(), issuers: [{ issuer, audience: [API], requireAccessTokenType: true, ...issuerOverrides }], allowHttpIssuers: true };
   const built = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup, logger: captureLogger().logger });
   const call = (token: string) => built.authorize({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
-  return { ...built, jwtPolicy: built.jwtPolicy as JwtPolicy, call, keyLookup };
+  return { ...built, jwtCheck: built.jwtCheck as JwtCheck, call, keyLookup };
 }
 
-describe('JwtPolicy against oidc-provider (RFC 9068 access tokens, resource indicators, JWKS at a non-default path)', () => {
+describe('JwtCheck against oidc-provider (RFC 9068 access tokens, resource indicators, JWKS at a non-default path)', () => {
   it('issues what this suite claims: typ at+jwt, aud = the resource, and no JWKS at <issuer>/.well-known/jwks.json', async () => {
     const [header, payload] = (await clientCredentialsToken(API, 'read:users')).split('.') as [string, string];
     expect(decode(header)).toMatchObject({ typ: 'at+jwt', alg: 'RS256', kid: 'key-1' });
@@ -155,16 +155,16 @@ describe('JwtPolicy against oidc-provider (RFC 9068 access tokens, resource indi
   it('refuses an ID token, even where the audience list also names the client id', async () => {
     const token = await idToken();
     expect(decode(token.split('.')[1] as string)).toMatchObject({ iss: issuer, aud: CLIENT_ID, sub: 'user-1' });
-    expect(await setup().jwtPolicy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
-    expect(await setup({ audience: [API, CLIENT_ID] }).jwtPolicy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+    expect(await setup().jwtCheck.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+    expect(await setup({ audience: [API, CLIENT_ID] }).jwtCheck.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
     expect(await setup().call(token)).toEqual({ effect: 'unauthorized' });
   });
 
   it("refuses another resource's access token (audience)", async () => {
     const token = await clientCredentialsToken(OTHER_API, 'read:users');
     expect(decode(token.split('.')[1] as string)).toMatchObject({ aud: OTHER_API });
-    const { jwtPolicy, call } = setup();
-    expect(await jwtPolicy.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
+    const { jwtCheck, call } = setup();
+    expect(await jwtCheck.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
     expect(await call(token)).toEqual({ effect: 'unauthorized' });
   });
 
