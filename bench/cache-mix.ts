@@ -48,7 +48,10 @@ function random(seed: number): () => number {
 
 export function runCacheMix(options: CacheMixOptions): CacheMixResults {
   const next = random(options.seed);
-  const table = Array.from({ length: options.tableRoutes }, (_, index) => ({ method: index % 3 === 0 ? 'POST' : 'GET', path: `/svc${index}/{id}` }));
+  const table = Array.from({ length: options.tableRoutes }, (_, index) => ({
+    method: index % 3 === 0 ? 'POST' : 'GET',
+    path: `/svc${index}/{id}`,
+  }));
   const clients = Array.from({ length: options.clients }, (_, index) => {
     const routes = [...table].sort(() => next() - 0.5).slice(0, options.routesPerClient);
     return { authorization: `Bearer client-${index}`, routes, atMs: 0 };
@@ -70,9 +73,19 @@ export function runCacheMix(options: CacheMixOptions): CacheMixResults {
     let misses = 0;
     for (const request of requests) {
       nowMs = request.atMs;
-      const requestContext = { resourceId: localResourceId(request.route.path), httpMethod: request.route.method, resourcePath: request.route.path };
+      const requestContext = {
+        resourceId: localResourceId(request.route.path),
+        httpMethod: request.route.method,
+        resourcePath: request.route.path,
+      };
       const key = JSON.stringify(
-        IDENTITY_SOURCES[scope].map((source) => identitySourceValue(source, { multiValueHeaders: { Authorization: [request.client.authorization] }, multiValueQuery: null, requestContext })),
+        IDENTITY_SOURCES[scope].map((source) =>
+          identitySourceValue(source, {
+            multiValueHeaders: { Authorization: [request.client.authorization] },
+            multiValueQuery: null,
+            requestContext,
+          }),
+        ),
       );
       if (cache.get(key) === undefined) {
         misses++;

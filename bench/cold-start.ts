@@ -37,7 +37,15 @@ import { compileRouteTable } from '../lambdas/core/policy-compiler';
 import { itemFromRecord } from '../lambdas/core/key-record';
 import { RUNTIME_CONFIG_FILE, RUNTIME_CONFIG_FILE_VARIABLE, type RuntimeRouteConfig } from '../lambdas/core/route-config';
 import { scopeCatalog, type RouteRule } from '../lambdas/core/route-table';
-import { AUTHORIZER_NODE_OPTIONS, DEMO_LAMBDA_ENTRIES, esbuildOptions, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, LAMBDA_ENTRIES, LAMBDA_NODE_OPTIONS } from '../lib/build/bundling';
+import {
+  AUTHORIZER_NODE_OPTIONS,
+  DEMO_LAMBDA_ENTRIES,
+  esbuildOptions,
+  LAMBDA_BUNDLE_FILE,
+  LAMBDA_BUNDLING,
+  LAMBDA_ENTRIES,
+  LAMBDA_NODE_OPTIONS,
+} from '../lib/build/bundling';
 import { DEMO_ROUTE_TABLE } from '../examples/demo/routes';
 import { bundleBytes } from './bundle-files';
 import { authorizerEvent, createSigningKey, generatedRouteTable, jwksOf, largeAppRouteTable, newKey, signAccessToken } from './fixtures';
@@ -105,7 +113,9 @@ export interface ColdStartResults {
 
 /** Lambda name → entry file: the shipped bundles (authorizer, keys) and the demo's backends. */
 export function lambdaEntries(): Record<string, string> {
-  return Object.fromEntries(Object.entries({ ...LAMBDA_ENTRIES, ...DEMO_LAMBDA_ENTRIES }).map(([name, entry]) => [name, join(REPO_ROOT, entry)]));
+  return Object.fromEntries(
+    Object.entries({ ...LAMBDA_ENTRIES, ...DEMO_LAMBDA_ENTRIES }).map(([name, entry]) => [name, join(REPO_ROOT, entry)]),
+  );
 }
 
 /** The naive baseline: one client at module scope, one GetItem per invocation, nothing else. */
@@ -157,14 +167,23 @@ ${JWT_FLOOR_HANDLER}`;
 
 /** What the construct writes beside the authorizer bundle for a route table. */
 function routeConfigFile(dir: string, routes: readonly RouteRule[]): string {
-  const config: RuntimeRouteConfig = { version: 2, routeTable: compileRouteTable(routes), catalog: scopeCatalog(routes), managementBasePath: '/keys' };
+  const config: RuntimeRouteConfig = {
+    version: 2,
+    routeTable: compileRouteTable(routes),
+    catalog: scopeCatalog(routes),
+    managementBasePath: '/keys',
+  };
   const file = join(dir, `${routes.length}-routes-${RUNTIME_CONFIG_FILE}`);
   writeFileSync(file, JSON.stringify(config));
   return file;
 }
 
 /** esbuild with the shipped options (lib/build/bundling.ts), optionally leaving the SDK external. */
-export async function bundleLambda(entry: string, outDir: string, external: readonly string[]): Promise<{ js: number; map: number; init_js: number; file: string }> {
+export async function bundleLambda(
+  entry: string,
+  outDir: string,
+  external: readonly string[],
+): Promise<{ js: number; map: number; init_js: number; file: string }> {
   // The one bundling definition (lib/build/bundling.ts) the package build and the construct use.
   await build(esbuildOptions(entry, outDir, external));
   return { ...bundleBytes(outDir), file: join(outDir, LAMBDA_BUNDLE_FILE) };
@@ -187,7 +206,9 @@ async function startStubServer(jwks: unknown, item: unknown): Promise<{ url: str
       if (request.method === 'POST' && request.headers['x-amz-target'] === 'DynamoDB_20120810.GetItem') {
         response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end(getItemBody);
       } else {
-        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"ValidationException","message":"bench stub"}');
+        response
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
+          .end('{"__type":"ValidationException","message":"bench stub"}');
       }
     });
   });
@@ -231,7 +252,10 @@ function timeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<SpawnResul
   });
 }
 
-export async function runColdStart(options: ColdStartOptions, progress: (line: string) => void = () => undefined): Promise<ColdStartResults> {
+export async function runColdStart(
+  options: ColdStartOptions,
+  progress: (line: string) => void = () => undefined,
+): Promise<ColdStartResults> {
   const workDir = mkdtempSync(join(tmpdir(), 'dualgate-bench-'));
   // An externalised SDK must resolve from node_modules, as it does from the runtime's in Lambda.
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(workDir, 'node_modules'), 'dir');
@@ -256,7 +280,8 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const jwtFloorFile = (await bundleLambda(jwtFloorEntry, join(workDir, 'jwt-floor'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
     const jwtFloorCodeEntry = join(workDir, 'jwt-floor-code.mjs');
     writeFileSync(jwtFloorCodeEntry, jwtFloorWithAuthorizerCode());
-    const jwtFloorCodeFile = (await bundleLambda(jwtFloorCodeEntry, join(workDir, 'jwt-floor-code'), BUNDLING_CHOICES[SHIPPED_CHOICE])).file;
+    const jwtFloorCodeFile = (await bundleLambda(jwtFloorCodeEntry, join(workDir, 'jwt-floor-code'), BUNDLING_CHOICES[SHIPPED_CHOICE]))
+      .file;
     const demoConfig = routeConfigFile(workDir, DEMO_ROUTE_TABLE);
     const largeConfig = routeConfigFile(workDir, generatedRouteTable(300, 100));
     const tenRoutesConfig = routeConfigFile(workDir, largeAppRouteTable(10, { scopeCount: 100, functionCount: 10 }));
@@ -297,12 +322,43 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
     const variants: Variant[] = [];
     for (const choice of Object.keys(BUNDLING_CHOICES) as BundlingChoice[]) {
       variants.push({ name: choice, file: authorizerFiles[choice], nodeOptions: '', config: demoConfig, requests: 1 });
-      variants.push({ name: `${choice}+source-maps`, file: authorizerFiles[choice], nodeOptions: LAMBDA_NODE_OPTIONS, config: demoConfig, requests: 1 });
+      variants.push({
+        name: `${choice}+source-maps`,
+        file: authorizerFiles[choice],
+        nodeOptions: LAMBDA_NODE_OPTIONS,
+        config: demoConfig,
+        requests: 1,
+      });
     }
-    variants.push({ name: `${SHIPPED_CHOICE}+300-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: largeConfig, requests: 1 });
-    variants.push({ name: `${SHIPPED_CHOICE}+10-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: tenRoutesConfig, requests: 1 });
-    variants.push({ name: `${SHIPPED_CHOICE}+1000-routes`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: thousandRoutesConfig, requests: 1 });
-    variants.push({ name: `${SHIPPED_CHOICE}+jwt`, file: authorizerFiles[SHIPPED_CHOICE], nodeOptions: AUTHORIZER_NODE_OPTIONS, config: demoConfig, event: jwtEvent, requests: 1 });
+    variants.push({
+      name: `${SHIPPED_CHOICE}+300-routes`,
+      file: authorizerFiles[SHIPPED_CHOICE],
+      nodeOptions: AUTHORIZER_NODE_OPTIONS,
+      config: largeConfig,
+      requests: 1,
+    });
+    variants.push({
+      name: `${SHIPPED_CHOICE}+10-routes`,
+      file: authorizerFiles[SHIPPED_CHOICE],
+      nodeOptions: AUTHORIZER_NODE_OPTIONS,
+      config: tenRoutesConfig,
+      requests: 1,
+    });
+    variants.push({
+      name: `${SHIPPED_CHOICE}+1000-routes`,
+      file: authorizerFiles[SHIPPED_CHOICE],
+      nodeOptions: AUTHORIZER_NODE_OPTIONS,
+      config: thousandRoutesConfig,
+      requests: 1,
+    });
+    variants.push({
+      name: `${SHIPPED_CHOICE}+jwt`,
+      file: authorizerFiles[SHIPPED_CHOICE],
+      nodeOptions: AUTHORIZER_NODE_OPTIONS,
+      config: demoConfig,
+      event: jwtEvent,
+      requests: 1,
+    });
     variants.push({
       name: `${SHIPPED_CHOICE}+jwt+provisioned`,
       file: authorizerFiles[SHIPPED_CHOICE],
@@ -324,7 +380,9 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       ...variant.env,
     });
     const bare: number[] = [];
-    const timings = new Map(variants.map((variant) => [variant.name, { wall: [] as number[], imported: [] as number[], decided: [] as number[] }]));
+    const timings = new Map(
+      variants.map((variant) => [variant.name, { wall: [] as number[], imported: [] as number[], decided: [] as number[] }]),
+    );
     progress(`cold starts: bare node and ${variants.length} authorizer variants × ${options.runs} runs, interleaved`);
     const requestsBefore = stub.requests();
     for (let run = 0; run < options.warmupRuns + options.runs; run++) {
@@ -355,13 +413,19 @@ export async function runColdStart(options: ColdStartOptions, progress: (line: s
       progress(`writing --cpu-prof profiles of each variant to ${options.profileDir}`);
       for (const variant of variants) {
         const dir = join(options.profileDir, variant.name.replace(/[^a-z-]/g, '_'));
-        await timeProcess(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href], envOf(variant));
+        await timeProcess(
+          ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', driver, pathToFileURL(variant.file).href],
+          envOf(variant),
+        );
       }
     }
     // Every JWT-first start fetched the JWKS, and every key-first start read the key once: the I/O was really exercised.
-    const expectedRequests = variants.reduce((sum, variant) => sum + variant.requests, 0) * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
+    const expectedRequests =
+      variants.reduce((sum, variant) => sum + variant.requests, 0) * (options.warmupRuns + options.runs + (options.profileDir ? 1 : 0));
     if (stub.requests() - requestsBefore !== expectedRequests) {
-      throw new Error(`stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch per JWT-first start, one GetItem per key-first and naive start)`);
+      throw new Error(
+        `stub saw ${stub.requests() - requestsBefore} requests, expected ${expectedRequests} (one JWKS fetch per JWT-first start, one GetItem per key-first and naive start)`,
+      );
     }
 
     const bareMs = median(bare);

@@ -76,12 +76,30 @@ async function ordersApp(edits: number, stackEdits: number): Promise<string[]> {
   writeFileSync(join(copy, 'package-lock.json'), JSON.stringify({ name: 'orders-app', lockfileVersion: 3, requires: true, packages: {} }));
   const dev = await startDev(copy, process.execPath, [join(REPO, 'bin', 'dualgate-cli.mjs'), 'dev', '--watch', '--app', synthCommand]);
   try {
-    const token = ((await (await fetch(dev.tokenUrl, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('bench:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=write%3Aorders' })).json()) as { access_token: string }).access_token;
+    const token = (
+      (await (
+        await fetch(dev.tokenUrl, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from('bench:x').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials&scope=write%3Aorders',
+        })
+      ).json()) as { access_token: string }
+    ).access_token;
     const handler: number[] = [];
     for (let edit = 1; edit <= edits; edit++) {
       const marker = `bench-${edit}-${Date.now()}`;
       handler.push(
-        await timedEdit(join(copy, 'src', 'writer.ts'), (text) => text.replace(/role: [^,}]+/, `role: '${marker}'`), async () => (await (await fetch(`${dev.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).text()).includes(marker)),
+        await timedEdit(
+          join(copy, 'src', 'writer.ts'),
+          (text) => text.replace(/role: [^,}]+/, `role: '${marker}'`),
+          async () =>
+            (await (await fetch(`${dev.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).text()).includes(
+              marker,
+            ),
+        ),
       );
     }
     await settle();
@@ -89,10 +107,17 @@ async function ordersApp(edits: number, stackEdits: number): Promise<string[]> {
     for (let edit = 1; edit <= stackEdits; edit++) {
       const path = `/bench-${edit}-${Date.now()}`;
       stack.push(
-        await timedEdit(join(copy, 'lib', 'orders-stack.ts'), (text) => text.replace(/path: '\/(status|bench-[^']*)', authorized: false/, `path: '${path}', authorized: false`), async () => (await fetch(`${dev.url}${path}`)).status === 200),
+        await timedEdit(
+          join(copy, 'lib', 'orders-stack.ts'),
+          (text) => text.replace(/path: '\/(status|bench-[^']*)', authorized: false/, `path: '${path}', authorized: false`),
+          async () => (await fetch(`${dev.url}${path}`)).status === 200,
+        ),
       );
     }
-    return [summary('orders-app: handler edit (NodejsFunction, TypeScript)', handler), summary('orders-app: stack edit (synth with tsx)', stack)];
+    return [
+      summary('orders-app: handler edit (NodejsFunction, TypeScript)', handler),
+      summary('orders-app: stack edit (synth with tsx)', stack),
+    ];
   } finally {
     await stopDev(dev);
     rmSync(join(copy, '..'), { recursive: true, force: true });
@@ -106,15 +131,30 @@ async function devLoop(edits: number, stackEdits: number): Promise<string[]> {
   try {
     const handler: number[] = [];
     for (let edit = 1; edit <= edits; edit++) {
-      handler.push(await timedEdit(join(copy, 'fns', 'edited', 'index.mjs'), (text) => text.replace(/version: \d+/, `version: ${edit}`), async () => ((await (await fetch(`${dev.url}/version`)).json()) as { version: number }).version === edit));
+      handler.push(
+        await timedEdit(
+          join(copy, 'fns', 'edited', 'index.mjs'),
+          (text) => text.replace(/version: \d+/, `version: ${edit}`),
+          async () => ((await (await fetch(`${dev.url}/version`)).json()) as { version: number }).version === edit,
+        ),
+      );
     }
     await settle();
     const stack: number[] = [];
     for (let edit = 1; edit <= stackEdits; edit++) {
       const path = `/bench-${edit}-${Date.now()}`;
-      stack.push(await timedEdit(join(copy, 'bin', 'app.mjs'), (text) => text.replace(/path: '\/(version|bench-[^']*)', authorized: false/, `path: '${path}', authorized: false`), async () => (await fetch(`${dev.url}${path}`)).status === 200));
+      stack.push(
+        await timedEdit(
+          join(copy, 'bin', 'app.mjs'),
+          (text) => text.replace(/path: '\/(version|bench-[^']*)', authorized: false/, `path: '${path}', authorized: false`),
+          async () => (await fetch(`${dev.url}${path}`)).status === 200,
+        ),
+      );
     }
-    return [summary('dev-loop: handler edit (Code.fromAsset, JavaScript)', handler), summary('dev-loop: stack edit (synth with node)', stack)];
+    return [
+      summary('dev-loop: handler edit (Code.fromAsset, JavaScript)', handler),
+      summary('dev-loop: stack edit (synth with node)', stack),
+    ];
   } finally {
     await stopDev(dev);
     rmSync(join(copy, '..'), { recursive: true, force: true });

@@ -25,7 +25,9 @@ const server = await startDevServer({
   gatewayPort: 0,
   issuerPort: 0,
   audience: DEFAULT_LOCAL_AUDIENCE,
-  ...(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS'] ? { authorizerCacheTtlSeconds: Number(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS']) } : {}),
+  ...(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS']
+    ? { authorizerCacheTtlSeconds: Number(process.env['DUALGATE_AUTHORIZER_CACHE_TTL_SECONDS']) }
+    : {}),
 });
 const api = server.apis[0]!;
 
@@ -40,7 +42,10 @@ client.destroy();
 
 const tokenResponse = await fetch(server.issuer.tokenUrl, {
   method: 'POST',
-  headers: { authorization: `Basic ${Buffer.from('bench-client:secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+  headers: {
+    authorization: `Basic ${Buffer.from('bench-client:secret').toString('base64')}`,
+    'content-type': 'application/x-www-form-urlencoded',
+  },
   body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read:users' }).toString(),
 });
 if (!tokenResponse.ok) throw new Error(`token endpoint answered ${tokenResponse.status}: ${await tokenResponse.text()}`);

@@ -79,14 +79,21 @@ export async function runE2e(options: E2eOptions, progress: (line: string) => vo
       if (target !== 'health' && !body.includes('"sub"')) throw new Error(`e2e ${target}: /me gave no sub: ${body}`);
     }
     const run = async (target: Target, seconds: number) => {
-      const result = await autocannon({ url: requests[target].url, headers: requests[target].headers, connections: options.connections, duration: seconds });
+      const result = await autocannon({
+        url: requests[target].url,
+        headers: requests[target].headers,
+        connections: options.connections,
+        duration: seconds,
+      });
       if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
         throw new Error(`e2e ${target}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`);
       }
       return { rps: result.requests.average, p50: result.latency.p50 };
     };
     const targets: Target[] = ['health', 'key', 'jwt'];
-    progress(`autocannon warm-up, then ${options.rounds} rounds × ${targets.length} targets × ${options.durationSeconds}s, ${options.connections} connections`);
+    progress(
+      `autocannon warm-up, then ${options.rounds} rounds × ${targets.length} targets × ${options.durationSeconds}s, ${options.connections} connections`,
+    );
     for (const target of targets) await run(target, options.warmupSeconds);
     const rps: Record<Target, number[]> = { health: [], key: [], jwt: [] };
     const p50: Record<Target, number[]> = { health: [], key: [], jwt: [] };
@@ -110,7 +117,12 @@ export async function runE2e(options: E2eOptions, progress: (line: string) => vo
       key_rps: round(keyRps, 1),
       jwt_rps: round(jwtRps, 1),
       latency_p50_ms: { health: median(p50.health), key: median(p50.key), jwt: median(p50.jwt) },
-      settings: { connections: options.connections, duration_s: options.durationSeconds, rounds: options.rounds, authorizer_cache_ttl_s: options.authorizerCacheTtlSeconds },
+      settings: {
+        connections: options.connections,
+        duration_s: options.durationSeconds,
+        rounds: options.rounds,
+        authorizer_cache_ttl_s: options.authorizerCacheTtlSeconds,
+      },
     };
   } finally {
     await stop();

@@ -29,7 +29,10 @@ export interface LargeApisOptions {
 
 export interface LargeApisResults {
   /** Per route count: synth ms (median), route-table file bytes, largest template, nested stacks. */
-  synth: Record<string, { synth_ms: number; config_bytes: number; max_template_resources: number; max_template_bytes: number; nested_stacks: number }>;
+  synth: Record<
+    string,
+    { synth_ms: number; config_bytes: number; max_template_resources: number; max_template_bytes: number; nested_stacks: number }
+  >;
   dev: { routes: number; startup_from_assembly_ms: number; startup_with_synth_ms: number };
 }
 
@@ -59,12 +62,19 @@ function timed(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT, until?: 
 }
 
 function synth(routes: number, outdir: string): Promise<number> {
-  return timed(['--import', TSX_LOADER, SYNTH_SCRIPT], { LARGE_APP_ROUTES: String(routes), CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-asset-metadata': true }) });
+  return timed(['--import', TSX_LOADER, SYNTH_SCRIPT], {
+    LARGE_APP_ROUTES: String(routes),
+    CDK_OUTDIR: outdir,
+    CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-asset-metadata': true }),
+  });
 }
 
 function assemblyFigures(dir: string) {
   const templates = readdirSync(dir).filter((name) => name.endsWith('.template.json'));
-  const sizes = templates.map((name) => ({ bytes: statSync(join(dir, name)).size, resources: Object.keys((JSON.parse(readFileSync(join(dir, name), 'utf8')) as { Resources?: object }).Resources ?? {}).length }));
+  const sizes = templates.map((name) => ({
+    bytes: statSync(join(dir, name)).size,
+    resources: Object.keys((JSON.parse(readFileSync(join(dir, name), 'utf8')) as { Resources?: object }).Resources ?? {}).length,
+  }));
   const configs = readdirSync(dir).filter((name) => name.startsWith('asset.') && existsSync(join(dir, name, RUNTIME_CONFIG_FILE)));
   if (configs.length === 0) throw new Error(`no ${RUNTIME_CONFIG_FILE} in ${dir}`);
   return {
@@ -77,7 +87,10 @@ function assemblyFigures(dir: string) {
 
 const READY = /dualgate dev: ready in/;
 
-export async function runLargeApis(options: LargeApisOptions, progress: (line: string) => void = () => undefined): Promise<LargeApisResults> {
+export async function runLargeApis(
+  options: LargeApisOptions,
+  progress: (line: string) => void = () => undefined,
+): Promise<LargeApisResults> {
   const work = mkdtempSync(join(tmpdir(), 'dualgate-large-bench-'));
   try {
     const results: LargeApisResults['synth'] = {};
@@ -109,7 +122,14 @@ export async function runLargeApis(options: LargeApisOptions, progress: (line: s
       fromAssembly.push(await timed([CLI, 'dev', '--assembly', devAssembly], devEnv, REPO_ROOT, READY));
       withSynth.push(await timed([CLI, 'dev'], devEnv, appDir, READY));
     }
-    return { synth: results, dev: { routes: options.devRoutes, startup_from_assembly_ms: round(median(fromAssembly), 0), startup_with_synth_ms: round(median(withSynth), 0) } };
+    return {
+      synth: results,
+      dev: {
+        routes: options.devRoutes,
+        startup_from_assembly_ms: round(median(fromAssembly), 0),
+        startup_with_synth_ms: round(median(withSynth), 0),
+      },
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

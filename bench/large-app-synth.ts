@@ -13,15 +13,22 @@ const routeCount = Number(process.env['LARGE_APP_ROUTES'] ?? '300');
 const wide = routeCount > 300;
 const app = new App();
 const stack = new Stack(app, 'LargeApp');
-const services = Array.from({ length: 10 }, (_, index) =>
-  new lambda.Function(stack, `Service${index}`, {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline(`exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ service: ${index}, resource: event.resource }) });`),
-  }),
+const services = Array.from(
+  { length: 10 },
+  (_, index) =>
+    new lambda.Function(stack, `Service${index}`, {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(
+        `exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ service: ${index}, resource: event.resource }) });`,
+      ),
+    }),
 );
 new DualAuthApi(stack, 'Gate', {
-  routes: largeAppRouteTable(routeCount, { scopeCount: wide ? 100 : 60, functionCount: 10 }).map(({ functionIndex, ...route }) => ({ ...route, handler: services[functionIndex] as lambda.Function })),
+  routes: largeAppRouteTable(routeCount, { scopeCount: wide ? 100 : 60, functionCount: 10 }).map(({ functionIndex, ...route }) => ({
+    ...route,
+    handler: services[functionIndex] as lambda.Function,
+  })),
   plans: { free: { rateLimitPerSecond: 100, burstLimit: 200 } },
   defaultPlan: 'free',
   monitoring: true,

@@ -40,7 +40,9 @@ const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.fl
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const identifier = createHash('sha256').update(publicKeyPem).digest('hex');
-const keyServer = createServer((_request, response) => response.end(JSON.stringify({ public_keys: [{ key_identifier: identifier, key: publicKeyPem, is_current: true }] })));
+const keyServer = createServer((_request, response) =>
+  response.end(JSON.stringify({ public_keys: [{ key_identifier: identifier, key: publicKeyPem, is_current: true }] })),
+);
 await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
 
 const db = dynalite({ createTableMs: 0 });
@@ -65,7 +67,9 @@ Object.assign(process.env, {
 const bundle = join(bundleDirectory('leaks', LAMBDA_ENTRIES.leaks), LAMBDA_BUNDLE_FILE);
 // The function's log lines (one metric line per report) would drown the figures.
 const write = process.stdout.write.bind(process.stdout);
-const { handler } = (await import(pathToFileURL(bundle).href)) as { handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> };
+const { handler } = (await import(pathToFileURL(bundle).href)) as {
+  handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+};
 
 async function liveKeys(count: number): Promise<string[]> {
   const keys: string[] = [];
@@ -73,18 +77,48 @@ async function liveKeys(count: number): Promise<string[]> {
     const { key, start } = generateKey('dg');
     keys.push(key);
     const now = new Date().toISOString();
-    await store.create({ keyHash: hashKey(key), keyId: `key_BENCH${String(keys.length).padStart(21, '0')}`.slice(0, 30), owner: `owner-${index % 10}`, name: 'bench', scopes: [], createdAt: now, createdBy: 'bench', enabled: true, start, version: 1 });
+    await store.create({
+      keyHash: hashKey(key),
+      keyId: `key_BENCH${String(keys.length).padStart(21, '0')}`.slice(0, 30),
+      owner: `owner-${index % 10}`,
+      name: 'bench',
+      scopes: [],
+      createdAt: now,
+      createdBy: 'bench',
+      enabled: true,
+      start,
+      version: 1,
+    });
   }
   return keys;
 }
 
 const reportOf = (tokens: string[]) =>
-  JSON.stringify(tokens.map((token) => ({ token, type: 'dualgate_api_key', url: 'https://github.com/octo-org/app/blob/0123456789abcdef0123456789abcdef01234567/config/production.env', source: 'content' })));
+  JSON.stringify(
+    tokens.map((token) => ({
+      token,
+      type: 'dualgate_api_key',
+      url: 'https://github.com/octo-org/app/blob/0123456789abcdef0123456789abcdef01234567/config/production.env',
+      source: 'content',
+    })),
+  );
 
 async function post(body: string): Promise<{ ms: number; statusCode: number }> {
   const signature = sign('sha256', Buffer.from(body), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
-  const headers = { 'Content-Type': 'application/json', 'Github-Public-Key-Identifier': identifier, 'Github-Public-Key-Signature': signature };
-  const event = { httpMethod: 'POST', resource: '/leaks/github', path: '/leaks/github', headers, multiValueHeaders: null, body, isBase64Encoded: false } as unknown as APIGatewayProxyEvent;
+  const headers = {
+    'Content-Type': 'application/json',
+    'Github-Public-Key-Identifier': identifier,
+    'Github-Public-Key-Signature': signature,
+  };
+  const event = {
+    httpMethod: 'POST',
+    resource: '/leaks/github',
+    path: '/leaks/github',
+    headers,
+    multiValueHeaders: null,
+    body,
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEvent;
   process.stdout.write = (() => true) as typeof process.stdout.write;
   const startedMs = performance.now();
   try {
@@ -110,7 +144,8 @@ for (let round = 0; round < ROUNDS; round++) {
   bodyBytes = Buffer.byteLength(live);
   const liveRun = await post(live);
   const repeatRun = await post(live);
-  if ([junkRun, liveRun, repeatRun].some((run) => run.statusCode !== 200)) throw new Error(`a report was not accepted: ${[junkRun, liveRun, repeatRun].map((run) => run.statusCode)}`);
+  if ([junkRun, liveRun, repeatRun].some((run) => run.statusCode !== 200))
+    throw new Error(`a report was not accepted: ${[junkRun, liveRun, repeatRun].map((run) => run.statusCode)}`);
   results['junk']!.push(junkRun.ms);
   results['live']!.push(liveRun.ms);
   results['repeat']!.push(repeatRun.ms);
@@ -126,7 +161,9 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-write(`POST /leaks/github, ${TOKENS} matches per report (${(bodyBytes / 1024).toFixed(0)} KB), median of ${ROUNDS} round(s), leak bundle against dynalite:\n`);
+write(
+  `POST /leaks/github, ${TOKENS} matches per report (${(bodyBytes / 1024).toFixed(0)} KB), median of ${ROUNDS} round(s), leak bundle against dynalite:\n`,
+);
 write(`  1,000 junk strings (no table call)                 ${fmt(median(results['junk']!))}\n`);
 write(`  1,000 live keys: revoked (1,000 reads + 1,000 writes) ${fmt(median(results['live']!))}\n`);
 write(`  the same report again (1,000 reads, no write)       ${fmt(median(results['repeat']!))}\n`);

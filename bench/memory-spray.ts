@@ -22,24 +22,52 @@ if (!gc) throw new Error('run with node --expose-gc (npm run spray does)');
 /** Every hash is a live key: the worst case for the positive cache. */
 const everyKeyIsLive: KeyLookup = {
   async getByHash(keyHash): Promise<KeyRecord> {
-    return { keyHash, keyId: `key_${keyHash.slice(0, 26)}`, owner: 'sprayer', name: 'spray', scopes: ['read:users'], createdAt: '2026-01-01T00:00:00Z', createdBy: 'sprayer', enabled: true, start: 'dg_xxxx', version: 1 };
+    return {
+      keyHash,
+      keyId: `key_${keyHash.slice(0, 26)}`,
+      owner: 'sprayer',
+      name: 'spray',
+      scopes: ['read:users'],
+      createdAt: '2026-01-01T00:00:00Z',
+      createdBy: 'sprayer',
+      enabled: true,
+      start: 'dg_xxxx',
+      version: 1,
+    };
   },
 };
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const jwk = { ...(publicKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'spray', alg: 'EdDSA', use: 'sig' };
 const jwksBody = Buffer.from(JSON.stringify({ keys: [jwk] }));
-const fetcher: Fetcher = { fetch: async () => jwksBody.buffer.slice(jwksBody.byteOffset, jwksBody.byteOffset + jwksBody.byteLength) as ArrayBuffer };
+const fetcher: Fetcher = {
+  fetch: async () => jwksBody.buffer.slice(jwksBody.byteOffset, jwksBody.byteOffset + jwksBody.byteLength) as ArrayBuffer,
+};
 const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: 'spray', typ: 'JWT' })).toString('base64url');
 const exp = Math.floor(Date.now() / 1000) + 3600;
 function jwt(index: number): string {
-  const payload = Buffer.from(JSON.stringify({ iss: ISSUER, aud: 'api', sub: `client-${index}`, scope: 'read:users', exp })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ iss: ISSUER, aud: 'api', sub: `client-${index}`, scope: 'read:users', exp })).toString(
+    'base64url',
+  );
   const signature = sign(null, Buffer.from(`${header}.${payload}`), privateKey).toString('base64url');
   return `${header}.${payload}.${signature}`;
 }
 
 const { authorize, jwtCheck } = buildAuthorizer(
-  { tableName: 'keys', keyPrefix: 'dg', keyCacheTtlSeconds: 30, negativeKeyCacheTtlSeconds: 5, staleIfErrorSeconds: 60, jwtCacheTtlSeconds: 300, lastUsedIntervalSeconds: 300, issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }], adminScope: 'keys:admin', allowHttpIssuers: false, logLevel: 'INFO' }, DEMO_COMPILED_TABLE,
+  {
+    tableName: 'keys',
+    keyPrefix: 'dg',
+    keyCacheTtlSeconds: 30,
+    negativeKeyCacheTtlSeconds: 5,
+    staleIfErrorSeconds: 60,
+    jwtCacheTtlSeconds: 300,
+    lastUsedIntervalSeconds: 300,
+    issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }],
+    adminScope: 'keys:admin',
+    allowHttpIssuers: false,
+    logLevel: 'INFO',
+  },
+  DEMO_COMPILED_TABLE,
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },
 );
 await jwtCheck?.hydrate();
@@ -56,7 +84,13 @@ async function spray(kind: 'apiKey' | 'jwt') {
   let allowed = 0;
   for (let i = 1; i <= COUNT; i++) {
     const credential = kind === 'apiKey' ? generateKey('dg').key : jwt(i);
-    const outcome = await authorize({ methodArn, httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
+    const outcome = await authorize({
+      methodArn,
+      httpMethod: 'GET',
+      resource: '/me',
+      headers: { Authorization: `Bearer ${credential}` },
+      multiValueHeaders: null,
+    });
     if (outcome.effect === 'allow') allowed++;
     if (CHECKPOINTS.includes(i)) rows.push({ sprayed: i, ...heapMb() });
   }
@@ -79,5 +113,8 @@ const report = {
     jwts: +((jwtRows.at(-1)?.heapMb ?? 0) - (jwtRows[2]?.heapMb ?? 0)).toFixed(1),
   },
 };
-console.table([...keyRows.map((row) => ({ kind: 'distinct live API keys', ...row })), ...jwtRows.map((row) => ({ kind: 'distinct valid JWTs', ...row }))]);
+console.table([
+  ...keyRows.map((row) => ({ kind: 'distinct live API keys', ...row })),
+  ...jwtRows.map((row) => ({ kind: 'distinct valid JWTs', ...row })),
+]);
 console.log(JSON.stringify(report));

@@ -106,7 +106,12 @@ const instantUsageWriter: KeyUsageWriter = { recordUse: () => Promise.resolve(tr
 function stubbedAuthorizer(lookup: KeyLookup, jwksBody: string, sink: LogSink, level = 'INFO') {
   const logger = createLogger({ service: 'dualgate-authorizer', level, sink });
   // A usage writer that answers at once: each decision pays for the lastUsedAt bookkeeping, not for a table.
-  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), DEMO_COMPILED_TABLE, { keyLookup: lookup, usageWriter: instantUsageWriter, fetcher: new MemoryJwksFetcher(jwksBody), logger });
+  return buildAuthorizer(readSettings({ ...BENCH_ENV, LOG_LEVEL: level }), DEMO_COMPILED_TABLE, {
+    keyLookup: lookup,
+    usageWriter: instantUsageWriter,
+    fetcher: new MemoryJwksFetcher(jwksBody),
+    logger,
+  });
 }
 
 export async function runMicro(options: MicroOptions, progress: (line: string) => void = () => undefined): Promise<MicroResults> {
@@ -139,7 +144,11 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
   const keyEvent = authorizerEvent(key);
   const badEvent = authorizerEvent(badKey);
   const repeatEvent = authorizerEvent(repeatToken);
-  for (const [name, authorizer] of [['main', main], ['devnull', withDevNull], ['unlogged', unlogged]] as const) {
+  for (const [name, authorizer] of [
+    ['main', main],
+    ['devnull', withDevNull],
+    ['unlogged', unlogged],
+  ] as const) {
     expectEffect(`${name} key`, await authorizer.authorize(keyEvent), 'allow');
     expectEffect(`${name} bad checksum`, await authorizer.authorize(badEvent), 'unauthorized');
     expectEffect(`${name} jwt`, await authorizer.authorize(repeatEvent), 'allow');
@@ -153,7 +162,11 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
   if (!cryptoVerify('RSA-SHA256', signingInput, signingKey.publicKey, signature)) throw new Error('floor signature does not verify');
 
   // The reference: aws-jwt-verify with the same issuer and audience, nothing else, JWKS already cached.
-  const bareVerifier = JwtVerifier.create({ issuer: BENCH_ISSUER, audience: BENCH_AUDIENCE, jwksUri: `${BENCH_ISSUER}/.well-known/jwks.json` });
+  const bareVerifier = JwtVerifier.create({
+    issuer: BENCH_ISSUER,
+    audience: BENCH_AUDIENCE,
+    jwksUri: `${BENCH_ISSUER}/.well-known/jwks.json`,
+  });
   bareVerifier.cacheJwks(jwksOf(signingKey) as unknown as Parameters<typeof bareVerifier.cacheJwks>[0]);
   bareVerifier.verifySync(firstTokens[0]!);
 
@@ -166,8 +179,16 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
     { name: 'authorizer.key_cached', op: () => main.authorize(keyEvent) },
     { name: 'authorizer.key_bad_checksum', op: () => main.authorize(badEvent) },
     { name: 'authorizer.jwt_repeat', op: () => main.authorize(repeatEvent) },
-    { name: 'authorizer.jwt_first', op: () => main.authorize(firstEvents[firstIndex++ % poolSize]!), iterations: options.jwtFirstIterations },
-    { name: 'reference.aws_jwt_verify', op: () => bareVerifier.verifySync(firstTokens[referenceIndex++ % poolSize]!), iterations: options.jwtFirstIterations },
+    {
+      name: 'authorizer.jwt_first',
+      op: () => main.authorize(firstEvents[firstIndex++ % poolSize]!),
+      iterations: options.jwtFirstIterations,
+    },
+    {
+      name: 'reference.aws_jwt_verify',
+      op: () => bareVerifier.verifySync(firstTokens[referenceIndex++ % poolSize]!),
+      iterations: options.jwtFirstIterations,
+    },
     { name: 'logging.key_cached_devnull', op: () => withDevNull.authorize(keyEvent) },
     { name: 'logging.key_cached_unlogged', op: () => unlogged.authorize(keyEvent) },
     { name: 'logging.key_bad_checksum_devnull', op: () => withDevNull.authorize(badEvent) },
@@ -195,7 +216,11 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
       jwt_repeat_us: us('authorizer.jwt_repeat'),
       key_uncached_us: dynamo.keyUncachedUs,
     },
-    reference: { aws_jwt_verify_us: us('reference.aws_jwt_verify'), dynamodb_get_item_us: dynamo.getItemUs, sha256_us_dynamo_group: dynamo.sha256Us },
+    reference: {
+      aws_jwt_verify_us: us('reference.aws_jwt_verify'),
+      dynamodb_get_item_us: dynamo.getItemUs,
+      sha256_us_dynamo_group: dynamo.sha256Us,
+    },
     logging: {
       key_cached_devnull_us: us('logging.key_cached_devnull'),
       key_cached_unlogged_us: us('logging.key_cached_unlogged'),
@@ -246,7 +271,11 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
       const logger = createLogger({ service: 'dualgate-authorizer', level: 'INFO', sink: discardSink });
       const env = { ...BENCH_ENV, DUALGATE_KEY_TABLE: tableName, DUALGATE_KEY_CACHE_TTL_SECONDS: String(keyCacheTtlSeconds) };
       const jwksBody = JSON.stringify(jwksOf(signingKey));
-      const built = buildAuthorizer(readSettings(env), DEMO_COMPILED_TABLE, { dynamoClient: counted.client, fetcher: new MemoryJwksFetcher(jwksBody), logger });
+      const built = buildAuthorizer(readSettings(env), DEMO_COMPILED_TABLE, {
+        dynamoClient: counted.client,
+        fetcher: new MemoryJwksFetcher(jwksBody),
+        logger,
+      });
       return { ...built, calls: counted.calls, writes: counted.writes, client: counted.client };
     };
 
@@ -272,7 +301,8 @@ async function runDynamo(options: MicroOptions, signingKey: ReturnType<typeof cr
     const lastUsedWrites = (counting.writes() - writesBefore) / n;
 
     before = counting.calls();
-    for (let i = 0; i < n; i++) expectEffect('dynalite bad checksum', await counting.authorize(authorizerEvent(badChecksumKey())), 'unauthorized');
+    for (let i = 0; i < n; i++)
+      expectEffect('dynalite bad checksum', await counting.authorize(authorizerEvent(badChecksumKey())), 'unauthorized');
     const badChecksum = (counting.calls() - before) / n;
 
     // key_uncached_us: the key cache TTL set to 0, so every decision reads the table, beside a bare GetItem.

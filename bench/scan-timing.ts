@@ -32,7 +32,9 @@ function time(args: string[]): { medianMs: number; maxMs: number; summary: strin
 }
 
 const baseline = time(['-e', '0']);
-process.stdout.write(`dualgate scan on ${REPO}, ${RUNS} fresh processes each (node startup alone: median ${baseline.medianMs.toFixed(0)} ms)\n`);
+process.stdout.write(
+  `dualgate scan on ${REPO}, ${RUNS} fresh processes each (node startup alone: median ${baseline.medianMs.toFixed(0)} ms)\n`,
+);
 for (const [label, args] of [
   ['packaged, scan --staged', [packaged, 'scan', '--staged']],
   ['packaged, scan --gitignore .', [packaged, 'scan', '--gitignore', '.']],
@@ -40,5 +42,7 @@ for (const [label, args] of [
   ['this checkout (tsx), scan --gitignore .', [join(REPO, 'bin', 'dualgate-cli.mjs'), 'scan', '--gitignore', '.']],
 ] as const) {
   const result = time([...args]);
-  process.stdout.write(`  ${label.padEnd(42)} median ${result.medianMs.toFixed(0).padStart(4)} ms, max ${result.maxMs.toFixed(0).padStart(4)} ms   (${result.summary.replace(/^dualgate scan: /, '')})\n`);
+  process.stdout.write(
+    `  ${label.padEnd(42)} median ${result.medianMs.toFixed(0).padStart(4)} ms, max ${result.maxMs.toFixed(0).padStart(4)} ms   (${result.summary.replace(/^dualgate scan: /, '')})\n`,
+  );
 }

@@ -114,20 +114,78 @@ async function main(): Promise<void> {
     void p;
 
     const scenarios: Scenario[] = [
-      { name: 'key → GET /users (held scope)', method: 'GET', path: '/users', authorization: () => `Bearer ${readKey}`, expectedStatus: 200 },
-      { name: 'key → GET /me', method: 'GET', path: '/me', authorization: () => `Bearer ${readKey}`, expectedStatus: 200, expectedSub: 'soak-admin' },
-      { name: 'key → POST /users (missing scope)', method: 'POST', path: '/users', authorization: () => `Bearer ${readKey}`, expectedStatus: 403, body: '{"name":"x"}' },
-      { name: 'JWT → GET /users (held scope)', method: 'GET', path: '/users', authorization: () => `Bearer ${reader}`, expectedStatus: 200 },
-      { name: 'JWT → GET /me', method: 'GET', path: '/me', authorization: () => `Bearer ${reader}`, expectedStatus: 200, expectedSub: 'soak-reader' },
-      { name: 'JWT → POST /users (missing scope)', method: 'POST', path: '/users', authorization: () => `Bearer ${reader}`, expectedStatus: 403, body: '{"name":"x"}' },
+      {
+        name: 'key → GET /users (held scope)',
+        method: 'GET',
+        path: '/users',
+        authorization: () => `Bearer ${readKey}`,
+        expectedStatus: 200,
+      },
+      {
+        name: 'key → GET /me',
+        method: 'GET',
+        path: '/me',
+        authorization: () => `Bearer ${readKey}`,
+        expectedStatus: 200,
+        expectedSub: 'soak-admin',
+      },
+      {
+        name: 'key → POST /users (missing scope)',
+        method: 'POST',
+        path: '/users',
+        authorization: () => `Bearer ${readKey}`,
+        expectedStatus: 403,
+        body: '{"name":"x"}',
+      },
+      {
+        name: 'JWT → GET /users (held scope)',
+        method: 'GET',
+        path: '/users',
+        authorization: () => `Bearer ${reader}`,
+        expectedStatus: 200,
+      },
+      {
+        name: 'JWT → GET /me',
+        method: 'GET',
+        path: '/me',
+        authorization: () => `Bearer ${reader}`,
+        expectedStatus: 200,
+        expectedSub: 'soak-reader',
+      },
+      {
+        name: 'JWT → POST /users (missing scope)',
+        method: 'POST',
+        path: '/users',
+        authorization: () => `Bearer ${reader}`,
+        expectedStatus: 403,
+        body: '{"name":"x"}',
+      },
       { name: 'revoked key', method: 'GET', path: '/me', authorization: () => `Bearer ${revoked.key}`, expectedStatus: 401 },
       { name: 'expired key', method: 'GET', path: '/me', authorization: () => `Bearer ${expiring}`, expectedStatus: 401 },
       { name: 'bad checksum', method: 'GET', path: '/me', authorization: () => `Bearer ${badChecksum}`, expectedStatus: 401 },
-      { name: 'unknown well-formed key', method: 'GET', path: '/me', authorization: () => `Bearer ${generateKey('dg').key}`, expectedStatus: 401 },
-      { name: 'junk', method: 'GET', path: '/me', authorization: () => `Bearer ${randomBytes(24).toString('base64url')}`, expectedStatus: 401 },
+      {
+        name: 'unknown well-formed key',
+        method: 'GET',
+        path: '/me',
+        authorization: () => `Bearer ${generateKey('dg').key}`,
+        expectedStatus: 401,
+      },
+      {
+        name: 'junk',
+        method: 'GET',
+        path: '/me',
+        authorization: () => `Bearer ${randomBytes(24).toString('base64url')}`,
+        expectedStatus: 401,
+      },
       { name: 'tampered JWT', method: 'GET', path: '/users', authorization: () => `Bearer ${tamperedJwt}`, expectedStatus: 401 },
       { name: 'no credential', method: 'GET', path: '/me', authorization: () => undefined, expectedStatus: 401 },
-      { name: 'wrong scheme', method: 'GET', path: '/me', authorization: () => `Basic ${Buffer.from('a:b').toString('base64')}`, expectedStatus: 401 },
+      {
+        name: 'wrong scheme',
+        method: 'GET',
+        path: '/me',
+        authorization: () => `Basic ${Buffer.from('a:b').toString('base64')}`,
+        expectedStatus: 401,
+      },
     ];
 
     const latenciesMs: number[] = [];
@@ -163,7 +221,8 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: CONNECTIONS }, worker));
     const elapsedS = (performance.now() - startedMs) / 1000;
     latenciesMs.sort((a, b) => a - b);
-    const percentile = (q: number) => +(latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))] ?? NaN).toFixed(2);
+    const percentile = (q: number) =>
+      +(latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))] ?? NaN).toFixed(2);
     const wrongDecisions = [...perScenario.values()].reduce((sum, stats) => sum + stats.wrong, 0);
     console.table([...perScenario.entries()].map(([scenario, stats]) => ({ scenario, ...stats })));
     const summary = {

@@ -25,9 +25,26 @@ await build(portalBrowserOptions(join(dist, 'lambdas', 'portal')));
 copyPortalStaticFiles(join(dist, 'lambdas', 'portal'));
 
 // import.meta in CommonJS: the library finds its package root (and the bundles) from its own location.
-const importMeta = { banner: { js: "const __dgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }, define: { 'import.meta.url': '__dgImportMetaUrl', 'import.meta.dirname': '__dirname' } };
-const library = { bundle: true, platform: 'node' as const, target: 'node20', logLevel: 'warning' as const, legalComments: 'none' as const, sourcemap: true };
-await build({ ...library, ...importMeta, entryPoints: [join(PACKAGE_ROOT, 'lib/index.ts')], outfile: join(dist, 'index.cjs'), format: 'cjs', external: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs', 'esbuild'] });
+const importMeta = {
+  banner: { js: "const __dgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__dgImportMetaUrl', 'import.meta.dirname': '__dirname' },
+};
+const library = {
+  bundle: true,
+  platform: 'node' as const,
+  target: 'node20',
+  logLevel: 'warning' as const,
+  legalComments: 'none' as const,
+  sourcemap: true,
+};
+await build({
+  ...library,
+  ...importMeta,
+  entryPoints: [join(PACKAGE_ROOT, 'lib/index.ts')],
+  outfile: join(dist, 'index.cjs'),
+  format: 'cjs',
+  external: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs', 'esbuild'],
+});
 await build({ ...library, entryPoints: [join(PACKAGE_ROOT, 'lib/context.ts')], outfile: join(dist, 'context.cjs'), format: 'cjs' });
 await build({
   ...library,
@@ -55,7 +72,11 @@ await build({
 copyFileSync(join(PACKAGE_ROOT, 'lib/local/function-worker.mjs'), join(dist, 'function-worker.mjs'));
 copyFileSync(join(PACKAGE_ROOT, 'lib/local/synth-probe.cjs'), join(dist, 'synth-probe.cjs'));
 
-execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
+execFileSync(
+  process.execPath,
+  [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')],
+  { stdio: ['ignore', 'inherit', 'inherit'] },
+);
 mkdirSync(join(dist, 'types'), { recursive: true });
 // The package is "type": "module"; its declarations describe CommonJS code, so their folder says so.
 writeFileSync(join(dist, 'types', 'package.json'), '{ "type": "commonjs" }\n');

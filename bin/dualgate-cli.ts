@@ -8,8 +8,8 @@ const argv = process.argv.slice(2);
 if (argv[0] === 'dev') await runDev(argv.slice(1));
 else
   process.exitCode = await runCli(argv, {
-  fetch: (url, init) => fetch(url, init),
-  env: process.env,
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-});
+    fetch: (url, init) => fetch(url, init),
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });

@@ -22,7 +22,10 @@ const defaultPlan: unknown = app.node.tryGetContext('dualgate:defaultPlan');
 const authorizerCacheScope: unknown = app.node.tryGetContext('dualgate:authorizerCacheScope');
 new DualgateStack(app, app.node.tryGetContext('dualgate:stackName') ?? 'Dualgate', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  dualgate: { ...config, ...(plans !== undefined ? { plans: plans as never } : {}), ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as never } : {}),
+  dualgate: {
+    ...config,
+    ...(plans !== undefined ? { plans: plans as never } : {}),
+    ...(defaultPlan !== undefined ? { defaultPlan: defaultPlan as never } : {}),
     ...(authorizerCacheScope !== undefined ? { authorizerCacheScope: authorizerCacheScope as never } : {}),
   },
 });

@@ -10,4 +10,12 @@
  * @packageDocumentation
  * @module dualgate/context
  */
-export { hasScopes, MissingPrincipalError, principalFrom, type AuthMethod, type AuthorizerContext, type CallerIdentity, type EventWithAuthorizer } from '../lambdas/core/principal';
+export {
+  hasScopes,
+  MissingPrincipalError,
+  principalFrom,
+  type AuthMethod,
+  type AuthorizerContext,
+  type CallerIdentity,
+  type EventWithAuthorizer,
+} from '../lambdas/core/principal';

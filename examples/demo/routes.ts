@@ -27,6 +27,5 @@ export function demoScopeCatalog(adminScope: string = KEY_SCOPES.admin): string[
   return scopeCatalog(DEMO_ROUTE_TABLE, [adminScope]);
 }
 
-
 /** The demo table compiled as the construct compiles it at synth (tests, benchmarks and local mode use it). */
 export const DEMO_COMPILED_TABLE = compileRouteTable(DEMO_ROUTE_TABLE);

@@ -59,17 +59,41 @@ export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'API Gateway needs this account-level role to write the stage access and execution logs; the AWS-maintained policy is scoped to exactly that.',
     ],
-    [dualAuth.api, 'AwsSolutions-APIG2', 'Request validation happens in the management Lambda against one zod schema (field-named 400s); the sample backends validate their own bodies.'],
-    [dualAuth.api, 'AwsSolutions-APIG3', 'WAF is an account-level choice (cost, rule sets) left to the deploying team; stage throttling is on and junk credentials are rejected offline by checksum.'],
+    [
+      dualAuth.api,
+      'AwsSolutions-APIG2',
+      'Request validation happens in the management Lambda against one zod schema (field-named 400s); the sample backends validate their own bodies.',
+    ],
+    [
+      dualAuth.api,
+      'AwsSolutions-APIG3',
+      'WAF is an account-level choice (cost, rule sets) left to the deploying team; stage throttling is on and junk credentials are rejected offline by checksum.',
+    ],
     [
       dualAuth.api,
       'AwsSolutions-APIG4',
       'Every method except GET /health and POST /leaks/github uses the dualgate Lambda REQUEST authorizer; /health is a deliberate unauthenticated liveness probe that returns no data, and GitHub calls /leaks/github with no dualgate credential: its function verifies the ECDSA signature GitHub puts on every report before reading it.',
     ],
-    [dualAuth.api, 'AwsSolutions-COG4', 'Methods use the dualgate Lambda authorizer, which verifies Cognito access tokens with aws-jwt-verify and also accepts API keys; a Cognito authorizer cannot do both.'],
-    [dualAuth.userPool, 'AwsSolutions-COG2', 'The pool serves machine-to-machine client-credentials tokens; self sign-up is off and it has no interactive users to enrol in MFA.'],
-    [dualAuth.userPool, 'AwsSolutions-COG3', 'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.'],
-    [dualAuth.userPool, 'AwsSolutions-COG8', 'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.'],
+    [
+      dualAuth.api,
+      'AwsSolutions-COG4',
+      'Methods use the dualgate Lambda authorizer, which verifies Cognito access tokens with aws-jwt-verify and also accepts API keys; a Cognito authorizer cannot do both.',
+    ],
+    [
+      dualAuth.userPool,
+      'AwsSolutions-COG2',
+      'The pool serves machine-to-machine client-credentials tokens; self sign-up is off and it has no interactive users to enrol in MFA.',
+    ],
+    [
+      dualAuth.userPool,
+      'AwsSolutions-COG3',
+      'Threat protection (advanced security) applies to user sign-ins; this pool issues client-credentials tokens only, and it needs the Plus feature plan.',
+    ],
+    [
+      dualAuth.userPool,
+      'AwsSolutions-COG8',
+      'The Plus feature plan buys threat protection for user sign-ins; a pool that only issues client-credentials tokens gains nothing from it.',
+    ],
   ];
   // Plans: removing a key from a usage plan is DELETE /usageplans/<id>/keys/<keyId> (reading its membership, GET on
   // the same path), and the key ids are made at run time; the wildcard is one path segment under this API's own

@@ -59,7 +59,14 @@ export class ApiKeyCheck implements CredentialCheck {
 
   evaluate(credential: string): CheckResult | Promise<CheckResult> {
     const parsed = parseKey(credential, this.options.keyPrefix);
-    if (!parsed.ok) return reject(parsed.reason === 'wrong_prefix' ? 'key_wrong_prefix' : parsed.reason === 'bad_checksum' ? 'key_bad_checksum' : 'malformed_credential');
+    if (!parsed.ok)
+      return reject(
+        parsed.reason === 'wrong_prefix'
+          ? 'key_wrong_prefix'
+          : parsed.reason === 'bad_checksum'
+            ? 'key_bad_checksum'
+            : 'malformed_credential',
+      );
     const keyHash = hashKey(credential);
     const nowMs = this.nowMs();
     const cached = this.cache.get(keyHash, nowMs);
@@ -95,7 +102,13 @@ export class ApiKeyCheck implements CredentialCheck {
     return read;
   }
 
-  private decide(record: KeyRecord | undefined, keyHash: string, nowMs: number, reason: 'key_valid' | 'key_valid_stale', cached: boolean): CheckResult | Promise<CheckResult> {
+  private decide(
+    record: KeyRecord | undefined,
+    keyHash: string,
+    nowMs: number,
+    reason: 'key_valid' | 'key_valid_stale',
+    cached: boolean,
+  ): CheckResult | Promise<CheckResult> {
     if (!record || record.keyHash !== keyHash) return reject('key_not_found');
     const status = keyStatus(record, Math.floor(nowMs / 1000));
     if (status !== 'active') return reject(STATUS_REASON[status]);
@@ -120,11 +133,24 @@ export class ApiKeyCheck implements CredentialCheck {
   }
 
   /** One frozen principal per stored record and entitlement snapshot: the authorizer keeps its answers beside that object. */
-  private principalResult(record: KeyRecord, entitled: ReadonlySet<string> | undefined, reason: 'key_valid' | 'key_valid_stale', cached: boolean): CheckResult {
+  private principalResult(
+    record: KeyRecord,
+    entitled: ReadonlySet<string> | undefined,
+    reason: 'key_valid' | 'key_valid_stale',
+    cached: boolean,
+  ): CheckResult {
     let known = this.principals.get(record);
     if (!known || known.entitled !== entitled) {
       const scopes = entitled === undefined ? record.scopes : effectiveScopes(record, entitled);
-      known = { principal: Object.freeze({ sub: record.owner, scopes: Object.freeze(normaliseScopes(scopes)), authMethod: 'apiKey', keyId: record.keyId }), ...(entitled ? { entitled } : {}) };
+      known = {
+        principal: Object.freeze({
+          sub: record.owner,
+          scopes: Object.freeze(normaliseScopes(scopes)),
+          authMethod: 'apiKey',
+          keyId: record.keyId,
+        }),
+        ...(entitled ? { entitled } : {}),
+      };
       this.principals.set(record, known);
     }
     return { kind: 'principal', principal: known.principal, reason, cached };

@@ -8,12 +8,7 @@
  * only a table read or a JWKS fetch makes the result a promise.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import {
-  ALLOW_DIRECTIVE,
-  ALLOW_WITH_LOOKUP_DIRECTIVE,
-  DECISION_DIRECTIVE,
-  DECISION_WITH_LOOKUP_DIRECTIVE,
-} from '../shared/emf';
+import { ALLOW_DIRECTIVE, ALLOW_WITH_LOOKUP_DIRECTIVE, DECISION_DIRECTIVE, DECISION_WITH_LOOKUP_DIRECTIVE } from '../shared/emf';
 import { errorFields, type LogFields, type Logger } from '../shared/logger';
 import { toAuthorizerContext, type AuthorizerContext, type Principal } from '../core/principal';
 import { classifyCredential, type CredentialKind } from './classify';
@@ -155,7 +150,9 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     if (known) return known;
     const routes = deps.routes;
     const policyDocument =
-      routes.cacheScope === 'credential' ? routes.compiler.compile(stageArn, principal.scopes) : routes.table.policy(stageArn, choice?.verb, choice?.route, effect === 'allow' ? 'Allow' : 'Deny');
+      routes.cacheScope === 'credential'
+        ? routes.compiler.compile(stageArn, principal.scopes)
+        : routes.table.policy(stageArn, choice?.verb, choice?.route, effect === 'allow' ? 'Allow' : 'Deny');
     // Shared by every request of this principal: callers must treat it as read-only (the policy itself is frozen).
     const response: AuthorizerResponse = {
       principalId: principal.sub,
@@ -192,12 +189,18 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   ): AuthorizerOutcome | Promise<AuthorizerOutcome> {
     const lookup = keyLookupMs === undefined ? undefined : round2(keyLookupMs);
     if (result.kind === 'reject') return unauthorized(event, result.reason, kind, lookup);
-    if (result.kind === 'fail') return failClosed(event, result.reason, { ...errorFields(result.error), ...causeFields(result.error) }, kind, lookup);
+    if (result.kind === 'fail')
+      return failClosed(event, result.reason, { ...errorFields(result.error), ...causeFields(result.error) }, kind, lookup);
     return authorizePrincipal(event, result, kind, lookup);
   }
 
   /** No valid credential: `Unauthorized`, API Gateway's 401. */
-  function unauthorized(event: AuthorizerEvent, reason: RejectReason, credentialKind: CredentialKind | 'none', lookup: number | undefined): AuthorizerOutcome {
+  function unauthorized(
+    event: AuthorizerEvent,
+    reason: RejectReason,
+    credentialKind: CredentialKind | 'none',
+    lookup: number | undefined,
+  ): AuthorizerOutcome {
     const requestId = event.requestContext?.requestId;
     if (lookup === undefined) rejectionLog(credentialKind, reason).info('denied', { requestId }, DECISION_DIRECTIVE);
     else {
@@ -215,15 +218,19 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     credentialKind: CredentialKind | 'none',
     lookup: number | undefined,
   ): AuthorizerOutcome {
-    logger.error('failed closed', {
-      decision: 'fail',
-      reason,
-      credentialKind,
-      requestId: event.requestContext?.requestId,
-      ...details,
-      Decisions: 1,
-      KeyLookupLatency: lookup,
-    }, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
+    logger.error(
+      'failed closed',
+      {
+        decision: 'fail',
+        reason,
+        credentialKind,
+        requestId: event.requestContext?.requestId,
+        ...details,
+        Decisions: 1,
+        KeyLookupLatency: lookup,
+      },
+      lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE,
+    );
     return FAIL;
   }
 
@@ -241,7 +248,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       choice = chooseRoute(event, deps.routes.table);
       if (!choice) return deny(event, result, stageArn, undefined, 'unknown_route', credentialKind, lookup);
       // A denied route needs no usage identifier: API Gateway answers 403 before counting the request.
-      if (!holdsRouteScopes(choice.route, result.principal.scopes)) return deny(event, result, stageArn, choice, 'missing_scope', credentialKind, lookup);
+      if (!holdsRouteScopes(choice.route, result.principal.scopes))
+        return deny(event, result, stageArn, choice, 'missing_scope', credentialKind, lookup);
     }
     const usage = deps.usageIdentifiers;
     if (!usage) return allow(event, result, stageArn, undefined, choice, credentialKind, lookup);
@@ -255,7 +263,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     if (typeof usageKey === 'string') return allow(event, result, stageArn, usageKey, choice, credentialKind, lookup);
     return usageKey.then(
       (key) => allow(event, result, stageArn, key, choice, credentialKind, lookup),
-      (error: unknown) => failClosed(event, 'key_store_unavailable', { ...errorFields(error), ...causeFields(error) }, credentialKind, undefined),
+      (error: unknown) =>
+        failClosed(event, 'key_store_unavailable', { ...errorFields(error), ...causeFields(error) }, credentialKind, undefined),
     );
   }
 
@@ -278,7 +287,12 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       reason,
       credentialKind,
       route: choice?.route.name,
-      ...(choice ? {} : { httpMethod: clip(event.httpMethod ?? event.requestContext?.httpMethod), resource: clip(event.resource ?? event.requestContext?.resourcePath) }),
+      ...(choice
+        ? {}
+        : {
+            httpMethod: clip(event.httpMethod ?? event.requestContext?.httpMethod),
+            resource: clip(event.resource ?? event.requestContext?.resourcePath),
+          }),
       requestId: event.requestContext?.requestId,
       Decisions: 1,
       KeyLookupLatency: lookup,
@@ -287,7 +301,14 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     logger[choice ? 'info' : 'warn']('denied', fields, lookup === undefined ? DECISION_DIRECTIVE : DECISION_WITH_LOOKUP_DIRECTIVE);
     if (!choice) {
       const routes = deps.routes as Extract<RouteAuthorization, { cacheScope: 'route' }>;
-      return { effect: 'deny', response: { principalId: principal.sub, policyDocument: routes.table.policy(stageArn, undefined, undefined, 'Deny'), context: toAuthorizerContext(principal) } };
+      return {
+        effect: 'deny',
+        response: {
+          principalId: principal.sub,
+          policyDocument: routes.table.policy(stageArn, undefined, undefined, 'Deny'),
+          context: toAuthorizerContext(principal),
+        },
+      };
     }
     return decidedFor(principal, stageArn, undefined, choice, 'deny').outcome;
   }
@@ -307,12 +328,20 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     if (cached && lookup === undefined && reason !== 'key_valid_stale') {
       // A repeat from memory: its reason is the principal's kind's one valid reason, so the line is the same every time.
       // The directive stays out of the child's bindings: each line needs its own Timestamp.
-      decided.repeatLog ??= logger.child({ ...allowedIdentity(principal, reason, cached, credentialKind, choice), Decisions: 1, CacheHits: 1 });
+      decided.repeatLog ??= logger.child({
+        ...allowedIdentity(principal, reason, cached, credentialKind, choice),
+        Decisions: 1,
+        CacheHits: 1,
+      });
       decided.repeatLog.info('allowed', { requestId }, ALLOW_DIRECTIVE);
     } else {
       const identity = allowedIdentity(principal, reason, cached, credentialKind, choice);
       const fields = { ...identity, requestId, Decisions: 1, CacheHits: cached ? 1 : 0, KeyLookupLatency: lookup };
-      logger[reason === 'key_valid_stale' ? 'warn' : 'info']('allowed', fields, lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE);
+      logger[reason === 'key_valid_stale' ? 'warn' : 'info'](
+        'allowed',
+        fields,
+        lookup === undefined ? ALLOW_DIRECTIVE : ALLOW_WITH_LOOKUP_DIRECTIVE,
+      );
     }
     return decided.outcome;
   }

@@ -13,7 +13,10 @@ const AUTHORIZATION = 'authorization';
 
 export type CredentialExtraction =
   | { ok: true; credential: string }
-  | { ok: false; reason: Extract<RejectReason, 'no_credential' | 'malformed_header' | 'ambiguous_header' | 'header_too_long' | 'wrong_scheme'> };
+  | {
+      ok: false;
+      reason: Extract<RejectReason, 'no_credential' | 'malformed_header' | 'ambiguous_header' | 'header_too_long' | 'wrong_scheme'>;
+    };
 
 interface HeaderBearingEvent {
   headers?: Record<string, string | undefined> | null;

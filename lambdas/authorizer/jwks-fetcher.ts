@@ -46,7 +46,8 @@ export class JwksFetcher implements Fetcher {
   }
 
   async fetch(uri: string): Promise<ArrayBuffer> {
-    if (this.nowMs() < (this.openUntilMs.get(uri) ?? 0)) throw new FetchError(uri, 'JWKS fetch skipped: a recent fetch failed (cooling down)');
+    if (this.nowMs() < (this.openUntilMs.get(uri) ?? 0))
+      throw new FetchError(uri, 'JWKS fetch skipped: a recent fetch failed (cooling down)');
     this.fetches++;
     try {
       const body = await this.get(uri);
@@ -56,7 +57,11 @@ export class JwksFetcher implements Fetcher {
     } catch (error) {
       // Bounded: one entry per configured JWKS URI.
       this.openUntilMs.set(uri, this.nowMs() + this.failureCooldownMs);
-      this.options.logger?.warn('JWKS fetch failed', { jwksUri: uri, reason: 'jwks_unavailable', ...errorFields(error), [FETCHES]: 1, [FAILURES]: 1 }, JWKS_FETCH_DIRECTIVE);
+      this.options.logger?.warn(
+        'JWKS fetch failed',
+        { jwksUri: uri, reason: 'jwks_unavailable', ...errorFields(error), [FETCHES]: 1, [FAILURES]: 1 },
+        JWKS_FETCH_DIRECTIVE,
+      );
       throw error;
     }
   }

@@ -59,15 +59,16 @@ class UnsupportedCriticalHeaderError extends JwtBaseError {}
 
 const MAX_SCOPES = 100;
 
-
 /** Rules aws-jwt-verify's generic verifier does not know: access tokens only, a `sub`, and a sane scope claim. */
 function checkAccessToken(issuer: IssuerConfig, payload: JwtPayload, header: JwtHeader): void {
   // RFC 7515 §4.1.11: a recipient that does not understand every extension `crit` lists MUST reject the
   // token. We implement no extension (and an empty or malformed `crit` is invalid anyway), so any `crit` fails.
-  if (header['crit'] !== undefined) throw new UnsupportedCriticalHeaderError(`crit header not supported: ${JSON.stringify(header['crit']).slice(0, 100)}`);
+  if (header['crit'] !== undefined)
+    throw new UnsupportedCriticalHeaderError(`crit header not supported: ${JSON.stringify(header['crit']).slice(0, 100)}`);
   if (issuer.requireAccessTokenType) {
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
-    if (typ !== 'at+jwt' && typ !== 'application/at+jwt') throw new NotAnAccessTokenError('typ must be at+jwt (RFC 9068)', String(header.typ), 'at+jwt');
+    if (typ !== 'at+jwt' && typ !== 'application/at+jwt')
+      throw new NotAnAccessTokenError('typ must be at+jwt (RFC 9068)', String(header.typ), 'at+jwt');
   }
   const tokenUse = payload['token_use'];
   if (issuer.requireTokenUseClaim ? tokenUse !== 'access' : tokenUse !== undefined && tokenUse !== 'access') {
@@ -164,7 +165,8 @@ function classifyJwtError(error: unknown): CheckResult {
 }
 
 const BASE64URL_VALUES = new Int8Array(128).fill(-1);
-for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL_VALUES[char.charCodeAt(0)] = index;
+for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries())
+  BASE64URL_VALUES[char.charCodeAt(0)] = index;
 
 /**
  * One spelling per token: three segments of unpadded base64url (RFC 7515 §2, §7.1) whose last character
@@ -185,7 +187,9 @@ export function nonCanonicalReason(token: string): 'jwt_malformed' | 'jwt_noncan
     else if (code !== 46 /* '.' */ && (code > 127 || BASE64URL_VALUES[code] === -1)) return 'jwt_malformed';
   }
   if (padded) return 'jwt_noncanonical';
-  return segmentReason(token, 0, firstDot) ?? segmentReason(token, firstDot + 1, secondDot) ?? segmentReason(token, secondDot + 1, token.length);
+  return (
+    segmentReason(token, 0, firstDot) ?? segmentReason(token, firstDot + 1, secondDot) ?? segmentReason(token, secondDot + 1, token.length)
+  );
 }
 
 function segmentReason(token: string, start: number, end: number): 'jwt_malformed' | 'jwt_noncanonical' | undefined {
@@ -244,8 +248,13 @@ export class JwtCheck implements CredentialCheck {
     // An issuer without a jwksUri finds it by OIDC discovery; the verifier keys its JWKS cache on the
     // discovery URL, and the discovering fetcher turns a fetch of that URL into discovery + JWKS fetch.
     const jwksUriOf = (issuer: IssuerConfig) => issuer.jwksUri ?? knownJwksUri(issuer.issuer) ?? discoveryUrlOf(issuer.issuer);
-    const discovered = options.issuers.filter((issuer) => jwksUriOf(issuer) === discoveryUrlOf(issuer.issuer)).map((issuer) => issuer.issuer);
-    this.fetcher = discovered.length > 0 ? new DiscoveringJwksFetcher(options.fetcher, discovered, { ...(options.nowMs ? { nowMs: options.nowMs } : {}) }) : options.fetcher;
+    const discovered = options.issuers
+      .filter((issuer) => jwksUriOf(issuer) === discoveryUrlOf(issuer.issuer))
+      .map((issuer) => issuer.issuer);
+    this.fetcher =
+      discovered.length > 0
+        ? new DiscoveringJwksFetcher(options.fetcher, discovered, { ...(options.nowMs ? { nowMs: options.nowMs } : {}) })
+        : options.fetcher;
     const jwksCache = new SimpleJwksCache({
       fetcher: this.fetcher,
       penaltyBox: new SimplePenaltyBox({ waitSeconds: options.unknownKidPenaltySeconds ?? 10 }),
@@ -271,7 +280,8 @@ export class JwtCheck implements CredentialCheck {
     // A hit is a string identical to a token that passed every check below, so it needs none of them again.
     // On a miss, aws-jwt-verify parses the token's syntax strictly before it looks at any key (no I/O for junk).
     const hit = this.cache.get(tokenCacheKey(token), nowMs);
-    if (hit && hit.token === token && hit.expMs > nowMs) return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
+    if (hit && hit.token === token && hit.expMs > nowMs)
+      return { kind: 'principal', principal: hit.principal, reason: 'jwt_valid', cached: true };
     // Every cached token passed this, so a hit needs no check; a miss pays one scan before any parsing.
     const nonCanonical = nonCanonicalReason(token);
     if (nonCanonical) return reject(nonCanonical);

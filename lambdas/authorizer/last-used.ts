@@ -34,7 +34,8 @@ export class LastUsedRecorder {
   readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: LastUsedRecorderOptions) {
-    if (!Number.isInteger(options.intervalSeconds) || options.intervalSeconds < 0) throw new Error('intervalSeconds must be a non-negative integer');
+    if (!Number.isInteger(options.intervalSeconds) || options.intervalSeconds < 0)
+      throw new Error('intervalSeconds must be a non-negative integer');
     this.intervalMs = options.intervalSeconds * 1000;
     this.nowMs = options.nowMs ?? Date.now;
     this.written = new BoundedCache(options.maxEntries ?? 10_000, this.nowMs);
@@ -83,11 +84,15 @@ export class LastUsedRecorder {
       (error: unknown) => {
         this.failures++;
         // The key stays remembered: the next attempt waits for the interval, so a failing table is not hammered.
-        this.options.logger.warn('lastUsedAt write failed', {
-          reason: 'last_used_write_failed',
-          ...errorFields(error),
-          [AUTHORIZER_METRICS.lastUsedWriteFailures.name]: 1,
-        }, LAST_USED_FAILURE_DIRECTIVE);
+        this.options.logger.warn(
+          'lastUsedAt write failed',
+          {
+            reason: 'last_used_write_failed',
+            ...errorFields(error),
+            [AUTHORIZER_METRICS.lastUsedWriteFailures.name]: 1,
+          },
+          LAST_USED_FAILURE_DIRECTIVE,
+        );
       },
     );
     this.pending.add(settled);

@@ -93,16 +93,22 @@ function jwksUriFrom(discoveryUrl: string, issuer: string, document: ArrayBuffer
   } catch {
     throw new OidcDiscoveryError(discoveryUrl, 'discovery document is not JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OidcDiscoveryError(discoveryUrl, 'discovery document is not a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new OidcDiscoveryError(discoveryUrl, 'discovery document is not a JSON object');
   const fields = parsed as Record<string, unknown>;
   // OIDC Discovery §4.3: the document's issuer MUST be identical to the issuer it was fetched for.
   if (fields['issuer'] !== issuer) {
-    throw new OidcDiscoveryError(discoveryUrl, `discovery document names issuer ${JSON.stringify(fields['issuer'])}, expected ${JSON.stringify(issuer)}`);
+    throw new OidcDiscoveryError(
+      discoveryUrl,
+      `discovery document names issuer ${JSON.stringify(fields['issuer'])}, expected ${JSON.stringify(issuer)}`,
+    );
   }
   const jwksUri = fields['jwks_uri'];
-  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) throw new OidcDiscoveryError(discoveryUrl, 'discovery document has no valid jwks_uri');
+  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri))
+    throw new OidcDiscoveryError(discoveryUrl, 'discovery document has no valid jwks_uri');
   // An https issuer must not send us to plain http for its keys. Otherwise the inner fetcher decides which
   // protocols are allowed (https only, unless local mode allows http).
-  if (issuer.startsWith('https:') && !jwksUri.startsWith('https:')) throw new OidcDiscoveryError(discoveryUrl, `jwks_uri ${jwksUri} is not https`);
+  if (issuer.startsWith('https:') && !jwksUri.startsWith('https:'))
+    throw new OidcDiscoveryError(discoveryUrl, `jwks_uri ${jwksUri} is not https`);
   return jwksUri;
 }

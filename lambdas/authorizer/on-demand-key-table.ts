@@ -78,7 +78,9 @@ export class OnDemandKeyTable implements KeyLookup, KeyUsageWriter, ConsumerLook
 
   getEntitlements(sub: string): Promise<EntitlementRecord | undefined> {
     const read = (stores: KeyTableStores): Promise<EntitlementRecord | undefined> =>
-      stores.entitlementLookup ? stores.entitlementLookup.getEntitlements(sub) : Promise.reject(new KeyStoreUnavailableError('no entitlement lookup'));
+      stores.entitlementLookup
+        ? stores.entitlementLookup.getEntitlements(sub)
+        : Promise.reject(new KeyStoreUnavailableError('no entitlement lookup'));
     return this.stores ? read(this.stores) : this.load().then(read);
   }
 }

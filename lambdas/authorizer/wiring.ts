@@ -42,14 +42,21 @@ export interface AuthorizerOverrides {
  * `routeTable` is the app's, compiled at synth (lambdas/core/route-config.ts); `defaultScopes` is its
  * `portal.defaultScopes` (every consumer's entitlements).
  */
-export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledRouteTable, overrides: AuthorizerOverrides = {}, defaultScopes: readonly string[] = []) {
+export function buildAuthorizer(
+  settings: RuntimeSettings,
+  routeTable: CompiledRouteTable,
+  overrides: AuthorizerOverrides = {},
+  defaultScopes: readonly string[] = [],
+) {
   const logger = overrides.logger ?? createLogger({ service: 'dualgate-authorizer', level: settings.logLevel });
   const nowMs = overrides.nowMs ?? Date.now;
   // Nothing here imports the AWS SDK: the key table loads it on first use (on-demand-key-table.ts).
   const keyTable = new OnDemandKeyTable(overrides.loadKeyTable ?? (() => importKeyTable(settings, overrides.dynamoClient)));
   const keyLookup: KeyLookup = overrides.keyLookup ?? keyTable;
   const usageWriter = overrides.usageWriter ?? (overrides.keyLookup ? undefined : keyTable);
-  const lastUsed = usageWriter ? new LastUsedRecorder({ writer: usageWriter, intervalSeconds: settings.lastUsedIntervalSeconds, logger, nowMs }) : undefined;
+  const lastUsed = usageWriter
+    ? new LastUsedRecorder({ writer: usageWriter, intervalSeconds: settings.lastUsedIntervalSeconds, logger, nowMs })
+    : undefined;
   // Plans only: without them nothing here runs, and the authorizer reads nothing more than before.
   const usageIdentifiers = settings.plans
     ? new UsageIdentifiers({
@@ -108,7 +115,11 @@ export function buildAuthorizer(settings: RuntimeSettings, routeTable: CompiledR
  */
 async function importKeyTable(settings: RuntimeSettings, client: DynamoDBClient | undefined): Promise<KeyTableStores> {
   const { openKeyTable } = await import('./key-table-client');
-  return openKeyTable({ tableName: settings.tableName, ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), ...(client ? { client } : {}) });
+  return openKeyTable({
+    tableName: settings.tableName,
+    ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}),
+    ...(client ? { client } : {}),
+  });
 }
 
 /**

@@ -108,7 +108,9 @@ export function parseIssuerConfigs(value: unknown, options: { allowHttp?: boolea
     const audience = stringList(entry['audience'], 'audience', where);
     const clientIds = stringList(entry['clientIds'], 'clientIds', where);
     if (!audience && !clientIds) {
-      throw new IssuerConfigError(`${where} needs an audience (or clientIds): without one, any token this issuer mints for any app would be accepted`);
+      throw new IssuerConfigError(
+        `${where} needs an audience (or clientIds): without one, any token this issuer mints for any app would be accepted`,
+      );
     }
     if (audience) config.audience = audience;
     if (clientIds) config.clientIds = clientIds;

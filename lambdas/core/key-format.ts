@@ -102,7 +102,7 @@ export function parseKey(credential: string, expectedPrefix: string): ParsedKey 
     checksum = checksum * 62 + digit;
   }
   if (underscore !== expectedPrefix.length || !credential.startsWith(expectedPrefix)) return WRONG_PREFIX;
-  return ((crc ^ -1) >>> 0) === checksum ? VALID_KEY : BAD_CHECKSUM;
+  return (crc ^ -1) >>> 0 === checksum ? VALID_KEY : BAD_CHECKSUM;
 }
 
 const NOT_KEY_SHAPED: ParsedKey = Object.freeze({ ok: false, reason: 'not_key_shaped' });

@@ -90,7 +90,19 @@ function optionalNum(item: Record<string, AttributeValue>, field: string): numbe
 }
 
 /** Optional string attributes, read and written alike; an absent attribute means the field is unset. */
-const OPTIONAL_STRING_FIELDS = ['createdByKeyId', 'revokedAt', 'revokedReason', 'rotatedFrom', 'rotatedTo', 'updatedAt', 'lastUsedAt', 'leakedAt', 'leakUrl', 'leakSource', 'leakReporter'] as const;
+const OPTIONAL_STRING_FIELDS = [
+  'createdByKeyId',
+  'revokedAt',
+  'revokedReason',
+  'rotatedFrom',
+  'rotatedTo',
+  'updatedAt',
+  'lastUsedAt',
+  'leakedAt',
+  'leakUrl',
+  'leakSource',
+  'leakReporter',
+] as const;
 
 export function recordFromItem(item: Record<string, AttributeValue>): KeyRecord {
   const scopes = item['scopes']?.L;
@@ -151,7 +163,8 @@ export function itemFromRecord(record: KeyRecord): Record<string, AttributeValue
     version: { N: String(record.version) },
   };
   if (record.expiresAt !== undefined) item['expiresAt'] = { N: String(record.expiresAt) };
-  if (record.entitledScopes !== undefined && record.entitledScopes.length > 0) item['entitledScopes'] = { L: record.entitledScopes.map((scope) => ({ S: scope })) };
+  if (record.entitledScopes !== undefined && record.entitledScopes.length > 0)
+    item['entitledScopes'] = { L: record.entitledScopes.map((scope) => ({ S: scope })) };
   for (const field of OPTIONAL_STRING_FIELDS) {
     const value = record[field];
     if (value !== undefined) item[field] = { S: value };

@@ -59,21 +59,30 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Check `plans` and `defaultPlan`; returns them normalised. Errors name the setting as the user spelled it
  * (`plans.free.burstLimit`, or `DUALGATE_LOCAL_PLANS.plans.free.burstLimit` in local mode).
  */
-export function validatePlans(plans: unknown, defaultPlan: unknown, names: { plans: string; defaultPlan: string } = { plans: 'plans', defaultPlan: 'defaultPlan' }): { plans: Plans; defaultPlan?: string } {
-  if (!isRecord(plans)) throw new PlanConfigError(`${names.plans} must be an object of plans, such as { free: { rateLimitPerSecond: 5, burstLimit: 10 } }`);
+export function validatePlans(
+  plans: unknown,
+  defaultPlan: unknown,
+  names: { plans: string; defaultPlan: string } = { plans: 'plans', defaultPlan: 'defaultPlan' },
+): { plans: Plans; defaultPlan?: string } {
+  if (!isRecord(plans))
+    throw new PlanConfigError(`${names.plans} must be an object of plans, such as { free: { rateLimitPerSecond: 5, burstLimit: 10 } }`);
   const entries = Object.entries(plans);
-  if (entries.length === 0) throw new PlanConfigError(`${names.plans} must name at least one plan (leave ${names.plans} out to turn plans off)`);
+  if (entries.length === 0)
+    throw new PlanConfigError(`${names.plans} must name at least one plan (leave ${names.plans} out to turn plans off)`);
   if (entries.length > MAX_PLANS) throw new PlanConfigError(`${names.plans} has ${entries.length} plans; at most ${MAX_PLANS} per API`);
   const result: Record<string, PlanLimits> = {};
   for (const [name, raw] of entries) {
     const where = `${names.plans}.${name}`;
-    if (!PLAN_NAME_PATTERN.test(name)) throw new PlanConfigError(`${names.plans}: plan name ${JSON.stringify(name)} must match ${PLAN_NAME_PATTERN}`);
+    if (!PLAN_NAME_PATTERN.test(name))
+      throw new PlanConfigError(`${names.plans}: plan name ${JSON.stringify(name)} must match ${PLAN_NAME_PATTERN}`);
     if (!isRecord(raw)) throw new PlanConfigError(`${where} must be { rateLimitPerSecond, burstLimit, quota? }`);
     const unknown = Object.keys(raw).filter((field) => !['rateLimitPerSecond', 'burstLimit', 'quota'].includes(field));
     if (unknown.length > 0) throw new PlanConfigError(`${where}: unknown setting(s) ${unknown.join(', ')}`);
     const rate = raw['rateLimitPerSecond'];
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > MAX_RATE) {
-      throw new PlanConfigError(`${where}.rateLimitPerSecond must be a number above 0 and at most ${MAX_RATE} (got ${JSON.stringify(rate)})`);
+      throw new PlanConfigError(
+        `${where}.rateLimitPerSecond must be a number above 0 and at most ${MAX_RATE} (got ${JSON.stringify(rate)})`,
+      );
     }
     const burst = raw['burstLimit'];
     if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
@@ -99,7 +108,9 @@ export function validatePlans(plans: unknown, defaultPlan: unknown, names: { pla
   }
   if (defaultPlan === undefined) return { plans: result };
   if (typeof defaultPlan !== 'string' || !(defaultPlan in result)) {
-    throw new PlanConfigError(`${names.defaultPlan} must be one of the plans (${Object.keys(result).join(', ')}) (got ${JSON.stringify(defaultPlan)})`);
+    throw new PlanConfigError(
+      `${names.defaultPlan} must be one of the plans (${Object.keys(result).join(', ')}) (got ${JSON.stringify(defaultPlan)})`,
+    );
   }
   return { plans: result, defaultPlan };
 }
@@ -138,14 +149,18 @@ export function parseRuntimePlans(raw: unknown): RuntimePlans {
   const ids = raw['usagePlanNames'];
   if (!isRecord(ids) || Object.keys(ids).length === 0) throw new PlanConfigError('usagePlanNames must map plan names to usage plan names');
   for (const [name, id] of Object.entries(ids)) {
-    if (!PLAN_NAME_PATTERN.test(name) || typeof id !== 'string' || id.length === 0) throw new PlanConfigError(`usagePlanNames.${name} is not a plan name with a usage plan name`);
+    if (!PLAN_NAME_PATTERN.test(name) || typeof id !== 'string' || id.length === 0)
+      throw new PlanConfigError(`usagePlanNames.${name} is not a plan name with a usage plan name`);
   }
   const sharedUsageKey = raw['sharedUsageKey'];
-  if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20) throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
+  if (typeof sharedUsageKey !== 'string' || sharedUsageKey.length < 20)
+    throw new PlanConfigError('sharedUsageKey must be an API key value (20 characters or more)');
   const defaultPlan = raw['defaultPlan'];
-  if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids))) throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
+  if (defaultPlan !== undefined && (typeof defaultPlan !== 'string' || !(defaultPlan in ids)))
+    throw new PlanConfigError('defaultPlan must be one of usagePlanNames');
   const usageKeyOwner = raw['usageKeyOwner'];
-  if (usageKeyOwner !== undefined && (typeof usageKeyOwner !== 'string' || !TAG_VALUE_PATTERN.test(usageKeyOwner))) throw new PlanConfigError('usageKeyOwner must be a tag value (1 to 256 of A-Z a-z 0-9 + - = . _ : / @)');
+  if (usageKeyOwner !== undefined && (typeof usageKeyOwner !== 'string' || !TAG_VALUE_PATTERN.test(usageKeyOwner)))
+    throw new PlanConfigError('usageKeyOwner must be a tag value (1 to 256 of A-Z a-z 0-9 + - = . _ : / @)');
   return {
     usagePlanNames: ids as Record<string, string>,
     sharedUsageKey,

@@ -55,9 +55,14 @@ export function apiStageArn(methodArn: string): string | undefined {
  * The verbs a route is served for: a verb route its own; `ANY` every verb its resource does not declare itself,
  * since API Gateway serves a declared verb with that method and never with `ANY`.
  */
-export function servedMethods(route: Pick<RouteRule, 'method' | 'path'>, table: readonly Pick<RouteRule, 'method' | 'path'>[] = [route]): readonly HttpMethod[] {
+export function servedMethods(
+  route: Pick<RouteRule, 'method' | 'path'>,
+  table: readonly Pick<RouteRule, 'method' | 'path'>[] = [route],
+): readonly HttpMethod[] {
   if (route.method !== 'ANY') return [route.method];
-  const declared = new Set<string>(table.filter((other) => other.path === route.path && other.method !== 'ANY').map((other) => other.method));
+  const declared = new Set<string>(
+    table.filter((other) => other.path === route.path && other.method !== 'ANY').map((other) => other.method),
+  );
   return HTTP_METHODS.filter((method) => !declared.has(method));
 }
 
@@ -173,7 +178,11 @@ function spellingTokens(method: HttpMethod, path: string): Token[][] {
   const verb = literalTokens(method);
   const slash = literalTokens('/');
   // The root, also as the doubled slash that routing reads as the root with its trailing slash.
-  if (path === '/') return [[...verb, ...slash], [...verb, ...slash, ...slash]];
+  if (path === '/')
+    return [
+      [...verb, ...slash],
+      [...verb, ...slash, ...slash],
+    ];
   const alternatives: Token[][] = [];
   const decoded: Token[] = [...verb];
   for (const part of templateParts(path)) {
@@ -247,12 +256,16 @@ const describe = (route: Pick<RouteRule, 'method' | 'path'>) => `"${route.method
  */
 export function compileRouteTable(table: readonly RouteRule[], cacheScope: AuthorizerCacheScope = 'route'): CompiledRouteTable {
   assertRouteTable(table);
-  const routes = table.filter((route) => route.authorized !== false).map((route) => ({ method: route.method, path: route.path, scopes: [...route.scopes] }));
+  const routes = table
+    .filter((route) => route.authorized !== false)
+    .map((route) => ({ method: route.method, path: route.path, scopes: [...route.scopes] }));
   if (cacheScope === 'route') return { cacheScope, routes };
   const model = new RoutingModel(routes);
   // reaches[s][t]: does an Allow pattern of route s match some method ARN of a request API Gateway serves with t?
   const reaches = routes.map((_, source) => routes.map((_, target) => source === target || model.reaches(source, target, 'any')));
-  const coveredBy = routes.map((_, target) => routes.map((_, source) => source).filter((source) => source !== target && reaches[source]?.[target]));
+  const coveredBy = routes.map((_, target) =>
+    routes.map((_, source) => source).filter((source) => source !== target && reaches[source]?.[target]),
+  );
   // plain[s][t]: the same for plainly spelt requests only, which no policy may get wrong.
   const plain = new Map<number, boolean[]>();
   const plainReach = (source: number) => {
@@ -298,9 +311,13 @@ class RoutingModel {
       const verb = pattern.slice(0, pattern.indexOf('/'));
       if (!verbs.includes(verb as HttpMethod)) return false;
       // A pattern without wildcards is one ARN: find the requests that have it, and the routes serving them.
-      if (!pattern.includes('*') && !pattern.includes('?')) return this.servedByArn(verb, pattern.slice(verb.length), spellings).includes(target);
+      if (!pattern.includes('*') && !pattern.includes('?'))
+        return this.servedByArn(verb, pattern.slice(verb.length), spellings).includes(target);
       const left = iamTokens(pattern);
-      const rights = spellings === 'plain' ? [requestTokens(verb as HttpMethod, targetRoute.path)] : spellingTokens(verb as HttpMethod, targetRoute.path);
+      const rights =
+        spellings === 'plain'
+          ? [requestTokens(verb as HttpMethod, targetRoute.path)]
+          : spellingTokens(verb as HttpMethod, targetRoute.path);
       return rights.some((right) => patternReachesTokens(left, right));
     });
   }
@@ -390,11 +407,14 @@ export class PolicyCompiler {
     for (const [index, isAllowed] of allowed.entries()) {
       if (isAllowed) for (const resource of this.resources[index] ?? []) allow.add(resource);
       // A denied route needs an explicit Deny only if some allowed pattern also matches one of its requests.
-      else if ((this.coveredBy[index] ?? []).some((cover) => allowed[cover])) for (const resource of this.denials[index] ?? []) deny.add(resource);
+      else if ((this.coveredBy[index] ?? []).some((cover) => allowed[cover]))
+        for (const resource of this.denials[index] ?? []) deny.add(resource);
     }
-    if (allow.size > 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [...allow].map((resource) => `${stageArn}/${resource}`) });
+    if (allow.size > 0)
+      statements.push({ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [...allow].map((resource) => `${stageArn}/${resource}`) });
     if (allow.size === 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${stageArn}/*`] });
-    else if (deny.size > 0) statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [...deny].map((resource) => `${stageArn}/${resource}`) });
+    else if (deny.size > 0)
+      statements.push({ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [...deny].map((resource) => `${stageArn}/${resource}`) });
     return deepFreeze({ Version: '2012-10-17', Statement: statements });
   }
 }

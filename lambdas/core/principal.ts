@@ -84,7 +84,8 @@ export function principalFrom(event: EventWithAuthorizer): CallerIdentity {
   const problem = (what: string) => new MissingPrincipalError(`authorizer context is not dualgate's: ${what}; ${HINT}`);
   if (typeof sub !== 'string' || sub.length === 0) throw problem('`sub` must be a non-empty string');
   if (typeof rawScopes !== 'string') throw problem('`scopes` must be a space-separated string');
-  if (authMethod !== 'apiKey' && authMethod !== 'jwt') throw problem(`\`authMethod\` must be "apiKey" or "jwt" (got ${JSON.stringify(authMethod)})`);
+  if (authMethod !== 'apiKey' && authMethod !== 'jwt')
+    throw problem(`\`authMethod\` must be "apiKey" or "jwt" (got ${JSON.stringify(authMethod)})`);
   const identity: CallerIdentity = { sub, scopes: normaliseScopes(rawScopes.split(' ')), authMethod };
   if (authMethod === 'apiKey') {
     if (typeof keyId !== 'string' || keyId.length === 0) throw problem('`keyId` must be a non-empty string when `authMethod` is "apiKey"');

@@ -39,11 +39,13 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   if (config['version'] !== 2) fail(`unsupported version ${JSON.stringify(config['version'])}`);
   const table = config['routeTable'] as Record<string, unknown> | undefined;
   const cacheScope = table?.['cacheScope'];
-  if (!(AUTHORIZER_CACHE_SCOPES as readonly unknown[]).includes(cacheScope)) fail(`routeTable.cacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.join(', ')}`);
+  if (!(AUTHORIZER_CACHE_SCOPES as readonly unknown[]).includes(cacheScope))
+    fail(`routeTable.cacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.join(', ')}`);
   const routes = table?.['routes'];
   const coveredBy = table?.['coveredBy'];
   if (!Array.isArray(routes)) fail('routeTable.routes must be a list');
-  if (cacheScope === 'credential' && (!Array.isArray(coveredBy) || coveredBy.length !== routes.length)) fail('routeTable must hold routes and coveredBy of the same length');
+  if (cacheScope === 'credential' && (!Array.isArray(coveredBy) || coveredBy.length !== routes.length))
+    fail('routeTable must hold routes and coveredBy of the same length');
   if (cacheScope === 'route' && coveredBy !== undefined) fail('routeTable.coveredBy belongs to the credential cache scope only');
   const seen = new Set<string>();
   const checkedScopes = new Set<string>();
@@ -67,7 +69,8 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
     seen.add(key);
     if (cacheScope !== 'credential') continue;
     const covers = (coveredBy as unknown[])[index];
-    if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length)) fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
+    if (!Array.isArray(covers) || !covers.every((cover) => Number.isInteger(cover) && cover >= 0 && cover < routes.length))
+      fail(`routeTable.coveredBy[${index}] is not a list of route indexes`);
   }
   const catalog = config['catalog'];
   if (!isStringArray(catalog) || !catalog.every(isScopeName)) fail('catalog must be a list of scope names');
@@ -78,13 +81,17 @@ export function parseRuntimeRouteConfig(raw: unknown): RuntimeRouteConfig {
   const entitlements = config['entitlements'] as { defaultScopes?: unknown } | undefined | null;
   if (entitlements !== undefined) {
     const defaults = entitlements?.defaultScopes;
-    if (!isStringArray(defaults) || !defaults.every((scope) => catalog.includes(scope))) fail('entitlements.defaultScopes must be a list of catalog scopes');
+    if (!isStringArray(defaults) || !defaults.every((scope) => catalog.includes(scope)))
+      fail('entitlements.defaultScopes must be a list of catalog scopes');
     parsed = { ...parsed, entitlements: { defaultScopes: defaults } };
   }
   if (config['plans'] === undefined) return parsed;
   const plans = config['plans'] as { plans?: unknown; defaultPlan?: unknown } | null;
   try {
-    return { ...parsed, plans: validatePlans(plans?.plans, plans?.defaultPlan, { plans: 'plans.plans', defaultPlan: 'plans.defaultPlan' }) };
+    return {
+      ...parsed,
+      plans: validatePlans(plans?.plans, plans?.defaultPlan, { plans: 'plans.plans', defaultPlan: 'plans.defaultPlan' }),
+    };
   } catch (error) {
     fail((error as Error).message);
   }

@@ -128,8 +128,16 @@ export function parseRoutePath(path: string): PathPart[] {
  * it lacks the method; treating that request as served by a less specific route only asks the policy to be
  * right for more requests than reach it.)
  */
-export function servingRoute<R extends Pick<RouteRule, 'method' | 'path'>>(routes: readonly R[], method: string, path: string): R | undefined {
-  const index = servingIndex(routes.map((route) => ({ method: route.method, parts: parseRoutePath(route.path) })), method, path === '/' ? [] : path.split('/').slice(1));
+export function servingRoute<R extends Pick<RouteRule, 'method' | 'path'>>(
+  routes: readonly R[],
+  method: string,
+  path: string,
+): R | undefined {
+  const index = servingIndex(
+    routes.map((route) => ({ method: route.method, parts: parseRoutePath(route.path) })),
+    method,
+    path === '/' ? [] : path.split('/').slice(1),
+  );
   return index < 0 ? undefined : routes[index];
 }
 
@@ -137,7 +145,11 @@ export function servingRoute<R extends Pick<RouteRule, 'method' | 'path'>>(route
  * The one definition of API Gateway's choice (servingRoute above), over routes already parsed: the index of the
  * route that serves `method` on these path segments, or -1. The policy compiler and the local gateway use it too.
  */
-export function servingIndex(routes: readonly { method: string; parts: readonly PathPart[] }[], method: string, segments: readonly string[]): number {
+export function servingIndex(
+  routes: readonly { method: string; parts: readonly PathPart[] }[],
+  method: string,
+  segments: readonly string[],
+): number {
   let best = -1;
   let bestRank = '';
   for (const [index, route] of routes.entries()) {

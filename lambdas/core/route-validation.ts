@@ -7,7 +7,15 @@
  * config reader (route-config.ts) checks the file it reads at init; the local gateway checks the table it serves.
  * Each caller says where a problem is in its own words (a route, or an index in the file) and picks its error type.
  */
-import { parseRoutePath, ROUTE_METHODS, RouteTableError, SCOPE_PATTERN, type PathPart, type RouteMethod, type RouteRule } from './route-table';
+import {
+  parseRoutePath,
+  ROUTE_METHODS,
+  RouteTableError,
+  SCOPE_PATTERN,
+  type PathPart,
+  type RouteMethod,
+  type RouteRule,
+} from './route-table';
 
 const METHODS: ReadonlySet<unknown> = new Set(ROUTE_METHODS);
 
@@ -31,7 +39,8 @@ export function isScopeName(scope: unknown): scope is string {
  * table's cold start close to a 10-route one's (docs/large-apis.md, Figures); a property test holds the two together.
  */
 const PLAIN_ROUTE_PATH = /^(?:\/[A-Za-z0-9._~:@!$&'()+,;=-]+)*(?:\/\{[A-Za-z_][A-Za-z0-9_]*\+?\}(?:\/[A-Za-z0-9._~:@!$&'()+,;=-]+)*)?$/;
-const isPlainRoutePath = (path: string): boolean => path === '/' || (path.length > 1 && PLAIN_ROUTE_PATH.test(path) && !/\+\}\//.test(path));
+const isPlainRoutePath = (path: string): boolean =>
+  path === '/' || (path.length > 1 && PLAIN_ROUTE_PATH.test(path) && !/\+\}\//.test(path));
 
 /** What is wrong with a resource path (parseRoutePath's message), or undefined when it is valid. */
 export function routePathProblem(path: unknown): string | undefined {
@@ -65,9 +74,12 @@ export function assertRouteDeclaration(route: RouteDeclaration, where: string): 
   const scopes = route.scopes ?? [];
   if (!Array.isArray(scopes)) throw new RouteTableError(`${where}: scopes must be a list of scope names`);
   const bad: unknown[] = scopes.filter((scope) => !isScopeName(scope));
-  if (bad.length > 0) throw new RouteTableError(`${where}: scope(s) ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
-  if (route.authorized !== undefined && typeof route.authorized !== 'boolean') throw new RouteTableError(`${where}: authorized must be true or false`);
-  if (route.authorized === false && scopes.length > 0) throw new RouteTableError(`${where}: an open route (authorized: false) cannot require scopes`);
+  if (bad.length > 0)
+    throw new RouteTableError(`${where}: scope(s) ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+  if (route.authorized !== undefined && typeof route.authorized !== 'boolean')
+    throw new RouteTableError(`${where}: authorized must be true or false`);
+  if (route.authorized === false && scopes.length > 0)
+    throw new RouteTableError(`${where}: an open route (authorized: false) cannot require scopes`);
 }
 
 /** What makes two routes the same route: their method and path. A table holds each at most once. */

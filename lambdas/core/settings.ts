@@ -79,7 +79,8 @@ export function seconds(env: Record<string, string | undefined>, name: string, f
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new SettingsError(`${name} must be an integer from 0 to ${max} (got ${JSON.stringify(raw)})`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new SettingsError(`${name} must be an integer from 0 to ${max} (got ${JSON.stringify(raw)})`);
   return value;
 }
 

@@ -27,7 +27,11 @@ const MAX_ENTITLED_SCOPES = 200;
 export const setPlanBodySchema = z
   .object({
     plan: z.string().optional().describe('one of the configured plans (APIs with plans only)'),
-    scopes: z.array(z.string()).max(MAX_ENTITLED_SCOPES).optional().describe("the consumer's entitlements, replacing the list it had (catalog scopes; [] clears them)"),
+    scopes: z
+      .array(z.string())
+      .max(MAX_ENTITLED_SCOPES)
+      .optional()
+      .describe("the consumer's entitlements, replacing the list it had (catalog scopes; [] clears them)"),
   })
   .strict();
 export const consumerSchema = z.object({
@@ -76,12 +80,14 @@ class ConsumerConflictError extends KeyApiError {
 
 function subOf(request: ConsumerRequest): string {
   const sub = request.sub;
-  if (sub === undefined || !CONSUMER_SUB_PATTERN.test(sub)) throw new InvalidRequestError('sub: must be 1 to 256 characters without control characters', 'sub');
+  if (sub === undefined || !CONSUMER_SUB_PATTERN.test(sub))
+    throw new InvalidRequestError('sub: must be 1 to 256 characters without control characters', 'sub');
   return sub;
 }
 
 function assertAdmin(context: Pick<ConsumerContext, 'adminScope'>, caller: CallerIdentity): void {
-  if (!isAdmin(caller, context.adminScope)) throw new ForbiddenError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
+  if (!isAdmin(caller, context.adminScope))
+    throw new ForbiddenError(`only holders of ${context.adminScope} may change a consumer's plan or entitlements`);
 }
 
 function view(context: ConsumerContext, sub: string, record: ConsumerRecord | undefined) {
@@ -172,7 +178,10 @@ async function assignPlan(context: ConsumerContext, caller: CallerIdentity, sub:
  */
 async function checkPlan(context: ConsumerContext, plan: unknown, options: { deployed: boolean }): Promise<string> {
   if (typeof plan !== 'string' || !Object.hasOwn(context.plans.usagePlanNames, plan)) {
-    throw new InvalidRequestError(`plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`, 'plan');
+    throw new InvalidRequestError(
+      `plan: must be one of ${Object.keys(context.plans.usagePlanNames).join(', ')} (got ${JSON.stringify(plan)})`,
+      'plan',
+    );
   }
   if (options.deployed) await requirePlanId(context, plan);
   return plan;
@@ -183,13 +192,21 @@ async function checkPlan(context: ConsumerContext, plan: unknown, options: { dep
  * another request created the record first. Whatever fails after CreateApiKey, the fresh key does not outlive
  * the request unless a record may name it.
  */
-async function createConsumer(context: ConsumerContext, sub: string, plan: string, usagePlanId: string, stamp: { updatedAt: string; updatedBy: string }): Promise<ConsumerRecord | undefined> {
+async function createConsumer(
+  context: ConsumerContext,
+  sub: string,
+  plan: string,
+  usagePlanId: string,
+  stamp: { updatedAt: string; updatedBy: string },
+): Promise<ConsumerRecord | undefined> {
   let key: { id: string; value: string };
   try {
     key = await context.usagePlans.createUsageKey(sub);
   } catch (error) {
     if (error instanceof UsageKeyLimitError) {
-      throw new ConsumerConflictError(`${error.message}; DELETE /consumers/{sub} of a consumer that no longer needs a plan of its own frees its key, or give consumers the defaultPlan instead`);
+      throw new ConsumerConflictError(
+        `${error.message}; DELETE /consumers/{sub} of a consumer that no longer needs a plan of its own frees its key, or give consumers the defaultPlan instead`,
+      );
     }
     throw error;
   }
@@ -251,7 +268,10 @@ async function clearPlan(context: ConsumerContext, caller: CallerIdentity, sub: 
   }
   // An unsettled record (a move that stopped half-way): its key may be in any of this API's usage plans.
   const purged = await purge(context, unplanned, { anyPlan: existing.plan !== undefined && existing.plan !== existing.keyPlan });
-  audit(context, request.caller, 'consumer.clear-plan', sub, existing.plan ?? null, null, { usageKeyId: unplanned.apiKeyId, usageKeyDeleted: purged.keyDeleted });
+  audit(context, request.caller, 'consumer.clear-plan', sub, existing.plan ?? null, null, {
+    usageKeyId: unplanned.apiKeyId,
+    usageKeyDeleted: purged.keyDeleted,
+  });
   return view(context, sub, undefined);
 }
 
@@ -259,7 +279,11 @@ async function clearPlan(context: ConsumerContext, caller: CallerIdentity, sub: 
  * Finish deleting a record without a plan: its key out of its usage plan, the key deleted, then the record
  * (only if it is still this one). Throws ConsumerConflictError when the consumer was assigned a plan again meanwhile.
  */
-async function purge(context: ConsumerContext, unplanned: ConsumerRecord, options: { anyPlan?: boolean } = {}): Promise<{ keyDeleted: boolean }> {
+async function purge(
+  context: ConsumerContext,
+  unplanned: ConsumerRecord,
+  options: { anyPlan?: boolean } = {},
+): Promise<{ keyDeleted: boolean }> {
   for (const plan of options.anyPlan ? Object.keys(context.plans.usagePlanNames) : [unplanned.keyPlan]) {
     // A plan removed from the config since: its usage plan is gone, and with it the key's membership.
     const usagePlanId = await planIdOf(context, plan);
@@ -273,7 +297,11 @@ async function purge(context: ConsumerContext, unplanned: ConsumerRecord, option
     // A key created untagged (before dualgate tagged its keys) is not this API's to delete, and IAM may answer the
     // same for a key already gone. It is in no usage plan now, so nothing counts against it: an operator deletes
     // it by hand (docs/plans.md). Keeping the record would only block the consumer's next PUT.
-    context.logger.error('usage key not deleted', { reason: 'usage_key_delete_refused', apiKeyId: unplanned.apiKeyId, ...errorFields(error) });
+    context.logger.error('usage key not deleted', {
+      reason: 'usage_key_delete_refused',
+      apiKeyId: unplanned.apiKeyId,
+      ...errorFields(error),
+    });
     keyDeleted = false;
   }
   try {
@@ -357,14 +385,19 @@ async function undoMove(
     }
     if (wasSettled) await context.store.putConsumer(existing, unsettled);
   } catch (error) {
-    context.logger.error('usage key move left unsettled', { reason: 'usage_key_move_unsettled', apiKeyId: existing.apiKeyId, ...errorFields(error) });
+    context.logger.error('usage key move left unsettled', {
+      reason: 'usage_key_move_unsettled',
+      apiKeyId: existing.apiKeyId,
+      ...errorFields(error),
+    });
   }
 }
 
 const sameRecord = (a: ConsumerRecord | undefined, b: ConsumerRecord): boolean =>
   a?.apiKeyId === b.apiKeyId && a.updatedAt === b.updatedAt && a.plan === b.plan && a.keyPlan === b.keyPlan;
 
-const isWriteConflict = (error: unknown): boolean => error instanceof KeyWriteConflictError || (error as { name?: unknown })?.name === 'KeyWriteConflictError';
+const isWriteConflict = (error: unknown): boolean =>
+  error instanceof KeyWriteConflictError || (error as { name?: unknown })?.name === 'KeyWriteConflictError';
 
 /** False when another request changed the record first. */
 async function writeUnlessConflict(write: () => Promise<void>): Promise<boolean> {
@@ -413,7 +446,11 @@ export interface EntitlementContext {
 }
 
 function entitlementView(context: EntitlementContext, assigned: readonly string[]) {
-  return { scopes: [...assigned], defaultScopes: [...context.defaultScopes], entitledScopes: [...currentEntitlements(context.defaultScopes, assigned)].sort() };
+  return {
+    scopes: [...assigned],
+    defaultScopes: [...context.defaultScopes],
+    entitledScopes: [...currentEntitlements(context.defaultScopes, assigned)].sort(),
+  };
 }
 
 function noPlan(sub: string) {
@@ -423,8 +460,12 @@ function noPlan(sub: string) {
 /** GET: the plan (with today's usage) and the entitlements; to the consumer itself or an admin. */
 export async function getConsumer(context: EntitlementContext, request: ConsumerRequest): Promise<APIGatewayProxyResult> {
   const sub = subOf(request);
-  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope)) throw new ForbiddenError(`only ${context.adminScope} holders may read another consumer`);
-  const [plan, entitlements] = await Promise.all([context.plans ? planWithUsage(context.plans, sub) : { ...noPlan(sub), usage: null }, context.entitlements.getEntitlementsConsistent(sub)]);
+  if (request.caller.sub !== sub && !isAdmin(request.caller, context.adminScope))
+    throw new ForbiddenError(`only ${context.adminScope} holders may read another consumer`);
+  const [plan, entitlements] = await Promise.all([
+    context.plans ? planWithUsage(context.plans, sub) : { ...noPlan(sub), usage: null },
+    context.entitlements.getEntitlementsConsistent(sub),
+  ]);
   return jsonResponse(200, { ...plan, ...entitlementView(context, entitlements?.scopes ?? []) });
 }
 
@@ -449,10 +490,19 @@ export async function setConsumer(context: EntitlementContext, request: Consumer
   const wanted = scopes === undefined ? undefined : entitlementScopes(context, scopes);
   const plans = context.plans;
   const planned = plans && plan !== undefined ? await checkPlan(plans, plan, { deployed: wanted !== undefined }) : undefined;
-  const planView = plans ? (planned !== undefined ? await assignPlan(plans, request.caller, sub, planned) : view(plans, sub, await plans.store.getConsumerConsistent(sub))) : noPlan(sub);
+  const planView = plans
+    ? planned !== undefined
+      ? await assignPlan(plans, request.caller, sub, planned)
+      : view(plans, sub, await plans.store.getConsumerConsistent(sub))
+    : noPlan(sub);
   let assigned = (await context.entitlements.getEntitlementsConsistent(sub))?.scopes ?? [];
   if (wanted !== undefined) {
-    await context.entitlements.putEntitlements({ sub, scopes: wanted, updatedAt: new Date(context.nowMs()).toISOString(), updatedBy: request.caller.sub });
+    await context.entitlements.putEntitlements({
+      sub,
+      scopes: wanted,
+      updatedAt: new Date(context.nowMs()).toISOString(),
+      updatedBy: request.caller.sub,
+    });
     audit(context, request.caller, 'consumer.set-scopes', sub, assigned, wanted);
     assigned = wanted;
   }
@@ -467,15 +517,21 @@ export async function clearConsumer(context: EntitlementContext, request: Consum
   const sub = subOf(request);
   assertAdmin(context, request.caller);
   if (!context.plans) throw new InvalidRequestError('this API has no plans to clear; PUT {"scopes": []} clears the entitlements', 'sub');
-  const [planView, entitlements] = await Promise.all([clearPlan(context.plans, request.caller, sub), context.entitlements.getEntitlementsConsistent(sub)]);
+  const [planView, entitlements] = await Promise.all([
+    clearPlan(context.plans, request.caller, sub),
+    context.entitlements.getEntitlementsConsistent(sub),
+  ]);
   return jsonResponse(200, { ...planView, ...entitlementView(context, entitlements?.scopes ?? []) });
 }
 
 /** The `scopes` field: a list of catalog scopes (never the admin scope: entitling it would make an admin), sorted. */
 function entitlementScopes(context: EntitlementContext, scopes: unknown): string[] {
-  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) throw new InvalidRequestError('scopes: must be a list of scope names', 'scopes');
-  if (scopes.length > MAX_ENTITLED_SCOPES) throw new InvalidRequestError(`scopes: at most ${MAX_ENTITLED_SCOPES} (got ${scopes.length})`, 'scopes');
-  if ((scopes as string[]).includes(context.adminScope)) throw new InvalidRequestError(`scopes: ${context.adminScope} cannot be an entitlement (it would make the consumer an admin)`, 'scopes');
+  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string'))
+    throw new InvalidRequestError('scopes: must be a list of scope names', 'scopes');
+  if (scopes.length > MAX_ENTITLED_SCOPES)
+    throw new InvalidRequestError(`scopes: at most ${MAX_ENTITLED_SCOPES} (got ${scopes.length})`, 'scopes');
+  if ((scopes as string[]).includes(context.adminScope))
+    throw new InvalidRequestError(`scopes: ${context.adminScope} cannot be an entitlement (it would make the consumer an admin)`, 'scopes');
   const unknown = (scopes as string[]).filter((scope) => !context.catalog.has(scope));
   if (unknown.length > 0) throw new InvalidRequestError(`scopes: unknown scope(s): ${unknown.join(', ')}`, 'scopes');
   return [...new Set(scopes as string[])].sort();

@@ -21,7 +21,11 @@ function build(): KeysHandler {
   // The app's scope catalog and base path sit beside this bundle in the asset.
   const routeConfig = readRuntimeRouteConfig(new URL(`./${RUNTIME_CONFIG_FILE}`, import.meta.url));
   // The management API is not on the authorizer's hot path: the SDK's usual patience is fine here.
-  const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
+  const client = createDynamoClient({
+    ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}),
+    requestTimeoutMs: 2000,
+    maxAttempts: 3,
+  });
   const plans = settings.plans;
   const consumerStore = new DynamoConsumerStore(client, settings.tableName);
   return createKeysHandler({

@@ -71,7 +71,10 @@ export async function grantScopes(
   current?: Pick<KeyRecord, 'entitledScopes'>,
 ): Promise<string[]> {
   const { caller } = request;
-  const needsEntitlements = caller.authMethod === 'jwt' && !isAdmin(caller, context.adminScope) && scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
+  const needsEntitlements =
+    caller.authMethod === 'jwt' &&
+    !isAdmin(caller, context.adminScope) &&
+    scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
   const entitled = needsEntitlements ? await context.entitlementsOf(caller.sub) : NO_ENTITLEMENTS;
   const decision = decideEntitledGrant(scopes, caller, context.catalog, context.adminScope, {
     entitled,
@@ -79,13 +82,18 @@ export async function grantScopes(
     ...(current?.entitledScopes ? { carried: current.entitledScopes } : {}),
   });
   if (decision.ok) return decision.entitledScopes;
-  if (decision.reason === 'unknown_scope') throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
+  if (decision.reason === 'unknown_scope')
+    throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
   const how = caller.authMethod === 'apiKey' ? 'your key does not hold' : 'you neither hold nor are entitled to';
   throw new ForbiddenError(`scopes: you cannot grant scope(s) ${how}: ${decision.scopes.join(', ')}`, 'scopes');
 }
 
 /** Pure: a key's entitled scopes after a change; a dependency is only ever added, or dropped with its scope. */
-export function nextEntitledScopes(previous: readonly string[] | undefined, granted: readonly string[], scopes: readonly string[]): string[] | undefined {
+export function nextEntitledScopes(
+  previous: readonly string[] | undefined,
+  granted: readonly string[],
+  scopes: readonly string[],
+): string[] | undefined {
   const next = [...new Set([...(previous ?? []), ...granted])].filter((scope) => scopes.includes(scope)).sort();
   return next.length > 0 ? next : undefined;
 }
@@ -117,7 +125,8 @@ export function auditChanges(before: KeyRecord, after: KeyRecord, changedFields:
   // Which scopes depend on entitlements changes with the scopes (or a grant through them): shown whenever it does.
   const entitledBefore = AUDITED_VALUES.entitledScopes(before);
   const entitledAfter = AUDITED_VALUES.entitledScopes(after);
-  if (!changes['entitledScopes'] && entitledBefore.join(' ') !== entitledAfter.join(' ')) changes['entitledScopes'] = { before: entitledBefore, after: entitledAfter };
+  if (!changes['entitledScopes'] && entitledBefore.join(' ') !== entitledAfter.join(' '))
+    changes['entitledScopes'] = { before: entitledBefore, after: entitledAfter };
   return changes;
 }
 

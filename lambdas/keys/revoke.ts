@@ -15,7 +15,9 @@ export async function revokeKey(context: OperationContext, request: KeyRequest):
   if (current.revokedAt !== undefined) return jsonResponse(204, undefined);
   try {
     const revoked = await context.store.revoke(current.keyHash, { revokedAt: nowIsoOf(context), expiresAt: nowSecondsOf(context) });
-    audit(context, request.caller, 'revoke', revoked, ['revokedAt', 'expiresAt'], { changes: auditChanges(current, revoked, ['expiresAt']) });
+    audit(context, request.caller, 'revoke', revoked, ['revokedAt', 'expiresAt'], {
+      changes: auditChanges(current, revoked, ['expiresAt']),
+    });
   } catch (error) {
     // Someone else revoked it between our read and our write: the outcome the caller asked for.
     if (!(error instanceof KeyWriteConflictError)) throw error;

@@ -22,7 +22,17 @@ import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { jsonResponse } from '../shared/http-response';
 import { errorFields } from '../shared/logger';
 import { KeyConflictError } from './errors';
-import { audit, auditChanges, grantScopes, nextEntitledScopes, loadOwnedKey, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import {
+  audit,
+  auditChanges,
+  grantScopes,
+  nextEntitledScopes,
+  loadOwnedKey,
+  nowIsoOf,
+  nowSecondsOf,
+  type KeyRequest,
+  type OperationContext,
+} from './operation-context';
 import { toPublicKey } from './public-key';
 import { DEFAULT_GRACE_PERIOD_SECONDS, resolveExpiry, rotateKeyBody, validate } from './schemas';
 import { createKeyRecord, readBack } from './write-outcome';
@@ -63,7 +73,8 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   if (entitledScopes !== undefined) successor.entitledScopes = entitledScopes;
   // By default the successor inherits the predecessor's absolute expiry (rotating never prolongs a key's life),
   // capped by the caller key's own expiry when a key is rotating.
-  const expiresAt = successorExpiresAt ?? Math.min(current.expiresAt ?? Number.POSITIVE_INFINITY, callerKey?.expiresAt ?? Number.POSITIVE_INFINITY);
+  const expiresAt =
+    successorExpiresAt ?? Math.min(current.expiresAt ?? Number.POSITIVE_INFINITY, callerKey?.expiresAt ?? Number.POSITIVE_INFINITY);
   if (Number.isFinite(expiresAt)) successor.expiresAt = expiresAt;
   if (current.metadata !== undefined) successor.metadata = current.metadata;
 
@@ -82,10 +93,17 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
   } catch (error) {
     const stored = await readBack(context, current.keyHash);
     if (stored.kind === 'found' && stored.record.rotatedTo === successor.keyId) {
-      context.logger.warn('rotation step 2 reported a failure but had committed', { keyId: current.keyId, successorKeyId: successor.keyId, ...errorFields(error) });
+      context.logger.warn('rotation step 2 reported a failure but had committed', {
+        keyId: current.keyId,
+        successorKeyId: successor.keyId,
+        ...errorFields(error),
+      });
     } else {
       if (stored.kind === 'unavailable') {
-        context.logger.error('rotation outcome unknown; successor kept in case the predecessor points at it', { keyId: current.keyId, successorKeyId: successor.keyId });
+        context.logger.error('rotation outcome unknown; successor kept in case the predecessor points at it', {
+          keyId: current.keyId,
+          successorKeyId: successor.keyId,
+        });
       } else {
         await rollBack(context, successor);
       }
@@ -93,7 +111,11 @@ export async function rotateKey(context: OperationContext, request: KeyRequest):
       throw error;
     }
   }
-  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], { successorKeyId: successor.keyId, entitledScopes: [...(successor.entitledScopes ?? [])], changes: auditChanges(current, predecessor, ['expiresAt']) });
+  audit(context, caller, 'rotate', predecessor, ['rotatedTo', 'expiresAt'], {
+    successorKeyId: successor.keyId,
+    entitledScopes: [...(successor.entitledScopes ?? [])],
+    changes: auditChanges(current, predecessor, ['expiresAt']),
+  });
   return jsonResponse(201, { ...toPublicKey(successor, nowSeconds), key, predecessor: toPublicKey(predecessor, nowSeconds) });
 }
 
@@ -109,7 +131,11 @@ async function rollBack(context: OperationContext, successor: KeyRecord): Promis
   try {
     await context.store.deleteByHash(successor.keyHash);
   } catch (error) {
-    context.logger.error('rotation rollback failed; orphan successor left unused', { keyId: successor.keyId, rotatedFrom: successor.rotatedFrom, ...errorFields(error) });
+    context.logger.error('rotation rollback failed; orphan successor left unused', {
+      keyId: successor.keyId,
+      rotatedFrom: successor.rotatedFrom,
+      ...errorFields(error),
+    });
   }
 }
 

@@ -55,7 +55,9 @@ const OPERATION_NAMES: Readonly<Record<string, string>> = {
  * Each operation's scopes, from managementRoutes() (under the default base path). The gateway's policy already demands them; checking again here
  * keeps the rule true for a direct invoke or a gateway wired by hand, and gives a message naming the scope.
  */
-const ROUTE_SCOPES: ReadonlyMap<string, readonly string[]> = new Map(managementRoutes().map((route) => [`${route.method} ${route.path}`, route.scopes]));
+const ROUTE_SCOPES: ReadonlyMap<string, readonly string[]> = new Map(
+  managementRoutes().map((route) => [`${route.method} ${route.path}`, route.scopes]),
+);
 
 export interface KeysHandlerDeps {
   store: KeyManagementStore;
@@ -82,7 +84,11 @@ export interface KeysHandlerDeps {
 type ConsumerOperation = (context: EntitlementContext, request: ConsumerRequest) => Promise<APIGatewayProxyResult>;
 const CONSUMER_OPERATIONS: Readonly<Record<string, ConsumerOperation>> = { GET: getConsumer, PUT: setConsumer, DELETE: clearConsumer };
 /** The consumer routes' `operation` dimension, by method (the CLI's commands). */
-export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = { GET: 'consumer.get', PUT: 'consumer.set', DELETE: 'consumer.clear-plan' };
+export const CONSUMER_OPERATION_NAMES: Readonly<Record<string, string>> = {
+  GET: 'consumer.get',
+  PUT: 'consumer.set',
+  DELETE: 'consumer.clear-plan',
+};
 
 /** A store that holds nothing: an API whose key API was built without one entitles everyone to the defaults only. */
 const NO_ENTITLEMENT_STORE: EntitlementStore = {
@@ -119,7 +125,9 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
           adminScope: deps.adminScope,
           logger: deps.logger,
           nowMs: context.nowMs,
-          ...(deps.consumers ? { plans: { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs } } : {}),
+          ...(deps.consumers
+            ? { plans: { ...deps.consumers, adminScope: deps.adminScope, logger: deps.logger, nowMs: context.nowMs } }
+            : {}),
         }
       : undefined;
   const monotonicMs = deps.monotonicMs ?? (() => performance.now());
@@ -130,7 +138,8 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
         if (!operation) throw new RouteNotFoundError();
         const caller = principalFrom(event);
         const missing = (consumerScopes.get(event.httpMethod) ?? []).filter((scope) => !caller.scopes.includes(scope));
-        if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+        if (missing.length > 0)
+          throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
         await loadCallerKeyLimit(context, caller);
         return await operation(consumerContext, { caller, sub: event.pathParameters?.['sub'], body: readJsonBody(event) });
       }
@@ -138,7 +147,8 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
       if (!operation) throw new RouteNotFoundError();
       const caller = principalFrom(event);
       const missing = (ROUTE_SCOPES.get(route) ?? []).filter((scope) => !caller.scopes.includes(scope));
-      if (missing.length > 0) throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
+      if (missing.length > 0)
+        throw new ForbiddenError(`${event.httpMethod} ${event.resource} needs scope(s) you do not hold: ${missing.join(', ')}`);
       // Every operation made with a key, reads included: a revoked, disabled or expired key gets 403 here even
       // while the authorizer's caches still hold its earlier verdict.
       const callerKey = await loadCallerKeyLimit(context, caller);
@@ -157,20 +167,31 @@ export function createKeysHandler(deps: KeysHandlerDeps): KeysHandler {
   };
   return async (event) => {
     const startedMs = monotonicMs();
-    const resource = typeof event.resource === 'string' && event.resource.startsWith(basePath) ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}` : undefined;
+    const resource =
+      typeof event.resource === 'string' && event.resource.startsWith(basePath)
+        ? `${DEFAULT_MANAGEMENT_BASE_PATH}${event.resource.slice(basePath.length)}`
+        : undefined;
     const route = `${event.httpMethod} ${resource}`;
     const response = await handle(event, route, resource);
     const isConsumerRoute = consumerContext !== undefined && event.resource === consumerResource;
-    const operation = isConsumerRoute ? (Object.hasOwn(CONSUMER_OPERATION_NAMES, event.httpMethod) ? CONSUMER_OPERATION_NAMES[event.httpMethod] : undefined) : OPERATION_NAMES[route];
+    const operation = isConsumerRoute
+      ? Object.hasOwn(CONSUMER_OPERATION_NAMES, event.httpMethod)
+        ? CONSUMER_OPERATION_NAMES[event.httpMethod]
+        : undefined
+      : OPERATION_NAMES[route];
     // One metric line per request: requests, client errors and faults by operation, and latency.
-    context.logger.info('key API request', {
-      operation: operation ?? 'unknown',
-      statusCode: response.statusCode,
-      [KEY_API_METRICS.requests.name]: 1,
-      [KEY_API_METRICS.clientErrors.name]: response.statusCode >= 400 && response.statusCode < 500 ? 1 : 0,
-      [KEY_API_METRICS.faults.name]: response.statusCode >= 500 ? 1 : 0,
-      [KEY_API_METRICS.latency.name]: Math.round((monotonicMs() - startedMs) * 100) / 100,
-    }, KEY_API_DIRECTIVE);
+    context.logger.info(
+      'key API request',
+      {
+        operation: operation ?? 'unknown',
+        statusCode: response.statusCode,
+        [KEY_API_METRICS.requests.name]: 1,
+        [KEY_API_METRICS.clientErrors.name]: response.statusCode >= 400 && response.statusCode < 500 ? 1 : 0,
+        [KEY_API_METRICS.faults.name]: response.statusCode >= 500 ? 1 : 0,
+        [KEY_API_METRICS.latency.name]: Math.round((monotonicMs() - startedMs) * 100) / 100,
+      },
+      KEY_API_DIRECTIVE,
+    );
     return response;
   };
 }
@@ -202,7 +223,12 @@ function toErrorResponse(error: unknown, logger: Logger, event: APIGatewayProxyE
   }
   if (error instanceof KeyWriteConflictError) return errorResponse(409, 'key changed concurrently; retry');
   if (error instanceof UsagePlanUnavailableError) {
-    logger.error('usage plans unavailable', { reason: 'usage_plans_unavailable', ...where, ...errorFields(error), cause: errorFields(error.cause) });
+    logger.error('usage plans unavailable', {
+      reason: 'usage_plans_unavailable',
+      ...where,
+      ...errorFields(error),
+      cause: errorFields(error.cause),
+    });
     return errorResponse(503, 'usage plans unavailable; retry later');
   }
   if (error instanceof MalformedConsumerItemError) {
@@ -211,7 +237,12 @@ function toErrorResponse(error: unknown, logger: Logger, event: APIGatewayProxyE
   }
   if (error instanceof KeyStoreUnavailableError) {
     // Fail closed: nothing was promised, and the client may retry.
-    logger.error('key store unavailable', { reason: 'key_store_unavailable', ...where, ...errorFields(error), cause: errorFields(error.cause) });
+    logger.error('key store unavailable', {
+      reason: 'key_store_unavailable',
+      ...where,
+      ...errorFields(error),
+      cause: errorFields(error.cause),
+    });
     return errorResponse(503, 'key store unavailable; retry later');
   }
   if (error instanceof MalformedKeyItemError) {

@@ -130,7 +130,10 @@ export const publicKeySchema = z.strictObject({
   name: z.string(),
   owner: z.string(),
   scopes: z.array(z.string()),
-  entitledScopes: z.array(z.string()).optional().describe("scopes held only through the owner's entitlements; each stops counting once the owner loses it"),
+  entitledScopes: z
+    .array(z.string())
+    .optional()
+    .describe("scopes held only through the owner's entitlements; each stops counting once the owner loses it"),
   status: z.enum(['active', 'expired', 'revoked', 'disabled']),
   enabled: z.boolean(),
   createdAt: z.iso.datetime(),

@@ -24,7 +24,12 @@ export function isAdmin(caller: Grantor, adminScope: string): boolean {
 }
 
 /** Unknown scopes are reported before escalation: asking for a scope nobody can hold is a 400, not a 403. */
-export function decideGrant(requested: readonly string[], caller: Grantor, catalog: ReadonlySet<string>, adminScope: string): GrantDecision {
+export function decideGrant(
+  requested: readonly string[],
+  caller: Grantor,
+  catalog: ReadonlySet<string>,
+  adminScope: string,
+): GrantDecision {
   const unknown = requested.filter((scope) => !catalog.has(scope));
   if (unknown.length > 0) return { ok: false, reason: 'unknown_scope', scopes: unknown };
   if (isAdmin(caller, adminScope)) return { ok: true };
@@ -69,7 +74,8 @@ export function decideEntitledGrant(
   // entitlement lapsed: they stay marked and count again only if the owner is re-entitled, which would let it grant
   // them anyway. An API-key caller may not: it would get a plaintext carrying a scope its key does not hold.
   const carried = caller.authMethod === 'jwt' ? (entitlements.carried ?? []) : [];
-  const refused = caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope) && !carried.includes(scope));
+  const refused =
+    caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope) && !carried.includes(scope));
   if (refused.length > 0) return { ok: false, reason: 'escalation', scopes: refused };
   return { ok: true, entitledScopes: [...new Set([...inherited, ...notHeld])].sort() };
 }

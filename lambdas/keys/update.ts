@@ -10,7 +10,17 @@ import { jsonResponse } from '../shared/http-response';
 import { normaliseScopes } from '../core/principal';
 import { assertWithinCallerExpiry, expiryFieldOf } from './caller-key';
 import { KeyConflictError, ForbiddenError } from './errors';
-import { audit, auditChanges, grantScopes, loadOwnedKey, nextEntitledScopes, nowIsoOf, nowSecondsOf, type KeyRequest, type OperationContext } from './operation-context';
+import {
+  audit,
+  auditChanges,
+  grantScopes,
+  loadOwnedKey,
+  nextEntitledScopes,
+  nowIsoOf,
+  nowSecondsOf,
+  type KeyRequest,
+  type OperationContext,
+} from './operation-context';
 import { toPublicKey } from './public-key';
 import { resolveExpiry, updateKeyBody, validate, type UpdateKeyBody } from './schemas';
 
@@ -40,7 +50,8 @@ export async function updateKey(context: OperationContext, request: KeyRequest):
         regranted = await grantScopes(context, request, next.scopes, current);
       } catch (error) {
         // Resuming or prolonging a key re-grants its scopes, so the layered-scope rule applies to them too.
-        if (error instanceof ForbiddenError) throw new ForbiddenError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
+        if (error instanceof ForbiddenError)
+          throw new ForbiddenError('you cannot resume or extend a key whose scopes you do not hold', 'scopes');
         throw error;
       }
     }

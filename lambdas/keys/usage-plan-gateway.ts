@@ -70,7 +70,9 @@ export class UsagePlanUnavailableError extends Error {
 
 const errorName = (error: unknown): string | undefined => (error as { name?: unknown })?.name as string | undefined;
 
-export function createApiGatewayClient(options: { endpoint?: string; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): APIGatewayClient {
+export function createApiGatewayClient(
+  options: { endpoint?: string; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+): APIGatewayClient {
   return new APIGatewayClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
@@ -144,7 +146,11 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
       if (!output.id) throw new UsagePlanUnavailableError('CreateApiKey returned no id');
       return { id: output.id, value };
     } catch (error) {
-      if (errorName(error) === 'LimitExceededException') throw new UsageKeyLimitError('API Gateway allows 10,000 API keys per account and Region (not adjustable): no key left for another consumer with a plan', { cause: error });
+      if (errorName(error) === 'LimitExceededException')
+        throw new UsageKeyLimitError(
+          'API Gateway allows 10,000 API keys per account and Region (not adjustable): no key left for another consumer with a plan',
+          { cause: error },
+        );
       if (error instanceof UsagePlanUnavailableError) throw error;
       throw new UsagePlanUnavailableError('CreateApiKey failed', { cause: error });
     }
@@ -188,7 +194,8 @@ export class AwsUsagePlanGateway implements UsagePlanGateway {
     } catch (error) {
       const name = errorName(error);
       if (name === 'NotFoundException') return 'not_found';
-      if (name === 'AccessDeniedException' || name === 'UnauthorizedException') throw new UsageKeyDeleteRefusedError(keyId, { cause: error });
+      if (name === 'AccessDeniedException' || name === 'UnauthorizedException')
+        throw new UsageKeyDeleteRefusedError(keyId, { cause: error });
       throw new UsagePlanUnavailableError('DeleteApiKey failed', { cause: error });
     }
   }

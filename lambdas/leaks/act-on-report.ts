@@ -57,13 +57,19 @@ export interface ReportOutcome {
 }
 
 /** Pure: the offline verdict on a reported string, or the hash to look up. */
-export function classifyToken(token: string, keyPrefix: string): { kind: 'junk'; reason: KeyParseFailure } | { kind: 'key'; keyHash: string } {
+export function classifyToken(
+  token: string,
+  keyPrefix: string,
+): { kind: 'junk'; reason: KeyParseFailure } | { kind: 'key'; keyHash: string } {
   const parsed = parseKey(token, keyPrefix);
   return parsed.ok ? { kind: 'key', keyHash: hashKey(token) } : { kind: 'junk', reason: parsed.reason };
 }
 
 /** Pure: what the action does to a stored key, given what was already done to it. */
-export function leakDecision(record: Pick<KeyRecord, 'revokedAt' | 'leakedAt'>, action: LeakAction): 'revoke' | 'mark' | 'already_revoked' | 'already_reported' {
+export function leakDecision(
+  record: Pick<KeyRecord, 'revokedAt' | 'leakedAt'>,
+  action: LeakAction,
+): 'revoke' | 'mark' | 'already_revoked' | 'already_reported' {
   if (action === 'revoke') return record.revokedAt === undefined ? 'revoke' : 'already_revoked';
   return record.leakedAt === undefined ? 'mark' : 'already_reported';
 }
@@ -107,19 +113,33 @@ export async function actOnReport(matches: readonly ReportedMatch[], deps: ActOn
       return result.outcome;
     } catch (error) {
       // Named by display start only: the hash is the table's key and the token is a live credential.
-      deps.logger.error('leak report: key not handled', { reason: 'leak_key_failed', keyStart: keyStart(match.token), ...errorFields(error) });
+      deps.logger.error('leak report: key not handled', {
+        reason: 'leak_key_failed',
+        keyStart: keyStart(match.token),
+        ...errorFields(error),
+      });
       return 'failed' as const;
     }
   });
-  for (const [position, [, { indexes }]] of distinct.entries()) for (const index of indexes) outcomes[index] = keyOutcomes[position] as TokenOutcome;
+  for (const [position, [, { indexes }]] of distinct.entries())
+    for (const index of indexes) outcomes[index] = keyOutcomes[position] as TokenOutcome;
 
   const counts: Partial<Record<TokenOutcome, number>> = {};
   for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
-  const feedback = matches.map((match, index) => ({ token_raw: match.token, token_type: match.type, label: LABEL[outcomes[index] as TokenOutcome] ?? 'false_positive' }));
+  const feedback = matches.map((match, index) => ({
+    token_raw: match.token,
+    token_type: match.type,
+    label: LABEL[outcomes[index] as TokenOutcome] ?? 'false_positive',
+  }));
   return { feedback, counts, failures: counts.failed ?? 0, publishFailures };
 }
 
-async function actOnKey(keyHash: string, match: ReportedMatch, reportedAt: string, deps: ActOnReportDeps): Promise<{ outcome: TokenOutcome; publishFailed?: boolean }> {
+async function actOnKey(
+  keyHash: string,
+  match: ReportedMatch,
+  reportedAt: string,
+  deps: ActOnReportDeps,
+): Promise<{ outcome: TokenOutcome; publishFailed?: boolean }> {
   const record = await deps.store.getByHash(keyHash);
   if (!record) return { outcome: 'unknown_key' };
   // A URL that holds the token itself (never GitHub's form, but a report is data) is not recorded or logged.
@@ -131,7 +151,12 @@ async function actOnKey(keyHash: string, match: ReportedMatch, reportedAt: strin
     deps.logger.info('leak report for a key already handled', { outcome: decision, ...where });
     return { outcome: decision };
   }
-  const mark: LeakMark = { reportedAt, reporter: 'github', ...(url !== undefined ? { url } : {}), ...(source !== undefined ? { source } : {}) };
+  const mark: LeakMark = {
+    reportedAt,
+    reporter: 'github',
+    ...(url !== undefined ? { url } : {}),
+    ...(source !== undefined ? { source } : {}),
+  };
   const revoke = decision === 'revoke' ? { revokedAt: reportedAt, expiresAt: Math.floor(Date.parse(reportedAt) / 1000) } : undefined;
   const wrote = await deps.store.recordLeak(keyHash, mark, revoke);
   if (!wrote) {

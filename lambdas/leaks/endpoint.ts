@@ -15,7 +15,14 @@ import { LEAK_METRICS, LEAK_REPORT_DIRECTIVE } from '../shared/emf';
 import { errorResponse, jsonResponse } from '../shared/http-response';
 import { errorFields, type Logger } from '../shared/logger';
 import { actOnReport, type ActOnReportDeps, type ReportOutcome } from './act-on-report';
-import { BadSignatureError, LeakReportRejection, ReportTooLargeError, SignatureMalformedError, SignatureMissingError, UnknownKeyIdentifierError } from './errors';
+import {
+  BadSignatureError,
+  LeakReportRejection,
+  ReportTooLargeError,
+  SignatureMalformedError,
+  SignatureMissingError,
+  UnknownKeyIdentifierError,
+} from './errors';
 import { identifierForLog, type GithubKeySource } from './github-keys';
 import { MAX_REPORT_BYTES, parseReport } from './report';
 import { decodeSignatureHeader, verifyReportSignature } from './signature';
@@ -42,9 +49,11 @@ function bodyBytes(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>
 export function headerValues(event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>, name: string): string[] {
   const wanted = name.toLowerCase();
   const values: string[] = [];
-  for (const [header, list] of Object.entries(event.multiValueHeaders ?? {})) if (header.toLowerCase() === wanted) values.push(...(list ?? []));
+  for (const [header, list] of Object.entries(event.multiValueHeaders ?? {}))
+    if (header.toLowerCase() === wanted) values.push(...(list ?? []));
   if (values.length > 0) return values;
-  for (const [header, value] of Object.entries(event.headers ?? {})) if (header.toLowerCase() === wanted && value !== undefined) values.push(value);
+  for (const [header, value] of Object.entries(event.headers ?? {}))
+    if (header.toLowerCase() === wanted && value !== undefined) values.push(value);
   return values;
 }
 
@@ -64,7 +73,8 @@ export function createLeakHandler(deps: LeakHandlerDeps): LeakHandler {
     if (body.length > maxBodyBytes) throw new ReportTooLargeError(`a report may hold at most ${maxBodyBytes} bytes (got ${body.length})`);
     const identifier = singleHeader(event, KEY_IDENTIFIER_HEADER);
     const signatureHeader = singleHeader(event, SIGNATURE_HEADER);
-    if (!KEY_IDENTIFIER_PATTERN.test(identifier)) throw new SignatureMalformedError(`the ${KEY_IDENTIFIER_HEADER} header is not a key identifier`);
+    if (!KEY_IDENTIFIER_PATTERN.test(identifier))
+      throw new SignatureMalformedError(`the ${KEY_IDENTIFIER_HEADER} header is not a key identifier`);
     const signature = decodeSignatureHeader(signatureHeader);
     if (!signature) throw new SignatureMalformedError(`the ${SIGNATURE_HEADER} header is not a base64 DER signature`);
     const key = await deps.githubKeys.keyFor(identifier);
@@ -85,7 +95,10 @@ export function createLeakHandler(deps: LeakHandlerDeps): LeakHandler {
         const body = await verified(event);
         const matches = parseReport(body);
         outcome = await actOnReport(matches, deps);
-        response = outcome.failures > 0 ? errorResponse(503, 'some keys could not be handled; retry the report') : jsonResponse(200, outcome.feedback);
+        response =
+          outcome.failures > 0
+            ? errorResponse(503, 'some keys could not be handled; retry the report')
+            : jsonResponse(200, outcome.feedback);
       }
     } catch (error) {
       if (!(error instanceof LeakReportRejection)) {
@@ -95,7 +108,12 @@ export function createLeakHandler(deps: LeakHandlerDeps): LeakHandler {
         rejection = error;
         // Which key a refused report named helps tell a forger from a GitHub key rotation; shortened (it looks like a hash).
         const named = headerValues(event, KEY_IDENTIFIER_HEADER)[0];
-        deps.logger.warn('leak report refused', { reason: error.reason, statusCode: error.statusCode, ...(named ? { keyIdentifier: identifierForLog(named) } : {}), ...errorFields(error) });
+        deps.logger.warn('leak report refused', {
+          reason: error.reason,
+          statusCode: error.statusCode,
+          ...(named ? { keyIdentifier: identifierForLog(named) } : {}),
+          ...errorFields(error),
+        });
         response = errorResponse(error.statusCode, error.message, { reason: error.reason });
       }
     }

@@ -50,7 +50,8 @@ export function parseGithubKeyDocument(bytes: Uint8Array): { keys: GithubPublicK
     throw new GithubKeyDocumentError('the key document is not JSON');
   }
   const entries = (parsed as { public_keys?: unknown } | null)?.public_keys;
-  if (parsed === null || typeof parsed !== 'object' || !Array.isArray(entries)) throw new GithubKeyDocumentError('the key document has no public_keys list');
+  if (parsed === null || typeof parsed !== 'object' || !Array.isArray(entries))
+    throw new GithubKeyDocumentError('the key document has no public_keys list');
   if (entries.length > MAX_KEYS) throw new GithubKeyDocumentError(`the key document lists more than ${MAX_KEYS} keys`);
   const keys: GithubPublicKey[] = [];
   let skipped = 0;
@@ -60,7 +61,13 @@ export function parseGithubKeyDocument(bytes: Uint8Array): { keys: GithubPublicK
     const pem = fields['key'];
     const isCurrent = fields['is_current'];
     const key = typeof pem === 'string' && pem.length <= MAX_PEM_CHARS ? parseP256PublicKey(pem) : undefined;
-    if (typeof identifier !== 'string' || identifier.length === 0 || identifier.length > MAX_IDENTIFIER_CHARS || !key || (isCurrent !== undefined && typeof isCurrent !== 'boolean')) {
+    if (
+      typeof identifier !== 'string' ||
+      identifier.length === 0 ||
+      identifier.length > MAX_IDENTIFIER_CHARS ||
+      !key ||
+      (isCurrent !== undefined && typeof isCurrent !== 'boolean')
+    ) {
       skipped++;
       continue;
     }
@@ -141,7 +148,12 @@ export class GithubKeyCache implements GithubKeySource {
         ...(skipped > 0 ? { skipped } : {}),
       });
     } catch (error) {
-      this.options.logger?.warn('GitHub signing keys unavailable', { githubKeysUrl: this.url, reason: 'github_keys_unavailable', keptPrevious: this.keys !== undefined, ...errorFields(error) });
+      this.options.logger?.warn('GitHub signing keys unavailable', {
+        githubKeysUrl: this.url,
+        reason: 'github_keys_unavailable',
+        keptPrevious: this.keys !== undefined,
+        ...errorFields(error),
+      });
       if (!this.keys) throw new GithubKeysUnavailableError(`GitHub's signing keys could not be fetched from ${this.url}`, { cause: error });
     }
   }

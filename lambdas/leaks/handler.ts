@@ -24,9 +24,18 @@ let leakHandler: LeakHandler | undefined;
 function build(): LeakHandler {
   const settings = readLeakSettings();
   const logger = createLogger({ service: LEAK_SERVICE, level: settings.logLevel });
-  const fetcher = new JwksFetcher({ timeoutMs: 3000, maxBodyBytes: 64 * 1024, allowHttp: settings.githubKeysUrlIsHttp, headers: { 'user-agent': GITHUB_KEYS_USER_AGENT } });
+  const fetcher = new JwksFetcher({
+    timeoutMs: 3000,
+    maxBodyBytes: 64 * 1024,
+    allowHttp: settings.githubKeysUrlIsHttp,
+    headers: { 'user-agent': GITHUB_KEYS_USER_AGENT },
+  });
   // Off the authorizer's hot path: the SDK's usual patience, as for the key API.
-  const client = createDynamoClient({ ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}), requestTimeoutMs: 2000, maxAttempts: 3 });
+  const client = createDynamoClient({
+    ...(settings.dynamoEndpoint ? { endpoint: settings.dynamoEndpoint } : {}),
+    requestTimeoutMs: 2000,
+    maxAttempts: 3,
+  });
   return createLeakHandler({
     githubKeys: new GithubKeyCache(settings.githubKeysUrl, fetcher, {
       cacheTtlMs: settings.githubKeysCacheTtlSeconds * 1000,

@@ -42,7 +42,9 @@ export function githubKeysUrlProblem(value: unknown, options: { allowHttpLoopbac
   if (url.username || url.password) return 'must not carry credentials';
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.includes(url.hostname)) {
-    return options.allowHttpLoopback ? undefined : `must be an https URL (got ${JSON.stringify(value)}; http is accepted on loopback in local mode only)`;
+    return options.allowHttpLoopback
+      ? undefined
+      : `must be an https URL (got ${JSON.stringify(value)}; http is accepted on loopback in local mode only)`;
   }
   return `must be an https URL, or http on loopback (127.0.0.1, localhost, [::1]) in local mode (got ${JSON.stringify(value)})`;
 }
@@ -54,14 +56,25 @@ export function readLeakSettings(env: Record<string, string | undefined> = proce
   const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: env[SETTING_NAMES.allowHttpIssuers] === 'true' });
   if (problem) throw new SettingsError(`${SETTING_NAMES.githubKeysUrl} ${problem}`);
   const action = env[SETTING_NAMES.leakAction] || DEFAULT_LEAK_SETTINGS.action;
-  if (!(LEAK_ACTIONS as readonly string[]).includes(action)) throw new SettingsError(`${SETTING_NAMES.leakAction} must be one of ${LEAK_ACTIONS.join(', ')} (got ${JSON.stringify(action)})`);
+  if (!(LEAK_ACTIONS as readonly string[]).includes(action))
+    throw new SettingsError(`${SETTING_NAMES.leakAction} must be one of ${LEAK_ACTIONS.join(', ')} (got ${JSON.stringify(action)})`);
   const settings: LeakSettings = {
     tableName,
     keyPrefix,
     githubKeysUrl,
     githubKeysUrlIsHttp: githubKeysUrl.startsWith('http:'),
-    githubKeysCacheTtlSeconds: seconds(env, SETTING_NAMES.githubKeysCacheTtlSeconds, DEFAULT_LEAK_SETTINGS.githubKeysCacheTtlSeconds, 86400),
-    githubKeysRefetchIntervalSeconds: seconds(env, SETTING_NAMES.githubKeysRefetchIntervalSeconds, DEFAULT_LEAK_SETTINGS.githubKeysRefetchIntervalSeconds, 3600),
+    githubKeysCacheTtlSeconds: seconds(
+      env,
+      SETTING_NAMES.githubKeysCacheTtlSeconds,
+      DEFAULT_LEAK_SETTINGS.githubKeysCacheTtlSeconds,
+      86400,
+    ),
+    githubKeysRefetchIntervalSeconds: seconds(
+      env,
+      SETTING_NAMES.githubKeysRefetchIntervalSeconds,
+      DEFAULT_LEAK_SETTINGS.githubKeysRefetchIntervalSeconds,
+      3600,
+    ),
     action: action as LeakAction,
     logLevel: env[SETTING_NAMES.logLevel] || DEFAULT_SETTINGS.logLevel,
   };

@@ -8,7 +8,13 @@
  * key without the leak. It is idempotent: a key already revoked (or, when only marking, already marked) is left
  * alone, and the leak fields keep the first report's values.
  */
-import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { recordFromItem, type KeyRecord } from '../core/key-record';
 import { KeyStoreUnavailableError } from '../shared/key-store';
 import { LEAK_REVOKED_REASON } from './leak-model';
@@ -31,7 +37,6 @@ export interface LeakRevocation {
   expiresAt: number;
 }
 
-
 export interface LeakStore {
   /** The key with this hash, read consistently; undefined when there is none. Throws KeyStoreUnavailableError on I/O failure. */
   getByHash(keyHash: string): Promise<KeyRecord | undefined>;
@@ -52,7 +57,9 @@ export class DynamoLeakStore implements LeakStore {
     let item;
     try {
       // Consistent: a key created a moment before its leak was reported must be found, not called a false positive.
-      const output = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }));
+      const output = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }),
+      );
       item = output.Item;
     } catch (error) {
       throw new KeyStoreUnavailableError('key table read failed', { cause: error });
@@ -94,7 +101,9 @@ export class DynamoLeakStore implements LeakStore {
           Key: { keyHash: { S: keyHash } },
           UpdateExpression: `SET ${set.join(', ')}`,
           // attribute_exists: never create an item holding only a hash and a leak.
-          ConditionExpression: revoke ? 'attribute_exists(keyHash) AND attribute_not_exists(revokedAt)' : 'attribute_exists(keyHash) AND attribute_not_exists(leakedAt)',
+          ConditionExpression: revoke
+            ? 'attribute_exists(keyHash) AND attribute_not_exists(revokedAt)'
+            : 'attribute_exists(keyHash) AND attribute_not_exists(leakedAt)',
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: values,
           ReturnValues: 'NONE',
@@ -102,7 +111,8 @@ export class DynamoLeakStore implements LeakStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException') return false;
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException')
+        return false;
       throw new KeyStoreUnavailableError('key table leak write failed', { cause: error });
     }
   }

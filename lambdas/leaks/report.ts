@@ -39,7 +39,8 @@ export function parseReport(body: Uint8Array): ReportedMatch[] {
     throw new MalformedReportError('the report is not JSON');
   }
   if (!Array.isArray(parsed)) throw new MalformedReportError('the report must be a JSON array of {token, type, url, source}');
-  if (parsed.length > MAX_REPORT_TOKENS) throw new ReportTooLargeError(`a report may hold at most ${MAX_REPORT_TOKENS} matches (got ${parsed.length})`);
+  if (parsed.length > MAX_REPORT_TOKENS)
+    throw new ReportTooLargeError(`a report may hold at most ${MAX_REPORT_TOKENS} matches (got ${parsed.length})`);
   const result = z.array(item).safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];

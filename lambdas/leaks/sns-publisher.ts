@@ -52,7 +52,10 @@ export function snsEndpointFor(topicArn: string): { region: string; hostname: st
   return { region, hostname: `sns.${region}.${partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com'}` };
 }
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ status: number; text(): Promise<string> }>;
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ status: number; text(): Promise<string> }>;
 
 export class SnsLeakNotifier implements LeakNotifier {
   private readonly signer: SignatureV4;
@@ -91,7 +94,12 @@ export class SnsLeakNotifier implements LeakNotifier {
     });
     let response;
     try {
-      response = await this.fetch(`https://${this.hostname}/`, { method: 'POST', headers: signed.headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await this.fetch(`https://${this.hostname}/`, {
+        method: 'POST',
+        headers: signed.headers,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (error) {
       throw new LeakPublishError(`SNS publish failed: ${(error as Error).message}`);
     }

@@ -16,7 +16,9 @@ export const DISCOVERY_TIMEOUT_MS = 3000;
 /** An endpoint the page may be sent to or fetch: https, or http only when the issuer itself is http (local mode). */
 function endpoint(value: unknown, issuer: string, field: string): string {
   const fail = (): never => {
-    throw new PortalDiscoveryError(`OIDC discovery at ${issuer}: ${field} is missing or not an ${new URL(issuer).protocol === 'http:' ? 'http(s)' : 'https'} URL`);
+    throw new PortalDiscoveryError(
+      `OIDC discovery at ${issuer}: ${field} is missing or not an ${new URL(issuer).protocol === 'http:' ? 'http(s)' : 'https'} URL`,
+    );
   };
   if (typeof value !== 'string') return fail();
   let url: URL;
@@ -34,7 +36,11 @@ function endpoint(value: unknown, issuer: string, field: string): string {
  * both are given). Throws PortalDiscoveryError, naming the issuer and what went wrong, when the document cannot be
  * fetched, is not JSON, names another issuer or lacks an endpoint.
  */
-export async function withDiscoveredEndpoints(config: PortalConfig, fetchImpl: typeof fetch = fetch, timeoutMs = DISCOVERY_TIMEOUT_MS): Promise<PortalConfig> {
+export async function withDiscoveredEndpoints(
+  config: PortalConfig,
+  fetchImpl: typeof fetch = fetch,
+  timeoutMs = DISCOVERY_TIMEOUT_MS,
+): Promise<PortalConfig> {
   if (config.authorizationEndpoint !== undefined && config.tokenEndpoint !== undefined) return config;
   const url = `${config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   let document: Record<string, unknown>;
@@ -47,10 +53,12 @@ export async function withDiscoveredEndpoints(config: PortalConfig, fetchImpl: t
     throw new PortalDiscoveryError(`OIDC discovery at ${url} failed: ${(error as Error).message}`);
   }
   if (document === null || typeof document !== 'object') throw new PortalDiscoveryError(`OIDC discovery at ${url}: not a JSON object`);
-  if (document['issuer'] !== config.issuer) throw new PortalDiscoveryError(`OIDC discovery at ${url}: issuer ${JSON.stringify(document['issuer'])} is not ${config.issuer}`);
+  if (document['issuer'] !== config.issuer)
+    throw new PortalDiscoveryError(`OIDC discovery at ${url}: issuer ${JSON.stringify(document['issuer'])} is not ${config.issuer}`);
   return {
     ...config,
-    authorizationEndpoint: config.authorizationEndpoint ?? endpoint(document['authorization_endpoint'], config.issuer, 'authorization_endpoint'),
+    authorizationEndpoint:
+      config.authorizationEndpoint ?? endpoint(document['authorization_endpoint'], config.issuer, 'authorization_endpoint'),
     tokenEndpoint: config.tokenEndpoint ?? endpoint(document['token_endpoint'], config.issuer, 'token_endpoint'),
   };
 }

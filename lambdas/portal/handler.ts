@@ -38,16 +38,29 @@ function headersFor(config: Pick<PortalConfig, 'tokenEndpoint'>, contentType: st
 }
 
 /** Pure: the answer to one request. */
-export function servePortal(site: PortalSite, event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'pathParameters'>): APIGatewayProxyResult {
-  const notFound = (status: number, message: string): APIGatewayProxyResult => ({ statusCode: status, headers: headersFor(site.config, 'application/json; charset=utf-8'), body: JSON.stringify({ message }) });
+export function servePortal(
+  site: PortalSite,
+  event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'pathParameters'>,
+): APIGatewayProxyResult {
+  const notFound = (status: number, message: string): APIGatewayProxyResult => ({
+    statusCode: status,
+    headers: headersFor(site.config, 'application/json; charset=utf-8'),
+    body: JSON.stringify({ message }),
+  });
   if (event.httpMethod !== 'GET' && event.httpMethod !== 'HEAD') return notFound(405, 'the portal answers GET only');
   const asset = event.pathParameters?.['asset'];
   if (asset === undefined) {
     // `/portal` without its slash: the page's relative URLs (portal.js, config.json, ../keys) need the slash.
-    if (!event.path.endsWith('/')) return { statusCode: 302, headers: { ...headersFor(site.config, 'text/plain; charset=utf-8'), location: 'portal/' }, body: '' };
-    return { statusCode: 200, headers: headersFor(site.config, PORTAL_FILES['index.html'] as string), body: site.files.get('index.html') ?? '' };
+    if (!event.path.endsWith('/'))
+      return { statusCode: 302, headers: { ...headersFor(site.config, 'text/plain; charset=utf-8'), location: 'portal/' }, body: '' };
+    return {
+      statusCode: 200,
+      headers: headersFor(site.config, PORTAL_FILES['index.html'] as string),
+      body: site.files.get('index.html') ?? '',
+    };
   }
-  if (asset === 'config.json') return { statusCode: 200, headers: headersFor(site.config, 'application/json; charset=utf-8'), body: JSON.stringify(site.config) };
+  if (asset === 'config.json')
+    return { statusCode: 200, headers: headersFor(site.config, 'application/json; charset=utf-8'), body: JSON.stringify(site.config) };
   const contentType = Object.hasOwn(PORTAL_FILES, asset) && asset !== 'index.html' ? PORTAL_FILES[asset] : undefined;
   const body = contentType === undefined ? undefined : site.files.get(asset);
   if (contentType === undefined || body === undefined) return notFound(404, `no ${asset} in the portal`);
@@ -86,7 +99,10 @@ export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayPr
       return unavailable(error.message);
     }
     failure = undefined;
-    site = { config, files: new Map(Object.keys(PORTAL_FILES).map((file) => [file, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')])) };
+    site = {
+      config,
+      files: new Map(Object.keys(PORTAL_FILES).map((file) => [file, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')])),
+    };
   }
   return servePortal(site, event);
 }

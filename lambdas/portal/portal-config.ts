@@ -64,9 +64,12 @@ export function parsePortalConfig(text: string | undefined): PortalConfig {
   if (!isHttpUrl(raw['issuer'])) problem('issuer', 'an http(s) URL');
   if (typeof raw['clientId'] !== 'string' || raw['clientId'].length === 0) problem('clientId', 'a client id');
   const scopes = raw['scopes'];
-  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope))) problem('scopes', 'a list of scope names');
-  for (const field of ['authorizationEndpoint', 'tokenEndpoint', 'logoutEndpoint'] as const) if (raw[field] !== undefined && !isHttpUrl(raw[field])) problem(field, 'an http(s) URL');
-  for (const field of ['keysPath', 'consumersPath'] as const) if (typeof raw[field] !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(raw[field] as string)) problem(field, 'a path such as /keys');
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))
+    problem('scopes', 'a list of scope names');
+  for (const field of ['authorizationEndpoint', 'tokenEndpoint', 'logoutEndpoint'] as const)
+    if (raw[field] !== undefined && !isHttpUrl(raw[field])) problem(field, 'an http(s) URL');
+  for (const field of ['keysPath', 'consumersPath'] as const)
+    if (typeof raw[field] !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(raw[field] as string)) problem(field, 'a path such as /keys');
   if (typeof raw['adminScope'] !== 'string') problem('adminScope', 'a scope name');
   if (raw['scopePrefix'] !== undefined && typeof raw['scopePrefix'] !== 'string') problem('scopePrefix', 'a string');
   if (typeof raw['plans'] !== 'boolean') problem('plans', 'true or false');

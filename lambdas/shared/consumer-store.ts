@@ -4,7 +4,14 @@
  * is `consumer#<sub>`, which can never equal a key's SHA-256 hex, and it has neither `keyId` nor `owner`, so the
  * byId and byOwner indexes (sparse) never hold it.
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from './key-store';
 import { KEY_TABLE } from './key-table';
 import type { ConsumerRecord } from '../core/plans';
@@ -67,7 +74,8 @@ function entitlementFromItem(item: Record<string, AttributeValue>): EntitlementR
   const sub = text('sub');
   if (item[KEY_TABLE.partitionKey]?.S !== entitlementItemKey(sub)) throw new MalformedConsumerItemError(KEY_TABLE.partitionKey);
   const list = item['scopes']?.L;
-  if (!Array.isArray(list) || list.some((scope) => typeof scope.S !== 'string' || scope.S.length === 0)) throw new MalformedConsumerItemError('scopes');
+  if (!Array.isArray(list) || list.some((scope) => typeof scope.S !== 'string' || scope.S.length === 0))
+    throw new MalformedConsumerItemError('scopes');
   return { sub, scopes: list.map((scope) => scope.S as string), updatedAt: text('updatedAt'), updatedBy: text('updatedBy') };
 }
 
@@ -137,7 +145,11 @@ export class DynamoConsumerLookup implements ConsumerLookup, EntitlementLookup {
   private async getItem(partitionKey: string, consistent: boolean): Promise<Record<string, AttributeValue> | undefined> {
     try {
       const output = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { [KEY_TABLE.partitionKey]: { S: partitionKey } }, ...(consistent ? { ConsistentRead: true } : {}) }),
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { [KEY_TABLE.partitionKey]: { S: partitionKey } },
+          ...(consistent ? { ConsistentRead: true } : {}),
+        }),
       );
       return output.Item;
     } catch (error) {
@@ -153,7 +165,10 @@ export class DynamoConsumerStore extends DynamoConsumerLookup implements Consume
 
   async putConsumer(next: ConsumerRecord, expected: ConsumerRecord | undefined): Promise<void> {
     const condition = expected
-      ? { ConditionExpression: 'apiKeyId = :apiKeyId AND updatedAt = :updatedAt', ExpressionAttributeValues: { ':apiKeyId': { S: expected.apiKeyId }, ':updatedAt': { S: expected.updatedAt } } }
+      ? {
+          ConditionExpression: 'apiKeyId = :apiKeyId AND updatedAt = :updatedAt',
+          ExpressionAttributeValues: { ':apiKeyId': { S: expected.apiKeyId }, ':updatedAt': { S: expected.updatedAt } },
+        }
       : { ConditionExpression: `attribute_not_exists(${KEY_TABLE.partitionKey})` };
     await this.write(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: itemFromConsumer(next), ...condition })));
   }
@@ -177,7 +192,11 @@ export class DynamoConsumerStore extends DynamoConsumerLookup implements Consume
 
   async putEntitlements(record: EntitlementRecord): Promise<void> {
     if (record.scopes.length === 0) {
-      await this.write(() => this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { [KEY_TABLE.partitionKey]: { S: entitlementItemKey(record.sub) } } })));
+      await this.write(() =>
+        this.client.send(
+          new DeleteItemCommand({ TableName: this.tableName, Key: { [KEY_TABLE.partitionKey]: { S: entitlementItemKey(record.sub) } } }),
+        ),
+      );
       return;
     }
     await this.write(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: itemFromEntitlement(record) })));
@@ -187,7 +206,8 @@ export class DynamoConsumerStore extends DynamoConsumerLookup implements Consume
     try {
       await send();
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException') throw new KeyWriteConflictError('replace');
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException')
+        throw new KeyWriteConflictError('replace');
       throw new KeyStoreUnavailableError('key table write failed', { cause: error });
     }
   }

@@ -77,7 +77,6 @@ export class EmfDirective {
   }
 }
 
-
 /** Authorizer metrics: names, units and dimension sets, one place for the code, the construct and docs/operations.md. */
 export const AUTHORIZER_METRICS = {
   /** One per decision. */
@@ -119,7 +118,10 @@ export const ALLOW_WITH_LOOKUP_DIRECTIVE = new EmfDirective(
   [AUTHORIZER_METRICS.decisions, AUTHORIZER_METRICS.cacheHits, AUTHORIZER_METRICS.keyLookupLatency],
   DECISION_DIMENSION_SETS,
 );
-export const DECISION_WITH_LOOKUP_DIRECTIVE = new EmfDirective([AUTHORIZER_METRICS.decisions, AUTHORIZER_METRICS.keyLookupLatency], DECISION_DIMENSION_SETS);
+export const DECISION_WITH_LOOKUP_DIRECTIVE = new EmfDirective(
+  [AUTHORIZER_METRICS.decisions, AUTHORIZER_METRICS.keyLookupLatency],
+  DECISION_DIMENSION_SETS,
+);
 export const JWKS_FETCH_DIRECTIVE = new EmfDirective([AUTHORIZER_METRICS.jwksFetches, AUTHORIZER_METRICS.jwksFetchFailures], [['service']]);
 export const LAST_USED_FAILURE_DIRECTIVE = new EmfDirective([AUTHORIZER_METRICS.lastUsedWriteFailures], [['service']]);
 export const KEY_API_DIRECTIVE = new EmfDirective(

@@ -74,9 +74,7 @@ export class DynamoKeyLookup implements KeyLookup, KeyUsageWriter {
     let item;
     try {
       // Eventually consistent: half the cost, and a just-created key is rarely used within the replication lag.
-      const output = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } } }),
-      );
+      const output = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { keyHash: { S: keyHash } } }));
       item = output.Item;
     } catch (error) {
       throw new KeyStoreUnavailableError('key table read failed', { cause: error });
@@ -105,7 +103,8 @@ export class DynamoKeyLookup implements KeyLookup, KeyUsageWriter {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException') return false;
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown })?.name === 'ConditionalCheckFailedException')
+        return false;
       throw new KeyStoreUnavailableError('key table lastUsedAt write failed', { cause: error });
     }
   }
@@ -246,7 +245,8 @@ export class KeyStore extends DynamoKeyLookup implements KeyManagementStore {
     const result: KeyPage = { records };
     // LastEvaluatedKey is the last item returned; the cursor names it by id instead of by hash.
     const last = records.at(-1);
-    if (output.LastEvaluatedKey && last) result.nextCursor = encodeCursor({ owner: last.owner, createdAt: last.createdAt, keyId: last.keyId });
+    if (output.LastEvaluatedKey && last)
+      result.nextCursor = encodeCursor({ owner: last.owner, createdAt: last.createdAt, keyId: last.keyId });
     return result;
   }
 

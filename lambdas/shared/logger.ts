@@ -87,7 +87,9 @@ class LogWriter {
       prefix = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`;
       if (this.prefixes.size < 256) this.prefixes.set(prefixKey, prefix);
     }
-    this.sink(`${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}${metrics === undefined ? '' : metrics.awsMember(nowMs)}}`);
+    this.sink(
+      `${prefix}${this.timestamp}${this.serviceSuffix}${bound}${fields === undefined ? '' : serialiseFields(fields)}${metrics === undefined ? '' : metrics.awsMember(nowMs)}}`,
+    );
   }
 
   /** The metric part of a line below the log level: `service`, the bound fields, `_aws` and the directive's own members. */

@@ -2,7 +2,10 @@
  * The HTTP side of the admin CLI: a bearer token (given, or fetched with the OAuth 2.0 client-credentials grant)
  * and one call per management route. `fetch` is injected, so tests need no network.
  */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{
   status: number;
   text(): Promise<string>;
 }>;
@@ -40,7 +43,11 @@ export interface CliEnv {
   [name: string]: string | undefined;
 }
 
-async function send(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1]): Promise<{ status: number; body: unknown; json: boolean }> {
+async function send(
+  fetch: FetchLike,
+  url: string,
+  init: Parameters<FetchLike>[1],
+): Promise<{ status: number; body: unknown; json: boolean }> {
   let response;
   let text;
   try {
@@ -83,7 +90,12 @@ function errorFrom(status: number, body: unknown, request: { method: string; url
       request,
     );
   }
-  return new ApiError(status, apiMessage ?? `the API answered HTTP ${status} without a message`, typeof fields.field === 'string' ? fields.field : undefined, request);
+  return new ApiError(
+    status,
+    apiMessage ?? `the API answered HTTP ${status} without a message`,
+    typeof fields.field === 'string' ? fields.field : undefined,
+    request,
+  );
 }
 
 /** DUALGATE_TOKEN if set; otherwise a client-credentials token from DUALGATE_TOKEN_URL. */
@@ -91,7 +103,9 @@ export async function resolveToken(env: CliEnv, fetch: FetchLike, scope?: string
   if (env.DUALGATE_TOKEN) return env.DUALGATE_TOKEN;
   const { DUALGATE_TOKEN_URL: tokenUrl, DUALGATE_CLIENT_ID: clientId, DUALGATE_CLIENT_SECRET: clientSecret } = env;
   if (!tokenUrl || !clientId || !clientSecret) {
-    throw new UsageError('set DUALGATE_TOKEN, or DUALGATE_TOKEN_URL + DUALGATE_CLIENT_ID + DUALGATE_CLIENT_SECRET for a client-credentials login');
+    throw new UsageError(
+      'set DUALGATE_TOKEN, or DUALGATE_TOKEN_URL + DUALGATE_CLIENT_ID + DUALGATE_CLIENT_SECRET for a client-credentials login',
+    );
   }
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (scope) form.set('scope', scope);
@@ -107,7 +121,12 @@ export async function resolveToken(env: CliEnv, fetch: FetchLike, scope?: string
   if (status !== 200 || typeof token !== 'string') {
     const reason = (body as { error_description?: unknown; error?: unknown } | undefined) ?? {};
     const why = reason.error_description ?? reason.error;
-    throw new ApiError(status === 200 ? 502 : status, why === undefined ? `token endpoint ${tokenUrl} refused the login without saying why` : `token endpoint refused the login: ${String(why)}`);
+    throw new ApiError(
+      status === 200 ? 502 : status,
+      why === undefined
+        ? `token endpoint ${tokenUrl} refused the login without saying why`
+        : `token endpoint refused the login: ${String(why)}`,
+    );
   }
   return token;
 }
@@ -129,13 +148,21 @@ export class KeysApiClient {
     return new KeysApiClient(env.DUALGATE_URL.replace(/\/+$/, ''), token, fetch);
   }
 
-  async request(method: string, path: string, options: { body?: unknown; query?: Record<string, string | undefined> } = {}): Promise<unknown> {
+  async request(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Record<string, string | undefined> } = {},
+  ): Promise<unknown> {
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) query.set(name, value);
     const url = `${this.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const { status, body } = await send(this.fetch, url, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    const { status, body } = await send(this.fetch, url, {
+      method,
+      headers,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
     if (status >= 400) throw errorFrom(status, body, { method, url });
     return body;
   }

@@ -34,7 +34,8 @@ function duration(seconds: number): string {
 
 function bound(flag: string, value: string): string {
   const number = Number(value);
-  if (SECONDS_FLAGS.has(flag) && Number.isFinite(number)) return number >= 3600 ? `${value} seconds (${duration(number)})` : `${value} seconds`;
+  if (SECONDS_FLAGS.has(flag) && Number.isFinite(number))
+    return number >= 3600 ? `${value} seconds (${duration(number)})` : `${value} seconds`;
   return value;
 }
 
@@ -43,8 +44,10 @@ function plainEnglish(flag: string, message: string): string {
   let match: RegExpExecArray | null;
   if ((match = /^Too big: expected number to be <=?\s*(-?[0-9.e+]+)$/.exec(message))) return `must be at most ${bound(flag, match[1]!)}`;
   if ((match = /^Too small: expected number to be >=\s*(-?[0-9.e+]+)$/.exec(message))) return `must be at least ${bound(flag, match[1]!)}`;
-  if ((match = /^Too small: expected number to be >\s*(-?[0-9.e+]+)$/.exec(message))) return `must be greater than ${bound(flag, match[1]!)}`;
-  if ((match = /^Too big: expected (?:string|array) to have <=\s*([0-9]+) (characters|items)$/.exec(message))) return `must have at most ${match[1]} ${match[2]}`;
+  if ((match = /^Too small: expected number to be >\s*(-?[0-9.e+]+)$/.exec(message)))
+    return `must be greater than ${bound(flag, match[1]!)}`;
+  if ((match = /^Too big: expected (?:string|array) to have <=\s*([0-9]+) (characters|items)$/.exec(message)))
+    return `must have at most ${match[1]} ${match[2]}`;
   if ((match = /^Too small: expected (?:string|array) to have >=\s*([0-9]+) (characters|items)$/.exec(message))) {
     return match[1] === '1' ? 'must not be empty' : `must have at least ${match[1]} ${match[2]}`;
   }

@@ -36,7 +36,16 @@ const COLUMNS: [header: string, cell: (key: KeyView) => string][] = [
 export function keyTable(keys: readonly KeyView[]): string {
   const rows = [COLUMNS.map(([header]) => header), ...keys.map((key) => COLUMNS.map(([, cell]) => cell(key)))];
   const widths = COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, column) => cell.padEnd(widths[column]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** After create/rotate: the table, then the plaintext once, with the warning that it will not be shown again. */
@@ -48,7 +57,10 @@ export function createdKeyText(key: KeyView & { key: string }): string {
 export function keyDetailText(key: KeyView): string {
   if (!key.leak) return keyTable([key]);
   const { reportedAt, reportedBy, url, source } = key.leak;
-  const lines = [`leak reported ${reportedAt} by ${reportedBy}${source ? ` (${source})` : ''}`, `  found at ${url ?? '(no URL in the report)'}`];
+  const lines = [
+    `leak reported ${reportedAt} by ${reportedBy}${source ? ` (${source})` : ''}`,
+    `  found at ${url ?? '(no URL in the report)'}`,
+  ];
   if (key.status !== 'revoked') lines.push('  the key still works: revoke or rotate it (dualgate keys revoke / rotate)');
   return `${keyTable([key])}\n${lines.join('\n')}\n`;
 }

@@ -31,7 +31,12 @@ function fromCdkJson(cwd: string): string | undefined {
   }
 }
 
-export function leakPatternReports(options: { prefix?: string; assembly?: string; cwd: string; env: Record<string, string | undefined> }): LeakPatternReport[] {
+export function leakPatternReports(options: {
+  prefix?: string;
+  assembly?: string;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}): LeakPatternReport[] {
   const make = (prefix: string, source: string, endpointPath: string | null, stackName?: string): LeakPatternReport => {
     try {
       return { ...keyPatterns(prefix), source, endpointPath, ...(stackName ? { stackName } : {}) };
@@ -51,8 +56,17 @@ export function leakPatternReports(options: { prefix?: string; assembly?: string
       const authorizer = api.authorizer ? assembly.functions.get(api.authorizer.functionId) : undefined;
       if (!authorizer?.dualgateConfig) return [];
       const prefix = authorizer.environment[SETTING_NAMES.keyPrefix];
-      const leakMethod = api.methods.find((method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks');
-      return [make(typeof prefix === 'string' ? prefix : DEFAULT_SETTINGS.keyPrefix, `${api.stackName} (${options.assembly})`, leakMethod?.path ?? null, api.stackName)];
+      const leakMethod = api.methods.find(
+        (method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks',
+      );
+      return [
+        make(
+          typeof prefix === 'string' ? prefix : DEFAULT_SETTINGS.keyPrefix,
+          `${api.stackName} (${options.assembly})`,
+          leakMethod?.path ?? null,
+          api.stackName,
+        ),
+      ];
     });
     if (reports.length === 0) throw new UsageError(`--assembly: no DualAuthApi in ${options.assembly}`);
     return reports;

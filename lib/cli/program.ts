@@ -35,7 +35,10 @@ const MAX_LIST_LIMIT = 100;
 
 function listLimit(value: string): number {
   const limit = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(value)}); use --all to fetch every page`);
+  if (!(limit >= 1 && limit <= MAX_LIST_LIMIT))
+    throw new UsageError(
+      `--limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(value)}); use --all to fetch every page`,
+    );
   return limit;
 }
 
@@ -91,17 +94,28 @@ interface ConsumerView {
 }
 
 function consumerText(consumer: ConsumerView): string {
-  const plan = consumer.assigned ? `plan ${consumer.plan}` : consumer.plan ? `default plan ${consumer.plan} (shared)` : 'no plan (stage throttle only)';
-  const usage = consumer.usage ? `\n  ${consumer.usage.date}: ${consumer.usage.used} used${consumer.usage.remaining === null ? '' : `, ${consumer.usage.remaining} left in the quota`}` : '';
+  const plan = consumer.assigned
+    ? `plan ${consumer.plan}`
+    : consumer.plan
+      ? `default plan ${consumer.plan} (shared)`
+      : 'no plan (stage throttle only)';
+  const usage = consumer.usage
+    ? `\n  ${consumer.usage.date}: ${consumer.usage.used} used${consumer.usage.remaining === null ? '' : `, ${consumer.usage.remaining} left in the quota`}`
+    : '';
   const list = (scopes: string[] | undefined) => (scopes && scopes.length > 0 ? scopes.join(' ') : 'none');
-  const entitled = consumer.entitledScopes === undefined ? '' : `\n  entitled to: ${list(consumer.entitledScopes)} (assigned: ${list(consumer.scopes)}; everyone: ${list(consumer.defaultScopes)})`;
+  const entitled =
+    consumer.entitledScopes === undefined
+      ? ''
+      : `\n  entitled to: ${list(consumer.entitledScopes)} (assigned: ${list(consumer.scopes)}; everyone: ${list(consumer.defaultScopes)})`;
   return `${consumer.sub}: ${plan}${usage}${entitled}\n`;
 }
 
 export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
   const output = { writeOut: io.stdout, writeErr: io.stderr, outputError: (text: string) => void state.parseErrors.push(text.trim()) };
   const program = new Command('dualgate')
-    .description('Manage dualgate API keys. Needs DUALGATE_URL and DUALGATE_TOKEN (or DUALGATE_TOKEN_URL + DUALGATE_CLIENT_ID + DUALGATE_CLIENT_SECRET).')
+    .description(
+      'Manage dualgate API keys. Needs DUALGATE_URL and DUALGATE_TOKEN (or DUALGATE_TOKEN_URL + DUALGATE_CLIENT_ID + DUALGATE_CLIENT_SECRET).',
+    )
     .option('--json', 'print the API response as JSON')
     .option('--scope <scopes>', 'scopes to request in a client-credentials login (space-separated)')
     .version(cliVersion(), '-V, --version', 'print the version')
@@ -129,11 +143,29 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .option('--expires-at <iso>', 'expiry as ISO 8601')
     .option('--metadata <json>', 'a JSON object (≤ 1 KB)', jsonObject)
     .option('--owner <sub>', 'create for another owner (keys:admin)')
-    .action(async (flags: { name: string; scopes: string[]; expiresIn?: number; expiresAt?: string; metadata?: Record<string, unknown>; owner?: string }) => {
-      const body = { name: flags.name, scopes: splitScopes(flags.scopes), expiresIn: flags.expiresIn, expiresAt: flags.expiresAt, metadata: flags.metadata, owner: flags.owner };
-      const created = (await (await client()).request('POST', '/keys', { body: JSON.parse(JSON.stringify(body)) })) as KeyView & { key: string };
-      print(created, () => createdKeyText(created));
-    });
+    .action(
+      async (flags: {
+        name: string;
+        scopes: string[];
+        expiresIn?: number;
+        expiresAt?: string;
+        metadata?: Record<string, unknown>;
+        owner?: string;
+      }) => {
+        const body = {
+          name: flags.name,
+          scopes: splitScopes(flags.scopes),
+          expiresIn: flags.expiresIn,
+          expiresAt: flags.expiresAt,
+          metadata: flags.metadata,
+          owner: flags.owner,
+        };
+        const created = (await (await client()).request('POST', '/keys', { body: JSON.parse(JSON.stringify(body)) })) as KeyView & {
+          key: string;
+        };
+        print(created, () => createdKeyText(created));
+      },
+    );
 
   keys
     .command('list')
@@ -148,7 +180,9 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
       let cursor = flags.cursor;
       let page: { items: KeyView[]; nextCursor: string | null };
       do {
-        page = (await api.request('GET', '/keys', { query: { limit: flags.limit?.toString(), cursor, owner: flags.owner } })) as typeof page;
+        page = (await api.request('GET', '/keys', {
+          query: { limit: flags.limit?.toString(), cursor, owner: flags.owner },
+        })) as typeof page;
         items.push(...page.items);
         cursor = page.nextCursor ?? undefined;
       } while (flags.all && cursor);
@@ -170,31 +204,50 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .option('--name <name>')
     .option('--scopes <scopes...>')
     // Commander names both flags as typed when they collide: a usage error, nothing is sent.
-    .addOption(new Option('--expires-in <seconds>', 'new lifetime from now').argParser(positiveInt('--expires-in')).conflicts(['expiresAt', 'expiry']))
+    .addOption(
+      new Option('--expires-in <seconds>', 'new lifetime from now')
+        .argParser(positiveInt('--expires-in'))
+        .conflicts(['expiresAt', 'expiry']),
+    )
     .addOption(new Option('--expires-at <iso>', 'new expiry as ISO 8601').conflicts('expiry'))
     .option('--no-expiry', 'remove the expiry')
     .addOption(new Option('--metadata <json>', 'replace the metadata').argParser(jsonObject).conflicts('clearMetadata'))
     .option('--clear-metadata', 'remove the metadata')
     .addOption(new Option('--enable', 'resume a suspended key').conflicts('disable'))
     .option('--disable', 'suspend the key')
-    .action(async (id: string, flags: { name?: string; scopes?: string[]; expiresIn?: number; expiresAt?: string; expiry: boolean; metadata?: Record<string, unknown>; clearMetadata?: boolean; enable?: boolean; disable?: boolean }) => {
-      const body: Record<string, unknown> = {};
-      if (flags.name !== undefined) body['name'] = flags.name;
-      if (flags.scopes !== undefined) body['scopes'] = splitScopes(flags.scopes);
-      if (flags.expiresIn !== undefined) body['expiresIn'] = flags.expiresIn;
-      if (flags.expiresAt !== undefined) body['expiresAt'] = flags.expiresAt;
-      if (flags.expiry === false) {
-        body['expiresAt'] = null;
-        state.clearedExpiry = true;
-      }
-      if (flags.metadata !== undefined) body['metadata'] = flags.metadata;
-      if (flags.clearMetadata) body['metadata'] = null;
-      if (flags.enable) body['enabled'] = true;
-      if (flags.disable) body['enabled'] = false;
-      if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one option');
-      const key = (await (await client()).request('PATCH', `/keys/${encodeURIComponent(id)}`, { body })) as KeyView;
-      print(key, () => keyTable([key]));
-    });
+    .action(
+      async (
+        id: string,
+        flags: {
+          name?: string;
+          scopes?: string[];
+          expiresIn?: number;
+          expiresAt?: string;
+          expiry: boolean;
+          metadata?: Record<string, unknown>;
+          clearMetadata?: boolean;
+          enable?: boolean;
+          disable?: boolean;
+        },
+      ) => {
+        const body: Record<string, unknown> = {};
+        if (flags.name !== undefined) body['name'] = flags.name;
+        if (flags.scopes !== undefined) body['scopes'] = splitScopes(flags.scopes);
+        if (flags.expiresIn !== undefined) body['expiresIn'] = flags.expiresIn;
+        if (flags.expiresAt !== undefined) body['expiresAt'] = flags.expiresAt;
+        if (flags.expiry === false) {
+          body['expiresAt'] = null;
+          state.clearedExpiry = true;
+        }
+        if (flags.metadata !== undefined) body['metadata'] = flags.metadata;
+        if (flags.clearMetadata) body['metadata'] = null;
+        if (flags.enable) body['enabled'] = true;
+        if (flags.disable) body['enabled'] = false;
+        if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one option');
+        const key = (await (await client()).request('PATCH', `/keys/${encodeURIComponent(id)}`, { body })) as KeyView;
+        print(key, () => keyTable([key]));
+      },
+    );
 
   keys
     .command('rotate <id>')
@@ -202,7 +255,9 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     .option('--grace-period <seconds>', 'how long the old key keeps working (default 86400, 0 = stop now)', positiveInt('--grace-period'))
     .action(async (id: string, flags: { gracePeriod?: number }) => {
       const body = flags.gracePeriod === undefined ? {} : { gracePeriodSeconds: flags.gracePeriod };
-      const rotated = (await (await client()).request('POST', `/keys/${encodeURIComponent(id)}/rotate`, { body })) as KeyView & { key: string };
+      const rotated = (await (await client()).request('POST', `/keys/${encodeURIComponent(id)}/rotate`, { body })) as KeyView & {
+        key: string;
+      };
       print(rotated, () => createdKeyText(rotated));
     });
 
@@ -218,12 +273,20 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
   // reached through the full CLI (`dualgate --json scan`, or --help listing it).
   program
     .command('scan')
-    .description('find dualgate keys with a valid checksum in files, standard input (-) or the staged diff (--staged); exit 1 if any (dualgate scan --help)')
+    .description(
+      'find dualgate keys with a valid checksum in files, standard input (-) or the staged diff (--staged); exit 1 if any (dualgate scan --help)',
+    )
     .argument('[args...]', 'paths, -, and scan options')
     .allowUnknownOption()
     .helpOption(false)
     .action(async (args: string[]) => {
-      const scanIo: ScanIo = { ...processScanIo(), stdout: io.stdout, stderr: io.stderr, cwd: io.cwd ?? process.cwd(), ...(io.readStdin ? { readStdin: io.readStdin } : {}) };
+      const scanIo: ScanIo = {
+        ...processScanIo(),
+        stdout: io.stdout,
+        stderr: io.stderr,
+        cwd: io.cwd ?? process.cwd(),
+        ...(io.readStdin ? { readStdin: io.readStdin } : {}),
+      };
       state.exitCode = await runScan([...(options().json ? ['--json'] : []), ...args], scanIo);
     });
 
@@ -240,7 +303,10 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     });
 
   // Consumers: entitlements always; plans when the stack has them (set-plan and clear-plan answer 400 otherwise).
-  const consumers = program.command('consumers').description("show a consumer's plan, usage and entitlements; assign plans and entitlements (keys:admin)").exitOverride();
+  const consumers = program
+    .command('consumers')
+    .description("show a consumer's plan, usage and entitlements; assign plans and entitlements (keys:admin)")
+    .exitOverride();
   consumers.configureOutput(output);
   const consumerPath = (sub: string) => `/consumers/${encodeURIComponent(sub)}`;
   consumers
@@ -259,11 +325,14 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     });
   consumers
     .command('set-scopes <sub> [scopes...]')
-    .description("replace the scopes a consumer is entitled to put on its own keys (keys:admin; --none clears them); a removed scope stops working on its keys within the revocation bound")
+    .description(
+      'replace the scopes a consumer is entitled to put on its own keys (keys:admin; --none clears them); a removed scope stops working on its keys within the revocation bound',
+    )
     .option('--none', 'clear every entitlement (required instead of scopes, so a forgotten argument never clears them)')
     .action(async (sub: string, scopes: string[], options: { none?: boolean }) => {
       if (options.none && scopes.length > 0) throw new UsageError('give scopes or --none, not both');
-      if (!options.none && scopes.length === 0) throw new UsageError(`no scopes given: name the scopes ${sub} is entitled to, or pass --none to clear them all`);
+      if (!options.none && scopes.length === 0)
+        throw new UsageError(`no scopes given: name the scopes ${sub} is entitled to, or pass --none to clear them all`);
       const consumer = (await (await client()).request('PUT', consumerPath(sub), { body: { scopes } })) as ConsumerView;
       print(consumer, () => consumerText(consumer));
     });
@@ -287,10 +356,22 @@ function describeError(error: unknown, state: RunState): { message: string; fiel
     let message = describeFieldError(error.message, error.field, { clearedExpiry: state.clearedExpiry });
     const hint = error.status === 403 && state.loginWithoutScope ? LOGIN_SCOPE_HINT : undefined;
     if (hint) message += ` (${hint})`;
-    const flag = error.field === undefined ? undefined : error.field === 'expiresAt' && state.clearedExpiry ? '--no-expiry' : flagForField(error.field);
+    const flag =
+      error.field === undefined
+        ? undefined
+        : error.field === 'expiresAt' && state.clearedExpiry
+          ? '--no-expiry'
+          : flagForField(error.field);
     return {
       message: `HTTP ${error.status}: ${message}`,
-      fields: { type: 'api_error', status: error.status, message, ...(error.field ? { field: error.field } : {}), ...(flag ? { flag } : {}), ...(hint ? { hint } : {}) },
+      fields: {
+        type: 'api_error',
+        status: error.status,
+        message,
+        ...(error.field ? { field: error.field } : {}),
+        ...(flag ? { flag } : {}),
+        ...(hint ? { hint } : {}),
+      },
     };
   }
   if (error instanceof UsageError) return { message: error.message, fields: { type: 'usage_error', message: error.message } };

@@ -46,7 +46,11 @@ export const processScanIo = (): ScanIo => ({
 });
 
 function merge(results: ScanResult[]): ScanResult {
-  return { findings: results.flatMap((result) => result.findings), filesScanned: results.reduce((sum, result) => sum + result.filesScanned, 0), skipped: results.flatMap((result) => result.skipped) };
+  return {
+    findings: results.flatMap((result) => result.findings),
+    filesScanned: results.reduce((sum, result) => sum + result.filesScanned, 0),
+    skipped: results.flatMap((result) => result.skipped),
+  };
 }
 
 /** Run one scan; resolves to the exit code. */
@@ -57,7 +61,13 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   try {
     ({ values, positionals } = parseArgs({
       args: [...argv],
-      options: { staged: { type: 'boolean' }, json: { type: 'boolean' }, gitignore: { type: 'boolean' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        staged: { type: 'boolean' },
+        json: { type: 'boolean' },
+        gitignore: { type: 'boolean' },
+        prefix: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -74,10 +84,15 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     else io.stderr(`dualgate scan: ${message}\n`);
     return 2;
   };
-  if (values.prefix !== undefined && !KEY_PREFIX_PATTERN.test(values.prefix)) return fail(`--prefix must match ${KEY_PREFIX_PATTERN} (got ${JSON.stringify(values.prefix)})`);
+  if (values.prefix !== undefined && !KEY_PREFIX_PATTERN.test(values.prefix))
+    return fail(`--prefix must match ${KEY_PREFIX_PATTERN} (got ${JSON.stringify(values.prefix)})`);
   if (values.staged && positionals.length > 0) return fail('--staged scans the index: give no paths with it');
   if (values.staged && values.gitignore) return fail('--staged scans what is staged: --gitignore does not apply');
-  const options = { cwd: io.cwd, ...(values.prefix !== undefined ? { prefix: values.prefix } : {}), ...(values.gitignore ? { gitignore: true } : {}) };
+  const options = {
+    cwd: io.cwd,
+    ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+    ...(values.gitignore ? { gitignore: true } : {}),
+  };
   let result: ScanResult;
   try {
     if (values.staged) result = scanStaged(options);
@@ -95,11 +110,17 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   }
   const durationMs = Math.round(performance.now() - startedMs);
   // Never the key: its public start and an ellipsis.
-  const findings = result.findings.map((finding) => ({ file: finding.file, line: finding.line, column: finding.column, start: `${finding.start}…` }));
+  const findings = result.findings.map((finding) => ({
+    file: finding.file,
+    line: finding.line,
+    column: finding.column,
+    start: `${finding.start}…`,
+  }));
   if (values.json) {
     io.stdout(`${JSON.stringify({ findings, filesScanned: result.filesScanned, skipped: result.skipped, durationMs }, null, 2)}\n`);
   } else {
-    for (const finding of findings) io.stdout(`${finding.file}:${finding.line}:${finding.column}: ${finding.start} is a dualgate API key (valid checksum)\n`);
+    for (const finding of findings)
+      io.stdout(`${finding.file}:${finding.line}:${finding.column}: ${finding.start} is a dualgate API key (valid checksum)\n`);
     for (const skipped of result.skipped) io.stderr(`dualgate scan: skipped ${skipped.file}: ${skipped.why}\n`);
     const scanned = `${result.filesScanned} ${values.staged ? 'staged file' : 'file'}${result.filesScanned === 1 ? '' : 's'} in ${durationMs} ms`;
     if (findings.length === 0) io.stderr(`dualgate scan: no keys found (${scanned})\n`);

@@ -23,7 +23,9 @@ import type { KeyTable } from './key-table';
  */
 export function authorizerIdentitySources(cacheScope: AuthorizerCacheScope): string[] {
   const credential = apigateway.IdentitySource.header('Authorization');
-  return cacheScope === 'route' ? [credential, apigateway.IdentitySource.context('resourceId'), apigateway.IdentitySource.context('httpMethod')] : [credential];
+  return cacheScope === 'route'
+    ? [credential, apigateway.IdentitySource.context('resourceId'), apigateway.IdentitySource.context('httpMethod')]
+    : [credential];
 }
 
 export interface DualgateAuthorizerProps {

@@ -83,7 +83,9 @@ export class CognitoIssuer extends Construct {
     (resourceServer.node.defaultChild as cognito.CfnUserPoolResourceServer).scopes = Lazy.any({
       produce: () => props.scopeCatalog().map((scopeName) => ({ scopeName, scopeDescription: `dualgate ${scopeName}` })),
     });
-    const domain = pool.addDomain('Domain', { cognitoDomain: { domainPrefix: props.domainPrefix ?? `dualgate-${this.node.addr.slice(0, 12)}` } });
+    const domain = pool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: props.domainPrefix ?? `dualgate-${this.node.addr.slice(0, 12)}` },
+    });
     const client = pool.addClient('AdminClient', {
       generateSecret: true,
       authFlows: {},

@@ -42,7 +42,20 @@ export class DualgateConfigError extends Error {
 }
 
 const MAX_CACHE_SECONDS = 3600;
-const CONFIG_KEYS = ['keyPrefix', 'issuers', 'cognito', 'authorizerCacheTtlSeconds', 'keyCacheTtlSeconds', 'negativeKeyCacheTtlSeconds', 'staleIfErrorSeconds', 'jwtCacheTtlSeconds', 'lastUsedIntervalSeconds', 'adminScope', 'stageName', 'logLevel'] as const satisfies readonly (keyof DualgateConfig)[];
+const CONFIG_KEYS = [
+  'keyPrefix',
+  'issuers',
+  'cognito',
+  'authorizerCacheTtlSeconds',
+  'keyCacheTtlSeconds',
+  'negativeKeyCacheTtlSeconds',
+  'staleIfErrorSeconds',
+  'jwtCacheTtlSeconds',
+  'lastUsedIntervalSeconds',
+  'adminScope',
+  'stageName',
+  'logLevel',
+] as const satisfies readonly (keyof DualgateConfig)[];
 
 /**
  * How a setting is spelled where the user set it: the prop name (`keyCacheTtlSeconds`), the CDK context key
@@ -72,7 +85,10 @@ function integerSetting(name: string, value: unknown, fallback: number, max: num
 }
 
 /** Validate and complete a partial configuration. */
-export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknown>> = {}, options: ResolveConfigOptions = {}): DualgateConfig {
+export function resolveConfig(
+  input: Partial<Record<keyof DualgateConfig, unknown>> = {},
+  options: ResolveConfigOptions = {},
+): DualgateConfig {
   const nameOf: SettingNamer = options.settingName ?? ((setting) => setting);
   const keyPrefix = input.keyPrefix ?? DEFAULT_SETTINGS.keyPrefix;
   if (typeof keyPrefix !== 'string') throw new DualgateConfigError(`${nameOf('keyPrefix')} must be a string`);
@@ -97,28 +113,55 @@ export function resolveConfig(input: Partial<Record<keyof DualgateConfig, unknow
   }
   const cognitoInput = input.cognito;
   const cognito = cognitoInput === undefined ? issuers.length === 0 : cognitoInput === true || cognitoInput === 'true';
-  if (typeof cognitoInput === 'string' && !['true', 'false'].includes(cognitoInput)) throw new DualgateConfigError(`${nameOf('cognito')} must be true or false`);
+  if (typeof cognitoInput === 'string' && !['true', 'false'].includes(cognitoInput))
+    throw new DualgateConfigError(`${nameOf('cognito')} must be true or false`);
   if (!cognito && issuers.length === 0) {
-    throw new DualgateConfigError(`no JWT issuer: set ${nameOf('issuers')}, or leave ${nameOf('cognito')} on (only API keys would work otherwise)`);
+    throw new DualgateConfigError(
+      `no JWT issuer: set ${nameOf('issuers')}, or leave ${nameOf('cognito')} on (only API keys would work otherwise)`,
+    );
   }
   const adminScope = input.adminScope ?? DEFAULT_SETTINGS.adminScope;
-  if (typeof adminScope !== 'string' || !SCOPE_PATTERN.test(adminScope)) throw new DualgateConfigError(`${nameOf('adminScope')} must match ${SCOPE_PATTERN} (got ${JSON.stringify(adminScope)})`);
+  if (typeof adminScope !== 'string' || !SCOPE_PATTERN.test(adminScope))
+    throw new DualgateConfigError(`${nameOf('adminScope')} must match ${SCOPE_PATTERN} (got ${JSON.stringify(adminScope)})`);
   const stageName = input.stageName ?? 'v1';
-  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(stageName)) throw new DualgateConfigError(`${nameOf('stageName')} must be 1-64 letters, digits or underscores (got ${JSON.stringify(stageName)})`);
+  if (typeof stageName !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(stageName))
+    throw new DualgateConfigError(`${nameOf('stageName')} must be 1-64 letters, digits or underscores (got ${JSON.stringify(stageName)})`);
   const logLevel = input.logLevel ?? DEFAULT_SETTINGS.logLevel;
-  if (typeof logLevel !== 'string' || !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) throw new DualgateConfigError(`${nameOf('logLevel')} must be DEBUG, INFO, WARN or ERROR (got ${JSON.stringify(logLevel)})`);
+  if (typeof logLevel !== 'string' || !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel))
+    throw new DualgateConfigError(`${nameOf('logLevel')} must be DEBUG, INFO, WARN or ERROR (got ${JSON.stringify(logLevel)})`);
   const unknown = Object.keys(input).filter((name) => !(CONFIG_KEYS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw new DualgateConfigError(`unknown setting(s): ${unknown.join(', ')} (known: ${CONFIG_KEYS.map(nameOf).join(', ')})`);
+  if (unknown.length > 0)
+    throw new DualgateConfigError(`unknown setting(s): ${unknown.join(', ')} (known: ${CONFIG_KEYS.map(nameOf).join(', ')})`);
   return {
     keyPrefix,
     issuers,
     cognito,
     authorizerCacheTtlSeconds: integerSetting(nameOf('authorizerCacheTtlSeconds'), input.authorizerCacheTtlSeconds, 60, MAX_CACHE_SECONDS),
-    keyCacheTtlSeconds: integerSetting(nameOf('keyCacheTtlSeconds'), input.keyCacheTtlSeconds, DEFAULT_SETTINGS.keyCacheTtlSeconds, MAX_CACHE_SECONDS),
-    negativeKeyCacheTtlSeconds: integerSetting(nameOf('negativeKeyCacheTtlSeconds'), input.negativeKeyCacheTtlSeconds, DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds, MAX_CACHE_SECONDS),
-    staleIfErrorSeconds: integerSetting(nameOf('staleIfErrorSeconds'), input.staleIfErrorSeconds, DEFAULT_SETTINGS.staleIfErrorSeconds, MAX_CACHE_SECONDS),
+    keyCacheTtlSeconds: integerSetting(
+      nameOf('keyCacheTtlSeconds'),
+      input.keyCacheTtlSeconds,
+      DEFAULT_SETTINGS.keyCacheTtlSeconds,
+      MAX_CACHE_SECONDS,
+    ),
+    negativeKeyCacheTtlSeconds: integerSetting(
+      nameOf('negativeKeyCacheTtlSeconds'),
+      input.negativeKeyCacheTtlSeconds,
+      DEFAULT_SETTINGS.negativeKeyCacheTtlSeconds,
+      MAX_CACHE_SECONDS,
+    ),
+    staleIfErrorSeconds: integerSetting(
+      nameOf('staleIfErrorSeconds'),
+      input.staleIfErrorSeconds,
+      DEFAULT_SETTINGS.staleIfErrorSeconds,
+      MAX_CACHE_SECONDS,
+    ),
     jwtCacheTtlSeconds: integerSetting(nameOf('jwtCacheTtlSeconds'), input.jwtCacheTtlSeconds, DEFAULT_SETTINGS.jwtCacheTtlSeconds, 86400),
-    lastUsedIntervalSeconds: integerSetting(nameOf('lastUsedIntervalSeconds'), input.lastUsedIntervalSeconds, DEFAULT_SETTINGS.lastUsedIntervalSeconds, 86400),
+    lastUsedIntervalSeconds: integerSetting(
+      nameOf('lastUsedIntervalSeconds'),
+      input.lastUsedIntervalSeconds,
+      DEFAULT_SETTINGS.lastUsedIntervalSeconds,
+      86400,
+    ),
     adminScope,
     stageName,
     logLevel: logLevel as DualgateConfig['logLevel'],
@@ -144,7 +187,10 @@ export function configFromContext(tryGetContext: (key: string) => unknown): Dual
  * The Lambda environment that carries a configuration to the authorizer and the management API
  * (read back by lambdas/core/settings.ts). The stack and local mode both build it here.
  */
-export function runtimeEnvironment(config: DualgateConfig, where: { tableName: string; issuersJson: string; dynamoEndpoint?: string; allowHttpIssuers?: boolean }): Record<string, string> {
+export function runtimeEnvironment(
+  config: DualgateConfig,
+  where: { tableName: string; issuersJson: string; dynamoEndpoint?: string; allowHttpIssuers?: boolean },
+): Record<string, string> {
   const env: Record<string, string> = {
     [SETTING_NAMES.tableName]: where.tableName,
     [SETTING_NAMES.keyPrefix]: config.keyPrefix,

@@ -8,7 +8,19 @@
  * (cognito-issuer.ts), DualgateAuthorizer (authorizer.ts), KeyApi (key-api.ts), DualgatePlans (plans.ts) and
  * DualAuthApiMonitoring (monitoring.ts). This file keeps the props, the RestApi and the route table.
  */
-import { Annotations, Aspects, AspectPriority, CfnOutput, CfnResource, Duration, Lazy, NestedStack, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Aspects,
+  AspectPriority,
+  CfnOutput,
+  CfnResource,
+  Duration,
+  Lazy,
+  NestedStack,
+  RemovalPolicy,
+  Stack,
+  type IAspect,
+} from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -47,7 +59,15 @@ import { CognitoIssuer, COGNITO_MAX_RESOURCE_SERVER_SCOPES, PORTAL_TOKEN_SCOPES,
 import { dualgateFunction, type DeferredAssetCode } from './dualgate-function';
 import { KeyApi, keyApiBasePath } from './key-api';
 import { KeyTable } from './key-table';
-import { API_GATEWAY_RESOURCES_PER_API, AUTO_NEST_THRESHOLD, apiGatewayResourceCount, inlineSize, placeRoutes, type PlacedRoute, type RoutePlacement } from './route-stacks';
+import {
+  API_GATEWAY_RESOURCES_PER_API,
+  AUTO_NEST_THRESHOLD,
+  apiGatewayResourceCount,
+  inlineSize,
+  placeRoutes,
+  type PlacedRoute,
+  type RoutePlacement,
+} from './route-stacks';
 
 export { RESOURCE_SERVER_ID } from './cognito-issuer';
 export { authorizerIdentitySources } from './authorizer';
@@ -96,10 +116,12 @@ export interface DualAuthApiProps extends Partial<Omit<DualgateConfig, 'issuers'
   /** Scopes keys and tokens may carry although no route requires them yet. */
   readonly extraScopes?: readonly string[];
   /** The key management API: on at `/keys` by default; `{ basePath }` moves it, `false` leaves it out. */
-  readonly managementApi?: boolean | {
-    /** Where the key API is mounted. Default `/keys`. */
-    readonly basePath?: string;
-  };
+  readonly managementApi?:
+    | boolean
+    | {
+        /** Where the key API is mounted. Default `/keys`. */
+        readonly basePath?: string;
+      };
   /**
    * The OIDC issuers whose access tokens the authorizer accepts, beside dualgate's API keys. Without them (and
    * unless `cognito: false`), the construct creates a Cognito user pool and trusts it. Each entry needs an
@@ -256,7 +278,20 @@ const CONFIG_PROPS = [
   'logLevel',
 ] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
-const CONSTRUCT_PROPS = ['routes', 'extraScopes', 'managementApi', 'plans', 'defaultPlan', 'monitoring', 'authorizerCacheScope', 'leakDetection', 'restApi', 'openMethods', 'nestedStacks', 'portal'] as const;
+const CONSTRUCT_PROPS = [
+  'routes',
+  'extraScopes',
+  'managementApi',
+  'plans',
+  'defaultPlan',
+  'monitoring',
+  'authorizerCacheScope',
+  'leakDetection',
+  'restApi',
+  'openMethods',
+  'nestedStacks',
+  'portal',
+] as const;
 const PORTAL_FIELDS: readonly string[] = ['defaultScopes', 'page', 'oidc', 'callbackUrls'];
 const LEAK_DETECTION_FIELDS: readonly string[] = ['path', 'action', 'topic', 'githubKeysUrl'];
 export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
@@ -360,7 +395,10 @@ export class DualAuthApi extends Construct {
     // The construct reads props only; `-c dualgate:<name>` is the demo app's convention. Say so rather than ignore it.
     for (const name of CONFIG_PROPS) {
       if (props[name] === undefined && this.node.tryGetContext(`dualgate:${name}`) !== undefined) {
-        Annotations.of(this).addWarningV2(`dualgate:context-ignored:${name}`, `CDK context dualgate:${name} is set, but DualAuthApi reads props only: pass ${name} as a prop (the demo app in bin/dualgate.ts maps context to props)`);
+        Annotations.of(this).addWarningV2(
+          `dualgate:context-ignored:${name}`,
+          `CDK context dualgate:${name} is set, but DualAuthApi reads props only: pass ${name} as a prop (the demo app in bin/dualgate.ts maps context to props)`,
+        );
       }
     }
     this.config = config;
@@ -372,7 +410,9 @@ export class DualAuthApi extends Construct {
     const monitoring = monitoringOptions(props.monitoring);
     const cacheScope = props.authorizerCacheScope ?? 'route';
     if (!AUTHORIZER_CACHE_SCOPES.includes(cacheScope)) {
-      throw new DualgateConfigError(`authorizerCacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.map((scope) => `'${scope}'`).join(', ')} (got ${JSON.stringify(cacheScope)})`);
+      throw new DualgateConfigError(
+        `authorizerCacheScope must be one of ${AUTHORIZER_CACHE_SCOPES.map((scope) => `'${scope}'`).join(', ')} (got ${JSON.stringify(cacheScope)})`,
+      );
     }
     this.authorizerCacheScope = cacheScope;
     const stack = Stack.of(this);
@@ -384,17 +424,24 @@ export class DualAuthApi extends Construct {
     let portalSignIn: PortalSignIn | undefined;
     if (portal?.oidc) {
       const trusted = config.issuers.find((candidate) => candidate.issuer === portal.oidc?.issuer);
-      if (!trusted) throw new DualgateConfigError(`portal.oidc.issuer ${JSON.stringify(portal.oidc.issuer)} is not one of issuers: the authorizer must trust the tokens the portal signs in with`);
+      if (!trusted)
+        throw new DualgateConfigError(
+          `portal.oidc.issuer ${JSON.stringify(portal.oidc.issuer)} is not one of issuers: the authorizer must trust the tokens the portal signs in with`,
+        );
       const prefix = trusted.scopePrefix ?? '';
       portalSignIn = {
         issuer: portal.oidc.issuer,
         clientId: portal.oidc.clientId,
         scopes: portal.oidc.scopes ? [...portal.oidc.scopes] : ['openid', ...PORTAL_TOKEN_SCOPES.map((scope) => `${prefix}${scope}`)],
-        ...(portal.oidc.authorizationEndpoint ? { authorizationEndpoint: portal.oidc.authorizationEndpoint, tokenEndpoint: portal.oidc.tokenEndpoint } : {}),
+        ...(portal.oidc.authorizationEndpoint
+          ? { authorizationEndpoint: portal.oidc.authorizationEndpoint, tokenEndpoint: portal.oidc.tokenEndpoint }
+          : {}),
         ...(prefix ? { scopePrefix: prefix } : {}),
       };
     } else if (portal?.page && !config.cognito) {
-      throw new DualgateConfigError('portal: without the Cognito user pool (issuers are set), say which issuer the portal signs in with: portal.oidc = { issuer, clientId }');
+      throw new DualgateConfigError(
+        'portal: without the Cognito user pool (issuers are set), say which issuer the portal signs in with: portal.oidc = { issuer, clientId }',
+      );
     }
     if (config.cognito) {
       const issuer = new CognitoIssuer(this, 'UserPool', {
@@ -403,7 +450,12 @@ export class DualAuthApi extends Construct {
         domainPrefix: `dualgate-${this.node.addr.slice(0, 12)}`,
         // The portal's sign-in client, unless the portal signs in elsewhere. Its URL names the API, created later.
         ...(portal?.page && !portal.oidc
-          ? { portal: { url: Lazy.string({ produce: () => this.portalUrl }), ...(portal.callbackUrls ? { callbackUrls: portal.callbackUrls } : {}) } }
+          ? {
+              portal: {
+                url: Lazy.string({ produce: () => this.portalUrl }),
+                ...(portal.callbackUrls ? { callbackUrls: portal.callbackUrls } : {}),
+              },
+            }
           : {}),
       });
       issuers.push(issuer.issuer);
@@ -415,7 +467,12 @@ export class DualAuthApi extends Construct {
     }
 
     const environment = runtimeEnvironment(config, { tableName: this.table.tableName, issuersJson: stack.toJsonString(issuers) });
-    const authorizer = new DualgateAuthorizer(this, { keyTable, environment, cacheScope, resultsCacheTtlSeconds: config.authorizerCacheTtlSeconds });
+    const authorizer = new DualgateAuthorizer(this, {
+      keyTable,
+      environment,
+      cacheScope,
+      resultsCacheTtlSeconds: config.authorizerCacheTtlSeconds,
+    });
     this.deferredCode.push(authorizer.code);
     this.authorizerFunction = authorizer.fn;
     this.authorizer = authorizer.authorizer;
@@ -454,7 +511,8 @@ export class DualAuthApi extends Construct {
     (this.api.latestDeployment ?? this.ownDeployment)?.addToLogicalId(authorizer.deploymentSalt);
     this.openMethods = validOpenMethods(props.openMethods);
     const nestedStacks = props.nestedStacks ?? 'auto';
-    if (nestedStacks !== 'auto' && typeof nestedStacks !== 'boolean') throw new DualgateConfigError(`nestedStacks must be 'auto', true or false (got ${JSON.stringify(nestedStacks)})`);
+    if (nestedStacks !== 'auto' && typeof nestedStacks !== 'boolean')
+      throw new DualgateConfigError(`nestedStacks must be 'auto', true or false (got ${JSON.stringify(nestedStacks)})`);
     this.nestedStacksSetting = nestedStacks;
     for (const spec of GATEWAY_RESPONSES) {
       const responseProps = {
@@ -487,7 +545,13 @@ export class DualAuthApi extends Construct {
         adminScope: config.adminScope,
         plans: plans !== undefined,
       };
-      const fn = this.dualgateFunction('PortalHandler', 'portal', { [PORTAL_CONFIG_VARIABLE]: stack.toJsonString(portalConfig), [SETTING_NAMES.logLevel]: config.logLevel }, { memorySize: 128 }, { routeTable: false });
+      const fn = this.dualgateFunction(
+        'PortalHandler',
+        'portal',
+        { [PORTAL_CONFIG_VARIABLE]: stack.toJsonString(portalConfig), [SETTING_NAMES.logLevel]: config.logLevel },
+        { memorySize: 128 },
+        { routeTable: false },
+      );
       this.portalFunction = fn;
       // Open routes: the page itself holds nothing secret; it signs in in the browser and calls the key API.
       this.addRoute({ method: 'GET', path: PORTAL_PATH, authorized: false, handler: fn });
@@ -504,7 +568,13 @@ export class DualAuthApi extends Construct {
         [SETTING_NAMES.leakAction]: leaks.action,
         ...(leaks.topic ? { [SETTING_NAMES.leakTopicArn]: leaks.topic.topicArn } : {}),
       };
-      const fn = this.dualgateFunction('LeakHandler', 'leaks', leakEnvironment, { timeout: Duration.seconds(LEAK_FUNCTION_TIMEOUT_SECONDS) }, { routeTable: false });
+      const fn = this.dualgateFunction(
+        'LeakHandler',
+        'leaks',
+        leakEnvironment,
+        { timeout: Duration.seconds(LEAK_FUNCTION_TIMEOUT_SECONDS) },
+        { routeTable: false },
+      );
       // Least privilege: read one key by hash (on the table itself, no index, no query or scan)…
       keyTable.grantReadKeyByHash(fn);
       // …and one UpdateItem of the leak attributes (plus, for `revoke`, the revocation's), returning nothing: it can
@@ -518,11 +588,15 @@ export class DualAuthApi extends Construct {
     if (plans) {
       // Plans switch the API's key source to AUTHORIZER: dualgate sets it on a RestApi of this app, never on an import.
       if (!(this.api instanceof apigateway.RestApi)) {
-        throw new DualgateConfigError('plans need a RestApi created in this app (dualgate sets its API key source to AUTHORIZER): an imported restApi cannot take plans');
+        throw new DualgateConfigError(
+          'plans need a RestApi created in this app (dualgate sets its API key source to AUTHORIZER): an imported restApi cannot take plans',
+        );
       }
       const keySource = (this.api.node.defaultChild as apigateway.CfnRestApi).apiKeySourceType;
       if (keySource !== undefined && keySource !== 'AUTHORIZER') {
-        throw new DualgateConfigError(`plans need the API key source AUTHORIZER, and restApi ${this.api.node.path} sets apiKeySourceType ${keySource}: remove it, or leave plans off`);
+        throw new DualgateConfigError(
+          `plans need the API key source AUTHORIZER, and restApi ${this.api.node.path} sets apiKeySourceType ${keySource}: remove it, or leave plans off`,
+        );
       }
       this.plans = new DualgatePlans(this, 'Plans', plans, {
         api: this.api,
@@ -534,7 +608,10 @@ export class DualAuthApi extends Construct {
 
     if (monitoring) {
       // API Gateway's metrics are keyed by the API's name, which an import knows only if it is told.
-      if (!(this.api instanceof apigateway.RestApi || this.api instanceof apigateway.SpecRestApi) && this.api.restApiName === this.api.node.id) {
+      if (
+        !(this.api instanceof apigateway.RestApi || this.api instanceof apigateway.SpecRestApi) &&
+        this.api.restApiName === this.api.node.id
+      ) {
         Annotations.of(this).addWarningV2(
           'dualgate:imported-api-name',
           `monitoring reads API Gateway's metrics by API name, and restApi ${this.api.node.path} was imported without one: pass restApiName to RestApi.fromRestApiAttributes, or the stage alarms watch no data`,
@@ -557,7 +634,8 @@ export class DualAuthApi extends Construct {
     new CfnOutput(this, 'ApiUrl', { value: this.url });
     new CfnOutput(this, 'KeyTableName', { value: this.table.tableName });
     // The URL to register with GitHub's secret scanning partner programme (docs/leak-detection.md).
-    if (this.leakDetectionPath) new CfnOutput(this, 'GithubLeakEndpoint', { value: `${this.url.replace(/\/$/, '')}${this.leakDetectionPath}` });
+    if (this.leakDetectionPath)
+      new CfnOutput(this, 'GithubLeakEndpoint', { value: `${this.url.replace(/\/$/, '')}${this.leakDetectionPath}` });
     if (this.portalFunction) new CfnOutput(this, 'PortalUrl', { value: this.portalUrl });
     if (this.userPool && this.userPoolClient && this.tokenUrl) {
       new CfnOutput(this, 'TokenUrl', { value: this.tokenUrl });
@@ -576,16 +654,21 @@ export class DualAuthApi extends Construct {
    * gate.addRoute({ method: 'ANY', path: '/files/{proxy+}', scopes: ['files:rw'], handler: files });
    */
   addRoute(route: DualAuthRoute): void {
-    if (this.compiled) throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
+    if (this.compiled)
+      throw new RouteTableError(`addRoute ${route.method} ${route.path}: the route table was already compiled (synth has started)`);
     const where = `route ${String(route.method)} ${String(route.path)}`;
     // A typo such as `scope:` would otherwise leave the route open to any authenticated caller.
     const unknownFields = Object.keys(route).filter((field) => !ROUTE_FIELDS.includes(field));
-    if (unknownFields.length > 0) throw new RouteTableError(`${where}: unknown field(s) ${unknownFields.join(', ')} (a route takes ${ROUTE_FIELDS.join(', ')})`);
+    if (unknownFields.length > 0)
+      throw new RouteTableError(`${where}: unknown field(s) ${unknownFields.join(', ')} (a route takes ${ROUTE_FIELDS.join(', ')})`);
     assertRouteDeclaration(route, where);
     const scopes = route.scopes ?? [];
-    if ((route.handler === undefined) === (route.integration === undefined)) throw new RouteTableError(`${where}: give exactly one of handler and integration`);
+    if ((route.handler === undefined) === (route.integration === undefined))
+      throw new RouteTableError(`${where}: give exactly one of handler and integration`);
     if (this.rules.some((rule) => rule.method === route.method && rule.path === route.path)) {
-      const management = this.managementBasePath !== undefined && (route.path === this.managementBasePath || route.path.startsWith(`${this.managementBasePath}/`));
+      const management =
+        this.managementBasePath !== undefined &&
+        (route.path === this.managementBasePath || route.path.startsWith(`${this.managementBasePath}/`));
       const leak = route.path === this.leakDetectionPath;
       throw new RouteTableError(
         management
@@ -608,9 +691,22 @@ export class DualAuthApi extends Construct {
           };
     // LambdaIntegration adds two permissions per method to the method's stack: count them when placing the route.
     // (In a nested stack, dualgate replaces those two by its one per function: see addMethod.)
-    const lambdaHandler = integration instanceof apigateway.LambdaIntegration ? (integration as unknown as { handler?: lambda.IFunction }).handler : undefined;
-    this.pendingRoutes.push({ method: route.method, path: route.path, integration, options, extraResources: lambdaHandler ? 2 : 0, ...(lambdaHandler ? { lambdaHandler } : {}) });
-    this.rules.push({ method: route.method, path: route.path, scopes: [...scopes], ...(route.authorized === false ? { authorized: false } : {}) });
+    const lambdaHandler =
+      integration instanceof apigateway.LambdaIntegration ? (integration as unknown as { handler?: lambda.IFunction }).handler : undefined;
+    this.pendingRoutes.push({
+      method: route.method,
+      path: route.path,
+      integration,
+      options,
+      extraResources: lambdaHandler ? 2 : 0,
+      ...(lambdaHandler ? { lambdaHandler } : {}),
+    });
+    this.rules.push({
+      method: route.method,
+      path: route.path,
+      scopes: [...scopes],
+      ...(route.authorized === false ? { authorized: false } : {}),
+    });
   }
 
   /**
@@ -634,7 +730,9 @@ export class DualAuthApi extends Construct {
     for (const route of placement.inline) this.addMethod(this.api.root.resourceForPath(route.path), route);
     for (const [name, units] of placement.stacks) {
       // A fixed description: a list of the units' paths would pass CloudFormation's 1,024 bytes on a wide table.
-      const nested = new NestedStack(this, name, { description: `dualgate: API Gateway resources and methods of ${units.length} path famil${units.length === 1 ? 'y' : 'ies'} of the route table (lib/construct/route-stacks.ts)` });
+      const nested = new NestedStack(this, name, {
+        description: `dualgate: API Gateway resources and methods of ${units.length} path famil${units.length === 1 ? 'y' : 'ies'} of the route table (lib/construct/route-stacks.ts)`,
+      });
       this.routeStacks.set(name, nested);
       for (const unit of units) for (const route of unit.routes) this.addMethod(this.resourceIn(nested, route.path), route);
     }
@@ -676,7 +774,13 @@ export class DualAuthApi extends Construct {
       this.ownDeployment.node.addDependency(method);
       const cfn = method.node.defaultChild as apigateway.CfnMethod;
       this.ownDeployment.addToLogicalId({
-        method: { httpMethod: cfn.httpMethod, path: method.resource.path, authorizationType: cfn.authorizationType, apiKeyRequired: cfn.apiKeyRequired, integration: cfn.integration },
+        method: {
+          httpMethod: cfn.httpMethod,
+          path: method.resource.path,
+          authorizationType: cfn.authorizationType,
+          apiKeyRequired: cfn.apiKeyRequired,
+          integration: cfn.integration,
+        },
       });
     }
   }
@@ -704,7 +808,8 @@ export class DualAuthApi extends Construct {
     const stack = Stack.of(this);
     const held = stack.node.findAll().filter((node) => CfnResource.isCfnResource(node) && Stack.of(node) === stack).length;
     const total = held + inlineSize(this.pendingRoutes, perResource);
-    const pin = 'pin the layout with nestedStacks: true (or false) to choose when this happens (docs/large-apis.md, "Moving an existing API")';
+    const pin =
+      'pin the layout with nestedStacks: true (or false) to choose when this happens (docs/large-apis.md, "Moving an existing API")';
     if (total > AUTO_NEST_THRESHOLD) {
       Annotations.of(this).addWarningV2(
         'dualgate:nested-stacks-auto',
@@ -729,7 +834,11 @@ export class DualAuthApi extends Construct {
    */
   private lambdaIntegration(handler: lambda.IFunction): apigateway.Integration {
     this.permit(handler);
-    return new apigateway.AwsIntegration({ proxy: true, service: 'lambda', path: `2015-03-31/functions/${handler.functionArn}/invocations` });
+    return new apigateway.AwsIntegration({
+      proxy: true,
+      service: 'lambda',
+      path: `2015-03-31/functions/${handler.functionArn}/invocations`,
+    });
   }
 
   /** dualgate's one invoke permission per function: every method and stage of this API, nothing else. */
@@ -767,16 +876,23 @@ export class DualAuthApi extends Construct {
     if (this.compiled) return this.compiled;
     // API Gateway creates an authorizer only for an API whose methods use it.
     if (!this.rules.some((rule) => rule.authorized !== false)) {
-      throw new RouteTableError('DualAuthApi has no authorized route (managementApi is off and every route is open): add a route, or leave the key API on');
+      throw new RouteTableError(
+        'DualAuthApi has no authorized route (managementApi is off and every route is open): add a route, or leave the key API on',
+      );
     }
     const routeTable = compileRouteTable(this.rules, this.authorizerCacheScope);
     const catalog = scopeCatalog(this.rules, [this.config.adminScope, ...this.extraScopes]);
     this.assertAdminScopeIsNotOrdinary();
     const unknownDefaults = this.portalDefaultScopes.filter((scope) => !catalog.includes(scope));
     if (unknownDefaults.length > 0) {
-      throw new DualgateConfigError(`portal.defaultScopes: ${unknownDefaults.map((scope) => JSON.stringify(scope)).join(', ')} ${unknownDefaults.length === 1 ? 'is' : 'are'} not in the scope catalog (${catalog.join(', ')}): require it on a route or add it to extraScopes`);
+      throw new DualgateConfigError(
+        `portal.defaultScopes: ${unknownDefaults.map((scope) => JSON.stringify(scope)).join(', ')} ${unknownDefaults.length === 1 ? 'is' : 'are'} not in the scope catalog (${catalog.join(', ')}): require it on a route or add it to extraScopes`,
+      );
     }
-    if (this.portalDefaultScopes.includes(this.config.adminScope)) throw new DualgateConfigError(`portal.defaultScopes: ${this.config.adminScope} is the admin scope; entitling every consumer to it would make everyone an admin`);
+    if (this.portalDefaultScopes.includes(this.config.adminScope))
+      throw new DualgateConfigError(
+        `portal.defaultScopes: ${this.config.adminScope} is the admin scope; entitling every consumer to it would make everyone an admin`,
+      );
     if (this.config.cognito && catalog.length > COGNITO_MAX_RESOURCE_SERVER_SCOPES) {
       throw new DualgateConfigError(
         `the scope catalog has ${catalog.length} scopes, and a Cognito resource server holds at most ${COGNITO_MAX_RESOURCE_SERVER_SCOPES}: ` +
@@ -812,7 +928,9 @@ export class DualAuthApi extends Construct {
     const management = adminScope === KEY_SCOPES.read || adminScope === KEY_SCOPES.write;
     if (management || route) {
       const where = management || !route ? 'it is a key-management scope' : `route ${route.method} ${route.path} requires it`;
-      throw new DualgateConfigError(`adminScope "${adminScope}" is also an ordinary scope (${where}): every holder would become an admin; give adminScope a scope of its own, such as keys:admin`);
+      throw new DualgateConfigError(
+        `adminScope "${adminScope}" is also an ordinary scope (${where}): every holder would become an admin; give adminScope a scope of its own, such as keys:admin`,
+      );
     }
   }
 
@@ -826,12 +944,15 @@ export class DualAuthApi extends Construct {
     const strays: string[] = [];
     const open = new Set<string>();
     const name = (method: apigateway.Method) => `${method.httpMethod} ${method.resource.path}`;
-    const methods = this.node.root.node.findAll().filter((node): node is apigateway.Method => node instanceof apigateway.Method && node.api === this.api);
+    const methods = this.node.root.node
+      .findAll()
+      .filter((node): node is apigateway.Method => node instanceof apigateway.Method && node.api === this.api);
     for (const method of methods) {
       if (this.ownMethods.has(method) || isCorsPreflight(method)) continue;
       const cfn = method.node.defaultChild as apigateway.CfnMethod;
       const authorizationType = cfn.authorizationType ?? apigateway.AuthorizationType.NONE;
-      if (authorizationType === apigateway.AuthorizationType.CUSTOM && cfn.authorizerId === this.authorizer.authorizerId) strays.push(name(method));
+      if (authorizationType === apigateway.AuthorizationType.CUSTOM && cfn.authorizerId === this.authorizer.authorizerId)
+        strays.push(name(method));
       else if (authorizationType === apigateway.AuthorizationType.NONE) {
         if (this.openMethods.includes(name(method))) open.add(name(method));
         else {
@@ -842,14 +963,21 @@ export class DualAuthApi extends Construct {
         }
       }
       if (this.planConfig && cfn.apiKeyRequired === true && !strays.includes(name(method))) {
-        problems.push(`method ${name(method)} requires an API key, but with plans the API's key source is dualgate's authorizer (AUTHORIZER): its x-api-key callers would be refused; route it through dualgate, or leave plans off`);
+        problems.push(
+          `method ${name(method)} requires an API key, but with plans the API's key source is dualgate's authorizer (AUTHORIZER): its x-api-key callers would be refused; route it through dualgate, or leave plans off`,
+        );
       }
     }
     if (strays.length > 0) {
-      problems.unshift(`method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`);
+      problems.unshift(
+        `method(s) ${strays.join(', ')} were added to the RestApi directly, outside dualgate's route table (every caller would get 403): use gate.addRoute({ method, path, scopes, handler })`,
+      );
     }
     const stale = this.openMethods.filter((entry) => !open.has(entry));
-    if (stale.length > 0) problems.push(`openMethods lists ${stale.join(', ')}, which is not an open method of the RestApi outside dualgate's route table: remove it, or route it with addRoute({ ..., authorized: false })`);
+    if (stale.length > 0)
+      problems.push(
+        `openMethods lists ${stale.join(', ')}, which is not an open method of the RestApi outside dualgate's route table: remove it, or route it with addRoute({ ..., authorized: false })`,
+      );
     return problems;
   }
 
@@ -872,7 +1000,13 @@ export class DualAuthApi extends Construct {
   }
 
   /** One of dualgate's own functions (lib/construct/dualgate-function.ts); a route-table asset is materialised at synth. */
-  private dualgateFunction(id: string, bundle: LambdaBundleName, environment: Record<string, string>, overrides: Partial<lambda.FunctionProps> = {}, options: { routeTable?: boolean } = {}): lambda.Function {
+  private dualgateFunction(
+    id: string,
+    bundle: LambdaBundleName,
+    environment: Record<string, string>,
+    overrides: Partial<lambda.FunctionProps> = {},
+    options: { routeTable?: boolean } = {},
+  ): lambda.Function {
     const { fn, code } = dualgateFunction(this, id, bundle, environment, overrides, options);
     if (code) this.deferredCode.push(code);
     return fn;
@@ -910,8 +1044,15 @@ class PermittedLambdaIntegration extends apigateway.Integration {
  * logging). A `SpecRestApi`'s OpenAPI methods cannot be checked, and a `RestApi` of another stack would make a cycle.
  */
 function adoptedStageName(scope: Construct, api: apigateway.IRestApi, stageName: string | undefined): string {
-  if (api === null || typeof api !== 'object' || typeof (api as { restApiId?: unknown }).restApiId !== 'string' || !(api as { root?: unknown }).root) {
-    throw new DualgateConfigError('restApi must be an API Gateway REST API (apigateway.RestApi, or RestApi.fromRestApiAttributes with restApiId and rootResourceId)');
+  if (
+    api === null ||
+    typeof api !== 'object' ||
+    typeof (api as { restApiId?: unknown }).restApiId !== 'string' ||
+    !(api as { root?: unknown }).root
+  ) {
+    throw new DualgateConfigError(
+      'restApi must be an API Gateway REST API (apigateway.RestApi, or RestApi.fromRestApiAttributes with restApiId and rootResourceId)',
+    );
   }
   if (api instanceof apigateway.SpecRestApi) {
     throw new DualgateConfigError(
@@ -927,12 +1068,16 @@ function adoptedStageName(scope: Construct, api: apigateway.IRestApi, stageName:
       );
     }
     if (!api.latestDeployment) {
-      throw new DualgateConfigError(`restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`);
+      throw new DualgateConfigError(
+        `restApi ${api.node.path} has no deployment of its own (deploy: false): create it with deploy: true, or import it with RestApi.fromRestApiAttributes and name its stage in stageName`,
+      );
     }
     // The stage's name as the app wrote it (Stage.stageName is a reference to the CloudFormation resource).
     const own = (api.deploymentStage.node.defaultChild as apigateway.CfnStage).stageName as string;
     if (stageName !== undefined && stageName !== own) {
-      throw new DualgateConfigError(`stageName ${JSON.stringify(stageName)}: restApi ${api.node.path} publishes on its own deployment stage ${JSON.stringify(own)}; leave stageName out (it names the stage of an imported API only)`);
+      throw new DualgateConfigError(
+        `stageName ${JSON.stringify(stageName)}: restApi ${api.node.path} publishes on its own deployment stage ${JSON.stringify(own)}; leave stageName out (it names the stage of an imported API only)`,
+      );
     }
     return own;
   }
@@ -950,13 +1095,21 @@ function adoptedStageName(scope: Construct, api: apigateway.IRestApi, stageName:
  * app: dualgate adds a deployment that updates the app's existing stage (`stageName`). Each deployment is a snapshot
  * of every method of the API, whoever created it, so the stage's owner deploying later publishes dualgate's too.
  */
-function adoptRestApi(scope: Construct, api: apigateway.IRestApi, stageName: string): { stage: apigateway.IStage; url: string; deployment?: apigateway.Deployment } {
+function adoptRestApi(
+  scope: Construct,
+  api: apigateway.IRestApi,
+  stageName: string,
+): { stage: apigateway.IStage; url: string; deployment?: apigateway.Deployment } {
   // adoptedStageName has checked the API.
   if (api instanceof apigateway.RestApi) return { stage: api.deploymentStage, url: api.url };
   const stack = Stack.of(scope);
   // Without stageName, CloudFormation would create a deployment that no stage serves; with it, API Gateway points the
   // existing stage at the new deployment (CreateDeployment's stageName), keeping the stage's settings.
-  const deployment = new apigateway.Deployment(scope, 'Deployment', { api, stageName, description: 'dualgate: the routes of the route table, on the app\'s stage' });
+  const deployment = new apigateway.Deployment(scope, 'Deployment', {
+    api,
+    stageName,
+    description: "dualgate: the routes of the route table, on the app's stage",
+  });
   return {
     stage: apigateway.Stage.fromStageAttributes(scope, 'Stage', { restApi: api, stageName }),
     url: `https://${api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${stageName}/`,
@@ -971,7 +1124,12 @@ function adoptRestApi(scope: Construct, api: apigateway.IRestApi, stageName: str
 function isCorsPreflight(method: apigateway.Method): boolean {
   const cfn = method.node.defaultChild as apigateway.CfnMethod;
   const integration = cfn.integration as apigateway.CfnMethod.IntegrationProperty | undefined;
-  return method.httpMethod === 'OPTIONS' && method.resource.defaultCorsPreflightOptions !== undefined && (cfn.authorizationType ?? 'NONE') === 'NONE' && integration?.type === 'MOCK';
+  return (
+    method.httpMethod === 'OPTIONS' &&
+    method.resource.defaultCorsPreflightOptions !== undefined &&
+    (cfn.authorizationType ?? 'NONE') === 'NONE' &&
+    integration?.type === 'MOCK'
+  );
 }
 
 const METHOD_NAME = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (\/|(\/[^/\s]+)+)$/;
@@ -980,7 +1138,10 @@ function validOpenMethods(input: unknown): string[] {
   if (input === undefined) return [];
   if (!Array.isArray(input)) throw new DualgateConfigError("openMethods must be a list of methods such as 'GET /health'");
   const bad = input.filter((entry) => typeof entry !== 'string' || !METHOD_NAME.test(entry));
-  if (bad.length > 0) throw new DualgateConfigError(`openMethods: ${bad.map((entry) => JSON.stringify(entry)).join(', ')} must be a verb and a resource path, such as 'GET /health' or 'ANY /public/{proxy+}'`);
+  if (bad.length > 0)
+    throw new DualgateConfigError(
+      `openMethods: ${bad.map((entry) => JSON.stringify(entry)).join(', ')} must be a verb and a resource path, such as 'GET /health' or 'ANY /public/{proxy+}'`,
+    );
   return [...input] as string[];
 }
 
@@ -995,13 +1156,19 @@ function leakDetectionOptions(
   }
   const options: LeakDetectionOptions = typeof input === 'object' ? input : {};
   const unknown = Object.keys(options).filter((field) => !LEAK_DETECTION_FIELDS.includes(field));
-  if (unknown.length > 0) throw new DualgateConfigError(`leakDetection: unknown field(s) ${unknown.join(', ')} (it takes ${LEAK_DETECTION_FIELDS.join(', ')})`);
+  if (unknown.length > 0)
+    throw new DualgateConfigError(`leakDetection: unknown field(s) ${unknown.join(', ')} (it takes ${LEAK_DETECTION_FIELDS.join(', ')})`);
   const path = options.path ?? DEFAULT_LEAK_DETECTION_PATH;
   if (typeof path !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {
-    throw new DualgateConfigError(`leakDetection.path must be a path of literal segments such as /leaks/github (got ${JSON.stringify(path)})`);
+    throw new DualgateConfigError(
+      `leakDetection.path must be a path of literal segments such as /leaks/github (got ${JSON.stringify(path)})`,
+    );
   }
   const action = options.action ?? DEFAULT_LEAK_SETTINGS.action;
-  if (!LEAK_ACTIONS.includes(action)) throw new DualgateConfigError(`leakDetection.action must be one of ${LEAK_ACTIONS.map((name) => `'${name}'`).join(', ')} (got ${JSON.stringify(action)})`);
+  if (!LEAK_ACTIONS.includes(action))
+    throw new DualgateConfigError(
+      `leakDetection.action must be one of ${LEAK_ACTIONS.map((name) => `'${name}'`).join(', ')} (got ${JSON.stringify(action)})`,
+    );
   const githubKeysUrl = options.githubKeysUrl ?? DEFAULT_LEAK_SETTINGS.githubKeysUrl;
   const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: false });
   if (problem) throw new DualgateConfigError(`leakDetection.githubKeysUrl ${problem}`);
@@ -1012,33 +1179,72 @@ function leakDetectionOptions(
 }
 
 /** The `portal` prop, checked; undefined when it is not set. Catalog membership is checked at synth (routeConfig). */
-function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } | undefined {
+function portalOptions(
+  input: unknown,
+):
+  | {
+      defaultScopes: string[];
+      page: boolean;
+      oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string };
+      callbackUrls?: string[];
+    }
+  | undefined {
   if (input === undefined) return undefined;
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new DualgateConfigError('portal must be { defaultScopes, page, oidc, callbackUrls }');
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw new DualgateConfigError('portal must be { defaultScopes, page, oidc, callbackUrls }');
   const options = input as Record<string, unknown>;
   const unknown = Object.keys(options).filter((field) => !PORTAL_FIELDS.includes(field));
-  if (unknown.length > 0) throw new DualgateConfigError(`portal: unknown field(s) ${unknown.join(', ')} (it takes ${PORTAL_FIELDS.join(', ')})`);
+  if (unknown.length > 0)
+    throw new DualgateConfigError(`portal: unknown field(s) ${unknown.join(', ')} (it takes ${PORTAL_FIELDS.join(', ')})`);
   const defaults = options['defaultScopes'] ?? [];
   if (!Array.isArray(defaults)) throw new DualgateConfigError('portal.defaultScopes must be a list of scope names');
   const bad = defaults.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
-  if (bad.length > 0) throw new DualgateConfigError(`portal.defaultScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+  if (bad.length > 0)
+    throw new DualgateConfigError(
+      `portal.defaultScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`,
+    );
   const page = options['page'] ?? true;
   if (typeof page !== 'boolean') throw new DualgateConfigError('portal.page must be true or false');
-  const result: { defaultScopes: string[]; page: boolean; oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string }; callbackUrls?: string[] } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
+  const result: {
+    defaultScopes: string[];
+    page: boolean;
+    oidc?: { issuer: string; clientId: string; scopes?: string[]; authorizationEndpoint?: string; tokenEndpoint?: string };
+    callbackUrls?: string[];
+  } = { defaultScopes: [...new Set(defaults as string[])].sort(), page };
   const oidc = options['oidc'];
   if (oidc !== undefined) {
     const value = oidc as Record<string, unknown> | null;
-    if (value === null || typeof value !== 'object' || typeof value['issuer'] !== 'string' || typeof value['clientId'] !== 'string' || value['clientId'].length === 0) {
+    if (
+      value === null ||
+      typeof value !== 'object' ||
+      typeof value['issuer'] !== 'string' ||
+      typeof value['clientId'] !== 'string' ||
+      value['clientId'].length === 0
+    ) {
       throw new DualgateConfigError('portal.oidc must be { issuer, clientId, scopes?, authorizationEndpoint?, tokenEndpoint? }');
     }
     const scopes = value['scopes'];
-    if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))) throw new DualgateConfigError('portal.oidc.scopes must be a list of scope names');
-    const unknownOidc = Object.keys(value).filter((field) => !['issuer', 'clientId', 'scopes', 'authorizationEndpoint', 'tokenEndpoint'].includes(field));
-    if (unknownOidc.length > 0) throw new DualgateConfigError(`portal.oidc: unknown field(s) ${unknownOidc.join(', ')} (it takes issuer, clientId, scopes, authorizationEndpoint, tokenEndpoint)`);
+    if (
+      scopes !== undefined &&
+      (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && /^[\x21-\x7e]+$/.test(scope)))
+    )
+      throw new DualgateConfigError('portal.oidc.scopes must be a list of scope names');
+    const unknownOidc = Object.keys(value).filter(
+      (field) => !['issuer', 'clientId', 'scopes', 'authorizationEndpoint', 'tokenEndpoint'].includes(field),
+    );
+    if (unknownOidc.length > 0)
+      throw new DualgateConfigError(
+        `portal.oidc: unknown field(s) ${unknownOidc.join(', ')} (it takes issuer, clientId, scopes, authorizationEndpoint, tokenEndpoint)`,
+      );
     const { authorizationEndpoint, tokenEndpoint } = value;
-    if ((authorizationEndpoint === undefined) !== (tokenEndpoint === undefined)) throw new DualgateConfigError('portal.oidc: give authorizationEndpoint and tokenEndpoint together, or neither (discovery)');
-    for (const [field, url] of [['authorizationEndpoint', authorizationEndpoint], ['tokenEndpoint', tokenEndpoint]] as const) {
-      if (url !== undefined && (typeof url !== 'string' || !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(url))) throw new DualgateConfigError(`portal.oidc.${field} must be an https URL`);
+    if ((authorizationEndpoint === undefined) !== (tokenEndpoint === undefined))
+      throw new DualgateConfigError('portal.oidc: give authorizationEndpoint and tokenEndpoint together, or neither (discovery)');
+    for (const [field, url] of [
+      ['authorizationEndpoint', authorizationEndpoint],
+      ['tokenEndpoint', tokenEndpoint],
+    ] as const) {
+      if (url !== undefined && (typeof url !== 'string' || !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(url)))
+        throw new DualgateConfigError(`portal.oidc.${field} must be an https URL`);
     }
     result.oidc = {
       issuer: value['issuer'],
@@ -1049,7 +1255,8 @@ function portalOptions(input: unknown): { defaultScopes: string[]; page: boolean
   }
   const callbackUrls = options['callbackUrls'];
   if (callbackUrls !== undefined) {
-    if (!Array.isArray(callbackUrls) || !callbackUrls.every((url) => typeof url === 'string' && /^https:\/\/[^\s]+$/.test(url))) throw new DualgateConfigError('portal.callbackUrls must be a list of https URLs');
+    if (!Array.isArray(callbackUrls) || !callbackUrls.every((url) => typeof url === 'string' && /^https:\/\/[^\s]+$/.test(url)))
+      throw new DualgateConfigError('portal.callbackUrls must be a list of https URLs');
     result.callbackUrls = [...(callbackUrls as string[])];
   }
   return result;
@@ -1059,7 +1266,8 @@ function validExtraScopes(extra: unknown): string[] {
   if (extra === undefined) return [];
   if (!Array.isArray(extra)) throw new DualgateConfigError('extraScopes must be a list of scope names');
   const bad = extra.filter((scope) => typeof scope !== 'string' || !SCOPE_PATTERN.test(scope));
-  if (bad.length > 0) throw new DualgateConfigError(`extraScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
+  if (bad.length > 0)
+    throw new DualgateConfigError(`extraScopes: ${bad.map((scope) => JSON.stringify(scope)).join(', ')} must match ${SCOPE_PATTERN}`);
   return [...extra] as string[];
 }
 

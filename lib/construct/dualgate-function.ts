@@ -55,7 +55,9 @@ export class DeferredAssetCode extends lambda.Code {
 
   private requireAsset(): s3assets.Asset {
     if (!this.asset)
-      throw new Error('dualgate: the Lambda code asset was not created; the construct must be synthesized through an App (aspects run at synth)');
+      throw new Error(
+        'dualgate: the Lambda code asset was not created; the construct must be synthesized through an App (aspects run at synth)',
+      );
     return this.asset;
   }
 }
@@ -75,7 +77,10 @@ export function dualgateFunction(
   overrides: Partial<lambda.FunctionProps> = {},
   options: { routeTable?: boolean } = {},
 ): DualgateFunction {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: logs.RetentionDays.THREE_MONTHS,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
   const directory = bundleDirectory(bundle, LAMBDA_ENTRIES[bundle]);
   const deferred = options.routeTable === false ? undefined : new DeferredAssetCode(scope, `${id}Code`, directory);
   const nodeOptions = bundle === 'authorizer' ? AUTHORIZER_NODE_OPTIONS : LAMBDA_NODE_OPTIONS;

@@ -5,7 +5,16 @@
  */
 export interface GatewayResponseSpec {
   /** API Gateway's response type. */
-  type: 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'AUTHORIZER_CONFIGURATION_ERROR' | 'MISSING_AUTHENTICATION_TOKEN' | 'THROTTLED' | 'QUOTA_EXCEEDED' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
+  type:
+    | 'UNAUTHORIZED'
+    | 'ACCESS_DENIED'
+    | 'AUTHORIZER_FAILURE'
+    | 'AUTHORIZER_CONFIGURATION_ERROR'
+    | 'MISSING_AUTHENTICATION_TOKEN'
+    | 'THROTTLED'
+    | 'QUOTA_EXCEEDED'
+    | 'DEFAULT_4XX'
+    | 'DEFAULT_5XX';
   statusCode: number;
   message: string;
   /**

@@ -19,7 +19,9 @@ import type { KeyTable } from './key-table';
 export function keyApiBasePath(management: true | { readonly basePath?: string }): string {
   const basePath = management === true ? DEFAULT_MANAGEMENT_BASE_PATH : (management.basePath ?? DEFAULT_MANAGEMENT_BASE_PATH);
   if (typeof basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath)) {
-    throw new DualgateConfigError(`managementApi.basePath must be a path of literal segments such as /keys or /admin/keys (got ${JSON.stringify(basePath)})`);
+    throw new DualgateConfigError(
+      `managementApi.basePath must be a path of literal segments such as /keys or /admin/keys (got ${JSON.stringify(basePath)})`,
+    );
   }
   return basePath;
 }

@@ -32,12 +32,20 @@ const error = (description: string) => ({ description, ...json(ref('Error')) });
 
 const COMMON_ERRORS = {
   '401': error('no or invalid credential (answered by API Gateway and the authorizer)'),
-  '403': error('the route needs a scope the caller lacks, or the caller tried to grant scopes it does not hold or to act for another owner without keys:admin'),
+  '403': error(
+    'the route needs a scope the caller lacks, or the caller tried to grant scopes it does not hold or to act for another owner without keys:admin',
+  ),
   '503': error('the key table is unavailable; nothing was changed'),
 };
 const BAD_REQUEST = error('validation failed; `field` names the offending field (also for a body over 16 KB)');
 const NOT_FOUND = error('no such key, or a key of another owner (the same answer)');
-const subParameter = { name: 'sub', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 }, description: 'the consumer: a JWT subject or a key owner (URL-encoded)' };
+const subParameter = {
+  name: 'sub',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', minLength: 1, maxLength: 256 },
+  description: 'the consumer: a JWT subject or a key owner (URL-encoded)',
+};
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' } };
 
 /** method → path → operation. managementRoutes() must all appear here, and nothing else. */
@@ -89,7 +97,8 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
   '/keys/{id}/rotate': {
     post: {
       operationId: 'rotateKey',
-      summary: 'A new key with the same settings; the old one expires after gracePeriodSeconds. The new plaintext is in this response only.',
+      summary:
+        'A new key with the same settings; the old one expires after gracePeriodSeconds. The new plaintext is in this response only.',
       parameters: [idParameter],
       requestBody: { required: false, ...json(ref('RotateKeyRequest')) },
       responses: {
@@ -118,7 +127,9 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
       responses: {
         '200': { description: 'assigned', ...json(ref('Consumer')) },
         '400': error('unknown plan or malformed body; `field` names it'),
-        '409': error("API Gateway's 10,000 API keys per account and Region are used up (DELETE /consumers/{sub} of a consumer frees its key), or the consumer changed concurrently"),
+        '409': error(
+          "API Gateway's 10,000 API keys per account and Region are used up (DELETE /consumers/{sub} of a consumer frees its key), or the consumer changed concurrently",
+        ),
         ...COMMON_ERRORS,
       },
       'x-dualgate-plans-only': true,
@@ -130,11 +141,16 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
         'Within the cache bound after it, a request served from a cache that still names the deleted key may get 403.',
       parameters: [subParameter],
       responses: {
-        '200': { description: 'cleared, or nothing to clear; the consumer as it is now (the default plan, not assigned)', ...json(ref('Consumer')) },
+        '200': {
+          description: 'cleared, or nothing to clear; the consumer as it is now (the default plan, not assigned)',
+          ...json(ref('Consumer')),
+        },
         '400': BAD_REQUEST,
         '409': error('the consumer changed concurrently'),
         ...COMMON_ERRORS,
-        '503': error('the key table or API Gateway is unavailable; retry: a clearing stopped half-way is finished by the next DELETE or PUT'),
+        '503': error(
+          'the key table or API Gateway is unavailable; retry: a clearing stopped half-way is finished by the next DELETE or PUT',
+        ),
       },
       'x-dualgate-plans-only': true,
     },

@@ -24,7 +24,10 @@ export class LambdaCodeError extends Error {
 export function bundleDirectory(name: string, entry: string): string {
   if (!FROM_SOURCE) {
     const shipped = path.join(PACKAGE_ROOT, 'dist', 'lambdas', name);
-    if (!existsSync(path.join(shipped, LAMBDA_BUNDLE_FILE))) throw new LambdaCodeError(`dualgate: the package has no pre-built bundle at ${shipped}; reinstall it, or run \`npm run build\` in a linked checkout`);
+    if (!existsSync(path.join(shipped, LAMBDA_BUNDLE_FILE)))
+      throw new LambdaCodeError(
+        `dualgate: the package has no pre-built bundle at ${shipped}; reinstall it, or run \`npm run build\` in a linked checkout`,
+      );
     return shipped;
   }
   return buildFromSource(name, entry);
@@ -36,7 +39,11 @@ const built = new Map<string, string>();
 function buildFromSource(name: string, entry: string): string {
   const cached = built.get(name);
   if (cached) return cached;
-  const hash = createHash('sha256').update(JSON.stringify(esbuildOptions(entry, '.'))).update(sourceFingerprint()).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(JSON.stringify(esbuildOptions(entry, '.')))
+    .update(sourceFingerprint())
+    .digest('hex')
+    .slice(0, 16);
   const dir = path.join(PACKAGE_ROOT, '.dist', 'bundles', hash, name);
   if (!existsSync(path.join(dir, LAMBDA_BUNDLE_FILE))) {
     // Build beside the target and rename: test workers may build the same bundle at once.
@@ -93,7 +100,8 @@ export function codeDirectoryWith(bundleDir: string, files: Record<string, strin
   const partial = `${dir}.${process.pid}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  for (const file of bundleFiles) if (statSync(path.join(bundleDir, file)).isFile()) copyFileSync(path.join(bundleDir, file), path.join(partial, file));
+  for (const file of bundleFiles)
+    if (statSync(path.join(bundleDir, file)).isFile()) copyFileSync(path.join(bundleDir, file), path.join(partial, file));
   for (const [file, contents] of Object.entries(files)) writeFileSync(path.join(partial, file), contents);
   writeFileSync(path.join(partial, '.complete'), '');
   try {

@@ -15,7 +15,15 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AUTHORIZER_METRICS, AUTHORIZER_SERVICE, KEY_API_METRICS, KEY_API_SERVICE, LEAK_METRICS, LEAK_SERVICE, METRICS_NAMESPACE } from '../../lambdas/shared/emf';
+import {
+  AUTHORIZER_METRICS,
+  AUTHORIZER_SERVICE,
+  KEY_API_METRICS,
+  KEY_API_SERVICE,
+  LEAK_METRICS,
+  LEAK_SERVICE,
+  METRICS_NAMESPACE,
+} from '../../lambdas/shared/emf';
 import { DualgateConfigError } from './config';
 
 /** The `monitoring` prop: on by default; `false` adds nothing. */
@@ -47,10 +55,18 @@ const FIVE_MINUTES = Duration.minutes(5);
 
 /** A metric from the authorizer's or the key API's EMF lines. A label makes an alarm use the metric-math form: dashboards only. */
 function emfMetric(metricName: string, dimensionsMap: Record<string, string>, statistic: string, label?: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic, period: FIVE_MINUTES, ...(label ? { label } : {}) });
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap,
+    statistic,
+    period: FIVE_MINUTES,
+    ...(label ? { label } : {}),
+  });
 }
 
-const decisions = (decision: 'allow' | 'deny' | 'unauthorized' | 'fail') => emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
+const decisions = (decision: 'allow' | 'deny' | 'unauthorized' | 'fail') =>
+  emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision }, 'Sum');
 
 /** The alarms, dashboard and saved query `DualAuthApi` adds unless `monitoring: false` (docs/operations.md). */
 export class DualAuthApiMonitoring extends Construct {
@@ -69,13 +85,16 @@ export class DualAuthApiMonitoring extends Construct {
     super(scope, id);
     const api5xxRateThreshold = props.api5xxRateThreshold ?? 0.05;
     if (typeof api5xxRateThreshold !== 'number' || !(api5xxRateThreshold > 0 && api5xxRateThreshold <= 1)) {
-      throw new DualgateConfigError(`monitoring.api5xxRateThreshold must be a number above 0 and at most 1 (got ${JSON.stringify(api5xxRateThreshold)})`);
+      throw new DualgateConfigError(
+        `monitoring.api5xxRateThreshold must be a number above 0 and at most 1 (got ${JSON.stringify(api5xxRateThreshold)})`,
+      );
     }
     const p99Ms = props.authorizerP99DurationMs ?? 1000;
     if (typeof p99Ms !== 'number' || !Number.isInteger(p99Ms) || p99Ms < 1 || p99Ms > 30_000) {
       throw new DualgateConfigError(`monitoring.authorizerP99DurationMs must be an integer from 1 to 30000 (got ${JSON.stringify(p99Ms)})`);
     }
-    if (!(props.stage instanceof apigateway.StageBase)) throw new DualgateConfigError('monitoring needs an API Gateway stage (apigateway.Stage or Stage.fromStageAttributes)');
+    if (!(props.stage instanceof apigateway.StageBase))
+      throw new DualgateConfigError('monitoring needs an API Gateway stage (apigateway.Stage or Stage.fromStageAttributes)');
     const stage = props.stage;
     const authorizer = props.authorizerFunction;
 
@@ -85,7 +104,11 @@ export class DualAuthApiMonitoring extends Construct {
     const denied = decisions('deny');
     // Denies of routes the table does not know, for either credential kind (the reason's dimension set has both).
     const unknownRoute = (credentialKind: string) =>
-      emfMetric(AUTHORIZER_METRICS.decisions.name, { service: AUTHORIZER_SERVICE, decision: 'deny', credentialKind, reason: 'unknown_route' }, 'Sum');
+      emfMetric(
+        AUTHORIZER_METRICS.decisions.name,
+        { service: AUTHORIZER_SERVICE, decision: 'deny', credentialKind, reason: 'unknown_route' },
+        'Sum',
+      );
     const unknownRoutes = new cloudwatch.MathExpression({
       expression: 'FILL(byKey, 0) + FILL(byJwt, 0)',
       usingMetrics: { byKey: unknownRoute('apiKey'), byJwt: unknownRoute('jwt') },
@@ -116,7 +139,7 @@ export class DualAuthApiMonitoring extends Construct {
       }),
       AuthorizerUnknownRoute: new cloudwatch.Alarm(this, 'AuthorizerUnknownRoute', {
         alarmDescription:
-          'dualgate: API Gateway sent the authorizer a route its table does not know (callers got 403): the deployed API and dualgate\'s route table disagree. ' +
+          "dualgate: API Gateway sent the authorizer a route its table does not know (callers got 403): the deployed API and dualgate's route table disagree. " +
           'Find the authorizer\'s "denied" lines with reason unknown_route: httpMethod and resource name the method; add it with addRoute, or redeploy.',
         metric: unknownRoutes,
         threshold: 1,
@@ -161,7 +184,8 @@ export class DualAuthApiMonitoring extends Construct {
     };
     // A leak report GitHub could not get handled leaves a public key working: the function crashed or timed out, the
     // key table was unavailable (answered 503, GitHub retries), or GitHub's key document could not be fetched.
-    const leakMetric = (metricName: string, dimensions: Record<string, string> = {}) => emfMetric(metricName, { service: LEAK_SERVICE, ...dimensions }, 'Sum');
+    const leakMetric = (metricName: string, dimensions: Record<string, string> = {}) =>
+      emfMetric(metricName, { service: LEAK_SERVICE, ...dimensions }, 'Sum');
     const leakFailures = props.leakFunction
       ? new cloudwatch.MathExpression({
           expression: 'FILL(errors, 0) + FILL(keyFailures, 0) + FILL(keysUnavailable, 0)',
@@ -177,7 +201,7 @@ export class DualAuthApiMonitoring extends Construct {
     if (leakFailures) {
       alarms['LeakReportsFailing'] = new cloudwatch.Alarm(this, 'LeakReportsFailing', {
         alarmDescription:
-          'dualgate: GitHub leak reports were not handled (leak function error or timeout, key table unavailable, or GitHub\'s signing keys unreachable): ' +
+          "dualgate: GitHub leak reports were not handled (leak function error or timeout, key table unavailable, or GitHub's signing keys unreachable): " +
           'a leaked key may still work. Check the dualgate-leaks log for "leak report" lines with outcome other than accepted; GitHub retries, and handling is idempotent.',
         metric: leakFailures,
         threshold: 1,
@@ -200,28 +224,41 @@ export class DualAuthApiMonitoring extends Construct {
     const stackName = Stack.of(this).stackName;
     // The query reads dualgate's access log format: an app's own stage logs in its own format, if at all.
     const accessLogs = props.accessLogs;
-    if (accessLogs) this.requestsPerKeyQuery = new logs.QueryDefinition(this, 'RequestsPerKey', {
-      queryDefinitionName: `dualgate/${stackName}/${this.node.addr.slice(0, 8)}/requests-per-key`,
-      // The access log line carries the authorizer's sub and keyId (keyId is "-" for a JWT).
-      queryString: new logs.QueryString({
-        fields: ['sub', 'keyId', 'authMethod'],
-        filterStatements: ['ispresent(sub) and sub != "-"'],
-        statsStatements: ['count(*) as requests, latest(@timestamp) as lastSeen by sub, keyId, authMethod'],
-        sort: 'requests desc',
-        limit: 100,
-      }),
-      logGroups: [accessLogs],
-    });
+    if (accessLogs)
+      this.requestsPerKeyQuery = new logs.QueryDefinition(this, 'RequestsPerKey', {
+        queryDefinitionName: `dualgate/${stackName}/${this.node.addr.slice(0, 8)}/requests-per-key`,
+        // The access log line carries the authorizer's sub and keyId (keyId is "-" for a JWT).
+        queryString: new logs.QueryString({
+          fields: ['sub', 'keyId', 'authMethod'],
+          filterStatements: ['ispresent(sub) and sub != "-"'],
+          statsStatements: ['count(*) as requests, latest(@timestamp) as lastSeen by sub, keyId, authMethod'],
+          sort: 'requests desc',
+          limit: 100,
+        }),
+        logGroups: [accessLogs],
+      });
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
       defaultInterval: Duration.hours(3),
     });
-    const authorizerLatency = ['p50', 'p99'].map((statistic) => authorizer.metricDuration({ period: FIVE_MINUTES, statistic, label: `duration ${statistic}` }));
-    const keyLookup = ['p50', 'p99'].map((statistic) =>
-      emfMetric(AUTHORIZER_METRICS.keyLookupLatency.name, { service: AUTHORIZER_SERVICE, decision: 'allow' }, statistic, `key lookup ${statistic} (allow)`),
+    const authorizerLatency = ['p50', 'p99'].map((statistic) =>
+      authorizer.metricDuration({ period: FIVE_MINUTES, statistic, label: `duration ${statistic}` }),
     );
-    const cacheHits = emfMetric(AUTHORIZER_METRICS.cacheHits.name, { service: AUTHORIZER_SERVICE, decision: 'allow' }, 'Sum', 'allows from memory');
+    const keyLookup = ['p50', 'p99'].map((statistic) =>
+      emfMetric(
+        AUTHORIZER_METRICS.keyLookupLatency.name,
+        { service: AUTHORIZER_SERVICE, decision: 'allow' },
+        statistic,
+        `key lookup ${statistic} (allow)`,
+      ),
+    );
+    const cacheHits = emfMetric(
+      AUTHORIZER_METRICS.cacheHits.name,
+      { service: AUTHORIZER_SERVICE, decision: 'allow' },
+      'Sum',
+      'allows from memory',
+    );
     const cacheHitRate = new cloudwatch.MathExpression({
       expression: 'IF(allowed > 0, 100 * hits / allowed, 0)',
       usingMetrics: { hits: cacheHits, allowed },
@@ -234,14 +271,24 @@ export class DualAuthApiMonitoring extends Construct {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Authorizer decisions by outcome',
-        left: [allowed.with({ label: 'allow' }), denied.with({ label: 'deny (403)' }), unauthorized.with({ label: 'unauthorized (401)' }), failClosed.with({ label: 'fail closed (503)' })],
+        left: [
+          allowed.with({ label: 'allow' }),
+          denied.with({ label: 'deny (403)' }),
+          unauthorized.with({ label: 'unauthorized (401)' }),
+          failClosed.with({ label: 'fail closed (503)' }),
+        ],
         stacked: true,
         width: 12,
       }),
       new cloudwatch.GraphWidget({ title: 'Authorizer latency (ms)', left: [...authorizerLatency, ...keyLookup], width: 12 }),
     );
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Cache hits', left: [cacheHits, allowed.with({ label: 'allows' })], right: [cacheHitRate], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Cache hits',
+        left: [cacheHits, allowed.with({ label: 'allows' })],
+        right: [cacheHitRate],
+        width: 8,
+      }),
       new cloudwatch.GraphWidget({
         title: 'Authorizer health',
         left: [
@@ -270,7 +317,11 @@ export class DualAuthApiMonitoring extends Construct {
       widgets.push(
         new cloudwatch.GraphWidget({
           title: 'Key API',
-          left: [keyApi(KEY_API_METRICS.requests.name, 'requests'), keyApi(KEY_API_METRICS.clientErrors.name, '4xx'), keyApi(KEY_API_METRICS.faults.name, '5xx')],
+          left: [
+            keyApi(KEY_API_METRICS.requests.name, 'requests'),
+            keyApi(KEY_API_METRICS.clientErrors.name, '4xx'),
+            keyApi(KEY_API_METRICS.faults.name, '5xx'),
+          ],
           right: [emfMetric(KEY_API_METRICS.latency.name, { service: KEY_API_SERVICE }, 'p99', 'latency p99 (ms)')],
           width: 12,
         }),
@@ -286,25 +337,29 @@ export class DualAuthApiMonitoring extends Construct {
             leakMetric(LEAK_METRICS.reports.name, { outcome: 'unknown_key_identifier' }).with({ label: 'refused: unknown key' }),
             leakFailures,
           ],
-          right: [leakMetric(LEAK_METRICS.keysRevoked.name).with({ label: 'keys revoked' }), leakMetric(LEAK_METRICS.keysMarked.name).with({ label: 'keys marked' })],
+          right: [
+            leakMetric(LEAK_METRICS.keysRevoked.name).with({ label: 'keys revoked' }),
+            leakMetric(LEAK_METRICS.keysMarked.name).with({ label: 'keys marked' }),
+          ],
           width: 12,
         }),
       );
     }
-    if (accessLogs) widgets.push(
-      new cloudwatch.LogQueryWidget({
-        title: 'Requests per key and sub (saved query: requests-per-key)',
-        logGroupNames: [accessLogs.logGroupName],
-        queryLines: [
-          'fields sub, keyId, authMethod',
-          'filter ispresent(sub) and sub != "-"',
-          'stats count(*) as requests by sub, keyId, authMethod',
-          'sort requests desc',
-          'limit 20',
-        ],
-        width: 12,
-      }),
-    );
+    if (accessLogs)
+      widgets.push(
+        new cloudwatch.LogQueryWidget({
+          title: 'Requests per key and sub (saved query: requests-per-key)',
+          logGroupNames: [accessLogs.logGroupName],
+          queryLines: [
+            'fields sub, keyId, authMethod',
+            'filter ispresent(sub) and sub != "-"',
+            'stats count(*) as requests by sub, keyId, authMethod',
+            'sort requests desc',
+            'limit 20',
+          ],
+          width: 12,
+        }),
+      );
     dashboard.addWidgets(...widgets);
     this.dashboard = dashboard;
   }
@@ -315,12 +370,15 @@ export function monitoringOptions(value: unknown): DualAuthApiMonitoringOptions 
   if (value === false) return undefined;
   if (value === undefined || value === true) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DualgateConfigError('monitoring must be true, false or { alarmTopic?, alarmActions?, api5xxRateThreshold?, authorizerP99DurationMs?, dashboardName? }');
+    throw new DualgateConfigError(
+      'monitoring must be true, false or { alarmTopic?, alarmActions?, api5xxRateThreshold?, authorizerP99DurationMs?, dashboardName? }',
+    );
   }
   const known = ['alarmTopic', 'alarmActions', 'api5xxRateThreshold', 'authorizerP99DurationMs', 'dashboardName'];
   const unknown = Object.keys(value).filter((name) => !known.includes(name));
   if (unknown.length > 0) throw new DualgateConfigError(`monitoring: unknown option(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const options = value as DualAuthApiMonitoringOptions;
-  if (options.alarmActions !== undefined && !Array.isArray(options.alarmActions)) throw new DualgateConfigError('monitoring.alarmActions must be a list of alarm actions');
+  if (options.alarmActions !== undefined && !Array.isArray(options.alarmActions))
+    throw new DualgateConfigError('monitoring.alarmActions must be a list of alarm actions');
   return options;
 }

@@ -81,11 +81,19 @@ export class DualgatePlans extends Construct {
     this.sharedUsagePlan =
       config.defaultPlan !== undefined
         ? (usagePlans[config.defaultPlan] as apigateway.UsagePlan)
-        : api.addUsagePlan('UsagePlan-shared', { name: `${owner}-unassigned`, description: 'dualgate: consumers without a plan (stage throttle only)', apiStages });
+        : api.addUsagePlan('UsagePlan-shared', {
+            name: `${owner}-unassigned`,
+            description: 'dualgate: consumers without a plan (stage throttle only)',
+            apiStages,
+          });
     // A usage identifier, not a credential: with key source AUTHORIZER, API Gateway ignores a client's x-api-key.
     // Stable per stack (the stack id's UUID), unique per account, and known at deploy time without a custom resource.
     const sharedValue = Fn.join('', ['dualgate-shared-', Fn.select(2, Fn.split('/', stack.stackId))]);
-    const sharedKey = new apigateway.ApiKey(this, 'SharedUsageKey', { value: sharedValue, enabled: true, description: 'dualgate: usage identifier shared by consumers without a plan; not a credential' });
+    const sharedKey = new apigateway.ApiKey(this, 'SharedUsageKey', {
+      value: sharedValue,
+      enabled: true,
+      description: 'dualgate: usage identifier shared by consumers without a plan; not a credential',
+    });
     this.sharedUsagePlan.addApiKey(sharedKey);
 
     const runtime: RuntimePlans = {
@@ -125,7 +133,10 @@ export class DualgatePlans extends Construct {
     // - Usage-plan keys (`::/usageplans/${UsagePlanId}/keys[/${Id}]`) are named by the usage plan's id: no tag needed.
     // A policy of its own, not the role's default policy: the function depends on that one, and these statements
     // name the usage plans, which depend on the function (through the stage, the deployment and the methods).
-    const ownTag = { StringEquals: { [`aws:RequestTag/${USAGE_KEY_OWNER_TAG}`]: owner }, 'ForAllValues:StringEquals': { 'aws:TagKeys': [USAGE_KEY_OWNER_TAG] } };
+    const ownTag = {
+      StringEquals: { [`aws:RequestTag/${USAGE_KEY_OWNER_TAG}`]: owner },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [USAGE_KEY_OWNER_TAG] },
+    };
     // The tags resource of API keys only (`::/apikeys/${id}`, URL-encoded as API Gateway spells it: `:` %3A, `/` %2F),
     // never of REST APIs, stages or usage plans: a key re-tagged with our owner would pass DeleteOwnUsageKeys.
     // Remaining risk, which IAM cannot close here: a key that has no dualgate:owner tag at all (another stack's
@@ -137,8 +148,18 @@ export class DualgatePlans extends Construct {
     new iam.Policy(this, 'UsagePlanAccess', {
       roles: [fn.role as iam.IRole],
       statements: [
-        new iam.PolicyStatement({ sid: 'CreateOwnUsageKeys', actions: ['apigateway:POST'], resources: [arn('/apikeys')], conditions: ownTag }),
-        new iam.PolicyStatement({ sid: 'TagOwnUsageKeysOnCreate', actions: ['apigateway:PUT'], resources: [apiKeyTags], conditions: ownTag }),
+        new iam.PolicyStatement({
+          sid: 'CreateOwnUsageKeys',
+          actions: ['apigateway:POST'],
+          resources: [arn('/apikeys')],
+          conditions: ownTag,
+        }),
+        new iam.PolicyStatement({
+          sid: 'TagOwnUsageKeysOnCreate',
+          actions: ['apigateway:PUT'],
+          resources: [apiKeyTags],
+          conditions: ownTag,
+        }),
         // Never re-tag a key that carries another owner's tag. Both conditions must hold: a key being created has no
         // resource tag (were it filled from the request tags, it would be ours), and a negated operator, like
         // StringNotEqualsIfExists, is true for a missing key: alone, it would deny every creation.
@@ -147,7 +168,10 @@ export class DualgatePlans extends Construct {
           effect: iam.Effect.DENY,
           actions: ['apigateway:PUT'],
           resources: [apiKeyTags],
-          conditions: { Null: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: 'false' }, StringNotEquals: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: owner } },
+          conditions: {
+            Null: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: 'false' },
+            StringNotEquals: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: owner },
+          },
         }),
         new iam.PolicyStatement({
           sid: 'DeleteOwnUsageKeys',
@@ -155,8 +179,16 @@ export class DualgatePlans extends Construct {
           resources: [arn('/apikeys/*')],
           conditions: { StringEquals: { [`aws:ResourceTag/${USAGE_KEY_OWNER_TAG}`]: owner } },
         }),
-        new iam.PolicyStatement({ sid: 'AddKeysToOwnUsagePlans', actions: ['apigateway:POST'], resources: planPaths.map((path) => arn(`${path}/keys`)) }),
-        new iam.PolicyStatement({ sid: 'RemoveKeysFromOwnUsagePlans', actions: ['apigateway:DELETE'], resources: planPaths.map((path) => arn(`${path}/keys/*`)) }),
+        new iam.PolicyStatement({
+          sid: 'AddKeysToOwnUsagePlans',
+          actions: ['apigateway:POST'],
+          resources: planPaths.map((path) => arn(`${path}/keys`)),
+        }),
+        new iam.PolicyStatement({
+          sid: 'RemoveKeysFromOwnUsagePlans',
+          actions: ['apigateway:DELETE'],
+          resources: planPaths.map((path) => arn(`${path}/keys/*`)),
+        }),
         // GetUsagePlanKey (`/keys/${keyId}`): is a key already in the plan, when CreateUsagePlanKey answers a conflict?
         new iam.PolicyStatement({
           sid: 'ReadOwnUsagePlans',

@@ -66,7 +66,13 @@ function hashBits(rootPath: string): string {
 }
 
 /** Split the routes under `prefix` into units no larger than `capacity`; what a split family shares stays inline. */
-function unitsUnder<R extends PlacedRoute>(prefix: string[], routes: readonly R[], capacity: number, perResource: number, placement: { inline: R[]; inlineResources: string[]; units: RouteUnit<R>[] }): void {
+function unitsUnder<R extends PlacedRoute>(
+  prefix: string[],
+  routes: readonly R[],
+  capacity: number,
+  perResource: number,
+  placement: { inline: R[]; inlineResources: string[]; units: RouteUnit<R>[] },
+): void {
   const groups = new Map<string, R[]>();
   for (const route of routes) {
     const segment = segmentsOf(route.path)[prefix.length];
@@ -100,7 +106,11 @@ export function stackName(prefix: string): string {
  * Place every route: the API's stack, or a nested stack named by its unit's hash bits. `perResource` counts methods
  * every resource gets besides the routes' (1 for an API whose resources get a CORS preflight `OPTIONS`).
  */
-export function placeRoutes<R extends PlacedRoute>(routes: readonly R[], capacity = NESTED_STACK_CAPACITY, perResource = 0): RoutePlacement<R> {
+export function placeRoutes<R extends PlacedRoute>(
+  routes: readonly R[],
+  capacity = NESTED_STACK_CAPACITY,
+  perResource = 0,
+): RoutePlacement<R> {
   const found = { inline: [] as R[], inlineResources: [] as string[], units: [] as RouteUnit<R>[] };
   unitsUnder([], routes, capacity, perResource, found);
   const stacks = new Map<string, RouteUnit<R>[]>();
@@ -124,7 +134,10 @@ export function placeRoutes<R extends PlacedRoute>(routes: readonly R[], capacit
 
 /** CloudFormation resources the routes add to the API's stack when none is nested: resources, methods and extras. */
 export function inlineSize(routes: readonly PlacedRoute[], perResource = 0): number {
-  return apiGatewayResourceCount(routes.map((route) => route.path)) * (1 + perResource) + routes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0);
+  return (
+    apiGatewayResourceCount(routes.map((route) => route.path)) * (1 + perResource) +
+    routes.reduce((sum, route) => sum + 1 + (route.extraResources ?? 0), 0)
+  );
 }
 
 /** Distinct API Gateway resources of a table (the root not counted, as in API Gateway's quota). */

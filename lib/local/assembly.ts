@@ -85,7 +85,10 @@ export function referencedId(value: unknown): string | undefined {
  * The function a Lambda URI (`…:lambda:path/2015-03-31/functions/<arn>/invocations`) calls: a version or an alias
  * of a function in the template (dualgate's authorizer calls a published version) stands for that function.
  */
-function integratedFunction(uri: unknown, resources: Readonly<Record<string, { Type: string; Properties?: Json }>> = {}): string | undefined {
+function integratedFunction(
+  uri: unknown,
+  resources: Readonly<Record<string, { Type: string; Properties?: Json }>> = {},
+): string | undefined {
   const parts = asObject(uri)['Fn::Join'];
   if (!Array.isArray(parts) || !Array.isArray(parts[1])) return undefined;
   const pieces = parts[1] as unknown[];
@@ -115,8 +118,11 @@ interface StackArtifact {
 
 function readStacks(dir: string): StackArtifact[] {
   const manifestFile = join(dir, 'manifest.json');
-  if (!existsSync(manifestFile)) throw new AssemblyError(`${dir} is not a cloud assembly (no manifest.json); run cdk synth, or omit --assembly`);
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { artifacts?: Record<string, { type: string; properties?: Json; displayName?: string }> };
+  if (!existsSync(manifestFile))
+    throw new AssemblyError(`${dir} is not a cloud assembly (no manifest.json); run cdk synth, or omit --assembly`);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
+    artifacts?: Record<string, { type: string; properties?: Json; displayName?: string }>;
+  };
   const stacks: StackArtifact[] = [];
   for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type !== 'aws:cloudformation:stack') continue;
@@ -138,7 +144,8 @@ function readStacks(dir: string): StackArtifact[] {
   }
   // Nested assemblies (stages) hold stacks too.
   for (const [, artifact] of Object.entries(manifest.artifacts ?? {})) {
-    if (artifact.type === 'cdk:cloud-assembly' && typeof artifact.properties?.['directoryName'] === 'string') stacks.push(...readStacks(join(dir, artifact.properties['directoryName'])));
+    if (artifact.type === 'cdk:cloud-assembly' && typeof artifact.properties?.['directoryName'] === 'string')
+      stacks.push(...readStacks(join(dir, artifact.properties['directoryName'])));
   }
   return stacks;
 }
@@ -149,7 +156,8 @@ function nestedTemplateFile(dir: string, resource: TemplateResource, assets: Map
   if (typeof assetPath === 'string' && existsSync(join(dir, assetPath))) return join(dir, assetPath);
   const url = asObject(resource.Properties)['TemplateURL'];
   const pieces = asObject(url)['Fn::Join'];
-  const last = typeof url === 'string' ? url : Array.isArray(pieces) && Array.isArray(pieces[1]) ? pieces[1][pieces[1].length - 1] : undefined;
+  const last =
+    typeof url === 'string' ? url : Array.isArray(pieces) && Array.isArray(pieces[1]) ? pieces[1][pieces[1].length - 1] : undefined;
   const key = typeof last === 'string' ? last.split('/').pop() : undefined;
   const file = key ? assets.get(key) : undefined;
   return file && existsSync(file) ? file : undefined;
@@ -181,12 +189,20 @@ function flattenNestedStacks(dir: string, template: Template, assets: Map<string
         if (nestedIds.has(ref)) return { Ref: `${stackId}.${ref}` };
       }
       const getAtt = object['Fn::GetAtt'];
-      if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && nestedIds.has(getAtt[0])) return { 'Fn::GetAtt': [`${stackId}.${getAtt[0]}`, ...getAtt.slice(1)] };
+      if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && nestedIds.has(getAtt[0]))
+        return { 'Fn::GetAtt': [`${stackId}.${getAtt[0]}`, ...getAtt.slice(1)] };
       return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, rewrite(inner)]));
     };
     for (const [id, inner] of Object.entries(nested.Resources ?? {})) {
-      const dependsOn = inner.DependsOn === undefined ? undefined : ([] as string[]).concat(inner.DependsOn).map((target) => (nestedIds.has(target) ? `${stackId}.${target}` : target));
-      resources[`${stackId}.${id}`] = { ...inner, Properties: rewrite(inner.Properties ?? {}) as Json, ...(dependsOn ? { DependsOn: dependsOn } : {}) };
+      const dependsOn =
+        inner.DependsOn === undefined
+          ? undefined
+          : ([] as string[]).concat(inner.DependsOn).map((target) => (nestedIds.has(target) ? `${stackId}.${target}` : target));
+      resources[`${stackId}.${id}`] = {
+        ...inner,
+        Properties: rewrite(inner.Properties ?? {}) as Json,
+        ...(dependsOn ? { DependsOn: dependsOn } : {}),
+      };
     }
     for (const [name, output] of Object.entries(nested.Outputs ?? {})) outputs.set(`${stackId}/Outputs.${name}`, rewrite(output.Value));
   }
@@ -195,10 +211,19 @@ function flattenNestedStacks(dir: string, template: Template, assets: Map<string
     if (Array.isArray(value)) return value.map(resolveOutputs);
     if (value === null || typeof value !== 'object') return value;
     const getAtt = (value as Json)['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && outputs.has(`${String(getAtt[0])}/${String(getAtt[1])}`)) return outputs.get(`${String(getAtt[0])}/${String(getAtt[1])}`);
+    if (Array.isArray(getAtt) && outputs.has(`${String(getAtt[0])}/${String(getAtt[1])}`))
+      return outputs.get(`${String(getAtt[0])}/${String(getAtt[1])}`);
     return Object.fromEntries(Object.entries(value as Json).map(([key, inner]) => [key, resolveOutputs(inner)]));
   };
-  return { ...template, Resources: Object.fromEntries(Object.entries(resources).map(([id, resource]) => [id, { ...resource, Properties: resolveOutputs(resource.Properties ?? {}) as Json }])) };
+  return {
+    ...template,
+    Resources: Object.fromEntries(
+      Object.entries(resources).map(([id, resource]) => [
+        id,
+        { ...resource, Properties: resolveOutputs(resource.Properties ?? {}) as Json },
+      ]),
+    ),
+  };
 }
 
 const positiveNumber = (value: unknown, fallback: number) => (typeof value === 'number' && value > 0 ? value : fallback);
@@ -255,7 +280,12 @@ function apiKeyOf(restApiId: unknown, all: Readonly<Record<string, TemplateResou
   return typeof restApiId === 'string' ? restApiId : JSON.stringify(restApiId);
 }
 
-function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<string, TemplateResource>>, functions: Map<string, AssemblyFunction>): AssemblyApi {
+function readApi(
+  stack: StackArtifact,
+  apiKey: string,
+  all: Readonly<Record<string, TemplateResource>>,
+  functions: Map<string, AssemblyFunction>,
+): AssemblyApi {
   const ofApi = Object.entries(all).filter(([, resource]) => {
     const restApiId = asObject(resource.Properties)['RestApiId'];
     return restApiId !== undefined && apiKeyOf(restApiId, all) === apiKey;
@@ -278,19 +308,29 @@ function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<stri
     const properties = asObject(resource.Properties);
     if (resource.Type === 'AWS::ApiGateway::Stage' && typeof properties['StageName'] === 'string') api.stageName = properties['StageName'];
     // An imported API's stage is the one dualgate's deployment updates.
-    if (resource.Type === 'AWS::ApiGateway::Deployment' && typeof properties['StageName'] === 'string') api.stageName = properties['StageName'];
+    if (resource.Type === 'AWS::ApiGateway::Deployment' && typeof properties['StageName'] === 'string')
+      api.stageName = properties['StageName'];
     if (resource.Type === 'AWS::ApiGateway::Authorizer') {
       const functionId = integratedFunction(properties['AuthorizerUri'], all);
-      if (functionId) authorizers.set(id, { functionId, identitySource: String(properties['IdentitySource'] ?? ''), ttlSeconds: typeof properties['AuthorizerResultTtlInSeconds'] === 'number' ? properties['AuthorizerResultTtlInSeconds'] : 300 });
+      if (functionId)
+        authorizers.set(id, {
+          functionId,
+          identitySource: String(properties['IdentitySource'] ?? ''),
+          ttlSeconds: typeof properties['AuthorizerResultTtlInSeconds'] === 'number' ? properties['AuthorizerResultTtlInSeconds'] : 300,
+        });
     }
     if (resource.Type === 'AWS::ApiGateway::GatewayResponse') {
       const template = asObject(properties['ResponseTemplates'])['application/json'];
       const statusCode = Number(properties['StatusCode']);
-      api.gatewayResponses[String(properties['ResponseType'])] = { ...(Number.isInteger(statusCode) ? { statusCode } : {}), ...(typeof template === 'string' ? { template } : {}) };
+      api.gatewayResponses[String(properties['ResponseType'])] = {
+        ...(Number.isInteger(statusCode) ? { statusCode } : {}),
+        ...(typeof template === 'string' ? { template } : {}),
+      };
     }
   }
   // The API's dualgate authorizer: the one whose function carries a route table (else the last Lambda authorizer).
-  const dualgateAuthorizer = [...authorizers].find(([, authorizer]) => functions.get(authorizer.functionId)?.dualgateConfig) ?? [...authorizers].pop();
+  const dualgateAuthorizer =
+    [...authorizers].find(([, authorizer]) => functions.get(authorizer.functionId)?.dualgateConfig) ?? [...authorizers].pop();
   if (dualgateAuthorizer) {
     api.authorizer = dualgateAuthorizer[1];
     const fn = functions.get(dualgateAuthorizer[1].functionId);
@@ -304,7 +344,12 @@ function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<stri
     const authorizationType = String(properties['AuthorizationType'] ?? 'NONE');
     const authorizerId = referencedId(properties['AuthorizerId']);
     const authorized = authorizationType === 'CUSTOM' && (authorizerId === undefined || authorizerId === dualgateAuthorizer?.[0]);
-    const foreign = authorizationType !== 'NONE' && !authorized ? (authorizationType === 'CUSTOM' ? `authorizer ${authorizerId ?? JSON.stringify(properties['AuthorizerId'])}` : authorizationType) : undefined;
+    const foreign =
+      authorizationType !== 'NONE' && !authorized
+        ? authorizationType === 'CUSTOM'
+          ? `authorizer ${authorizerId ?? JSON.stringify(properties['AuthorizerId'])}`
+          : authorizationType
+        : undefined;
     const integration = readIntegration(asObject(properties['Integration']), functions, all);
     api.methods.push({
       logicalId: id,
@@ -314,29 +359,42 @@ function readApi(stack: StackArtifact, apiKey: string, all: Readonly<Record<stri
       ...(foreign ? { foreignAuthorization: foreign } : {}),
       // Local mode cannot check SigV4, a Cognito user pool's tokens or another authorizer's decision: such a method is
       // listed and answered 501, never served open.
-      integration: foreign ? { kind: 'unsupported', description: `its own authorization (${foreign}), which local mode does not evaluate: call it on AWS` } : integration,
+      integration: foreign
+        ? { kind: 'unsupported', description: `its own authorization (${foreign}), which local mode does not evaluate: call it on AWS` }
+        : integration,
     });
   }
   for (const method of api.methods) {
     if (method.integration.kind !== 'lambda') continue;
     const fn = functions.get(method.integration.functionId);
-    if (fn && !fn.dualgateRole && 'DUALGATE_KEY_TABLE' in fn.environment) fn.dualgateRole = 'DUALGATE_GITHUB_KEYS_URL' in fn.environment ? 'leaks' : 'keys';
+    if (fn && !fn.dualgateRole && 'DUALGATE_KEY_TABLE' in fn.environment)
+      fn.dualgateRole = 'DUALGATE_GITHUB_KEYS_URL' in fn.environment ? 'leaks' : 'keys';
     if (fn && !fn.dualgateRole && PORTAL_CONFIG_VARIABLE in fn.environment) fn.dualgateRole = 'portal';
   }
   return api;
 }
 
-function readIntegration(integration: Json, functions: Map<string, AssemblyFunction>, resources: Readonly<Record<string, TemplateResource>>): AssemblyIntegration {
+function readIntegration(
+  integration: Json,
+  functions: Map<string, AssemblyFunction>,
+  resources: Readonly<Record<string, TemplateResource>>,
+): AssemblyIntegration {
   const type = String(integration['Type'] ?? '');
   if (type === 'AWS_PROXY') {
     const functionId = integratedFunction(integration['Uri'], resources);
     if (!functionId) return { kind: 'unsupported', description: 'a Lambda function outside this app (imported by ARN)' };
     const fn = functions.get(functionId);
-    if (!fn || !fn.runtime.startsWith('nodejs')) return { kind: 'unsupported', description: `function ${functionId} (${fn?.runtime || 'unknown runtime'}): only Node.js runtimes run locally` };
-    if (!fn.codeDir && fn.inlineCode === undefined) return { kind: 'unsupported', description: `function ${functionId}: its code is not an asset of this assembly` };
+    if (!fn || !fn.runtime.startsWith('nodejs'))
+      return {
+        kind: 'unsupported',
+        description: `function ${functionId} (${fn?.runtime || 'unknown runtime'}): only Node.js runtimes run locally`,
+      };
+    if (!fn.codeDir && fn.inlineCode === undefined)
+      return { kind: 'unsupported', description: `function ${functionId}: its code is not an asset of this assembly` };
     return { kind: 'lambda', functionId };
   }
-  if (type === 'HTTP_PROXY' && typeof integration['Uri'] === 'string') return { kind: 'http', uri: integration['Uri'], httpMethod: String(integration['IntegrationHttpMethod'] ?? 'ANY') };
+  if (type === 'HTTP_PROXY' && typeof integration['Uri'] === 'string')
+    return { kind: 'http', uri: integration['Uri'], httpMethod: String(integration['IntegrationHttpMethod'] ?? 'ANY') };
   if (type === 'MOCK') {
     const responses = Array.isArray(integration['IntegrationResponses']) ? (integration['IntegrationResponses'] as Json[]) : [];
     // The default response: no selection pattern (or an empty one), else the first.
@@ -349,5 +407,8 @@ function readIntegration(integration: Json, functions: Map<string, AssemblyFunct
     }
     return { kind: 'mock', statusCode: Number(chosen['StatusCode'] ?? 200), body: typeof template === 'string' ? template : '', headers };
   }
-  return { kind: 'unsupported', description: `a ${type || 'unknown'} integration (${JSON.stringify(integration['Uri'] ?? '').slice(0, 80)})` };
+  return {
+    kind: 'unsupported',
+    description: `a ${type || 'unknown'} integration (${JSON.stringify(integration['Uri'] ?? '').slice(0, 80)})`,
+  };
 }

@@ -6,7 +6,18 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, copyFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  copyFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { probeRecordsFile } from './synth';
@@ -49,7 +60,11 @@ function metafileInputs(metafile: string, cwd: string): Set<string> | undefined 
   try {
     const parsed = JSON.parse(readFileSync(metafile, 'utf8')) as { inputs?: Record<string, unknown> };
     // Inputs such as `<define:process.env>` or a namespace are not files.
-    return new Set(Object.keys(parsed.inputs ?? {}).filter((input) => !input.includes(':') || /^[A-Za-z]:[\\/]/.test(input)).map((input) => realPath(resolve(cwd, input))));
+    return new Set(
+      Object.keys(parsed.inputs ?? {})
+        .filter((input) => !input.includes(':') || /^[A-Za-z]:[\\/]/.test(input))
+        .map((input) => realPath(resolve(cwd, input))),
+    );
   } catch {
     return undefined;
   }
@@ -78,12 +93,15 @@ export function readCodeOrigins(outdir: string): Map<string, CodeOrigin> {
     return current;
   };
   for (const entry of records) {
-    if (entry.kind === 'copy') origins.set(entry.assetDir, { kind: 'copy', assetDir: entry.assetDir, sourceDir: realPath(entry.sourceDir) });
+    if (entry.kind === 'copy')
+      origins.set(entry.assetDir, { kind: 'copy', assetDir: entry.assetDir, sourceDir: realPath(entry.sourceDir) });
     if (entry.kind === 'esbuild') {
       const assetDir = finalDir(entry.outputDir);
       if (assetDir === entry.outputDir || !existsSync(assetDir)) continue;
       // The app's own metafile is written inside the output directory, so it moved with it.
-      const metafile = entry.metafile.startsWith(entry.outputDir + sep) ? join(assetDir, relative(entry.outputDir, entry.metafile)) : entry.metafile;
+      const metafile = entry.metafile.startsWith(entry.outputDir + sep)
+        ? join(assetDir, relative(entry.outputDir, entry.metafile))
+        : entry.metafile;
       const inputs = metafileInputs(metafile, entry.cwd);
       // Two esbuild runs into one asset (or none readable) is a build this cannot repeat: such an asset re-synthesizes.
       if (!inputs || origins.has(assetDir)) {
@@ -186,7 +204,9 @@ export async function rebuildCode(origin: CodeOrigin, currentDir: string, change
   const buildDir = mkdtempSync(join(tmpdir(), 'dualgate-bundle-'));
   try {
     const metafile = step.metafileAdded ? `${buildDir}.meta.json` : step.metafile.split(step.outputDir).join(buildDir);
-    const args = step.args.map((arg) => (arg.startsWith('--metafile=') && step.metafileAdded ? `--metafile=${metafile}` : arg.split(step.outputDir).join(buildDir)));
+    const args = step.args.map((arg) =>
+      arg.startsWith('--metafile=') && step.metafileAdded ? `--metafile=${metafile}` : arg.split(step.outputDir).join(buildDir),
+    );
     const direct = directCommand({ ...step, args });
     const { code, output } = await run(direct.command, direct.args, step.cwd, step.env);
     if (code !== 0) {
@@ -208,7 +228,9 @@ export async function rebuildCode(origin: CodeOrigin, currentDir: string, change
  */
 export function sameFiles(a: string, b: string): boolean {
   const list = (dir: string, prefix = ''): string[] =>
-    readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? list(dir, join(prefix, entry.name)) : [join(prefix, entry.name)]));
+    readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? list(dir, join(prefix, entry.name)) : [join(prefix, entry.name)],
+    );
   try {
     const files = list(a).sort();
     const others = list(b).sort();

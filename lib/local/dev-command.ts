@@ -94,7 +94,17 @@ function fail(message: string): never {
 }
 
 export async function runDev(argv: string[]): Promise<void> {
-  let values: { assembly?: string; app?: string; stack?: string; data?: string; 'env-file'?: string; watch?: boolean; 'log-format'?: string; 'allow-host'?: string[]; help?: boolean };
+  let values: {
+    assembly?: string;
+    app?: string;
+    stack?: string;
+    data?: string;
+    'env-file'?: string;
+    watch?: boolean;
+    'log-format'?: string;
+    'allow-host'?: string[];
+    help?: boolean;
+  };
   try {
     values = parseArgs({
       args: argv,
@@ -130,7 +140,10 @@ export async function runDev(argv: string[]): Promise<void> {
   let cdkJson: CdkJson = {};
   let appCommand: string | undefined;
   try {
-    const local = localConfigFromEnv(process.env, { ...(values.data ? { dataDir: values.data } : {}), allowHosts: values['allow-host'] ?? [] });
+    const local = localConfigFromEnv(process.env, {
+      ...(values.data ? { dataDir: values.data } : {}),
+      allowHosts: values['allow-host'] ?? [],
+    });
     const overrides: Record<string, string> = {};
     for (const name of OVERRIDABLE) if (process.env[name]) overrides[name] = process.env[name] as string;
     options = {
@@ -151,12 +164,15 @@ export async function runDev(argv: string[]): Promise<void> {
     };
     // Local state never lands in git: the data directory ignores itself.
     if (values.data && !prepareLocalStateDir(values.data)) {
-      process.stderr.write(`dualgate dev: ${values.data} holds other files, so no .gitignore was added to it: keep it out of git yourself\n`);
+      process.stderr.write(
+        `dualgate dev: ${values.data} holds other files, so no .gitignore was added to it: keep it out of git yourself\n`,
+      );
     }
     if (!values.assembly) {
       cdkJson = readCdkJson(cwd);
       appCommand = values.app ?? cdkJson.app;
-      if (!appCommand) fail(`no cdk.json with an "app" in ${cwd}: run dualgate dev in your CDK app's directory, or pass --app or --assembly`);
+      if (!appCommand)
+        fail(`no cdk.json with an "app" in ${cwd}: run dualgate dev in your CDK app's directory, or pass --app or --assembly`);
     }
   } catch (error) {
     if (error instanceof DualgateConfigError || error instanceof EnvFileError || error instanceof SynthError) fail(error.message);
@@ -164,7 +180,11 @@ export async function runDev(argv: string[]): Promise<void> {
   }
 
   const stdoutLines = new StdoutLines();
-  const log = new DevLog({ format: logFormat, write: stdoutLines.push, color: logFormat === 'human' && Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'] });
+  const log = new DevLog({
+    format: logFormat,
+    write: stdoutLines.push,
+    color: logFormat === 'human' && Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
+  });
 
   // Signals from the start: a Ctrl-C during the first synth must stop the synth too.
   let server: DevServer | undefined;
@@ -179,7 +199,8 @@ export async function runDev(argv: string[]): Promise<void> {
     stopping = true;
     // While everything closes, a request cut off mid-flight (a function's worker stopped during its DynamoDB call,
     // say) may surface as an error in dynalite or a socket: stopping is what was asked, so it is not a failure.
-    const ignoreWhileStopping = (error: unknown) => process.stderr.write(`dualgate dev: ignored while stopping: ${error instanceof Error ? error.message : String(error)}\n`);
+    const ignoreWhileStopping = (error: unknown) =>
+      process.stderr.write(`dualgate dev: ignored while stopping: ${error instanceof Error ? error.message : String(error)}\n`);
     process.on('uncaughtException', ignoreWhileStopping);
     process.on('unhandledRejection', ignoreWhileStopping);
     reloader?.stop();
@@ -234,12 +255,20 @@ export async function runDev(argv: string[]): Promise<void> {
     server = await startDevServer({ ...serveOptions, assemblyDir, codeSources: codeSourcesOf(readCodeOrigins(assemblyDir)) });
   } catch (error) {
     cleanSynthDirs();
-    if (error instanceof DevServerError || error instanceof SigningKeyFileError || error instanceof SynthError || error instanceof AssemblyError) fail(error.message);
+    if (
+      error instanceof DevServerError ||
+      error instanceof SigningKeyFileError ||
+      error instanceof SynthError ||
+      error instanceof AssemblyError
+    )
+      fail(error.message);
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (stopping) return;
   process.stdout.write(banner(server, values.data, options.externalIssuers ?? [], options.allowedHosts ?? []) + '\n');
-  process.stdout.write(`dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`);
+  process.stdout.write(
+    `dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`,
+  );
 
   if (values.watch) {
     reloader = new DevReloader({
@@ -252,7 +281,12 @@ export async function runDev(argv: string[]): Promise<void> {
       note: (message) => log.note(message),
       fatal: fail,
     });
-    watcher = startSourceWatcher({ root: cwd, ...(cdkJson.watch ? { settings: cdkJson.watch } : {}), onBatch: reloader.onBatch, onError: (error) => log.note(`watcher: ${error.message}`) });
+    watcher = startSourceWatcher({
+      root: cwd,
+      ...(cdkJson.watch ? { settings: cdkJson.watch } : {}),
+      onBatch: reloader.onBatch,
+      onError: (error) => log.note(`watcher: ${error.message}`),
+    });
     await watcher.ready;
     log.note(`watching ${cwd} for changes`);
   }

@@ -57,7 +57,9 @@ function outcomeText(entry: AccessLogEntry, denyReason: string | undefined): str
     case 'MISSING_AUTHENTICATION_TOKEN':
       return 'no such route';
     case 'UNAUTHORIZED':
-      return entry.authorizerStatus === null && !entry.authorizerCached ? 'no credential (the Authorization header is missing)' : `unauthorized${reason}`;
+      return entry.authorizerStatus === null && !entry.authorizerCached
+        ? 'no credential (the Authorization header is missing)'
+        : `unauthorized${reason}`;
     case 'ACCESS_DENIED':
       return `denied${reason}`;
     case 'AUTHORIZER_FAILURE':
@@ -85,7 +87,8 @@ export function userStack(stack: string | undefined, headline: string): string[]
   const lines = stack.split('\n');
   // The first line repeats the headline the block already shows.
   if (lines[0]?.trim() === headline.trim()) lines.shift();
-  const internal = (line: string) => /^\s+at /.test(line) && /(\(|\s)node:|function-worker\.mjs|processTicksAndRejections|new Promise \(<anonymous>\)/.test(line);
+  const internal = (line: string) =>
+    /^\s+at /.test(line) && /(\(|\s)node:|function-worker\.mjs|processTicksAndRejections|new Promise \(<anonymous>\)/.test(line);
   const kept: string[] = [];
   let frames = 0;
   let hidden = 0;
@@ -287,7 +290,9 @@ export class DevLog {
       if (structured) {
         level = typeof structured['level'] === 'string' ? structured['level'].toUpperCase() : undefined;
         if (level !== 'WARN' && level !== 'ERROR') return [];
-        const details = ['reason', 'error', 'errorMessage'].filter((name) => structured[name] !== undefined).map((name) => `${name}=${typeof structured[name] === 'string' ? structured[name] : JSON.stringify(structured[name])}`);
+        const details = ['reason', 'error', 'errorMessage']
+          .filter((name) => structured[name] !== undefined)
+          .map((name) => `${name}=${typeof structured[name] === 'string' ? structured[name] : JSON.stringify(structured[name])}`);
         text = `${origin.function}: ${String(structured['message'] ?? '')}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
       }
     }
@@ -301,7 +306,10 @@ export class DevLog {
     const stack = userStack(failure.stack, `${failure.errorName}: ${failure.message}`);
     return [
       this.style(`  ✖ ${headline}`, 'red', 'bold'),
-      this.style(`    ${[failure.route, ...(failure.requestId ? [`request ${failure.requestId}`] : []), ...(answered ? [answered] : []), failure.logicalId].join(' · ')}`, 'dim'),
+      this.style(
+        `    ${[failure.route, ...(failure.requestId ? [`request ${failure.requestId}`] : []), ...(answered ? [answered] : []), failure.logicalId].join(' · ')}`,
+        'dim',
+      ),
       ...stack.map((line) => `  ${line}`),
     ];
   }

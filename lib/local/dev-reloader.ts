@@ -54,7 +54,8 @@ export function templatesFingerprint(assemblyDir: string): string {
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (entry.isDirectory() && entry.name.startsWith('assembly-')) walk(join(dir, entry.name));
-      else if (entry.isFile() && entry.name.endsWith('.template.json')) hash.update(entry.name).update(readFileSync(join(dir, entry.name), 'utf8').replace(/[0-9a-f]{64}/g, '#'));
+      else if (entry.isFile() && entry.name.endsWith('.template.json'))
+        hash.update(entry.name).update(readFileSync(join(dir, entry.name), 'utf8').replace(/[0-9a-f]{64}/g, '#'));
     }
   };
   walk(assemblyDir);
@@ -68,7 +69,11 @@ export function codeSourcesOf(origins: ReadonlyMap<string, CodeOrigin>): Map<str
   return sources;
 }
 
-function unitsOf(assemblyDir: string, stack: string | undefined, origins: ReadonlyMap<string, CodeOrigin>): { units: CodeUnit[]; codeDirs: Map<string, string> } {
+function unitsOf(
+  assemblyDir: string,
+  stack: string | undefined,
+  origins: ReadonlyMap<string, CodeOrigin>,
+): { units: CodeUnit[]; codeDirs: Map<string, string> } {
   const assembly = readCloudAssembly(assemblyDir, stack ? { stack } : {});
   const units = new Map<string, CodeUnit>();
   const codeDirs = new Map<string, string>();
@@ -125,7 +130,13 @@ export class DevReloader {
 
   constructor(private readonly options: DevReloaderOptions) {
     const origins = readCodeOrigins(options.assemblyDir);
-    this.served = { server: options.server, assemblyDir: options.assemblyDir, templates: templatesFingerprint(options.assemblyDir), ...unitsOf(options.assemblyDir, options.serveOptions.stack, origins), unconfirmed: false };
+    this.served = {
+      server: options.server,
+      assemblyDir: options.assemblyDir,
+      templates: templatesFingerprint(options.assemblyDir),
+      ...unitsOf(options.assemblyDir, options.serveOptions.stack, origins),
+      unconfirmed: false,
+    };
   }
 
   get server(): DevServer {
@@ -151,7 +162,9 @@ export class DevReloader {
 
   /** Every step that changes what is served runs alone, in order. */
   private exclusive(step: () => Promise<void>): Promise<void> {
-    this.lock = this.lock.then(step).catch((error: unknown) => this.options.note(`reload failed: ${error instanceof Error ? error.message : String(error)}`));
+    this.lock = this.lock
+      .then(step)
+      .catch((error: unknown) => this.options.note(`reload failed: ${error instanceof Error ? error.message : String(error)}`));
     return this.lock;
   }
 
@@ -189,7 +202,9 @@ export class DevReloader {
   private async reloadFunctionCode(files: readonly ChangedFile[], plan: Map<CodeUnit, string[]>, sinceMs: number): Promise<void> {
     const served = this.served;
     const names = (unit: CodeUnit) => unit.labels.join(', ');
-    this.options.note(`change seen: ${describeFiles(files)}; reloading the code of ${[...plan.keys()].map(names).join(', ')} (no synth: only function code changed)`);
+    this.options.note(
+      `change seen: ${describeFiles(files)}; reloading the code of ${[...plan.keys()].map(names).join(', ')} (no synth: only function code changed)`,
+    );
     const reloaded: string[] = [];
     for (const [unit, paths] of plan) {
       let rebuilt;
@@ -201,7 +216,8 @@ export class DevReloader {
         continue;
       }
       const sourceDir = rebuilt.origin.kind === 'copy' ? rebuilt.origin.sourceDir : undefined;
-      for (const functionId of unit.functionIds) reloaded.push((await served.server.replaceFunctionCode(functionId, rebuilt.codeDir, sourceDir)) ?? functionId);
+      for (const functionId of unit.functionIds)
+        reloaded.push((await served.server.replaceFunctionCode(functionId, rebuilt.codeDir, sourceDir)) ?? functionId);
       if (unit.rebuilt) rmSync(unit.servedDir, { recursive: true, force: true });
       unit.servedDir = rebuilt.codeDir;
       unit.rebuilt = true;
@@ -236,12 +252,24 @@ export class DevReloader {
     let server: DevServer;
     try {
       const gatewayPorts = previous.server.apis.map((api) => Number(new URL(api.url).port));
-      server = await startDevServer({ ...this.options.serveOptions, assemblyDir, gatewayPorts, reuse: { dynamo: previous.server.dynamo, issuer: previous.server.issuer }, codeSources: codeSourcesOf(origins) });
+      server = await startDevServer({
+        ...this.options.serveOptions,
+        assemblyDir,
+        gatewayPorts,
+        reuse: { dynamo: previous.server.dynamo, issuer: previous.server.issuer },
+        codeSources: codeSourcesOf(origins),
+      });
     } catch (error) {
       this.options.fatal(`reload failed: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.served = { server, assemblyDir, templates: templatesFingerprint(assemblyDir), ...unitsOf(assemblyDir, this.options.serveOptions.stack, origins), unconfirmed: false };
+    this.served = {
+      server,
+      assemblyDir,
+      templates: templatesFingerprint(assemblyDir),
+      ...unitsOf(assemblyDir, this.options.serveOptions.stack, origins),
+      unconfirmed: false,
+    };
     this.forget(previous);
     const changes = routeChanges(previous.server.apis, server.apis);
     this.options.note(
@@ -278,7 +306,8 @@ export class DevReloader {
       assemblyDir = await this.options.synth((started) => (this.confirmSynth = child = started));
     } catch (error) {
       // Stopped by a newer change, which brings its own confirmation; a real failure is the user's to see.
-      if (generation === this.generation && error instanceof SynthError && !this.stopped) this.options.note(`synth failed (the functions' new code is served; the stack is the previous one):\n${indent(error.message)}`);
+      if (generation === this.generation && error instanceof SynthError && !this.stopped)
+        this.options.note(`synth failed (the functions' new code is served; the stack is the previous one):\n${indent(error.message)}`);
       return;
     } finally {
       if (this.confirmSynth === child) this.confirmSynth = undefined;
@@ -289,7 +318,9 @@ export class DevReloader {
         return;
       }
       if (templatesFingerprint(assemblyDir) !== this.served.templates) {
-        this.options.note("the change reached the app's template too (the stack reads a file a function's code is made of): reloading the whole app");
+        this.options.note(
+          "the change reached the app's template too (the stack reads a file a function's code is made of): reloading the whole app",
+        );
         await this.restart(assemblyDir, this.served.unconfirmedSinceMs ?? Date.now());
         return;
       }

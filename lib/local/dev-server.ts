@@ -18,7 +18,16 @@ import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } fr
 import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './function-environment';
 import { FunctionError, FunctionTimeoutError, HostedFunction, type FunctionOutputOrigin } from './function-host';
-import { checkProxyResult, IntegrationTimeoutError, startGateway, type AccessLogSink, type GatewayAuthorizerOutcome, type ProxyHandler, type Route, type RunningGateway } from './gateway';
+import {
+  checkProxyResult,
+  IntegrationTimeoutError,
+  startGateway,
+  type AccessLogSink,
+  type GatewayAuthorizerOutcome,
+  type ProxyHandler,
+  type Route,
+  type RunningGateway,
+} from './gateway';
 import { startLocalIssuer, type LocalIssuer } from './issuer';
 import type { PortalClient } from './issuer-sign-in';
 import { LOCAL_HOST } from './local-config';
@@ -194,7 +203,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const assembly = readCloudAssembly(options.assemblyDir, options.stack ? { stack: options.stack } : {});
   const dualApis = assembly.apis.filter((api) => api.authorizer && assembly.functions.get(api.authorizer.functionId)?.dualgateConfig);
   const skippedApis = assembly.apis.filter((api) => !dualApis.includes(api)).map((api) => `${api.stackName}/${api.logicalId}`);
-  if (dualApis.length === 0) throw new DevServerError(`no DualAuthApi in ${options.assemblyDir}${options.stack ? ` (stack ${options.stack})` : ''}: nothing to serve`);
+  if (dualApis.length === 0)
+    throw new DevServerError(
+      `no DualAuthApi in ${options.assemblyDir}${options.stack ? ` (stack ${options.stack})` : ''}: nothing to serve`,
+    );
 
   // What serving needs (gateways, function workers), and what holds data (dynalite, the issuer's key).
   const stops: (() => Promise<void>)[] = [];
@@ -211,13 +223,23 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const tableNames = dualApis.map((_, index) => (index === 0 ? 'dualgate-keys' : `dualgate-keys-${index + 1}`));
     let dynamo = options.reuse?.dynamo;
     if (!dynamo) {
-      dynamo = await startLocalDynamo({ host: LOCAL_HOST, tableName: tableNames[0] as string, ...allowedHosts, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+      dynamo = await startLocalDynamo({
+        host: LOCAL_HOST,
+        tableName: tableNames[0] as string,
+        ...allowedHosts,
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      });
       const started = dynamo;
       dataStops.push(() => started.stop());
       const client = createDynamoClient({ endpoint: dynamo.endpoint });
-      for (const tableName of tableNames.slice(1)) await createKeyTable(client, tableName).catch((error: Error) => (error.name === 'ResourceInUseException' ? undefined : Promise.reject(error)));
+      for (const tableName of tableNames.slice(1))
+        await createKeyTable(client, tableName).catch((error: Error) =>
+          error.name === 'ResourceInUseException' ? undefined : Promise.reject(error),
+        );
     }
-    const catalog = [...new Set(dualApis.flatMap((api) => assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.catalog))].sort();
+    const catalog = [
+      ...new Set(dualApis.flatMap((api) => assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.catalog)),
+    ].sort();
     let issuer = options.reuse?.issuer;
     if (!issuer) {
       try {
@@ -236,7 +258,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const started = issuer;
       dataStops.push(() => started.stop());
     } else issuer.setScopeCatalog(catalog);
-    const issuers: IssuerConfig[] = [{ issuer: issuer.url, audience: [options.audience], jwksUri: issuer.jwksUri }, ...(options.externalIssuers ?? [])];
+    const issuers: IssuerConfig[] = [
+      { issuer: issuer.url, audience: [options.audience], jwksUri: issuer.jwksUri },
+      ...(options.externalIssuers ?? []),
+    ];
 
     const unresolved: UnresolvedVariable[] = [];
     const apis: ServedApi[] = [];
@@ -274,7 +299,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // API's API Gateway client talks to (as dynalite stands in for DynamoDB).
       const planConfig = assembly.functions.get(api.authorizer!.functionId)!.dualgateConfig!.plans;
       if (planConfig) {
-        const usage = await startLocalUsagePlans({ ...planConfig, host: LOCAL_HOST, ...allowedHosts, ...(options.dataDir ? { dataDir: join(options.dataDir, index === 0 ? '.' : `api-${index + 1}`) } : {}) });
+        const usage = await startLocalUsagePlans({
+          ...planConfig,
+          host: LOCAL_HOST,
+          ...allowedHosts,
+          ...(options.dataDir ? { dataDir: join(options.dataDir, index === 0 ? '.' : `api-${index + 1}`) } : {}),
+        });
         stops.push(usage.stop);
         usagePlans.set(index, usage);
         dualgateOverrides[SETTING_NAMES.plans] = JSON.stringify(usage.runtimePlans);
@@ -283,7 +313,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // The portal signs in against the local issuer, whatever the app configured for AWS (Cognito or an OIDC issuer).
       const authorizerConfig = assembly.functions.get(api.authorizer!.functionId)!;
       const keysPath = authorizerConfig.dualgateConfig!.managementBasePath ?? DEFAULT_MANAGEMENT_BASE_PATH;
-      const localAdminScope = typeof authorizerConfig.environment[SETTING_NAMES.adminScope] === 'string' ? (authorizerConfig.environment[SETTING_NAMES.adminScope] as string) : 'keys:admin';
+      const localAdminScope =
+        typeof authorizerConfig.environment[SETTING_NAMES.adminScope] === 'string'
+          ? (authorizerConfig.environment[SETTING_NAMES.adminScope] as string)
+          : 'keys:admin';
       const localPortal: PortalConfig = {
         issuer: issuer.url,
         clientId: LOCAL_PORTAL_CLIENT_ID,
@@ -303,7 +336,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         const existing = hostFor.get(functionId);
         if (existing) return existing;
         const fn = assembly.functions.get(functionId) as AssemblyFunction;
-        const overrides = fn.dualgateRole === 'leaks' ? leakOverrides : fn.dualgateRole === 'portal' ? portalOverrides : fn.dualgateRole ? dualgateOverrides : {};
+        const overrides =
+          fn.dualgateRole === 'leaks'
+            ? leakOverrides
+            : fn.dualgateRole === 'portal'
+              ? portalOverrides
+              : fn.dualgateRole
+                ? dualgateOverrides
+                : {};
         const { env, unresolved: missing } = functionEnvironment(fn, assembly, options.envFile, overrides);
         unresolved.push(...missing);
         const sourceDir = fn.codeDir ? options.codeSources?.get(fn.codeDir) : undefined;
@@ -326,14 +366,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       };
       const authorizerFn = assembly.functions.get(api.authorizer!.functionId)!;
       const authorizerHost = host(authorizerFn.logicalId);
-      const routes: Route[] = api.methods.map((method) => ({ method: method.method, path: method.path, scopes: [], authorized: method.authorized, handler: method.logicalId }));
+      const routes: Route[] = api.methods.map((method) => ({
+        method: method.method,
+        path: method.path,
+        scopes: [],
+        authorized: method.authorized,
+        handler: method.logicalId,
+      }));
       const handlers = new Map<string, ProxyHandler>();
       const notServed: ServedApi['notServed'] = [];
       const servedRoutes: ServedRoute[] = [];
       const routeTable = authorizerFn.dualgateConfig!.routeTable.routes;
       for (const method of api.methods) {
         if (method.integration.kind === 'lambda') host(method.integration.functionId);
-        if (method.integration.kind === 'unsupported') notServed.push({ method: method.method, path: method.path, why: method.integration.description });
+        if (method.integration.kind === 'unsupported')
+          notServed.push({ method: method.method, path: method.path, why: method.integration.description });
         handlers.set(method.logicalId, proxyHandlerFor(method.method, method.path, method.integration, host, report));
         const rule = routeTable.find((candidate) => candidate.method === method.method && candidate.path === method.path);
         servedRoutes.push({
@@ -357,11 +404,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           ...allowedHosts,
           routes,
           authorize: (event) => authorizeWith(authorizerHost, event, report),
-          loadHandler: async (name) => handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
+          loadHandler: async (name) =>
+            handlers.get(name) ?? (() => ({ statusCode: 501, body: JSON.stringify({ message: `${name} is not served locally` }) })),
           stageName,
           authorizerCacheTtlSeconds: authorizerTtl,
           // The cache key API Gateway would use: every identity source the template names, context.* included.
-          identitySources: api.authorizer!.identitySource.split(',').map((source) => source.trim()).filter((source) => source.length > 0),
+          identitySources: api
+            .authorizer!.identitySource.split(',')
+            .map((source) => source.trim())
+            .filter((source) => source.length > 0),
           ...(usagePlans.has(index) ? { usagePlans: usagePlans.get(index)!.emulator } : {}),
           ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
           ...(options.accessLog ? { accessLog: options.accessLog } : {}),
@@ -370,13 +421,32 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         throw isAddressInUse(error) ? new PortInUseError('gateway', port, 'PORT') : error;
       }
       stops.push(gateway.close);
-      const settings = { ...Object.fromEntries(Object.entries(authorizerFn.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string')), ...dualgateOverrides };
-      const portalMethod = api.methods.find((method) => method.path === PORTAL_PATH && method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'portal');
-      const leakMethod = api.methods.find((method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks');
+      const settings = {
+        ...Object.fromEntries(
+          Object.entries(authorizerFn.environment).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+        ),
+        ...dualgateOverrides,
+      };
+      const portalMethod = api.methods.find(
+        (method) =>
+          method.path === PORTAL_PATH &&
+          method.integration.kind === 'lambda' &&
+          assembly.functions.get(method.integration.functionId)?.dualgateRole === 'portal',
+      );
+      const leakMethod = api.methods.find(
+        (method) => method.integration.kind === 'lambda' && assembly.functions.get(method.integration.functionId)?.dualgateRole === 'leaks',
+      );
       const leakFn = leakMethod?.integration.kind === 'lambda' ? assembly.functions.get(leakMethod.integration.functionId) : undefined;
-      const leakSetting = (name: string) => leakOverrides[name] ?? (typeof leakFn?.environment[name] === 'string' ? (leakFn.environment[name] as string) : undefined);
+      const leakSetting = (name: string) =>
+        leakOverrides[name] ?? (typeof leakFn?.environment[name] === 'string' ? (leakFn.environment[name] as string) : undefined);
       if (portalMethod) {
-        portalClients.push({ clientId: LOCAL_PORTAL_CLIENT_ID, redirectUris: portalUrls(`${gateway.url}${PORTAL_PATH}/`), scopes: localPortal.scopes, adminScope: localAdminScope, admins: [...(options.portalAdmins ?? [])] });
+        portalClients.push({
+          clientId: LOCAL_PORTAL_CLIENT_ID,
+          redirectUris: portalUrls(`${gateway.url}${PORTAL_PATH}/`),
+          scopes: localPortal.scopes,
+          adminScope: localAdminScope,
+          admins: [...(options.portalAdmins ?? [])],
+        });
       }
       apis.push({
         stackName: api.stackName,
@@ -391,7 +461,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         notServed,
         ...(portalMethod ? { portalUrl: `${gateway.url}${PORTAL_PATH}/` } : {}),
         ...(leakMethod
-          ? { leakDetection: { path: leakMethod.path, githubKeysUrl: leakSetting(SETTING_NAMES.githubKeysUrl) ?? 'GitHub', action: leakSetting(SETTING_NAMES.leakAction) ?? 'revoke' } }
+          ? {
+              leakDetection: {
+                path: leakMethod.path,
+                githubKeysUrl: leakSetting(SETTING_NAMES.githubKeysUrl) ?? 'GitHub',
+                action: leakSetting(SETTING_NAMES.leakAction) ?? 'revoke',
+              },
+            }
           : {}),
         catalog: authorizerFn.dualgateConfig!.catalog,
         ...(planConfig ? { plans: planConfig } : {}),
@@ -416,7 +492,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         const replaced = hostsById.get(logicalId) ?? [];
         for (const hosted of replaced) hosted.replaceCode(codeDir, sourceDir);
         // A cold start now, not on the next request: a module that no longer loads is reported straight away.
-        const failures = await Promise.all(replaced.map((hosted) => hosted.warm().then(() => undefined, (error: unknown) => failureOf(error, hosted, 'integration', 'loading its new code', ''))));
+        const failures = await Promise.all(
+          replaced.map((hosted) =>
+            hosted.warm().then(
+              () => undefined,
+              (error: unknown) => failureOf(error, hosted, 'integration', 'loading its new code', ''),
+            ),
+          ),
+        );
         const failure = failures.find((candidate) => candidate !== undefined);
         if (failure) report(failure);
         return replaced[0]?.label;
@@ -437,7 +520,11 @@ function portalUrls(portalUrl: string): string[] {
 }
 
 /** The authorizer Lambda's answer in the gateway's terms: a response, `Unauthorized` (401), or a failure (503). */
-async function authorizeWith(host: HostedFunction, event: APIGatewayRequestAuthorizerEvent, report: (failure: FunctionFailure) => void): Promise<GatewayAuthorizerOutcome> {
+async function authorizeWith(
+  host: HostedFunction,
+  event: APIGatewayRequestAuthorizerEvent,
+  report: (failure: FunctionFailure) => void,
+): Promise<GatewayAuthorizerOutcome> {
   // The gateway's request id: the authorizer's log lines are shown under the request they decided.
   const requestId = event.requestContext?.requestId;
   try {
@@ -452,10 +539,29 @@ async function authorizeWith(host: HostedFunction, event: APIGatewayRequestAutho
 
 function failureOf(error: unknown, host: HostedFunction, role: FunctionFailure['role'], route: string, requestId: string): FunctionFailure {
   const about = { function: host.label, logicalId: host.spec.name, role, route, requestId };
-  if (error instanceof FunctionTimeoutError) return { ...about, kind: 'timeout', errorName: 'Sandbox.Timedout', message: `Task timed out after ${error.timeoutSeconds.toFixed(2)} seconds` };
-  if (error instanceof FunctionError) return { ...about, kind: error.phase === 'init' ? 'init' : 'threw', errorName: error.errorName, message: error.message, ...(error.errorStack ? { stack: error.errorStack } : {}) };
+  if (error instanceof FunctionTimeoutError)
+    return {
+      ...about,
+      kind: 'timeout',
+      errorName: 'Sandbox.Timedout',
+      message: `Task timed out after ${error.timeoutSeconds.toFixed(2)} seconds`,
+    };
+  if (error instanceof FunctionError)
+    return {
+      ...about,
+      kind: error.phase === 'init' ? 'init' : 'threw',
+      errorName: error.errorName,
+      message: error.message,
+      ...(error.errorStack ? { stack: error.errorStack } : {}),
+    };
   const unexpected = error instanceof Error ? error : new Error(String(error));
-  return { ...about, kind: 'threw', errorName: unexpected.name, message: unexpected.message, ...(unexpected.stack ? { stack: unexpected.stack } : {}) };
+  return {
+    ...about,
+    kind: 'threw',
+    errorName: unexpected.name,
+    message: unexpected.message,
+    ...(unexpected.stack ? { stack: unexpected.stack } : {}),
+  };
 }
 
 /** What answers a method, for the banner: the function's name, or the integration. */
@@ -464,7 +570,11 @@ function describeIntegration(integration: AssemblyIntegration, functions: Readon
     case 'lambda': {
       const fn = functions.get(integration.functionId);
       const label = fn ? functionLabel(fn) : integration.functionId;
-      return fn?.dualgateRole === 'keys' ? `${label} (dualgate key API)` : fn?.dualgateRole === 'portal' ? `${label} (dualgate developer portal)` : label;
+      return fn?.dualgateRole === 'keys'
+        ? `${label} (dualgate key API)`
+        : fn?.dualgateRole === 'portal'
+          ? `${label} (dualgate developer portal)`
+          : label;
     }
     case 'http':
       return `HTTP proxy ${integration.httpMethod} ${integration.uri}`;
@@ -475,7 +585,13 @@ function describeIntegration(integration: AssemblyIntegration, functions: Readon
   }
 }
 
-function proxyHandlerFor(method: string, path: string, integration: AssemblyIntegration, host: (functionId: string) => HostedFunction, report: (failure: FunctionFailure) => void): ProxyHandler {
+function proxyHandlerFor(
+  method: string,
+  path: string,
+  integration: AssemblyIntegration,
+  host: (functionId: string) => HostedFunction,
+  report: (failure: FunctionFailure) => void,
+): ProxyHandler {
   switch (integration.kind) {
     case 'lambda': {
       const hosted = host(integration.functionId);
@@ -493,16 +609,34 @@ function proxyHandlerFor(method: string, path: string, integration: AssemblyInte
         }
         // The gateway answers a malformed result with 502; the developer is told why.
         const checked = checkProxyResult(result);
-        if (!checked.ok) report({ function: hosted.label, logicalId: hosted.spec.name, role: 'integration', route, requestId, kind: 'malformed', errorName: 'MalformedProxyResult', message: `${checked.problem}; it returned ${preview(result)}` });
+        if (!checked.ok)
+          report({
+            function: hosted.label,
+            logicalId: hosted.spec.name,
+            role: 'integration',
+            route,
+            requestId,
+            kind: 'malformed',
+            errorName: 'MalformedProxyResult',
+            message: `${checked.problem}; it returned ${preview(result)}`,
+          });
         return result;
       };
     }
     case 'http':
       return (event) => forwardHttp(integration.uri, integration.httpMethod, event);
     case 'mock':
-      return () => ({ statusCode: integration.statusCode, headers: { 'content-type': 'application/json', ...integration.headers }, body: integration.body });
+      return () => ({
+        statusCode: integration.statusCode,
+        headers: { 'content-type': 'application/json', ...integration.headers },
+        body: integration.body,
+      });
     case 'unsupported':
-      return () => ({ statusCode: 501, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `${method} ${path} is not served locally: ${integration.description}` }) });
+      return () => ({
+        statusCode: 501,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message: `${method} ${path} is not served locally: ${integration.description}` }),
+      });
   }
 }
 
@@ -528,19 +662,34 @@ async function forwardHttp(uri: string, httpMethod: string, event: APIGatewayPro
   // (URL parsers resolve them, `%2E%2E` included), so such a request is refused; other segments are encoded.
   const values = Object.values(event.pathParameters ?? {}).flatMap((value) => (value ?? '').split('/'));
   if (values.some((segment) => segment === '.' || segment === '..')) {
-    return { statusCode: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'a path parameter holds a "." or ".." segment' }) };
+    return {
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'a path parameter holds a "." or ".." segment' }),
+    };
   }
   const substituted = uri.replace(/\{([^}+]+)(\+?)\}/g, (_, name: string, greedy: string) => {
     const value = event.pathParameters?.[name] ?? '';
-    return greedy || isGreedyParameter(event.resource, name) ? value.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(value);
+    return greedy || isGreedyParameter(event.resource, name)
+      ? value.split('/').map(encodeURIComponent).join('/')
+      : encodeURIComponent(value);
   });
   const target = new URL(substituted);
-  if (target.origin !== new URL(uri.replace(/\{[^}]+\}/g, 'x')).origin) throw new Error(`the HTTP integration's host cannot come from a path parameter (${uri})`);
-  for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) for (const value of values ?? []) target.searchParams.append(name, value);
+  if (target.origin !== new URL(uri.replace(/\{[^}]+\}/g, 'x')).origin)
+    throw new Error(`the HTTP integration's host cannot come from a path parameter (${uri})`);
+  for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {}))
+    for (const value of values ?? []) target.searchParams.append(name, value);
   const headers = new Headers();
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined && !/^(host|connection|content-length)$/i.test(name)) headers.set(name, value);
+  for (const [name, value] of Object.entries(event.headers ?? {}))
+    if (value !== undefined && !/^(host|connection|content-length)$/i.test(name)) headers.set(name, value);
   const method = httpMethod === 'ANY' ? event.httpMethod : httpMethod;
-  const response = await fetch(target, { method, headers, ...(event.body !== null && !['GET', 'HEAD'].includes(method) ? { body: event.body } : {}), redirect: 'manual', signal: AbortSignal.timeout(29_000) });
+  const response = await fetch(target, {
+    method,
+    headers,
+    ...(event.body !== null && !['GET', 'HEAD'].includes(method) ? { body: event.body } : {}),
+    redirect: 'manual',
+    signal: AbortSignal.timeout(29_000),
+  });
   const body = Buffer.from(await response.arrayBuffer());
   const responseHeaders: Record<string, string> = {};
   response.headers.forEach((value, name) => {

@@ -23,12 +23,21 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
-export async function startLocalDynamo(options: { host: string; port?: number; dataDir?: string; tableName: string; allowedHosts?: readonly string[] }): Promise<LocalDynamo> {
+export async function startLocalDynamo(options: {
+  host: string;
+  port?: number;
+  dataDir?: string;
+  tableName: string;
+  allowedHosts?: readonly string[];
+}): Promise<LocalDynamo> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const server = restrictToLoopback(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: options.dataDir } : {}) }), {
-    kind: 'internal',
-    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
-  });
+  const server = restrictToLoopback(
+    dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: options.dataDir } : {}) }),
+    {
+      kind: 'internal',
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host, () => {

@@ -40,9 +40,15 @@ export function readEnvFile(file: string): EnvFile {
   } catch (error) {
     throw new EnvFileError(`--env-file ${file}: ${(error as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new EnvFileError(`--env-file ${file}: must be a JSON object keyed by function logical id or path`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new EnvFileError(`--env-file ${file}: must be a JSON object keyed by function logical id or path`);
   for (const [key, values] of Object.entries(parsed)) {
-    if (values === null || typeof values !== 'object' || Array.isArray(values) || !Object.values(values).every((value) => typeof value === 'string')) {
+    if (
+      values === null ||
+      typeof values !== 'object' ||
+      Array.isArray(values) ||
+      !Object.values(values).every((value) => typeof value === 'string')
+    ) {
       throw new EnvFileError(`--env-file ${file}: "${key}" must map variable names to string values`);
     }
   }
@@ -54,7 +60,8 @@ function resolveValue(value: unknown, assembly: CloudAssembly): { value: string 
   if (typeof value === 'string') return { value };
   if (typeof value === 'number' || typeof value === 'boolean') return { value: String(value) };
   const object = (value ?? {}) as Record<string, unknown>;
-  if (typeof object['Ref'] === 'string' && object['Ref'] in LOCAL_PSEUDO_PARAMETERS) return { value: LOCAL_PSEUDO_PARAMETERS[object['Ref']] as string };
+  if (typeof object['Ref'] === 'string' && object['Ref'] in LOCAL_PSEUDO_PARAMETERS)
+    return { value: LOCAL_PSEUDO_PARAMETERS[object['Ref']] as string };
   const join = object['Fn::Join'];
   if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
     const parts = (join[1] as unknown[]).map((part) => resolveValue(part, assembly));
@@ -75,10 +82,18 @@ function resolveValue(value: unknown, assembly: CloudAssembly): { value: string 
  * The environment for one function, plus the variables left unresolved. `overrides` (dualgate's own settings)
  * win over everything; then the env file's entry for the function (by logical id or path), then `Parameters`.
  */
-export function functionEnvironment(fn: AssemblyFunction, assembly: CloudAssembly, envFile: EnvFile = {}, overrides: Record<string, string> = {}): { env: Record<string, string>; unresolved: UnresolvedVariable[] } {
+export function functionEnvironment(
+  fn: AssemblyFunction,
+  assembly: CloudAssembly,
+  envFile: EnvFile = {},
+  overrides: Record<string, string> = {},
+): { env: Record<string, string>; unresolved: UnresolvedVariable[] } {
   const env: Record<string, string> = {};
   const unresolved: UnresolvedVariable[] = [];
-  const fromFile: Record<string, string> = { ...(envFile[fn.logicalId] ?? {}), ...(fn.path ? (envFile[fn.path] ?? envFile[fn.path.replace(/\/Resource$/, '')] ?? {}) : {}) };
+  const fromFile: Record<string, string> = {
+    ...(envFile[fn.logicalId] ?? {}),
+    ...(fn.path ? (envFile[fn.path] ?? envFile[fn.path.replace(/\/Resource$/, '')] ?? {}) : {}),
+  };
   const shared = envFile['Parameters'] ?? {};
   for (const [name, raw] of Object.entries(fn.environment)) {
     if (name in overrides) continue;
@@ -93,7 +108,13 @@ export function functionEnvironment(fn: AssemblyFunction, assembly: CloudAssembl
       // Named after what it stands for (`Ref OrdersTable…` → `dualgate-local-unresolved:OrdersTable…`).
       const placeholder = `dualgate-local-unresolved:${/^(?:Ref|GetAtt) (\S+)/.exec(resolved.references)?.[1] ?? name}`;
       env[name] = placeholder;
-      unresolved.push({ functionId: fn.logicalId, ...(fn.path ? { functionPath: fn.path } : {}), variable: name, references: resolved.references, placeholder });
+      unresolved.push({
+        functionId: fn.logicalId,
+        ...(fn.path ? { functionPath: fn.path } : {}),
+        variable: name,
+        references: resolved.references,
+        placeholder,
+      });
     }
   }
   for (const [name, value] of Object.entries(fromFile)) if (!(name in env) && !(name in overrides)) env[name] = value;

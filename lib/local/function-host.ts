@@ -114,7 +114,10 @@ function copyCode(fromDir: string, taskDir: string): void {
           if (!inline?.[1]) continue;
           const map = rootedSourceMap(JSON.parse(Buffer.from(inline[1], 'base64').toString('utf8')) as object, originalDir);
           const start = code.lastIndexOf('//# sourceMappingURL=');
-          writeFileSync(path, `${code.slice(0, start)}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`);
+          writeFileSync(
+            path,
+            `${code.slice(0, start)}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`,
+          );
         }
       } catch {
         // A map we cannot read stays as it was: the stack then names the bundle, which is still right.
@@ -226,7 +229,11 @@ export class HostedFunction {
     };
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'output') {
-        write(message.text ?? '', { stream: message.stream ?? 'stdout', ...(message.requestId ? { requestId: message.requestId } : {}), ...(message.level ? { level: message.level } : {}) });
+        write(message.text ?? '', {
+          stream: message.stream ?? 'stdout',
+          ...(message.requestId ? { requestId: message.requestId } : {}),
+          ...(message.level ? { level: message.level } : {}),
+        });
         return;
       }
       if (environment.current?.id !== message.id) return;
@@ -234,7 +241,10 @@ export class HostedFunction {
       else {
         const error = message.error ?? { name: 'Error', message: 'error' };
         const stack = error.stack === undefined ? undefined : this.display(error.stack, environment.taskDir);
-        settle({ ok: false, error: new FunctionError(error.name, this.display(error.message, environment.taskDir), stack, error.phase ?? 'invoke') });
+        settle({
+          ok: false,
+          error: new FunctionError(error.name, this.display(error.message, environment.taskDir), stack, error.phase ?? 'invoke'),
+        });
       }
     });
     const discard = (error: Error) => {
@@ -333,6 +343,7 @@ export class HostedFunction {
     const environments = [...this.environments.splice(0), ...this.retiring];
     this.retiring.clear();
     await Promise.all(environments.map((environment) => environment.worker.terminate()));
-    for (const taskDir of new Set([this.taskDir, ...environments.map((environment) => environment.taskDir)])) rmSync(taskDir, { recursive: true, force: true });
+    for (const taskDir of new Set([this.taskDir, ...environments.map((environment) => environment.taskDir)]))
+      rmSync(taskDir, { recursive: true, force: true });
   }
 }

@@ -49,12 +49,18 @@ const CONSOLE_LEVELS = { log: 'INFO', info: 'INFO', debug: 'DEBUG', warn: 'WARN'
 for (const [method, level] of Object.entries(CONSOLE_LEVELS)) {
   console[method] = (...args) => emit(level === 'WARN' || level === 'ERROR' ? 'stderr' : 'stdout', level, format(...args));
 }
-console.trace = (...args) => emit('stderr', 'TRACE', `Trace: ${format(...args)}\n${(new Error().stack ?? '').split('\n').slice(2).join('\n')}`);
+console.trace = (...args) =>
+  emit('stderr', 'TRACE', `Trace: ${format(...args)}\n${(new Error().stack ?? '').split('\n').slice(2).join('\n')}`);
 
 /** An error as plain data: what the parent shows (name, message, stack with the user's paths). */
 function describeError(error, phase) {
   if (error !== null && typeof error === 'object' && 'message' in error) {
-    return { name: String(error.name ?? 'Error'), message: String(error.message), ...(typeof error.stack === 'string' ? { stack: error.stack } : {}), phase };
+    return {
+      name: String(error.name ?? 'Error'),
+      message: String(error.message),
+      ...(typeof error.stack === 'string' ? { stack: error.stack } : {}),
+      phase,
+    };
   }
   let message;
   try {
@@ -90,7 +96,11 @@ async function loadHandler() {
   const exportPath = handlerSpec.slice(dot + 1).split('.');
   const candidates = ['.js', '.mjs', '.cjs'].map((extension) => join(codeDir, `${file}${extension}`));
   const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new InitError('Runtime.ImportModuleError', `Error: Cannot find module '${file}' (.js, .mjs or .cjs) in the function's code for handler ${handlerSpec}`);
+  if (!found)
+    throw new InitError(
+      'Runtime.ImportModuleError',
+      `Error: Cannot find module '${file}' (.js, .mjs or .cjs) in the function's code for handler ${handlerSpec}`,
+    );
   let target;
   try {
     target = await import(pathToFileURL(found).href);
@@ -100,12 +110,17 @@ async function loadHandler() {
       if (location) error.stack = `${location}\n\n${error.stack}`;
       throw new InitError('Runtime.UserCodeSyntaxError', `SyntaxError: ${error.message}`, error);
     }
-    if (error?.code === 'MODULE_NOT_FOUND' || error?.code === 'ERR_MODULE_NOT_FOUND') throw new InitError('Runtime.ImportModuleError', `Error: ${error.message.split('\n')[0]}`, error);
+    if (error?.code === 'MODULE_NOT_FOUND' || error?.code === 'ERR_MODULE_NOT_FOUND')
+      throw new InitError('Runtime.ImportModuleError', `Error: ${error.message.split('\n')[0]}`, error);
     // The module's own top-level code threw (Lambda's init phase): the error as it is.
     throw error;
   }
   for (const part of exportPath) target = target?.[part] ?? target?.default?.[part];
-  if (typeof target !== 'function') throw new InitError('Runtime.HandlerNotFound', `${handlerSpec} is undefined or not exported (${found} does not export ${exportPath.join('.')} as a function)`);
+  if (typeof target !== 'function')
+    throw new InitError(
+      'Runtime.HandlerNotFound',
+      `${handlerSpec} is undefined or not exported (${found} does not export ${exportPath.join('.')} as a function)`,
+    );
   return target;
 }
 

@@ -35,7 +35,12 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { gatewayResponse, gatewayResponseBody, localGatewayResponseHeaders, type GatewayResponseSpec } from '../construct/gateway-responses';
+import {
+  gatewayResponse,
+  gatewayResponseBody,
+  localGatewayResponseHeaders,
+  type GatewayResponseSpec,
+} from '../construct/gateway-responses';
 import { methodArnPath, requestSegments, servingIndex, type PathPart, type RouteRule } from '../../lambdas/core/route-table';
 import { assertRouteTable } from '../../lambdas/core/route-validation';
 import { AuthorizerResultCache } from './authorizer-cache';
@@ -54,7 +59,10 @@ const LOCAL_API = { region: 'us-east-1', accountId: '000000000000', apiId: 'loca
 /** What an authorizer hands back, typed loosely on purpose: the gateway must validate it as API Gateway does. */
 export type GatewayAuthorizerOutcome =
   /** A policy (Allow or Deny, the gateway evaluates it either way). */
-  | { effect: 'allow' | 'deny'; response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } }
+  | {
+      effect: 'allow' | 'deny';
+      response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown };
+    }
   | { effect: 'unauthorized' }
   | { effect: 'fail' };
 export type GatewayAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => GatewayAuthorizerOutcome | Promise<GatewayAuthorizerOutcome>;
@@ -211,11 +219,13 @@ export function identitySourceValue(
   const context = /^context\.(.+)$/.exec(source)?.[1];
   if (header !== undefined) {
     const wanted = header.toLowerCase();
-    for (const name in request.multiValueHeaders) if (name.toLowerCase() === wanted) values.push(...(request.multiValueHeaders[name] ?? []));
+    for (const name in request.multiValueHeaders)
+      if (name.toLowerCase() === wanted) values.push(...(request.multiValueHeaders[name] ?? []));
   } else if (query !== undefined) values = request.multiValueQuery?.[query] ?? [];
   else if (context !== undefined) {
     let value: unknown = request.requestContext;
-    for (const name of context.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
+    for (const name of context.split('.'))
+      value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
     if (typeof value === 'string' || typeof value === 'number') values = [String(value)];
   }
   // Stage variables: local mode has none, so such a source is always missing.
@@ -228,7 +238,12 @@ function isScalar(value: unknown): value is string | number | boolean {
 }
 
 /** Check an authorizer response the way API Gateway does; undefined means AUTHORIZER_CONFIGURATION_ERROR. */
-function acceptAuthorizerResponse(response: { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown }): CachedAuthorization | undefined {
+function acceptAuthorizerResponse(response: {
+  principalId?: unknown;
+  policyDocument?: unknown;
+  context?: unknown;
+  usageIdentifierKey?: unknown;
+}): CachedAuthorization | undefined {
   if (typeof response.principalId !== 'string' || response.principalId.length === 0) return undefined;
   if (response.policyDocument === null || typeof response.policyDocument !== 'object') return undefined;
   const context: Record<string, string> = {};
@@ -258,11 +273,15 @@ const PROXY_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders',
 /** A Lambda proxy result checked as API Gateway checks it: the result, or why API Gateway calls it malformed (→ 502). */
 export function checkProxyResult(result: unknown): { ok: true; value: ValidResult } | { ok: false; problem: string } {
   const malformed = (problem: string) => ({ ok: false as const, problem });
-  if (result === null || typeof result !== 'object') return malformed(`the result is ${result === null ? 'null' : typeof result}, not an object with a statusCode`);
+  if (result === null || typeof result !== 'object')
+    return malformed(`the result is ${result === null ? 'null' : typeof result}, not an object with a statusCode`);
   const candidate = result as Partial<APIGatewayProxyResult> & Record<string, unknown>;
   const statusCode = candidate.statusCode;
-  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return malformed(`statusCode must be an integer from 100 to 599 (got ${JSON.stringify(statusCode) ?? 'nothing'})`);
-  for (const key in candidate) if (!PROXY_RESULT_KEYS.has(key)) return malformed(`unexpected field "${key}" (a proxy result has only ${[...PROXY_RESULT_KEYS].join(', ')})`);
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599)
+    return malformed(`statusCode must be an integer from 100 to 599 (got ${JSON.stringify(statusCode) ?? 'nothing'})`);
+  for (const key in candidate)
+    if (!PROXY_RESULT_KEYS.has(key))
+      return malformed(`unexpected field "${key}" (a proxy result has only ${[...PROXY_RESULT_KEYS].join(', ')})`);
   const headers: Record<string, string> = {};
   if (candidate.headers !== undefined && candidate.headers !== null) {
     if (typeof candidate.headers !== 'object') return malformed('headers must be an object');
@@ -275,11 +294,15 @@ export function checkProxyResult(result: unknown): { ok: true; value: ValidResul
   if (candidate.multiValueHeaders !== undefined && candidate.multiValueHeaders !== null) {
     if (typeof candidate.multiValueHeaders !== 'object') return malformed('multiValueHeaders must be an object');
     for (const [name, values] of Object.entries(candidate.multiValueHeaders)) {
-      if (!Array.isArray(values) || !values.every(isScalar)) return malformed(`multiValueHeaders "${name}" must be a list of strings, numbers or booleans`);
+      if (!Array.isArray(values) || !values.every(isScalar))
+        return malformed(`multiValueHeaders "${name}" must be a list of strings, numbers or booleans`);
       multiValueHeaders[name] = values.map(String);
     }
   }
-  if (candidate.body !== undefined && candidate.body !== null && typeof candidate.body !== 'string') return malformed(`body must be a string (got ${Array.isArray(candidate.body) ? 'an array' : typeof candidate.body}: JSON.stringify it)`);
+  if (candidate.body !== undefined && candidate.body !== null && typeof candidate.body !== 'string')
+    return malformed(
+      `body must be a string (got ${Array.isArray(candidate.body) ? 'an array' : typeof candidate.body}: JSON.stringify it)`,
+    );
   const text = candidate.body ?? '';
   const body = candidate.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
   return { ok: true, value: { statusCode, headers, multiValueHeaders, body } };
@@ -332,7 +355,8 @@ function createGatewayListener(options: LocalGatewayOptions): (request: Incoming
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const integrationTimeoutMs = options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS;
   const accessLog = options.accessLog ?? defaultAccessLogSink;
-  const identitySources = options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
+  const identitySources =
+    options.identitySources && options.identitySources.length > 0 ? options.identitySources : DEFAULT_IDENTITY_SOURCES;
   const where = { ...LOCAL_API, stageName: options.stageName };
   // Checked at start, as a deployment would, rather than on the first request.
   const routes = parseRoutes(options.routes);
@@ -362,7 +386,7 @@ function createGatewayListener(options: LocalGatewayOptions): (request: Incoming
     // One trailing slash ignored, each segment decoded: the router and the method ARN read the same segments.
     // The path as sent, not as WHATWG URL normalises it (that would resolve `..` and `%2e%2e`, and read `\` as `/`).
     const target = request.url ?? '/';
-    const segments = requestSegments(target.startsWith('/') ? target.split('?', 1)[0] ?? '/' : url.pathname);
+    const segments = requestSegments(target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname);
     const path = '/' + segments.join('/');
     // The route ignores one trailing slash, but the proxy event keeps it in `path`, as API Gateway's does.
     const rawPath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname;
@@ -381,7 +405,11 @@ function createGatewayListener(options: LocalGatewayOptions): (request: Incoming
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
         log.errorType = 'REQUEST_TOO_LARGE';
-        send(413, { ...localGatewayResponseHeaders(), connection: 'close' }, JSON.stringify({ message: 'Request Entity Too Large', requestId }));
+        send(
+          413,
+          { ...localGatewayResponseHeaders(), connection: 'close' },
+          JSON.stringify({ message: 'Request Entity Too Large', requestId }),
+        );
       } else sendGateway('DEFAULT_4XX');
       return;
     }
@@ -520,7 +548,10 @@ function createGatewayListener(options: LocalGatewayOptions): (request: Incoming
     try {
       const handler = await options.loadHandler(route.handler);
       const deadlineMs = Date.now() + integrationTimeoutMs;
-      const raw = await withTimeout(Promise.resolve(handler(event, lambdaContext(requestId, `dualgate-${route.handler.replace('/', '-')}`, deadlineMs))), integrationTimeoutMs);
+      const raw = await withTimeout(
+        Promise.resolve(handler(event, lambdaContext(requestId, `dualgate-${route.handler.replace('/', '-')}`, deadlineMs))),
+        integrationTimeoutMs,
+      );
       result = acceptProxyResult(raw);
     } catch (error) {
       if (error instanceof IntegrationTimeoutError) {
@@ -591,13 +622,22 @@ export interface RunningGateway {
  * Listen on `host:port` (0 = any free port). Rejects with the listen error (e.g. EADDRINUSE) untouched. Only loopback
  * Host names are answered, plus `allowedHosts` (lib/local/loopback-guard.ts); backends' CORS headers pass through.
  */
-export async function startGateway(options: LocalGatewayOptions & { port: number; host: string; allowedHosts?: readonly string[] }): Promise<RunningGateway> {
-  const server = createServer(loopbackOnly(createGatewayListener(options), { kind: 'gateway', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
+export async function startGateway(
+  options: LocalGatewayOptions & { port: number; host: string; allowedHosts?: readonly string[] },
+): Promise<RunningGateway> {
+  const server = createServer(
+    loopbackOnly(createGatewayListener(options), {
+      kind: 'gateway',
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    }),
+  );
   // A malformed request line or oversized headers: answer 400/431 on the socket instead of an unhandled error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ message: status.slice(4) })}`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ message: status.slice(4) })}`,
+    );
   });
   const port = await listen(server, options.port, options.host);
   return {

@@ -39,7 +39,8 @@ function parseStatement(raw: unknown, index: number): ParsedStatement | string {
   const effect = statement['Effect'];
   if (effect !== 'Allow' && effect !== 'Deny') return `Statement[${index}].Effect must be Allow or Deny`;
   // NotAction/NotResource would invert matching; an authorizer has no reason to send them, so refuse rather than guess.
-  if ('NotAction' in statement || 'NotResource' in statement) return `Statement[${index}] uses NotAction/NotResource, which the local gateway does not evaluate`;
+  if ('NotAction' in statement || 'NotResource' in statement)
+    return `Statement[${index}] uses NotAction/NotResource, which the local gateway does not evaluate`;
   const actions = stringList(statement['Action']);
   if (!actions) return `Statement[${index}].Action must be a string or a list of strings`;
   const resources = stringList(statement['Resource']);
@@ -73,6 +74,10 @@ export function evaluatePolicy(policyDocument: unknown, methodArn: string): Poli
 }
 
 /** `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<path without its leading slash>`, as API Gateway builds it. */
-export function methodArnFor(where: { region: string; accountId: string; apiId: string; stageName: string }, method: string, path: string): string {
+export function methodArnFor(
+  where: { region: string; accountId: string; apiId: string; stageName: string },
+  method: string,
+  path: string,
+): string {
   return `arn:aws:execute-api:${where.region}:${where.accountId}:${where.apiId}/${where.stageName}/${method}/${path.replace(/^\//, '')}`;
 }

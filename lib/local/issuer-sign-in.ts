@@ -62,7 +62,10 @@ export function grantedScopes(portal: PortalClient, requested: readonly string[]
 }
 
 /** Check an authorization request's parameters (query or form), in the order RFC 6749 §4.1.2.1 asks. */
-export function parseAuthorizationRequest(params: URLSearchParams, options: { portals: readonly PortalClient[] }): AuthorizationRequest & { portal: PortalClient } {
+export function parseAuthorizationRequest(
+  params: URLSearchParams,
+  options: { portals: readonly PortalClient[] },
+): AuthorizationRequest & { portal: PortalClient } {
   for (const name of ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']) {
     if (params.getAll(name).length > 1) throw new AuthorizationPageError(`${name} is repeated`);
   }
@@ -77,15 +80,20 @@ export function parseAuthorizationRequest(params: URLSearchParams, options: { po
   }
   const portal = options.portals.find((candidate) => candidate.redirectUris.includes(redirect.href) && redirect.href === redirectUri);
   if (!portal) {
-    throw new AuthorizationPageError(`redirect_uri ${redirectUri} is not the URL of a portal local mode serves (${options.portals.flatMap((candidate) => candidate.redirectUris).join(', ') || 'none'})`);
+    throw new AuthorizationPageError(
+      `redirect_uri ${redirectUri} is not the URL of a portal local mode serves (${options.portals.flatMap((candidate) => candidate.redirectUris).join(', ') || 'none'})`,
+    );
   }
-  if (portal.clientId !== clientId) throw new AuthorizationPageError(`client_id ${clientId} is not the local portal's (${portal.clientId})`);
+  if (portal.clientId !== clientId)
+    throw new AuthorizationPageError(`client_id ${clientId} is not the local portal's (${portal.clientId})`);
   const state = params.get('state') ?? undefined;
-  const back = (error: AuthorizationRedirectError['error'], description: string) => new AuthorizationRedirectError(error, description, redirectUri, state);
+  const back = (error: AuthorizationRedirectError['error'], description: string) =>
+    new AuthorizationRedirectError(error, description, redirectUri, state);
   if (params.get('response_type') !== 'code') throw back('unsupported_response_type', 'only response_type=code is supported');
   if (!state) throw back('invalid_request', 'state is required');
   const codeChallenge = params.get('code_challenge') ?? '';
-  if (params.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) throw back('invalid_request', 'PKCE is required: code_challenge (S256, 43 base64url characters) and code_challenge_method=S256');
+  if (params.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge))
+    throw back('invalid_request', 'PKCE is required: code_challenge (S256, 43 base64url characters) and code_challenge_method=S256');
   const scopes = [...new Set((params.get('scope') ?? '').split(' ').filter((scope) => scope.length > 0))];
   const unknown = scopes.filter((scope) => !OIDC_SCOPES.includes(scope) && !portal.scopes.includes(scope) && scope !== portal.adminScope);
   if (unknown.length > 0) throw back('invalid_scope', `scope(s) the portal does not ask for: ${unknown.join(' ')}`);
@@ -193,7 +201,8 @@ export class AuthorizationCodes {
     this.codes.delete(code);
     if (!issued || issued.expiresAtMs <= this.nowMs()) throw new CodeGrantError('invalid_grant', 'the code is unknown, used or expired');
     if (issued.clientId !== form.get('client_id')) throw new CodeGrantError('invalid_grant', 'the code was issued to another client');
-    if (issued.redirectUri !== form.get('redirect_uri')) throw new CodeGrantError('invalid_grant', 'redirect_uri differs from the authorization request');
+    if (issued.redirectUri !== form.get('redirect_uri'))
+      throw new CodeGrantError('invalid_grant', 'redirect_uri differs from the authorization request');
     const verifier = form.get('code_verifier') as string;
     if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== issued.codeChallenge) {
       throw new CodeGrantError('invalid_grant', 'code_verifier does not match the code_challenge');

@@ -77,7 +77,9 @@ async function loadOrCreateSigningKey(keys: KeyStore, file: string | undefined):
   try {
     await keys.add(JSON.parse(text) as Record<string, unknown>);
   } catch (error) {
-    throw new SigningKeyFileError(`${file} is not the local issuer's signing key (${(error as Error).message}); delete it to make a new one (tokens signed with the old key then stop working)`);
+    throw new SigningKeyFileError(
+      `${file} is not the local issuer's signing key (${(error as Error).message}); delete it to make a new one (tokens signed with the old key then stop working)`,
+    );
   }
 }
 
@@ -116,7 +118,12 @@ export interface ClientCredentialsGrant {
 }
 
 /** Parse and check a token request (pure: headers and the raw form body in, a grant or a typed error out). */
-export function parseClientCredentialsRequest(authorizationHeader: string | undefined, contentType: string | undefined, rawBody: string, scopeCatalog: readonly string[]): ClientCredentialsGrant {
+export function parseClientCredentialsRequest(
+  authorizationHeader: string | undefined,
+  contentType: string | undefined,
+  rawBody: string,
+  scopeCatalog: readonly string[],
+): ClientCredentialsGrant {
   if (!(contentType ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     throw new TokenRequestError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   }
@@ -126,7 +133,8 @@ export function parseClientCredentialsRequest(authorizationHeader: string | unde
   }
   const grantType = form.get('grant_type');
   if (!grantType) throw new TokenRequestError('invalid_request', 'grant_type is required');
-  if (grantType !== 'client_credentials') throw new TokenRequestError('unsupported_grant_type', 'only the client_credentials grant is supported');
+  if (grantType !== 'client_credentials')
+    throw new TokenRequestError('unsupported_grant_type', 'only the client_credentials grant is supported');
   let clientId = form.get('client_id') ?? undefined;
   const basic = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorizationHeader ?? '');
   if (basic?.[1]) {
@@ -134,7 +142,8 @@ export function parseClientCredentialsRequest(authorizationHeader: string | unde
     const separator = decoded.indexOf(':');
     // RFC 6749 §2.3.1: the client id is form-urlencoded inside Basic credentials.
     const fromBasic = safeDecode(separator >= 0 ? decoded.slice(0, separator) : decoded);
-    if (clientId !== undefined && clientId !== fromBasic) throw new TokenRequestError('invalid_request', 'client_id differs between Basic auth and the body');
+    if (clientId !== undefined && clientId !== fromBasic)
+      throw new TokenRequestError('invalid_request', 'client_id differs between Basic auth and the body');
     clientId = fromBasic;
   }
   if (!clientId || !/^[A-Za-z0-9._:@-]{1,128}$/.test(clientId)) {
@@ -142,7 +151,8 @@ export function parseClientCredentialsRequest(authorizationHeader: string | unde
   }
   const scopes = [...new Set((form.get('scope') ?? '').split(' ').filter((scope) => scope.length > 0))];
   const unknown = scopes.filter((scope) => !scopeCatalog.includes(scope));
-  if (unknown.length > 0) throw new TokenRequestError('invalid_scope', `unknown scope(s): ${unknown.join(' ')}; known: ${scopeCatalog.join(' ')}`);
+  if (unknown.length > 0)
+    throw new TokenRequestError('invalid_scope', `unknown scope(s): ${unknown.join(' ')}; known: ${scopeCatalog.join(' ')}`);
   return { clientId, scopes };
 }
 
@@ -209,26 +219,48 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         if (issued.nonce) payload['nonce'] = issued.nonce;
       },
     });
-    sendJson(response, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: issued.scopes.filter((scope) => !scopeCatalog.includes(scope) || apiScopes.includes(scope)).join(' ') });
+    sendJson(response, 200, {
+      access_token: accessToken,
+      id_token: idToken,
+      token_type: 'Bearer',
+      expires_in: tokenTtlSeconds,
+      scope: issued.scopes.filter((scope) => !scopeCatalog.includes(scope) || apiScopes.includes(scope)).join(' '),
+    });
   }
 
   /** `same-origin`, not `no-referrer`: with no-referrer the page's form would post `Origin: null`, which the guard refuses. */
   function sendPage(response: ServerResponse, statusCode: number, html: string, redirectUri?: string): void {
-    response.writeHead(statusCode, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': signInPageCsp(redirectUri ? new URL(redirectUri).origin : undefined), 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
+    response.writeHead(statusCode, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': signInPageCsp(redirectUri ? new URL(redirectUri).origin : undefined),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'same-origin',
+    });
     response.end(html);
   }
 
   /** `GET /authorize` shows the sign-in page; `POST /authorize` (the page's form) signs in and redirects back. */
   async function authorize(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const isPost = request.method === 'POST';
-    const params = isPost ? new URLSearchParams((await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8')) : new URL(request.url ?? '/', 'http://issuer').searchParams;
+    const params = isPost
+      ? new URLSearchParams((await readBody(request, MAX_TOKEN_REQUEST_BYTES)).toString('utf8'))
+      : new URL(request.url ?? '/', 'http://issuer').searchParams;
     let parsed;
     try {
       parsed = parseAuthorizationRequest(params, { portals });
     } catch (error) {
       if (error instanceof AuthorizationPageError) return sendPage(response, 400, errorPage(error.message));
       if (error instanceof AuthorizationRedirectError) {
-        response.writeHead(302, { location: redirectBack(error.redirectUri, { error: error.error, error_description: error.description, state: error.state, iss: url }), 'cache-control': 'no-store' });
+        response.writeHead(302, {
+          location: redirectBack(error.redirectUri, {
+            error: error.error,
+            error_description: error.description,
+            state: error.state,
+            iss: url,
+          }),
+          'cache-control': 'no-store',
+        });
         response.end();
         return;
       }
@@ -236,9 +268,13 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     }
     if (!isPost) return sendPage(response, 200, signInPage(parsed), parsed.redirectUri);
     const username = params.get('username') ?? '';
-    if (!USERNAME_PATTERN.test(username)) return sendPage(response, 400, signInPage(parsed, 'A username is 1 to 64 letters, digits or . _ @ + -'), parsed.redirectUri);
+    if (!USERNAME_PATTERN.test(username))
+      return sendPage(response, 400, signInPage(parsed, 'A username is 1 to 64 letters, digits or . _ @ + -'), parsed.redirectUri);
     const code = codes.issue(parsed, username);
-    response.writeHead(302, { location: redirectBack(parsed.redirectUri, { code, state: parsed.state, iss: url }), 'cache-control': 'no-store' });
+    response.writeHead(302, {
+      location: redirectBack(parsed.redirectUri, { code, state: parsed.state, iss: url }),
+      'cache-control': 'no-store',
+    });
     response.end();
   }
 
@@ -249,7 +285,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     } catch (error) {
       throw error instanceof BodyTooLargeError ? new TokenRequestError('invalid_request', error.message) : error;
     }
-    if (new URLSearchParams(rawBody).get('grant_type') === 'authorization_code' && (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    if (
+      new URLSearchParams(rawBody).get('grant_type') === 'authorization_code' &&
+      (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
+    ) {
       await redeemCode(new URLSearchParams(rawBody), response);
       return;
     }
@@ -270,7 +309,12 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         payload['jti'] = crypto.randomUUID();
       },
     });
-    sendJson(response, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: tokenTtlSeconds, scope: grant.scopes.join(' ') });
+    sendJson(response, 200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: tokenTtlSeconds,
+      scope: grant.scopes.join(' '),
+    });
   }
 
   /**
@@ -330,7 +374,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       delegate(request, response);
       return;
     }
-    sendJson(response, 404, { error: 'not_found', error_description: `no ${path ?? ''} here: POST /token, GET /authorize, GET /jwks, GET /.well-known/openid-configuration` });
+    sendJson(response, 404, {
+      error: 'not_found',
+      error_description: `no ${path ?? ''} here: POST /token, GET /authorize, GET /jwks, GET /.well-known/openid-configuration`,
+    });
   };
   const server: Server = createServer(
     loopbackOnly(listener, {

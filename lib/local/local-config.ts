@@ -81,7 +81,8 @@ function port(env: Record<string, string | undefined>, name: string, fallback: n
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new DualgateConfigError(`${name} must be a port number from 0 to 65535 (got ${JSON.stringify(raw)})`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new DualgateConfigError(`${name} must be a port number from 0 to 65535 (got ${JSON.stringify(raw)})`);
   return value;
 }
 
@@ -116,7 +117,10 @@ function externalIssuersFromEnv(env: Record<string, string | undefined>, mockIss
     throw new DualgateConfigError(message + hint);
   }
   const clash = issuers.findIndex((issuer) => issuer.issuer === mockIssuerUrl);
-  if (clash >= 0) throw new DualgateConfigError(`${LOCAL_ENV.issuers}[${clash}].issuer is local mode's own issuer (${mockIssuerUrl}); set ${LOCAL_ENV.issuerPort} to move it`);
+  if (clash >= 0)
+    throw new DualgateConfigError(
+      `${LOCAL_ENV.issuers}[${clash}].issuer is local mode's own issuer (${mockIssuerUrl}); set ${LOCAL_ENV.issuerPort} to move it`,
+    );
   return issuers;
 }
 
@@ -131,7 +135,10 @@ function allowedHostsFrom(env: Record<string, string | undefined>, flagValues: r
   ];
   const names = given.map(({ value, from }) => {
     const name = normalizeAllowedHost(value);
-    if (name === undefined) throw new DualgateConfigError(`${from} takes a host name or IP address without scheme, port or wildcard (got ${JSON.stringify(value)}); it is then answered on every port`);
+    if (name === undefined)
+      throw new DualgateConfigError(
+        `${from} takes a host name or IP address without scheme, port or wildcard (got ${JSON.stringify(value)}); it is then answered on every port`,
+      );
     return name;
   });
   return [...new Set(names)];
@@ -142,28 +149,41 @@ export function localIssuerUrl(issuerPort: number): string {
 }
 
 /** Read local mode's configuration; throws DualgateConfigError naming the bad variable. */
-export function localConfigFromEnv(env: Record<string, string | undefined> = process.env, options: { dataDir?: string; allowHosts?: readonly string[] } = {}): LocalConfig {
+export function localConfigFromEnv(
+  env: Record<string, string | undefined> = process.env,
+  options: { dataDir?: string; allowHosts?: readonly string[] } = {},
+): LocalConfig {
   const gatewayPort = port(env, LOCAL_ENV.gatewayPort, DEFAULT_GATEWAY_PORT);
   const issuerPort = port(env, LOCAL_ENV.issuerPort, DEFAULT_ISSUER_PORT);
-  if (gatewayPort !== 0 && gatewayPort === issuerPort) throw new DualgateConfigError(`${LOCAL_ENV.gatewayPort} and ${LOCAL_ENV.issuerPort} must differ (both are ${gatewayPort})`);
+  if (gatewayPort !== 0 && gatewayPort === issuerPort)
+    throw new DualgateConfigError(`${LOCAL_ENV.gatewayPort} and ${LOCAL_ENV.issuerPort} must differ (both are ${gatewayPort})`);
   const audience = env[LOCAL_ENV.audience] || DEFAULT_LOCAL_AUDIENCE;
   const maxBodyRaw = env[LOCAL_ENV.maxBodyBytes];
   const maxBodyBytes = maxBodyRaw ? Number(maxBodyRaw) : 1024 * 1024;
   // API Gateway's own payload limit is 10 MB: a larger local limit would accept what AWS refuses.
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > 10 * 1024 * 1024) {
-    throw new DualgateConfigError(`${LOCAL_ENV.maxBodyBytes} must be an integer from 1 to ${10 * 1024 * 1024} (got ${JSON.stringify(maxBodyRaw)})`);
+    throw new DualgateConfigError(
+      `${LOCAL_ENV.maxBodyBytes} must be an integer from 1 to ${10 * 1024 * 1024} (got ${JSON.stringify(maxBodyRaw)})`,
+    );
   }
   const issuerUrl = localIssuerUrl(issuerPort);
   const externalIssuers = externalIssuersFromEnv(env, issuerUrl);
   const allowedHosts = allowedHostsFrom(env, options.allowHosts ?? []);
-  const portalAdmins = (env[LOCAL_ENV.portalAdmins] ?? '').split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  const portalAdmins = (env[LOCAL_ENV.portalAdmins] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
   const badAdmin = portalAdmins.find((name) => !/^[A-Za-z0-9._@+-]{1,64}$/.test(name));
-  if (badAdmin !== undefined) throw new DualgateConfigError(`${LOCAL_ENV.portalAdmins}: ${JSON.stringify(badAdmin)} is not a username (1 to 64 letters, digits or . _ @ + -)`);
+  if (badAdmin !== undefined)
+    throw new DualgateConfigError(
+      `${LOCAL_ENV.portalAdmins}: ${JSON.stringify(badAdmin)} is not a username (1 to 64 letters, digits or . _ @ + -)`,
+    );
   const githubKeysUrl = env[LOCAL_ENV.githubKeysUrl];
   if (githubKeysUrl) {
     const allowHttp = env[LOCAL_ENV.allowHttpIssuers] !== 'false';
     const problem = githubKeysUrlProblem(githubKeysUrl, { allowHttpLoopback: allowHttp });
-    if (problem) throw new DualgateConfigError(`${LOCAL_ENV.githubKeysUrl} ${problem}${allowHttp ? '' : ` (${LOCAL_ENV.allowHttpIssuers}=false)`}`);
+    if (problem)
+      throw new DualgateConfigError(`${LOCAL_ENV.githubKeysUrl} ${problem}${allowHttp ? '' : ` (${LOCAL_ENV.allowHttpIssuers}=false)`}`);
   }
   const input: Parameters<typeof resolveConfig>[0] = {
     issuers: [{ issuer: issuerUrl, audience, jwksUri: `${issuerUrl}/jwks` }, ...externalIssuers],
@@ -201,4 +221,3 @@ export function localConfigFromEnv(env: Record<string, string | undefined> = pro
   if (githubKeysUrl) config.githubKeysUrl = githubKeysUrl;
   return config;
 }
-

@@ -87,7 +87,12 @@ export function checkRequest(request: Pick<IncomingMessage, 'url' | 'headersDist
   const host = hosts.length === 1 ? hosts[0] : undefined;
   if (!isLoopbackHost(host, allowedHosts)) {
     const got = hosts.length === 0 ? 'no Host header' : hosts.length > 1 ? `${hosts.length} Host headers` : `Host ${echo(host ?? '')}`;
-    return { allowed: false, reason: 'foreign_host', statusCode: 421, message: `local mode answers only requests whose Host is localhost, 127.0.0.1 or [::1] (any port), got ${got}: a web page must not reach it (DNS rebinding); ${HOW_TO_ALLOW}` };
+    return {
+      allowed: false,
+      reason: 'foreign_host',
+      statusCode: 421,
+      message: `local mode answers only requests whose Host is localhost, 127.0.0.1 or [::1] (any port), got ${got}: a web page must not reach it (DNS rebinding); ${HOW_TO_ALLOW}`,
+    };
   }
   // RFC 9112 §3.2.2: an absolute-form target overrides Host, so its host must pass the same rule.
   const target = request.url ?? '/';
@@ -99,13 +104,23 @@ export function checkRequest(request: Pick<IncomingMessage, 'url' | 'headersDist
       targetHost = undefined;
     }
     if (!isLoopbackHost(targetHost, allowedHosts)) {
-      return { allowed: false, reason: 'foreign_target', statusCode: 421, message: `local mode answers only requests for localhost, 127.0.0.1 or [::1], got the request target ${echo(target)}; ${HOW_TO_ALLOW}` };
+      return {
+        allowed: false,
+        reason: 'foreign_target',
+        statusCode: 421,
+        message: `local mode answers only requests for localhost, 127.0.0.1 or [::1], got the request target ${echo(target)}; ${HOW_TO_ALLOW}`,
+      };
     }
   }
   if (options.kind === 'internal') {
     const origins = request.headersDistinct['origin'];
     if (origins !== undefined && (origins.length !== 1 || !isLoopbackOrigin(origins[0] as string, allowedHosts))) {
-      return { allowed: false, reason: 'foreign_origin', statusCode: 403, message: `this local mode service is for SDKs and CLIs, not web pages: Origin ${echo(origins.join(', '))} is not a loopback origin` };
+      return {
+        allowed: false,
+        reason: 'foreign_origin',
+        statusCode: 403,
+        message: `this local mode service is for SDKs and CLIs, not web pages: Origin ${echo(origins.join(', '))} is not a loopback origin`,
+      };
     }
   }
   return { allowed: true };
@@ -113,7 +128,12 @@ export function checkRequest(request: Pick<IncomingMessage, 'url' | 'headersDist
 
 function refuse(response: ServerResponse, verdict: Exclude<RequestVerdict, { allowed: true }>): void {
   // `connection: close`: the body is never read, so the connection cannot carry another request.
-  response.writeHead(verdict.statusCode, { 'content-type': 'application/json', 'cache-control': 'no-store', connection: 'close', 'x-dualgate-refused': verdict.reason });
+  response.writeHead(verdict.statusCode, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    connection: 'close',
+    'x-dualgate-refused': verdict.reason,
+  });
   response.end(JSON.stringify({ message: verdict.message }));
 }
 
@@ -121,7 +141,9 @@ function withoutCors(headers: OutgoingHttpHeaders | OutgoingHttpHeader[]): Outgo
   if (!Array.isArray(headers)) return Object.fromEntries(Object.entries(headers).filter(([name]) => !CORS_HEADER.test(name)));
   // The flat form: [name, value, name, value, …].
   const kept: OutgoingHttpHeader[] = [];
-  for (let index = 0; index + 1 < headers.length; index += 2) if (!CORS_HEADER.test(String(headers[index]))) kept.push(headers[index] as OutgoingHttpHeader, headers[index + 1] as OutgoingHttpHeader);
+  for (let index = 0; index + 1 < headers.length; index += 2)
+    if (!CORS_HEADER.test(String(headers[index])))
+      kept.push(headers[index] as OutgoingHttpHeader, headers[index + 1] as OutgoingHttpHeader);
   return kept;
 }
 

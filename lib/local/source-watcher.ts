@@ -13,24 +13,46 @@ export interface WatchSettings {
 }
 
 /** What dualgate dev itself never watches, whatever cdk.json says: dependencies, outputs, local state, editors' scratch files. */
-const ALWAYS_EXCLUDED = ['node_modules', 'cdk.out', '.git', '.dualgate', '**/*.tsbuildinfo', '**/*.swp', '**/*.swx', '**/*~', '**/.#*', '**/#*#', '**/4913', '**/.DS_Store'];
+const ALWAYS_EXCLUDED = [
+  'node_modules',
+  'cdk.out',
+  '.git',
+  '.dualgate',
+  '**/*.tsbuildinfo',
+  '**/*.swp',
+  '**/*.swx',
+  '**/*~',
+  '**/.#*',
+  '**/#*#',
+  '**/4913',
+  '**/.DS_Store',
+];
 /** `cdk watch`'s exclusions for a TypeScript app, when cdk.json names none. */
 const DEFAULT_EXCLUDED = ['README.md', 'cdk*.json', '**/*.d.ts', 'tsconfig.json', 'package*.json', 'yarn.lock', 'test', 'build', 'dist'];
 
 export function globToRegExp(glob: string): RegExp {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\/?/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\u0000/g, '(?:.*/)?');
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*\*\/?/g, '\u0000')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]')
+    .replace(/\u0000/g, '(?:.*/)?');
   return new RegExp(`^${pattern.replace(/\(\?:\.\*\/\)\?$/, '.*')}(?:/.*)?$`);
 }
 
 const asList = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
 
 /** The paths (relative, `/`-separated) whose change reloads: cdk.json's "watch" settings, or `cdk watch`'s defaults. */
-export function watchFilter(settings: WatchSettings | undefined, root: string): { accepts(path: string): boolean; excludes(path: string): boolean } {
+export function watchFilter(
+  settings: WatchSettings | undefined,
+  root: string,
+): { accepts(path: string): boolean; excludes(path: string): boolean } {
   const include = (asList(settings?.include) ?? ['**']).map(globToRegExp);
   const exclude = [...(asList(settings?.exclude) ?? DEFAULT_EXCLUDED), ...ALWAYS_EXCLUDED].map(globToRegExp);
   const excludes = (path: string) => exclude.some((pattern) => pattern.test(path));
   // JavaScript is watched (a Code.fromAsset directory may hold plain .js), except tsc's output beside its .ts source.
-  const compiled = (path: string) => /\.(c|m)?js$/.test(path) && ['.ts', '.mts', '.cts'].some((extension) => existsSync(join(root, path.replace(/\.(c|m)?js$/, extension))));
+  const compiled = (path: string) =>
+    /\.(c|m)?js$/.test(path) && ['.ts', '.mts', '.cts'].some((extension) => existsSync(join(root, path.replace(/\.(c|m)?js$/, extension))));
   return { excludes, accepts: (path) => include.some((pattern) => pattern.test(path)) && !excludes(path) && !compiled(path) };
 }
 

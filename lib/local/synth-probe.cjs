@@ -31,19 +31,34 @@ if (recordsFile && outdir) {
   const spawnSync = childProcess.spawnSync;
   childProcess.spawnSync = function probedSpawnSync(command, args, options) {
     try {
-      const output = Array.isArray(args) && args.includes('--bundle') ? args.find((arg) => typeof arg === 'string' && /^--out(file|dir)=/.test(arg)) : undefined;
+      const output =
+        Array.isArray(args) && args.includes('--bundle')
+          ? args.find((arg) => typeof arg === 'string' && /^--out(file|dir)=/.test(arg))
+          : undefined;
       const target = output ? output.slice(output.indexOf('=') + 1) : undefined;
       if (target && inOutdir(target)) {
         const outputDir = output.startsWith('--outfile=') ? path.dirname(path.resolve(target)) : path.resolve(target);
         const given = args.find((arg) => typeof arg === 'string' && arg.startsWith('--metafile='));
-        const metafile = given ? path.resolve(options?.cwd ?? process.cwd(), given.slice('--metafile='.length)) : path.join(probeDir, `meta-${process.pid}-${++metafiles}.json`);
+        const metafile = given
+          ? path.resolve(options?.cwd ?? process.cwd(), given.slice('--metafile='.length))
+          : path.join(probeDir, `meta-${process.pid}-${++metafiles}.json`);
         if (!given) args = [...args, `--metafile=${metafile}`];
         // A source map, when the app asked for none: failures in local mode then name the TypeScript line. This synth
         // is local mode's own; what deploys is built by the CDK CLI's synth, without it.
         if (!args.some((arg) => typeof arg === 'string' && /^--sourcemap(=|$)/.test(arg))) args = [...args, '--sourcemap'];
         const env = {};
-        for (const [name, value] of Object.entries(options?.env ?? {})) if (process.env[name] !== value && typeof value === 'string') env[name] = value;
-        record({ kind: 'esbuild', command, args, cwd: path.resolve(options?.cwd ?? process.cwd()), env, outputDir, metafile, metafileAdded: !given });
+        for (const [name, value] of Object.entries(options?.env ?? {}))
+          if (process.env[name] !== value && typeof value === 'string') env[name] = value;
+        record({
+          kind: 'esbuild',
+          command,
+          args,
+          cwd: path.resolve(options?.cwd ?? process.cwd()),
+          env,
+          outputDir,
+          metafile,
+          metafileAdded: !given,
+        });
       }
     } catch {
       // Never in the way of the synth.

@@ -54,14 +54,25 @@ export interface SynthOptions {
 }
 
 /** Run the app's synth command as the CDK CLI does: CDK_OUTDIR and CDK_CONTEXT_JSON, with asset metadata on. */
-export function synthesize(appCommand: string, cwd: string, outdir: string, context: Record<string, unknown>, options: SynthOptions = {}): Promise<void> {
+export function synthesize(
+  appCommand: string,
+  cwd: string,
+  outdir: string,
+  context: Record<string, unknown>,
+  options: SynthOptions = {},
+): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     // CDK's built-in CloudFormation template validation costs two seconds or more of every synth, most of a small
     // app's: local mode skips it unless the user's environment asks for it (`cdk synth` and `cdk deploy` still run it).
     CDK_VALIDATION: 'false',
     ...process.env,
     CDK_OUTDIR: outdir,
-    CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, 'dualgate:dev': true }),
+    CDK_CONTEXT_JSON: JSON.stringify({
+      ...context,
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:enable-asset-metadata': true,
+      'dualgate:dev': true,
+    }),
   };
   const probe = options.probe ? probeScript() : undefined;
   if (probe) {
@@ -91,7 +102,11 @@ export function synthesize(appCommand: string, cwd: string, outdir: string, cont
     child.on('exit', (code, signal) => {
       runningSynths.delete(child);
       if (code === 0 && existsSync(join(outdir, 'manifest.json'))) return resolvePromise();
-      const how = signal ? `was killed (${signal})` : code === 0 ? 'wrote no cloud assembly (no manifest.json)' : `exited with code ${code}`;
+      const how = signal
+        ? `was killed (${signal})`
+        : code === 0
+          ? 'wrote no cloud assembly (no manifest.json)'
+          : `exited with code ${code}`;
       // The real error first; which command failed, and how, after it.
       reject(new SynthError(`${summarizeSynthOutput(output)}\n("${appCommand}" ${how})`.trim(), output));
     });

@@ -28,7 +28,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 // Static imports and re-exports (`import … from`, `export … from`, `import '…'`) and dynamic `import('…')`.
-const IMPORT_PATTERN = /(?:^|[\n;])\s*(import|export)\s+(type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_PATTERN =
+  /(?:^|[\n;])\s*(import|export)\s+(type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(file: string): Import[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
@@ -42,7 +43,8 @@ function importsOf(file: string): Import[] {
   return found;
 }
 
-const within = (path: string | undefined, ...rooms: string[]): boolean => path !== undefined && rooms.some((room) => path === room || path.startsWith(`${room}/`));
+const within = (path: string | undefined, ...rooms: string[]): boolean =>
+  path !== undefined && rooms.some((room) => path === room || path.startsWith(`${room}/`));
 const describeImport = (entry: Import): string => `${entry.from} imports '${entry.specifier}'`;
 
 const lambdaImports = sourceFiles('lambdas').flatMap(importsOf);
@@ -58,7 +60,11 @@ describe('the layout keeps its whiteboard rules', () => {
     expect(lambdaImports.length).toBeGreaterThan(200);
     expect(constructImports.some((entry) => entry.specifier === 'aws-cdk-lib')).toBe(true);
     // A dynamic import is seen too: the authorizer loads its DynamoDB side on demand.
-    expect(lambdaImports.some((entry) => entry.from === 'lambdas/authorizer/wiring.ts' && entry.target === 'lambdas/authorizer/key-table-client')).toBe(true);
+    expect(
+      lambdaImports.some(
+        (entry) => entry.from === 'lambdas/authorizer/wiring.ts' && entry.target === 'lambdas/authorizer/key-table-client',
+      ),
+    ).toBe(true);
   });
 
   it('the domain core imports nothing of the other rooms and does no I/O', () => {

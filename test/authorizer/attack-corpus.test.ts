@@ -18,7 +18,14 @@ import { captureLogger } from '../support/logs';
 const ISSUER = TEST_ISSUER;
 const signingKey = createSigningKey('kid-1');
 const settings = testSettings();
-const claims = (overrides: Record<string, unknown> = {}) => ({ iss: ISSUER, aud: 'dualgate-api', sub: 'client-1', scope: 'read:users', exp: nowSeconds() + 600, ...overrides });
+const claims = (overrides: Record<string, unknown> = {}) => ({
+  iss: ISSUER,
+  aud: 'dualgate-api',
+  sub: 'client-1',
+  scope: 'read:users',
+  exp: nowSeconds() + 600,
+  ...overrides,
+});
 
 function setup() {
   const live = makeKey({ scopes: ['read:users'] });
@@ -30,7 +37,14 @@ function setup() {
   const logs = captureLogger();
   const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, fetcher, logger: logs.logger });
   const call = (authorization: string | undefined, extra: Record<string, unknown> = {}) =>
-    authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: authorization === undefined ? {} : { Authorization: authorization }, multiValueHeaders: null, ...extra });
+    authorize({
+      methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+      httpMethod: 'GET',
+      resource: '/me',
+      headers: authorization === undefined ? {} : { Authorization: authorization },
+      multiValueHeaders: null,
+      ...extra,
+    });
   return { call, store, fetcher, logs, live, revoked, disabled, expired };
 }
 
@@ -84,10 +98,23 @@ describe('key attack corpus', () => {
     // SECURITY.md quotes these counts: the checksum stops accidental junk, not an attacker who computes it.
     let nowMs = 1_700_000_000_000;
     const store = new FakeKeyLookup();
-    const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup: store, logger: captureLogger().logger, nowMs: () => nowMs });
+    const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, {
+      keyLookup: store,
+      logger: captureLogger().logger,
+      nowMs: () => nowMs,
+    });
     const flood = Array.from({ length: 300 }, () => generateKey('dg').key);
     const pass = async () => {
-      for (const key of flood) expect(await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null })).toEqual({ effect: 'unauthorized' });
+      for (const key of flood)
+        expect(
+          await authorize({
+            methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+            httpMethod: 'GET',
+            resource: '/me',
+            headers: { Authorization: `Bearer ${key}` },
+            multiValueHeaders: null,
+          }),
+        ).toEqual({ effect: 'unauthorized' });
     };
     await pass();
     expect(store.reads).toBe(300);
@@ -112,7 +139,9 @@ describe('key attack corpus', () => {
     expect(await call(`Bearer ${keyPayloadJwt}`)).toEqual({ effect: 'unauthorized' });
     expect(store.reads).toBe(0);
     const fetchesBefore = fetcher.fetches;
-    const jwtAsKey = `dg_${signJwt(claims(), { key: signingKey }).replace(/[^0-9A-Za-z]/g, '').slice(0, 36)}`;
+    const jwtAsKey = `dg_${signJwt(claims(), { key: signingKey })
+      .replace(/[^0-9A-Za-z]/g, '')
+      .slice(0, 36)}`;
     expect(await call(`Bearer ${jwtAsKey}`)).toEqual({ effect: 'unauthorized' });
     expect(fetcher.fetches).toBe(fetchesBefore);
   });
@@ -120,10 +149,13 @@ describe('key attack corpus', () => {
   it('property: random junk never reads the table and never allows', async () => {
     const { call, store } = setup();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 120 }), fc.stringMatching(/^dg_[0-9A-Za-z]{36}$/), fc.string({ unit: 'binary', maxLength: 60 })), async (junk) => {
-        const outcome = await call(`Bearer ${junk}`);
-        expect(outcome.effect).toBe('unauthorized');
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 120 }), fc.stringMatching(/^dg_[0-9A-Za-z]{36}$/), fc.string({ unit: 'binary', maxLength: 60 })),
+        async (junk) => {
+          const outcome = await call(`Bearer ${junk}`);
+          expect(outcome.effect).toBe('unauthorized');
+        },
+      ),
       { numRuns: 1500 },
     );
     // Random 36-char bodies have a 1 in 62^6 chance of a valid checksum: effectively none reach the table.
@@ -139,7 +171,10 @@ describe('JWT attack corpus', () => {
   const cases: [string, () => string][] = [
     ['alg none', () => signJwt(claims(), { alg: 'none', kid: 'kid-1' })],
     ['alg none, uppercase', () => signJwt(claims(), { alg: 'none', kid: 'kid-1', header: { alg: 'NONE' } })],
-    ['HS256 with the public key (key confusion)', () => signJwt(claims(), { alg: 'HS256', kid: 'kid-1', hmacSecret: signingKey.publicPem })],
+    [
+      'HS256 with the public key (key confusion)',
+      () => signJwt(claims(), { alg: 'HS256', kid: 'kid-1', hmacSecret: signingKey.publicPem }),
+    ],
     ['RS256 by a foreign key and unknown kid', () => signJwt(claims(), { key: createSigningKey('kid-foreign') })],
     ['known kid, foreign signature', () => signJwt(claims(), { key: { ...createSigningKey('kid-1') } })],
     ['expired', () => signJwt(claims({ exp: nowSeconds() - 5 }), { key: signingKey })],
@@ -155,17 +190,29 @@ describe('JWT attack corpus', () => {
     ['extra segments', () => `${signJwt(claims(), { key: signingKey })}.extra`],
     ['five segments (JWE shape)', () => 'eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d'],
     ['1 MB token', () => `${b64({ alg: 'RS256', kid: 'kid-1' })}.${'A'.repeat(1024 * 1024)}.sig`],
-    ['HMAC forged with an empty secret', () => `${b64({ alg: 'HS256', kid: 'kid-1' })}.${b64(claims())}.${createHmac('sha256', '').update('x').digest('base64url')}`],
+    [
+      'HMAC forged with an empty secret',
+      () => `${b64({ alg: 'HS256', kid: 'kid-1' })}.${b64(claims())}.${createHmac('sha256', '').update('x').digest('base64url')}`,
+    ],
     ['kid path traversal', () => signJwt(claims(), { key: signingKey, kid: '../../etc/passwd' })],
     ['a valid token with its signature padded (==)', () => `${signJwt(claims(), { key: signingKey })}==`],
     ['a valid token with its signature padded (=)', () => `${signJwt(claims(), { key: signingKey })}=`],
-    ['a valid token with stray low bits in its signature', () => {
-      const token = signJwt(claims(), { key: signingKey });
-      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-      return `${token.slice(0, -1)}${alphabet[alphabet.indexOf(token.at(-1) as string) | 1]}`;
-    }],
-    ['a valid signature under a crit header naming an unknown extension', () => signJwt(claims(), { key: signingKey, header: { crit: ['urn:example:ext'], 'urn:example:ext': 1 } })],
-    ['a valid signature under crit b64 (RFC 7797, not implemented)', () => signJwt(claims(), { key: signingKey, header: { crit: ['b64'], b64: false } })],
+    [
+      'a valid token with stray low bits in its signature',
+      () => {
+        const token = signJwt(claims(), { key: signingKey });
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        return `${token.slice(0, -1)}${alphabet[alphabet.indexOf(token.at(-1) as string) | 1]}`;
+      },
+    ],
+    [
+      'a valid signature under a crit header naming an unknown extension',
+      () => signJwt(claims(), { key: signingKey, header: { crit: ['urn:example:ext'], 'urn:example:ext': 1 } }),
+    ],
+    [
+      'a valid signature under crit b64 (RFC 7797, not implemented)',
+      () => signJwt(claims(), { key: signingKey, header: { crit: ['b64'], b64: false } }),
+    ],
   ];
 
   it.each(cases)('rejects %s with 401', async (_name, makeToken) => {
@@ -178,11 +225,28 @@ describe('JWT attack corpus', () => {
     const cognito = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_CORPUS';
     const cognitoKey = createSigningKey('cognito-1');
     const { authorize } = buildAuthorizer(
-      { ...settings, issuers: [{ issuer: cognito, clientIds: ['app'], scopePrefix: 'dualgate/', requireTokenUseClaim: true }] }, DEMO_COMPILED_TABLE,
+      { ...settings, issuers: [{ issuer: cognito, clientIds: ['app'], scopePrefix: 'dualgate/', requireTokenUseClaim: true }] },
+      DEMO_COMPILED_TABLE,
       { keyLookup: new FakeKeyLookup(), fetcher: new FakeJwksFetcher([cognitoKey.publicJwk]), logger: captureLogger().logger },
     );
-    const token = signJwt({ iss: cognito, sub: 'app', client_id: 'app', token_use: 'access', scope: 'keys:admin keys:read dualgate/read:users', exp: nowSeconds() + 600 }, { key: cognitoKey });
-    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me', httpMethod: 'GET', resource: '/me', headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+    const token = signJwt(
+      {
+        iss: cognito,
+        sub: 'app',
+        client_id: 'app',
+        token_use: 'access',
+        scope: 'keys:admin keys:read dualgate/read:users',
+        exp: nowSeconds() + 600,
+      },
+      { key: cognitoKey },
+    );
+    const outcome = await authorize({
+      methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+      httpMethod: 'GET',
+      resource: '/me',
+      headers: { Authorization: `Bearer ${token}` },
+      multiValueHeaders: null,
+    });
     expect(outcome).toMatchObject({ effect: 'allow', response: { context: { scopes: 'read:users' } } });
   });
 
@@ -190,7 +254,9 @@ describe('JWT attack corpus', () => {
     const { call, fetcher } = setup();
     const before = fetcher.fetches;
     for (let i = 0; i < 200; i++) {
-      expect(await call(`Bearer ${signJwt(claims({ jti: String(i) }), { key: signingKey, kid: `unknown-${i}` })}`)).toEqual({ effect: 'unauthorized' });
+      expect(await call(`Bearer ${signJwt(claims({ jti: String(i) }), { key: signingKey, kid: `unknown-${i}` })}`)).toEqual({
+        effect: 'unauthorized',
+      });
     }
     expect(fetcher.fetches - before).toBe(1);
   });

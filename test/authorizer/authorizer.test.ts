@@ -57,7 +57,9 @@ describe('authorizer', () => {
     const { authorize } = setup(record);
     const outcome = await authorize(event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'));
     if (outcome.effect !== 'allow') throw new Error('expected allow');
-    expect(outcome.response.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'] }]);
+    expect(outcome.response.policyDocument.Statement).toEqual([
+      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'] },
+    ]);
   });
 
   it('denies a route whose scopes the caller lacks, with reason missing_scope and the identity in the context', async () => {
@@ -66,19 +68,43 @@ describe('authorizer', () => {
     const outcome = await authorize({ ...event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users') });
     expect(outcome.effect).toBe('deny');
     if (outcome.effect !== 'deny') return;
-    expect(outcome.response.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users'] }]);
+    expect(outcome.response.policyDocument.Statement).toEqual([
+      { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users'] },
+    ]);
     expect(outcome.response.context).toMatchObject({ sub: 'user-123', scopes: 'read:users' });
-    expect(logs.entries().at(-1)).toMatchObject({ decision: 'deny', reason: 'missing_scope', route: 'POST /users', keyId: record.keyId, Decisions: 1 });
+    expect(logs.entries().at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'missing_scope',
+      route: 'POST /users',
+      keyId: record.keyId,
+      Decisions: 1,
+    });
   });
 
   it('denies a route missing from the table (unknown_route), logging a warning, never an allow', async () => {
     const { key, record } = makeKey({ scopes: ['read:users', 'write:users'] });
     const { authorize, logs } = setup(record);
-    for (const route of [{ httpMethod: 'GET', resource: '/admin' }, { httpMethod: 'DELETE', resource: '/users' }, { httpMethod: 'BREW', resource: '/users' }, { httpMethod: 'ANY', resource: '/users' }, { httpMethod: 'GET', resource: '__proto__' }, {}]) {
+    for (const route of [
+      { httpMethod: 'GET', resource: '/admin' },
+      { httpMethod: 'DELETE', resource: '/users' },
+      { httpMethod: 'BREW', resource: '/users' },
+      { httpMethod: 'ANY', resource: '/users' },
+      { httpMethod: 'GET', resource: '__proto__' },
+      {},
+    ]) {
       const outcome = await authorize({ ...event(`Bearer ${key}`), httpMethod: undefined, resource: undefined, ...route });
       expect(outcome.effect, JSON.stringify(route)).toBe('deny');
-      if (outcome.effect === 'deny') expect(outcome.response.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*'] });
-      expect(logs.entries().at(-1)).toMatchObject({ level: 'WARN', decision: 'deny', reason: 'unknown_route', ...(route.resource ? { resource: route.resource } : {}) });
+      if (outcome.effect === 'deny')
+        expect(outcome.response.policyDocument.Statement[0]).toMatchObject({
+          Effect: 'Deny',
+          Resource: ['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*'],
+        });
+      expect(logs.entries().at(-1)).toMatchObject({
+        level: 'WARN',
+        decision: 'deny',
+        reason: 'unknown_route',
+        ...(route.resource ? { resource: route.resource } : {}),
+      });
     }
   });
 
@@ -89,36 +115,76 @@ describe('authorizer', () => {
     ]);
     const { key: reader, record: readerRecord } = makeKey({ scopes: ['read:orders'] });
     const { key: writer, record: writerRecord } = makeKey({ scopes: ['write:orders'] });
-    const { authorize } = buildAuthorizer(settings, table, { keyLookup: new FakeKeyLookup(readerRecord, writerRecord), fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: captureLogger().logger });
-    const on = (key: string, httpMethod: string) => authorize({ methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/${httpMethod}/orders/o1`, httpMethod, resource: '/orders/{id}', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    const { authorize } = buildAuthorizer(settings, table, {
+      keyLookup: new FakeKeyLookup(readerRecord, writerRecord),
+      fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+      logger: captureLogger().logger,
+    });
+    const on = (key: string, httpMethod: string) =>
+      authorize({
+        methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/${httpMethod}/orders/o1`,
+        httpMethod,
+        resource: '/orders/{id}',
+        headers: { Authorization: `Bearer ${key}` },
+        multiValueHeaders: null,
+      });
     expect((await on(reader, 'GET')).effect).toBe('allow');
     expect((await on(reader, 'DELETE')).effect).toBe('deny');
     expect((await on(writer, 'GET')).effect).toBe('deny');
     const put = await on(writer, 'PUT');
     expect(put.effect).toBe('allow');
-    if (put.effect === 'allow') expect(put.response.policyDocument.Statement[0]?.Resource).toEqual(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/PUT/orders/*']);
+    if (put.effect === 'allow')
+      expect(put.response.policyDocument.Statement[0]?.Resource).toEqual([
+        'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/PUT/orders/*',
+      ]);
   });
 
   it('decides every route right for a principal on more routes than the authorizer memoises per principal', async () => {
-    const routes = Array.from({ length: MAX_ROUTES_MEMOISED_PER_PRINCIPAL + 36 }, (_, index) => ({ method: 'GET' as const, path: `/r${index}`, scopes: index % 2 === 0 ? ['even'] : ['odd'] }));
+    const routes = Array.from({ length: MAX_ROUTES_MEMOISED_PER_PRINCIPAL + 36 }, (_, index) => ({
+      method: 'GET' as const,
+      path: `/r${index}`,
+      scopes: index % 2 === 0 ? ['even'] : ['odd'],
+    }));
     const { key, record } = makeKey({ scopes: ['even'] });
-    const { authorize } = buildAuthorizer(settings, compileRouteTable(routes), { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });
+    const { authorize } = buildAuthorizer(settings, compileRouteTable(routes), {
+      keyLookup: new FakeKeyLookup(record),
+      fetcher: new FakeJwksFetcher([]),
+      logger: captureLogger().logger,
+    });
     for (let pass = 0; pass < 2; pass++) {
       for (const [index, route] of routes.entries()) {
-        const outcome = await authorize({ methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`, httpMethod: 'GET', resource: route.path, headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+        const outcome = await authorize({
+          methodArn: `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`,
+          httpMethod: 'GET',
+          resource: route.path,
+          headers: { Authorization: `Bearer ${key}` },
+          multiValueHeaders: null,
+        });
         expect(outcome.effect, `${route.path}, pass ${pass}`).toBe(index % 2 === 0 ? 'allow' : 'deny');
-        if (outcome.effect !== 'unauthorized' && outcome.effect !== 'fail') expect(outcome.response.policyDocument.Statement[0]?.Resource).toEqual([`arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`]);
+        if (outcome.effect !== 'unauthorized' && outcome.effect !== 'fail')
+          expect(outcome.response.policyDocument.Statement[0]?.Resource).toEqual([
+            `arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET${route.path}`,
+          ]);
       }
     }
   });
 
   it('in the credential cache scope, returns one policy for every route, not just the one asked for, so API Gateway may cache it', async () => {
     const { key, record } = makeKey({ scopes: ['read:users'] });
-    const { authorize } = buildAuthorizer(settings, compileRouteTable(DEMO_ROUTE_TABLE, 'credential'), { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });
+    const { authorize } = buildAuthorizer(settings, compileRouteTable(DEMO_ROUTE_TABLE, 'credential'), {
+      keyLookup: new FakeKeyLookup(record),
+      fetcher: new FakeJwksFetcher([]),
+      logger: captureLogger().logger,
+    });
     const outcome = await authorize(event(`Bearer ${key}`, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me'));
     if (outcome.effect !== 'allow') throw new Error('expected allow');
     const resources = outcome.response.policyDocument.Statement.flatMap((statement) => statement.Resource);
-    expect(resources).toEqual(expect.arrayContaining(['arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me']));
+    expect(resources).toEqual(
+      expect.arrayContaining([
+        'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users',
+        'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me',
+      ]),
+    );
     expect(resources).not.toContain('arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users');
   });
 
@@ -131,7 +197,11 @@ describe('authorizer', () => {
     ['a look-alike key', 'Bearer dg_аbc', 'malformed_credential'],
     ['a bad checksum', 'Bearer dg_000000000000000000000000000000000000', 'key_bad_checksum'],
     ['an unknown key', () => `Bearer ${makeKey().key}`, 'key_not_found'],
-    ['a wrong audience JWT', () => `Bearer ${signJwt({ iss: ISSUER, aud: 'x', sub: 's', exp: nowSeconds() + 60 }, { key: signingKey })}`, 'jwt_invalid_audience'],
+    [
+      'a wrong audience JWT',
+      () => `Bearer ${signJwt({ iss: ISSUER, aud: 'x', sub: 's', exp: nowSeconds() + 60 }, { key: signingKey })}`,
+      'jwt_invalid_audience',
+    ],
   ])('answers Unauthorized for %s and logs reason %s', async (_name, header, reason) => {
     const { authorize, logs } = setup();
     const authorization = typeof header === 'function' ? header() : header;
@@ -144,7 +214,14 @@ describe('authorizer', () => {
     store.failWith = new KeyStoreUnavailableError('key table read failed', { cause: new Error('ThrottlingException: Rate exceeded') });
     const { key } = makeKey();
     expect(await authorize(event(`Bearer ${key}`))).toEqual({ effect: 'fail' });
-    expect(logs.entries()).toEqual([expect.objectContaining({ level: 'ERROR', decision: 'fail', reason: 'key_store_unavailable', causeMessage: 'ThrottlingException: Rate exceeded' })]);
+    expect(logs.entries()).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        decision: 'fail',
+        reason: 'key_store_unavailable',
+        causeMessage: 'ThrottlingException: Rate exceeded',
+      }),
+    ]);
     expect(logs.lines.join('\n')).not.toContain(key);
     expect(logs.lines.join('\n')).not.toContain(key.slice(3, 33));
   });
@@ -167,7 +244,13 @@ describe('authorizer', () => {
     const { key, record } = makeKey();
     const { authorize, logs } = setup(record);
     await authorize(event(`Bearer ${key}`));
-    expect(logs.entries()[0]).toMatchObject({ decision: 'allow', reason: 'key_valid', sub: 'user-123', authMethod: 'apiKey', keyId: record.keyId });
+    expect(logs.entries()[0]).toMatchObject({
+      decision: 'allow',
+      reason: 'key_valid',
+      sub: 'user-123',
+      authMethod: 'apiKey',
+      keyId: record.keyId,
+    });
     expect(logs.lines.join('\n')).not.toContain(key);
     expect(logs.lines.join('\n')).not.toContain(record.keyHash);
   });

@@ -29,13 +29,21 @@ describe('extractCredential', () => {
   });
 
   it('rejects an oversized header before parsing it', () => {
-    expect(extractCredential(withHeader(`Bearer ${'a'.repeat(MAX_AUTHORIZATION_LENGTH)}`))).toEqual({ ok: false, reason: 'header_too_long' });
+    expect(extractCredential(withHeader(`Bearer ${'a'.repeat(MAX_AUTHORIZATION_LENGTH)}`))).toEqual({
+      ok: false,
+      reason: 'header_too_long',
+    });
     expect(extractCredential(withHeader(`Bearer ${'a'.repeat(1024 * 1024)}`))).toEqual({ ok: false, reason: 'header_too_long' });
   });
 
   it('rejects two Authorization headers as ambiguous', () => {
-    expect(extractCredential({ headers: { Authorization: 'Bearer a', authorization: 'Bearer b' } })).toEqual({ ok: false, reason: 'ambiguous_header' });
-    expect(extractCredential({ headers: { Authorization: 'Bearer a' }, multiValueHeaders: { Authorization: ['Bearer a', 'Bearer b'] } })).toEqual({
+    expect(extractCredential({ headers: { Authorization: 'Bearer a', authorization: 'Bearer b' } })).toEqual({
+      ok: false,
+      reason: 'ambiguous_header',
+    });
+    expect(
+      extractCredential({ headers: { Authorization: 'Bearer a' }, multiValueHeaders: { Authorization: ['Bearer a', 'Bearer b'] } }),
+    ).toEqual({
       ok: false,
       reason: 'ambiguous_header',
     });
@@ -43,7 +51,10 @@ describe('extractCredential', () => {
 
   it('ignores a credential in the query string', () => {
     const { key } = generateKey('dg');
-    expect(extractCredential({ headers: {}, ...{ queryStringParameters: { api_key: key } } })).toEqual({ ok: false, reason: 'no_credential' });
+    expect(extractCredential({ headers: {}, ...{ queryStringParameters: { api_key: key } } })).toEqual({
+      ok: false,
+      reason: 'no_credential',
+    });
   });
 
   it('property: never throws, and any credential it returns is one non-empty word without whitespace or commas', () => {

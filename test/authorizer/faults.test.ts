@@ -22,7 +22,12 @@ import { routeOf } from '../support/authorizer-event';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/me';
 const signingKey = createSigningKey('kid-1');
-const event = (credential: string) => ({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${credential}` }, multiValueHeaders: null });
+const event = (credential: string) => ({
+  methodArn: METHOD_ARN,
+  ...routeOf(METHOD_ARN),
+  headers: { Authorization: `Bearer ${credential}` },
+  multiValueHeaders: null,
+});
 
 type JwksMode = 'ok' | 'down' | 'slow' | 'garbage' | 'error500';
 /** A JWKS endpoint whose behaviour the test switches at will; it counts requests. */
@@ -46,10 +51,11 @@ async function startJwksServer() {
   return {
     state,
     url,
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -63,17 +69,24 @@ async function startBlackHole(): Promise<{ endpoint: string; close: () => Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
 function settingsFor(issuerUrl: string): RuntimeSettings {
-  return testSettings({ staleIfErrorSeconds: 0, jwtCacheTtlSeconds: 0, issuers: [{ issuer: issuerUrl, audience: ['api'], jwksUri: `${issuerUrl}/jwks` }], allowHttpIssuers: true });
+  return testSettings({
+    staleIfErrorSeconds: 0,
+    jwtCacheTtlSeconds: 0,
+    issuers: [{ issuer: issuerUrl, audience: ['api'], jwksUri: `${issuerUrl}/jwks` }],
+    allowHttpIssuers: true,
+  });
 }
-const jwtFrom = (issuer: string) => signJwt({ iss: issuer, aud: 'api', sub: 'client-1', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
+const jwtFrom = (issuer: string) =>
+  signJwt({ iss: issuer, aud: 'api', sub: 'client-1', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,7 +102,12 @@ describe('faults: JWKS endpoint', () => {
     const { key, record } = makeKey();
     const logs = captureLogger();
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 2000, nowMs: () => clock.nowMs });
-    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher, logger: logs.logger, nowMs: () => clock.nowMs });
+    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
+      keyLookup: new FakeKeyLookup(record),
+      fetcher,
+      logger: logs.logger,
+      nowMs: () => clock.nowMs,
+    });
     await expect(jwtCheck?.hydrate()).rejects.toThrow();
     const token = jwtFrom(jwks.url);
     expect(await authorize(event(token))).toEqual({ effect: 'fail' });
@@ -110,30 +128,42 @@ describe('faults: JWKS endpoint', () => {
     cleanups.push(jwks.close);
     jwks.state.mode = 'slow';
     const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 300 });
-    const { authorize } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger });
+    const { authorize } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
+      keyLookup: new FakeKeyLookup(),
+      fetcher,
+      logger: captureLogger().logger,
+    });
     const startedMs = Date.now();
     expect(await authorize(event(jwtFrom(jwks.url)))).toEqual({ effect: 'fail' });
     const elapsedMs = Date.now() - startedMs;
     expect(elapsedMs).toBeGreaterThanOrEqual(250);
   });
 
-  it.each(['garbage', 'error500'] as const)('serving %s later: verified keys in the JWKS cache keep working; new kids fail closed', async (mode) => {
-    const jwks = await startJwksServer();
-    cleanups.push(jwks.close);
-    const clock = { nowMs: Date.now() };
-    const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 1000, nowMs: () => clock.nowMs });
-    const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(), fetcher, logger: captureLogger().logger, nowMs: () => clock.nowMs });
-    await jwtCheck?.hydrate();
-    jwks.state.mode = mode;
-    expect((await authorize(event(jwtFrom(jwks.url)))).effect).toBe('allow');
-    const rotatedKey = createSigningKey('kid-2');
-    const newKidToken = signJwt({ iss: jwks.url, aud: 'api', sub: 'c', exp: nowSeconds() + 60 }, { key: rotatedKey });
-    expect(await authorize(event(newKidToken))).toEqual({ effect: 'fail' });
-  });
+  it.each(['garbage', 'error500'] as const)(
+    'serving %s later: verified keys in the JWKS cache keep working; new kids fail closed',
+    async (mode) => {
+      const jwks = await startJwksServer();
+      cleanups.push(jwks.close);
+      const clock = { nowMs: Date.now() };
+      const fetcher = new JwksFetcher({ allowHttp: true, timeoutMs: 500, failureCooldownMs: 1000, nowMs: () => clock.nowMs });
+      const { authorize, jwtCheck } = buildAuthorizer(settingsFor(jwks.url), DEMO_COMPILED_TABLE, {
+        keyLookup: new FakeKeyLookup(),
+        fetcher,
+        logger: captureLogger().logger,
+        nowMs: () => clock.nowMs,
+      });
+      await jwtCheck?.hydrate();
+      jwks.state.mode = mode;
+      expect((await authorize(event(jwtFrom(jwks.url)))).effect).toBe('allow');
+      const rotatedKey = createSigningKey('kid-2');
+      const newKidToken = signJwt({ iss: jwks.url, aud: 'api', sub: 'c', exp: nowSeconds() + 60 }, { key: rotatedKey });
+      expect(await authorize(event(newKidToken))).toEqual({ effect: 'fail' });
+    },
+  );
 });
 
 describe('faults: JWKS cooldown', () => {
-  it('is kept per JWKS URI: one failing issuer does not block another issuer\'s key fetches', async () => {
+  it("is kept per JWKS URI: one failing issuer does not block another issuer's key fetches", async () => {
     const good = await startJwksServer();
     const bad = await startJwksServer();
     cleanups.push(good.close, bad.close);

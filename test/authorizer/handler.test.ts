@@ -22,7 +22,13 @@ async function loadHandler() {
   return (await import('../../lambdas/authorizer/handler')).handler;
 }
 const event = (authorization: string) =>
-  ({ type: 'REQUEST', methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { authorization }, multiValueHeaders: { authorization: [authorization] } }) as never;
+  ({
+    type: 'REQUEST',
+    methodArn: METHOD_ARN,
+    ...routeOf(METHOD_ARN),
+    headers: { authorization },
+    multiValueHeaders: { authorization: [authorization] },
+  }) as never;
 
 describe('authorizer Lambda handler', () => {
   let stdout: string[];
@@ -46,7 +52,10 @@ describe('authorizer Lambda handler', () => {
     const result = await handler(event(`Bearer ${key}`));
     expect(result.principalId).toBe('user-123');
     expect(result.context).toEqual({ sub: 'user-123', scopes: 'write:users', authMethod: 'apiKey', keyId: record.keyId });
-    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: expect.arrayContaining([`arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users`]) });
+    expect(result.policyDocument.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: expect.arrayContaining([`arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/POST/users`]),
+    });
     const calls = ddb.commandCalls(GetItemCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input).toEqual({ TableName: 'dualgate-keys', Key: { keyHash: { S: record.keyHash } } });
@@ -66,7 +75,11 @@ describe('authorizer Lambda handler', () => {
   });
 
   it('throws something other than "Unauthorized" when DynamoDB throttles, so API Gateway answers 503', async () => {
-    ddb.on(GetItemCommand).rejects(Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' }));
+    ddb
+      .on(GetItemCommand)
+      .rejects(
+        Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' }),
+      );
     const handler = await loadHandler();
     const { key } = makeKey();
     await expect(handler(event(`Bearer ${key}`))).rejects.toThrow(/^AuthorizerFailure$/);
@@ -96,7 +109,9 @@ describe('authorizer Lambda handler', () => {
     vi.stubEnv('DUALGATE_KEY_TABLE', 'dualgate-keys');
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     vi.stubEnv('DUALGATE_CONFIG_FILE', '/nonexistent/dualgate-config.json');
-    await expect(import('../../lambdas/authorizer/handler')).rejects.toThrow(/dualgate-config\.json: cannot read \/nonexistent\/dualgate-config\.json/);
+    await expect(import('../../lambdas/authorizer/handler')).rejects.toThrow(
+      /dualgate-config\.json: cannot read \/nonexistent\/dualgate-config\.json/,
+    );
   });
 });
 
@@ -160,7 +175,8 @@ describe('authorizer Lambda handler: when it builds the DynamoDB client and fetc
     const { handler } = await import('../../lambdas/authorizer/handler');
     return { handler, opened };
   }
-  const jwt = () => signJwt({ iss: issuer, aud: 'api', sub: 'client-1', scope: 'write:users', exp: nowSeconds() + 600 }, { key: signingKey });
+  const jwt = () =>
+    signJwt({ iss: issuer, aud: 'api', sub: 'client-1', scope: 'write:users', exp: nowSeconds() + 600 }, { key: signingKey });
 
   it('on demand: builds no client at init nor for JWTs, and one for the first key, reused after', async () => {
     const { key, record } = makeKey({ scopes: ['write:users'] });
@@ -201,7 +217,9 @@ describe('authorizer Lambda handler: when it builds the DynamoDB client and fetc
   });
 
   it('with plans: builds the client and fetches the JWKS during init, since every allowed request reads a consumer record', async () => {
-    const { opened } = await coldStart({ DUALGATE_PLANS: JSON.stringify({ usagePlanNames: { pro: 'p' }, sharedUsageKey: 'dualgate-shared-0000-0000-0000' }) });
+    const { opened } = await coldStart({
+      DUALGATE_PLANS: JSON.stringify({ usagePlanNames: { pro: 'p' }, sharedUsageKey: 'dualgate-shared-0000-0000-0000' }),
+    });
     expect(opened.count).toBe(1);
     expect(jwksFetches).toBe(1);
   });
@@ -211,7 +229,9 @@ describe('authorizer Lambda handler: when it builds the DynamoDB client and fetc
     ddb.on(GetItemCommand).resolves({ Item: itemFromRecord(record) });
     const { handler, opened } = await coldStart({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }, { failFirstOpen: true });
     expect(opened.count).toBe(1);
-    const initFailure = stdout.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry['message'] === 'key table client failed to load at init');
+    const initFailure = stdout
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry['message'] === 'key table client failed to load at init');
     expect(initFailure).toMatchObject({ level: 'ERROR', reason: 'key_store_unavailable' });
     expect(JSON.stringify(initFailure)).toContain('SDK chunk failed to evaluate');
     expect((await handler(event(`Bearer ${key}`))).principalId).toBe('user-123');

@@ -55,10 +55,20 @@ describe('JwtCheck', () => {
   it('accepts a Cognito client-credentials access token and strips the resource-server prefix', async () => {
     const { check } = setup();
     const token = signJwt(
-      { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'dualgate/read:users dualgate/keys:admin', exp: nowSeconds() + 600 },
+      {
+        iss: COGNITO,
+        sub: 'client-abc',
+        client_id: 'client-abc',
+        token_use: 'access',
+        scope: 'dualgate/read:users dualgate/keys:admin',
+        exp: nowSeconds() + 600,
+      },
       { key: cognitoKey },
     );
-    expect(await check.evaluate(token)).toMatchObject({ kind: 'principal', principal: { sub: 'client-abc', scopes: ['keys:admin', 'read:users'] } });
+    expect(await check.evaluate(token)).toMatchObject({
+      kind: 'principal',
+      principal: { sub: 'client-abc', scopes: ['keys:admin', 'read:users'] },
+    });
   });
 
   it('reads `scp` arrays too', async () => {
@@ -68,7 +78,11 @@ describe('JwtCheck', () => {
 
   it.each([
     ['alg none (aws-jwt-verify refuses it while parsing)', () => signJwt(claims(), { alg: 'none', kid: 'kid-1' }), 'jwt_malformed'],
-    ['HS256 signed with the public key (key confusion)', () => signJwt(claims(), { alg: 'HS256', kid: 'kid-1', hmacSecret: signingKey.publicPem }), 'jwt_invalid_algorithm'],
+    [
+      'HS256 signed with the public key (key confusion)',
+      () => signJwt(claims(), { alg: 'HS256', kid: 'kid-1', hmacSecret: signingKey.publicPem }),
+      'jwt_invalid_algorithm',
+    ],
     ['expired', () => signJwt(claims({ exp: nowSeconds() - 10 }), { key: signingKey }), 'jwt_expired'],
     ['not yet valid', () => signJwt(claims({ nbf: nowSeconds() + 600 }), { key: signingKey }), 'jwt_not_yet_valid'],
     ['wrong issuer', () => signJwt(claims({ iss: 'https://evil.example.com' }), { key: signingKey }), 'jwt_invalid_issuer'],
@@ -77,17 +91,37 @@ describe('JwtCheck', () => {
     ['a token_use=id token', () => signJwt(claims({ token_use: 'id' }), { key: signingKey }), 'jwt_not_access_token'],
     ['no sub', () => signJwt(claims({ sub: undefined }), { key: signingKey }), 'jwt_missing_sub'],
     ['no exp', () => signJwt(claims({ exp: undefined }), { key: signingKey }), 'jwt_invalid_claim'],
-    ['scope of the wrong type (refused while parsing)', () => signJwt(claims({ scope: { admin: true } }), { key: signingKey }), 'jwt_malformed'],
+    [
+      'scope of the wrong type (refused while parsing)',
+      () => signJwt(claims({ scope: { admin: true } }), { key: signingKey }),
+      'jwt_malformed',
+    ],
     ['scp of the wrong type', () => signJwt(claims({ scope: undefined, scp: [1, 2] }), { key: signingKey }), 'jwt_invalid_scope_claim'],
-    ['absurdly many scopes', () => signJwt(claims({ scope: Array.from({ length: 500 }, (_, i) => `s${i}`).join(' ') }), { key: signingKey }), 'jwt_invalid_scope_claim'],
+    [
+      'absurdly many scopes',
+      () => signJwt(claims({ scope: Array.from({ length: 500 }, (_, i) => `s${i}`).join(' ') }), { key: signingKey }),
+      'jwt_invalid_scope_claim',
+    ],
     ['a foreign signature on a known kid', () => signJwt(claims(), { key: { ...createSigningKey('kid-1') } }), 'jwt_invalid_signature'],
-    ['a tampered payload', () => {
-      const [header, , signature] = signJwt(claims(), { key: signingKey }).split('.');
-      return `${header}.${Buffer.from(JSON.stringify(claims({ scope: 'keys:admin' }))).toString('base64url')}.${signature}`;
-    }, 'jwt_invalid_signature'],
+    [
+      'a tampered payload',
+      () => {
+        const [header, , signature] = signJwt(claims(), { key: signingKey }).split('.');
+        return `${header}.${Buffer.from(JSON.stringify(claims({ scope: 'keys:admin' }))).toString('base64url')}.${signature}`;
+      },
+      'jwt_invalid_signature',
+    ],
     ['a non-JSON payload', () => 'eyJhbGciOiJSUzI1NiJ9.bm90LWpzb24.c2ln', 'jwt_malformed'],
-    ['a Cognito ID token', () => signJwt({ iss: COGNITO, sub: 'u', aud: 'client-abc', token_use: 'id', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_not_access_token'],
-    ['a Cognito token for another client', () => signJwt({ iss: COGNITO, sub: 'u', client_id: 'other', token_use: 'access', exp: nowSeconds() + 60 }, { key: cognitoKey }), 'jwt_invalid_audience'],
+    [
+      'a Cognito ID token',
+      () => signJwt({ iss: COGNITO, sub: 'u', aud: 'client-abc', token_use: 'id', exp: nowSeconds() + 60 }, { key: cognitoKey }),
+      'jwt_not_access_token',
+    ],
+    [
+      'a Cognito token for another client',
+      () => signJwt({ iss: COGNITO, sub: 'u', client_id: 'other', token_use: 'access', exp: nowSeconds() + 60 }, { key: cognitoKey }),
+      'jwt_invalid_audience',
+    ],
   ])('rejects %s', async (_name, makeToken, reason) => {
     const { check } = setup();
     expect(await check.evaluate(makeToken())).toEqual({ kind: 'reject', reason });
@@ -99,7 +133,9 @@ describe('JwtCheck', () => {
     expect(fetcher.fetches).toBe(2);
     const stranger = createSigningKey('unknown-kid');
     const results = await Promise.all(Array.from({ length: 50 }, () => check.evaluate(signJwt(claims(), { key: stranger }))));
-    expect(new Set(results.map((result) => JSON.stringify(result)))).toEqual(new Set([JSON.stringify({ kind: 'reject', reason: 'jwt_unknown_kid' })]));
+    expect(new Set(results.map((result) => JSON.stringify(result)))).toEqual(
+      new Set([JSON.stringify({ kind: 'reject', reason: 'jwt_unknown_kid' })]),
+    );
     expect(fetcher.fetches).toBe(3);
   });
 
@@ -136,13 +172,26 @@ describe('JwtCheck', () => {
 
 describe('JwtCheck with requireAccessTokenType (RFC 9068)', () => {
   const strict = () =>
-    new JwtCheck({ issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks`, requireAccessTokenType: true }], fetcher: new FakeJwksFetcher([signingKey.publicJwk]), jwtCacheTtlSeconds: 0, maxCacheEntries: 10 });
+    new JwtCheck({
+      issuers: [{ issuer: ISSUER, audience: ['dualgate-api'], jwksUri: `${ISSUER}/jwks`, requireAccessTokenType: true }],
+      fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+      jwtCacheTtlSeconds: 0,
+      maxCacheEntries: 10,
+    });
 
   it('accepts typ at+jwt (any case, with or without application/) and refuses plain JWT or no typ', async () => {
     expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'at+jwt' } }))).toMatchObject({ kind: 'principal' });
-    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'application/AT+JWT' } }))).toMatchObject({ kind: 'principal' });
-    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'JWT' } }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
-    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: undefined } }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'application/AT+JWT' } }))).toMatchObject({
+      kind: 'principal',
+    });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: 'JWT' } }))).toEqual({
+      kind: 'reject',
+      reason: 'jwt_not_access_token',
+    });
+    expect(await strict().evaluate(signJwt(claims(), { key: signingKey, header: { typ: undefined } }))).toEqual({
+      kind: 'reject',
+      reason: 'jwt_not_access_token',
+    });
   });
 });
 
@@ -173,7 +222,11 @@ describe('JwtCheck with EC and EdDSA issuer keys', () => {
     ['an empty ES256 signature', () => signWith('ES256', 'ec-1', Buffer.alloc(0)), 'jwt_malformed'],
     ['an ES256 signature of zeros', () => signWith('ES256', 'ec-1', Buffer.alloc(64)), 'jwt_invalid_signature'],
     ['an EdDSA signature of the wrong length', () => signWith('EdDSA', 'ed-1', Buffer.alloc(7, 2)), 'jwt_invalid_signature'],
-    ['an EdDSA signature by another key', () => signWith('EdDSA', 'ed-1', cryptoSign(null, Buffer.from('x'), generateKeyPairSync('ed25519').privateKey)), 'jwt_invalid_signature'],
+    [
+      'an EdDSA signature by another key',
+      () => signWith('EdDSA', 'ed-1', cryptoSign(null, Buffer.from('x'), generateKeyPairSync('ed25519').privateKey)),
+      'jwt_invalid_signature',
+    ],
   ])('answers 401, not a failure, to %s', async (_name, makeToken, reason) => {
     expect(await check().evaluate(makeToken())).toEqual({ kind: 'reject', reason });
   });
@@ -245,7 +298,10 @@ describe('JwtCheck: crit (RFC 7515 §4.1.11)', () => {
     ['a malformed crit', { crit: 'exp' }],
   ])('rejects a correctly signed token whose crit names %s', async (_name, header) => {
     const { check } = setup();
-    expect(await check.evaluate(signJwt(claims(), { key: signingKey, header }))).toEqual({ kind: 'reject', reason: 'jwt_unsupported_crit' });
+    expect(await check.evaluate(signJwt(claims(), { key: signingKey, header }))).toEqual({
+      kind: 'reject',
+      reason: 'jwt_unsupported_crit',
+    });
   });
 });
 
@@ -253,7 +309,14 @@ describe('JwtCheck: scopePrefix is strict', () => {
   it('with a prefix, counts only prefixed scopes: a bare keys:admin is dropped', async () => {
     const { check } = setup();
     const token = signJwt(
-      { iss: COGNITO, sub: 'client-abc', client_id: 'client-abc', token_use: 'access', scope: 'keys:admin dualgate/read:users other/write:users', exp: nowSeconds() + 600 },
+      {
+        iss: COGNITO,
+        sub: 'client-abc',
+        client_id: 'client-abc',
+        token_use: 'access',
+        scope: 'keys:admin dualgate/read:users other/write:users',
+        exp: nowSeconds() + 600,
+      },
       { key: cognitoKey },
     );
     expect(await check.evaluate(token)).toMatchObject({ kind: 'principal', principal: { scopes: ['read:users'] } });
@@ -280,16 +343,36 @@ describe('JwtCheck: JWKS by OIDC discovery when no jwksUri is configured', () =>
   const OKTA = 'https://dev-123.okta.com/oauth2/default';
   const OKTA_KEYS = `${OKTA}/v1/keys`;
   const oktaKey = createSigningKey('okta-1');
-  const oktaClaims = (overrides: Record<string, unknown> = {}) => ({ iss: OKTA, aud: 'api://dualgate', sub: 'svc-1', scp: ['read:users'], exp: nowSeconds() + 600, ...overrides });
-  const discovery = (overrides: Record<string, unknown> = {}) => ({ issuer: OKTA, jwks_uri: OKTA_KEYS, token_endpoint: `${OKTA}/v1/token`, ...overrides });
+  const oktaClaims = (overrides: Record<string, unknown> = {}) => ({
+    iss: OKTA,
+    aud: 'api://dualgate',
+    sub: 'svc-1',
+    scp: ['read:users'],
+    exp: nowSeconds() + 600,
+    ...overrides,
+  });
+  const discovery = (overrides: Record<string, unknown> = {}) => ({
+    issuer: OKTA,
+    jwks_uri: OKTA_KEYS,
+    token_endpoint: `${OKTA}/v1/token`,
+    ...overrides,
+  });
   const make = (routes: Record<string, unknown>, nowMs?: () => number) => {
     const fetcher = new RoutedFetcher(routes);
-    const check = new JwtCheck({ issuers: [{ issuer: OKTA, audience: ['api://dualgate'] }], fetcher, jwtCacheTtlSeconds: 0, maxCacheEntries: 10, ...(nowMs ? { nowMs } : {}) });
+    const check = new JwtCheck({
+      issuers: [{ issuer: OKTA, audience: ['api://dualgate'] }],
+      fetcher,
+      jwtCacheTtlSeconds: 0,
+      maxCacheEntries: 10,
+      ...(nowMs ? { nowMs } : {}),
+    });
     return { fetcher, check };
   };
 
   it('builds the discovery URL as OIDC Discovery §4 says (trailing slash dropped, path kept)', () => {
-    expect(discoveryUrlOf('https://login.example.com/tenant/v2.0/')).toBe('https://login.example.com/tenant/v2.0/.well-known/openid-configuration');
+    expect(discoveryUrlOf('https://login.example.com/tenant/v2.0/')).toBe(
+      'https://login.example.com/tenant/v2.0/.well-known/openid-configuration',
+    );
     expect(discoveryUrlOf(OKTA)).toBe(`${OKTA}/.well-known/openid-configuration`);
   });
 
@@ -305,7 +388,11 @@ describe('JwtCheck: JWKS by OIDC discovery when no jwksUri is configured', () =>
   });
 
   it('never looks at <issuer>/.well-known/jwks.json for a non-Cognito issuer without jwksUri', async () => {
-    const { fetcher, check } = make({ [discoveryUrlOf(OKTA)]: discovery(), [OKTA_KEYS]: { keys: [oktaKey.publicJwk] }, [`${OKTA}/.well-known/jwks.json`]: { keys: [] } });
+    const { fetcher, check } = make({
+      [discoveryUrlOf(OKTA)]: discovery(),
+      [OKTA_KEYS]: { keys: [oktaKey.publicJwk] },
+      [`${OKTA}/.well-known/jwks.json`]: { keys: [] },
+    });
     await check.hydrate();
     expect(fetcher.requests).not.toContain(`${OKTA}/.well-known/jwks.json`);
   });
@@ -321,7 +408,13 @@ describe('JwtCheck: JWKS by OIDC discovery when no jwksUri is configured', () =>
     ['names another issuer', { [discoveryUrlOf(OKTA)]: discovery({ issuer: 'https://evil.example.com' }) }],
     ['names the issuer with a trailing slash (must be identical)', { [discoveryUrlOf(OKTA)]: discovery({ issuer: `${OKTA}/` }) }],
     ['has no jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: undefined }) }],
-    ['sends an https issuer to an http jwks_uri', { [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: 'http://dev-123.okta.com/oauth2/default/v1/keys' }), 'http://dev-123.okta.com/oauth2/default/v1/keys': { keys: [oktaKey.publicJwk] } }],
+    [
+      'sends an https issuer to an http jwks_uri',
+      {
+        [discoveryUrlOf(OKTA)]: discovery({ jwks_uri: 'http://dev-123.okta.com/oauth2/default/v1/keys' }),
+        'http://dev-123.okta.com/oauth2/default/v1/keys': { keys: [oktaKey.publicJwk] },
+      },
+    ],
     ['is not JSON', { [discoveryUrlOf(OKTA)]: '<html>' }],
     ['is missing (404)', {}],
   ])('fails closed (503, not 401) when the discovery document %s, and retries only after the cooldown', async (_name, routes) => {

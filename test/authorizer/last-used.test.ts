@@ -126,18 +126,42 @@ describe('lastUsedAt throttle', () => {
     const writer = new FakeUsageWriter();
     writer.mode = mode;
     const logs = captureLogger('dualgate-authorizer');
-    const { authorize, lastUsed } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), usageWriter: writer, logger: logs.logger });
-    const outcome = await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', httpMethod: 'GET', resource: '/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    const { authorize, lastUsed } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, {
+      keyLookup: new FakeKeyLookup(record),
+      usageWriter: writer,
+      logger: logs.logger,
+    });
+    const outcome = await authorize({
+      methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users',
+      httpMethod: 'GET',
+      resource: '/users',
+      headers: { Authorization: `Bearer ${key}` },
+      multiValueHeaders: null,
+    });
     expect(outcome.effect).toBe('allow');
     await lastUsed?.drain();
     expect(lastUsed?.failures).toBe(1);
     const failure = logs.entries().find((entry) => entry['message'] === 'lastUsedAt write failed');
     expect(failure).toMatchObject({ level: 'WARN', reason: 'last_used_write_failed' });
     const line = logs.lines.find((candidate) => candidate.includes('lastUsedAt write failed'))!;
-    expect(emfMetrics(line)).toEqual([{ namespace: 'dualgate', name: 'LastUsedWriteFailures', unit: 'Count', dimensionSets: [{ service: 'dualgate-authorizer' }], values: [1] }]);
+    expect(emfMetrics(line)).toEqual([
+      {
+        namespace: 'dualgate',
+        name: 'LastUsedWriteFailures',
+        unit: 'Count',
+        dimensionSets: [{ service: 'dualgate-authorizer' }],
+        values: [1],
+      },
+    ]);
     expect(line).not.toContain(key);
     // The key stays remembered: no retry storm while the table fails.
-    await authorize({ methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users', httpMethod: 'GET', resource: '/users', headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
+    await authorize({
+      methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/GET/users',
+      httpMethod: 'GET',
+      resource: '/users',
+      headers: { Authorization: `Bearer ${key}` },
+      multiValueHeaders: null,
+    });
     expect(writer.calls).toHaveLength(1);
   });
 });

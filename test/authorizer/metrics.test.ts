@@ -27,13 +27,41 @@ const signingKey = createSigningKey('kid-1');
 
 /** Every reason code, so a dimension value outside them fails (a Record forces the list to stay complete). */
 const REASONS: Record<RejectReason | FailureReason | AllowReason | RouteDenyReason, true> = {
-  missing_scope: true, unknown_route: true,
-  no_credential: true, malformed_header: true, ambiguous_header: true, header_too_long: true, wrong_scheme: true, malformed_credential: true,
-  key_wrong_prefix: true, key_bad_checksum: true, key_not_found: true, key_expired: true, key_revoked: true, key_disabled: true,
-  key_item_malformed: true, jwt_malformed: true, jwt_noncanonical: true, jwt_unsupported_crit: true, jwt_invalid_signature: true,
-  jwt_invalid_algorithm: true, jwt_expired: true, jwt_not_yet_valid: true, jwt_invalid_issuer: true, jwt_invalid_audience: true,
-  jwt_invalid_claim: true, jwt_not_access_token: true, jwt_missing_sub: true, jwt_invalid_scope_claim: true, jwt_unknown_kid: true,
-  key_store_unavailable: true, jwks_unavailable: true, internal_error: true, key_valid: true, key_valid_stale: true, jwt_valid: true,
+  missing_scope: true,
+  unknown_route: true,
+  no_credential: true,
+  malformed_header: true,
+  ambiguous_header: true,
+  header_too_long: true,
+  wrong_scheme: true,
+  malformed_credential: true,
+  key_wrong_prefix: true,
+  key_bad_checksum: true,
+  key_not_found: true,
+  key_expired: true,
+  key_revoked: true,
+  key_disabled: true,
+  key_item_malformed: true,
+  jwt_malformed: true,
+  jwt_noncanonical: true,
+  jwt_unsupported_crit: true,
+  jwt_invalid_signature: true,
+  jwt_invalid_algorithm: true,
+  jwt_expired: true,
+  jwt_not_yet_valid: true,
+  jwt_invalid_issuer: true,
+  jwt_invalid_audience: true,
+  jwt_invalid_claim: true,
+  jwt_not_access_token: true,
+  jwt_missing_sub: true,
+  jwt_invalid_scope_claim: true,
+  jwt_unknown_kid: true,
+  key_store_unavailable: true,
+  jwks_unavailable: true,
+  internal_error: true,
+  key_valid: true,
+  key_valid_stale: true,
+  jwt_valid: true,
 };
 /** The only dimensions, each with its closed set of values. */
 const BOUNDED_DIMENSIONS: Record<string, ReadonlySet<string>> = {
@@ -41,7 +69,18 @@ const BOUNDED_DIMENSIONS: Record<string, ReadonlySet<string>> = {
   decision: new Set(['allow', 'deny', 'unauthorized', 'fail']),
   credentialKind: new Set(['apiKey', 'jwt', 'unknown', 'none']),
   reason: new Set(Object.keys(REASONS)),
-  operation: new Set(['create', 'list', 'get', 'update', 'rotate', 'revoke', 'consumer.get', 'consumer.set-plan', 'consumer.clear-plan', 'unknown']),
+  operation: new Set([
+    'create',
+    'list',
+    'get',
+    'update',
+    'rotate',
+    'revoke',
+    'consumer.get',
+    'consumer.set-plan',
+    'consumer.clear-plan',
+    'unknown',
+  ]),
 };
 
 function assertBounded(metrics: EmfMetric[]): void {
@@ -67,20 +106,44 @@ const event = (authorization: string | undefined) => ({
 function setup(...records: ReturnType<typeof makeKey>['record'][]) {
   const store = new FakeKeyLookup(...records);
   const logs = captureLogger('dualgate-authorizer');
-  const built = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, { keyLookup: store, fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: logs.logger });
+  const built = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, {
+    keyLookup: store,
+    fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+    logger: logs.logger,
+  });
   return { ...built, store, logs };
 }
 
 describe('EMF checker', () => {
   it('finds what the specification forbids', () => {
-    const valid = { _aws: { Timestamp: 1_700_000_000_000, CloudWatchMetrics: [{ Namespace: 'n', Dimensions: [['service']], Metrics: [{ Name: 'M', Unit: 'Count' }] }] }, service: 's', M: 1 };
+    const valid = {
+      _aws: {
+        Timestamp: 1_700_000_000_000,
+        CloudWatchMetrics: [{ Namespace: 'n', Dimensions: [['service']], Metrics: [{ Name: 'M', Unit: 'Count' }] }],
+      },
+      service: 's',
+      M: 1,
+    };
     expect(emfViolations(JSON.stringify(valid))).toEqual([]);
     expect(emfViolations(JSON.stringify({ ...valid, M: '1' }))).toEqual([expect.stringMatching(/metric M must be a top-level number/)]);
-    expect(emfViolations(JSON.stringify({ ...valid, service: 7 }))).toEqual([expect.stringMatching(/dimension service must be a top-level string/)]);
-    expect(emfViolations(JSON.stringify({ ...valid, _aws: { ...valid._aws, Timestamp: 1_700_000_000 } }))).toEqual([expect.stringMatching(/Timestamp must be epoch milliseconds/)]);
-    const badUnit = { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'M', Unit: 'ms' }] }] } };
+    expect(emfViolations(JSON.stringify({ ...valid, service: 7 }))).toEqual([
+      expect.stringMatching(/dimension service must be a top-level string/),
+    ]);
+    expect(emfViolations(JSON.stringify({ ...valid, _aws: { ...valid._aws, Timestamp: 1_700_000_000 } }))).toEqual([
+      expect.stringMatching(/Timestamp must be epoch milliseconds/),
+    ]);
+    const badUnit = {
+      ...valid,
+      _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'M', Unit: 'ms' }] }] },
+    };
     expect(emfViolations(JSON.stringify(badUnit))).toEqual([expect.stringMatching(/not a CloudWatch unit/)]);
-    const wide = { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Dimensions: [Array.from({ length: 31 }, () => 'service')] }] } };
+    const wide = {
+      ...valid,
+      _aws: {
+        ...valid._aws,
+        CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Dimensions: [Array.from({ length: 31 }, () => 'service')] }],
+      },
+    };
     expect(emfViolations(JSON.stringify(wide))).toEqual([expect.stringMatching(/at most 30/)]);
     expect(emfViolations('{"message":"plain"}')).toEqual(['no _aws object']);
   });
@@ -107,7 +170,10 @@ describe('authorizer metric lines', () => {
     const live = makeKey({ owner: 'owner-1' });
     const revoked = makeKey({ revokedAt: '2020-01-01T00:00:00.000Z' });
     const { authorize, store, logs } = setup(live.record, revoked.record);
-    const jwt = signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub: 'client-9', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
+    const jwt = signJwt(
+      { iss: TEST_ISSUER, aud: 'dualgate-api', sub: 'client-9', scope: 'read:users', exp: nowSeconds() + 600 },
+      { key: signingKey },
+    );
     await authorize(event(`Bearer ${live.key}`));
     await authorize(event(`Bearer ${live.key}`));
     await authorize(event(`Bearer ${jwt}`));
@@ -134,7 +200,12 @@ describe('authorizer metric lines', () => {
       { service: 'dualgate-authorizer', decision: 'allow', credentialKind: 'apiKey', reason: 'key_valid' },
     ]);
     expect(decision(2)[1]).toEqual({ service: 'dualgate-authorizer', decision: 'allow', credentialKind: 'jwt', reason: 'jwt_valid' });
-    expect(decision(4)[1]).toEqual({ service: 'dualgate-authorizer', decision: 'unauthorized', credentialKind: 'apiKey', reason: 'key_revoked' });
+    expect(decision(4)[1]).toEqual({
+      service: 'dualgate-authorizer',
+      decision: 'unauthorized',
+      credentialKind: 'apiKey',
+      reason: 'key_revoked',
+    });
     expect(decision(5)[1]).toMatchObject({ decision: 'unauthorized', reason: 'key_bad_checksum' });
     expect(decision(6)[1]).toMatchObject({ decision: 'unauthorized', credentialKind: 'none', reason: 'no_credential' });
     expect(decision(7)[1]).toMatchObject({ decision: 'unauthorized', credentialKind: 'unknown', reason: 'malformed_credential' });
@@ -154,7 +225,8 @@ describe('authorizer metric lines', () => {
     const first = JSON.parse(logs.lines[0]!) as Record<string, unknown>;
     expect(first).toMatchObject({ keyId: live.record.keyId, sub: 'owner-1' });
     const dimensionNames = perLine.flat().flatMap((entry) => entry.dimensionSets.flatMap((set) => Object.keys(set)));
-    for (const forbidden of ['keyId', 'sub', 'requestId', 'resourcePath', 'path', 'jwksUri']) expect(dimensionNames).not.toContain(forbidden);
+    for (const forbidden of ['keyId', 'sub', 'requestId', 'resourcePath', 'path', 'jwksUri'])
+      expect(dimensionNames).not.toContain(forbidden);
 
     // The credentials themselves appear in no line (test/support/credential-scan.ts also scans every captured line).
     for (const credential of [live.key, revoked.key, jwt]) expect(logs.lines.join('\n')).not.toContain(credential);
@@ -186,14 +258,19 @@ describe('authorizer metric lines', () => {
     await authorize(event(`Bearer ${key}`));
     const stamps = logs.entries().map((entry) => (entry['_aws'] as { Timestamp: number }).Timestamp);
     expect(stamps[2]).toBeGreaterThan(stamps[0]!);
-    for (const [index, entry] of logs.entries().entries()) expect(Math.abs(Date.parse(entry['timestamp'] as string) - stamps[index]!)).toBeLessThanOrEqual(1);
+    for (const [index, entry] of logs.entries().entries())
+      expect(Math.abs(Date.parse(entry['timestamp'] as string) - stamps[index]!)).toBeLessThanOrEqual(1);
   });
 
   it('still publishes every decision at LOG_LEVEL=ERROR: below the level, a line keeps only its metric part', async () => {
     const { key, record } = makeKey({ owner: 'owner-2' });
     const logs = captureLogger('dualgate-authorizer');
     const quiet = createLogger({ service: 'dualgate-authorizer', level: 'ERROR', sink: (line) => logs.lines.push(line) });
-    const { authorize } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, { keyLookup: new FakeKeyLookup(record), fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: quiet });
+    const { authorize } = buildAuthorizer(testSettings(), DEMO_COMPILED_TABLE, {
+      keyLookup: new FakeKeyLookup(record),
+      fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+      logger: quiet,
+    });
     await authorize(event(`Bearer ${key}`));
     await authorize(event(`Bearer ${key}`));
     await authorize(event('Bearer hello-world'));
@@ -230,7 +307,10 @@ describe('authorizer metric lines', () => {
         { name: 'JwksFetches', unit: 'Count', values: [1], dimensionSets: [{ service: 'dualgate-authorizer' }] },
         { name: 'JwksFetchFailures', unit: 'Count', values: [0], dimensionSets: [{ service: 'dualgate-authorizer' }] },
       ]);
-      expect(failed!.map(({ name, values }) => [name, values])).toEqual([['JwksFetches', [1]], ['JwksFetchFailures', [1]]]);
+      expect(failed!.map(({ name, values }) => [name, values])).toEqual([
+        ['JwksFetches', [1]],
+        ['JwksFetchFailures', [1]],
+      ]);
     } finally {
       await new Promise((done) => server.close(done));
     }
@@ -239,13 +319,33 @@ describe('authorizer metric lines', () => {
 
 describe('key API metric lines', () => {
   const request = (overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent =>
-    ({ httpMethod: 'GET', resource: '/keys', path: '/keys', headers: {}, body: null, isBase64Encoded: false, requestContext: { authorizer: { sub: 'alice', scopes: 'keys:read', authMethod: 'jwt' } }, ...overrides }) as unknown as APIGatewayProxyEvent;
+    ({
+      httpMethod: 'GET',
+      resource: '/keys',
+      path: '/keys',
+      headers: {},
+      body: null,
+      isBase64Encoded: false,
+      requestContext: { authorizer: { sub: 'alice', scopes: 'keys:read', authMethod: 'jwt' } },
+      ...overrides,
+    }) as unknown as APIGatewayProxyEvent;
 
   it('emits one line per request: requests, client errors and faults by operation, and latency', async () => {
     const logs = captureLogger('dualgate-keys');
     // A client for an endpoint nobody listens on: the list operation fails with 503.
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
-    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(client, 'keys'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+    const handler = createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(client, 'keys'),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+    });
     expect((await handler(request({ resource: '/nowhere' }))).statusCode).toBe(404);
     expect((await handler(request({ httpMethod: 'GET', resource: '/keys/{id}', requestContext: {} as never }))).statusCode).toBe(500);
     expect((await handler(request({}))).statusCode).toBe(503);
@@ -255,7 +355,8 @@ describe('key API metric lines', () => {
     const summary = lines.map((line) => {
       const metrics = emfMetrics(line);
       assertBounded(metrics);
-      for (const metric of metrics) expect(metric.dimensionSets).toEqual([{ service: 'dualgate-keys', operation: expect.any(String) }, { service: 'dualgate-keys' }]);
+      for (const metric of metrics)
+        expect(metric.dimensionSets).toEqual([{ service: 'dualgate-keys', operation: expect.any(String) }, { service: 'dualgate-keys' }]);
       const units = Object.fromEntries(metrics.map((metric) => [metric.name, metric.unit]));
       expect(units).toEqual({ KeyApiRequests: 'Count', KeyApiClientErrors: 'Count', KeyApiFaults: 'Count', KeyApiLatency: 'Milliseconds' });
       const value = (name: string) => metrics.find((metric) => metric.name === name)!.values[0];

@@ -5,7 +5,15 @@ import { KeyStoreUnavailableError } from '../../lambdas/shared/key-store';
 import type { ConsumerRecord } from '../../lambdas/core/plans';
 import { FakeKeyLookup, makeKey } from '../support/keys';
 
-const consumer: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'pro', apiKeyId: 'k1', apiKeyValue: 'alice-usage-key', updatedAt: 't', updatedBy: 'admin' };
+const consumer: ConsumerRecord = {
+  sub: 'alice',
+  plan: 'pro',
+  keyPlan: 'pro',
+  apiKeyId: 'k1',
+  apiKeyValue: 'alice-usage-key',
+  updatedAt: 't',
+  updatedBy: 'admin',
+};
 
 function fakeStores(...records: ReturnType<typeof makeKey>['record'][]) {
   const keyLookup = new FakeKeyLookup(...records);
@@ -44,7 +52,12 @@ describe('OnDemandKeyTable', () => {
     const { stores, writes } = fakeStores(record);
     const loader = gatedLoader(stores);
     const table = new OnDemandKeyTable(loader.load);
-    const pending = [table.getByHash(record.keyHash), table.getByHash('unknown'), table.recordUse(record.keyHash, 'now', 'before'), table.getConsumer('alice')];
+    const pending = [
+      table.getByHash(record.keyHash),
+      table.getByHash('unknown'),
+      table.recordUse(record.keyHash, 'now', 'before'),
+      table.getConsumer('alice'),
+    ];
     loader.open();
     expect(await Promise.all(pending)).toEqual([record, undefined, true, consumer]);
     expect(loader.calls).toBe(1);

@@ -11,7 +11,14 @@ import {
   servingRoute,
   type PolicyDocument,
 } from '../../lambdas/core/policy-compiler';
-import { HTTP_METHODS, RouteTableError, scopeCatalog, type HttpMethod, type RouteMethod, type RouteRule } from '../../lambdas/core/route-table';
+import {
+  HTTP_METHODS,
+  RouteTableError,
+  scopeCatalog,
+  type HttpMethod,
+  type RouteMethod,
+  type RouteRule,
+} from '../../lambdas/core/route-table';
 import { DEMO_ROUTE_TABLE } from '../../examples/demo/routes';
 import { generatedRouteTable } from '../../bench/fixtures';
 import { apiGatewayServes, modelSegments } from '../support/router-model';
@@ -57,7 +64,9 @@ describe('servingRoute', () => {
 describe('apiStageArn', () => {
   it('takes the API and stage from a method ARN', () => {
     expect(apiStageArn(`${STAGE}/GET/users`)).toBe(STAGE);
-    expect(apiStageArn('arn:aws:execute-api:us-east-1:000000000000:local/dev/POST/keys/abc/rotate')).toBe('arn:aws:execute-api:us-east-1:000000000000:local/dev');
+    expect(apiStageArn('arn:aws:execute-api:us-east-1:000000000000:local/dev/POST/keys/abc/rotate')).toBe(
+      'arn:aws:execute-api:us-east-1:000000000000:local/dev',
+    );
     expect(apiStageArn('not-an-arn')).toBeUndefined();
     expect(apiStageArn('')).toBeUndefined();
   });
@@ -135,7 +144,12 @@ describe('PolicyCompiler', () => {
     expect(allows(policy, `${STAGE}/POST/things/t1`)).toBe(true);
     expect(allows(policy, `${STAGE}/POST/things/t1/publish`)).toBe(false);
     expect(policy.Statement.find((statement) => statement.Effect === 'Deny')?.Resource).toEqual(
-      expect.arrayContaining([`${STAGE}/POST/things/*/publish`, `${STAGE}/POST/things/*/publish/`, `${STAGE}/POST/things/*/%*`, `${STAGE}/POST/things/*/pub%*`]),
+      expect.arrayContaining([
+        `${STAGE}/POST/things/*/publish`,
+        `${STAGE}/POST/things/*/publish/`,
+        `${STAGE}/POST/things/*/%*`,
+        `${STAGE}/POST/things/*/pub%*`,
+      ]),
     );
     // The trailing-slash spelling and percent-encoded spellings of the literal are denied too, whichever way API
     // Gateway writes them in the method ARN.
@@ -259,10 +273,25 @@ describe('greedy {proxy+} and ANY routes', () => {
   });
 
   it('refuses tables API Gateway cannot deploy, naming the routes', () => {
-    expect(() => compileRouteTable([{ method: 'GET', path: '/a/{id}', scopes: [] }, { method: 'GET', path: '/a/{proxy+}', scopes: [] }])).toThrow(RouteTableError);
-    expect(() => compileRouteTable([{ method: 'GET', path: '/a/{id}', scopes: [] }, { method: 'POST', path: '/a/{key}', scopes: [] }])).toThrow(/\{id\}, \{key\}/);
+    expect(() =>
+      compileRouteTable([
+        { method: 'GET', path: '/a/{id}', scopes: [] },
+        { method: 'GET', path: '/a/{proxy+}', scopes: [] },
+      ]),
+    ).toThrow(RouteTableError);
+    expect(() =>
+      compileRouteTable([
+        { method: 'GET', path: '/a/{id}', scopes: [] },
+        { method: 'POST', path: '/a/{key}', scopes: [] },
+      ]),
+    ).toThrow(/\{id\}, \{key\}/);
     expect(() => compileRouteTable([{ method: 'GET', path: '/a/{p+}/b', scopes: [] }])).toThrow(/last segment/);
-    expect(() => compileRouteTable([{ method: 'GET', path: '/a', scopes: [] }, { method: 'GET', path: '/a', scopes: ['x'] }])).toThrow(/declared twice/);
+    expect(() =>
+      compileRouteTable([
+        { method: 'GET', path: '/a', scopes: [] },
+        { method: 'GET', path: '/a', scopes: ['x'] },
+      ]),
+    ).toThrow(/declared twice/);
     expect(() => compileRouteTable([{ method: 'FETCH' as RouteMethod, path: '/a', scopes: [] }])).toThrow(/method must be one of/);
   });
 
@@ -279,24 +308,31 @@ describe('greedy {proxy+} and ANY routes', () => {
     });
     let accepted = 0;
     fc.assert(
-      fc.property(fc.uniqueArray(route, { minLength: 1, maxLength: 6, selector: (r) => `${r.method} ${r.path}` }), fc.subarray(['s1', 's2', 's3']), fc.array(request, { minLength: 20, maxLength: 20 }), (routes, scopes, requests) => {
-        let compiler: PolicyCompiler;
-        try {
-          compiler = PolicyCompiler.fromRoutes(routes);
-        } catch (error) {
-          // Refused tables are tested above; every accepted table must compile exactly.
-          if (!(error instanceof AmbiguousRouteTableError) && !(error instanceof RouteTableError)) throw error;
-          return;
-        }
-        accepted++;
-        const policy = compiler.compile(STAGE, scopes);
-        for (const { method, segments } of requests) {
-          const path = `/${segments.join('/')}`;
-          const served = apiGatewayServes(routes, method, modelSegments(path));
-          if (!served) continue;
-          expect(allows(policy, `${STAGE}/${method}${path}`), `${method} ${path} → ${served.method} ${served.path}`).toBe(served.scopes.every((scope) => scopes.includes(scope)));
-        }
-      }),
+      fc.property(
+        fc.uniqueArray(route, { minLength: 1, maxLength: 6, selector: (r) => `${r.method} ${r.path}` }),
+        fc.subarray(['s1', 's2', 's3']),
+        fc.array(request, { minLength: 20, maxLength: 20 }),
+        (routes, scopes, requests) => {
+          let compiler: PolicyCompiler;
+          try {
+            compiler = PolicyCompiler.fromRoutes(routes);
+          } catch (error) {
+            // Refused tables are tested above; every accepted table must compile exactly.
+            if (!(error instanceof AmbiguousRouteTableError) && !(error instanceof RouteTableError)) throw error;
+            return;
+          }
+          accepted++;
+          const policy = compiler.compile(STAGE, scopes);
+          for (const { method, segments } of requests) {
+            const path = `/${segments.join('/')}`;
+            const served = apiGatewayServes(routes, method, modelSegments(path));
+            if (!served) continue;
+            expect(allows(policy, `${STAGE}/${method}${path}`), `${method} ${path} → ${served.method} ${served.path}`).toBe(
+              served.scopes.every((scope) => scopes.includes(scope)),
+            );
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
     expect(accepted).toBeGreaterThan(500);
@@ -322,7 +358,8 @@ describe('scale', () => {
     const table = compileRouteTable(routes, 'credential');
     const shipped = new PolicyCompiler(JSON.parse(JSON.stringify(table)));
     const policy = shipped.compile(STAGE, ['scope-7', 'scope-42']);
-    for (const route of routes) expect(allows(policy, requestArn(route, 'id1'))).toBe(route.scopes.every((scope) => ['scope-7', 'scope-42'].includes(scope)));
+    for (const route of routes)
+      expect(allows(policy, requestArn(route, 'id1'))).toBe(route.scopes.every((scope) => ['scope-7', 'scope-42'].includes(scope)));
     for (const resource of policy.Statement.flatMap((statement) => statement.Resource)) expect(resource.length).toBeLessThanOrEqual(512);
   });
 });

@@ -19,7 +19,12 @@ const STAGE = `arn:aws:execute-api:eu-west-1:${ACCOUNT}:abc123/v1`;
 async function simulate(policy: PolicyDocument, resource: string): Promise<boolean> {
   const result = await runSimulation(
     {
-      request: { principal: `arn:aws:iam::${ACCOUNT}:role/caller`, action: 'execute-api:Invoke', resource: { resource, accountId: ACCOUNT }, contextVariables: {} },
+      request: {
+        principal: `arn:aws:iam::${ACCOUNT}:role/caller`,
+        action: 'execute-api:Invoke',
+        resource: { resource, accountId: ACCOUNT },
+        contextVariables: {},
+      },
       identityPolicies: [{ name: 'authorizer', policy: policy as never }],
       serviceControlPolicies: [],
       resourceControlPolicies: [],
@@ -47,9 +52,17 @@ const FILES: RouteRule[] = [
 ];
 
 const TABLES: [string, RouteRule[], string[][]][] = [
-  ['demo', [...DEMO_ROUTE_TABLE], [[], ['read:users'], ['keys:read'], ['keys:read', 'keys:write'], ['read:users', 'write:users', 'keys:read', 'keys:write']]],
+  [
+    'demo',
+    [...DEMO_ROUTE_TABLE],
+    [[], ['read:users'], ['keys:read'], ['keys:read', 'keys:write'], ['read:users', 'write:users', 'keys:read', 'keys:write']],
+  ],
   ['greedy and ANY', FILES, [[], ['files:rw'], ['read:orders'], ['read:orders', 'write:orders'], ['keys:read'], ['internal', 'files:rw']]],
-  ['generated, 60 routes', generatedRouteTable(60, 20, { nestedScopes: true }), [[], ['scope-0'], ['scope-1', 'scope-2'], ['scope-3', 'scope-4', 'scope-5']]],
+  [
+    'generated, 60 routes',
+    generatedRouteTable(60, 20, { nestedScopes: true }),
+    [[], ['scope-0'], ['scope-1', 'scope-2'], ['scope-3', 'scope-4', 'scope-5']],
+  ],
 ];
 
 describe('compiled policies against @cloud-copilot/iam-simulate', () => {

@@ -80,8 +80,12 @@ describe('route-bound authorization (authorizerCacheScope: route)', () => {
           expect(holdsRouteScopes(route!, scopes)).toBe(expected);
           // Its policy, evaluated as API Gateway does against the request's (decoded) method ARN, agrees.
           const policy = table.policy(STAGE, request.method, route, expected ? 'Allow' : 'Deny');
-          const arn = `${STAGE}/${request.method}/${modelSegments(rawPath).map((segment) => segment.replace(/%/g, '%25').replace(/\//g, '%2F')).join('/')}`;
-          expect(evaluatePolicy(policy, arn).decision === 'allow', `${request.method} ${rawPath} → ${served.method} ${served.path}`).toBe(expected);
+          const arn = `${STAGE}/${request.method}/${modelSegments(rawPath)
+            .map((segment) => segment.replace(/%/g, '%25').replace(/\//g, '%2F'))
+            .join('/')}`;
+          expect(evaluatePolicy(policy, arn).decision === 'allow', `${request.method} ${rawPath} → ${served.method} ${served.path}`).toBe(
+            expected,
+          );
           decided++;
         }
       }),
@@ -114,12 +118,19 @@ describe('one policy per credential (authorizerCacheScope: credential)', () => {
           const expected = served.scopes.every((scope) => scopes.includes(scope));
           for (const spelling of arnSpellings(rawPath)) {
             const allowed = evaluatePolicy(policy, `${STAGE}/${request.method}${spelling}`).decision === 'allow';
-            if (!expected) expect(allowed, `false allow: ${request.method} ${rawPath} as ${spelling} → ${served.method} ${served.path} [${scopes.join(' ')}]`).toBe(false);
+            if (!expected)
+              expect(
+                allowed,
+                `false allow: ${request.method} ${rawPath} as ${spelling} → ${served.method} ${served.path} [${scopes.join(' ')}]`,
+              ).toBe(false);
             spelledChecks++;
           }
           // Plainly spelt: no percent sign, no empty segment, no trailing slash (the root is just `/`).
           if (!rawPath.includes('%') && !rawPath.includes('//') && (rawPath === '/' || !rawPath.endsWith('/'))) {
-            expect(evaluatePolicy(policy, `${STAGE}/${request.method}${rawPath}`).decision === 'allow', `${request.method} ${rawPath} → ${served.method} ${served.path} [${scopes.join(' ')}]`).toBe(expected);
+            expect(
+              evaluatePolicy(policy, `${STAGE}/${request.method}${rawPath}`).decision === 'allow',
+              `${request.method} ${rawPath} → ${served.method} ${served.path} [${scopes.join(' ')}]`,
+            ).toBe(expected);
             plainChecks++;
           }
         }
@@ -132,7 +143,8 @@ describe('one policy per credential (authorizerCacheScope: credential)', () => {
   });
 
   it('fixes the review findings on the tables it accepts', () => {
-    const allowsFor = (routes: RouteRule[], scopes: string[], method: string, path: string) => evaluatePolicy(PolicyCompiler.fromRoutes(routes).compile(STAGE, scopes), `${STAGE}/${method}${path}`).decision === 'allow';
+    const allowsFor = (routes: RouteRule[], scopes: string[], method: string, path: string) =>
+      evaluatePolicy(PolicyCompiler.fromRoutes(routes).compile(STAGE, scopes), `${STAGE}/${method}${path}`).decision === 'allow';
     // ANY / beside GET /: a hooks:write caller never reaches GET /.
     const root: RouteRule[] = [
       { method: 'ANY', path: '/', scopes: ['hooks:write'] },
@@ -153,7 +165,8 @@ describe('one policy per credential (authorizerCacheScope: credential)', () => {
       { method: 'GET', path: '/users/{id}', scopes: ['read:users'] },
       { method: 'GET', path: '/users/admin', scopes: ['admin:users'] },
     ];
-    for (const path of ['/users/admin', '/users/%61dmin', '/users/adm%69n', '/users/admin/']) expect(allowsFor(users, ['read:users'], 'GET', path), path).toBe(false);
+    for (const path of ['/users/admin', '/users/%61dmin', '/users/adm%69n', '/users/admin/'])
+      expect(allowsFor(users, ['read:users'], 'GET', path), path).toBe(false);
     expect(allowsFor(users, ['read:users'], 'GET', '/users/alice')).toBe(true);
     // GET beside ANY on one path, with different scopes: accepted now (ANY stands for the other verbs).
     const orders: RouteRule[] = [
@@ -171,7 +184,9 @@ describe('one policy per credential (authorizerCacheScope: credential)', () => {
       { method: 'GET', path: '/api/{proxy+}', scopes: ['api:read'] },
       { method: 'GET', path: '/api/admin/{proxy+}', scopes: ['api:admin'] },
     ];
-    expect(() => compileRouteTable(routes, 'credential')).toThrow(/GET \/api\/admin\/\{proxy\+\}.*GET \/api\/\{proxy\+\}|GET \/api\/\{proxy\+\}.*GET \/api\/admin\/\{proxy\+\}/);
+    expect(() => compileRouteTable(routes, 'credential')).toThrow(
+      /GET \/api\/admin\/\{proxy\+\}.*GET \/api\/\{proxy\+\}|GET \/api\/\{proxy\+\}.*GET \/api\/admin\/\{proxy\+\}/,
+    );
     expect(compileRouteTable(routes)).toEqual({ cacheScope: 'route', routes });
   });
 });

@@ -14,7 +14,8 @@ import { bearerEvent } from '../support/authorizer-event';
 const signingKey = createSigningKey('kid-1');
 const SHARED = 'dualgate-shared-0000-0000-0000';
 const event = bearerEvent;
-const jwtFor = (sub: string) => signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub, scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
+const jwtFor = (sub: string) =>
+  signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub, scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 
 function setup(consumers: Map<string, ConsumerRecord>, options: { plans?: boolean; failing?: boolean } = {}) {
   const { key, record } = makeKey({ owner: 'alice', scopes: ['read:users'] });
@@ -27,7 +28,9 @@ function setup(consumers: Map<string, ConsumerRecord>, options: { plans?: boolea
       return consumers.get(sub);
     },
   };
-  const settings = testSettings(options.plans === false ? {} : { plans: { usagePlanNames: { pro: 'p' }, sharedUsageKey: SHARED }, keyCacheTtlSeconds: 5 });
+  const settings = testSettings(
+    options.plans === false ? {} : { plans: { usagePlanNames: { pro: 'p' }, sharedUsageKey: SHARED }, keyCacheTtlSeconds: 5 },
+  );
   const { authorize } = buildAuthorizer(settings, DEMO_COMPILED_TABLE, {
     keyLookup: new FakeKeyLookup(record),
     consumerLookup: lookup,
@@ -38,7 +41,15 @@ function setup(consumers: Map<string, ConsumerRecord>, options: { plans?: boolea
   return { authorize, key, reads: () => reads, advance: (ms: number) => (nowMs += ms) };
 }
 
-const alicePro: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'pro', apiKeyId: 'k1', apiKeyValue: 'alice-usage-key-value-000', updatedAt: 't', updatedBy: 'admin' };
+const alicePro: ConsumerRecord = {
+  sub: 'alice',
+  plan: 'pro',
+  keyPlan: 'pro',
+  apiKeyId: 'k1',
+  apiKeyValue: 'alice-usage-key-value-000',
+  updatedAt: 't',
+  updatedBy: 'admin',
+};
 
 describe('usage identifiers in the authorizer response', () => {
   it("returns the consumer's own key for its API key and its JWT alike, and the shared key for others", async () => {

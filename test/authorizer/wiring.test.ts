@@ -19,9 +19,18 @@ import { bearerEvent } from '../support/authorizer-event';
 
 const signingKey = createSigningKey('kid-1');
 const event = bearerEvent;
-const jwtFor = (sub: string) => signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub, scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
+const jwtFor = (sub: string) =>
+  signJwt({ iss: TEST_ISSUER, aud: 'dualgate-api', sub, scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 const PLANS: Pick<RuntimeSettings, 'plans'> = { plans: { usagePlanNames: { pro: 'p' }, sharedUsageKey: 'dualgate-shared-0000-0000-0000' } };
-const alicePro: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'pro', apiKeyId: 'k1', apiKeyValue: 'alice-usage-key-value-000', updatedAt: 't', updatedBy: 'admin' };
+const alicePro: ConsumerRecord = {
+  sub: 'alice',
+  plan: 'pro',
+  keyPlan: 'pro',
+  apiKeyId: 'k1',
+  apiKeyValue: 'alice-usage-key-value-000',
+  updatedAt: 't',
+  updatedBy: 'admin',
+};
 
 /** A loader standing in for the SDK chunk's import: counts its calls, serves in-memory stores. */
 function countingLoader(keys: FakeKeyLookup, consumers = new Map<string, ConsumerRecord>()) {
@@ -42,7 +51,12 @@ function countingLoader(keys: FakeKeyLookup, consumers = new Map<string, Consume
 
 function build(settings: RuntimeSettings, loader: ReturnType<typeof countingLoader>, clock = { nowMs: Date.now() }) {
   const logs = captureLogger();
-  const built = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { loadKeyTable: loader.load, fetcher: new FakeJwksFetcher([signingKey.publicJwk]), logger: logs.logger, nowMs: () => clock.nowMs });
+  const built = buildAuthorizer(settings, DEMO_COMPILED_TABLE, {
+    loadKeyTable: loader.load,
+    fetcher: new FakeJwksFetcher([signingKey.publicJwk]),
+    logger: logs.logger,
+    nowMs: () => clock.nowMs,
+  });
   return { ...built, logs };
 }
 
@@ -160,7 +174,7 @@ describe('when the key table cannot load or be reached', () => {
     const clock = { nowMs: Date.now() };
     // keyCacheTtlSeconds 30 + staleIfErrorSeconds 60 (testSettings).
     const { authorize, logs } = build(testSettings(), countingLoader(keys), clock);
-    expect((await authorize(event(seen.key)))).toMatchObject({ effect: 'allow' });
+    expect(await authorize(event(seen.key))).toMatchObject({ effect: 'allow' });
     keys.failWith = new Error('ECONNREFUSED');
     clock.nowMs += 31_000;
     expect((await authorize(event(seen.key))).effect).toBe('allow');
@@ -181,7 +195,10 @@ describe('with the real loader (the SDK imported on demand)', () => {
       const found = keys.find((entry) => entry.record.keyHash === input.Key.keyHash.S);
       return { Item: found ? itemFromRecord(found.record) : undefined };
     });
-    const { authorize, keyTable } = buildAuthorizer(testSettings({ lastUsedIntervalSeconds: 300 }), DEMO_COMPILED_TABLE, { fetcher: new FakeJwksFetcher([]), logger: captureLogger().logger });
+    const { authorize, keyTable } = buildAuthorizer(testSettings({ lastUsedIntervalSeconds: 300 }), DEMO_COMPILED_TABLE, {
+      fetcher: new FakeJwksFetcher([]),
+      logger: captureLogger().logger,
+    });
     expect(keyTable.loaded).toBe(false);
     const outcomes = await Promise.all(keys.map((entry) => authorize(event(entry.key))));
     expect(outcomes.map((outcome) => outcome.effect)).toEqual(['allow', 'allow', 'allow']);

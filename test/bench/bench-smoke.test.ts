@@ -64,7 +64,20 @@ describe('npm run bench (quick smoke run)', () => {
     for (const name of LAMBDAS) expect(results.cold_start.bundle_bytes[name], name).toBeGreaterThan(0);
     // The authorizer's SDK is a chunk of its own: a start reads far less than the whole bundle before deciding.
     expect(results.cold_start.init_bundle_bytes['authorizer']).toBeLessThan(results.cold_start.bundle_bytes['authorizer']! / 2);
-    expect(Object.keys(results.cold_start.variants).sort()).toEqual(['bundled', 'bundled+10-routes', 'bundled+1000-routes', 'bundled+300-routes', 'bundled+jwt', 'bundled+jwt+provisioned', 'bundled+source-maps', 'external', 'external+source-maps', 'jwt-floor', 'jwt-floor+code', 'naive-sdk']);
+    expect(Object.keys(results.cold_start.variants).sort()).toEqual([
+      'bundled',
+      'bundled+10-routes',
+      'bundled+1000-routes',
+      'bundled+300-routes',
+      'bundled+jwt',
+      'bundled+jwt+provisioned',
+      'bundled+source-maps',
+      'external',
+      'external+source-maps',
+      'jwt-floor',
+      'jwt-floor+code',
+      'naive-sdk',
+    ]);
     expect(results.targets.map((entry) => entry.name)).toEqual(evaluateTargets(results).map((entry) => entry.name));
     expect(results.targets).toHaveLength(15);
     // A route-table file grows with the table: the 40-route app's is larger than the 10-route one's.
@@ -83,10 +96,17 @@ describe('the cache-mix benchmark', () => {
   it('costs one invocation per client and TTL with the credential scope, and one per client, route and TTL with the route scope', async () => {
     const { runCacheMix } = await import('../../bench/cache-mix');
     // Requests far denser than the TTL: every cache entry is used until it expires, so the counts are exact.
-    const results = runCacheMix({ clients: 4, routesPerClient: 3, tableRoutes: 5, ttlSeconds: 100, requestsPerClientPerSecond: 20, durationSeconds: 1000, seed: 1 });
+    const results = runCacheMix({
+      clients: 4,
+      routesPerClient: 3,
+      tableRoutes: 5,
+      ttlSeconds: 100,
+      requestsPerClientPerSecond: 20,
+      durationSeconds: 1000,
+      seed: 1,
+    });
     const perThousand = (invocations: number) => Math.round((invocations / results.requests) * 1000 * 100) / 100;
     expect(results.authorizer_invocations_per_1000_requests.credential).toBe(perThousand(4 * 10));
     expect(results.authorizer_invocations_per_1000_requests.route).toBe(perThousand(4 * 3 * 10));
   });
 });
-

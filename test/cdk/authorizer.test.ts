@@ -13,12 +13,20 @@ const RULES = [{ method: 'GET' as const, path: '/orders', scopes: ['read:orders'
 function build(cacheScope: AuthorizerCacheScope = 'route', options: { materialise?: boolean } = {}) {
   const stack = new Stack(new App(), 'AuthorizerStack', { env: { account: '123456789012', region: 'eu-west-1' } });
   const keyTable = new KeyTable(stack, 'KeyTable');
-  const authorizer = new DualgateAuthorizer(stack, { keyTable, environment: { DUALGATE_TABLE_NAME: 'keys' }, cacheScope, resultsCacheTtlSeconds: 60 });
+  const authorizer = new DualgateAuthorizer(stack, {
+    keyTable,
+    environment: { DUALGATE_TABLE_NAME: 'keys' },
+    cacheScope,
+    resultsCacheTtlSeconds: 60,
+  });
   // API Gateway creates an authorizer only for an API whose methods use it (CDK refuses one attached to none).
   const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
   api.root
     .addResource('orders')
-    .addMethod('GET', new apigateway.MockIntegration(), { authorizer: authorizer.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM });
+    .addMethod('GET', new apigateway.MockIntegration(), {
+      authorizer: authorizer.authorizer,
+      authorizationType: apigateway.AuthorizationType.CUSTOM,
+    });
   if (options.materialise !== false) {
     authorizer.code.materialise({
       version: 2,
@@ -36,7 +44,12 @@ describe('DualgateAuthorizer', () => {
 
   it('runs the authorizer bundle on Node.js 24 ARM with 512 MB and 5 s, in the scope it is given, under the ids DualAuthApi has always used', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
-    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 512, Timeout: 5 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Timeout: 5,
+    });
     expect(authorizer.fn.node.path).toBe('AuthorizerStack/Authorizer');
     expect(stack.getLogicalId(authorizer.fn.node.defaultChild as CfnElement)).toMatch(/^Authorizer[0-9A-F]{8}$/);
     expect(stack.getLogicalId(authorizer.authorizer.node.defaultChild as CfnElement)).toMatch(/^DualAuthorizer[0-9A-F]{8}$/);

@@ -54,11 +54,17 @@ describe.skipIf(!version)(version ? `cfn-lint (${version})` : 'cfn-lint (skipped
   }, 300_000);
 
   it('finds no error (nor an unaccepted warning) in the example apps’ templates (orders-app, existing-api)', () => {
-    expect(errors(lint([...assemblyTemplates(exampleApp().assemblyDir), ...assemblyTemplates(exampleApp('existing-api').assemblyDir)]))).toEqual([]);
+    expect(
+      errors(lint([...assemblyTemplates(exampleApp().assemblyDir), ...assemblyTemplates(exampleApp('existing-api').assemblyDir)])),
+    ).toEqual([]);
   }, 300_000);
 
   it('finds no error (nor an unaccepted warning) in the 300-route packed app’s and a 1,000-route app’s templates, nested stacks included', () => {
-    const thousand = synthLargeApp({ routeCount: 1000, scopeCount: 100, props: { issuers: [{ issuer: 'https://login.example.com/', audience: 'api://large' }] } });
+    const thousand = synthLargeApp({
+      routeCount: 1000,
+      scopeCount: 100,
+      props: { issuers: [{ issuer: 'https://login.example.com/', audience: 'api://large' }] },
+    });
     const templates = [...assemblyTemplates(largeApp().assemblyDir), ...assemblyTemplates(thousand.assembly.directory)];
     expect(templates.filter((file) => file.endsWith('.nested.template.json')).length).toBeGreaterThan(2);
     expect(errors(lint(templates))).toEqual([]);

@@ -11,7 +11,12 @@ import { CognitoIssuer, type CognitoIssuerProps } from '../../lib/construct/cogn
 function build(props: Partial<CognitoIssuerProps> & { catalog?: string[] } = {}) {
   const stack = new Stack(new App(), 'IssuerStack', { env: { account: '123456789012', region: 'eu-west-1' } });
   const catalog = props.catalog ?? ['keys:admin', 'keys:read', 'keys:write', 'read:orders'];
-  const issuer = new CognitoIssuer(stack, 'UserPool', { scopeCatalog: () => catalog, adminScope: 'keys:admin', domainPrefix: 'dualgate-test', ...props });
+  const issuer = new CognitoIssuer(stack, 'UserPool', {
+    scopeCatalog: () => catalog,
+    adminScope: 'keys:admin',
+    domainPrefix: 'dualgate-test',
+    ...props,
+  });
   return { stack, issuer, catalog };
 }
 
@@ -22,14 +27,22 @@ describe('CognitoIssuer', () => {
     template.resourceCountIs('AWS::Cognito::UserPool', 1);
     template.hasResource('AWS::Cognito::UserPool', {
       DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({ AdminCreateUserConfig: { AllowAdminCreateUserOnly: true }, DeletionProtection: 'ACTIVE', UsernameAttributes: ['email'] }),
+      Properties: Match.objectLike({
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+        DeletionProtection: 'ACTIVE',
+        UsernameAttributes: ['email'],
+      }),
     });
     // What DualAuthApi created before CognitoIssuer existed: new cognito.UserPool(gate, 'UserPool') and its children.
     const before = new Stack(new App(), 'IssuerStack');
     const direct = new cognito.UserPool(before, 'UserPool');
     const directClient = direct.addClient('AdminClient');
-    expect(stack.getLogicalId(issuer.userPool.node.defaultChild as CfnElement)).toBe(before.getLogicalId(direct.node.defaultChild as CfnElement));
-    expect(stack.getLogicalId(issuer.adminClient.node.defaultChild as CfnElement)).toBe(before.getLogicalId(directClient.node.defaultChild as CfnElement));
+    expect(stack.getLogicalId(issuer.userPool.node.defaultChild as CfnElement)).toBe(
+      before.getLogicalId(direct.node.defaultChild as CfnElement),
+    );
+    expect(stack.getLogicalId(issuer.adminClient.node.defaultChild as CfnElement)).toBe(
+      before.getLogicalId(directClient.node.defaultChild as CfnElement),
+    );
   });
 
   it('fills the resource server with the catalog as it is at synth, not at construction', () => {
@@ -69,7 +82,10 @@ describe('CognitoIssuer', () => {
     const { stack, issuer } = build();
     expect(stack.resolve(issuer.issuer)).toEqual({
       issuer: {
-        'Fn::Join': ['', ['https://cognito-idp.eu-west-1.amazonaws.com/', { Ref: stack.getLogicalId(issuer.userPool.node.defaultChild as CfnElement) }]],
+        'Fn::Join': [
+          '',
+          ['https://cognito-idp.eu-west-1.amazonaws.com/', { Ref: stack.getLogicalId(issuer.userPool.node.defaultChild as CfnElement) }],
+        ],
       },
       clientIds: [{ Ref: stack.getLogicalId(issuer.adminClient.node.defaultChild as CfnElement) }],
       scopePrefix: 'dualgate/',
@@ -80,7 +96,9 @@ describe('CognitoIssuer', () => {
   });
 
   it('with a portal, adds a public authorization-code client back to the portal URL, trusted by the issuer and named in the sign-in', () => {
-    const { stack, issuer } = build({ portal: { url: 'https://api.example.com/v1/portal/', callbackUrls: ['https://developers.example.com/portal/'] } });
+    const { stack, issuer } = build({
+      portal: { url: 'https://api.example.com/v1/portal/', callbackUrls: ['https://developers.example.com/portal/'] },
+    });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Cognito::UserPoolClient', 2);
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
@@ -92,7 +110,10 @@ describe('CognitoIssuer', () => {
       ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
     });
     const portalRef = { Ref: stack.getLogicalId(issuer.portalClient?.node.defaultChild as CfnElement) };
-    expect(stack.resolve(issuer.issuer.clientIds)).toEqual([{ Ref: stack.getLogicalId(issuer.adminClient.node.defaultChild as CfnElement) }, portalRef]);
+    expect(stack.resolve(issuer.issuer.clientIds)).toEqual([
+      { Ref: stack.getLogicalId(issuer.adminClient.node.defaultChild as CfnElement) },
+      portalRef,
+    ]);
     expect(stack.resolve(issuer.portalSignIn)).toMatchObject({
       clientId: portalRef,
       scopes: ['openid', 'dualgate/keys:read', 'dualgate/keys:write'],

@@ -9,7 +9,11 @@ import { demoRoutesServedBy } from '../support/demo-app';
 /** The construct with the demo's routes, each served by a small inline function of the app's own. */
 function synth(props: DualAuthApiProps = {}) {
   const stack = new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  const backend = new lambda.Function(stack, 'Backend', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
   const dualAuth = new DualAuthApi(stack, 'DualAuth', { ...props, routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), dualAuth, stack };
 }
@@ -30,7 +34,13 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         GlobalSecondaryIndexes: Match.arrayWith([
           Match.objectLike({ IndexName: 'byId', KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }] }),
-          Match.objectLike({ IndexName: 'byOwner', KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }] }),
+          Match.objectLike({
+            IndexName: 'byOwner',
+            KeySchema: [
+              { AttributeName: 'owner', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+          }),
         ]),
       }),
     });
@@ -48,7 +58,10 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
 
   it('keys the authorizer on the Authorization header alone in the credential cache scope (one policy for every route)', () => {
     const credential = synth({ authorizerCacheScope: 'credential' }).template;
-    credential.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
+    credential.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+    });
   });
 
   it('points the authorizer at a published version, and redeploys the stage when that version or the identity sources change', () => {
@@ -66,7 +79,9 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
   });
 
   it('refuses an unknown authorizerCacheScope, naming the choices', () => {
-    expect(() => synth({ authorizerCacheScope: 'stage' as never })).toThrow(/authorizerCacheScope must be one of 'route', 'credential' \(got "stage"\)/);
+    expect(() => synth({ authorizerCacheScope: 'stage' as never })).toThrow(
+      /authorizerCacheScope must be one of 'route', 'credential' \(got "stage"\)/,
+    );
   });
 
   it('puts every route but /health and the GitHub leak endpoint behind that authorizer', () => {
@@ -78,11 +93,18 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     const custom = methods.filter((method) => method.AuthorizationType === 'CUSTOM');
     expect(custom).toHaveLength(ROUTES.filter((route) => route.authorized !== false).length + 3);
     for (const method of custom) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
-    expect(methods.filter((method) => method.AuthorizationType === 'NONE').map((method) => method.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    expect(
+      methods
+        .filter((method) => method.AuthorizationType === 'NONE')
+        .map((method) => method.HttpMethod)
+        .sort(),
+    ).toEqual(['GET', 'POST']);
   });
 
   it('lets the authorizer GetItem on the table itself, and UpdateItem nothing but lastUsedAt, returning nothing', () => {
-    const authorizerRole = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^DualAuthAuthorizerServiceRoleDefaultPolicy') } });
+    const authorizerRole = template.findResources('AWS::IAM::Policy', {
+      Properties: { PolicyName: Match.stringLikeRegexp('^DualAuthAuthorizerServiceRoleDefaultPolicy') },
+    });
     const statements = Object.values(authorizerRole).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
     expect(statements).toHaveLength(2);
     const table = { 'Fn::GetAtt': [expect.stringMatching(/^DualAuthKeyTable/), 'Arn'] };
@@ -110,7 +132,11 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
   });
 
   it('answers 401, 403 and authorizer failure (503) with JSON gateway responses', () => {
-    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403'], ['AUTHORIZER_FAILURE', '503']] as const) {
+    for (const [type, status] of [
+      ['UNAUTHORIZED', '401'],
+      ['ACCESS_DENIED', '403'],
+      ['AUTHORIZER_FAILURE', '503'],
+    ] as const) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         StatusCode: status,
@@ -146,8 +172,8 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
   });
 
   it('hands the authorizer its settings through the environment', () => {
-    const authorizer = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
-      JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS') && fn.Properties.MemorySize === 512,
+    const authorizer = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (fn) => JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS') && fn.Properties.MemorySize === 512,
     );
     expect(authorizer?.Properties.Environment.Variables).toMatchObject({
       DUALGATE_KEY_PREFIX: 'dg',
@@ -157,7 +183,9 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
     expect(JSON.stringify(resolve(authorizer?.Properties.Environment.Variables.DUALGATE_ISSUERS))).toContain('dualgate/');
     // Source maps cost the authorizer's cold start (docs/performance.md); the other functions keep them.
     expect(authorizer?.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
-    const keys = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) => fn !== authorizer && JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS'));
+    const keys = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (fn) => fn !== authorizer && JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_ISSUERS'),
+    );
     expect(keys?.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
   });
 });
@@ -165,15 +193,24 @@ describe('DualAuthApi (default: Cognito issuer)', () => {
 describe('DualAuthApi configuration', () => {
   it('adds a custom admin scope to the Cognito resource server', () => {
     const { template } = synth({ adminScope: 'platform:admin' });
-    template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', { Scopes: Match.arrayWith([Match.objectLike({ ScopeName: 'platform:admin' })]) });
+    template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
+      Scopes: Match.arrayWith([Match.objectLike({ ScopeName: 'platform:admin' })]),
+    });
   });
 
   it('uses external OIDC issuers instead of Cognito when given, and sets the cache TTL (0 = off)', () => {
-    const { template } = synth({ issuers: [{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }], authorizerCacheTtlSeconds: 0 });
+    const { template } = synth({
+      issuers: [{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }],
+      authorizerCacheTtlSeconds: 0,
+    });
     template.resourceCountIs('AWS::Cognito::UserPool', 0);
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0 });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ DUALGATE_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }]) }) },
+      Environment: {
+        Variables: Match.objectLike({
+          DUALGATE_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/', audience: ['api://dualgate'] }]),
+        }),
+      },
     });
   });
 

@@ -11,7 +11,12 @@ function build(basePath = '/keys') {
   const keyTable = new KeyTable(stack, 'KeyTable');
   const keyApi = new KeyApi(stack, { keyTable, environment: { DUALGATE_TABLE_NAME: 'keys' }, basePath });
   // The code asset carries the route table: DualAuthApi materialises it at synth.
-  keyApi.code.materialise({ version: 2, routeTable: compileRouteTable(keyApi.routes), catalog: ['keys:read', 'keys:write'], managementBasePath: basePath });
+  keyApi.code.materialise({
+    version: 2,
+    routeTable: compileRouteTable(keyApi.routes),
+    catalog: ['keys:read', 'keys:write'],
+    managementBasePath: basePath,
+  });
   return { stack, keyApi, template: Template.fromStack(stack) };
 }
 
@@ -31,14 +36,21 @@ describe('KeyApi', () => {
     expect(keyApi.fn.node.path).toBe('KeyApiStack/KeysHandler');
     expect(stack.getLogicalId(keyApi.fn.node.defaultChild as CfnElement)).toMatch(/^KeysHandler[0-9A-F]{8}$/);
     template.resourceCountIs('AWS::Lambda::Function', 1);
-    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 256, Timeout: 10 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 10,
+    });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
     expect(Object.keys(template.findResources('AWS::Logs::LogGroup'))[0]).toMatch(/^KeysHandlerLogs[0-9A-F]{8}$/);
   });
 
   it('may read and write items of the key table and query its two indexes, and nothing else', () => {
     const { template } = build();
-    const policy = Object.values(template.findResources('AWS::IAM::Policy'))[0]?.Properties.PolicyDocument.Statement as { Action: string | string[] }[];
+    const policy = Object.values(template.findResources('AWS::IAM::Policy'))[0]?.Properties.PolicyDocument.Statement as {
+      Action: string | string[];
+    }[];
     expect(policy.map((statement) => statement.Action)).toEqual([
       ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       'dynamodb:Query',

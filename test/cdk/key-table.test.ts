@@ -39,7 +39,11 @@ describe('KeyTable', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         GlobalSecondaryIndexes: [
-          Match.objectLike({ IndexName: 'byId', KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }),
+          Match.objectLike({
+            IndexName: 'byId',
+            KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'ALL' },
+          }),
           Match.objectLike({
             IndexName: 'byOwner',
             KeySchema: [

@@ -10,9 +10,15 @@ import { synthLargeApp, type LargeApp } from '../support/large-app';
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }>;
 const resourcesOf = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { Resources: Resources }).Resources;
 const parentResources = (large: LargeApp) => resourcesOf(join(large.assembly.directory, 'AccBig.template.json'));
-const deploymentOf = (resources: Resources) => Object.entries(resources).find(([, resource]) => resource.Type === 'AWS::ApiGateway::Deployment') as [string, Resources[string]];
-const nestedTemplates = (large: LargeApp) => assemblyTemplates(large.assembly.directory).filter((file) => file.endsWith('.nested.template.json'));
-const warningsOf = (large: LargeApp) => large.assembly.getStackByName('AccBig').messages.filter((message) => message.level === 'warning').map((message) => String(message.entry.data));
+const deploymentOf = (resources: Resources) =>
+  Object.entries(resources).find(([, resource]) => resource.Type === 'AWS::ApiGateway::Deployment') as [string, Resources[string]];
+const nestedTemplates = (large: LargeApp) =>
+  assemblyTemplates(large.assembly.directory).filter((file) => file.endsWith('.nested.template.json'));
+const warningsOf = (large: LargeApp) =>
+  large.assembly
+    .getStackByName('AccBig')
+    .messages.filter((message) => message.level === 'warning')
+    .map((message) => String(message.entry.data));
 
 /** The table as API Gateway must serve it: the app's routes plus the key API's (with plans, /keys/consumers too) and the leak endpoint. */
 function expectedMethods(large: LargeApp): string[] {
@@ -54,12 +60,15 @@ describe('a 300-route app with 10 functions, plans and monitoring', () => {
       const stack = method.logicalId.includes('.') ? (method.logicalId.split('.')[0] as string) : 'parent';
       stacksOfFamily.set(family, new Set([...(stacksOfFamily.get(family) ?? []), stack]));
     }
-    for (const [family, stacks] of stacksOfFamily) expect([family, [...stacks]]).toEqual([family, [expect.stringMatching(/NestedStackResource/)]]);
+    for (const [family, stacks] of stacksOfFamily)
+      expect([family, [...stacks]]).toEqual([family, [expect.stringMatching(/NestedStackResource/)]]);
   });
 
   it("makes the stage's one deployment depend on every nested stack that holds methods", () => {
     const resources = parentResources(large);
-    const nestedStacks = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::CloudFormation::Stack').map(([id]) => id);
+    const nestedStacks = Object.entries(resources)
+      .filter(([, resource]) => resource.Type === 'AWS::CloudFormation::Stack')
+      .map(([id]) => id);
     expect(nestedStacks.length).toBe(nestedTemplates(large).length);
     const [, deployment] = deploymentOf(resources);
     expect(deployment.DependsOn).toEqual(expect.arrayContaining(nestedStacks));
@@ -70,12 +79,15 @@ describe('a 300-route app with 10 functions, plans and monitoring', () => {
   it("keeps one invoke permission per function, in the function's stack, for this API's methods only", () => {
     const permissions = assemblyTemplates(large.assembly.directory).flatMap((file) =>
       Object.values(resourcesOf(file))
-        .filter((resource) => resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.['Principal'] === 'apigateway.amazonaws.com')
+        .filter(
+          (resource) => resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.['Principal'] === 'apigateway.amazonaws.com',
+        )
         .map((resource) => ({ file, properties: resource.Properties! })),
     );
     expect(permissions.every(({ file }) => file.endsWith('AccBig.template.json'))).toBe(true);
     const byFunction = new Map<string, number>();
-    for (const { properties } of permissions) byFunction.set(JSON.stringify(properties['FunctionName']), (byFunction.get(JSON.stringify(properties['FunctionName'])) ?? 0) + 1);
+    for (const { properties } of permissions)
+      byFunction.set(JSON.stringify(properties['FunctionName']), (byFunction.get(JSON.stringify(properties['FunctionName'])) ?? 0) + 1);
     // The ten services, the key API and the leak endpoint (the authorizer's own permission is API Gateway's authorizer call).
     expect(byFunction.size).toBeGreaterThanOrEqual(12);
     expect([...byFunction.values()].every((count) => count === 1)).toBe(true);
@@ -87,8 +99,13 @@ describe('a 300-route app with 10 functions, plans and monitoring', () => {
   });
 
   it('changes one nested stack, and the deployment, when one route is added', () => {
-    const grown = synthLargeApp({ routeCount: 300, scopeCount: 60, edit: (routes) => [...routes, { method: 'GET', path: '/svc7/{id}/history', scopes: ['scope-14'], functionIndex: 7 }] });
-    const contents = (app: LargeApp) => new Map(nestedTemplates(app).map((file) => [file.slice(app.assembly.directory.length + 1), readFileSync(file, 'utf8')]));
+    const grown = synthLargeApp({
+      routeCount: 300,
+      scopeCount: 60,
+      edit: (routes) => [...routes, { method: 'GET', path: '/svc7/{id}/history', scopes: ['scope-14'], functionIndex: 7 }],
+    });
+    const contents = (app: LargeApp) =>
+      new Map(nestedTemplates(app).map((file) => [file.slice(app.assembly.directory.length + 1), readFileSync(file, 'utf8')]));
     const before = contents(large);
     const after = contents(grown);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
@@ -103,7 +120,11 @@ describe('a 1,000-route app across 100 scopes', () => {
   let large: LargeApp;
   beforeAll(() => {
     // A Cognito resource server holds 100 scopes: a table this wide uses an external issuer.
-    large = synthLargeApp({ routeCount: 1000, scopeCount: 100, props: { issuers: [{ issuer: 'https://login.example.com/', audience: 'api://large' }] } });
+    large = synthLargeApp({
+      routeCount: 1000,
+      scopeCount: 100,
+      props: { issuers: [{ issuer: 'https://login.example.com/', audience: 'api://large' }] },
+    });
   }, 120_000);
 
   it('synthesizes with every template within CloudFormation limits and every route a method', () => {
@@ -116,10 +137,16 @@ describe('a 1,000-route app across 100 scopes', () => {
     const warnings = warningsOf(large).filter((warning) => warning.includes('Resources per API'));
     expect(warnings).toHaveLength(1);
     // The number is what the templates hold: every AWS::ApiGateway::Resource, nested ones included, plus the root.
-    const resources = assemblyTemplates(large.assembly.directory).flatMap((file) => Object.values(resourcesOf(file)).filter((resource) => resource.Type === 'AWS::ApiGateway::Resource'));
+    const resources = assemblyTemplates(large.assembly.directory).flatMap((file) =>
+      Object.values(resourcesOf(file)).filter((resource) => resource.Type === 'AWS::ApiGateway::Resource'),
+    );
     expect(resources.length + 1).toBeGreaterThan(800);
-    expect(warnings[0]).toContain(`has ${resources.length + 1} API Gateway resources (paths, the root included), and API Gateway allows 300 per REST API by default`);
-    expect(warnings[0]).toMatch(/raise the quota "Resources per API".*Service Quotas.*request-service-quota-increase --service-code apigateway/);
+    expect(warnings[0]).toContain(
+      `has ${resources.length + 1} API Gateway resources (paths, the root included), and API Gateway allows 300 per REST API by default`,
+    );
+    expect(warnings[0]).toMatch(
+      /raise the quota "Resources per API".*Service Quotas.*request-service-quota-increase --service-code apigateway/,
+    );
   });
 });
 
@@ -128,10 +155,20 @@ describe('routes given a LambdaIntegration, in nested stacks', () => {
     const large = synthLargeApp({ routeCount: 300, scopeCount: 60, lambdaIntegration: true, props: { nestedStacks: true } });
     expect(checkAssemblyTemplates(large.assembly.directory).problems).toEqual([]);
     expect(nestedTemplates(large).length).toBeGreaterThan(2);
-    for (const file of nestedTemplates(large)) expect(Object.values(resourcesOf(file)).filter((resource) => resource.Type === 'AWS::Lambda::Permission'), file).toEqual([]);
-    const permissions = Object.values(parentResources(large)).filter((resource) => resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.['Principal'] === 'apigateway.amazonaws.com');
+    for (const file of nestedTemplates(large))
+      expect(
+        Object.values(resourcesOf(file)).filter((resource) => resource.Type === 'AWS::Lambda::Permission'),
+        file,
+      ).toEqual([]);
+    const permissions = Object.values(parentResources(large)).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Permission' && resource.Properties?.['Principal'] === 'apigateway.amazonaws.com',
+    );
     const byFunction = new Map<string, number>();
-    for (const permission of permissions) byFunction.set(JSON.stringify(permission.Properties!['FunctionName']), (byFunction.get(JSON.stringify(permission.Properties!['FunctionName'])) ?? 0) + 1);
+    for (const permission of permissions)
+      byFunction.set(
+        JSON.stringify(permission.Properties!['FunctionName']),
+        (byFunction.get(JSON.stringify(permission.Properties!['FunctionName'])) ?? 0) + 1,
+      );
     expect([...byFunction.values()].every((count) => count === 1)).toBe(true);
     // The integration is the app's: a Lambda proxy to the route's function.
     const [api] = readCloudAssembly(large.assembly.directory).apis;
@@ -143,7 +180,12 @@ describe('routes given a LambdaIntegration, in nested stacks', () => {
 describe("nestedStacks: 'auto' decides on the stack's CloudFormation resources", () => {
   it('nests a 120-route table with one function per route (600 resources inline), and keeps a 100-route, 10-function table in the stack', () => {
     const perRoute = (count: number) =>
-      synthLargeApp({ routeCount: count, scopeCount: 20, functionCount: count, edit: (routes) => routes.map((route, index) => ({ ...route, functionIndex: index })) });
+      synthLargeApp({
+        routeCount: count,
+        scopeCount: 20,
+        functionCount: count,
+        edit: (routes) => routes.map((route, index) => ({ ...route, functionIndex: index })),
+      });
     const wide = perRoute(120);
     expect(checkAssemblyTemplates(wide.assembly.directory).problems).toEqual([]);
     expect(nestedTemplates(wide).length).toBeGreaterThan(0);
@@ -159,8 +201,16 @@ describe("nestedStacks: 'auto' decides on the stack's CloudFormation resources",
     const resources = parentResources(app);
     // The ids a route's resources and methods had before issue 20 (created with api.root.resourceForPath and addMethod).
     const ids = Object.keys(resources);
-    for (const pattern of [/^GateApisvc0searchrecent[0-9A-F]{8}$/, /^GateApisvc0searchrecentGET[0-9A-F]{8}$/, /^GateApisvc14id[0-9A-F]{8}$/, /^GateApisvc14idANY[0-9A-F]{8}$/]) {
-      expect(ids.filter((id) => pattern.test(id)), String(pattern)).toHaveLength(1);
+    for (const pattern of [
+      /^GateApisvc0searchrecent[0-9A-F]{8}$/,
+      /^GateApisvc0searchrecentGET[0-9A-F]{8}$/,
+      /^GateApisvc14id[0-9A-F]{8}$/,
+      /^GateApisvc14idANY[0-9A-F]{8}$/,
+    ]) {
+      expect(
+        ids.filter((id) => pattern.test(id)),
+        String(pattern),
+      ).toHaveLength(1);
     }
   }, 120_000);
 
@@ -170,7 +220,13 @@ describe("nestedStacks: 'auto' decides on the stack's CloudFormation resources",
       scopeCount: 1,
       functionCount: 1,
       props: { nestedStacks: true, plans: undefined, defaultPlan: undefined, monitoring: false },
-      edit: () => Array.from({ length: 300 }, (_, index) => ({ method: 'GET' as const, path: `/customer-profile${index}`, scopes: ['scope-0'], functionIndex: 0 })),
+      edit: () =>
+        Array.from({ length: 300 }, (_, index) => ({
+          method: 'GET' as const,
+          path: `/customer-profile${index}`,
+          scopes: ['scope-0'],
+          functionIndex: 0,
+        })),
     });
     for (const file of nestedTemplates(wide)) {
       const description = (JSON.parse(readFileSync(file, 'utf8')) as { Description?: string }).Description ?? '';
@@ -183,12 +239,20 @@ describe('nestedStacks', () => {
   // The key API's and the consumer API's methods, and the leak endpoint.
   const OWN_METHODS = managementRoutes('/keys').length + consumerRoutes('/keys').length + 1;
   const small = (nestedStacks: boolean | 'auto', edit?: Parameters<typeof synthLargeApp>[0]['edit']) =>
-    synthLargeApp({ routeCount: 30, scopeCount: 6, functionCount: 3, props: { nestedStacks, plans: undefined, defaultPlan: undefined, monitoring: false }, ...(edit ? { edit } : {}) });
+    synthLargeApp({
+      routeCount: 30,
+      scopeCount: 6,
+      functionCount: 3,
+      props: { nestedStacks, plans: undefined, defaultPlan: undefined, monitoring: false },
+      ...(edit ? { edit } : {}),
+    });
 
   it("keeps a small table in the API's stack by default, and nests it with nestedStacks: true", () => {
     const inline = small('auto');
     expect(nestedTemplates(inline)).toEqual([]);
-    expect(Object.values(parentResources(inline)).filter((resource) => resource.Type === 'AWS::ApiGateway::Method').length).toBe(30 + OWN_METHODS);
+    expect(Object.values(parentResources(inline)).filter((resource) => resource.Type === 'AWS::ApiGateway::Method').length).toBe(
+      30 + OWN_METHODS,
+    );
     const nested = small(true);
     expect(nestedTemplates(nested).length).toBeGreaterThan(0);
     expect(checkAssemblyTemplates(nested.assembly.directory).problems).toEqual([]);
@@ -198,7 +262,9 @@ describe('nestedStacks', () => {
   it('gives the deployment a new logical id when a nested method changes, and the same one when nothing does', () => {
     const first = deploymentOf(parentResources(small(true)))[0];
     expect(deploymentOf(parentResources(small(true)))[0]).toBe(first);
-    const moved = small(true, (routes) => routes.map((route) => (route.path === '/svc1/{id}/items' ? { ...route, functionIndex: (route.functionIndex + 1) % 3 } : route)));
+    const moved = small(true, (routes) =>
+      routes.map((route) => (route.path === '/svc1/{id}/items' ? { ...route, functionIndex: (route.functionIndex + 1) % 3 } : route)),
+    );
     expect(deploymentOf(parentResources(moved))[0]).not.toBe(first);
   }, 60_000);
 

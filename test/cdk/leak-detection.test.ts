@@ -8,17 +8,30 @@ import { DualAuthApi, type DualAuthApiProps } from '../../lib/construct/dual-aut
 
 function synth(props: DualAuthApiProps = {}, extend?: (stack: Stack) => Partial<DualAuthApiProps>) {
   const stack = new Stack(new App(), 'LeakStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
-  const gate = new DualAuthApi(stack, 'Gate', { ...props, ...extend?.(stack), routes: [{ method: 'GET', path: '/orders', scopes: ['read:orders'], handler: backend }] });
+  const backend = new lambda.Function(stack, 'Backend', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
+  const gate = new DualAuthApi(stack, 'Gate', {
+    ...props,
+    ...extend?.(stack),
+    routes: [{ method: 'GET', path: '/orders', scopes: ['read:orders'], handler: backend }],
+  });
   return { template: Template.fromStack(stack), gate, stack };
 }
 
 const leakFunctionId = (template: Template) => {
-  const [id] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([, fn]) => fn.Properties.Environment?.Variables?.DUALGATE_GITHUB_KEYS_URL !== undefined) ?? [];
+  const [id] =
+    Object.entries(template.findResources('AWS::Lambda::Function')).find(
+      ([, fn]) => fn.Properties.Environment?.Variables?.DUALGATE_GITHUB_KEYS_URL !== undefined,
+    ) ?? [];
   return id;
 };
 const policyStatementsOf = (template: Template, prefix: string) =>
-  Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp(`^${prefix}`) } })).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+  Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp(`^${prefix}`) } })).flatMap(
+    (policy) => policy.Properties.PolicyDocument.Statement,
+  );
 const table = { 'Fn::GetAtt': [expect.stringMatching(/^GateKeyTable/), 'Arn'] };
 
 describe('leak detection (default: on with the management API)', () => {
@@ -34,7 +47,12 @@ describe('leak detection (default: on with the management API)', () => {
       HttpMethod: 'POST',
       ResourceId: { Ref: github?.[0] },
       AuthorizationType: 'NONE',
-      Integration: Match.objectLike({ Type: 'AWS_PROXY', Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.objectLike({ 'Fn::GetAtt': [leakFunctionId(template), 'Arn'] })])] }) }),
+      Integration: Match.objectLike({
+        Type: 'AWS_PROXY',
+        Uri: Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([Match.objectLike({ 'Fn::GetAtt': [leakFunctionId(template), 'Arn'] })])],
+        }),
+      }),
     });
     // The authorizer's route table holds authorized routes only: the open leak route is not in it.
     expect(gate.routeConfig().routeTable.routes.map((route) => route.path)).not.toContain('/leaks/github');
@@ -67,7 +85,20 @@ describe('leak detection (default: on with the management API)', () => {
         Action: 'dynamodb:UpdateItem',
         Resource: table,
         Condition: {
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'leakedAt', 'leakReporter', 'leakUrl', 'leakSource', 'updatedAt', 'version', 'revokedAt', 'revokedReason', 'expiresAt'] },
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': [
+              'keyHash',
+              'leakedAt',
+              'leakReporter',
+              'leakUrl',
+              'leakSource',
+              'updatedAt',
+              'version',
+              'revokedAt',
+              'revokedReason',
+              'expiresAt',
+            ],
+          },
           StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
         },
       },
@@ -95,23 +126,45 @@ describe('leak detection options', () => {
     const { template } = synth({}, (stack) => ({ leakDetection: { topic: new sns.Topic(stack, 'Leaks') } }));
     const variables = template.findResources('AWS::Lambda::Function')[leakFunctionId(template) as string]?.Properties.Environment.Variables;
     expect(variables.DUALGATE_LEAK_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^Leaks/) });
-    expect(policyStatementsOf(template, 'GateLeakHandlerServiceRoleDefaultPolicy')).toContainEqual({ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^Leaks/) } });
+    expect(policyStatementsOf(template, 'GateLeakHandlerServiceRoleDefaultPolicy')).toContainEqual({
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Resource: { Ref: expect.stringMatching(/^Leaks/) },
+    });
   });
 
   it('with notify, may not write the revocation attributes at all', () => {
     const { template } = synth({ leakDetection: { action: 'notify' } });
-    const update = policyStatementsOf(template, 'GateLeakHandlerServiceRoleDefaultPolicy').find((statement: { Action: string }) => statement.Action === 'dynamodb:UpdateItem');
-    expect(update.Condition['ForAllValues:StringEquals']['dynamodb:Attributes']).toEqual(['keyHash', 'leakedAt', 'leakReporter', 'leakUrl', 'leakSource', 'updatedAt', 'version']);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DUALGATE_LEAK_ACTION: 'notify' }) } });
+    const update = policyStatementsOf(template, 'GateLeakHandlerServiceRoleDefaultPolicy').find(
+      (statement: { Action: string }) => statement.Action === 'dynamodb:UpdateItem',
+    );
+    expect(update.Condition['ForAllValues:StringEquals']['dynamodb:Attributes']).toEqual([
+      'keyHash',
+      'leakedAt',
+      'leakReporter',
+      'leakUrl',
+      'leakSource',
+      'updatedAt',
+      'version',
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DUALGATE_LEAK_ACTION: 'notify' }) },
+    });
   });
 
   it('moves the route with path, and takes a GitHub Enterprise Server key document', () => {
-    const { template, gate } = synth({ leakDetection: { path: '/security/github-leaks', githubKeysUrl: 'https://ghe.example.com/api/v3/meta/public_keys/secret_scanning' } });
+    const { template, gate } = synth({
+      leakDetection: { path: '/security/github-leaks', githubKeysUrl: 'https://ghe.example.com/api/v3/meta/public_keys/secret_scanning' },
+    });
     expect(gate.leakDetectionPath).toBe('/security/github-leaks');
     const parts = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
     expect(parts).toEqual(expect.arrayContaining(['security', 'github-leaks']));
     expect(parts).not.toContain('leaks');
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DUALGATE_GITHUB_KEYS_URL: 'https://ghe.example.com/api/v3/meta/public_keys/secret_scanning' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ DUALGATE_GITHUB_KEYS_URL: 'https://ghe.example.com/api/v3/meta/public_keys/secret_scanning' }),
+      },
+    });
   });
 
   it('is off with leakDetection: false, and off by default when the management API is off', () => {
@@ -119,7 +172,9 @@ describe('leak detection options', () => {
       const { template, gate } = synth(props);
       expect(gate.leakFunction).toBeUndefined();
       expect(leakFunctionId(template)).toBeUndefined();
-      expect(Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart)).not.toContain('leaks');
+      expect(
+        Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart),
+      ).not.toContain('leaks');
     }
   });
 
@@ -132,17 +187,31 @@ describe('leak detection options', () => {
   it('refuses bad options with errors that name the setting', () => {
     expect(() => synth({ leakDetection: { path: 'leaks' } })).toThrow(/^leakDetection\.path must be a path of literal segments/);
     expect(() => synth({ leakDetection: { path: '/leaks/{id}' } })).toThrow(/leakDetection\.path/);
-    expect(() => synth({ leakDetection: { action: 'delete' as never } })).toThrow(/^leakDetection\.action must be one of 'revoke', 'notify'/);
-    expect(() => synth({ leakDetection: { githubKeysUrl: 'http://api.github.com/meta' } })).toThrow(/^leakDetection\.githubKeysUrl must be an https URL/);
-    expect(() => synth({ leakDetection: { githubKeysUrl: 'http://127.0.0.1:4010/keys' } })).toThrow(/^leakDetection\.githubKeysUrl must be an https URL/);
-    expect(() => synth({ leakDetection: { topic: 'arn:aws:sns:eu-west-1:123456789012:t' as never } })).toThrow(/^leakDetection\.topic must be an SNS topic/);
+    expect(() => synth({ leakDetection: { action: 'delete' as never } })).toThrow(
+      /^leakDetection\.action must be one of 'revoke', 'notify'/,
+    );
+    expect(() => synth({ leakDetection: { githubKeysUrl: 'http://api.github.com/meta' } })).toThrow(
+      /^leakDetection\.githubKeysUrl must be an https URL/,
+    );
+    expect(() => synth({ leakDetection: { githubKeysUrl: 'http://127.0.0.1:4010/keys' } })).toThrow(
+      /^leakDetection\.githubKeysUrl must be an https URL/,
+    );
+    expect(() => synth({ leakDetection: { topic: 'arn:aws:sns:eu-west-1:123456789012:t' as never } })).toThrow(
+      /^leakDetection\.topic must be an SNS topic/,
+    );
     expect(() => synth({ leakDetection: { paths: '/x' } as never })).toThrow(/^leakDetection: unknown field\(s\) paths/);
     expect(() => synth({ leakDetection: 'yes' as never })).toThrow(/^leakDetection must be true, false or/);
   });
 
   it('names leak detection when an app route collides with its path', () => {
     const stack = new Stack(new App(), 'Collide');
-    const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({})'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
-    expect(() => new DualAuthApi(stack, 'Gate', { routes: [{ method: 'POST', path: '/leaks/github', handler: backend }] })).toThrow(/collides with leak detection at \/leaks\/github: move it with leakDetection: \{ path/);
+    const backend = new lambda.Function(stack, 'Backend', {
+      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+    });
+    expect(() => new DualAuthApi(stack, 'Gate', { routes: [{ method: 'POST', path: '/leaks/github', handler: backend }] })).toThrow(
+      /collides with leak detection at \/leaks\/github: move it with leakDetection: \{ path/,
+    );
   });
 });

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOGICAL_ID_VARIANTS, logicalIdEntry, logicalIdsOf } from '../support/logical-id-stacks';
 
-const FIXTURE = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'logical-ids.json'), 'utf8')) as Record<string, Record<string, string[]>>;
+const FIXTURE = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'logical-ids.json'), 'utf8')) as Record<
+  string,
+  Record<string, string[]>
+>;
 
 describe('CloudFormation logical ids', () => {
   it('has a recorded list for every variant, and every recorded variant is still built', () => {

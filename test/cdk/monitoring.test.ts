@@ -10,7 +10,11 @@ import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}, extra: (stack: Stack) => Partial<DualAuthApiProps> = () => ({})) {
   const stack = new Stack(new App(), 'MonitoredStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  const backend = new lambda.Function(stack, 'Backend', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
   const gate = new DualAuthApi(stack, 'DualAuth', { ...props, ...extra(stack), routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), gate, stack };
 }
@@ -27,7 +31,15 @@ describe('DualAuthApi monitoring (on by default)', () => {
 
   it('adds the seven alarms (six for the authorizer and the API, one for leak reports), without actions unless asked', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
-    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual(['Api5xxRate', 'AuthorizerErrors', 'AuthorizerFailClosed', 'AuthorizerP99Duration', 'AuthorizerThrottles', 'AuthorizerUnknownRoute', 'LeakReportsFailing']);
+    expect(Object.keys(gate.monitoring!.alarms).sort()).toEqual([
+      'Api5xxRate',
+      'AuthorizerErrors',
+      'AuthorizerFailClosed',
+      'AuthorizerP99Duration',
+      'AuthorizerThrottles',
+      'AuthorizerUnknownRoute',
+      'LeakReportsFailing',
+    ]);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties.AlarmActions).toBeUndefined();
       expect(alarm.Properties.TreatMissingData).toBe('notBreaching');
@@ -52,19 +64,36 @@ describe('DualAuthApi monitoring (on by default)', () => {
   it('alarms on denies of routes the table does not know, for keys and JWTs alike', () => {
     const alarm = alarmNamed(template, 'AuthorizerUnknownRoute');
     expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
-    const metrics = (alarm.Metrics as { Expression?: string; MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } } }[]) ?? [];
+    const metrics =
+      (alarm.Metrics as {
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] } };
+      }[]) ?? [];
     expect(metrics.find((metric) => metric.Expression)?.Expression).toBe('FILL(byKey, 0) + FILL(byJwt, 0)');
-    const kinds = metrics.flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric] : [])).map((metric) => {
-      expect(metric.MetricName).toBe('Decisions');
-      expect(metric.Dimensions).toEqual(expect.arrayContaining([{ Name: 'decision', Value: 'deny' }, { Name: 'reason', Value: 'unknown_route' }]));
-      return metric.Dimensions.find((dimension) => dimension.Name === 'credentialKind')?.Value;
-    });
+    const kinds = metrics
+      .flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric] : []))
+      .map((metric) => {
+        expect(metric.MetricName).toBe('Decisions');
+        expect(metric.Dimensions).toEqual(
+          expect.arrayContaining([
+            { Name: 'decision', Value: 'deny' },
+            { Name: 'reason', Value: 'unknown_route' },
+          ]),
+        );
+        return metric.Dimensions.find((dimension) => dimension.Name === 'credentialKind')?.Value;
+      });
     expect(kinds.sort()).toEqual(['apiKey', 'jwt']);
   });
 
   it("alarms on the API stage's 5XX rate above 5 %", () => {
     const alarm = alarmNamed(template, 'Api5xxRate');
-    expect(alarm).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5XXError', Statistic: 'Average', Threshold: 0.05, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Statistic: 'Average',
+      Threshold: 0.05,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
     expect((alarm['Dimensions'] as { Name: string }[]).map((dimension) => dimension.Name).sort()).toEqual(['ApiName', 'Stage']);
     // The stage's own Ref is its name: this alarm watches exactly the deployed stage.
     expect(alarm['Dimensions']).toContainEqual({ Name: 'Stage', Value: { Ref: expect.stringMatching(/^DualAuthApiDeploymentStagev1/) } });
@@ -72,17 +101,36 @@ describe('DualAuthApi monitoring (on by default)', () => {
 
   it('alarms on authorizer errors that are not decisions (Lambda Errors minus 401s and fail-closed answers)', () => {
     const alarm = alarmNamed(template, 'AuthorizerErrors');
-    const metrics = alarm['Metrics'] as { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions?: { Name: string; Value: unknown }[] } } }[];
-    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe('MAX([0, FILL(errors, 0) - FILL(unauthorized, 0) - FILL(failed, 0)])');
+    const metrics = alarm['Metrics'] as {
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions?: { Name: string; Value: unknown }[] } };
+    }[];
+    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe(
+      'MAX([0, FILL(errors, 0) - FILL(unauthorized, 0) - FILL(failed, 0)])',
+    );
     const byId = Object.fromEntries(metrics.filter((metric) => metric.MetricStat).map((metric) => [metric.Id, metric.MetricStat!.Metric]));
     expect(byId['errors']).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors' });
-    expect(byId['unauthorized']).toMatchObject({ Namespace: 'dualgate', MetricName: 'Decisions', Dimensions: expect.arrayContaining([{ Name: 'decision', Value: 'unauthorized' }]) });
-    expect(byId['failed']).toMatchObject({ Namespace: 'dualgate', MetricName: 'Decisions', Dimensions: expect.arrayContaining([{ Name: 'decision', Value: 'fail' }]) });
+    expect(byId['unauthorized']).toMatchObject({
+      Namespace: 'dualgate',
+      MetricName: 'Decisions',
+      Dimensions: expect.arrayContaining([{ Name: 'decision', Value: 'unauthorized' }]),
+    });
+    expect(byId['failed']).toMatchObject({
+      Namespace: 'dualgate',
+      MetricName: 'Decisions',
+      Dimensions: expect.arrayContaining([{ Name: 'decision', Value: 'fail' }]),
+    });
     expect(JSON.stringify(stack.resolve(byId['errors']!.Dimensions))).toContain('DualAuthAuthorizer');
   });
 
   it("alarms on the authorizer's throttles and on its p99 duration above 1 s for 15 minutes", () => {
-    expect(alarmNamed(template, 'AuthorizerThrottles')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Statistic: 'Sum', Threshold: 1 });
+    expect(alarmNamed(template, 'AuthorizerThrottles')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
     expect(alarmNamed(template, 'AuthorizerP99Duration')).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Duration',
@@ -96,22 +144,59 @@ describe('DualAuthApi monitoring (on by default)', () => {
   it('alarms when a GitHub leak report was not handled: leak function errors, key failures, or GitHub keys unreachable', () => {
     const alarm = alarmNamed(template, 'LeakReportsFailing');
     expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
-    const metrics = alarm['Metrics'] as { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string; Value: unknown }[] } } }[];
-    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe('FILL(errors, 0) + FILL(keyFailures, 0) + FILL(keysUnavailable, 0)');
+    const metrics = alarm['Metrics'] as {
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string; Value: unknown }[] } };
+    }[];
+    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe(
+      'FILL(errors, 0) + FILL(keyFailures, 0) + FILL(keysUnavailable, 0)',
+    );
     const byId = Object.fromEntries(metrics.filter((metric) => metric.MetricStat).map((metric) => [metric.Id, metric.MetricStat!.Metric]));
-    expect(byId['errors']).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^DualAuthLeakHandler/) } }] });
-    expect(byId['keyFailures']).toMatchObject({ Namespace: 'dualgate', MetricName: 'LeakKeyFailures', Dimensions: [{ Name: 'service', Value: 'dualgate-leaks' }] });
-    expect(byId['keysUnavailable']).toMatchObject({ MetricName: 'LeakReports', Dimensions: expect.arrayContaining([{ Name: 'outcome', Value: 'github_keys_unavailable' }]) });
+    expect(byId['errors']).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^DualAuthLeakHandler/) } }],
+    });
+    expect(byId['keyFailures']).toMatchObject({
+      Namespace: 'dualgate',
+      MetricName: 'LeakKeyFailures',
+      Dimensions: [{ Name: 'service', Value: 'dualgate-leaks' }],
+    });
+    expect(byId['keysUnavailable']).toMatchObject({
+      MetricName: 'LeakReports',
+      Dimensions: expect.arrayContaining([{ Name: 'outcome', Value: 'github_keys_unavailable' }]),
+    });
   });
 
   it('builds a dashboard with decisions by outcome, latency, cache hits, API traffic and errors, and the key API', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
     const body = JSON.stringify(stack.resolve(dashboard.Properties.DashboardBody));
-    for (const title of ['Authorizer decisions by outcome', 'Authorizer latency (ms)', 'Cache hits', 'API traffic and errors', 'Authorizer health', 'Key API', 'GitHub leak reports', 'dualgate alarms']) {
+    for (const title of [
+      'Authorizer decisions by outcome',
+      'Authorizer latency (ms)',
+      'Cache hits',
+      'API traffic and errors',
+      'Authorizer health',
+      'Key API',
+      'GitHub leak reports',
+      'dualgate alarms',
+    ]) {
       expect(body).toContain(title);
     }
-    for (const metric of ['Decisions', 'CacheHits', 'KeyLookupLatency', 'JwksFetches', 'LastUsedWriteFailures', 'KeyApiRequests', '5XXError', '4XXError', 'Count', 'Duration']) {
+    for (const metric of [
+      'Decisions',
+      'CacheHits',
+      'KeyLookupLatency',
+      'JwksFetches',
+      'LastUsedWriteFailures',
+      'KeyApiRequests',
+      '5XXError',
+      '4XXError',
+      'Count',
+      'Duration',
+    ]) {
       expect(body).toContain(`\\"${metric}\\"`);
     }
   });
@@ -141,7 +226,10 @@ describe('DualAuthApi monitoring options', () => {
     });
     expect(topic).toBeDefined();
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
-      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^OnCall/) }, 'arn:aws:sns:eu-west-1:123456789012:pager']);
+      expect(alarm.Properties.AlarmActions).toEqual([
+        { Ref: expect.stringMatching(/^OnCall/) },
+        'arn:aws:sns:eu-west-1:123456789012:pager',
+      ]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^OnCall/) }]);
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', Threshold: 400 });
@@ -163,7 +251,9 @@ describe('DualAuthApi monitoring options', () => {
 
   it('keeps the per-key query widget and leaves out the key API widget without the management API', () => {
     const { template, stack } = synth({ managementApi: false });
-    const body = JSON.stringify(stack.resolve(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody));
+    const body = JSON.stringify(
+      stack.resolve(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody),
+    );
     expect(body).toContain('Requests per key and sub');
     expect(body).not.toContain('KeyApiRequests');
     template.resourceCountIs('AWS::Logs::QueryDefinition', 1);
@@ -172,14 +262,24 @@ describe('DualAuthApi monitoring options', () => {
   it('refuses bad monitoring options with an error that names them', () => {
     const stack = () => new Stack(new App(), 'Bad');
     expect(() => new DualAuthApi(stack(), 'A', { monitoring: 'yes' as never })).toThrow(/^monitoring must be true, false or \{/);
-    expect(() => new DualAuthApi(stack(), 'B', { monitoring: { alarmTopc: 1 } as never })).toThrow(/^monitoring: unknown option\(s\) alarmTopc/);
-    expect(() => new DualAuthApi(stack(), 'C', { monitoring: { api5xxRateThreshold: 5 } })).toThrow(/^monitoring\.api5xxRateThreshold must be a number above 0 and at most 1 \(got 5\)$/);
-    expect(() => new DualAuthApi(stack(), 'D', { monitoring: { authorizerP99DurationMs: 0 } })).toThrow(/^monitoring\.authorizerP99DurationMs must be an integer/);
+    expect(() => new DualAuthApi(stack(), 'B', { monitoring: { alarmTopc: 1 } as never })).toThrow(
+      /^monitoring: unknown option\(s\) alarmTopc/,
+    );
+    expect(() => new DualAuthApi(stack(), 'C', { monitoring: { api5xxRateThreshold: 5 } })).toThrow(
+      /^monitoring\.api5xxRateThreshold must be a number above 0 and at most 1 \(got 5\)$/,
+    );
+    expect(() => new DualAuthApi(stack(), 'D', { monitoring: { authorizerP99DurationMs: 0 } })).toThrow(
+      /^monitoring\.authorizerP99DurationMs must be an integer/,
+    );
   });
 
   it('carries lastUsedIntervalSeconds to the authorizer, and refuses a bad one', () => {
     const { template } = synth({ lastUsedIntervalSeconds: 0, monitoring: false });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DUALGATE_LAST_USED_INTERVAL_SECONDS: '0', DUALGATE_ISSUERS: Match.anyValue() }) } });
-    expect(() => new DualAuthApi(new Stack(new App(), 'Bad'), 'A', { lastUsedIntervalSeconds: -5 })).toThrow(/^lastUsedIntervalSeconds must be an integer from 0 to 86400 seconds \(got -5\)$/);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DUALGATE_LAST_USED_INTERVAL_SECONDS: '0', DUALGATE_ISSUERS: Match.anyValue() }) },
+    });
+    expect(() => new DualAuthApi(new Stack(new App(), 'Bad'), 'A', { lastUsedIntervalSeconds: -5 })).toThrow(
+      /^lastUsedIntervalSeconds must be an integer from 0 to 86400 seconds \(got -5\)$/,
+    );
   });
 });

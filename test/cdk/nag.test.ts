@@ -9,7 +9,10 @@ import type { DualAuthApiProps } from '../../lib/construct/dual-auth-api';
 
 function synthWithNag(extend?: (stack: DualgateStack) => void, dualgate?: DualAuthApiProps): { error?: Error; report?: string } {
   const app = new App();
-  const stack = new DualgateStack(app, 'NagStack', { env: { account: '123456789012', region: 'eu-west-1' }, ...(dualgate ? { dualgate } : {}) });
+  const stack = new DualgateStack(app, 'NagStack', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    ...(dualgate ? { dualgate } : {}),
+  });
   extend?.(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
@@ -29,7 +32,12 @@ describe('cdk-nag AwsSolutions', { timeout: 120_000 }, () => {
   });
 
   it('finds nothing unacknowledged with plans (usage plans, API keys, the key API API Gateway permissions)', () => {
-    const { error, report } = synthWithNag(undefined, { plans: { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } }, pro: { rateLimitPerSecond: 50, burstLimit: 100 } } });
+    const { error, report } = synthWithNag(undefined, {
+      plans: {
+        free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } },
+        pro: { rateLimitPerSecond: 50, burstLimit: 100 },
+      },
+    });
     expect(report ?? error?.message).toBeUndefined();
   });
 

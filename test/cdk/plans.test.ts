@@ -7,7 +7,11 @@ import { demoRoutesServedBy } from '../support/demo-app';
 
 function synth(props: DualAuthApiProps = {}) {
   const stack = new Stack(new App(), 'PlanStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const backend = new lambda.Function(stack, 'Backend', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  const backend = new lambda.Function(stack, 'Backend', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
   const gate = new DualAuthApi(stack, 'Gate', { ...props, routes: demoRoutesServedBy(backend) });
   return { template: Template.fromStack(stack), gate, stack };
 }
@@ -17,7 +21,8 @@ const PLANS: DualAuthApiProps['plans'] = {
   pro: { rateLimitPerSecond: 100, burstLimit: 200 },
 };
 
-const methods = (template: Template) => Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties as Record<string, unknown>);
+const methods = (template: Template) =>
+  Object.values(template.findResources('AWS::ApiGateway::Method')).map((method) => method.Properties as Record<string, unknown>);
 
 describe('plans on AWS', () => {
   const { template, stack, gate } = synth({ plans: PLANS, defaultPlan: 'free' });
@@ -57,9 +62,13 @@ describe('plans on AWS', () => {
   it('puts the shared usage key on the default plan and tells both Lambdas the plan ids', () => {
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
     template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
-    const free = Object.entries(template.findResources('AWS::ApiGateway::UsagePlan', { Properties: { Throttle: { RateLimit: 5 } } }))[0]?.[0];
+    const free = Object.entries(
+      template.findResources('AWS::ApiGateway::UsagePlan', { Properties: { Throttle: { RateLimit: 5 } } }),
+    )[0]?.[0];
     template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { UsagePlanId: { Ref: free }, KeyType: 'API_KEY' });
-    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS);
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS,
+    );
     expect(fns).toHaveLength(2);
     expect(JSON.stringify(stack.resolve(fns[0]?.Properties.Environment.Variables.DUALGATE_PLANS))).toContain('defaultPlan');
   });
@@ -80,10 +89,21 @@ describe('plans on AWS', () => {
   type Statement = { Sid: string; Effect: string; Action: string; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
   /** `::/tags/${UrlEncodedResourceARN}` of every API key in the stack's Region (eu-west-1). */
   const API_KEY_TAGS = {
-    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:eu-west-1::/tags/arn%3A', { Ref: 'AWS::Partition' }, '%3Aapigateway%3Aeu-west-1%3A%3A%2Fapikeys%2F*']],
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':apigateway:eu-west-1::/tags/arn%3A',
+        { Ref: 'AWS::Partition' },
+        '%3Aapigateway%3Aeu-west-1%3A%3A%2Fapikeys%2F*',
+      ],
+    ],
   };
   const usagePlanAccess = (): Statement[] => {
-    const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GatePlansUsagePlanAccess') } });
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { PolicyName: Match.stringLikeRegexp('^GatePlansUsagePlanAccess') },
+    });
     expect(Object.keys(policies)).toHaveLength(1);
     return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
   };
@@ -92,17 +112,31 @@ describe('plans on AWS', () => {
 
   it('tells the key API the owner tag value, the usage plans name prefix', () => {
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { UsagePlanName: `${owner()}-free` });
-    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS);
-    for (const fn of fns) expect(JSON.stringify(stack.resolve(fn.Properties.Environment.Variables.DUALGATE_PLANS))).toContain(`usageKeyOwner\\":\\"${owner()}\\"`);
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.DUALGATE_PLANS,
+    );
+    for (const fn of fns)
+      expect(JSON.stringify(stack.resolve(fn.Properties.Environment.Variables.DUALGATE_PLANS))).toContain(
+        `usageKeyOwner\\":\\"${owner()}\\"`,
+      );
   });
 
   it('lets the key API create keys only with its owner tag, and tag nothing else', () => {
     const statements = Object.fromEntries(usagePlanAccess().map((statement) => [statement.Sid, statement]));
-    const ownTag = { StringEquals: { 'aws:RequestTag/dualgate:owner': owner() }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['dualgate:owner'] } };
+    const ownTag = {
+      StringEquals: { 'aws:RequestTag/dualgate:owner': owner() },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['dualgate:owner'] },
+    };
     expect(statements['CreateOwnUsageKeys']).toMatchObject({ Effect: 'Allow', Action: 'apigateway:POST', Condition: ownTag });
     expect(JSON.stringify(statements['CreateOwnUsageKeys']?.Resource)).toMatch(/::\/apikeys"\]\]\}$/);
     // CreateApiKey with tags is also apigateway:PUT on the new key's tags resource: API keys' only, URL-encoded.
-    expect(statements['TagOwnUsageKeysOnCreate']).toEqual({ Sid: 'TagOwnUsageKeysOnCreate', Effect: 'Allow', Action: 'apigateway:PUT', Resource: API_KEY_TAGS, Condition: ownTag });
+    expect(statements['TagOwnUsageKeysOnCreate']).toEqual({
+      Sid: 'TagOwnUsageKeysOnCreate',
+      Effect: 'Allow',
+      Action: 'apigateway:PUT',
+      Resource: API_KEY_TAGS,
+      Condition: ownTag,
+    });
   });
 
   it('issue 4: tags only API keys (the one being created included), never a REST API, a stage or a usage plan', () => {
@@ -122,7 +156,9 @@ describe('plans on AWS', () => {
       expect(iamResourceMatches(pattern, tagsResourceOf(other)), other).toBe(false);
     }
     // The old statement's resource, `::/tags/*`, matched them all.
-    expect(iamResourceMatches('arn:aws:apigateway:eu-west-1::/tags/*', tagsResourceOf('arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5'))).toBe(true);
+    expect(
+      iamResourceMatches('arn:aws:apigateway:eu-west-1::/tags/*', tagsResourceOf('arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5')),
+    ).toBe(true);
   });
 
   it('issue 4: refuses to re-tag a key that carries another owner tag, and still lets a tagged create through', () => {
@@ -146,7 +182,10 @@ describe('plans on AWS', () => {
 
   it('lets the key API delete only API keys that carry its owner tag', () => {
     const remove = usagePlanAccess().find((statement) => statement.Sid === 'DeleteOwnUsageKeys');
-    expect(remove).toMatchObject({ Action: 'apigateway:DELETE', Condition: { StringEquals: { 'aws:ResourceTag/dualgate:owner': owner() } } });
+    expect(remove).toMatchObject({
+      Action: 'apigateway:DELETE',
+      Condition: { StringEquals: { 'aws:ResourceTag/dualgate:owner': owner() } },
+    });
     expect(JSON.stringify(remove?.Resource)).toMatch(/::\/apikeys\/\*"\]\]\}$/);
     // No other statement reaches an API key or a tag, and every wildcard on them is conditioned.
     for (const statement of usagePlanAccess()) {
@@ -157,7 +196,9 @@ describe('plans on AWS', () => {
   it('lets the key API move keys in and out of this API usage plans only, list usage plans and read their usage', () => {
     const statements = usagePlanAccess();
     const planIds = Object.keys(template.findResources('AWS::ApiGateway::UsagePlan'));
-    const rendered = Object.fromEntries(statements.map((statement) => [statement.Sid, `${statement.Action} ${JSON.stringify(statement.Resource)}`]));
+    const rendered = Object.fromEntries(
+      statements.map((statement) => [statement.Sid, `${statement.Action} ${JSON.stringify(statement.Resource)}`]),
+    );
     expect(Object.keys(rendered).sort()).toEqual([
       'AddKeysToOwnUsagePlans',
       'CreateOwnUsageKeys',
@@ -167,7 +208,9 @@ describe('plans on AWS', () => {
       'RemoveKeysFromOwnUsagePlans',
       'TagOwnUsageKeysOnCreate',
     ]);
-    expect(statements.filter((statement) => statement.Effect === 'Deny').map((statement) => statement.Sid)).toEqual(['DenyRetaggingOtherOwnersKeys']);
+    expect(statements.filter((statement) => statement.Effect === 'Deny').map((statement) => statement.Sid)).toEqual([
+      'DenyRetaggingOtherOwnersKeys',
+    ]);
     for (const resource of Object.values(rendered)) expect(resource).not.toMatch(/"\*"|usageplans\/\*/);
     for (const id of planIds) {
       expect(rendered['AddKeysToOwnUsagePlans']).toContain(`{"Ref":"${id}"},"/keys"`);
@@ -180,8 +223,12 @@ describe('plans on AWS', () => {
     expect(rendered['RemoveKeysFromOwnUsagePlans']).toMatch(/^apigateway:DELETE /);
     expect(rendered['ReadOwnUsagePlans']).toMatch(/^apigateway:GET .*::\/usageplans"/);
     // The authorizer keeps its one GetItem: consumer records live in the key table.
-    const authorizer = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^GateAuthorizerServiceRoleDefaultPolicy') } });
-    const authorizerActions = Object.values(authorizer).flatMap((policy) => policy.Properties.PolicyDocument.Statement.map((statement: { Action: unknown }) => statement.Action));
+    const authorizer = template.findResources('AWS::IAM::Policy', {
+      Properties: { PolicyName: Match.stringLikeRegexp('^GateAuthorizerServiceRoleDefaultPolicy') },
+    });
+    const authorizerActions = Object.values(authorizer).flatMap((policy) =>
+      policy.Properties.PolicyDocument.Statement.map((statement: { Action: unknown }) => statement.Action),
+    );
     // Plans add nothing to the authorizer: its GetItem reads consumer records too; UpdateItem is lastUsedAt's, conditioned.
     expect([...authorizerActions].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
   });
@@ -201,7 +248,9 @@ function inAwsPartition(resource: unknown): string {
 
 /** IAM's Resource matching: `*` any run of characters, `?` one, everything else literal and case-sensitive. */
 function iamResourceMatches(pattern: string, arn: string): boolean {
-  const source = [...pattern].map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  const source = [...pattern]
+    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
   return new RegExp(`^${source}$`).test(arn);
 }
 
@@ -224,14 +273,18 @@ function denyConditionHolds(condition: Record<string, Record<string, unknown>>, 
 }
 
 function all(template: Template) {
-  return Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties as Record<string, unknown>);
+  return Object.values(template.findResources('AWS::ApiGateway::Resource')).map(
+    (resource) => resource.Properties as Record<string, unknown>,
+  );
 }
 
 describe('plans without a defaultPlan', () => {
   const { template } = synth({ plans: { pro: { rateLimitPerSecond: 100, burstLimit: 200 } } });
   it('shares one key on an internal usage plan without limits (the stage throttle only)', () => {
     template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
-    const unlimited = Object.entries(template.findResources('AWS::ApiGateway::UsagePlan')).filter(([, plan]) => plan.Properties.Throttle === undefined && plan.Properties.Quota === undefined);
+    const unlimited = Object.entries(template.findResources('AWS::ApiGateway::UsagePlan')).filter(
+      ([, plan]) => plan.Properties.Throttle === undefined && plan.Properties.Quota === undefined,
+    );
     expect(unlimited).toHaveLength(1);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { UsagePlanId: { Ref: unlimited[0]?.[0] } });
   });
@@ -254,12 +307,28 @@ describe('plan settings are checked at synth, naming the setting', () => {
   const cases: [string, DualAuthApiProps, RegExp][] = [
     ['a rate of 0', { plans: { free: { rateLimitPerSecond: 0, burstLimit: 1 } } }, /plans\.free\.rateLimitPerSecond must be/],
     ['a fractional burst', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1.5 } } }, /plans\.free\.burstLimit must be an integer/],
-    ['an unknown period', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 5, period: 'YEAR' as 'DAY' } } } }, /plans\.free\.quota\.period must be one of DAY, WEEK, MONTH/],
-    ['a quota of 0', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 0, period: 'DAY' } } } }, /plans\.free\.quota\.limit must be/],
-    ['an unknown field', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, rate: 3 } as never } }, /plans\.free: unknown setting\(s\) rate/],
+    [
+      'an unknown period',
+      { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 5, period: 'YEAR' as 'DAY' } } } },
+      /plans\.free\.quota\.period must be one of DAY, WEEK, MONTH/,
+    ],
+    [
+      'a quota of 0',
+      { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, quota: { limit: 0, period: 'DAY' } } } },
+      /plans\.free\.quota\.limit must be/,
+    ],
+    [
+      'an unknown field',
+      { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1, rate: 3 } as never } },
+      /plans\.free: unknown setting\(s\) rate/,
+    ],
     ['a bad plan name', { plans: { 'free plan': { rateLimitPerSecond: 1, burstLimit: 1 } } }, /plans: plan name "free plan" must match/],
     ['no plan at all', { plans: {} }, /plans must name at least one plan/],
-    ['an unknown defaultPlan', { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1 } }, defaultPlan: 'gold' }, /defaultPlan must be one of the plans \(free\) \(got "gold"\)/],
+    [
+      'an unknown defaultPlan',
+      { plans: { free: { rateLimitPerSecond: 1, burstLimit: 1 } }, defaultPlan: 'gold' },
+      /defaultPlan must be one of the plans \(free\) \(got "gold"\)/,
+    ],
     ['a defaultPlan without plans', { defaultPlan: 'free' }, /defaultPlan needs plans/],
   ];
   for (const [what, props, message] of cases) {

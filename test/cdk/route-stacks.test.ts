@@ -1,12 +1,21 @@
 /** Placing a large table's routes into nested stacks (lib/construct/route-stacks.ts): together by family, stable as it grows. */
 import { describe, expect, it } from 'vitest';
 import { largeAppRouteTable } from '../../bench/fixtures';
-import { apiGatewayResourceCount, inlineSize, placeRoutes, stackName, type PlacedRoute, type RoutePlacement } from '../../lib/construct/route-stacks';
+import {
+  apiGatewayResourceCount,
+  inlineSize,
+  placeRoutes,
+  stackName,
+  type PlacedRoute,
+  type RoutePlacement,
+} from '../../lib/construct/route-stacks';
 
-const table = (count: number): PlacedRoute[] => largeAppRouteTable(count, { scopeCount: 10, functionCount: 1 }).map(({ method, path }) => ({ method, path }));
+const table = (count: number): PlacedRoute[] =>
+  largeAppRouteTable(count, { scopeCount: 10, functionCount: 1 }).map(({ method, path }) => ({ method, path }));
 const stackOf = (placement: RoutePlacement<PlacedRoute>) => {
   const where = new Map<string, string>();
-  for (const [name, units] of placement.stacks) for (const unit of units) for (const route of unit.routes) where.set(`${route.method} ${route.path}`, name);
+  for (const [name, units] of placement.stacks)
+    for (const unit of units) for (const route of unit.routes) where.set(`${route.method} ${route.path}`, name);
   return where;
 };
 
@@ -71,7 +80,8 @@ describe('placeRoutes', () => {
     const routes = table(100);
     const plain = placeRoutes(routes);
     const cors = placeRoutes(routes, undefined, 1);
-    const total = (placement: RoutePlacement<PlacedRoute>) => [...placement.stacks.values()].flat().reduce((sum, unit) => sum + unit.size, 0);
+    const total = (placement: RoutePlacement<PlacedRoute>) =>
+      [...placement.stacks.values()].flat().reduce((sum, unit) => sum + unit.size, 0);
     expect(total(cors) - total(plain)).toBe(apiGatewayResourceCount(routes.map((route) => route.path)));
     expect(inlineSize(routes, 1) - inlineSize(routes)).toBe(apiGatewayResourceCount(routes.map((route) => route.path)));
   });
@@ -84,7 +94,10 @@ describe('placeRoutes', () => {
     const placement = placeRoutes(huge, 250);
     expect(placement.inline.map((route) => route.path)).toEqual(['/big']);
     expect(placement.inlineResources).toEqual(['/big']);
-    const roots = [...placement.stacks.values()].flat().map((unit) => unit.rootPath).sort();
+    const roots = [...placement.stacks.values()]
+      .flat()
+      .map((unit) => unit.rootPath)
+      .sort();
     expect(roots).toEqual(['/big/part0', '/big/part1', '/big/part2']);
   });
 

@@ -27,11 +27,15 @@ describe('API reference (docs/api)', () => {
   it('matches what TypeDoc generates from the current TSDoc, with every public export documented', () => {
     const out = join(work, 'api');
     try {
-      execFileSync(process.execPath, [join(REPO, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--options', join(REPO, 'docs', 'typedoc.json'), '--out', out], {
-        cwd: REPO,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      execFileSync(
+        process.execPath,
+        [join(REPO, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--options', join(REPO, 'docs', 'typedoc.json'), '--out', out],
+        {
+          cwd: REPO,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
     } catch (error) {
       const failure = error as { stdout?: string; stderr?: string };
       throw new Error(`TypeDoc failed (an undocumented or unexported public type?):\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
@@ -39,7 +43,9 @@ describe('API reference (docs/api)', () => {
     const generated = filesUnder(out);
     expect(filesUnder(CHECKED_IN), 'the files of docs/api: run `npm run docs:api`').toEqual(generated);
     for (const file of generated) {
-      expect(readFileSync(join(CHECKED_IN, file), 'utf8'), `docs/api/${file} is out of date: run \`npm run docs:api\``).toBe(readFileSync(join(out, file), 'utf8'));
+      expect(readFileSync(join(CHECKED_IN, file), 'utf8'), `docs/api/${file} is out of date: run \`npm run docs:api\``).toBe(
+        readFileSync(join(out, file), 'utf8'),
+      );
     }
   }, 120_000);
 });

@@ -12,7 +12,12 @@ const markdownUnder = (dir: string, only?: string) =>
     .filter((file) => (only ? file.split('/').pop() === only : file.endsWith('.md')) && !file.includes('node_modules'))
     .map((file) => join(dir, file));
 /** The front door, the guides, and the one-page README that opens each room of the layout (lib/, lambdas/, bin/, examples/demo). */
-const DOCS = ['README.md', 'SECURITY.md', ...markdownUnder('docs'), ...['lib', 'lambdas', 'bin', 'examples/demo'].flatMap((dir) => markdownUnder(dir, 'README.md'))];
+const DOCS = [
+  'README.md',
+  'SECURITY.md',
+  ...markdownUnder('docs'),
+  ...['lib', 'lambdas', 'bin', 'examples/demo'].flatMap((dir) => markdownUnder(dir, 'README.md')),
+];
 
 const withoutCode = (text: string) => text.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
 
@@ -20,11 +25,19 @@ const withoutCode = (text: string) => text.replace(/```[\s\S]*?```/g, '').replac
 function anchorsOf(file: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
-  for (const line of readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '').split('\n')) {
+  for (const line of readFileSync(file, 'utf8')
+    .replace(/```[\s\S]*?```/g, '')
+    .split('\n')) {
     for (const match of line.matchAll(/<a id="([^"]+)"/g)) anchors.add(match[1]!);
     const heading = /^#{1,6}\s+(.*)$/.exec(line);
     if (!heading) continue;
-    const slug = heading[1]!.replace(/\\/g, '').trim().toLowerCase().replace(/<[^>]+>/g, '').replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = heading[1]!
+      .replace(/\\/g, '')
+      .trim()
+      .toLowerCase()
+      .replace(/<[^>]+>/g, '')
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count === 0 ? slug : `${slug}-${count}`);
@@ -40,8 +53,10 @@ describe('documentation links', () => {
       if (/^[a-z]+:/.test(target)) continue;
       const [path, anchor] = target.split('#');
       const file = path ? resolve(dirname(join(REPO, doc)), path) : join(REPO, doc);
-      if (!existsSync(file) || !relative(REPO, file) || relative(REPO, file).startsWith('..')) broken.push(`${target} (no such file in the repository)`);
-      else if (anchor && statSync(file).isFile() && file.endsWith('.md') && !anchorsOf(file).has(anchor)) broken.push(`${target} (no such heading)`);
+      if (!existsSync(file) || !relative(REPO, file) || relative(REPO, file).startsWith('..'))
+        broken.push(`${target} (no such file in the repository)`);
+      else if (anchor && statSync(file).isFile() && file.endsWith('.md') && !anchorsOf(file).has(anchor))
+        broken.push(`${target} (no such heading)`);
     }
     expect(broken).toEqual([]);
   });

@@ -18,7 +18,10 @@ interface Reply {
   status: number;
   body: Record<string, unknown>;
 }
-async function call(path: string, options: { method?: string; authorization?: string; body?: unknown; rawHeaders?: Record<string, string> } = {}): Promise<Reply> {
+async function call(
+  path: string,
+  options: { method?: string; authorization?: string; body?: unknown; rawHeaders?: Record<string, string> } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...options.rawHeaders };
   if (options.authorization !== undefined) headers['authorization'] = options.authorization;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -39,10 +42,14 @@ async function call(path: string, options: { method?: string; authorization?: st
 /** Send a header value as raw UTF-8 bytes (fetch refuses non-Latin-1 header values; attackers' clients do not). */
 function rawUtf8Get(path: string, authorization: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(target.baseUrl + path, { headers: { authorization: Buffer.from(authorization, 'utf8').toString('latin1') } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      target.baseUrl + path,
+      { headers: { authorization: Buffer.from(authorization, 'utf8').toString('latin1') } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -68,14 +75,20 @@ describe('JWT attacks over HTTP', () => {
     const stranger = createSigningKey(String(header['kid']));
     return [
       ['alg none', `${encode({ ...header, alg: 'none' })}.${p}.`],
-      ['HS256 with a guessable secret', (() => {
-        const input = `${encode({ ...header, alg: 'HS256' })}.${p}`;
-        return `${input}.${createHmac('sha256', 'secret').update(input).digest('base64url')}`;
-      })()],
+      [
+        'HS256 with a guessable secret',
+        (() => {
+          const input = `${encode({ ...header, alg: 'HS256' })}.${p}`;
+          return `${input}.${createHmac('sha256', 'secret').update(input).digest('base64url')}`;
+        })(),
+      ],
       ['known kid, foreign signature', signJwt(payload, { key: stranger })],
       ['unknown kid', signJwt(payload, { key: createSigningKey('no-such-kid') })],
       ['expired', signJwt({ ...payload, exp: nowSeconds() - 60 }, { key: stranger })],
-      ['tampered payload (escalated scope)', `${h}.${encode({ ...payload, scope: `${payload['scope']} admin:everything`, sub: 'someone-else' })}.${s}`],
+      [
+        'tampered payload (escalated scope)',
+        `${h}.${encode({ ...payload, scope: `${payload['scope']} admin:everything`, sub: 'someone-else' })}.${s}`,
+      ],
       ['signature stripped', `${h}.${p}.`],
       ['non-base64url segment', `${h}.${p}.%%%`],
       ['extra segment', `${raw}.AAAA`],
@@ -118,7 +131,11 @@ describe('JWT attacks over HTTP', () => {
 
 describe('API-key attacks over HTTP', () => {
   it('answers 401 to junk, look-alikes, wrong schemes and repeated schemes; 200 to `bearer <key>`', async () => {
-    const created = await call('/keys', { method: 'POST', authorization: `Bearer ${adminToken}`, body: { name: 'attack target', scopes: ['read:users'] } });
+    const created = await call('/keys', {
+      method: 'POST',
+      authorization: `Bearer ${adminToken}`,
+      body: { name: 'attack target', scopes: ['read:users'] },
+    });
     expect(created.status).toBe(201);
     const key = created.body['key'] as string;
     const attempts: [string, string][] = [
@@ -143,14 +160,25 @@ describe('API-key attacks over HTTP', () => {
 });
 
 describe('narrowing a key over HTTP', () => {
-  const timingKnown = !isDeployedTarget() || (process.env['DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS'] !== undefined && process.env['DUALGATE_E2E_KEY_CACHE_TTL_SECONDS'] !== undefined);
+  const timingKnown =
+    !isDeployedTarget() ||
+    (process.env['DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS'] !== undefined &&
+      process.env['DUALGATE_E2E_KEY_CACHE_TTL_SECONDS'] !== undefined);
   it.skipIf(!timingKnown)('a PATCH that removes a scope takes effect once the caches expire', async () => {
     const delaySeconds = target.revocationDelaySeconds ?? 0;
-    const created = await call('/keys', { method: 'POST', authorization: `Bearer ${adminToken}`, body: { name: 'narrowing', scopes: ['read:users', 'write:users'] } });
+    const created = await call('/keys', {
+      method: 'POST',
+      authorization: `Bearer ${adminToken}`,
+      body: { name: 'narrowing', scopes: ['read:users', 'write:users'] },
+    });
     const key = created.body['key'] as string;
     const auth = `Bearer ${key}`;
     expect((await call('/users', { method: 'POST', authorization: auth, body: { name: 'Ada' } })).status).toBe(201);
-    const patched = await call(`/keys/${created.body['id'] as string}`, { method: 'PATCH', authorization: `Bearer ${adminToken}`, body: { scopes: ['read:users'] } });
+    const patched = await call(`/keys/${created.body['id'] as string}`, {
+      method: 'PATCH',
+      authorization: `Bearer ${adminToken}`,
+      body: { scopes: ['read:users'] },
+    });
     expect(patched.status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000 + 500));
     expect((await call('/users', { method: 'POST', authorization: auth, body: { name: 'Ada' } })).status).toBe(403);
@@ -161,22 +189,55 @@ describe('narrowing a key over HTTP', () => {
 describe('management abuse over HTTP', () => {
   it('refuses mass assignment and escalation, changes nothing, and hides other owners’ keys', async () => {
     const narrowToken = await target.token(['keys:read', 'keys:write']);
-    const own = await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'mine', scopes: ['keys:read'] } });
+    const own = await call('/keys', {
+      method: 'POST',
+      authorization: `Bearer ${narrowToken}`,
+      body: { name: 'mine', scopes: ['keys:read'] },
+    });
     expect(own.status).toBe(201);
     const ownId = own.body['id'] as string;
 
     for (const field of ['keyHash', 'createdBy', 'revokedAt', 'id', 'rotatedTo']) {
-      const reply = await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: [], [field]: 'forced' } });
+      const reply = await call('/keys', {
+        method: 'POST',
+        authorization: `Bearer ${narrowToken}`,
+        body: { name: 'x', scopes: [], [field]: 'forced' },
+      });
       expect(reply.status, field).toBe(400);
     }
-    expect((await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: [], owner: 'victim' } })).status).toBe(403);
-    expect((await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: ['write:users'] } })).status).toBe(403);
-    expect((await call(`/keys/${ownId}`, { method: 'PATCH', authorization: `Bearer ${narrowToken}`, body: { scopes: ['keys:admin'] } })).status).toBe(403);
-    expect((await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x'.repeat(10_000), scopes: [] } })).status).toBe(400);
-    expect((await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: [], metadata: { blob: 'y'.repeat(2000) } } })).status).toBe(400);
-    expect((await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: '{"name": "x", "scopes": [' })).status).toBe(400);
+    expect(
+      (await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: [], owner: 'victim' } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x', scopes: ['write:users'] } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await call(`/keys/${ownId}`, { method: 'PATCH', authorization: `Bearer ${narrowToken}`, body: { scopes: ['keys:admin'] } })).status,
+    ).toBe(403);
+    expect(
+      (await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: { name: 'x'.repeat(10_000), scopes: [] } }))
+        .status,
+    ).toBe(400);
+    expect(
+      (
+        await call('/keys', {
+          method: 'POST',
+          authorization: `Bearer ${narrowToken}`,
+          body: { name: 'x', scopes: [], metadata: { blob: 'y'.repeat(2000) } },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await call('/keys', { method: 'POST', authorization: `Bearer ${narrowToken}`, body: '{"name": "x", "scopes": [' })).status,
+    ).toBe(400);
 
-    const foreign = await call('/keys', { method: 'POST', authorization: `Bearer ${adminToken}`, body: { name: 'victim key', scopes: ['read:users'], owner: 'victim' } });
+    const foreign = await call('/keys', {
+      method: 'POST',
+      authorization: `Bearer ${adminToken}`,
+      body: { name: 'victim key', scopes: ['read:users'], owner: 'victim' },
+    });
     expect(foreign.status).toBe(201);
     const foreignId = foreign.body['id'] as string;
     for (const [method, path, body] of [
@@ -185,7 +246,10 @@ describe('management abuse over HTTP', () => {
       ['DELETE', `/keys/${foreignId}`, undefined],
       ['POST', `/keys/${foreignId}/rotate`, {}],
     ] as const) {
-      expect((await call(path, { method, authorization: `Bearer ${narrowToken}`, ...(body ? { body } : {}) })).status, `${method} ${path}`).toBe(404);
+      expect(
+        (await call(path, { method, authorization: `Bearer ${narrowToken}`, ...(body ? { body } : {}) })).status,
+        `${method} ${path}`,
+      ).toBe(404);
     }
     const after = await call(`/keys/${foreignId}`, { authorization: `Bearer ${adminToken}` });
     expect(after.body).toMatchObject({ name: 'victim key', status: 'active', owner: 'victim' });
@@ -200,19 +264,31 @@ describe('a key acting on keys over HTTP (issue 9)', () => {
     const ownerToken = await target.token(['keys:read', 'keys:write', 'read:users', 'write:users']);
     const asOwner = `Bearer ${ownerToken}`;
     const k2 = await call('/keys', { method: 'POST', authorization: asOwner, body: { name: 'K2', scopes: ['read:users'] } });
-    const k1 = await call('/keys', { method: 'POST', authorization: asOwner, body: { name: 'K1', scopes: ['keys:read', 'keys:write', 'read:users', 'write:users'], expiresIn: 3600 } });
+    const k1 = await call('/keys', {
+      method: 'POST',
+      authorization: asOwner,
+      body: { name: 'K1', scopes: ['keys:read', 'keys:write', 'read:users', 'write:users'], expiresIn: 3600 },
+    });
     expect([k2.status, k1.status]).toEqual([201, 201]);
     const k2Id = k2.body['id'] as string;
     const asK1 = `Bearer ${k1.body['key'] as string}`;
 
-    const widened = await call(`/keys/${k2Id}`, { method: 'PATCH', authorization: asK1, body: { scopes: ['read:users', 'write:users', 'keys:write'] } });
+    const widened = await call(`/keys/${k2Id}`, {
+      method: 'PATCH',
+      authorization: asK1,
+      body: { scopes: ['read:users', 'write:users', 'keys:write'] },
+    });
     expect(widened).toMatchObject({ status: 403, body: { field: 'scopes' } });
     expect((await call(`/keys/${k2Id}`, { authorization: asOwner })).body).toMatchObject({ scopes: ['read:users'], expiresAt: null });
     expect((await call('/keys', { authorization: asK1 })).status).toBe(200);
 
     expect((await call(`/keys/${k1.body['id'] as string}`, { method: 'DELETE', authorization: asOwner })).status).toBe(204);
     // Within the caches' window the gateway may still let K1 through: then the keys Lambda's own re-read says 403.
-    for (const [method, path] of [['GET', '/keys'], ['GET', `/keys/${k2Id}`], ['DELETE', `/keys/${k2Id}`]] as const) {
+    for (const [method, path] of [
+      ['GET', '/keys'],
+      ['GET', `/keys/${k2Id}`],
+      ['DELETE', `/keys/${k2Id}`],
+    ] as const) {
       expect([401, 403], `${method} ${path}`).toContain((await call(path, { method, authorization: asK1 })).status);
     }
     expect((await call(`/keys/${k2Id}`, { authorization: asOwner })).body).toMatchObject({ status: 'active' });

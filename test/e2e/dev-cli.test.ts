@@ -35,13 +35,18 @@ afterEach(() => {
 /** `npm run dev` (dualgate dev); `synth: true` runs the app's synth, otherwise it serves `assembly` (default: the demo's cached one). */
 function startDev(env: Record<string, string>, args: string[] = [], options: { synth?: boolean; assembly?: string } = {}): Dev {
   const source = options.synth ? [] : ['--assembly', options.assembly ?? demoAssembly()];
-  const child = spawn(process.execPath, [CLI, 'dev', ...source, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'dev', ...source, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
@@ -70,7 +75,10 @@ async function freePort(): Promise<number> {
 async function clientCredentialsToken(tokenUrl: string, clientId: string, scope: string): Promise<string> {
   const response = await fetch(tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:secret`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:secret`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
   });
   expect(response.status).toBe(200);
@@ -118,7 +126,10 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     if (hasCurl) {
       const shell = spawnSync('bash', ['-c', ['set -e', ...pasteable].join('\n')], { encoding: 'utf8', timeout: 20_000 });
       expect(shell.status, shell.stderr).toBe(0);
-      const [viaToken, viaKey] = shell.stdout.trim().split('\n').map((line) => JSON.parse(line) as { sub: string; scopes: string[] });
+      const [viaToken, viaKey] = shell.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { sub: string; scopes: string[] });
       expect(viaToken?.sub).toBe('local-admin');
       expect(viaKey).toEqual({ sub: 'local-admin', scopes: ['read:users'] });
     }
@@ -132,7 +143,10 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
   it('leaves no orphaned child when it gets SIGTERM during the synth', async () => {
     const marker = `orphan-check-${process.pid}-${Date.now()}`;
     const dev = startDev({ PORT: '0', ISSUER_PORT: '0' }, ['--app', `node --import tsx bin/dualgate.ts ${marker}`], { synth: true });
-    const running = () => spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(marker) && !line.includes('dualgate-cli')).length;
+    const running = () =>
+      spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((line) => line.includes(marker) && !line.includes('dualgate-cli')).length;
     await waitFor(() => running() > 0, 30_000, 'the synth to start');
     dev.child.kill('SIGTERM');
     expect(await dev.exited).toEqual({ code: 0, signal: null });
@@ -153,8 +167,13 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     try {
       const dev = startDev({ PORT: String(port), ISSUER_PORT: '0' });
       expect((await dev.exited).code).toBe(1);
-      const message = dev.stderr().split('\n').filter((line) => line.startsWith('dualgate dev:'));
-      expect(message).toEqual([`dualgate dev: port ${port} is already in use (gateway); stop the other process or set PORT to another port`]);
+      const message = dev
+        .stderr()
+        .split('\n')
+        .filter((line) => line.startsWith('dualgate dev:'));
+      expect(message).toEqual([
+        `dualgate dev: port ${port} is already in use (gateway); stop the other process or set PORT to another port`,
+      ]);
       expect(dev.stderr()).not.toMatch(/^\s+at /m);
       expect(dev.stdout()).not.toMatch(READY);
     } finally {
@@ -175,7 +194,10 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     const response = await fetch(`${jsonUrl}/me`);
     const requestId = response.headers.get('x-amzn-requestid') as string;
     await waitFor(() => json.stdout().includes(`"requestId":"${requestId}"`), 10_000, 'the JSON access line');
-    const line = json.stdout().split('\n').find((candidate) => candidate.includes(`"requestId":"${requestId}"`)) as string;
+    const line = json
+      .stdout()
+      .split('\n')
+      .find((candidate) => candidate.includes(`"requestId":"${requestId}"`)) as string;
     expect(JSON.parse(line)).toMatchObject({ requestId, method: 'GET', resourcePath: '/me', status: 401, errorType: 'UNAUTHORIZED' });
     await stopDev(json);
 
@@ -191,25 +213,39 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     expect(dev.stderr()).not.toMatch(/^\s+at /m);
   });
 
-  it.skipIf(!hasCurl)('prints two export lines that point the admin CLI at local mode, and the CLI line it prints works', async () => {
-    const dev = startDev({ PORT: '0', ISSUER_PORT: '0' });
-    const gatewayUrl = await ready(dev);
-    const lines = dev.stdout().split('\n').map((line) => line.trim());
-    const exports = lines.filter((line) => line.startsWith('export '));
-    expect(exports).toHaveLength(2);
-    expect(exports[0]).toBe(`export DUALGATE_URL=${gatewayUrl}`);
-    expect(exports[1]).toMatch(/^export DUALGATE_TOKEN_URL=http:\/\/127\.0\.0\.1:\d+\/token DUALGATE_CLIENT_ID=local-admin DUALGATE_CLIENT_SECRET=secret$/);
-    const cliLine = lines.find((line) => line.startsWith('npx dualgate '));
-    expect(cliLine).toBeDefined();
-    // Pasted as printed, after creating one key through the CLI with the same login.
-    const script = ['set -e', ...exports, `npx dualgate --scope 'keys:read keys:write' keys create --name from-cli --scopes keys:read >/dev/null`, cliLine as string];
-    const { DUALGATE_URL: _url, DUALGATE_TOKEN: _token, ...cleanEnv } = process.env;
-    const shell = spawnSync('bash', ['-c', script.join('\n')], { encoding: 'utf8', timeout: 60_000, env: cleanEnv });
-    expect(shell.status, shell.stderr).toBe(0);
-    expect(shell.stdout).toMatch(/^ID\s+NAME\s+OWNER/);
-    expect(shell.stdout).toMatch(/from-cli\s+local-admin\s+active/);
-    await stopDev(dev);
-  }, 180_000);
+  it.skipIf(!hasCurl)(
+    'prints two export lines that point the admin CLI at local mode, and the CLI line it prints works',
+    async () => {
+      const dev = startDev({ PORT: '0', ISSUER_PORT: '0' });
+      const gatewayUrl = await ready(dev);
+      const lines = dev
+        .stdout()
+        .split('\n')
+        .map((line) => line.trim());
+      const exports = lines.filter((line) => line.startsWith('export '));
+      expect(exports).toHaveLength(2);
+      expect(exports[0]).toBe(`export DUALGATE_URL=${gatewayUrl}`);
+      expect(exports[1]).toMatch(
+        /^export DUALGATE_TOKEN_URL=http:\/\/127\.0\.0\.1:\d+\/token DUALGATE_CLIENT_ID=local-admin DUALGATE_CLIENT_SECRET=secret$/,
+      );
+      const cliLine = lines.find((line) => line.startsWith('npx dualgate '));
+      expect(cliLine).toBeDefined();
+      // Pasted as printed, after creating one key through the CLI with the same login.
+      const script = [
+        'set -e',
+        ...exports,
+        `npx dualgate --scope 'keys:read keys:write' keys create --name from-cli --scopes keys:read >/dev/null`,
+        cliLine as string,
+      ];
+      const { DUALGATE_URL: _url, DUALGATE_TOKEN: _token, ...cleanEnv } = process.env;
+      const shell = spawnSync('bash', ['-c', script.join('\n')], { encoding: 'utf8', timeout: 60_000, env: cleanEnv });
+      expect(shell.status, shell.stderr).toBe(0);
+      expect(shell.stdout).toMatch(/^ID\s+NAME\s+OWNER/);
+      expect(shell.stdout).toMatch(/from-cli\s+local-admin\s+active/);
+      await stopDev(dev);
+    },
+    180_000,
+  );
 
   it('trusts an external issuer from DUALGATE_ISSUERS (http on loopback), beside the mock one', async () => {
     // A team's IdP stand-in: another issuer on this machine, with its own keys, audience and JWKS path.
@@ -239,7 +275,9 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
 
   it('refuses a rebound Host on every port it listens on, and answers names given by --allow-host and DUALGATE_ALLOWED_HOSTS', async () => {
     const plans = { 'dualgate:plans': { free: { rateLimitPerSecond: 100, burstLimit: 100 } }, 'dualgate:defaultPlan': 'free' };
-    const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_ALLOWED_HOSTS: 'other.test' }, ['--allow-host', 'devbox.test'], { assembly: demoAssembly(plans) });
+    const dev = startDev({ PORT: '0', ISSUER_PORT: '0', DUALGATE_ALLOWED_HOSTS: 'other.test' }, ['--allow-host', 'devbox.test'], {
+      assembly: demoAssembly(plans),
+    });
     const gatewayUrl = await ready(dev);
     const banner = dev.stdout();
     expect(banner).toContain('hosts     localhost, 127.0.0.1, [::1] and devbox.test, other.test');
@@ -252,7 +290,8 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
     expect(Object.values(urls).filter((url) => url === undefined || url.includes('undefined'))).toEqual([]);
     for (const [listener, url] of Object.entries(urls)) {
       expect([listener, await statusWithHost(url as string, 'rebind.attacker.example')]).toEqual([listener, 421]);
-      for (const allowed of ['devbox.test', 'other.test:1']) expect([listener, allowed, await statusWithHost(url as string, allowed)]).toEqual([listener, allowed, 200]);
+      for (const allowed of ['devbox.test', 'other.test:1'])
+        expect([listener, allowed, await statusWithHost(url as string, allowed)]).toEqual([listener, allowed, 200]);
     }
     await stopDev(dev);
   }, 120_000);
@@ -265,7 +304,11 @@ describe.skipIf(isDeployedTarget())('npm run dev (dualgate dev on the demo app)'
       const gatewayUrl = await ready(first);
       const tokenUrl = `http://127.0.0.1:${env.ISSUER_PORT}/token`;
       const token = await clientCredentialsToken(tokenUrl, 'local-admin', 'keys:write keys:read read:users');
-      const created = await fetch(`${gatewayUrl}/keys`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name":"kept","scopes":["read:users"]}' });
+      const created = await fetch(`${gatewayUrl}/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"name":"kept","scopes":["read:users"]}',
+      });
       expect(created.status).toBe(201);
       const { key } = (await created.json()) as { key: string };
       await stopDev(first);

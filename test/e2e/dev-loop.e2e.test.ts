@@ -28,7 +28,18 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
   }
 }
 
-const git = (...args: string[]) => execFileSync('git', args, { cwd: app, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+const git = (...args: string[]) =>
+  execFileSync('git', args, {
+    cwd: app,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+    },
+  });
 
 describe.skipIf(isDeployedTarget() || !hasGit)('npx dualgate dev --watch on a packed install (the issue’s acceptance check)', () => {
   beforeAll(async () => {
@@ -38,7 +49,11 @@ describe.skipIf(isDeployedTarget() || !hasGit)('npx dualgate dev --watch on a pa
     git('init', '-q');
     git('add', '-A');
     git('commit', '-qm', 'the app');
-    dev = spawn('npx', ['dualgate', 'dev', '--watch', '--data', '.dualgate'], { cwd: app, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    dev = spawn('npx', ['dualgate', 'dev', '--watch', '--data', '.dualgate'], {
+      cwd: app,
+      env: { ...process.env, PORT: '0', ISSUER_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     dev.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     dev.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     await waitFor(() => READY.test(output) && output.includes('dualgate dev: watching'), 180_000, 'the ready and watching lines');

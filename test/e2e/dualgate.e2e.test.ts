@@ -11,9 +11,14 @@ let target: E2eTarget;
 const credentialsUsed = new Set<string>();
 const ALL_SCOPES = ['keys:read', 'keys:write', 'read:users', 'write:users'];
 const deployed = isDeployedTarget();
-const timingKnown = !deployed || (process.env['DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS'] !== undefined && process.env['DUALGATE_E2E_KEY_CACHE_TTL_SECONDS'] !== undefined);
+const timingKnown =
+  !deployed ||
+  (process.env['DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS'] !== undefined &&
+    process.env['DUALGATE_E2E_KEY_CACHE_TTL_SECONDS'] !== undefined);
 /** Appended to the names of timing tests when they are skipped, so the report says why. */
-const TIMING_NOTE = timingKnown ? '' : ' [skipped: set DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS and DUALGATE_E2E_KEY_CACHE_TTL_SECONDS to the deployed TTLs]';
+const TIMING_NOTE = timingKnown
+  ? ''
+  : ' [skipped: set DUALGATE_E2E_AUTHORIZER_CACHE_TTL_SECONDS and DUALGATE_E2E_KEY_CACHE_TTL_SECONDS to the deployed TTLs]';
 
 interface ApiResponse {
   status: number;
@@ -21,7 +26,10 @@ interface ApiResponse {
   text: string;
 }
 
-async function api(path: string, options: { method?: string; credential?: string; authorization?: string; body?: unknown } = {}): Promise<ApiResponse> {
+async function api(
+  path: string,
+  options: { method?: string; credential?: string; authorization?: string; body?: unknown } = {},
+): Promise<ApiResponse> {
   const headers: Record<string, string> = {};
   if (options.credential !== undefined) {
     credentialsUsed.add(options.credential);
@@ -124,7 +132,10 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
   it('enforces route scopes for a JWT: a held scope gives 200, a missing one 403', async () => {
     const readOnly = await token(['read:users']);
     expect((await api('/users', { credential: readOnly })).status).toBe(200);
-    expect(await api('/users', { method: 'POST', credential: readOnly, body: { name: 'Ada' } })).toMatchObject({ status: 403, body: { message: 'Forbidden' } });
+    expect(await api('/users', { method: 'POST', credential: readOnly, body: { name: 'Ada' } })).toMatchObject({
+      status: 403,
+      body: { message: 'Forbidden' },
+    });
     expect((await api('/keys', { credential: readOnly })).status).toBe(403);
   });
 
@@ -134,7 +145,10 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     expect((await api('/users', { method: 'POST', credential: key, body: { name: 'Ada' } })).status).toBe(403);
     expect((await api('/keys', { credential: key })).status).toBe(403);
     const writer = await createKey(await token(['keys:write', 'write:users']), { scopes: ['write:users'] });
-    expect(await api('/users', { method: 'POST', credential: writer.key, body: { name: 'Ada' } })).toMatchObject({ status: 201, body: { name: 'Ada', createdBy: target.clientId } });
+    expect(await api('/users', { method: 'POST', credential: writer.key, body: { name: 'Ada' } })).toMatchObject({
+      status: 201,
+      body: { name: 'Ada', createdBy: target.clientId },
+    });
   });
 
   it('rejects garbage, an oversized header, the wrong scheme and a tampered JWT with 401, never a 500', async () => {
@@ -168,7 +182,10 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     expect((await api('/users', { credential: jwt })).status).toBe(200);
   });
 
-  it(`a revoked key keeps working within the cache TTL and is rejected after it${TIMING_NOTE}`, { concurrent: true, skip: !timingKnown }, async () => {
+  it(`a revoked key keeps working within the cache TTL and is rejected after it${TIMING_NOTE}`, {
+    concurrent: true,
+    skip: !timingKnown,
+  }, async () => {
     const jwt = await token(['keys:write', 'read:users']);
     const { id, key } = await createKey(jwt, { scopes: ['read:users'] });
     expect((await api('/me', { credential: key })).status).toBe(200);
@@ -189,7 +206,10 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     expect(await api('/me', { credential: key })).toMatchObject({ status: 401, body: { message: 'Unauthorized' } });
   });
 
-  it(`a rotated key: the old one works during the grace period, the new one works, the old one fails after${TIMING_NOTE}`, { concurrent: true, skip: !timingKnown }, async () => {
+  it(`a rotated key: the old one works during the grace period, the new one works, the old one fails after${TIMING_NOTE}`, {
+    concurrent: true,
+    skip: !timingKnown,
+  }, async () => {
     const delaySeconds = target.revocationDelaySeconds ?? 0;
     // The grace outlasts both caches, so "still works" is proven by the key table, not by a cached verdict.
     const gracePeriodSeconds = delaySeconds + 2;

@@ -21,7 +21,11 @@ interface Dev {
 }
 
 async function startDev(cwd: string, args: string[]): Promise<Dev> {
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'dualgate-cli.mjs'), 'dev', ...args], { cwd, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'dualgate-cli.mjs'), 'dev', ...args], {
+    cwd,
+    env: { ...process.env, PORT: '0', ISSUER_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -36,7 +40,10 @@ async function startDev(cwd: string, args: string[]): Promise<Dev> {
 async function token(dev: Dev, scopes: string): Promise<string> {
   const response = await fetch(dev.tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('orders-team:any').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from('orders-team:any').toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes }).toString(),
   });
   expect(response.status).toBe(200);
@@ -64,7 +71,10 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
     await new Promise((resolve) => first.child.once('exit', resolve));
     const envFile = join(mkdtempSync(join(tmpdir(), 'dualgate-env-')), 'vars.json');
     // One function by its construct path, the others through Parameters: both ways sam local offers.
-    writeFileSync(envFile, JSON.stringify({ 'OrdersApp/OrdersWriter': { ORDERS_TABLE: 'orders-local' }, Parameters: { ORDERS_TABLE: 'orders-shared' } }));
+    writeFileSync(
+      envFile,
+      JSON.stringify({ 'OrdersApp/OrdersWriter': { ORDERS_TABLE: 'orders-local' }, Parameters: { ORDERS_TABLE: 'orders-shared' } }),
+    );
     dev = await startDev(app.appDir, ['--assembly', app.assemblyDir, '--env-file', envFile]);
     jwt = await token(dev, 'read:orders write:orders keys:read keys:write');
     const created = await fetch(`${dev.url}/keys`, {
@@ -106,7 +116,12 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
     expect(one.body).toMatchObject({ resource: '/orders/{orderId}', path: '/orders/o-42', pathParameters: { orderId: 'o-42' } });
     const deep = await call(dev, 'DELETE', '/reports/2026/q3/summary', key);
     expect(deep.status).toBe(200);
-    expect(deep.body).toMatchObject({ method: 'DELETE', resource: '/reports/{proxy+}', path: '/reports/2026/q3/summary', pathParameters: { proxy: '2026/q3/summary' } });
+    expect(deep.body).toMatchObject({
+      method: 'DELETE',
+      resource: '/reports/{proxy+}',
+      path: '/reports/2026/q3/summary',
+      pathParameters: { proxy: '2026/q3/summary' },
+    });
   });
 
   it('runs each function in its own environment: the same variable, each its own value; memory in the context', async () => {
@@ -120,7 +135,9 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
   it('lists the unresolved variables at startup and takes their values from --env-file', async () => {
     expect(withoutEnvFile).toMatch(/Unresolved variables/);
     expect(withoutEnvFile).toMatch(/OrdersWriter\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\)/);
-    expect(withoutEnvFile).toMatch(/OrdersReader\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\)  = "dualgate-local-unresolved:Orders\w+"/);
+    expect(withoutEnvFile).toMatch(
+      /OrdersReader\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\)  = "dualgate-local-unresolved:Orders\w+"/,
+    );
     expect(dev.output()).not.toMatch(/Unresolved variables/);
     expect((await call(dev, 'POST', '/orders', jwt)).body['table']).toBe('orders-local');
     expect((await call(dev, 'GET', '/orders', key)).body['table']).toBe('orders-shared');
@@ -146,17 +163,30 @@ describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
     const copy = join(mkdtempSync(join(tmpdir(), 'dualgate-watch-')), 'orders-app');
     cpSync(appDir, copy, { recursive: true });
     // An installed app has its lock file (NodejsFunction looks for it); the shared copy borrows this repository's.
-    writeFileSync(join(copy, 'package-lock.json'), JSON.stringify({ name: 'orders-app', lockfileVersion: 3, requires: true, packages: {} }));
+    writeFileSync(
+      join(copy, 'package-lock.json'),
+      JSON.stringify({ name: 'orders-app', lockfileVersion: 3, requires: true, packages: {} }),
+    );
     const dev = await startDev(copy, ['--watch', '--app', synthCommand]);
     try {
       const jwt = await token(dev, 'read:orders keys:write keys:read');
-      const created = await fetch(`${dev.url}/keys`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'survives reloads', scopes: ['read:orders'] }) });
+      const created = await fetch(`${dev.url}/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'survives reloads', scopes: ['read:orders'] }),
+      });
       const { key } = (await created.json()) as { key: string };
       expect((await call(dev, 'GET', '/hello')).status).toBe(404);
 
       const stackFile = join(copy, 'lib', 'orders-stack.ts');
       const source = readFileSync(stackFile, 'utf8');
-      writeFileSync(stackFile, source.replace("this.gate.addRoute({ method: 'GET', path: '/status',", "this.gate.addRoute({ method: 'GET', path: '/hello', authorized: false, handler: status });\n    this.gate.addRoute({ method: 'GET', path: '/status',"));
+      writeFileSync(
+        stackFile,
+        source.replace(
+          "this.gate.addRoute({ method: 'GET', path: '/status',",
+          "this.gate.addRoute({ method: 'GET', path: '/hello', authorized: false, handler: status });\n    this.gate.addRoute({ method: 'GET', path: '/status',",
+        ),
+      );
       const deadline = Date.now() + 120_000;
       while (!/dualgate dev: reloaded in \d+ ms/.test(dev.output())) {
         if (Date.now() > deadline) throw new Error(`no reload line:\n${dev.output()}`);
@@ -180,7 +210,13 @@ describe.skipIf(isDeployedTarget())('dualgate dev --watch', () => {
 
       // The NodejsFunction's TypeScript: its bundle is rebuilt alone, and a throw names the TypeScript line.
       const writerFile = join(copy, 'src', 'writer.ts');
-      writeFileSync(writerFile, readFileSync(writerFile, 'utf8').replace('const caller = principalFrom(event);', "const caller = principalFrom(event);\n  console.log('writing for', caller.sub);\n  if (!event.body) throw new RangeError('an order needs a body');"));
+      writeFileSync(
+        writerFile,
+        readFileSync(writerFile, 'utf8').replace(
+          'const caller = principalFrom(event);',
+          "const caller = principalFrom(event);\n  console.log('writing for', caller.sub);\n  if (!event.body) throw new RangeError('an order needs a body');",
+        ),
+      );
       while (!/serving the new code of OrdersApp\/OrdersWriter/.test(dev.output())) {
         if (Date.now() > deadline + 120_000) throw new Error(`no writer reload:\n${dev.output()}`);
         await new Promise((resolve) => setTimeout(resolve, 100));

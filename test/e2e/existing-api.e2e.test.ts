@@ -23,7 +23,10 @@ describe.skipIf(isDeployedTarget())('dualgate dev on an app that adopted dualgat
   it("serves dualgate's routes on the team's stage to a token and to a key holding their scopes, and refuses other scopes", async () => {
     expect(dev.output()).toMatch(/stage live/);
     const reader = await localToken(dev, CLIENT_ID, ['partner:read']);
-    expect(await callGateway(dev, 'GET', '/partner/orders/o-7', reader)).toEqual({ status: 200, body: { resource: '/partner/orders/{orderId}', method: 'GET', sub: CLIENT_ID, role: 'partners' } });
+    expect(await callGateway(dev, 'GET', '/partner/orders/o-7', reader)).toEqual({
+      status: 200,
+      body: { resource: '/partner/orders/{orderId}', method: 'GET', sub: CLIENT_ID, role: 'partners' },
+    });
     expect((await callGateway(dev, 'POST', '/partner/orders', reader)).status).toBe(403);
     expect((await callGateway(dev, 'GET', '/partner/orders')).status).toBe(401);
     const creator = await localToken(dev, CLIENT_ID, ['keys:write', 'partner:read']);

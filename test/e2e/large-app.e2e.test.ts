@@ -51,7 +51,10 @@ describe.skipIf(isDeployedTarget())('a 300-route app with 10 functions, plans an
     const jwt = await localToken(dev, CLIENT_ID, scopes);
     const deep = '/svc3/files/reports/2026/q4/summary/final.json';
     const byJwt = await callGateway(dev, 'GET', deep, jwt);
-    expect(byJwt).toEqual({ status: 200, body: { service: 3, resource: '/svc3/files/{proxy+}', method: 'GET', path: deep, sub: CLIENT_ID } });
+    expect(byJwt).toEqual({
+      status: 200,
+      body: { service: 3, resource: '/svc3/files/{proxy+}', method: 'GET', path: deep, sub: CLIENT_ID },
+    });
     const creator = await localToken(dev, CLIENT_ID, ['keys:write', ...scopes]);
     const created = await callGateway(dev, 'POST', '/keys', creator, { name: 'svc3 reader', scopes });
     expect(created.status).toBe(201);

@@ -33,15 +33,21 @@ let jwt: string;
 async function api(path: string, options: { method?: string; credential?: string; body?: string; headers?: Record<string, string> } = {}) {
   const response = await fetch(url + path, {
     method: options.method ?? 'GET',
-    headers: { ...(options.credential ? { authorization: `Bearer ${options.credential}` } : {}), ...(options.body !== undefined && !options.headers ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    headers: {
+      ...(options.credential ? { authorization: `Bearer ${options.credential}` } : {}),
+      ...(options.body !== undefined && !options.headers ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
     ...(options.body !== undefined ? { body: options.body } : {}),
   });
   const text = await response.text();
   return { status: response.status, json: text ? (JSON.parse(text) as any) : undefined };
 }
 
-const postReport = (body: string, headers: Record<string, string>) => api('/leaks/github', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-const reportOf = (...tokens: string[]) => JSON.stringify(tokens.map((token) => ({ token, type: 'dualgate_api_key', url: LEAK_URL, source: 'commit' })));
+const postReport = (body: string, headers: Record<string, string>) =>
+  api('/leaks/github', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+const reportOf = (...tokens: string[]) =>
+  JSON.stringify(tokens.map((token) => ({ token, type: 'dualgate_api_key', url: LEAK_URL, source: 'commit' })));
 
 async function createKey(name: string): Promise<{ id: string; key: string }> {
   const response = await api('/keys', { method: 'POST', credential: jwt, body: JSON.stringify({ name, scopes: ['read:users'] }) });
@@ -73,7 +79,10 @@ beforeAll(async () => {
   url = READY.exec(output)![1]!;
   const tokenResponse = await fetch(TOKEN_URL.exec(output)![1]!, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('leak-owner:any').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from('leak-owner:any').toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys:read keys:write read:users' }).toString(),
   });
   jwt = ((await tokenResponse.json()) as { access_token: string }).access_token;
@@ -99,7 +108,9 @@ describe.skipIf(isDeployedTarget())('GitHub leak reports through dualgate dev', 
     expect((await api('/me', { credential: victim.key })).status).toBe(200);
     const body = reportOf(victim.key);
     expect(await postReport(body, {})).toMatchObject({ status: 401, json: { reason: 'signature_missing' } });
-    expect(await postReport(body, { ...signedHeaders(body, current), 'Github-Public-Key-Signature': signReport(body, forger) })).toMatchObject({ status: 403, json: { reason: 'bad_signature' } });
+    expect(
+      await postReport(body, { ...signedHeaders(body, current), 'Github-Public-Key-Signature': signReport(body, forger) }),
+    ).toMatchObject({ status: 403, json: { reason: 'bad_signature' } });
     expect(await postReport(body, signedHeaders(body, forger))).toMatchObject({ status: 403, json: { reason: 'unknown_key_identifier' } });
     expect(await postReport(`${body} `, signedHeaders(body, current))).toMatchObject({ status: 403 });
     await new Promise((resolve) => setTimeout(resolve, REVOCATION_BOUND_MS + 500));
@@ -130,10 +141,19 @@ describe.skipIf(isDeployedTarget())('GitHub leak reports through dualgate dev', 
     });
     // Revoked in the key store at once, with the reason and where it was found.
     const view = await api(`/keys/${leaked.id}`, { credential: jwt });
-    expect(view.json).toMatchObject({ status: 'revoked', revokedReason: 'leaked', leak: { reportedBy: 'github', url: LEAK_URL, source: 'commit' } });
+    expect(view.json).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'leaked',
+      leak: { reportedBy: 'github', url: LEAK_URL, source: 'commit' },
+    });
     // …and in the admin CLI.
     let cliOut = '';
-    const code = await runCli(['keys', 'get', leaked.id], { fetch: (target, init) => fetch(target, init), env: { DUALGATE_URL: url, DUALGATE_TOKEN: jwt }, stdout: (text) => (cliOut += text), stderr: (text) => (cliOut += text) });
+    const code = await runCli(['keys', 'get', leaked.id], {
+      fetch: (target, init) => fetch(target, init),
+      env: { DUALGATE_URL: url, DUALGATE_TOKEN: jwt },
+      stdout: (text) => (cliOut += text),
+      stderr: (text) => (cliOut += text),
+    });
     expect(code).toBe(0);
     expect(cliOut).toContain('revoked (leaked)');
     expect(cliOut).toContain(`found at ${LEAK_URL}`);
@@ -155,7 +175,9 @@ describe.skipIf(isDeployedTarget())('GitHub leak reports through dualgate dev', 
     expect((await api(`/keys/${sibling.id}`, { credential: jwt })).json.status).toBe('active');
 
     // The audit line names the key by id and the URL; no log line holds the plaintext.
-    const audit = output.split('\n').find((line) => line.includes('"message":"audit"') && line.includes('"action":"revoke"') && line.includes(leaked.id));
+    const audit = output
+      .split('\n')
+      .find((line) => line.includes('"message":"audit"') && line.includes('"action":"revoke"') && line.includes(leaked.id));
     expect(audit).toBeDefined();
     expect(JSON.parse(audit!)).toMatchObject({ action: 'revoke', reason: 'leaked', keyId: leaked.id, leakUrl: LEAK_URL });
     expect(output).not.toContain(leaked.key);

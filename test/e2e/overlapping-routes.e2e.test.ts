@@ -21,7 +21,20 @@ const FOREIGN_HOST = 'rebind.attacker.example';
 const FOREIGN_ORIGIN = 'https://attacker.example';
 
 /** Every scope a route of the app requires, one route each. */
-const ROUTE_SCOPES = ['hooks:write', 'index:admin', 'docs:admin', 'docs:read', 'q:read', 'a:read', 'read:users', 'admin:users', 'read:orders', 'write:orders', 'api:read', 'api:admin'] as const;
+const ROUTE_SCOPES = [
+  'hooks:write',
+  'index:admin',
+  'docs:admin',
+  'docs:read',
+  'q:read',
+  'a:read',
+  'read:users',
+  'admin:users',
+  'read:orders',
+  'write:orders',
+  'api:read',
+  'api:admin',
+] as const;
 type RouteScope = (typeof ROUTE_SCOPES)[number];
 
 /**
@@ -107,14 +120,23 @@ interface Reply {
 }
 
 /** One request over node:http, so Host and Origin are sent exactly as given (fetch cannot set Host). */
-function send(url: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+function send(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     // `path` overrides the URL's path: an absolute URL there is sent as an absolute-form request target.
-    const outgoing = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false, ...(options.path ? { path: options.path } : {}) }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const outgoing = request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false, ...(options.path ? { path: options.path } : {}) },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end(options.body);
   });
@@ -141,7 +163,12 @@ async function startDev(appDir: string, assemblyDir: string | undefined, env: Re
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { child, output: () => output, url: READY.exec(output)![1]!, tokenUrl: /token endpoint (http:\/\/127\.0\.0\.1:\d+\/token)/.exec(output)![1]! };
+  return {
+    child,
+    output: () => output,
+    url: READY.exec(output)![1]!,
+    tokenUrl: /token endpoint (http:\/\/127\.0\.0\.1:\d+\/token)/.exec(output)![1]!,
+  };
 }
 
 function stopDev(child: ChildProcess | undefined): void {
@@ -156,7 +183,10 @@ function stopDev(child: ChildProcess | undefined): void {
 async function token(dev: Dev, scopes: readonly string[]): Promise<string> {
   const response = await fetch(dev.tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:any`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:any`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' ') }).toString(),
   });
   expect(response.status).toBe(200);
@@ -166,7 +196,11 @@ async function token(dev: Dev, scopes: readonly string[]): Promise<string> {
 /** An API key holding exactly `scopes`, created through the key API with a token that may grant them. */
 async function apiKey(dev: Dev, scopes: readonly string[]): Promise<string> {
   const creator = await token(dev, ['keys:write', 'keys:read', ...scopes]);
-  const created = await send(`${dev.url}/keys`, { method: 'POST', headers: { authorization: `Bearer ${creator}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `holds ${scopes.join(' ')}`, scopes }) });
+  const created = await send(`${dev.url}/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${creator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `holds ${scopes.join(' ')}`, scopes }),
+  });
   expect(created.status, created.body).toBe(201);
   return (JSON.parse(created.body) as { key: string }).key;
 }
@@ -218,7 +252,9 @@ async function refusal(dev: Dev, called: Called): Promise<Record<string, unknown
 
 /** What a request, with the scopes its caller holds, should get: 200 and the route's resource, or 403. */
 function outcome(called: Called): { status: number; resource?: unknown; sub?: unknown; scopes?: unknown } {
-  return called.status === 200 ? { status: 200, resource: called.body['resource'], sub: called.body['sub'], scopes: called.body['scopes'] } : { status: called.status };
+  return called.status === 200
+    ? { status: 200, resource: called.body['resource'], sub: called.body['sub'], scopes: called.body['scopes'] }
+    : { status: called.status };
 }
 
 describe.skipIf(isDeployedTarget())('npx dualgate dev on an app whose routes overlap (packed install)', () => {
@@ -240,13 +276,17 @@ describe.skipIf(isDeployedTarget())('npx dualgate dev on an app whose routes ove
       expect(outcome(await call(dev, method, path, held(scope, kind)))).toEqual({ status: 200, resource, sub: CLIENT_ID, scopes: scope });
       for (const sibling of refused) {
         const called = await call(dev, method, path, held(sibling, kind));
-        expect([sibling, await refusal(dev, called)]).toEqual([sibling, { status: 403, resourcePath: resource, errorType: 'ACCESS_DENIED', reason: expect.stringMatching(/^(missing_scope|cached)$/) }]);
+        expect([sibling, await refusal(dev, called)]).toEqual([
+          sibling,
+          { status: 403, resourcePath: resource, errorType: 'ACCESS_DENIED', reason: expect.stringMatching(/^(missing_scope|cached)$/) },
+        ]);
       }
     });
 
     it('answers 404 for a verb no route of that resource has, whatever the caller holds', async () => {
       for (const { method, path } of UNROUTED) {
-        for (const scope of ROUTE_SCOPES) expect([method, path, scope, (await call(dev, method, path, held(scope, kind))).status]).toEqual([method, path, scope, 404]);
+        for (const scope of ROUTE_SCOPES)
+          expect([method, path, scope, (await call(dev, method, path, held(scope, kind))).status]).toEqual([method, path, scope, 404]);
       }
     });
   });
@@ -315,12 +355,17 @@ describe.skipIf(isDeployedTarget())('npx dualgate dev on an app whose routes ove
     });
   });
 
-  it.skipIf(!canListListeningSockets())('every port it listens on (found in /proc) is loopback-only and refuses a foreign Host (421) and Origin', async () => {
-    await expectEveryPortRefusesWebPages(dev, ['gateway', 'issuer', 'dynamodb']);
-  });
+  it.skipIf(!canListListeningSockets())(
+    'every port it listens on (found in /proc) is loopback-only and refuses a foreign Host (421) and Origin',
+    async () => {
+      await expectEveryPortRefusesWebPages(dev, ['gateway', 'issuer', 'dynamodb']);
+    },
+  );
 
   it('grants a foreign Origin no CORS on an allowed call either (the app sets none; the gateway adds none)', async () => {
-    const reply = await send(`${dev.url}/users/42`, { headers: { authorization: `Bearer ${held('read:users', 'key')}`, origin: FOREIGN_ORIGIN } });
+    const reply = await send(`${dev.url}/users/42`, {
+      headers: { authorization: `Bearer ${held('read:users', 'key')}`, origin: FOREIGN_ORIGIN },
+    });
     expect(reply.status).toBe(200);
     expect(Object.keys(reply.headers).filter((header) => header.startsWith('access-control-'))).toEqual([]);
   });
@@ -356,8 +401,20 @@ async function probe(port: number): Promise<Record<string, unknown>> {
     const allowed = reply.headers['access-control-allow-origin'];
     return allowed === '*' || allowed === FOREIGN_ORIGIN || reply.headers['access-control-allow-credentials'] !== undefined;
   };
-  const crossOrigin = await send(url, { method: 'POST', headers: { host, origin: FOREIGN_ORIGIN, 'content-type': 'application/json' }, body: '{}' });
-  const preflight = await send(url, { method: 'OPTIONS', headers: { host, origin: FOREIGN_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+  const crossOrigin = await send(url, {
+    method: 'POST',
+    headers: { host, origin: FOREIGN_ORIGIN, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const preflight = await send(url, {
+    method: 'OPTIONS',
+    headers: {
+      host,
+      origin: FOREIGN_ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type',
+    },
+  });
   const loopback = await send(url, { headers: { host: `localhost:${port}` } });
   return {
     reboundHost: (await send(url, { headers: { host: FOREIGN_HOST } })).status,

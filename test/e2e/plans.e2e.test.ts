@@ -46,7 +46,10 @@ afterAll(async () => {
 async function token(clientId: string, scopes: readonly string[]): Promise<string> {
   const response = await fetch(server.issuer.tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:secret`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:secret`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' ') }).toString(),
   });
   return ((await response.json()) as { access_token: string }).access_token;
@@ -59,12 +62,17 @@ async function call(path: string, credential: string, options: { method?: string
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, requestId: response.headers.get('x-amzn-requestid') };
+  return {
+    status: response.status,
+    body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+    requestId: response.headers.get('x-amzn-requestid'),
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let admin: string;
-const setPlan = async (sub: string, plan: string) => call(`/consumers/${encodeURIComponent(sub)}`, admin, { method: 'PUT', body: { plan } });
+const setPlan = async (sub: string, plan: string) =>
+  call(`/consumers/${encodeURIComponent(sub)}`, admin, { method: 'PUT', body: { plan } });
 
 describe('plans end to end (local mode, usage plans emulated)', () => {
   beforeAll(async () => {
@@ -128,7 +136,12 @@ describe('plans end to end (local mode, usage plans emulated)', () => {
     // And back: cleared, dave shares the default plan's bucket again within the bound, and his key is deleted.
     const keyIds = () => server.apis[0]!.usagePlans?.emulator.apiKeys().map((key) => key.id) ?? [];
     const before = keyIds();
-    expect((await call('/consumers/dave', admin, { method: 'DELETE' })).body).toEqual({ sub: 'dave', plan: 'free', assigned: false, ...NO_ENTITLEMENTS });
+    expect((await call('/consumers/dave', admin, { method: 'DELETE' })).body).toEqual({
+      sub: 'dave',
+      plan: 'free',
+      assigned: false,
+      ...NO_ENTITLEMENTS,
+    });
     expect(keyIds()).toHaveLength(before.length - 1);
     await sleep(PLAN_CHANGE_BOUND_MS);
     for (let index = 0; index < 6; index++) expect((await call('/me', dave)).status).toBe(200);
@@ -139,7 +152,10 @@ describe('plans end to end (local mode, usage plans emulated)', () => {
     expect(await call('/consumers/frank', frank, { method: 'PUT', body: { plan: 'free' } })).toMatchObject({ status: 403 });
     expect(await call('/consumers/frank', frank, { method: 'DELETE' })).toMatchObject({ status: 403 });
     expect(await setPlan('frank', 'platinum')).toMatchObject({ status: 400, body: { field: 'plan' } });
-    expect(await call('/consumers/frank', frank)).toMatchObject({ status: 200, body: { sub: 'frank', plan: 'free', assigned: false, usage: null } });
+    expect(await call('/consumers/frank', frank)).toMatchObject({
+      status: 200,
+      body: { sub: 'frank', plan: 'free', assigned: false, usage: null },
+    });
     expect(await call('/consumers/alice', frank)).toMatchObject({ status: 403 });
     const audits = logLines.filter((line) => line.includes('"audit"') && line.includes('consumer.set-plan'));
     expect(audits.some((line) => line.includes('"sub":"alice"') && line.includes('"actorSub":"plan-admin"'))).toBe(true);

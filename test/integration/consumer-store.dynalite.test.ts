@@ -8,11 +8,21 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UsageIdentifiers } from '../../lambdas/authorizer/usage-identifier';
 import { createKeysHandler, type KeysHandler } from '../../lambdas/keys/router';
-import { AwsUsagePlanGateway, createApiGatewayClient, UsagePlanUnavailableError, type UsagePlanGateway } from '../../lambdas/keys/usage-plan-gateway';
+import {
+  AwsUsagePlanGateway,
+  createApiGatewayClient,
+  UsagePlanUnavailableError,
+  type UsagePlanGateway,
+} from '../../lambdas/keys/usage-plan-gateway';
 import { DynamoConsumerStore, consumerItemKey, type ConsumerStore } from '../../lambdas/shared/consumer-store';
 import { KeyStore, KeyStoreUnavailableError, KeyWriteConflictError } from '../../lambdas/shared/key-store';
 import type { ConsumerRecord } from '../../lambdas/core/plans';
-import { LOCAL_SHARED_USAGE_KEY, LOCAL_USAGE_KEY_OWNER, startLocalUsagePlans, type LocalUsagePlans } from '../../lib/local/usage-plans/local-usage-plans';
+import {
+  LOCAL_SHARED_USAGE_KEY,
+  LOCAL_USAGE_KEY_OWNER,
+  startLocalUsagePlans,
+  type LocalUsagePlans,
+} from '../../lib/local/usage-plans/local-usage-plans';
 import { DEMO_CATALOG } from '../support/demo-app';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { captureLogger } from '../support/logs';
@@ -53,13 +63,24 @@ describe('consumer records on dynalite', () => {
     const { plan: _plan, ...cleared } = record({ updatedAt: '2026-01-02T00:00:00.000Z' });
     await store.putConsumer(cleared, record());
     expect(await store.getConsumerConsistent('auth0|alice')).toEqual(cleared);
-    await expect(store.putConsumer(record({ updatedAt: '2026-01-03T00:00:00.000Z' }), record())).rejects.toBeInstanceOf(KeyWriteConflictError);
+    await expect(store.putConsumer(record({ updatedAt: '2026-01-03T00:00:00.000Z' }), record())).rejects.toBeInstanceOf(
+      KeyWriteConflictError,
+    );
   });
 
   it('keeps consumer items out of the byOwner and byId indexes (no keyId, no owner)', async () => {
-    for (const [index, field] of [['byOwner', 'owner'], ['byId', 'keyId']] as const) {
+    for (const [index, field] of [
+      ['byOwner', 'owner'],
+      ['byId', 'keyId'],
+    ] as const) {
       const output = await dynamo.client.send(
-        new QueryCommand({ TableName: tableName, IndexName: index, KeyConditionExpression: '#f = :v', ExpressionAttributeNames: { '#f': field }, ExpressionAttributeValues: { ':v': { S: 'auth0|alice' } } }),
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: index,
+          KeyConditionExpression: '#f = :v',
+          ExpressionAttributeNames: { '#f': field },
+          ExpressionAttributeValues: { ':v': { S: 'auth0|alice' } },
+        }),
       );
       expect(output.Items).toEqual([]);
     }
@@ -68,7 +89,14 @@ describe('consumer records on dynalite', () => {
 
   it('gives the authorizer the consumer key while a plan is assigned, the shared key otherwise, and a change within the cache TTL', async () => {
     let nowMs = 1_000_000;
-    const identifiers = new UsageIdentifiers({ lookup: store, sharedUsageKey: SHARED, cacheTtlSeconds: 2, staleIfErrorSeconds: 0, maxCacheEntries: 100, nowMs: () => nowMs });
+    const identifiers = new UsageIdentifiers({
+      lookup: store,
+      sharedUsageKey: SHARED,
+      cacheTtlSeconds: 2,
+      staleIfErrorSeconds: 0,
+      maxCacheEntries: 100,
+      nowMs: () => nowMs,
+    });
     await store.putConsumer(record({ sub: 'bob', updatedAt: 't1' }), undefined);
     expect(await identifiers.identifierFor('bob')).toBe('value-of-alice-usage-key-000');
     expect(await identifiers.identifierFor('nobody')).toBe(SHARED);
@@ -92,8 +120,16 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
   let gateway: AwsUsagePlanGateway;
   beforeAll(async () => {
     dynamo = await startDynalite();
-    plans = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 50, burstLimit: 50 }, pro: { rateLimitPerSecond: 100, burstLimit: 100 } }, defaultPlan: 'free', host: '127.0.0.1' });
-    const client = createApiGatewayClient({ endpoint: plans.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    plans = await startLocalUsagePlans({
+      plans: { free: { rateLimitPerSecond: 50, burstLimit: 50 }, pro: { rateLimitPerSecond: 100, burstLimit: 100 } },
+      defaultPlan: 'free',
+      host: '127.0.0.1',
+    });
+    const client = createApiGatewayClient({
+      endpoint: plans.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     gateway = new AwsUsagePlanGateway(client, { owner: LOCAL_USAGE_KEY_OWNER });
   }, 60_000);
   afterAll(async () => {
@@ -123,13 +159,20 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
       body: body === undefined ? null : JSON.stringify(body),
       isBase64Encoded: false,
       requestContext: { authorizer: { sub: 'ops', scopes: 'keys:admin keys:read keys:write', authMethod: 'jwt' } },
-    } as unknown as APIGatewayProxyEvent).then((result) => ({ status: result.statusCode, json: JSON.parse(result.body) as Record<string, unknown> }));
+    } as unknown as APIGatewayProxyEvent).then((result) => ({
+      status: result.statusCode,
+      json: JSON.parse(result.body) as Record<string, unknown>,
+    }));
   /** The emulator's consumer keys (all but the shared one), with the usage plan each is in. */
   const consumerKeys = () => {
     const snapshot = plans.emulator.snapshot();
     return snapshot.apiKeys
       .filter((key) => key.id !== LOCAL_SHARED_USAGE_KEY.id)
-      .map((key) => ({ id: key.id, tags: key.tags, usagePlanId: snapshot.planKeys.find((member) => member.keyId === key.id)?.usagePlanId }));
+      .map((key) => ({
+        id: key.id,
+        tags: key.tags,
+        usagePlanId: snapshot.planKeys.find((member) => member.keyId === key.id)?.usagePlanId,
+      }));
   };
   /** A store whose first two consistent reads wait for each other: two requests both see "no record yet". */
   const racingStore = (): ConsumerStore => {
@@ -175,7 +218,10 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     const before = baseline();
     const { created, usagePlans } = counting();
     const handler = handlerWith(racingStore(), usagePlans);
-    const answers = await Promise.all([request(handler, 'PUT', 'auth0|race', { plan: 'pro' }), request(handler, 'PUT', 'auth0|race', { plan: 'pro' })]);
+    const answers = await Promise.all([
+      request(handler, 'PUT', 'auth0|race', { plan: 'pro' }),
+      request(handler, 'PUT', 'auth0|race', { plan: 'pro' }),
+    ]);
     // Both saw no record and made a key: the race happened.
     expect(created).toHaveLength(2);
     expect(answers).toEqual([
@@ -191,7 +237,10 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     const before = baseline();
     const { created, usagePlans } = counting();
     const handler = handlerWith(racingStore(), usagePlans);
-    const answers = await Promise.all([request(handler, 'PUT', 'split', { plan: 'pro' }), request(handler, 'PUT', 'split', { plan: 'free' })]);
+    const answers = await Promise.all([
+      request(handler, 'PUT', 'split', { plan: 'pro' }),
+      request(handler, 'PUT', 'split', { plan: 'free' }),
+    ]);
     expect(created).toHaveLength(2);
     expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
     const record = await store.getConsumerConsistent('split');
@@ -233,7 +282,10 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     const after = await store.getConsumerConsistent('mover');
     expect(after).toMatchObject({ plan: 'free', keyPlan: 'free' });
     expect(planOf(after?.apiKeyId)).toBe('local-free');
-    expect(await request(handler, 'PUT', 'mover', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'mover', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await request(handler, 'PUT', 'mover', { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'mover', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(planOf(after?.apiKeyId)).toBe('local-pro');
     expect(plans.emulator.admit(after?.apiKeyValue)).toBe('ok');
   });
@@ -246,7 +298,10 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     await store.putConsumer({ ...settled, plan: 'pro', updatedAt: '2026-01-01T00:00:00.000Z' }, settled);
     await gateway.removeFromPlan('local-free', settled.apiKeyId);
     await gateway.addToPlan('local-pro', settled.apiKeyId);
-    expect(await request(handler, 'PUT', 'halfway', { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'halfway', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await request(handler, 'PUT', 'halfway', { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'halfway', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(await store.getConsumerConsistent('halfway')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
     expect(consumerKeys().find((key) => key.id === settled.apiKeyId)?.usagePlanId).toBe('local-pro');
   });
@@ -257,12 +312,24 @@ describe('consumer routes on dynalite and the emulated control plane', () => {
     expect((await request(handler, 'PUT', 'leaver', { plan: 'pro' })).status).toBe(200);
     const { apiKeyValue } = (await store.getConsumerConsistent('leaver')) as ConsumerRecord;
     expect(fresh(before)).toHaveLength(1);
-    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({
+      status: 200,
+      json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS },
+    });
     expect(fresh(before)).toEqual([]);
     expect(await store.getConsumerConsistent('leaver')).toBeUndefined();
     expect(plans.emulator.admit(apiKeyValue)).toBe('forbidden');
-    const identifiers = new UsageIdentifiers({ lookup: store, sharedUsageKey: SHARED, cacheTtlSeconds: 0, staleIfErrorSeconds: 0, maxCacheEntries: 10 });
+    const identifiers = new UsageIdentifiers({
+      lookup: store,
+      sharedUsageKey: SHARED,
+      cacheTtlSeconds: 0,
+      staleIfErrorSeconds: 0,
+      maxCacheEntries: 10,
+    });
     expect(await identifiers.identifierFor('leaver')).toBe(SHARED);
-    expect(await request(handler, 'DELETE', 'leaver')).toEqual({ status: 200, json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
+    expect(await request(handler, 'DELETE', 'leaver')).toEqual({
+      status: 200,
+      json: { sub: 'leaver', plan: 'free', assigned: false, ...NO_ENTITLEMENTS },
+    });
   });
 });

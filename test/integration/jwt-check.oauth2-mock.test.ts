@@ -43,7 +43,10 @@ describe('JwtCheck with oauth2-mock-server', () => {
   it('rejects expired, wrong-audience, wrong-issuer and ID tokens', async () => {
     expect(await check.evaluate(await token({}, -60))).toEqual({ kind: 'reject', reason: 'jwt_expired' });
     expect(await check.evaluate(await token({ aud: 'someone-else' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
-    expect(await check.evaluate(await token({ iss: 'https://evil.example.com' }))).toEqual({ kind: 'reject', reason: 'jwt_invalid_issuer' });
+    expect(await check.evaluate(await token({ iss: 'https://evil.example.com' }))).toEqual({
+      kind: 'reject',
+      reason: 'jwt_invalid_issuer',
+    });
     expect(await check.evaluate(await token({ nonce: 'abc' }))).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
   });
 

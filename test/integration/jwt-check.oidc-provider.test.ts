@@ -60,7 +60,9 @@ function signingJwk(kid: string) {
 function providerFor(issuer: string, kid: string): Provider {
   const configuration: Configuration = {
     adapter: MemoryAdapter,
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }],
+    clients: [
+      { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
+    ],
     jwks: { keys: [signingJwk(kid)] },
     cookies: { keys: ['cookie-signing-key-for-tests-only'] },
     routes: { jwks: JWKS_PATH },
@@ -76,7 +78,13 @@ function providerFor(issuer: string, kid: string): Provider {
         getResourceServerInfo: (_ctx, resource) => {
           const format = resource === OPAQUE_API ? 'opaque' : 'jwt';
           if (![API, OTHER_API, OPAQUE_API].includes(resource)) throw new Error(`unknown resource ${resource}`);
-          return { audience: resource, scope: 'read:users write:users keys:read', accessTokenFormat: format, accessTokenTTL: 300, ...(format === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}) };
+          return {
+            audience: resource,
+            scope: 'read:users write:users keys:read',
+            accessTokenFormat: format,
+            accessTokenTTL: 300,
+            ...(format === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+          };
         },
       },
     },
@@ -108,11 +116,15 @@ afterAll(async () => {
 async function clientCredentialsToken(resource: string, scope: string): Promise<string> {
   const response = await fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
   });
   const body = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200 || typeof body['access_token'] !== 'string') throw new Error(`token endpoint: ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 200 || typeof body['access_token'] !== 'string')
+    throw new Error(`token endpoint: ${response.status} ${JSON.stringify(body)}`);
   return body['access_token'];
 }
 
@@ -130,9 +142,19 @@ const decode = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url')
 
 function setup(issuerOverrides: Record<string, unknown> = {}) {
   const keyLookup = new FakeKeyLookup();
-  const settings = { ...testSettings(), issuers: [{ issuer, audience: [API], requireAccessTokenType: true, ...issuerOverrides }], allowHttpIssuers: true };
+  const settings = {
+    ...testSettings(),
+    issuers: [{ issuer, audience: [API], requireAccessTokenType: true, ...issuerOverrides }],
+    allowHttpIssuers: true,
+  };
   const built = buildAuthorizer(settings, DEMO_COMPILED_TABLE, { keyLookup, logger: captureLogger().logger });
-  const call = (token: string) => built.authorize({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${token}` }, multiValueHeaders: null });
+  const call = (token: string) =>
+    built.authorize({
+      methodArn: METHOD_ARN,
+      ...routeOf(METHOD_ARN),
+      headers: { Authorization: `Bearer ${token}` },
+      multiValueHeaders: null,
+    });
   return { ...built, jwtCheck: built.jwtCheck as JwtCheck, call, keyLookup };
 }
 
@@ -148,7 +170,10 @@ describe('JwtCheck against oidc-provider (RFC 9068 access tokens, resource indic
     const { call } = setup();
     requestedPaths.length = 0;
     const outcome = await call(await clientCredentialsToken(API, 'read:users keys:read'));
-    expect(outcome).toMatchObject({ effect: 'allow', response: { principalId: CLIENT_ID, context: { sub: CLIENT_ID, scopes: 'keys:read read:users', authMethod: 'jwt' } } });
+    expect(outcome).toMatchObject({
+      effect: 'allow',
+      response: { principalId: CLIENT_ID, context: { sub: CLIENT_ID, scopes: 'keys:read read:users', authMethod: 'jwt' } },
+    });
     expect(requestedPaths.filter((path) => path !== '/token')).toEqual(['/.well-known/openid-configuration', JWKS_PATH]);
   });
 
@@ -156,7 +181,10 @@ describe('JwtCheck against oidc-provider (RFC 9068 access tokens, resource indic
     const token = await idToken();
     expect(decode(token.split('.')[1] as string)).toMatchObject({ iss: issuer, aud: CLIENT_ID, sub: 'user-1' });
     expect(await setup().jwtCheck.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_invalid_audience' });
-    expect(await setup({ audience: [API, CLIENT_ID] }).jwtCheck.evaluate(token)).toEqual({ kind: 'reject', reason: 'jwt_not_access_token' });
+    expect(await setup({ audience: [API, CLIENT_ID] }).jwtCheck.evaluate(token)).toEqual({
+      kind: 'reject',
+      reason: 'jwt_not_access_token',
+    });
     expect(await setup().call(token)).toEqual({ effect: 'unauthorized' });
   });
 

@@ -26,7 +26,9 @@ describe('lastUsedAt on dynalite', () => {
 
   const put = (record: KeyRecord) => dynamo.client.send(new PutItemCommand({ TableName: tableName, Item: itemFromRecord(record) }));
   const stored = async (keyHash: string) => {
-    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: tableName, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }));
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: tableName, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }),
+    );
     return Item === undefined ? undefined : recordFromItem(Item);
   };
   const authorizerAt = (clock: { nowMs: number }, intervalSeconds = 300) =>
@@ -38,7 +40,7 @@ describe('lastUsedAt on dynalite', () => {
   const use = (authorize: ReturnType<typeof buildAuthorizer>['authorize'], key: string) =>
     authorize({ methodArn: METHOD_ARN, ...routeOf(METHOD_ARN), headers: { Authorization: `Bearer ${key}` }, multiValueHeaders: null });
 
-  it('records a key\'s first use, shows it in the key\'s public view, and leaves version and every other attribute alone', async () => {
+  it("records a key's first use, shows it in the key's public view, and leaves version and every other attribute alone", async () => {
     const { key, record } = makeKey({ scopes: ['read:users'] });
     await put(record);
     expect(toPublicKey((await stored(record.keyHash))!, 0)).not.toHaveProperty('lastUsedAt');

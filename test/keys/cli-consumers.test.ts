@@ -27,7 +27,14 @@ let apiFetch: FetchLike;
 beforeAll(async () => {
   dynamo = await startDynalite();
   const tableName = await dynamo.createTable();
-  plans = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 5, burstLimit: 5 }, pro: { rateLimitPerSecond: 50, burstLimit: 50, quota: { limit: 1000, period: 'MONTH' } } }, defaultPlan: 'free', host: '127.0.0.1' });
+  plans = await startLocalUsagePlans({
+    plans: {
+      free: { rateLimitPerSecond: 5, burstLimit: 5 },
+      pro: { rateLimitPerSecond: 50, burstLimit: 50, quota: { limit: 1000, period: 'MONTH' } },
+    },
+    defaultPlan: 'free',
+    host: '127.0.0.1',
+  });
   const handler = createKeysHandler({
     catalog: DEMO_CATALOG,
     store: new KeyStore(dynamo.client, tableName),
@@ -37,7 +44,13 @@ beforeAll(async () => {
     entitlements: { store: new DynamoConsumerStore(dynamo.client, tableName), defaultScopes: ['read:users'] },
     consumers: {
       store: new DynamoConsumerStore(dynamo.client, tableName),
-      usagePlans: new AwsUsagePlanGateway(createApiGatewayClient({ endpoint: plans.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })),
+      usagePlans: new AwsUsagePlanGateway(
+        createApiGatewayClient({
+          endpoint: plans.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }),
+      ),
       plans: plans.runtimePlans,
     },
   });
@@ -67,31 +80,55 @@ afterAll(async () => {
 async function run(argv: string[], token = 'admin-token') {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { fetch: apiFetch, env: { DUALGATE_URL: 'https://api.example.test/prod', DUALGATE_TOKEN: token }, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
+  const code = await runCli(argv, {
+    fetch: apiFetch,
+    env: { DUALGATE_URL: 'https://api.example.test/prod', DUALGATE_TOKEN: token },
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  });
   return { code, stdout, stderr };
 }
 
 describe('dualgate consumers', () => {
   it('set-plan, get and clear-plan round-trip a consumer whose sub needs URL encoding', async () => {
     const set = await run(['consumers', 'set-plan', 'auth0|alice', 'pro']);
-    expect(set).toMatchObject({ code: 0, stdout: 'auth0|alice: plan pro\n  entitled to: read:users (assigned: none; everyone: read:users)\n' });
+    expect(set).toMatchObject({
+      code: 0,
+      stdout: 'auth0|alice: plan pro\n  entitled to: read:users (assigned: none; everyone: read:users)\n',
+    });
     const got = await run(['--json', 'consumers', 'get', 'auth0|alice']);
-    expect(JSON.parse(got.stdout)).toEqual({ sub: 'auth0|alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS, usage: { date: new Date().toISOString().slice(0, 10), used: 0, remaining: 1000 } });
-    expect((await run(['consumers', 'clear-plan', 'auth0|alice'])).stdout).toBe('auth0|alice: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
+    expect(JSON.parse(got.stdout)).toEqual({
+      sub: 'auth0|alice',
+      plan: 'pro',
+      assigned: true,
+      ...NO_ENTITLEMENTS,
+      usage: { date: new Date().toISOString().slice(0, 10), used: 0, remaining: 1000 },
+    });
+    expect((await run(['consumers', 'clear-plan', 'auth0|alice'])).stdout).toBe(
+      'auth0|alice: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n',
+    );
   });
 
   it('set-scopes replaces the entitlements (--none clears them) and leaves the plan alone', async () => {
     const set = await run(['consumers', 'set-scopes', 'carol', 'write:users', 'read:users']);
-    expect(set).toMatchObject({ code: 0, stdout: 'carol: default plan free (shared)\n  entitled to: read:users write:users (assigned: read:users write:users; everyone: read:users)\n' });
+    expect(set).toMatchObject({
+      code: 0,
+      stdout:
+        'carol: default plan free (shared)\n  entitled to: read:users write:users (assigned: read:users write:users; everyone: read:users)\n',
+    });
     const got = JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout) as Record<string, unknown>;
     expect(got).toMatchObject({ scopes: ['read:users', 'write:users'], entitledScopes: ['read:users', 'write:users'] });
     // No scopes and no --none: a usage error (exit 2), nothing sent, nothing cleared.
     const forgotten = await run(['consumers', 'set-scopes', 'carol']);
     expect(forgotten).toMatchObject({ code: 2, stdout: '' });
     expect(forgotten.stderr).toMatch(/no scopes given: name the scopes carol is entitled to, or pass --none/);
-    expect(JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout)).toMatchObject({ scopes: ['read:users', 'write:users'] });
+    expect(JSON.parse((await run(['--json', 'consumers', 'get', 'carol'])).stdout)).toMatchObject({
+      scopes: ['read:users', 'write:users'],
+    });
     expect((await run(['consumers', 'set-scopes', 'carol', '--none', 'read:users'])).code).toBe(2);
-    expect((await run(['consumers', 'set-scopes', 'carol', '--none'])).stdout).toBe('carol: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n');
+    expect((await run(['consumers', 'set-scopes', 'carol', '--none'])).stdout).toBe(
+      'carol: default plan free (shared)\n  entitled to: read:users (assigned: none; everyone: read:users)\n',
+    );
     const unknown = await run(['consumers', 'set-scopes', 'carol', 'nope:nope']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown scope\(s\): nope:nope/);

@@ -32,7 +32,13 @@ beforeAll(async () => {
   dynamo = await startDynalite();
   tableName = await dynamo.createTable();
   store = new KeyStore(dynamo.client, tableName);
-  const handler = createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger });
+  const handler = createKeysHandler({
+    catalog: DEMO_CATALOG,
+    store,
+    keyPrefix: 'dg',
+    adminScope: 'keys:admin',
+    logger: captureLogger().logger,
+  });
   // A stand-in for API Gateway + the authorizer: the bearer token picks the caller.
   apiFetch = async (url, init) => {
     sent.push({ url, headers: init.headers, ...(init.body !== undefined ? { body: init.body } : {}) });
@@ -60,7 +66,11 @@ afterAll(async () => {
   await dynamo.close();
 });
 
-async function run(argv: string[], env: Record<string, string> = { DUALGATE_URL: 'https://api.example.test/prod', DUALGATE_TOKEN: 'admin-token' }, fetch: FetchLike = apiFetch) {
+async function run(
+  argv: string[],
+  env: Record<string, string> = { DUALGATE_URL: 'https://api.example.test/prod', DUALGATE_TOKEN: 'admin-token' },
+  fetch: FetchLike = apiFetch,
+) {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, { fetch, env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
@@ -69,21 +79,38 @@ async function run(argv: string[], env: Record<string, string> = { DUALGATE_URL:
 
 describe('dualgate keys', () => {
   it('get and list show a key revoked on a leak report, with where it was found', async () => {
-    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'leaky', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'leaky', '--scopes', 'read:users'])).stdout) as {
+      id: string;
+      key: string;
+    };
     const url = 'https://github.com/octo-org/app/blob/0123456789abcdef0123456789abcdef01234567/.env';
     const nowIso = new Date().toISOString();
-    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(hashKey(created.key), { reportedAt: nowIso, reporter: 'github', url, source: 'commit' }, { revokedAt: nowIso, expiresAt: Math.floor(Date.now() / 1000) });
+    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(
+      hashKey(created.key),
+      { reportedAt: nowIso, reporter: 'github', url, source: 'commit' },
+      { revokedAt: nowIso, expiresAt: Math.floor(Date.now() / 1000) },
+    );
     const shown = await run(['keys', 'get', created.id]);
     expect(shown.stdout).toMatch(/revoked \(leaked\)/);
     expect(shown.stdout).toContain(`leak reported ${nowIso} by github (commit)\n  found at ${url}\n`);
     expect(shown.stdout).not.toContain('still works');
-    expect(JSON.parse((await run(['--json', 'keys', 'get', created.id])).stdout)).toMatchObject({ status: 'revoked', revokedReason: 'leaked', leak: { url, reportedBy: 'github' } });
+    expect(JSON.parse((await run(['--json', 'keys', 'get', created.id])).stdout)).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'leaked',
+      leak: { url, reportedBy: 'github' },
+    });
     expect((await run(['keys', 'list', '--all'])).stdout).toMatch(new RegExp(`${created.id}.*revoked \\(leaked\\)`));
   });
 
   it('get says a key the notify action only marked still works', async () => {
-    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'marked', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
-    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(hashKey(created.key), { reportedAt: new Date().toISOString(), reporter: 'github' });
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'marked', '--scopes', 'read:users'])).stdout) as {
+      id: string;
+      key: string;
+    };
+    await new DynamoLeakStore(dynamo.client, tableName).recordLeak(hashKey(created.key), {
+      reportedAt: new Date().toISOString(),
+      reporter: 'github',
+    });
     const shown = await run(['keys', 'get', created.id]);
     expect(shown.stdout).toMatch(/active \(leak reported\)/);
     expect(shown.stdout).toContain('found at (no URL in the report)');
@@ -95,14 +122,34 @@ describe('dualgate keys', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
     expect(human.stdout).toMatch(/key: dg_[0-9A-Za-z]{36}\n/);
-    const json = await run(['--json', 'keys', 'create', '--name', 'x', '--scopes', 'read:users,keys:read', '--metadata', '{"team":"a"}', '--owner', 'carol']);
+    const json = await run([
+      '--json',
+      'keys',
+      'create',
+      '--name',
+      'x',
+      '--scopes',
+      'read:users,keys:read',
+      '--metadata',
+      '{"team":"a"}',
+      '--owner',
+      'carol',
+    ]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ owner: 'carol', scopes: ['keys:read', 'read:users'], metadata: { team: 'a' }, key: expect.stringMatching(/^dg_/) });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      owner: 'carol',
+      scopes: ['keys:read', 'read:users'],
+      metadata: { team: 'a' },
+      key: expect.stringMatching(/^dg_/),
+    });
     expect(sent.at(-1)?.url).toBe('https://api.example.test/prod/keys');
   });
 
   it("shows LAST USED in the table: 'never' for an unused key, the authorizer's lastUsedAt once used", async () => {
-    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'usage', '--scopes', 'read:users'])).stdout) as { id: string; key: string };
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'usage', '--scopes', 'read:users'])).stdout) as {
+      id: string;
+      key: string;
+    };
     const unused = await run(['keys', 'get', created.id]);
     const [header, row] = unused.stdout.split('\n') as [string, string];
     expect(header).toMatch(/\bEXPIRES\s+LAST USED\s+START$/);
@@ -116,7 +163,9 @@ describe('dualgate keys', () => {
   });
 
   it('list, get, update, rotate and revoke round-trip with exit code 0', async () => {
-    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'cycle', '--scopes', 'read:users'])).stdout) as { id: string };
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'cycle', '--scopes', 'read:users'])).stdout) as {
+      id: string;
+    };
     const list = await run(['--json', 'keys', 'list', '--all', '--limit', '1']);
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as { items: { id: string }[] }).items.map((item) => item.id)).toContain(created.id);
@@ -134,8 +183,14 @@ describe('dualgate keys', () => {
     const missing = await run(['keys', 'get', 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV']);
     expect(missing).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 404: key not found\n' });
     const narrow = { DUALGATE_URL: 'https://api.example.test', DUALGATE_TOKEN: 'narrow-token' };
-    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'keys:admin'], narrow)).toMatchObject({ code: 1, stderr: expect.stringContaining('HTTP 403') });
-    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'nope:nope'])).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 400: --scopes: unknown scope(s): nope:nope\n' });
+    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'keys:admin'], narrow)).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('HTTP 403'),
+    });
+    expect(await run(['keys', 'create', '--name', 'x', '--scopes', 'nope:nope'])).toMatchObject({
+      code: 1,
+      stderr: 'dualgate: HTTP 400: --scopes: unknown scope(s): nope:nope\n',
+    });
   });
 
   it('exits 2 on usage errors, before sending anything', async () => {
@@ -153,11 +208,17 @@ describe('dualgate keys', () => {
 
   it('exits 3 on a 5xx and on a network failure', async () => {
     const unavailable: FetchLike = async () => ({ status: 503, text: async () => '{"message":"key store unavailable; retry later"}' });
-    expect(await run(['keys', 'list'], undefined, unavailable)).toMatchObject({ code: 3, stderr: 'dualgate: HTTP 503: key store unavailable; retry later\n' });
+    expect(await run(['keys', 'list'], undefined, unavailable)).toMatchObject({
+      code: 3,
+      stderr: 'dualgate: HTTP 503: key store unavailable; retry later\n',
+    });
     const down: FetchLike = async () => {
       throw new TypeError('fetch failed');
     };
-    expect(await run(['keys', 'list'], undefined, down)).toMatchObject({ code: 3, stderr: expect.stringContaining('cannot reach https://api.example.test') });
+    expect(await run(['keys', 'list'], undefined, down)).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('cannot reach https://api.example.test'),
+    });
   });
 
   it('logs in with client credentials and the requested --scope when no token is given', async () => {
@@ -169,12 +230,19 @@ describe('dualgate keys', () => {
       }
       return apiFetch(url, init);
     };
-    const env = { DUALGATE_URL: 'https://api.example.test', DUALGATE_TOKEN_URL: 'https://auth.example.test/oauth2/token', DUALGATE_CLIENT_ID: 'cli', DUALGATE_CLIENT_SECRET: 's3cret' };
+    const env = {
+      DUALGATE_URL: 'https://api.example.test',
+      DUALGATE_TOKEN_URL: 'https://auth.example.test/oauth2/token',
+      DUALGATE_CLIENT_ID: 'cli',
+      DUALGATE_CLIENT_SECRET: 's3cret',
+    };
     const result = await run(['--scope', 'keys:read keys:write', '--json', 'keys', 'list'], env, withLogin);
     expect(result.code).toBe(0);
     expect(tokenRequests).toHaveLength(1);
     expect(tokenRequests[0]!.headers['authorization']).toBe(`Basic ${Buffer.from('cli:s3cret').toString('base64')}`);
-    expect(new URLSearchParams(tokenRequests[0]!.body)).toEqual(new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys:read keys:write' }));
+    expect(new URLSearchParams(tokenRequests[0]!.body)).toEqual(
+      new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys:read keys:write' }),
+    );
     expect(sent.at(-1)?.headers['authorization']).toBe('Bearer admin-token');
 
     const refused: FetchLike = async () => ({ status: 400, text: async () => '{"error":"invalid_client"}' });
@@ -189,7 +257,10 @@ describe('dualgate keys', () => {
     expect((await run(['keys', 'list', '--limit', '0'])).code).toBe(2);
     expect(sent.length).toBe(before);
     // The API says the same to any other client.
-    const direct = await apiFetch('https://api.example.test/keys?limit=1000', { method: 'GET', headers: { authorization: 'Bearer admin-token' } });
+    const direct = await apiFetch('https://api.example.test/keys?limit=1000', {
+      method: 'GET',
+      headers: { authorization: 'Bearer admin-token' },
+    });
     expect(JSON.parse(await direct.text())).toEqual({ message: 'limit: must be an integer from 1 to 100', field: 'limit' });
   });
 
@@ -197,10 +268,22 @@ describe('dualgate keys', () => {
     const before = sent.length;
     const id = 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV';
     for (const [argv, flags] of [
-      [['keys', 'update', id, '--no-expiry', '--expires-in', '5'], ['--no-expiry', '--expires-in']],
-      [['keys', 'update', id, '--expires-at', '2031-01-01T00:00:00Z', '--no-expiry'], ['--no-expiry', '--expires-at']],
-      [['keys', 'update', id, '--expires-in', '5', '--expires-at', '2031-01-01T00:00:00Z'], ['--expires-in', '--expires-at']],
-      [['keys', 'update', id, '--metadata', '{}', '--clear-metadata'], ['--metadata', '--clear-metadata']],
+      [
+        ['keys', 'update', id, '--no-expiry', '--expires-in', '5'],
+        ['--no-expiry', '--expires-in'],
+      ],
+      [
+        ['keys', 'update', id, '--expires-at', '2031-01-01T00:00:00Z', '--no-expiry'],
+        ['--no-expiry', '--expires-at'],
+      ],
+      [
+        ['keys', 'update', id, '--expires-in', '5', '--expires-at', '2031-01-01T00:00:00Z'],
+        ['--expires-in', '--expires-at'],
+      ],
+      [
+        ['keys', 'update', id, '--metadata', '{}', '--clear-metadata'],
+        ['--metadata', '--clear-metadata'],
+      ],
     ] as const) {
       const result = await run([...argv]);
       expect(result.code).toBe(2);
@@ -211,30 +294,43 @@ describe('dualgate keys', () => {
   });
 
   it("turns the API's validation wording into one sentence about the flag, named once", async () => {
-    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'graceful', '--scopes', 'read:users'])).stdout) as { id: string };
+    const created = JSON.parse((await run(['--json', 'keys', 'create', '--name', 'graceful', '--scopes', 'read:users'])).stdout) as {
+      id: string;
+    };
     const rotate = await run(['keys', 'rotate', created.id, '--grace-period', '2592001']);
     expect(rotate).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 400: --grace-period must be at most 2592000 seconds (30 days)\n' });
     const create = await run(['keys', 'create', '--name', 'x', '--scopes', 'read:users', '--expires-in', '999999999999']);
     expect(create).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 400: --expires-in must be at most 315360000 seconds (3650 days)\n' });
     const badDate = await run(['keys', 'create', '--name', 'x', '--scopes', 'read:users', '--expires-at', 'tomorrow']);
-    expect(badDate).toMatchObject({ code: 1, stderr: 'dualgate: HTTP 400: --expires-at must be an ISO 8601 date-time with a zone, e.g. 2031-01-01T00:00:00Z\n' });
+    expect(badDate).toMatchObject({
+      code: 1,
+      stderr: 'dualgate: HTTP 400: --expires-at must be an ISO 8601 date-time with a zone, e.g. 2031-01-01T00:00:00Z\n',
+    });
     const longName = await run(['keys', 'update', created.id, '--name', 'n'.repeat(200)]);
     expect(longName.stderr).toBe('dualgate: HTTP 400: --name must have at most 128 characters\n');
   });
 
   it('maps API field names back to flags, item and --no-expiry included (pure)', () => {
     expect(describeFieldError('scopes.1: is not a valid scope name', 'scopes')).toBe('--scopes (item 2) is not a valid scope name');
-    expect(describeFieldError('expiresAt: a key cannot create or extend keys beyond its own expiry (never); ask for that or earlier', 'expiresAt', { clearedExpiry: true })).toBe(
-      '--no-expiry: a key cannot create or extend keys beyond its own expiry (never); ask for that or earlier',
+    expect(
+      describeFieldError(
+        'expiresAt: a key cannot create or extend keys beyond its own expiry (never); ask for that or earlier',
+        'expiresAt',
+        { clearedExpiry: true },
+      ),
+    ).toBe('--no-expiry: a key cannot create or extend keys beyond its own expiry (never); ask for that or earlier');
+    expect(describeFieldError('expiresIn: Too small: expected number to be >0', 'expiresIn')).toBe(
+      '--expires-in must be greater than 0 seconds',
     );
-    expect(describeFieldError('expiresIn: Too small: expected number to be >0', 'expiresIn')).toBe('--expires-in must be greater than 0 seconds');
     expect(describeFieldError('key not found', undefined)).toBe('key not found');
   });
 
   it('explains a wrong DUALGATE_URL once, without "HTTP 404: HTTP 404"', async () => {
     const wrongStage = await run(['keys', 'list'], { DUALGATE_URL: 'https://api.example.test/prod/extra', DUALGATE_TOKEN: 'admin-token' });
     expect(wrongStage.code).toBe(1);
-    expect(wrongStage.stderr).toMatch(/^dualgate: HTTP 404: no dualgate management API at https:\/\/api\.example\.test\/prod\/extra\/keys \(Not Found\); check DUALGATE_URL/);
+    expect(wrongStage.stderr).toMatch(
+      /^dualgate: HTTP 404: no dualgate management API at https:\/\/api\.example\.test\/prod\/extra\/keys \(Not Found\); check DUALGATE_URL/,
+    );
     const htmlServer: FetchLike = async () => ({ status: 404, text: async () => '<html><body>404 page</body></html>' });
     const html = await run(['keys', 'list'], undefined, htmlServer);
     expect(html.code).toBe(1);
@@ -253,11 +349,20 @@ describe('dualgate keys', () => {
     expect(api.code).toBe(1);
     expect(api.stdout).toBe('');
     expect(JSON.parse(api.stderr)).toEqual({
-      error: { type: 'api_error', status: 400, field: 'expiresIn', flag: '--expires-in', message: '--expires-in must be at most 315360000 seconds (3650 days)', exitCode: 1 },
+      error: {
+        type: 'api_error',
+        status: 400,
+        field: 'expiresIn',
+        flag: '--expires-in',
+        message: '--expires-in must be at most 315360000 seconds (3650 days)',
+        exitCode: 1,
+      },
     });
     const usage = await run(['--json', 'keys', 'update', 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', '--no-expiry', '--expires-in', '5']);
     expect(usage.code).toBe(2);
-    expect(JSON.parse(usage.stderr)).toMatchObject({ error: { type: 'usage_error', exitCode: 2, message: expect.stringContaining('--no-expiry') } });
+    expect(JSON.parse(usage.stderr)).toMatchObject({
+      error: { type: 'usage_error', exitCode: 2, message: expect.stringContaining('--no-expiry') },
+    });
     const badLimit = await run(['--json', 'keys', 'list', '--limit', '1000']);
     expect(JSON.parse(badLimit.stderr)).toMatchObject({ error: { type: 'usage_error', exitCode: 2 } });
     const down: FetchLike = async () => {
@@ -273,12 +378,20 @@ describe('dualgate keys', () => {
     const scopeless: FetchLike = async (url, init) => {
       if (url === 'https://auth.example.test/oauth2/token') {
         const scope = new URLSearchParams(init.body).get('scope');
-        return { status: 200, text: async () => JSON.stringify({ access_token: scope ? 'admin-token' : 'no-scope-token', token_type: 'Bearer' }) };
+        return {
+          status: 200,
+          text: async () => JSON.stringify({ access_token: scope ? 'admin-token' : 'no-scope-token', token_type: 'Bearer' }),
+        };
       }
       if (init.headers['authorization'] === 'Bearer no-scope-token') return { status: 403, text: async () => '{"message":"Forbidden"}' };
       return apiFetch(url, init);
     };
-    const env = { DUALGATE_URL: 'https://api.example.test', DUALGATE_TOKEN_URL: 'https://auth.example.test/oauth2/token', DUALGATE_CLIENT_ID: 'cli', DUALGATE_CLIENT_SECRET: 's3cret' };
+    const env = {
+      DUALGATE_URL: 'https://api.example.test',
+      DUALGATE_TOKEN_URL: 'https://auth.example.test/oauth2/token',
+      DUALGATE_CLIENT_ID: 'cli',
+      DUALGATE_CLIENT_SECRET: 's3cret',
+    };
     const bare = await run(['keys', 'list'], env, scopeless);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/^dualgate: HTTP 403: Forbidden \(the token was requested without --scope.*--scope 'keys:read keys:write'/);

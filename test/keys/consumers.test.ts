@@ -31,11 +31,17 @@ const NO_ENTITLEMENTS = { scopes: [], defaultScopes: [], entitledScopes: [] };
 
 const apigw = mockClient(APIGatewayClient);
 const OWNER = 'PlanStack-c8a1b2c3';
-const PLANS = { usagePlanNames: { free: 'stack-free', pro: 'stack-pro' }, defaultPlan: 'free', sharedUsageKey: 'dualgate-shared-0000000000000000', usageKeyOwner: OWNER };
+const PLANS = {
+  usagePlanNames: { free: 'stack-free', pro: 'stack-pro' },
+  defaultPlan: 'free',
+  sharedUsageKey: 'dualgate-shared-0000000000000000',
+  usageKeyOwner: OWNER,
+};
 
 function memoryStore(): ConsumerStore & { records: Map<string, ConsumerRecord> } {
   const records = new Map<string, ConsumerRecord>();
-  const same = (a: ConsumerRecord | undefined, b: ConsumerRecord | undefined) => a?.apiKeyId === b?.apiKeyId && a?.updatedAt === b?.updatedAt;
+  const same = (a: ConsumerRecord | undefined, b: ConsumerRecord | undefined) =>
+    a?.apiKeyId === b?.apiKeyId && a?.updatedAt === b?.updatedAt;
   return {
     records,
     getConsumer: async (sub) => records.get(sub),
@@ -60,14 +66,24 @@ let entitlements: Map<string, EntitlementRecord>;
 
 function handler() {
   return createKeysHandler({
-    entitlements: { store: { getEntitlementsConsistent: async (sub) => entitlements.get(sub), putEntitlements: async (record) => void entitlements.set(record.sub, record) }, defaultScopes: [] },
+    entitlements: {
+      store: {
+        getEntitlementsConsistent: async (sub) => entitlements.get(sub),
+        putEntitlements: async (record) => void entitlements.set(record.sub, record),
+      },
+      defaultScopes: [],
+    },
     store: {} as KeyManagementStore,
     keyPrefix: 'dg',
     adminScope: 'keys:admin',
     catalog: ['keys:read', 'keys:write', 'keys:admin'],
     logger: createLogger({ service: 'test', sink: (line) => logLines.push(line) }),
     nowMs: () => nowMs,
-    consumers: { store, usagePlans: new AwsUsagePlanGateway(new APIGatewayClient({ region: 'eu-west-1' }), { namePrefix: OWNER, owner: OWNER }), plans: PLANS },
+    consumers: {
+      store,
+      usagePlans: new AwsUsagePlanGateway(new APIGatewayClient({ region: 'eu-west-1' }), { namePrefix: OWNER, owner: OWNER }),
+      plans: PLANS,
+    },
   });
 }
 
@@ -89,7 +105,13 @@ async function call(method: string, sub: string, caller: TestCaller, body?: unkn
 
 beforeEach(() => {
   apigw.reset();
-  apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }, { id: 'up-pro', name: 'stack-pro' }, { id: 'up-other', name: 'other-api-plan' }] });
+  apigw.on(GetUsagePlansCommand).resolves({
+    items: [
+      { id: 'up-free', name: 'stack-free' },
+      { id: 'up-pro', name: 'stack-pro' },
+      { id: 'up-other', name: 'other-api-plan' },
+    ],
+  });
   apigw.on(CreateApiKeyCommand).resolves({ id: 'k-1' });
   apigw.on(CreateUsagePlanKeyCommand).resolves({});
   apigw.on(DeleteUsagePlanKeyCommand).resolves({});
@@ -110,10 +132,18 @@ describe('PUT /consumers/{sub}', () => {
     expect(created?.name).toMatch(new RegExp(`^${OWNER}-consumer-[0-9a-f]{12}$`));
     expect(created?.value).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1', keyType: 'API_KEY' })).toHaveLength(1);
-    expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro', apiKeyId: 'k-1', apiKeyValue: created?.value, updatedBy: 'admin-client' });
+    expect(store.records.get('alice')).toMatchObject({
+      plan: 'pro',
+      keyPlan: 'pro',
+      apiKeyId: 'k-1',
+      apiKeyValue: created?.value,
+      updatedBy: 'admin-client',
+    });
     // The key value never reaches the response or the audit line.
     expect(JSON.stringify(response)).not.toContain(created?.value as string);
-    const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['action'] === 'consumer.set-plan');
+    const audit = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['action'] === 'consumer.set-plan');
     expect(audit).toMatchObject({ actorSub: 'admin-client', sub: 'alice', changes: { plan: { before: null, after: 'pro' } } });
     expect(logLines.join('\n')).not.toContain(created?.value as string);
   });
@@ -121,7 +151,12 @@ describe('PUT /consumers/{sub}', () => {
   it('moves an existing key from one usage plan to the other, keeping the key (and so its count)', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.resetHistory();
-    expect((await call('PUT', 'alice', admin, { plan: 'free' })).json).toEqual({ sub: 'alice', plan: 'free', assigned: true, ...NO_ENTITLEMENTS });
+    expect((await call('PUT', 'alice', admin, { plan: 'free' })).json).toEqual({
+      sub: 'alice',
+      plan: 'free',
+      assigned: true,
+      ...NO_ENTITLEMENTS,
+    });
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
     expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-free', keyId: 'k-1' })).toHaveLength(1);
@@ -132,7 +167,9 @@ describe('PUT /consumers/{sub}', () => {
     const response = await call('PUT', 'bob', admin, { plan: 'pro' });
     expect(response.status).toBe(409);
     expect(response.json['message']).toMatch(/10,000 API keys per account and Region/);
-    expect(response.json['message']).toMatch(/DELETE \/consumers\/\{sub\} of a consumer that no longer needs a plan of its own frees its key/);
+    expect(response.json['message']).toMatch(
+      /DELETE \/consumers\/\{sub\} of a consumer that no longer needs a plan of its own frees its key/,
+    );
     expect(store.records.size).toBe(0);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand)).toHaveLength(0);
   });
@@ -165,7 +202,10 @@ describe('PUT /consumers/{sub}', () => {
       await put(next, expected);
       throw new KeyStoreUnavailableError('timed out after the write');
     };
-    expect(await call('PUT', 'bob', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'bob', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'bob', admin, { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'bob', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
     expect(store.records.get('bob')?.apiKeyId).toBe('k-1');
   });
@@ -180,7 +220,9 @@ describe('PUT /consumers/{sub}', () => {
     };
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
-    const orphan = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['reason'] === 'usage_key_orphaned');
+    const orphan = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['reason'] === 'usage_key_orphaned');
     expect(orphan).toMatchObject({ apiKeyId: 'k-1' });
   });
 
@@ -189,11 +231,22 @@ describe('PUT /consumers/{sub}', () => {
     const put = store.putConsumer;
     store.putConsumer = async (next, expected) => {
       if (expected === undefined && !store.records.has('alice')) {
-        store.records.set('alice', { sub: 'alice', plan: 'free', keyPlan: 'free', apiKeyId: 'k-winner', apiKeyValue: 'winner-value-000000000000', updatedAt: 't0', updatedBy: 'other-admin' });
+        store.records.set('alice', {
+          sub: 'alice',
+          plan: 'free',
+          keyPlan: 'free',
+          apiKeyId: 'k-winner',
+          apiKeyValue: 'winner-value-000000000000',
+          updatedAt: 't0',
+          updatedBy: 'other-admin',
+        });
       }
       await put(next, expected);
     };
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(apigw.commandCalls(DeleteUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-1' })).toHaveLength(1);
     expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-1' })).toHaveLength(1);
     // The winner's key moved to pro: one key for alice, and the record names it.
@@ -252,7 +305,10 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
     expect(planOfKey.get('k-1')).toBe(USAGE_PLAN_IDS[store.records.get('alice')?.keyPlan as string]);
     store.putConsumer = put;
-    expect(await call('PUT', 'alice', admin, { plan: 'free' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'alice', admin, { plan: 'free' })).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'free', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(store.records.get('alice')).toMatchObject({ plan: 'free', keyPlan: 'free' });
     expect(planOfKey.get('k-1')).toBe('up-free');
   });
@@ -283,14 +339,19 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
     };
     failAddTo.add('up-free');
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(503);
-    const unsettled = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['reason'] === 'usage_key_move_unsettled');
+    const unsettled = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['reason'] === 'usage_key_move_unsettled');
     expect(unsettled).toMatchObject({ level: 'ERROR', apiKeyId: 'k-1' });
     // The record says pro was asked and free is where the key last was for certain: a move to finish.
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'free' });
     store.putConsumer = put;
     failAddTo.clear();
     apigw.resetHistory();
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(planOfKey.get('k-1')).toBe('up-pro');
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', keyPlan: 'pro' });
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
@@ -298,7 +359,15 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
 
   it('finishes a move that stopped after the first write (the key still in the old usage plan) on the next PUT of either plan', async () => {
     const { planOfKey } = usagePlanMembership();
-    const interrupted: ConsumerRecord = { sub: 'alice', plan: 'pro', keyPlan: 'free', apiKeyId: 'k-1', apiKeyValue: 'alice-value-0000000000000', updatedAt: 't0', updatedBy: 'admin' };
+    const interrupted: ConsumerRecord = {
+      sub: 'alice',
+      plan: 'pro',
+      keyPlan: 'free',
+      apiKeyId: 'k-1',
+      apiKeyValue: 'alice-value-0000000000000',
+      updatedAt: 't0',
+      updatedBy: 'admin',
+    };
     planOfKey.set('k-1', 'up-free');
     store.records.set('alice', interrupted);
     expect((await call('PUT', 'alice', admin, { plan: 'pro' })).status).toBe(200);
@@ -318,13 +387,24 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
   it('costs one read and no API Gateway call when the record is settled in the plan asked for', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.resetHistory();
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(apigw.calls()).toHaveLength(0);
   });
 
   it('a DELETE of a record left unsettled takes the key out of every usage plan it may be in', async () => {
     const { planOfKey } = usagePlanMembership();
-    store.records.set('alice', { sub: 'alice', plan: 'pro', keyPlan: 'free', apiKeyId: 'k-1', apiKeyValue: 'alice-value-0000000000000', updatedAt: 't0', updatedBy: 'admin' });
+    store.records.set('alice', {
+      sub: 'alice',
+      plan: 'pro',
+      keyPlan: 'free',
+      apiKeyId: 'k-1',
+      apiKeyValue: 'alice-value-0000000000000',
+      updatedAt: 't0',
+      updatedBy: 'admin',
+    });
     planOfKey.set('k-1', 'up-pro');
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
     expect(planOfKey.has('k-1')).toBe(false);
@@ -334,7 +414,12 @@ describe('PUT /consumers/{sub}: the key stays where the record says', () => {
 
 describe('PUT /consumers/{sub} with both plan and scopes', () => {
   const audits = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['message'] === 'audit');
-  const before: EntitlementRecord = { sub: 'alice', scopes: ['keys:read'], updatedAt: '2026-05-01T00:00:00.000Z', updatedBy: 'admin-client' };
+  const before: EntitlementRecord = {
+    sub: 'alice',
+    scopes: ['keys:read'],
+    updatedAt: '2026-05-01T00:00:00.000Z',
+    updatedBy: 'admin-client',
+  };
 
   it('refuses an unknown plan with 400 before touching the entitlements (nothing written, nothing audited)', async () => {
     entitlements.set('alice', before);
@@ -348,8 +433,15 @@ describe('PUT /consumers/{sub} with both plan and scopes', () => {
     apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }] });
     expect((await call('PUT', 'alice', admin, { scopes: [], plan: 'pro' })).status).toBe(503);
     expect(entitlements.get('alice')).toEqual(before);
-    apigw.on(GetUsagePlansCommand).resolves({ items: [{ id: 'up-free', name: 'stack-free' }, { id: 'up-pro', name: 'stack-pro' }] });
-    apigw.on(CreateUsagePlanKeyCommand).rejects(new APIGatewayServiceException({ name: 'ServiceUnavailableException', $fault: 'server', $metadata: {}, message: 'down' }));
+    apigw.on(GetUsagePlansCommand).resolves({
+      items: [
+        { id: 'up-free', name: 'stack-free' },
+        { id: 'up-pro', name: 'stack-pro' },
+      ],
+    });
+    apigw
+      .on(CreateUsagePlanKeyCommand)
+      .rejects(new APIGatewayServiceException({ name: 'ServiceUnavailableException', $fault: 'server', $metadata: {}, message: 'down' }));
     expect((await call('PUT', 'alice', admin, { scopes: [], plan: 'pro' })).status).toBe(503);
     expect(entitlements.get('alice')).toEqual(before);
     expect(audits().filter((line) => line['action'] === 'consumer.set-scopes')).toEqual([]);
@@ -357,7 +449,10 @@ describe('PUT /consumers/{sub} with both plan and scopes', () => {
 
   it('with both valid, assigns the plan then replaces the entitlements, auditing each', async () => {
     entitlements.set('alice', before);
-    expect(await call('PUT', 'alice', admin, { scopes: ['keys:write'], plan: 'pro' })).toMatchObject({ status: 200, json: { plan: 'pro', assigned: true, scopes: ['keys:write'] } });
+    expect(await call('PUT', 'alice', admin, { scopes: ['keys:write'], plan: 'pro' })).toMatchObject({
+      status: 200,
+      json: { plan: 'pro', assigned: true, scopes: ['keys:write'] },
+    });
     expect(entitlements.get('alice')?.scopes).toEqual(['keys:write']);
     expect(audits().map((line) => line['action'])).toEqual(['consumer.set-plan', 'consumer.set-scopes']);
   });
@@ -367,10 +462,18 @@ describe('GET and DELETE /consumers/{sub}', () => {
   it("shows a consumer its own plan and today's usage from GetUsage, and 403 to other non-admins", async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
     apigw.on(GetUsageCommand).resolves({ items: { 'k-1': [[42, 958]] } });
-    expect(await call('GET', 'alice', alice)).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS, usage: { date: '2026-06-01', used: 42, remaining: 958 } } });
-    expect(apigw.commandCalls(GetUsageCommand, { usagePlanId: 'up-pro', keyId: 'k-1', startDate: '2026-06-01', endDate: '2026-06-01' })).toHaveLength(1);
+    expect(await call('GET', 'alice', alice)).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS, usage: { date: '2026-06-01', used: 42, remaining: 958 } },
+    });
+    expect(
+      apigw.commandCalls(GetUsageCommand, { usagePlanId: 'up-pro', keyId: 'k-1', startDate: '2026-06-01', endDate: '2026-06-01' }),
+    ).toHaveLength(1);
     expect((await call('GET', 'bob', alice)).status).toBe(403);
-    expect(await call('GET', 'bob', admin)).toEqual({ status: 200, json: { sub: 'bob', plan: 'free', assigned: false, ...NO_ENTITLEMENTS, usage: null } });
+    expect(await call('GET', 'bob', admin)).toEqual({
+      status: 200,
+      json: { sub: 'bob', plan: 'free', assigned: false, ...NO_ENTITLEMENTS, usage: null },
+    });
   });
 
   it('clears back to the default: the record loses its plan, the key leaves its usage plan and is deleted, then the record goes', async () => {
@@ -394,15 +497,29 @@ describe('GET and DELETE /consumers/{sub}', () => {
       return {};
     });
     expect(await call('DELETE', 'alice', alice)).toMatchObject({ status: 403 });
-    expect(await call('DELETE', 'alice', admin)).toEqual({ status: 200, json: { sub: 'alice', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
+    expect(await call('DELETE', 'alice', admin)).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'free', assigned: false, ...NO_ENTITLEMENTS },
+    });
     expect(steps).toEqual(['put record (plan none)', 'remove k-1 from up-pro', 'delete key k-1', 'delete record']);
     expect(store.records.has('alice')).toBe(false);
-    const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['action'] === 'consumer.clear-plan');
-    expect(audit).toMatchObject({ actorSub: 'admin-client', sub: 'alice', changes: { plan: { before: 'pro', after: null } }, usageKeyId: 'k-1', usageKeyDeleted: true });
+    const audit = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['action'] === 'consumer.clear-plan');
+    expect(audit).toMatchObject({
+      actorSub: 'admin-client',
+      sub: 'alice',
+      changes: { plan: { before: 'pro', after: null } },
+      usageKeyId: 'k-1',
+      usageKeyDeleted: true,
+    });
   });
 
   it('is idempotent: a consumer without a record answers 200 with nothing deleted and nothing audited', async () => {
-    expect(await call('DELETE', 'nobody', admin)).toEqual({ status: 200, json: { sub: 'nobody', plan: 'free', assigned: false, ...NO_ENTITLEMENTS } });
+    expect(await call('DELETE', 'nobody', admin)).toEqual({
+      status: 200,
+      json: { sub: 'nobody', plan: 'free', assigned: false, ...NO_ENTITLEMENTS },
+    });
     expect(apigw.commandCalls(DeleteApiKeyCommand)).toHaveLength(0);
     expect(logLines.some((line) => line.includes('"action":"consumer.clear-plan"'))).toBe(false);
   });
@@ -413,7 +530,13 @@ describe('GET and DELETE /consumers/{sub}', () => {
     expect((await call('DELETE', 'alice', admin)).status).toBe(503);
     // The record has no plan: the authorizer hands out the shared key, never the half-deleted one.
     expect(store.records.get('alice')?.plan).toBeUndefined();
-    expect((await call('GET', 'alice', admin)).json).toEqual({ sub: 'alice', plan: 'free', assigned: false, ...NO_ENTITLEMENTS, usage: null });
+    expect((await call('GET', 'alice', admin)).json).toEqual({
+      sub: 'alice',
+      plan: 'free',
+      assigned: false,
+      ...NO_ENTITLEMENTS,
+      usage: null,
+    });
     // Gone already by the time of the retry: NotFoundException is fine.
     apigw.on(DeleteApiKeyCommand).rejects(new NotFoundException({ message: 'Invalid API Key identifier specified', $metadata: {} }));
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
@@ -421,9 +544,19 @@ describe('GET and DELETE /consumers/{sub}', () => {
   });
 
   it('a PUT finishes a clearing stopped half-way (or one made by a dualgate that kept keys) and starts with a new key', async () => {
-    store.records.set('alice', { sub: 'alice', keyPlan: 'pro', apiKeyId: 'k-old', apiKeyValue: 'old-value-000000000000000', updatedAt: 't0', updatedBy: 'admin' });
+    store.records.set('alice', {
+      sub: 'alice',
+      keyPlan: 'pro',
+      apiKeyId: 'k-old',
+      apiKeyValue: 'old-value-000000000000000',
+      updatedAt: 't0',
+      updatedBy: 'admin',
+    });
     apigw.on(CreateApiKeyCommand).resolves({ id: 'k-new' });
-    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({ status: 200, json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS } });
+    expect(await call('PUT', 'alice', admin, { plan: 'pro' })).toEqual({
+      status: 200,
+      json: { sub: 'alice', plan: 'pro', assigned: true, ...NO_ENTITLEMENTS },
+    });
     expect(apigw.commandCalls(DeleteApiKeyCommand, { apiKey: 'k-old' })).toHaveLength(1);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand, { usagePlanId: 'up-pro', keyId: 'k-old' })).toHaveLength(0);
     expect(store.records.get('alice')).toMatchObject({ plan: 'pro', apiKeyId: 'k-new' });
@@ -431,7 +564,16 @@ describe('GET and DELETE /consumers/{sub}', () => {
 
   it('when IAM refuses the deletion (an untagged key), deletes the record anyway and logs the key id for an operator', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
-    apigw.on(DeleteApiKeyCommand).rejects(new APIGatewayServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'not authorized to perform: apigateway:DELETE' }));
+    apigw
+      .on(DeleteApiKeyCommand)
+      .rejects(
+        new APIGatewayServiceException({
+          name: 'AccessDeniedException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 403 },
+          message: 'not authorized to perform: apigateway:DELETE',
+        }),
+      );
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
     expect(store.records.has('alice')).toBe(false);
     // Out of its usage plan, so nothing counts against it while it waits.
@@ -457,7 +599,8 @@ describe('metric lines of the consumer routes', () => {
     const lines = logLines.filter((line) => line.includes('"key API request"'));
     const summary = lines.map((line) => {
       const metrics = emfMetrics(line);
-      for (const metric of metrics) expect(metric.dimensionSets).toEqual([{ service: 'test', operation: expect.any(String) }, { service: 'test' }]);
+      for (const metric of metrics)
+        expect(metric.dimensionSets).toEqual([{ service: 'test', operation: expect.any(String) }, { service: 'test' }]);
       const value = (name: string) => metrics.find((metric) => metric.name === name)?.values[0];
       return [metrics[0]?.dimensionSets[0]?.['operation'], value('KeyApiRequests'), value('KeyApiClientErrors')];
     });

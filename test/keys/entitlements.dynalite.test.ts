@@ -56,7 +56,11 @@ async function freshEnv(options: { lookup?: (real: EntitlementLookup) => Entitle
   const call = caller(handler);
   const scopesOf = async (key: string): Promise<readonly string[] | string> => {
     const result = await check.evaluate(key);
-    return result.kind === 'principal' ? result.principal.scopes : result.kind === 'fail' ? `fail:${result.reason}` : `reject:${result.reason}`;
+    return result.kind === 'principal'
+      ? result.principal.scopes
+      : result.kind === 'fail'
+        ? `fail:${result.reason}`
+        : `reject:${result.reason}`;
   };
   const entitle = (sub: string, scopes: string[]) => consumerCall(handler, 'PUT', sub, admin, { scopes });
   return { call, handler, scopesOf, entitle, entitlements, consumers };
@@ -101,10 +105,18 @@ describe('granting with entitlements', () => {
 
   it('an API-key caller grants only what its key holds, never its owner’s entitlements, and what it grants stays entitlement-bound', async () => {
     const env = await freshEnv();
-    const parent = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'parent', scopes: ['read:users', 'keys:write', 'keys:read'] } });
+    const parent = await env.call('POST', '/keys', {
+      caller: portalUser,
+      body: { name: 'parent', scopes: ['read:users', 'keys:write', 'keys:read'] },
+    });
     expect(parent.json.entitledScopes).toEqual(['read:users']);
     await env.entitle('ada', ['write:users']);
-    const viaKey: TestCaller = { sub: 'ada', scopes: ['read:users', 'keys:write', 'keys:read'], authMethod: 'apiKey', keyId: parent.json.id };
+    const viaKey: TestCaller = {
+      sub: 'ada',
+      scopes: ['read:users', 'keys:write', 'keys:read'],
+      authMethod: 'apiKey',
+      keyId: parent.json.id,
+    };
     const widened = await env.call('POST', '/keys', { caller: viaKey, body: { name: 'child', scopes: ['write:users'] } });
     expect(widened.status).toBe(403);
     expect(widened.json.message).toBe('scopes: you cannot grant scope(s) your key does not hold: write:users');
@@ -128,14 +140,22 @@ describe('granting with entitlements', () => {
   it('after an entitlement lapses, the owner may still rotate, resume, extend and narrow the key: the scope stays marked and ineffective until re-entitled', async () => {
     const env = await freshEnv();
     await env.entitle('ada', ['write:users']);
-    const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'w', scopes: ['keys:read', 'write:users'], expiresIn: 3600 } });
+    const key = await env.call('POST', '/keys', {
+      caller: portalUser,
+      body: { name: 'w', scopes: ['keys:read', 'write:users'], expiresIn: 3600 },
+    });
     await env.entitle('ada', []);
     // An API-key caller gets no such leeway: rotating would hand it a plaintext carrying a scope its key lacks.
     const viaKey: TestCaller = { sub: 'ada', scopes: ['keys:read', 'keys:write'], authMethod: 'apiKey', keyId: 'k-parent' };
-    expect((await env.call('POST', '/keys/{id}/rotate', { caller: viaKey, id: key.json.id, body: { gracePeriodSeconds: 0 } })).status).toBe(403);
+    expect((await env.call('POST', '/keys/{id}/rotate', { caller: viaKey, id: key.json.id, body: { gracePeriodSeconds: 0 } })).status).toBe(
+      403,
+    );
     // Nor may the lapsed scope be added to a key that does not hold it.
     const other = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'r', scopes: ['keys:read'] } });
-    expect((await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: other.json.id, body: { scopes: ['keys:read', 'write:users'] } })).status).toBe(403);
+    expect(
+      (await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: other.json.id, body: { scopes: ['keys:read', 'write:users'] } }))
+        .status,
+    ).toBe(403);
 
     const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: portalUser, id: key.json.id, body: { gracePeriodSeconds: 0 } });
     expect(rotated.status).toBe(201);
@@ -143,7 +163,11 @@ describe('granting with entitlements', () => {
     clock.ms += KEY_CACHE_TTL_SECONDS * 1000;
     expect(await env.scopesOf(rotated.json.key)).toEqual(['keys:read']);
     expect((await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { enabled: false } })).status).toBe(200);
-    const resumed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { enabled: true, expiresIn: 7200 } });
+    const resumed = await env.call('PATCH', '/keys/{id}', {
+      caller: portalUser,
+      id: rotated.json.id,
+      body: { enabled: true, expiresIn: 7200 },
+    });
     expect(resumed).toMatchObject({ status: 200, json: { enabled: true, entitledScopes: ['write:users'] } });
     const renamed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: rotated.json.id, body: { scopes: ['write:users'] } });
     expect(renamed).toMatchObject({ status: 200, json: { scopes: ['write:users'], entitledScopes: ['write:users'] } });
@@ -161,17 +185,33 @@ describe('audit lines of keys with entitled scopes', () => {
     const env = await freshEnv();
     await env.entitle('ada', ['write:users']);
     const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'audited', scopes: ['keys:read'] } });
-    const line = (action: string, keyId: string) => logs.entries().filter((entry) => entry['action'] === action && entry['keyId'] === keyId).at(-1);
+    const line = (action: string, keyId: string) =>
+      logs
+        .entries()
+        .filter((entry) => entry['action'] === action && entry['keyId'] === keyId)
+        .at(-1);
     expect(line('create', key.json.id)).toMatchObject({ entitledScopes: [] });
-    const widened = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { scopes: ['keys:read', 'write:users'] } });
+    const widened = await env.call('PATCH', '/keys/{id}', {
+      caller: portalUser,
+      id: key.json.id,
+      body: { scopes: ['keys:read', 'write:users'] },
+    });
     expect(widened.status).toBe(200);
-    expect(line('update', key.json.id)).toMatchObject({ changes: { scopes: { before: ['keys:read'], after: ['keys:read', 'write:users'] }, entitledScopes: { before: [], after: ['write:users'] } } });
+    expect(line('update', key.json.id)).toMatchObject({
+      changes: {
+        scopes: { before: ['keys:read'], after: ['keys:read', 'write:users'] },
+        entitledScopes: { before: [], after: ['write:users'] },
+      },
+    });
     const renamed = await env.call('PATCH', '/keys/{id}', { caller: portalUser, id: key.json.id, body: { name: 'audited-2' } });
     expect(renamed.status).toBe(200);
     expect(line('update', key.json.id)?.['changes']).toEqual({ name: { before: 'audited', after: 'audited-2' } });
     const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: portalUser, id: key.json.id, body: { gracePeriodSeconds: 0 } });
     expect(line('rotate', key.json.id)).toMatchObject({ successorKeyId: rotated.json.id, entitledScopes: ['write:users'] });
-    const created = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'entitled', scopes: ['read:users', 'write:users'] } });
+    const created = await env.call('POST', '/keys', {
+      caller: portalUser,
+      body: { name: 'entitled', scopes: ['read:users', 'write:users'] },
+    });
     expect(line('create', created.json.id)).toMatchObject({ entitledScopes: ['read:users', 'write:users'] });
   });
 });
@@ -181,18 +221,44 @@ describe('the consumer routes', () => {
     const env = await freshEnv();
     expect((await consumerCall(env, 'PUT', 'ada', portalUser, { scopes: ['write:users'] })).status).toBe(403);
     const put = await consumerCall(env, 'PUT', 'ada', admin, { scopes: ['write:users', 'write:users'] });
-    expect(put).toMatchObject({ status: 200, json: { sub: 'ada', plan: null, assigned: false, scopes: ['write:users'], defaultScopes: ['read:users'], entitledScopes: ['read:users', 'write:users'] } });
+    expect(put).toMatchObject({
+      status: 200,
+      json: {
+        sub: 'ada',
+        plan: null,
+        assigned: false,
+        scopes: ['write:users'],
+        defaultScopes: ['read:users'],
+        entitledScopes: ['read:users', 'write:users'],
+      },
+    });
     const audit = logs.entries().find((line) => line['action'] === 'consumer.set-scopes' && line['sub'] === 'ada');
     expect(audit).toMatchObject({ actorSub: 'admin-client', changes: { scopes: { before: [], after: ['write:users'] } } });
-    expect((await consumerCall(env, 'GET', 'ada', portalUser)).json).toEqual({ sub: 'ada', plan: null, assigned: false, usage: null, scopes: ['write:users'], defaultScopes: ['read:users'], entitledScopes: ['read:users', 'write:users'] });
+    expect((await consumerCall(env, 'GET', 'ada', portalUser)).json).toEqual({
+      sub: 'ada',
+      plan: null,
+      assigned: false,
+      usage: null,
+      scopes: ['write:users'],
+      defaultScopes: ['read:users'],
+      entitledScopes: ['read:users', 'write:users'],
+    });
     expect((await consumerCall(env, 'GET', 'ada', { ...portalUser, sub: 'eve' })).status).toBe(403);
   });
 
   it('answers 400 naming the problem for unknown scopes, the admin scope, a plan without plans, and extra fields', async () => {
     const env = await freshEnv();
-    expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: ['no:such'] })).json).toEqual({ message: 'scopes: unknown scope(s): no:such', field: 'scopes' });
-    expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: ['keys:admin'] })).json.message).toMatch(/keys:admin cannot be an entitlement/);
-    expect((await consumerCall(env, 'PUT', 'ada', admin, { plan: 'pro' })).json).toEqual({ message: 'plan: this API has no plans (set plans on DualAuthApi)', field: 'plan' });
+    expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: ['no:such'] })).json).toEqual({
+      message: 'scopes: unknown scope(s): no:such',
+      field: 'scopes',
+    });
+    expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: ['keys:admin'] })).json.message).toMatch(
+      /keys:admin cannot be an entitlement/,
+    );
+    expect((await consumerCall(env, 'PUT', 'ada', admin, { plan: 'pro' })).json).toEqual({
+      message: 'plan: this API has no plans (set plans on DualAuthApi)',
+      field: 'plan',
+    });
     expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: [], extra: 1 })).status).toBe(400);
     expect((await consumerCall(env, 'PUT', 'ada', admin, {})).status).toBe(400);
     expect((await consumerCall(env, 'PUT', 'ada', admin, { scopes: 'write:users' })).status).toBe(400);
@@ -204,7 +270,10 @@ describe('effective scopes in the authorizer', () => {
   it('drops an entitled scope from existing keys within keyCacheTtlSeconds of its removal, and keeps every other scope', async () => {
     const env = await freshEnv();
     await env.entitle('ada', ['write:users']);
-    const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'mixed', scopes: ['keys:read', 'read:users', 'write:users'] } });
+    const key = await env.call('POST', '/keys', {
+      caller: portalUser,
+      body: { name: 'mixed', scopes: ['keys:read', 'read:users', 'write:users'] },
+    });
     expect(await env.scopesOf(key.json.key)).toEqual(['keys:read', 'read:users', 'write:users']);
     await env.entitle('ada', []);
     // Cached: still the old answer, at most keyCacheTtlSeconds.
@@ -227,7 +296,10 @@ describe('effective scopes in the authorizer', () => {
 
   it('fails closed when the entitlements cannot be read and nothing is cached; serves the cached list within stale-if-error', async () => {
     let failing = true;
-    const env = await freshEnv({ staleIfErrorSeconds: 60, lookup: (real) => ({ getEntitlements: (sub) => (failing ? Promise.reject(new Error('table down')) : real.getEntitlements(sub)) }) });
+    const env = await freshEnv({
+      staleIfErrorSeconds: 60,
+      lookup: (real) => ({ getEntitlements: (sub) => (failing ? Promise.reject(new Error('table down')) : real.getEntitlements(sub)) }),
+    });
     const key = await env.call('POST', '/keys', { caller: portalUser, body: { name: 'reader', scopes: ['read:users'] } });
     expect(await env.scopesOf(key.json.key)).toBe('fail:key_store_unavailable');
     failing = false;

@@ -44,7 +44,11 @@ function mockStored(record: KeyRecord): void {
   dynamo.on(GetItemCommand).resolves({ Item: itemFromRecord(record) });
 }
 
-const writes = () => [...dynamo.commandCalls(PutItemCommand), ...dynamo.commandCalls(UpdateItemCommand), ...dynamo.commandCalls(DeleteItemCommand)];
+const writes = () => [
+  ...dynamo.commandCalls(PutItemCommand),
+  ...dynamo.commandCalls(UpdateItemCommand),
+  ...dynamo.commandCalls(DeleteItemCommand),
+];
 
 let logs: ReturnType<typeof captureLogger>;
 /** Every request also logs one metric line (asserted in its own tests); these tests look at the others. */
@@ -54,8 +58,20 @@ let call: ReturnType<typeof caller>;
 beforeEach(() => {
   dynamo.reset();
   logs = captureLogger('dualgate-keys');
-  const store = new KeyStore(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), 'keys-table');
-  call = caller(createKeysHandler({ catalog: DEMO_CATALOG, store, keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS }));
+  const store = new KeyStore(
+    new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+    'keys-table',
+  );
+  call = caller(
+    createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store,
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+      nowMs: () => NOW_MS,
+    }),
+  );
 });
 
 describe('routes', () => {
@@ -69,34 +85,60 @@ describe('routes', () => {
     expect(put.Item?.['expiresAt']?.N).toBe(String(NOW_SECONDS + 60));
     expect(JSON.stringify(put)).not.toContain(result.json.key);
     expect(logs.entries().filter(isNotMetricLine)).toEqual([
-      expect.objectContaining({ message: 'audit', action: 'create', actorSub: 'alice', authMethod: 'jwt', keyId: result.json.id, owner: 'alice', changedFields: ['expiresIn', 'name', 'scopes'], time: new Date(NOW_MS).toISOString() }),
+      expect.objectContaining({
+        message: 'audit',
+        action: 'create',
+        actorSub: 'alice',
+        authMethod: 'jwt',
+        keyId: result.json.id,
+        owner: 'alice',
+        changedFields: ['expiresIn', 'name', 'scopes'],
+        time: new Date(NOW_MS).toISOString(),
+      }),
     ]);
   });
 
   it('GET /keys queries byOwner for the caller and names the last key by id in the cursor, never by hash', async () => {
     const record = storedRecord();
-    dynamo.on(QueryCommand).resolves({ Items: [itemFromRecord(record)], LastEvaluatedKey: { keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } } });
+    dynamo
+      .on(QueryCommand)
+      .resolves({
+        Items: [itemFromRecord(record)],
+        LastEvaluatedKey: { keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } },
+      });
     const result = await call('GET', '/keys', { query: { limit: '1' } });
     expect(result.status).toBe(200);
     const query = dynamo.commandCalls(QueryCommand)[0]!.args[0].input;
     expect(query).toMatchObject({ IndexName: 'byOwner', ExpressionAttributeValues: { ':owner': { S: 'alice' } }, Limit: 1 });
     expect(result.json.items).toEqual([expect.objectContaining({ id: KEY_ID, status: 'active', expiresAt: null })]);
     expect(result.json.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(JSON.parse(Buffer.from(result.json.nextCursor, 'base64url').toString('utf8'))).toEqual({ owner: 'alice', createdAt: record.createdAt, keyId: KEY_ID });
+    expect(JSON.parse(Buffer.from(result.json.nextCursor, 'base64url').toString('utf8'))).toEqual({
+      owner: 'alice',
+      createdAt: record.createdAt,
+      keyId: KEY_ID,
+    });
     expect(result.raw.body).not.toContain(record.keyHash);
 
     // On the way back the store looks the key up by id and rebuilds the ExclusiveStartKey from the stored item.
     dynamo.reset();
-    dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [{ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } }] });
+    dynamo
+      .on(QueryCommand, { IndexName: 'byId' })
+      .resolves({ Items: [{ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } }] });
     dynamo.on(QueryCommand, { IndexName: 'byOwner' }).resolves({ Items: [] });
     expect((await call('GET', '/keys', { query: { cursor: result.json.nextCursor } })).status).toBe(200);
     const [byId, byOwner] = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(byId).toMatchObject({ IndexName: 'byId', ExpressionAttributeValues: { ':keyId': { S: KEY_ID } } });
-    expect(byOwner!.ExclusiveStartKey).toEqual({ keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } });
+    expect(byOwner!.ExclusiveStartKey).toEqual({
+      keyHash: { S: record.keyHash },
+      owner: { S: 'alice' },
+      createdAt: { S: record.createdAt },
+    });
   });
 
   it('GET /keys answers 400 cursor when the cursor names a key of another owner, another position, or a key that is gone', async () => {
-    const cursor = Buffer.from(JSON.stringify({ owner: 'alice', createdAt: '2030-12-01T00:00:00.000Z', keyId: KEY_ID })).toString('base64url');
+    const cursor = Buffer.from(JSON.stringify({ owner: 'alice', createdAt: '2030-12-01T00:00:00.000Z', keyId: KEY_ID })).toString(
+      'base64url',
+    );
     const bodies = new Set<string>();
     for (const items of [
       [{ keyHash: { S: 'b'.repeat(64) }, owner: { S: 'bob' }, createdAt: { S: '2030-12-01T00:00:00.000Z' } }],
@@ -143,8 +185,12 @@ describe('routes', () => {
 
   it('re-reads the calling key consistently before a list, and answers 403 without listing when it is revoked', async () => {
     const callerKeyId = 'key_01HYYYYYYYYYYYYYYYYYYYYYYY';
-    mockStored(storedRecord({ keyId: callerKeyId, scopes: ['keys:read'], revokedAt: '2030-12-31T00:00:00.000Z', expiresAt: NOW_SECONDS - 60 }));
-    const result = await call('GET', '/keys', { caller: { sub: 'alice', scopes: ['keys:read'], authMethod: 'apiKey', keyId: callerKeyId } });
+    mockStored(
+      storedRecord({ keyId: callerKeyId, scopes: ['keys:read'], revokedAt: '2030-12-31T00:00:00.000Z', expiresAt: NOW_SECONDS - 60 }),
+    );
+    const result = await call('GET', '/keys', {
+      caller: { sub: 'alice', scopes: ['keys:read'], authMethod: 'apiKey', keyId: callerKeyId },
+    });
     expect(result).toMatchObject({ status: 403, json: { message: expect.stringContaining('not active') } });
     expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ConsistentRead: true });
     expect(dynamo.commandCalls(QueryCommand, { IndexName: 'byOwner' })).toHaveLength(0);
@@ -153,7 +199,10 @@ describe('routes', () => {
   it('PATCH and rotate need keys:read as well as keys:write (they answer with the key they change); create and revoke do not', async () => {
     const writeOnly = { sub: 'alice', scopes: ['keys:write', 'read:users'], authMethod: 'jwt' as const };
     mockStored(storedRecord());
-    for (const [method, resource, body] of [['PATCH', '/keys/{id}', { name: 'x' }], ['POST', '/keys/{id}/rotate', {}]] as const) {
+    for (const [method, resource, body] of [
+      ['PATCH', '/keys/{id}', { name: 'x' }],
+      ['POST', '/keys/{id}/rotate', {}],
+    ] as const) {
       const result = await call(method, resource, { caller: writeOnly, id: KEY_ID, body });
       expect(result).toMatchObject({ status: 403, json: { message: `${method} ${resource} needs scope(s) you do not hold: keys:read` } });
       expect(result.raw.body).not.toContain('ci');
@@ -169,9 +218,26 @@ describe('routes', () => {
     mockStored(storedRecord());
     const result = await call('GET', '/keys/{id}', { id: KEY_ID });
     expect(result.status).toBe(200);
-    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({ IndexName: 'byId', ExpressionAttributeValues: { ':keyId': { S: KEY_ID } } });
-    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ConsistentRead: true, Key: { keyHash: { S: 'a'.repeat(64) } } });
-    expect(Object.keys(result.json).sort()).toEqual(['createdAt', 'createdBy', 'enabled', 'expiresAt', 'id', 'name', 'owner', 'scopes', 'start', 'status']);
+    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      IndexName: 'byId',
+      ExpressionAttributeValues: { ':keyId': { S: KEY_ID } },
+    });
+    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({
+      ConsistentRead: true,
+      Key: { keyHash: { S: 'a'.repeat(64) } },
+    });
+    expect(Object.keys(result.json).sort()).toEqual([
+      'createdAt',
+      'createdBy',
+      'enabled',
+      'expiresAt',
+      'id',
+      'name',
+      'owner',
+      'scopes',
+      'start',
+      'status',
+    ]);
   });
 
   it('GET /keys/{id} of another owner answers 404', async () => {
@@ -213,7 +279,14 @@ describe('routes', () => {
     );
     expect(predecessor!.Item?.['expiresAt']).toEqual({ N: String(NOW_SECONDS + 600) });
     expect(predecessor!.Item?.['rotatedTo']).toEqual({ S: result.json.id });
-    expect(logs.entries().filter(isNotMetricLine)).toEqual([expect.objectContaining({ action: 'rotate', keyId: KEY_ID, successorKeyId: result.json.id, changedFields: ['rotatedTo', 'expiresAt'] })]);
+    expect(logs.entries().filter(isNotMetricLine)).toEqual([
+      expect.objectContaining({
+        action: 'rotate',
+        keyId: KEY_ID,
+        successorKeyId: result.json.id,
+        changedFields: ['rotatedTo', 'expiresAt'],
+      }),
+    ]);
   });
 
   it('rotate deletes its successor and answers 409 when the predecessor changed in between', async () => {
@@ -232,11 +305,22 @@ describe('routes', () => {
 
   it('rotate answers 201 and keeps its successor when a retried step 2 fails its own condition after the first attempt committed', async () => {
     const successorId = 'key_01HSUCCESSORSUCCESSORSUCC';
-    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => successorId });
+    const handler = createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+      nowMs: () => NOW_MS,
+      newKeyId: () => successorId,
+    });
     const record = storedRecord();
     dynamo.on(QueryCommand, { IndexName: 'byId' }).resolves({ Items: [{ keyHash: { S: record.keyHash } }] });
     // The consistent read-back after the failure finds the predecessor already pointing at this successor.
-    dynamo.on(GetItemCommand).resolvesOnce({ Item: itemFromRecord(record) }).resolves({ Item: itemFromRecord({ ...record, rotatedTo: successorId, version: 5 }) });
+    dynamo
+      .on(GetItemCommand)
+      .resolvesOnce({ Item: itemFromRecord(record) })
+      .resolves({ Item: itemFromRecord({ ...record, rotatedTo: successorId, version: 5 }) });
     dynamo
       .on(PutItemCommand)
       .resolvesOnce({})
@@ -245,18 +329,38 @@ describe('routes', () => {
     expect(result).toMatchObject({ status: 201, json: { id: successorId, rotatedFrom: KEY_ID, predecessor: { rotatedTo: successorId } } });
     expect(result.json.key).toMatch(/^dg_/);
     expect(dynamo.commandCalls(DeleteItemCommand)).toHaveLength(0);
-    expect(dynamo.commandCalls(GetItemCommand).at(-1)!.args[0].input).toMatchObject({ ConsistentRead: true, Key: { keyHash: { S: record.keyHash } } });
-    expect(logs.entries().filter((entry) => entry['message'] === 'audit')).toEqual([expect.objectContaining({ action: 'rotate', keyId: KEY_ID, successorKeyId: successorId })]);
+    expect(dynamo.commandCalls(GetItemCommand).at(-1)!.args[0].input).toMatchObject({
+      ConsistentRead: true,
+      Key: { keyHash: { S: record.keyHash } },
+    });
+    expect(logs.entries().filter((entry) => entry['message'] === 'audit')).toEqual([
+      expect.objectContaining({ action: 'rotate', keyId: KEY_ID, successorKeyId: successorId }),
+    ]);
   });
 
   it('POST /keys answers 201 when a retried put fails attribute_not_exists because its own first attempt committed', async () => {
     const keyId = 'key_01HCREATEDCREATEDCREATEDC';
-    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => NOW_MS, newKeyId: () => keyId });
+    const handler = createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 'keys-table'),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+      nowMs: () => NOW_MS,
+      newKeyId: () => keyId,
+    });
     dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    dynamo.on(GetItemCommand).callsFake((input: { Key: { keyHash: { S: string } } }) => ({ Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })) }));
+    dynamo
+      .on(GetItemCommand)
+      .callsFake((input: { Key: { keyHash: { S: string } } }) => ({
+        Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })),
+      }));
     const result = await caller(handler)('POST', '/keys', { body: { name: 'ci', scopes: ['read:users'] } });
     expect(result).toMatchObject({ status: 201, json: { id: keyId } });
-    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ConsistentRead: true, Key: { keyHash: { S: hashKey(result.json.key) } } });
+    expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({
+      ConsistentRead: true,
+      Key: { keyHash: { S: hashKey(result.json.key) } },
+    });
 
     // The same conflict against an item with another id is a real conflict: 409, no plaintext.
     dynamo.on(GetItemCommand).resolves({ Item: itemFromRecord(storedRecord()) });
@@ -268,12 +372,18 @@ describe('routes', () => {
   it('DELETE /keys/{id} revokes with a version-independent condition, and a lost race is still 204', async () => {
     const record = storedRecord();
     mockStored(record);
-    dynamo.on(UpdateItemCommand).resolves({ Attributes: itemFromRecord({ ...record, revokedAt: new Date(NOW_MS).toISOString(), expiresAt: NOW_SECONDS, version: 5 }) });
+    dynamo
+      .on(UpdateItemCommand)
+      .resolves({
+        Attributes: itemFromRecord({ ...record, revokedAt: new Date(NOW_MS).toISOString(), expiresAt: NOW_SECONDS, version: 5 }),
+      });
     expect((await call('DELETE', '/keys/{id}', { id: KEY_ID })).status).toBe(204);
     const update = dynamo.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(update.ConditionExpression).toBe('attribute_exists(keyHash) AND attribute_not_exists(revokedAt)');
     expect(update.ExpressionAttributeValues?.[':expiresAt']).toEqual({ N: String(NOW_SECONDS) });
-    expect(logs.entries().filter(isNotMetricLine)).toEqual([expect.objectContaining({ action: 'revoke', changedFields: ['revokedAt', 'expiresAt'] })]);
+    expect(logs.entries().filter(isNotMetricLine)).toEqual([
+      expect.objectContaining({ action: 'revoke', changedFields: ['revokedAt', 'expiresAt'] }),
+    ]);
 
     dynamo.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     expect((await call('DELETE', '/keys/{id}', { id: KEY_ID })).status).toBe(204);
@@ -300,7 +410,13 @@ describe('routes', () => {
     expect((await call('PUT', '/keys/{id}', { id: KEY_ID })).status).toBe(404);
     const bare = keysEvent('GET', '/keys');
     bare.requestContext = {} as typeof bare.requestContext;
-    const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger });
+    const handler = createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+    });
     expect((await handler(bare)).statusCode).toBe(500);
     expect(logs.entries().filter(isNotMetricLine).at(-1)).toMatchObject({ level: 'ERROR', reason: 'missing_principal' });
   });
@@ -315,30 +431,127 @@ describe('validation: 400 naming the field, and nothing written', () => {
     { title: 'a missing name', method: 'POST', resource: '/keys', body: { scopes: [] }, field: 'name' },
     { title: 'a wrongly typed name', method: 'POST', resource: '/keys', body: { name: 5, scopes: [] }, field: 'name' },
     { title: 'scopes that are not a list', method: 'POST', resource: '/keys', body: { name: 'x', scopes: 'read:users' }, field: 'scopes' },
-    { title: 'a repeated scope', method: 'POST', resource: '/keys', body: { name: 'x', scopes: ['read:users', 'read:users'] }, field: 'scopes' },
+    {
+      title: 'a repeated scope',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: ['read:users', 'read:users'] },
+      field: 'scopes',
+    },
     { title: 'a scope with a space', method: 'POST', resource: '/keys', body: { name: 'x', scopes: ['read users'] }, field: 'scopes' },
-    { title: 'a scope outside the catalog', method: 'POST', resource: '/keys', body: { name: 'x', scopes: ['read:secrets'] }, field: 'scopes' },
-    { title: 'mass-assigned createdBy', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], createdBy: 'root' }, field: 'createdBy' },
-    { title: 'mass-assigned keyHash', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], keyHash: 'f'.repeat(64) }, field: 'keyHash' },
-    { title: 'mass-assigned revokedAt', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], revokedAt: future }, field: 'revokedAt' },
+    {
+      title: 'a scope outside the catalog',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: ['read:secrets'] },
+      field: 'scopes',
+    },
+    {
+      title: 'mass-assigned createdBy',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], createdBy: 'root' },
+      field: 'createdBy',
+    },
+    {
+      title: 'mass-assigned keyHash',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], keyHash: 'f'.repeat(64) },
+      field: 'keyHash',
+    },
+    {
+      title: 'mass-assigned revokedAt',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], revokedAt: future },
+      field: 'revokedAt',
+    },
     { title: 'mass-assigned id', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], id: KEY_ID }, field: 'id' },
-    { title: 'a body over 16 KB', method: 'POST', resource: '/keys', rawBody: JSON.stringify({ name: 'x', scopes: [], metadata: { pad: 'x'.repeat(16 * 1024) } }), field: 'body' },
-    { title: 'a base64 body over 16 KB', method: 'POST', resource: '/keys', rawBody: Buffer.from(JSON.stringify({ name: 'x'.repeat(17 * 1024) })).toString('base64'), base64: true, field: 'body' },
-    { title: 'metadata over 1 KB', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], metadata: { pad: 'x'.repeat(1100) } }, field: 'metadata' },
-    { title: 'metadata that is a list', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], metadata: [1] }, field: 'metadata' },
-    { title: 'a past expiresAt', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresAt: '2030-12-31T23:59:59Z' }, field: 'expiresAt' },
-    { title: 'an expiresAt that is not ISO 8601', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresAt: 'tomorrow' }, field: 'expiresAt' },
-    { title: 'both expiresAt and expiresIn', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresAt: future, expiresIn: 60 }, field: 'expiresIn' },
+    {
+      title: 'a body over 16 KB',
+      method: 'POST',
+      resource: '/keys',
+      rawBody: JSON.stringify({ name: 'x', scopes: [], metadata: { pad: 'x'.repeat(16 * 1024) } }),
+      field: 'body',
+    },
+    {
+      title: 'a base64 body over 16 KB',
+      method: 'POST',
+      resource: '/keys',
+      rawBody: Buffer.from(JSON.stringify({ name: 'x'.repeat(17 * 1024) })).toString('base64'),
+      base64: true,
+      field: 'body',
+    },
+    {
+      title: 'metadata over 1 KB',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], metadata: { pad: 'x'.repeat(1100) } },
+      field: 'metadata',
+    },
+    {
+      title: 'metadata that is a list',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], metadata: [1] },
+      field: 'metadata',
+    },
+    {
+      title: 'a past expiresAt',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], expiresAt: '2030-12-31T23:59:59Z' },
+      field: 'expiresAt',
+    },
+    {
+      title: 'an expiresAt that is not ISO 8601',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], expiresAt: 'tomorrow' },
+      field: 'expiresAt',
+    },
+    {
+      title: 'both expiresAt and expiresIn',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], expiresAt: future, expiresIn: 60 },
+      field: 'expiresIn',
+    },
     { title: 'a zero expiresIn', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresIn: 0 }, field: 'expiresIn' },
-    { title: 'a fractional expiresIn', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresIn: 1.5 }, field: 'expiresIn' },
-    { title: 'an expiresIn over 10 years', method: 'POST', resource: '/keys', body: { name: 'x', scopes: [], expiresIn: 11 * 365 * 86400 }, field: 'expiresIn' },
+    {
+      title: 'a fractional expiresIn',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], expiresIn: 1.5 },
+      field: 'expiresIn',
+    },
+    {
+      title: 'an expiresIn over 10 years',
+      method: 'POST',
+      resource: '/keys',
+      body: { name: 'x', scopes: [], expiresIn: 11 * 365 * 86400 },
+      field: 'expiresIn',
+    },
     { title: 'an empty PATCH', method: 'PATCH', resource: '/keys/{id}', body: {}, field: 'body' },
     { title: 'owner in a PATCH', method: 'PATCH', resource: '/keys/{id}', body: { owner: 'bob' }, field: 'owner' },
     { title: 'revokedAt in a PATCH', method: 'PATCH', resource: '/keys/{id}', body: { revokedAt: null }, field: 'revokedAt' },
     { title: 'a wrongly typed enabled', method: 'PATCH', resource: '/keys/{id}', body: { enabled: 'yes' }, field: 'enabled' },
-    { title: 'a past expiresAt in a PATCH', method: 'PATCH', resource: '/keys/{id}', body: { expiresAt: '2020-01-01T00:00:00Z' }, field: 'expiresAt' },
+    {
+      title: 'a past expiresAt in a PATCH',
+      method: 'PATCH',
+      resource: '/keys/{id}',
+      body: { expiresAt: '2020-01-01T00:00:00Z' },
+      field: 'expiresAt',
+    },
     { title: 'an unknown rotate field', method: 'POST', resource: '/keys/{id}/rotate', body: { scopes: ['keys:admin'] }, field: 'scopes' },
-    { title: 'a negative grace period', method: 'POST', resource: '/keys/{id}/rotate', body: { gracePeriodSeconds: -1 }, field: 'gracePeriodSeconds' },
+    {
+      title: 'a negative grace period',
+      method: 'POST',
+      resource: '/keys/{id}/rotate',
+      body: { gracePeriodSeconds: -1 },
+      field: 'gracePeriodSeconds',
+    },
     { title: 'a body on DELETE', method: 'DELETE', resource: '/keys/{id}', body: { reason: 'x' }, field: 'body' },
   ];
   for (const testCase of cases) {

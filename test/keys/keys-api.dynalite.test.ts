@@ -7,7 +7,13 @@ import { DEMO_CATALOG } from '../support/demo-app';
 import { ApiKeyCheck } from '../../lambdas/authorizer/api-key-check';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { hashKey, parseKey } from '../../lambdas/core/key-format';
-import { DynamoKeyLookup, KeyStore, KeyStoreUnavailableError, KeyWriteConflictError, type KeyManagementStore } from '../../lambdas/shared/key-store';
+import {
+  DynamoKeyLookup,
+  KeyStore,
+  KeyStoreUnavailableError,
+  KeyWriteConflictError,
+  type KeyManagementStore,
+} from '../../lambdas/shared/key-store';
 import { captureLogger } from '../support/logs';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { admin, alice, bob, caller, seenResponses, type TestCaller } from './harness';
@@ -29,7 +35,14 @@ interface Env {
 async function freshEnv(wrap: (store: KeyStore) => KeyManagementStore = (store) => store): Promise<Env> {
   const tableName = await dynamo.createTable();
   const store = new KeyStore(dynamo.client, tableName);
-  const handler = createKeysHandler({ catalog: DEMO_CATALOG, store: wrap(store), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms });
+  const handler = createKeysHandler({
+    catalog: DEMO_CATALOG,
+    store: wrap(store),
+    keyPrefix: 'dg',
+    adminScope: 'keys:admin',
+    logger: logs.logger,
+    nowMs: () => clock.ms,
+  });
   const check = new ApiKeyCheck({
     keyPrefix: 'dg',
     store: new DynamoKeyLookup(dynamo.client, tableName),
@@ -61,7 +74,9 @@ function base64urlDecodings(text: string): string[] {
 
 async function verdict(env: Env, key: string) {
   const result = await env.check.evaluate(key);
-  return result.kind === 'principal' ? { ok: true, sub: result.principal.sub, scopes: result.principal.scopes } : { ok: false, reason: result.reason };
+  return result.kind === 'principal'
+    ? { ok: true, sub: result.principal.sub, scopes: result.principal.scopes }
+    : { ok: false, reason: result.reason };
 }
 
 beforeAll(async () => {
@@ -75,7 +90,14 @@ describe('create', () => {
   it('returns the plaintext once, stores only its hash, and the key acts as its owner', async () => {
     const env = await freshEnv();
     const created = await createKey(env, { name: 'deploy bot', scopes: ['read:users'], expiresIn: 3600, metadata: { team: 'ci' } });
-    expect(created).toMatchObject({ name: 'deploy bot', owner: 'alice', scopes: ['read:users'], status: 'active', createdBy: 'alice', expiresAt: new Date(clock.ms + 3600_000).toISOString() });
+    expect(created).toMatchObject({
+      name: 'deploy bot',
+      owner: 'alice',
+      scopes: ['read:users'],
+      status: 'active',
+      createdBy: 'alice',
+      expiresAt: new Date(clock.ms + 3600_000).toISOString(),
+    });
     expect(created.id).toMatch(/^key_[0-9A-Z]{26}$/);
     expect(parseKey(created.key, 'dg').ok).toBe(true);
     const stored = await env.store.getByHash(hashKey(created.key));
@@ -158,14 +180,26 @@ describe('list and get', () => {
     const bobCursor: string = first.json.nextCursor;
     expect(bobCursor).toEqual(expect.any(String));
     const tampered = bobCursor.slice(0, -2) + (bobCursor.endsWith('A') ? 'B' : 'A') + 'x';
-    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: tampered } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
-    expect(await env.call('GET', '/keys', { caller: alice, query: { cursor: bobCursor } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
+    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: tampered } })).toMatchObject({
+      status: 400,
+      json: { field: 'cursor' },
+    });
+    expect(await env.call('GET', '/keys', { caller: alice, query: { cursor: bobCursor } })).toMatchObject({
+      status: 400,
+      json: { field: 'cursor' },
+    });
     const forged = Buffer.from(JSON.stringify({ keyHash: 'x', owner: 'bob', createdAt: 'y', extra: 1 })).toString('base64url');
-    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: forged } })).toMatchObject({ status: 400, json: { field: 'cursor' } });
+    expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: forged } })).toMatchObject({
+      status: 400,
+      json: { field: 'cursor' },
+    });
     for (const limit of ['0', '101', 'ten', '-1']) {
       expect(await env.call('GET', '/keys', { caller: bob, query: { limit } })).toMatchObject({ status: 400, json: { field: 'limit' } });
     }
-    expect(await env.call('GET', '/keys', { caller: bob, query: { sort: 'desc' } })).toMatchObject({ status: 400, json: { field: 'sort' } });
+    expect(await env.call('GET', '/keys', { caller: bob, query: { sort: 'desc' } })).toMatchObject({
+      status: 400,
+      json: { field: 'sort' },
+    });
   });
 
   it('lets only an admin list another owner’s keys with ?owner=', async () => {
@@ -173,7 +207,10 @@ describe('list and get', () => {
     await createKey(env, {}, bob);
     const byAdmin = await env.call('GET', '/keys', { caller: admin, query: { owner: 'bob' } });
     expect(byAdmin.json.items.map((item: { owner: string }) => item.owner)).toEqual(['bob']);
-    expect(await env.call('GET', '/keys', { caller: alice, query: { owner: 'bob' } })).toMatchObject({ status: 403, json: { field: 'owner' } });
+    expect(await env.call('GET', '/keys', { caller: alice, query: { owner: 'bob' } })).toMatchObject({
+      status: 403,
+      json: { field: 'owner' },
+    });
     expect((await env.call('GET', '/keys', { caller: alice, query: { owner: 'alice' } })).status).toBe(200);
   });
 
@@ -196,7 +233,10 @@ describe('update', () => {
     const key = await createKey(env, { scopes: ['read:users', 'keys:read'], metadata: { a: 1 } });
     expect((await verdict(env, key.key)).ok).toBe(true);
     const expiresAt = new Date(clock.ms + 86_400_000).toISOString();
-    const patched = await env.call('PATCH', '/keys/{id}', { id: key.id, body: { name: 'renamed', scopes: ['read:users'], expiresAt, metadata: null, enabled: false } });
+    const patched = await env.call('PATCH', '/keys/{id}', {
+      id: key.id,
+      body: { name: 'renamed', scopes: ['read:users'], expiresAt, metadata: null, enabled: false },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({ name: 'renamed', scopes: ['read:users'], expiresAt, enabled: false, status: 'disabled' });
     expect(patched.json.metadata).toBeUndefined();
@@ -205,8 +245,13 @@ describe('update', () => {
     expect(await verdict(env, key.key)).toEqual({ ok: false, reason: 'key_disabled' });
     const resumed = await env.call('PATCH', '/keys/{id}', { id: key.id, body: { enabled: true, expiresAt: null } });
     expect(resumed.json).toMatchObject({ status: 'active', expiresAt: null });
-    const audit = logs.entries().filter((entry) => entry['message'] === 'audit' && entry['keyId'] === key.id && entry['action'] === 'update');
-    expect(audit.map((entry) => entry['changedFields'])).toEqual([['name', 'scopes', 'expiresAt', 'metadata', 'enabled'], ['expiresAt', 'enabled']]);
+    const audit = logs
+      .entries()
+      .filter((entry) => entry['message'] === 'audit' && entry['keyId'] === key.id && entry['action'] === 'update');
+    expect(audit.map((entry) => entry['changedFields'])).toEqual([
+      ['name', 'scopes', 'expiresAt', 'metadata', 'enabled'],
+      ['expiresAt', 'enabled'],
+    ]);
   });
 
   it('answers 404 for another owner’s key and changes nothing', async () => {
@@ -226,10 +271,20 @@ describe('update', () => {
     const adminOwned = broad.id;
     await env.call('PATCH', '/keys/{id}', { caller: admin, id: adminOwned, body: { enabled: false } });
     const narrowKey = await createKey(env, { scopes: ['keys:read', 'keys:write', 'read:users'] }, admin);
-    const narrowAdminSub: TestCaller = { sub: admin.sub, scopes: ['keys:read', 'keys:write', 'read:users'], authMethod: 'apiKey', keyId: narrowKey.id };
-    expect(await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { enabled: true } })).toMatchObject({ status: 403 });
+    const narrowAdminSub: TestCaller = {
+      sub: admin.sub,
+      scopes: ['keys:read', 'keys:write', 'read:users'],
+      authMethod: 'apiKey',
+      keyId: narrowKey.id,
+    };
+    expect(await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { enabled: true } })).toMatchObject({
+      status: 403,
+    });
     const own = await createKey(env, { scopes: ['read:users'] });
-    expect(await env.call('PATCH', '/keys/{id}', { id: own.id, body: { scopes: ['write:users'] } })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    expect(await env.call('PATCH', '/keys/{id}', { id: own.id, body: { scopes: ['write:users'] } })).toMatchObject({
+      status: 403,
+      json: { field: 'scopes' },
+    });
     expect((await env.call('GET', '/keys/{id}', { id: own.id })).json.scopes).toEqual(['read:users']);
     // Narrowing or suspending needs no extra scopes.
     expect((await env.call('PATCH', '/keys/{id}', { caller: narrowAdminSub, id: adminOwned, body: { name: 'renamed' } })).status).toBe(200);
@@ -264,8 +319,19 @@ describe('rotate', () => {
     const rotated = await env.call('POST', '/keys/{id}/rotate', { id: old.id, body: { gracePeriodSeconds: 3600 } });
     expect(rotated.status).toBe(201);
     const successor = rotated.json;
-    expect(successor).toMatchObject({ owner: 'alice', name: 'svc', scopes: ['read:users'], metadata: { env: 'prod' }, rotatedFrom: old.id, status: 'active' });
-    expect(successor.predecessor).toMatchObject({ id: old.id, rotatedTo: successor.id, expiresAt: new Date(clock.ms + 3600_000).toISOString() });
+    expect(successor).toMatchObject({
+      owner: 'alice',
+      name: 'svc',
+      scopes: ['read:users'],
+      metadata: { env: 'prod' },
+      rotatedFrom: old.id,
+      status: 'active',
+    });
+    expect(successor.predecessor).toMatchObject({
+      id: old.id,
+      rotatedTo: successor.id,
+      expiresAt: new Date(clock.ms + 3600_000).toISOString(),
+    });
     expect(successor.key).not.toBe(old.key);
 
     expect(await verdict(env, old.key)).toMatchObject({ ok: true, sub: 'alice' });
@@ -298,7 +364,9 @@ describe('rotate', () => {
     const twice = await createKey(env);
     expect((await env.call('POST', '/keys/{id}/rotate', { id: twice.id })).status).toBe(201);
     expect(await env.call('POST', '/keys/{id}/rotate', { id: twice.id })).toMatchObject({ status: 409 });
-    expect(await env.call('POST', '/keys/{id}/rotate', { id: (await createKey(env)).id, body: { gracePeriodSeconds: 30 * 86400 + 1 } })).toMatchObject({
+    expect(
+      await env.call('POST', '/keys/{id}/rotate', { id: (await createKey(env)).id, body: { gracePeriodSeconds: 30 * 86400 + 1 } }),
+    ).toMatchObject({
       status: 400,
       json: { field: 'gracePeriodSeconds' },
     });
@@ -310,7 +378,10 @@ describe('rotate', () => {
   it('refuses to rotate a key whose scopes the caller does not hold (403)', async () => {
     const env = await freshEnv();
     const broad = await createKey(env, { owner: 'alice', scopes: ['write:users'] }, admin);
-    expect(await env.call('POST', '/keys/{id}/rotate', { caller: alice, id: broad.id })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: alice, id: broad.id })).toMatchObject({
+      status: 403,
+      json: { field: 'scopes' },
+    });
     expect((await env.call('GET', '/keys/{id}', { id: broad.id })).json.rotatedTo).toBeUndefined();
   });
 });
@@ -325,13 +396,19 @@ describe('revoke', () => {
     expect(first.raw.body).toBe('');
     expect((await env.call('DELETE', '/keys/{id}', { id: key.id })).status).toBe(204);
     const view = (await env.call('GET', '/keys/{id}', { id: key.id })).json;
-    expect(view).toMatchObject({ status: 'revoked', revokedAt: new Date(clock.ms).toISOString(), expiresAt: new Date(Math.floor(clock.ms / 1000) * 1000).toISOString() });
+    expect(view).toMatchObject({
+      status: 'revoked',
+      revokedAt: new Date(clock.ms).toISOString(),
+      expiresAt: new Date(Math.floor(clock.ms / 1000) * 1000).toISOString(),
+    });
     // Within the in-memory cache TTL the cached verdict may still allow it: that is the documented delay.
     advance(KEY_CACHE_TTL_SECONDS - 1);
     expect((await verdict(env, key.key)).ok).toBe(true);
     advance(1);
     expect(await verdict(env, key.key)).toEqual({ ok: false, reason: 'key_revoked' });
-    const revokes = logs.entries().filter((entry) => entry['message'] === 'audit' && entry['action'] === 'revoke' && entry['keyId'] === key.id);
+    const revokes = logs
+      .entries()
+      .filter((entry) => entry['message'] === 'audit' && entry['action'] === 'revoke' && entry['keyId'] === key.id);
     expect(revokes).toHaveLength(1);
   });
 });
@@ -376,9 +453,9 @@ describe('concurrency', () => {
 
       const predecessor = (await env.call('GET', '/keys/{id}', { id: key.id })).json;
       expect(predecessor.status).toBe('revoked');
-      const successors = ((await env.call('GET', '/keys', { query: { limit: '100' } })).json.items as { id: string; rotatedFrom?: string }[]).filter(
-        (item) => item.rotatedFrom === key.id,
-      );
+      const successors = (
+        (await env.call('GET', '/keys', { query: { limit: '100' } })).json.items as { id: string; rotatedFrom?: string }[]
+      ).filter((item) => item.rotatedFrom === key.id);
       if (winners.length === 1) {
         expect(successors.map((item) => item.id)).toEqual([winners[0]!.json.id]);
         expect(predecessor.rotatedTo).toBe(winners[0]!.json.id);
@@ -486,10 +563,17 @@ describe('keys minted by keys: capped by the minting key’s own expiry', () => 
     const env = await freshEnv();
     const { writer, asKey, expiresAt } = await expiringWriter(env);
     const forever = await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'] } });
-    expect(forever).toMatchObject({ status: 403, json: { field: 'expiresAt', message: expect.stringContaining('a key cannot create or extend keys beyond its own expiry') } });
-    expect(await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresIn: 3601 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    expect(forever).toMatchObject({
+      status: 403,
+      json: { field: 'expiresAt', message: expect.stringContaining('a key cannot create or extend keys beyond its own expiry') },
+    });
+    expect(
+      await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresIn: 3601 } }),
+    ).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
     const later = new Date(clock.ms + 7200_000).toISOString();
-    expect(await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt: later } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    expect(
+      await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt: later } }),
+    ).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
     const child = await env.call('POST', '/keys', { caller: asKey, body: { name: 'child', scopes: ['read:users'], expiresAt } });
     expect(child).toMatchObject({ status: 201, json: { expiresAt, createdBy: 'alice', createdByKeyId: writer.id } });
     expect((await env.call('GET', '/keys/{id}', { id: child.json.id })).json.createdByKeyId).toBe(writer.id);
@@ -502,23 +586,44 @@ describe('keys minted by keys: capped by the minting key’s own expiry', () => 
   it('refuses to PATCH itself or another key past its own expiry, or to resume a longer-lived key; renaming, suspending and shortening within it stay allowed', async () => {
     const env = await freshEnv();
     const { writer, asKey } = await expiringWriter(env);
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresAt: null } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 7200 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresAt: null } })).toMatchObject({
+      status: 403,
+      json: { field: 'expiresAt' },
+    });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 7200 } })).toMatchObject({
+      status: 403,
+      json: { field: 'expiresIn' },
+    });
     expect((await env.call('GET', '/keys/{id}', { id: writer.id })).json.expiresAt).toBe(new Date(clock.ms + 3600_000).toISOString());
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 1800 } })).toMatchObject({ status: 200 });
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: writer.id, body: { expiresIn: 1800 } })).toMatchObject({
+      status: 200,
+    });
 
     const longLived = await createKey(env, { name: 'long lived' });
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { expiresIn: 86400 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
-    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { name: 'renamed', enabled: false } })).status).toBe(200);
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true } })).toMatchObject({ status: 403, json: { field: 'enabled' } });
-    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true, expiresIn: 600 } })).status).toBe(200);
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { expiresIn: 86400 } })).toMatchObject({
+      status: 403,
+      json: { field: 'expiresIn' },
+    });
+    expect(
+      (await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { name: 'renamed', enabled: false } })).status,
+    ).toBe(200);
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true } })).toMatchObject({
+      status: 403,
+      json: { field: 'enabled' },
+    });
+    expect(
+      (await env.call('PATCH', '/keys/{id}', { caller: asKey, id: longLived.id, body: { enabled: true, expiresIn: 600 } })).status,
+    ).toBe(200);
   });
 
   it('caps a rotation’s successor: the default inherits at most the caller key’s expiry, an explicit later one is a 403', async () => {
     const env = await freshEnv();
     const { writer, asKey, expiresAt } = await expiringWriter(env);
     const sibling = await createKey(env, { name: 'forever' });
-    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: sibling.id, body: { expiresIn: 7200 } })).toMatchObject({ status: 403, json: { field: 'expiresIn' } });
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: sibling.id, body: { expiresIn: 7200 } })).toMatchObject({
+      status: 403,
+      json: { field: 'expiresIn' },
+    });
     const rotated = await env.call('POST', '/keys/{id}/rotate', { caller: asKey, id: sibling.id });
     expect(rotated).toMatchObject({ status: 201, json: { expiresAt, createdByKeyId: writer.id, rotatedFrom: sibling.id } });
     // A key rotating itself hands its successor its own expiry, never more.
@@ -540,15 +645,24 @@ describe('keys minted by keys: capped by the minting key’s own expiry', () => 
     expect(await verdict(env, child.json.key)).toMatchObject({ ok: true });
 
     const unknown: TestCaller = { ...asKey, keyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' };
-    expect((await env.call('POST', '/keys', { caller: unknown, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(403);
+    expect((await env.call('POST', '/keys', { caller: unknown, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(
+      403,
+    );
     const short = await expiringWriter(env, 10);
     advance(10);
-    expect((await env.call('POST', '/keys', { caller: short.asKey, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status).toBe(403);
+    expect(
+      (await env.call('POST', '/keys', { caller: short.asKey, body: { name: 'x', scopes: ['read:users'], expiresIn: 60 } })).status,
+    ).toBe(403);
   });
 });
 
 describe('issue 9: a key acting on keys', () => {
-  const asKey = (sub: string, key: { id: string; scopes: string[] }): TestCaller => ({ sub, scopes: key.scopes, authMethod: 'apiKey', keyId: key.id });
+  const asKey = (sub: string, key: { id: string; scopes: string[] }): TestCaller => ({
+    sub,
+    scopes: key.scopes,
+    authMethod: 'apiKey',
+    keyId: key.id,
+  });
 
   it('K1/K2: a short-lived key cannot add scopes to a key that outlives it (403 naming scopes); within its own life it can, and the audit shows before and after', async () => {
     const env = await freshEnv();
@@ -558,32 +672,68 @@ describe('issue 9: a key acting on keys', () => {
     const widen = { scopes: ['read:users', 'write:users', 'keys:write'] };
 
     const refused = await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: widen });
-    expect(refused).toMatchObject({ status: 403, json: { field: 'scopes', message: expect.stringContaining(`set expiresAt to ${k1ExpiresAt} or earlier`) } });
-    expect((await env.call('GET', '/keys/{id}', { caller: bob, id: k2.id })).json).toMatchObject({ scopes: ['read:users'], expiresAt: null });
+    expect(refused).toMatchObject({
+      status: 403,
+      json: { field: 'scopes', message: expect.stringContaining(`set expiresAt to ${k1ExpiresAt} or earlier`) },
+    });
+    expect((await env.call('GET', '/keys/{id}', { caller: bob, id: k2.id })).json).toMatchObject({
+      scopes: ['read:users'],
+      expiresAt: null,
+    });
     // The issue's literal K1 (without read:users) was already refused by the layered-scope rule.
-    const k1Literal = await createKey(env, { name: 'K1 literal', scopes: ['keys:write', 'keys:read', 'write:users'], expiresIn: 3600 }, bob);
-    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1Literal), id: k2.id, body: widen })).toMatchObject({ status: 403, json: { field: 'scopes' } });
+    const k1Literal = await createKey(
+      env,
+      { name: 'K1 literal', scopes: ['keys:write', 'keys:read', 'write:users'], expiresIn: 3600 },
+      bob,
+    );
+    expect(await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1Literal), id: k2.id, body: widen })).toMatchObject({
+      status: 403,
+      json: { field: 'scopes' },
+    });
 
     // Narrowing and renaming hand out nothing: allowed on a longer-lived key.
-    expect((await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: { name: 'K2 renamed', scopes: [] } })).status).toBe(200);
+    expect(
+      (await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: { name: 'K2 renamed', scopes: [] } })).status,
+    ).toBe(200);
     // Widening together with an expiry within K1's life is allowed: the widened key dies with K1.
-    const allowed = await env.call('PATCH', '/keys/{id}', { caller: asKey('bob', k1), id: k2.id, body: { ...widen, expiresAt: k1ExpiresAt } });
+    const allowed = await env.call('PATCH', '/keys/{id}', {
+      caller: asKey('bob', k1),
+      id: k2.id,
+      body: { ...widen, expiresAt: k1ExpiresAt },
+    });
     expect(allowed).toMatchObject({ status: 200, json: { scopes: ['keys:write', 'read:users', 'write:users'], expiresAt: k1ExpiresAt } });
-    const auditLine = logs.entries().filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id).at(-1);
+    const auditLine = logs
+      .entries()
+      .filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id)
+      .at(-1);
     expect(auditLine).toMatchObject({
       actorKeyId: k1.id,
       changedFields: ['scopes', 'expiresAt'],
-      changes: { scopes: { before: [], after: ['keys:write', 'read:users', 'write:users'] }, expiresAt: { before: null, after: k1ExpiresAt } },
+      changes: {
+        scopes: { before: [], after: ['keys:write', 'read:users', 'write:users'] },
+        expiresAt: { before: null, after: k1ExpiresAt },
+      },
     });
     // Resuming shows up the same way.
     await env.call('PATCH', '/keys/{id}', { caller: bob, id: k2.id, body: { enabled: false } });
     await env.call('PATCH', '/keys/{id}', { caller: bob, id: k2.id, body: { enabled: true } });
-    expect(logs.entries().filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id).at(-1)).toMatchObject({ changes: { enabled: { before: false, after: true } } });
+    expect(
+      logs
+        .entries()
+        .filter((entry) => entry['action'] === 'update' && entry['keyId'] === k2.id)
+        .at(-1),
+    ).toMatchObject({ changes: { enabled: { before: false, after: true } } });
 
     // Create and rotate obey the same rule: a child of K1 that would outlive it is refused, a rotation is capped.
-    expect(await env.call('POST', '/keys', { caller: asKey('bob', k1), body: { name: 'child', scopes: ['keys:write'] } })).toMatchObject({ status: 403, json: { field: 'expiresAt' } });
+    expect(await env.call('POST', '/keys', { caller: asKey('bob', k1), body: { name: 'child', scopes: ['keys:write'] } })).toMatchObject({
+      status: 403,
+      json: { field: 'expiresAt' },
+    });
     const forever = await createKey(env, { name: 'forever', scopes: ['read:users'] }, bob);
-    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey('bob', k1), id: forever.id })).toMatchObject({ status: 201, json: { expiresAt: k1ExpiresAt } });
+    expect(await env.call('POST', '/keys/{id}/rotate', { caller: asKey('bob', k1), id: forever.id })).toMatchObject({
+      status: 201,
+      json: { expiresAt: k1ExpiresAt },
+    });
   });
 
   it('a revoked, disabled or expired admin key can no longer list, get or revoke, even while the authorizer may still cache it', async () => {
@@ -637,13 +787,18 @@ describe('issue 9: a key acting on keys', () => {
       let foreign: Awaited<ReturnType<Env['call']>> | undefined;
       let unknown: Awaited<ReturnType<Env['call']>> | undefined;
       const foreignCalls = await commandsSentBy(async () => (foreign = await env.call('GET', '/keys/{id}', { caller: who, id: bobs.id })));
-      const unknownCalls = await commandsSentBy(async () => (unknown = await env.call('GET', '/keys/{id}', { caller: who, id: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' })));
+      const unknownCalls = await commandsSentBy(
+        async () => (unknown = await env.call('GET', '/keys/{id}', { caller: who, id: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' })),
+      );
       expect(foreign?.status).toBe(404);
       expect(foreign?.raw.body).toBe(unknown?.raw.body);
       expect(foreignCalls).toEqual(unknownCalls);
     }
     // An own key costs the byId query plus the consistent read: the work the two answers above both skip.
-    expect(await commandsSentBy(() => env.call('GET', '/keys/{id}', { caller: alice, id: alicesKey.id }))).toEqual(['QueryCommand', 'GetItemCommand']);
+    expect(await commandsSentBy(() => env.call('GET', '/keys/{id}', { caller: alice, id: alicesKey.id }))).toEqual([
+      'QueryCommand',
+      'GetItemCommand',
+    ]);
   });
 
   it('list cursors: naming another owner’s key, an unknown key or a wrong position gets the same 400 after the same single query', async () => {
@@ -651,7 +806,8 @@ describe('issue 9: a key acting on keys', () => {
     const bobs = await createKey(env, {}, bob);
     const own = await env.call('GET', '/keys/{id}', { caller: bob, id: bobs.id });
     const alices = await createKey(env, {});
-    const cursorOf = (position: { owner: string; createdAt: string; keyId: string }) => Buffer.from(JSON.stringify(position)).toString('base64url');
+    const cursorOf = (position: { owner: string; createdAt: string; keyId: string }) =>
+      Buffer.from(JSON.stringify(position)).toString('base64url');
     const cases = {
       foreign: cursorOf({ owner: 'alice', createdAt: own.json.createdAt, keyId: bobs.id }),
       unknown: cursorOf({ owner: 'alice', createdAt: own.json.createdAt, keyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV' }),

@@ -69,7 +69,13 @@ describe('keys OpenAPI document', () => {
     const dynamo = mockClient(DynamoDBClient);
     dynamo.on(PutItemCommand).resolves({});
     const call = caller(
-      createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'), keyPrefix: 'dg', adminScope: 'keys:admin', logger: captureLogger().logger }),
+      createKeysHandler({
+        catalog: DEMO_CATALOG,
+        store: new KeyStore(new DynamoDBClient({ region: 'us-east-1' }), 't'),
+        keyPrefix: 'dg',
+        adminScope: 'keys:admin',
+        logger: captureLogger().logger,
+      }),
     );
     const created = await call('POST', '/keys', { body: { name: 'doc', scopes: ['read:users'], expiresIn: 60, metadata: { a: 1 } } });
     expect(createdKeySchema.safeParse(created.json).success).toBe(true);

@@ -12,14 +12,34 @@ import { decodeCursor, encodeCursor, InvalidCursorError } from '../../lambdas/sh
 import { InvalidRequestError } from '../../lambdas/keys/errors';
 
 const catalog = grantableCatalog(DEMO_CATALOG, 'keys:admin');
-const record: KeyRecord = { keyHash: 'h', keyId: 'key_1', owner: 'alice', name: 'n', scopes: ['read:users'], createdAt: 'c', createdBy: 'alice', enabled: true, start: 'dg_x', version: 2, expiresAt: 2000 };
+const record: KeyRecord = {
+  keyHash: 'h',
+  keyId: 'key_1',
+  owner: 'alice',
+  name: 'n',
+  scopes: ['read:users'],
+  createdAt: 'c',
+  createdBy: 'alice',
+  enabled: true,
+  start: 'dg_x',
+  version: 2,
+  expiresAt: 2000,
+};
 
 describe('decideGrant', () => {
   it('allows only held scopes, reports unknown scopes before escalation, and lets the admin grant any catalog scope', () => {
     const caller = { scopes: ['keys:write', 'read:users'] };
     expect(decideGrant(['read:users'], caller, catalog, 'keys:admin')).toEqual({ ok: true });
-    expect(decideGrant(['write:users'], caller, catalog, 'keys:admin')).toEqual({ ok: false, reason: 'escalation', scopes: ['write:users'] });
-    expect(decideGrant(['write:users', 'x:y'], caller, catalog, 'keys:admin')).toEqual({ ok: false, reason: 'unknown_scope', scopes: ['x:y'] });
+    expect(decideGrant(['write:users'], caller, catalog, 'keys:admin')).toEqual({
+      ok: false,
+      reason: 'escalation',
+      scopes: ['write:users'],
+    });
+    expect(decideGrant(['write:users', 'x:y'], caller, catalog, 'keys:admin')).toEqual({
+      ok: false,
+      reason: 'unknown_scope',
+      scopes: ['x:y'],
+    });
     expect(decideGrant(['write:users', 'keys:admin'], { scopes: ['keys:admin'] }, catalog, 'keys:admin')).toEqual({ ok: true });
     expect(decideGrant(['x:y'], { scopes: ['keys:admin'] }, catalog, 'keys:admin').ok).toBe(false);
   });
@@ -64,9 +84,15 @@ describe('applyPatch and extendsAuthority', () => {
   it('counts an added scope as extending authority (issue 9), but not a narrowed or reordered list', () => {
     expect(authorityExtensions(record, { ...record, scopes: ['read:users', 'write:users'] }, 1000)).toEqual(['scopes']);
     expect(authorityExtensions(record, { ...record, scopes: [] }, 1000)).toEqual([]);
-    expect(authorityExtensions({ ...record, scopes: ['a:b', 'read:users'] }, { ...record, scopes: ['read:users', 'a:b'] }, 1000)).toEqual([]);
+    expect(authorityExtensions({ ...record, scopes: ['a:b', 'read:users'] }, { ...record, scopes: ['read:users', 'a:b'] }, 1000)).toEqual(
+      [],
+    );
     const { expiresAt: _dropped, ...forever } = record;
-    expect(authorityExtensions({ ...record, enabled: false }, { ...forever, scopes: ['keys:write'] }, 1000)).toEqual(['scopes', 'enabled', 'expiresAt']);
+    expect(authorityExtensions({ ...record, enabled: false }, { ...forever, scopes: ['keys:write'] }, 1000)).toEqual([
+      'scopes',
+      'enabled',
+      'expiresAt',
+    ]);
   });
 
   it('audits before and after of each changed authority field, expiry as ISO (null = never), metadata by name only', () => {
@@ -99,7 +125,11 @@ describe('list cursors', () => {
       fc.property(text, text, text, (owner, createdAt, keyId) => {
         const cursor = encodeCursor({ owner, createdAt, keyId });
         expect(decodeCursor(cursor, owner)).toEqual({ owner, createdAt, keyId });
-        expect(Object.keys(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as object).sort()).toEqual(['createdAt', 'keyId', 'owner']);
+        expect(Object.keys(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as object).sort()).toEqual([
+          'createdAt',
+          'keyId',
+          'owner',
+        ]);
       }),
     );
   });

@@ -19,7 +19,14 @@ const retired = githubSigningKey(false);
 const stranger = githubSigningKey(true);
 const LEAK_URL = 'https://github.com/octo-org/app/blob/5d1f0e3c0b2a9e8d7c6b5a4f3e2d1c0b9a8f7e6d/config/.env';
 
-function setup(options: { action?: 'revoke' | 'notify'; records?: ReturnType<typeof makeKey>['record'][]; latencyMs?: number; concurrency?: number } = {}) {
+function setup(
+  options: {
+    action?: 'revoke' | 'notify';
+    records?: ReturnType<typeof makeKey>['record'][];
+    latencyMs?: number;
+    concurrency?: number;
+  } = {},
+) {
   const live = makeKey({ owner: 'alice', name: 'ci' });
   const sibling = makeKey({ owner: 'alice', name: 'deploy' });
   const revoked = makeKey({ owner: 'bob', revokedAt: '2031-01-01T00:00:00.000Z' });
@@ -46,7 +53,14 @@ function setup(options: { action?: 'revoke' | 'notify'; records?: ReturnType<typ
 }
 
 const report = (...matches: { token: string; type?: string; url?: string; source?: string }[]) =>
-  JSON.stringify(matches.map((match) => ({ token: match.token, type: match.type ?? 'dualgate_api_key', url: match.url ?? LEAK_URL, source: match.source ?? 'content' })));
+  JSON.stringify(
+    matches.map((match) => ({
+      token: match.token,
+      type: match.type ?? 'dualgate_api_key',
+      url: match.url ?? LEAK_URL,
+      source: match.source ?? 'content',
+    })),
+  );
 
 /** A string with a key's shape whose checksum is wrong. */
 function badChecksum(key: string): string {
@@ -77,7 +91,10 @@ describe('refused reports: 4xx, nothing changed, no table read', () => {
     const { post, store, live } = setup();
     const body = report({ token: live.key });
     const headers = signedHeaders(body, current);
-    expect(await post(body.replace(LEAK_URL, 'https://evil.example/'), headers)).toMatchObject({ status: 403, json: { reason: 'bad_signature' } });
+    expect(await post(body.replace(LEAK_URL, 'https://evil.example/'), headers)).toMatchObject({
+      status: 403,
+      json: { reason: 'bad_signature' },
+    });
     expect(store.reads).toBe(0);
   });
 
@@ -94,9 +111,15 @@ describe('refused reports: 4xx, nothing changed, no table read', () => {
     const { post, store, live } = setup();
     const body = report({ token: live.key });
     const headers = signedHeaders(body, current);
-    expect(await post(body, { ...headers, 'Github-Public-Key-Signature': 'not base64!' })).toMatchObject({ status: 400, json: { reason: 'signature_malformed' } });
+    expect(await post(body, { ...headers, 'Github-Public-Key-Signature': 'not base64!' })).toMatchObject({
+      status: 400,
+      json: { reason: 'signature_malformed' },
+    });
     expect(await post(body, { ...headers, 'Github-Public-Key-Identifier': 'a b' })).toMatchObject({ status: 400 });
-    const twice = { 'github-public-key-signature': [headers['Github-Public-Key-Signature'] as string, signReport(body, stranger)], 'github-public-key-identifier': [current.identifier] };
+    const twice = {
+      'github-public-key-signature': [headers['Github-Public-Key-Signature'] as string, signReport(body, stranger)],
+      'github-public-key-identifier': [current.identifier],
+    };
     expect(await post(body, headers, { multiValueHeaders: twice })).toMatchObject({ status: 400 });
     expect(store.reads).toBe(0);
   });
@@ -127,7 +150,13 @@ describe('a validly signed report', () => {
     const { post, store, live, sibling, notifier, logs } = setup();
     const unknown = generateKey('dg').key;
     const otherPrefix = generateKey('zz').key;
-    const body = report({ token: live.key }, { token: 'some_token' }, { token: badChecksum(live.key) }, { token: otherPrefix }, { token: unknown });
+    const body = report(
+      { token: live.key },
+      { token: 'some_token' },
+      { token: badChecksum(live.key) },
+      { token: otherPrefix },
+      { token: unknown },
+    );
     const response = await post(body, signedHeaders(body, current));
     expect(response.status).toBe(200);
     expect(response.json).toEqual([
@@ -150,11 +179,27 @@ describe('a validly signed report', () => {
     });
     expect(store.records.get(sibling.record.keyHash)?.revokedAt).toBeUndefined();
     expect(notifier.published).toEqual([
-      expect.objectContaining({ type: 'dualgate.key.leaked', action: 'revoked', keyId: live.record.keyId, owner: 'alice', start: live.record.start, url: LEAK_URL, reporter: 'github', tokenType: 'dualgate_api_key' }),
+      expect.objectContaining({
+        type: 'dualgate.key.leaked',
+        action: 'revoked',
+        keyId: live.record.keyId,
+        owner: 'alice',
+        start: live.record.start,
+        url: LEAK_URL,
+        reporter: 'github',
+        tokenType: 'dualgate_api_key',
+      }),
     ]);
     expect(JSON.stringify(notifier.published)).not.toContain(live.key);
     const audit = logs.entries().find((line) => line['message'] === 'audit');
-    expect(audit).toMatchObject({ action: 'revoke', reason: 'leaked', keyId: live.record.keyId, owner: 'alice', leakUrl: LEAK_URL, actorSub: 'github-secret-scanning' });
+    expect(audit).toMatchObject({
+      action: 'revoke',
+      reason: 'leaked',
+      keyId: live.record.keyId,
+      owner: 'alice',
+      leakUrl: LEAK_URL,
+      actorSub: 'github-secret-scanning',
+    });
     expect(logs.lines.join('\n')).not.toContain(live.key.slice(3));
     expect(logs.lines.join('\n')).not.toContain(live.record.keyHash);
   });
@@ -176,7 +221,10 @@ describe('a validly signed report', () => {
     expect(store.records.get(live.record.keyHash)).toEqual(after);
     expect(notifier.published).toHaveLength(1);
     expect(logs.entries().filter((line) => line['message'] === 'audit')).toHaveLength(1);
-    expect(logs.entries().find((line) => line['message'] === 'leak report for a key already handled')).toMatchObject({ outcome: 'already_revoked', keyId: live.record.keyId });
+    expect(logs.entries().find((line) => line['message'] === 'leak report for a key already handled')).toMatchObject({
+      outcome: 'already_revoked',
+      keyId: live.record.keyId,
+    });
   });
 
   it('labels a key that was already revoked true_positive and leaves it as it was', async () => {
@@ -191,7 +239,10 @@ describe('a validly signed report', () => {
   it('looks a key up once when the report names it several times, and records the first URL', async () => {
     const { post, store, live } = setup();
     const body = report({ token: live.key, url: `${LEAK_URL}#L1` }, { token: live.key, url: `${LEAK_URL}#L9` });
-    expect(await post(body, signedHeaders(body, current))).toMatchObject({ status: 200, json: [{ label: 'true_positive' }, { label: 'true_positive' }] });
+    expect(await post(body, signedHeaders(body, current))).toMatchObject({
+      status: 200,
+      json: [{ label: 'true_positive' }, { label: 'true_positive' }],
+    });
     expect(store.reads).toBe(1);
     expect(store.records.get(live.record.keyHash)?.leakUrl).toBe(`${LEAK_URL}#L1`);
   });
@@ -231,7 +282,10 @@ describe('a validly signed report', () => {
   it('reads a match without a type or a URL (echoing an empty type)', async () => {
     const { post, live } = setup();
     const body = JSON.stringify([{ token: live.key }]);
-    expect(await post(body, signedHeaders(body, current))).toEqual({ status: 200, json: [{ token_raw: live.key, token_type: '', label: 'true_positive' }] });
+    expect(await post(body, signedHeaders(body, current))).toEqual({
+      status: 200,
+      json: [{ token_raw: live.key, token_type: '', label: 'true_positive' }],
+    });
   });
 
   it('answers an empty report with an empty feedback array', async () => {
@@ -281,7 +335,10 @@ describe('a report of 1,000 matches', () => {
     const live = Array.from({ length: 500 }, (_, index) => makeKey({ owner: `owner-${index % 7}` }));
     // 5 ms per table call: a slow DynamoDB. Sequentially 500 reads and 500 writes would take 5 s.
     const { post, store } = setup({ records: live.map((entry) => entry.record), latencyMs: 5 });
-    const matches = [...live.map((entry) => ({ token: entry.key })), ...Array.from({ length: 500 }, (_, index) => ({ token: `junk_${index}` }))];
+    const matches = [
+      ...live.map((entry) => ({ token: entry.key })),
+      ...Array.from({ length: 500 }, (_, index) => ({ token: `junk_${index}` })),
+    ];
     const body = report(...matches);
     const startedMs = performance.now();
     const response = await post(body, signedHeaders(body, current));
@@ -313,7 +370,15 @@ describe('the metric line', () => {
     await post(body, signedHeaders(body, current));
     await post(body, {});
     const lines = logs.entries().filter((line) => line['message'] === 'leak report');
-    expect(lines[0]).toMatchObject({ outcome: 'accepted', statusCode: 200, LeakReports: 1, LeakTokens: 2, LeakTruePositives: 1, LeakKeysRevoked: 1, _aws: expect.anything() });
+    expect(lines[0]).toMatchObject({
+      outcome: 'accepted',
+      statusCode: 200,
+      LeakReports: 1,
+      LeakTokens: 2,
+      LeakTruePositives: 1,
+      LeakKeysRevoked: 1,
+      _aws: expect.anything(),
+    });
     expect(lines[1]).toMatchObject({ outcome: 'signature_missing', statusCode: 401, LeakReports: 1, LeakTokens: 0 });
   });
 });

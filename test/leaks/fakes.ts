@@ -83,7 +83,11 @@ export function keyCacheFor(keys: readonly GithubSigningKey[]): { cache: GithubK
 }
 
 /** The v1 proxy event API Gateway hands the function for a POST to the open route. */
-export function leakEvent(body: string | null, headers: Record<string, string> = {}, options: { isBase64Encoded?: boolean; multiValueHeaders?: Record<string, string[]> } = {}): APIGatewayProxyEvent {
+export function leakEvent(
+  body: string | null,
+  headers: Record<string, string> = {},
+  options: { isBase64Encoded?: boolean; multiValueHeaders?: Record<string, string[]> } = {},
+): APIGatewayProxyEvent {
   return {
     httpMethod: 'POST',
     resource: '/leaks/github',

@@ -8,10 +8,22 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JwksFetcher } from '../../lambdas/authorizer/jwks-fetcher';
 import { GithubKeysUnavailableError } from '../../lambdas/leaks/errors';
-import { GithubKeyCache, GithubKeyDocumentError, identifierForLog, parseGithubKeyDocument, type KeyDocumentFetcher } from '../../lambdas/leaks/github-keys';
+import {
+  GithubKeyCache,
+  GithubKeyDocumentError,
+  identifierForLog,
+  parseGithubKeyDocument,
+  type KeyDocumentFetcher,
+} from '../../lambdas/leaks/github-keys';
 import { GITHUB_KEYS_USER_AGENT } from '../../lambdas/leaks/handler';
 import { captureLogger } from '../support/logs';
-import { GITHUB_DOCS_EARLIER_SAMPLE, GITHUB_DOCS_SAMPLE, githubSigningKey, keyDocument, startGithubKeyServer } from '../support/github-signing';
+import {
+  GITHUB_DOCS_EARLIER_SAMPLE,
+  GITHUB_DOCS_SAMPLE,
+  githubSigningKey,
+  keyDocument,
+  startGithubKeyServer,
+} from '../support/github-signing';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const arrayBuffer = (text: string): ArrayBuffer => bytes(text).buffer as ArrayBuffer;
@@ -129,7 +141,12 @@ describe('GithubKeyCache', () => {
     const time = clock();
     const logs = captureLogger();
     const fetcher = new FakeFetcher(keyDocument([current]));
-    const cache = new GithubKeyCache('https://keys.example/doc', fetcher, { cacheTtlMs: 1000, refetchIntervalMs: 60_000, nowMs: time.nowMs, logger: logs.logger });
+    const cache = new GithubKeyCache('https://keys.example/doc', fetcher, {
+      cacheTtlMs: 1000,
+      refetchIntervalMs: 60_000,
+      nowMs: time.nowMs,
+      logger: logs.logger,
+    });
     await cache.keyFor(current.identifier);
     fetcher.failing = true;
     time.advance(61_000);
@@ -190,14 +207,18 @@ describe('the bounded fetcher (the JWKS fetcher) under GitHub key documents', ()
 
   it('refuses a document larger than the size cap', async () => {
     const url = await serve((_request, response) => response.end(JSON.stringify({ public_keys: [], padding: 'x'.repeat(200_000) })));
-    await expect(cacheOver(url, { maxBodyBytes: 64 * 1024 }).keyFor(key.identifier)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/larger than 65536 bytes/) } });
+    await expect(cacheOver(url, { maxBodyBytes: 64 * 1024 }).keyFor(key.identifier)).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/larger than 65536 bytes/) },
+    });
   });
 
   it('follows no redirect, to another host or its own', async () => {
     const elsewhere = await startGithubKeyServer([key]);
     try {
       const url = await serve((_request, response) => response.writeHead(302, { location: elsewhere.url }).end());
-      await expect(cacheOver(url).keyFor(key.identifier)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/status 302/) } });
+      await expect(cacheOver(url).keyFor(key.identifier)).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/status 302/) },
+      });
       expect(elsewhere.requests).toHaveLength(0);
     } finally {
       await elsewhere.close();
@@ -205,7 +226,9 @@ describe('the bounded fetcher (the JWKS fetcher) under GitHub key documents', ()
   });
 
   it('treats an error status (GitHub rate limiting) as unavailable', async () => {
-    const url = await serve((_request, response) => response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"API rate limit exceeded"}'));
+    const url = await serve((_request, response) =>
+      response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"API rate limit exceeded"}'),
+    );
     await expect(cacheOver(url).keyFor(key.identifier)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/status 403/) } });
   });
 

@@ -32,8 +32,18 @@ function handlerWith(store: FakeLeakStore) {
 /** GitHub's real signature of `[]` (ECDSA signatures are randomised: computed once, compared by value). */
 const SIGNED_EMPTY = signReport('[]', github);
 /** Header values an attacker might send: random, GitHub-looking, or a real signature of other bytes. */
-const identifierHeader = fc.oneof(fc.string(), fc.constant(github.identifier), fc.constant(forger.identifier), fc.stringMatching(/^[0-9a-f]{64}$/));
-const signatureHeader = fc.oneof(fc.string(), fc.base64String({ minLength: 4, maxLength: 120 }), fc.constant(SIGNED_EMPTY), fc.constant(signReport('[]', forger)));
+const identifierHeader = fc.oneof(
+  fc.string(),
+  fc.constant(github.identifier),
+  fc.constant(forger.identifier),
+  fc.stringMatching(/^[0-9a-f]{64}$/),
+);
+const signatureHeader = fc.oneof(
+  fc.string(),
+  fc.base64String({ minLength: 4, maxLength: 120 }),
+  fc.constant(SIGNED_EMPTY),
+  fc.constant(signReport('[]', forger)),
+);
 /** Strings shaped like keys (any prefix), with one character changed: the checksum no longer matches. */
 const mutatedKey = fc
   .tuple(fc.stringMatching(/^[a-z][a-z0-9]{1,15}$/), fc.integer({ min: 0, max: 35 }), fc.constantFrom(...BASE62_ALPHABET))
@@ -43,7 +53,13 @@ const mutatedKey = fc
     return key.slice(0, at) + (key[at] === char ? (char === 'A' ? 'B' : 'A') : char) + key.slice(at + 1);
   });
 const junkToken = fc
-  .oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[a-z][a-z0-9]{1,15}_[0-9A-Za-z]{36}$/), mutatedKey, fc.constant(generateKey('zz').key))
+  .oneof(
+    fc.string(),
+    fc.string({ unit: 'binary' }),
+    fc.stringMatching(/^[a-z][a-z0-9]{1,15}_[0-9A-Za-z]{36}$/),
+    mutatedKey,
+    fc.constant(generateKey('zz').key),
+  )
   // A random shape with a valid checksum is a ~1 in 5.7e10 event; exclude it rather than hope.
   .filter((token) => !parseKey(token, 'dg').ok);
 
@@ -64,7 +80,9 @@ describe('no junk ever reads the key table', () => {
           if (signature !== undefined) headers['Github-Public-Key-Signature'] = signature;
           // The one combination that verifies: GitHub's key over exactly these bytes. Anything else must be refused.
           fc.pre(!(identifier === github.identifier && signature === SIGNED_EMPTY && body === '[]'));
-          const response = await handler(leakEvent(base64 ? Buffer.from(body).toString('base64') : body, headers, { isBase64Encoded: base64 }));
+          const response = await handler(
+            leakEvent(base64 ? Buffer.from(body).toString('base64') : body, headers, { isBase64Encoded: base64 }),
+          );
           expect(response.statusCode).toBeGreaterThanOrEqual(400);
           expect(response.statusCode).toBeLessThan(500);
           expect(store.reads + store.writes).toBe(0);
@@ -79,14 +97,25 @@ describe('no junk ever reads the key table', () => {
     const store = new FakeLeakStore();
     const { handler, notifier } = handlerWith(store);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ token: junkToken, type: fc.string({ maxLength: 40 }), url: fc.webUrl(), source: fc.constantFrom('content', 'commit', 'Issue_comment') }), { maxLength: 30 }), async (matches) => {
-        const body = JSON.stringify(matches);
-        const response = await handler(leakEvent(body, signedHeaders(body, github)));
-        expect(response.statusCode).toBe(200);
-        const feedback = JSON.parse(response.body) as { token_raw: string; token_type: string; label: string }[];
-        expect(feedback).toEqual(matches.map((match) => ({ token_raw: match.token, token_type: match.type, label: 'false_positive' })));
-        expect(store.reads + store.writes).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            token: junkToken,
+            type: fc.string({ maxLength: 40 }),
+            url: fc.webUrl(),
+            source: fc.constantFrom('content', 'commit', 'Issue_comment'),
+          }),
+          { maxLength: 30 },
+        ),
+        async (matches) => {
+          const body = JSON.stringify(matches);
+          const response = await handler(leakEvent(body, signedHeaders(body, github)));
+          expect(response.statusCode).toBe(200);
+          const feedback = JSON.parse(response.body) as { token_raw: string; token_type: string; label: string }[];
+          expect(feedback).toEqual(matches.map((match) => ({ token_raw: match.token, token_type: match.type, label: 'false_positive' })));
+          expect(store.reads + store.writes).toBe(0);
+        },
+      ),
       { numRuns: 300 },
     );
     expect(notifier.published).toHaveLength(0);

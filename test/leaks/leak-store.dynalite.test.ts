@@ -35,10 +35,35 @@ afterAll(async () => {
 async function freshEnv(action: 'revoke' | 'notify' = 'revoke') {
   const tableName = await dynamo.createTable();
   const logs = captureLogger('dualgate-leaks');
-  const keys = caller(createKeysHandler({ catalog: DEMO_CATALOG, store: new KeyStore(dynamo.client, tableName), keyPrefix: 'dg', adminScope: 'keys:admin', logger: logs.logger, nowMs: () => clock.ms }));
+  const keys = caller(
+    createKeysHandler({
+      catalog: DEMO_CATALOG,
+      store: new KeyStore(dynamo.client, tableName),
+      keyPrefix: 'dg',
+      adminScope: 'keys:admin',
+      logger: logs.logger,
+      nowMs: () => clock.ms,
+    }),
+  );
   const notifier = new FakeNotifier();
-  const leaks = createLeakHandler({ githubKeys: keyCacheFor([github]).cache, store: new DynamoLeakStore(dynamo.client, tableName), notifier, keyPrefix: 'dg', action, logger: logs.logger, nowMs: () => clock.ms });
-  const check = new ApiKeyCheck({ keyPrefix: 'dg', store: new DynamoKeyLookup(dynamo.client, tableName), keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS, negativeCacheTtlSeconds: 5, staleIfErrorSeconds: 0, maxCacheEntries: 100, nowMs: () => clock.ms });
+  const leaks = createLeakHandler({
+    githubKeys: keyCacheFor([github]).cache,
+    store: new DynamoLeakStore(dynamo.client, tableName),
+    notifier,
+    keyPrefix: 'dg',
+    action,
+    logger: logs.logger,
+    nowMs: () => clock.ms,
+  });
+  const check = new ApiKeyCheck({
+    keyPrefix: 'dg',
+    store: new DynamoKeyLookup(dynamo.client, tableName),
+    keyCacheTtlSeconds: KEY_CACHE_TTL_SECONDS,
+    negativeCacheTtlSeconds: 5,
+    staleIfErrorSeconds: 0,
+    maxCacheEntries: 100,
+    nowMs: () => clock.ms,
+  });
   const create = async (name: string) => {
     const result = await keys('POST', '/keys', { caller: alice, body: { name, scopes: ['read:users'] } });
     expect(result.status).toBe(201);
@@ -61,10 +86,17 @@ describe('leak reports against the key table (dynalite)', () => {
     expect(await env.report(leaked.key, 'dg_not_a_key')).toEqual({ status: 200, labels: ['true_positive', 'false_positive'] });
 
     const view = await env.keys('GET', '/keys/{id}', { caller: alice, id: leaked.id });
-    expect(view.json).toMatchObject({ status: 'revoked', revokedAt: '2031-03-01T12:00:00.000Z', revokedReason: 'leaked', leak: { reportedAt: '2031-03-01T12:00:00.000Z', reportedBy: 'github', url: LEAK_URL, source: 'commit' } });
+    expect(view.json).toMatchObject({
+      status: 'revoked',
+      revokedAt: '2031-03-01T12:00:00.000Z',
+      revokedReason: 'leaked',
+      leak: { reportedAt: '2031-03-01T12:00:00.000Z', reportedBy: 'github', url: LEAK_URL, source: 'commit' },
+    });
     expect(publicKeySchema.safeParse(view.json).success).toBe(true);
     const listed = await env.keys('GET', '/keys', { caller: alice });
-    expect((listed.json.items as { id: string; revokedReason?: string }[]).find((item) => item.id === leaked.id)?.revokedReason).toBe('leaked');
+    expect((listed.json.items as { id: string; revokedReason?: string }[]).find((item) => item.id === leaked.id)?.revokedReason).toBe(
+      'leaked',
+    );
 
     // The authorizer cached the key before the report: it keeps its verdict for the cache TTL, then reads the revocation.
     clock.ms += (KEY_CACHE_TTL_SECONDS + 1) * 1000;
@@ -90,7 +122,9 @@ describe('leak reports against the key table (dynalite)', () => {
     const before = await env.store.getByHashConsistent(hashKey(leaked.key));
     await env.report(leaked.key);
     // A concurrent PATCH that read the key before the report lands after it: its compare-and-swap must fail.
-    await expect(env.store.replace({ ...before!, name: 'renamed', version: before!.version + 1 }, before!.version)).rejects.toThrow(/conditional replace failed/);
+    await expect(env.store.replace({ ...before!, name: 'renamed', version: before!.version + 1 }, before!.version)).rejects.toThrow(
+      /conditional replace failed/,
+    );
     expect((await env.keys('PATCH', '/keys/{id}', { caller: alice, id: leaked.id, body: { name: 'x' } })).status).toBe(409);
     expect((await env.keys('POST', '/keys/{id}/rotate', { caller: alice, id: leaked.id, body: {} })).status).toBe(409);
     expect(await env.store.getByHashConsistent(hashKey(leaked.key))).toMatchObject({ revokedReason: 'leaked', leakUrl: LEAK_URL });
@@ -118,7 +152,13 @@ describe('leak reports against the key table (dynalite)', () => {
     const marked = await notifyEnv.store.getByHashConsistent(hashKey(leaked.key));
     const store = new DynamoLeakStore(dynamo.client, notifyEnv.tableName);
     clock.ms += 60_000;
-    expect(await store.recordLeak(hashKey(leaked.key), { reportedAt: new Date(clock.ms).toISOString(), reporter: 'github', url: 'https://github.com/other' }, { revokedAt: new Date(clock.ms).toISOString(), expiresAt: clock.ms / 1000 })).toBe(true);
+    expect(
+      await store.recordLeak(
+        hashKey(leaked.key),
+        { reportedAt: new Date(clock.ms).toISOString(), reporter: 'github', url: 'https://github.com/other' },
+        { revokedAt: new Date(clock.ms).toISOString(), expiresAt: clock.ms / 1000 },
+      ),
+    ).toBe(true);
     const revoked = await notifyEnv.store.getByHashConsistent(hashKey(leaked.key));
     expect(revoked).toMatchObject({ leakedAt: marked!.leakedAt, leakUrl: LEAK_URL, revokedReason: 'leaked', version: marked!.version + 1 });
   });
@@ -127,7 +167,13 @@ describe('leak reports against the key table (dynalite)', () => {
     const env = await freshEnv();
     const store = new DynamoLeakStore(dynamo.client, env.tableName);
     const hash = 'f'.repeat(64);
-    expect(await store.recordLeak(hash, { reportedAt: new Date(clock.ms).toISOString(), reporter: 'github' }, { revokedAt: new Date(clock.ms).toISOString(), expiresAt: 1 })).toBe(false);
+    expect(
+      await store.recordLeak(
+        hash,
+        { reportedAt: new Date(clock.ms).toISOString(), reporter: 'github' },
+        { revokedAt: new Date(clock.ms).toISOString(), expiresAt: 1 },
+      ),
+    ).toBe(false);
     expect(await store.getByHash(hash)).toBeUndefined();
   });
 });

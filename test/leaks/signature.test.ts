@@ -17,7 +17,9 @@ describe("GitHub's signed examples (docs.github.com, secret scanning partner pro
   });
 
   it('verifies the earlier sample, signed with the key GitHub now lists as no longer current', () => {
-    expect(verifies(GITHUB_DOCS_EARLIER_SAMPLE.body, GITHUB_DOCS_EARLIER_SAMPLE.signature, GITHUB_DOCS_EARLIER_SAMPLE.publicKeyPem)).toBe(true);
+    expect(verifies(GITHUB_DOCS_EARLIER_SAMPLE.body, GITHUB_DOCS_EARLIER_SAMPLE.signature, GITHUB_DOCS_EARLIER_SAMPLE.publicKeyPem)).toBe(
+      true,
+    );
   });
 
   it('refuses the sample once a byte changes: a trailing newline, a space, re-serialised JSON', () => {
@@ -75,7 +77,9 @@ describe('reports signed with keys generated here', () => {
 describe('public keys', () => {
   it('accepts P-256 only: not P-384, not Ed25519, not RSA, not garbage', () => {
     const pem = (type: 'ec' | 'ed25519' | 'rsa', options: object = {}) =>
-      generateKeyPairSync(type as 'ec', options as { namedCurve: string }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      generateKeyPairSync(type as 'ec', options as { namedCurve: string })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString();
     expect(parseP256PublicKey(githubSigningKey().publicKeyPem)).toBeDefined();
     expect(parseP256PublicKey(pem('ec', { namedCurve: 'secp384r1' }))).toBeUndefined();
     expect(parseP256PublicKey(pem('ed25519'))).toBeUndefined();
@@ -89,7 +93,9 @@ describe('the signature header', () => {
   it('takes standard base64 (padded, as GitHub sends it, or not) of a plausible length, and nothing else', () => {
     expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature)?.length).toBe(70);
     expect(decodeSignatureHeader(` ${GITHUB_DOCS_SAMPLE.signature} `)?.length).toBe(70);
-    expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, ''))).toEqual(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature));
+    expect(decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, ''))).toEqual(
+      decodeSignatureHeader(GITHUB_DOCS_SAMPLE.signature),
+    );
     expect(decodeSignatureHeader(`${GITHUB_DOCS_SAMPLE.signature.replace(/=+$/, '')}=`)).toBeUndefined();
     expect(decodeSignatureHeader(`${GITHUB_DOCS_SAMPLE.signature}A`)).toBeUndefined();
     expect(decodeSignatureHeader('')).toBeUndefined();

@@ -14,7 +14,11 @@ import { checkAssemblyTemplates } from '../support/template-checks';
 function synthNestedGate(context: Record<string, unknown>) {
   const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'dualgate-nested-')), context });
   const stack = new Stack(app, 'Platform', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const orders = new lambda.Function(stack, 'Orders', { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X });
+  const orders = new lambda.Function(stack, 'Orders', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+  });
   const apiLayer = new NestedStack(stack, 'ApiLayer');
   const gate = new DualAuthApi(apiLayer, 'Gate', {
     nestedStacks: true,
@@ -27,7 +31,12 @@ function synthNestedGate(context: Record<string, unknown>) {
   });
   // A parent function reads a value out of the nested stack: CloudFormation passes it as the nested stack's output.
   const queue = new sqs.Queue(apiLayer, 'Events');
-  const consumer = new lambda.Function(stack, 'Consumer', { code: lambda.Code.fromInline('exports.handler = async () => ({})'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X, environment: { EVENTS_QUEUE: queue.queueUrl } });
+  const consumer = new lambda.Function(stack, 'Consumer', {
+    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+    handler: 'index.handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+    environment: { EVENTS_QUEUE: queue.queueUrl },
+  });
   return { assembly: app.synth(), gate, consumerId: stack.getLogicalId(consumer.node.defaultChild as lambda.CfnFunction) };
 }
 

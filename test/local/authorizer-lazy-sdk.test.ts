@@ -37,7 +37,9 @@ const hosted: HostedFunction[] = [];
 const scratch: string[] = [];
 
 beforeAll(async () => {
-  asset = codeDirectoryWith(bundleDirectory('authorizer', LAMBDA_ENTRIES.authorizer), { [RUNTIME_CONFIG_FILE]: readFileSync(demoRouteConfigFile(), 'utf8') });
+  asset = codeDirectoryWith(bundleDirectory('authorizer', LAMBDA_ENTRIES.authorizer), {
+    [RUNTIME_CONFIG_FILE]: readFileSync(demoRouteConfigFile(), 'utf8'),
+  });
   // The JWKS and a DynamoDB endpoint that answers GetItem with the key's item.
   stub = createServer((request, response) => {
     if (request.method === 'GET' && request.url === '/jwks') {
@@ -50,7 +52,8 @@ beforeAll(async () => {
       if (request.headers['x-amz-target'] === 'DynamoDB_20120810.GetItem') {
         getItems++;
         response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify({ Item: itemFromRecord(record) }));
-      } else response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"ValidationException","message":"stub"}');
+      } else
+        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"ValidationException","message":"stub"}');
     });
   });
   await new Promise<void>((ready) => stub.listen(0, '127.0.0.1', ready));
@@ -128,7 +131,8 @@ const event = (credential: string) => ({
   multiValueHeaders: { Authorization: [`Bearer ${credential}`] },
   requestContext: { requestId: 'req-1', resourceId: 'abc123', httpMethod: 'GET', resourcePath: '/me', stage: 'v1' },
 });
-const jwt = () => signJwt({ iss: stubUrl, aud: 'dualgate-api', sub: 'jwt-client', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
+const jwt = () =>
+  signJwt({ iss: stubUrl, aud: 'dualgate-api', sub: 'jwt-client', scope: 'read:users', exp: nowSeconds() + 600 }, { key: signingKey });
 
 describe('the authorizer bundle, in a local-mode environment', () => {
   it('keeps the AWS SDK out of what a cold start reads: index.mjs and its static imports hold none of it', () => {

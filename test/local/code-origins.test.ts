@@ -36,16 +36,24 @@ beforeAll(async () => {
   writeFileSync(join(app, 'package.json'), '{ "name": "probe-app", "private": true }');
   writeFileSync(join(app, 'package-lock.json'), '{ "name": "probe-app", "lockfileVersion": 3, "requires": true, "packages": {} }');
   mkdirSync(join(app, 'fns', 'plain', 'lib'), { recursive: true });
-  writeFileSync(join(app, 'fns', 'plain', 'index.js'), "exports.handler = async () => ({ statusCode: 200, body: require('./lib/text.js') });\n");
+  writeFileSync(
+    join(app, 'fns', 'plain', 'index.js'),
+    "exports.handler = async () => ({ statusCode: 200, body: require('./lib/text.js') });\n",
+  );
   writeFileSync(join(app, 'fns', 'plain', 'lib', 'text.js'), "module.exports = 'one';\n");
   writeFileSync(join(app, 'fns', 'plain', 'notes.txt'), 'kept\n');
   mkdirSync(join(app, 'src'));
-  writeFileSync(join(app, 'src', 'handler.ts'), "import { greeting } from './shared';\nexport const handler = async () => ({ statusCode: 200, body: greeting });\n");
+  writeFileSync(
+    join(app, 'src', 'handler.ts'),
+    "import { greeting } from './shared';\nexport const handler = async () => ({ statusCode: 200, body: greeting });\n",
+  );
   writeFileSync(join(app, 'src', 'shared.ts'), "export const greeting: string = 'hello';\n");
   outdir = mkdtempSync(join(tmpdir(), 'dualgate-probe-out-'));
   await synthesize('node app.cjs', app, outdir, {}, { probe: true });
   origins = readCodeOrigins(outdir);
-  codeDirs = new Map([...readCloudAssembly(outdir).functions.values()].map((fn) => [fn.logicalId.replace(/[A-F0-9]{8}$/, ''), fn.codeDir as string]));
+  codeDirs = new Map(
+    [...readCloudAssembly(outdir).functions.values()].map((fn) => [fn.logicalId.replace(/[A-F0-9]{8}$/, ''), fn.codeDir as string]),
+  );
 }, 120_000);
 
 afterAll(() => {
@@ -78,7 +86,10 @@ describe('rebuilding function code without a synth', () => {
     const origin = originOf('Plain');
     writeFileSync(join(app, 'fns', 'plain', 'lib', 'text.js'), "module.exports = 'two';\n");
     rmSync(join(app, 'fns', 'plain', 'notes.txt'));
-    const rebuilt = await rebuildCode(origin, origin.assetDir, [join(app, 'fns', 'plain', 'lib', 'text.js'), join(app, 'fns', 'plain', 'notes.txt')]);
+    const rebuilt = await rebuildCode(origin, origin.assetDir, [
+      join(app, 'fns', 'plain', 'lib', 'text.js'),
+      join(app, 'fns', 'plain', 'notes.txt'),
+    ]);
     made.push(rebuilt.codeDir);
     expect(readFileSync(join(rebuilt.codeDir, 'lib', 'text.js'), 'utf8')).toBe("module.exports = 'two';\n");
     expect(existsSync(join(rebuilt.codeDir, 'notes.txt'))).toBe(false);

@@ -33,7 +33,8 @@ const failure: FunctionFailure = {
   kind: 'threw',
   errorName: 'TypeError',
   message: 'an order needs a body',
-  stack: 'TypeError: an order needs a body\n    at save (/app/src/writer.ts:12:26)\n    at handler (/app/src/writer.ts:4:10)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n    at MessagePort.<anonymous> (file:///x/dist/function-worker.mjs:140:11)',
+  stack:
+    'TypeError: an order needs a body\n    at save (/app/src/writer.ts:12:26)\n    at handler (/app/src/writer.ts:4:10)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n    at MessagePort.<anonymous> (file:///x/dist/function-worker.mjs:140:11)',
 };
 
 function devLog(format: LogFormat): { log: DevLog; written: string[] } {
@@ -56,7 +57,9 @@ describe('the dev log, for a person (human)', () => {
     log.functionOutput('slow disk\nreally', { function: 'OrdersApp/Writer', requestId: 'r-2', stream: 'stderr', level: 'WARN' });
     log.functionFailure(failure);
     expect(written).toEqual([]);
-    log.access(entry({ requestId: 'r-2', method: 'POST', status: 502, responseLatencyMs: 41, errorType: 'INTEGRATION_FAILURE' }), { path: '/orders' });
+    log.access(entry({ requestId: 'r-2', method: 'POST', status: 502, responseLatencyMs: 41, errorType: 'INTEGRATION_FAILURE' }), {
+      path: '/orders',
+    });
     log.stop();
     expect(written).toHaveLength(1);
     expect(written[0]?.split('\n')).toEqual([
@@ -77,7 +80,18 @@ describe('the dev log, for a person (human)', () => {
     log.functionOutput(JSON.stringify({ level: 'INFO', message: 'denied', reason: 'missing_scope', _aws: {} }), authorizer);
     log.functionOutput(JSON.stringify({ level: 'WARN', message: 'JWKS refresh failed', error: 'ECONNREFUSED' }), authorizer);
     log.access(entry({ requestId: 'r-3', status: 403, errorType: 'ACCESS_DENIED', resourcePath: '/keys' }), { path: '/keys' });
-    log.access(entry({ requestId: 'r-4', status: 401, errorType: 'UNAUTHORIZED', sub: null, authMethod: null, authorizerStatus: null, authorizerCached: null }), { path: '/orders' });
+    log.access(
+      entry({
+        requestId: 'r-4',
+        status: 401,
+        errorType: 'UNAUTHORIZED',
+        sub: null,
+        authMethod: null,
+        authorizerStatus: null,
+        authorizerCached: null,
+      }),
+      { path: '/orders' },
+    );
     log.stop();
     expect(written).toEqual([
       '12:01:09 GET    /keys                403 14 ms orders-team (jwt) denied: missing_scope\n    WARN OrdersApp/Gate/Authorizer: JWKS refresh failed (error=ECONNREFUSED)',
@@ -94,9 +108,19 @@ describe('the dev log, for a person (human)', () => {
 
   it('prints a failure no request caused (new code that does not load after a reload) at once, without a request id', () => {
     const { log, written } = devLog('human');
-    log.functionFailure({ ...failure, kind: 'init', errorName: 'Runtime.UserCodeSyntaxError', message: "SyntaxError: Unexpected token ';'", route: 'loading its new code', requestId: '', stack: undefined });
+    log.functionFailure({
+      ...failure,
+      kind: 'init',
+      errorName: 'Runtime.UserCodeSyntaxError',
+      message: "SyntaxError: Unexpected token ';'",
+      route: 'loading its new code',
+      requestId: '',
+      stack: undefined,
+    });
     log.stop();
-    expect(written).toEqual(["  ✖ OrdersApp/Writer could not be loaded: Runtime.UserCodeSyntaxError: SyntaxError: Unexpected token ';'\n    loading its new code · WriterA1B2"]);
+    expect(written).toEqual([
+      "  ✖ OrdersApp/Writer could not be loaded: Runtime.UserCodeSyntaxError: SyntaxError: Unexpected token ';'\n    loading its new code · WriterA1B2",
+    ]);
   });
 
   it('keeps only the user’s frames of a stack, and says how many it left out', () => {
@@ -117,8 +141,22 @@ describe('the dev log, for a machine (json)', () => {
     log.access(entry({}), { path: '/orders?secret=1' });
     log.stop();
     expect(written[0]).toBe(emf);
-    expect(JSON.parse(written[1] as string)).toEqual({ timestamp: new Date(NOW).toISOString(), level: 'INFO', function: 'OrdersApp/Writer', requestId: 'r-1', message: 'creating an order' });
-    expect(JSON.parse(written[2] as string)).toMatchObject({ level: 'ERROR', message: 'function failed', function: 'OrdersApp/Writer', route: 'POST /orders', requestId: 'r-2', errorType: 'TypeError', errorMessage: 'an order needs a body' });
+    expect(JSON.parse(written[1] as string)).toEqual({
+      timestamp: new Date(NOW).toISOString(),
+      level: 'INFO',
+      function: 'OrdersApp/Writer',
+      requestId: 'r-1',
+      message: 'creating an order',
+    });
+    expect(JSON.parse(written[2] as string)).toMatchObject({
+      level: 'ERROR',
+      message: 'function failed',
+      function: 'OrdersApp/Writer',
+      route: 'POST /orders',
+      requestId: 'r-2',
+      errorType: 'TypeError',
+      errorMessage: 'an order needs a body',
+    });
     expect(JSON.parse(written[2] as string).stackTrace[1]).toBe('    at save (/app/src/writer.ts:12:26)');
     // The access entry is the stack's fields only: never the raw path or query.
     expect(JSON.parse(written[3] as string)).toEqual(entry({}));

@@ -28,7 +28,11 @@ const output: { line: string; origin: FunctionOutputOrigin }[] = [];
 
 beforeAll(async () => {
   upstream = createServer((request, response) => {
-    seen.push({ method: request.method!, url: request.url!, ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}) });
+    seen.push({
+      method: request.method!,
+      url: request.url!,
+      ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+    });
     response.writeHead(207, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(JSON.stringify({ upstream: request.url }));
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -37,32 +41,86 @@ beforeAll(async () => {
   assemblyDir = mkdtempSync(join(tmpdir(), 'dualgate-dev-assembly-'));
   const app = new App({ outdir: assemblyDir, context: { 'aws:cdk:enable-path-metadata': true } });
   const stack = new Stack(app, 'Integrations');
-  const gate = new DualAuthApi(stack, 'Gate', { managementApi: false, issuers: [{ issuer: 'https://login.example.com', audience: 'api' }] });
-  gate.addRoute({ method: 'GET', path: '/proxy/{proxy+}', authorized: false, integration: new apigateway.HttpIntegration(`${upstreamUrl}/x/{proxy}`, { proxy: true, httpMethod: 'GET', options: { requestParameters: { 'integration.request.path.proxy': 'method.request.path.proxy' } } }) });
+  const gate = new DualAuthApi(stack, 'Gate', {
+    managementApi: false,
+    issuers: [{ issuer: 'https://login.example.com', audience: 'api' }],
+  });
+  gate.addRoute({
+    method: 'GET',
+    path: '/proxy/{proxy+}',
+    authorized: false,
+    integration: new apigateway.HttpIntegration(`${upstreamUrl}/x/{proxy}`, {
+      proxy: true,
+      httpMethod: 'GET',
+      options: { requestParameters: { 'integration.request.path.proxy': 'method.request.path.proxy' } },
+    }),
+  });
   gate.addRoute({
     method: 'GET',
     path: '/mock',
     authorized: false,
-    integration: new apigateway.MockIntegration({ requestTemplates: { 'application/json': '{"statusCode": 200}' }, integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"mocked":true}' } }] }),
+    integration: new apigateway.MockIntegration({
+      requestTemplates: { 'application/json': '{"statusCode": 200}' },
+      integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"mocked":true}' } }],
+    }),
   });
   const role = new iam.Role(stack, 'SqsRole', { assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com') });
-  gate.addRoute({ method: 'POST', path: '/queue', authorized: false, integration: new apigateway.AwsIntegration({ service: 'sqs', path: '000000000000/queue', options: { credentialsRole: role } }) });
-  const python = new lambda.Function(stack, 'Python', { runtime: lambda.Runtime.PYTHON_3_12, handler: 'index.handler', code: lambda.Code.fromInline('def handler(e, c): return {}') });
+  gate.addRoute({
+    method: 'POST',
+    path: '/queue',
+    authorized: false,
+    integration: new apigateway.AwsIntegration({ service: 'sqs', path: '000000000000/queue', options: { credentialsRole: role } }),
+  });
+  const python = new lambda.Function(stack, 'Python', {
+    runtime: lambda.Runtime.PYTHON_3_12,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('def handler(e, c): return {}'),
+  });
   gate.addRoute({ method: 'GET', path: '/python', authorized: false, handler: python });
-  const node = new lambda.Function(stack, 'Node', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })') });
+  const node = new lambda.Function(stack, 'Node', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+  });
   gate.addRoute({ method: 'GET', path: '/secure', scopes: ['s:read'], handler: node });
-  const inline = (id: string, code: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline(code) });
-  gate.addRoute({ method: 'GET', path: '/throws', authorized: false, handler: inline('Throws', 'exports.handler = async () => { console.log("about to throw"); throw new Error("boom"); }') });
-  gate.addRoute({ method: 'GET', path: '/unloadable', authorized: false, handler: inline('Unloadable', 'exports.other = async () => ({ statusCode: 200 });') });
-  gate.addRoute({ method: 'GET', path: '/malformed', authorized: false, handler: inline('Malformed', 'exports.handler = async () => ({ statusCode: "two hundred" })') });
+  const inline = (id: string, code: string) =>
+    new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline(code) });
+  gate.addRoute({
+    method: 'GET',
+    path: '/throws',
+    authorized: false,
+    handler: inline('Throws', 'exports.handler = async () => { console.log("about to throw"); throw new Error("boom"); }'),
+  });
+  gate.addRoute({
+    method: 'GET',
+    path: '/unloadable',
+    authorized: false,
+    handler: inline('Unloadable', 'exports.other = async () => ({ statusCode: 200 });'),
+  });
+  gate.addRoute({
+    method: 'GET',
+    path: '/malformed',
+    authorized: false,
+    handler: inline('Malformed', 'exports.handler = async () => ({ statusCode: "two hundred" })'),
+  });
   const sleepy = new lambda.Function(stack, 'Sleepy', {
     runtime: lambda.Runtime.NODEJS_22_X,
     handler: 'index.handler',
     timeout: Duration.seconds(1),
-    code: lambda.Code.fromInline('exports.handler = async (event) => { await new Promise((r) => setTimeout(r, Number(event.pathParameters.ms))); return { statusCode: 200, body: "{}" }; }'),
+    code: lambda.Code.fromInline(
+      'exports.handler = async (event) => { await new Promise((r) => setTimeout(r, Number(event.pathParameters.ms))); return { statusCode: 200, body: "{}" }; }',
+    ),
   });
   gate.addRoute({ method: 'GET', path: '/sleepy/{ms}', authorized: false, handler: sleepy });
-  gate.addRoute({ method: 'GET', path: '/callback', authorized: false, handler: inline('Callback', 'exports.handler = (event, context, callback) => callback(null, { statusCode: 200, body: JSON.stringify({ fn: context.functionName }) })') });
+  gate.addRoute({
+    method: 'GET',
+    path: '/callback',
+    authorized: false,
+    handler: inline(
+      'Callback',
+      'exports.handler = (event, context, callback) => callback(null, { statusCode: 200, body: JSON.stringify({ fn: context.functionName }) })',
+    ),
+  });
   app.synth();
   server = await startDevServer({
     assemblyDir,
@@ -112,7 +170,9 @@ describe('dualgate dev, integrations other than Lambda', () => {
     expect(((await queue.json()) as { message: string }).message).toMatch(/^POST \/queue is not served locally: a AWS integration/);
     const python = await fetch(`${server.apis[0]!.url}/python`);
     expect(python.status).toBe(501);
-    expect(((await python.json()) as { message: string }).message).toMatch(/^GET \/python is not served locally: .*python3\.12.*only Node\.js runtimes/);
+    expect(((await python.json()) as { message: string }).message).toMatch(
+      /^GET \/python is not served locally: .*python3\.12.*only Node\.js runtimes/,
+    );
   });
 });
 
@@ -138,15 +198,24 @@ describe('dualgate dev, functions that misbehave', () => {
     ]);
     expect(failures[0]).toMatchObject({ requestId, message: 'boom', role: 'integration', logicalId: expect.stringMatching(/^Throws/) });
     expect(failures[0]?.stack).toMatch(/^Error: boom\n\s+at /);
-    expect(failures[1]?.message).toBe('statusCode must be an integer from 100 to 599 (got "two hundred"); it returned {"statusCode":"two hundred"}');
+    expect(failures[1]?.message).toBe(
+      'statusCode must be an integer from 100 to 599 (got "two hundred"); it returned {"statusCode":"two hundred"}',
+    );
     // The function's own output came with the same request id.
-    expect(output.filter((entry) => entry.line === 'about to throw').at(-1)?.origin).toEqual({ function: 'Integrations/Throws', requestId, stream: 'stdout', level: 'INFO' });
+    expect(output.filter((entry) => entry.line === 'about to throw').at(-1)?.origin).toEqual({
+      function: 'Integrations/Throws',
+      requestId,
+      stream: 'stdout',
+      level: 'INFO',
+    });
   });
 
   it('reports a timeout as Lambda words it', async () => {
     failures.length = 0;
     expect((await fetch(`${server.apis[0]!.url}/sleepy/1500`)).status).toBe(504);
-    expect(failures).toEqual([expect.objectContaining({ function: 'Integrations/Sleepy', kind: 'timeout', message: 'Task timed out after 1.00 seconds' })]);
+    expect(failures).toEqual([
+      expect.objectContaining({ function: 'Integrations/Sleepy', kind: 'timeout', message: 'Task timed out after 1.00 seconds' }),
+    ]);
   });
 
   it('runs concurrent invocations in separate environments: one timing out does not fail the other (review finding)', async () => {
@@ -168,7 +237,13 @@ describe('dualgate dev, functions that misbehave', () => {
 
 describe('dualgate dev, what it serves', () => {
   it('lists every route with its method, scopes and what answers it', () => {
-    const routes = server.apis[0]!.routes.map((route) => [route.method, route.path, route.authorized, route.scopes.join(' '), route.target]);
+    const routes = server.apis[0]!.routes.map((route) => [
+      route.method,
+      route.path,
+      route.authorized,
+      route.scopes.join(' '),
+      route.target,
+    ]);
     expect(routes).toEqual(
       expect.arrayContaining([
         ['GET', '/secure', true, 's:read', 'Integrations/Node'],
@@ -199,7 +274,15 @@ describe('dualgate dev, what it serves', () => {
     failures.length = 0;
     const callback = server.apis[0]!.routes.find((route) => route.path === '/callback')?.functionId as string;
     await server.replaceFunctionCode(callback, broken);
-    expect(failures).toEqual([expect.objectContaining({ function: 'Integrations/Callback', kind: 'init', errorName: 'Runtime.UserCodeSyntaxError', route: 'loading its new code', requestId: '' })]);
+    expect(failures).toEqual([
+      expect.objectContaining({
+        function: 'Integrations/Callback',
+        kind: 'init',
+        errorName: 'Runtime.UserCodeSyntaxError',
+        route: 'loading its new code',
+        requestId: '',
+      }),
+    ]);
     expect(failures[0]?.stack).toContain(`${join(broken, 'index.js')}:2`);
   });
 });
@@ -208,7 +291,15 @@ describe('function environments', () => {
   it('resolves literals and pseudo parameters, and leaves references to AWS resources as named placeholders', () => {
     const assembly = readCloudAssembly(assemblyDir);
     const roleId = [...assembly.resources].find(([id, resource]) => id.startsWith('SqsRole') && resource.type === 'AWS::IAM::Role')![0];
-    const fn = { ...[...assembly.functions.values()][0]!, environment: { PLAIN: 'x', REGION: { Ref: 'AWS::Region' }, ARN: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::b']] }, ROLE: { 'Fn::GetAtt': [roleId, 'Arn'] } } };
+    const fn = {
+      ...[...assembly.functions.values()][0]!,
+      environment: {
+        PLAIN: 'x',
+        REGION: { Ref: 'AWS::Region' },
+        ARN: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::b']] },
+        ROLE: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      },
+    };
     const { env, unresolved } = functionEnvironment(fn, assembly, { Parameters: { PLAIN: 'from-file' } });
     expect(env).toMatchObject({ PLAIN: 'from-file', REGION: 'us-east-1', ARN: 'arn:aws:s3:::b' });
     expect(env['ROLE']).toBe(`dualgate-local-unresolved:${roleId}.Arn`);

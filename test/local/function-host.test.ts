@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FunctionError, FunctionTimeoutError, HostedFunction, type FunctionOutputOrigin, type HostedFunctionSpec } from '../../lib/local/function-host';
+import {
+  FunctionError,
+  FunctionTimeoutError,
+  HostedFunction,
+  type FunctionOutputOrigin,
+  type HostedFunctionSpec,
+} from '../../lib/local/function-host';
 
 const dirs: string[] = [];
 const hosts: HostedFunction[] = [];
@@ -23,9 +29,20 @@ function tempDir(): string {
   return dir;
 }
 
-function hosted(spec: Partial<HostedFunctionSpec> & Pick<HostedFunctionSpec, 'handler'>): { host: HostedFunction; lines: { line: string; origin: FunctionOutputOrigin }[] } {
+function hosted(spec: Partial<HostedFunctionSpec> & Pick<HostedFunctionSpec, 'handler'>): {
+  host: HostedFunction;
+  lines: { line: string; origin: FunctionOutputOrigin }[];
+} {
   const lines: { line: string; origin: FunctionOutputOrigin }[] = [];
-  const host = new HostedFunction({ name: 'Fn', label: 'App/Fn', timeoutSeconds: 3, memoryMb: 128, env: {}, output: (line, origin) => lines.push({ line, origin }), ...spec });
+  const host = new HostedFunction({
+    name: 'Fn',
+    label: 'App/Fn',
+    timeoutSeconds: 3,
+    memoryMb: 128,
+    env: {},
+    output: (line, origin) => lines.push({ line, origin }),
+    ...spec,
+  });
   hosts.push(host);
   return { host, lines };
 }
@@ -45,11 +62,30 @@ describe('a hosted function', () => {
     mkdirSync(join(app, 'src'));
     writeFileSync(
       join(app, 'src', 'orders.ts'),
-      ['interface Order { id?: string }', 'export async function handler(event: Order) {', "  console.log('saving', event.id ?? 'nothing');", '  return save(event);', '}', 'function save(order: Order): string {', "  if (!order.id) throw new TypeError('an order needs an id');", '  return order.id;', '}', ''].join('\n'),
+      [
+        'interface Order { id?: string }',
+        'export async function handler(event: Order) {',
+        "  console.log('saving', event.id ?? 'nothing');",
+        '  return save(event);',
+        '}',
+        'function save(order: Order): string {',
+        "  if (!order.id) throw new TypeError('an order needs an id');",
+        '  return order.id;',
+        '}',
+        '',
+      ].join('\n'),
     );
     // As NodejsFunction bundles with sourceMap: true, into a directory of the assembly.
     const asset = join(app, 'cdk.out', 'asset.0123');
-    await build({ entryPoints: [join(app, 'src', 'orders.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: join(asset, 'index.js'), sourcemap: true, logLevel: 'silent' });
+    await build({
+      entryPoints: [join(app, 'src', 'orders.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: join(asset, 'index.js'),
+      sourcemap: true,
+      logLevel: 'silent',
+    });
     const { host, lines } = hosted({ codeDir: asset, handler: 'index.handler' });
 
     const error = await failureOf(host.invoke({}, 'request-1'));
@@ -59,7 +95,9 @@ describe('a hosted function', () => {
     expect(error.errorStack).toContain(`${join(app, 'src', 'orders.ts')}:7:`);
     expect(error.errorStack).toContain(`${join(app, 'src', 'orders.ts')}:4:`);
     // Its console output came first, tagged with its request and level.
-    expect(lines).toEqual([{ line: 'saving nothing', origin: { function: 'App/Fn', requestId: 'request-1', stream: 'stdout', level: 'INFO' } }]);
+    expect(lines).toEqual([
+      { line: 'saving nothing', origin: { function: 'App/Fn', requestId: 'request-1', stream: 'stdout', level: 'INFO' } },
+    ]);
   });
 
   it('names the directory copied code came from, not local mode’s copy of it', async () => {
@@ -76,7 +114,8 @@ describe('a hosted function', () => {
 
   it('tags direct writes and warnings, and output outside an invocation has no request', async () => {
     const { host, lines } = hosted({
-      inlineCode: "process.stdout.write('init line\\n'); exports.handler = async () => { process.stdout.write('{\"level\":\"INFO\",\"message\":\"json\"}\\n'); console.warn('careful %d', 3); return { statusCode: 200, body: '' }; };",
+      inlineCode:
+        'process.stdout.write(\'init line\\n\'); exports.handler = async () => { process.stdout.write(\'{"level":"INFO","message":"json"}\\n\'); console.warn(\'careful %d\', 3); return { statusCode: 200, body: \'\' }; };',
       handler: 'index.handler',
     });
     await host.invoke({}, 'request-2');
@@ -96,19 +135,30 @@ describe('a hosted function', () => {
     expect(syntax.message).toMatch(/^SyntaxError: Unexpected token/);
     // Node names no file for a syntax error in an ES module; the stack does.
     expect(syntax.errorStack).toContain('broken.mjs:2');
-    expect(await failureOf(hosted({ codeDir: code, handler: 'noexport.handler' }).host.invoke({}))).toMatchObject({ errorName: 'Runtime.HandlerNotFound', phase: 'init' });
-    expect(await failureOf(hosted({ codeDir: code, handler: 'missing.handler' }).host.invoke({}))).toMatchObject({ errorName: 'Runtime.ImportModuleError', phase: 'init' });
+    expect(await failureOf(hosted({ codeDir: code, handler: 'noexport.handler' }).host.invoke({}))).toMatchObject({
+      errorName: 'Runtime.HandlerNotFound',
+      phase: 'init',
+    });
+    expect(await failureOf(hosted({ codeDir: code, handler: 'missing.handler' }).host.invoke({}))).toMatchObject({
+      errorName: 'Runtime.ImportModuleError',
+      phase: 'init',
+    });
   });
 
   it('times out with the function’s own timeout', async () => {
-    const { host } = hosted({ inlineCode: 'exports.handler = () => new Promise(() => undefined);', handler: 'index.handler', timeoutSeconds: 1 });
+    const { host } = hosted({
+      inlineCode: 'exports.handler = () => new Promise(() => undefined);',
+      handler: 'index.handler',
+      timeoutSeconds: 1,
+    });
     const error = await host.invoke({}).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(FunctionTimeoutError);
     expect(error).toMatchObject({ functionName: 'App/Fn', timeoutSeconds: 1 });
   });
 
   it('serves replaced code to new invocations while one in flight finishes on the old code', async () => {
-    const version = (value: string, delayMs: number) => `exports.handler = async () => { await new Promise((r) => setTimeout(r, ${delayMs})); return { statusCode: 200, body: '${value}' }; };`;
+    const version = (value: string, delayMs: number) =>
+      `exports.handler = async () => { await new Promise((r) => setTimeout(r, ${delayMs})); return { statusCode: 200, body: '${value}' }; };`;
     const first = tempDir();
     writeFileSync(join(first, 'index.js'), version('one', 300));
     const { host } = hosted({ codeDir: first, handler: 'index.handler' });

@@ -31,7 +31,10 @@ async function start(usagePlans: UsagePlanAdmission | undefined, identifierFor: 
         effect: 'allow',
         response: {
           principalId: 'c',
-          policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: `${STAGE_ARN}/*` }] },
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: `${STAGE_ARN}/*` }],
+          },
           context: { sub: 'c', scopes: '', authMethod: 'jwt' },
           ...(identifier !== undefined ? { usageIdentifierKey: identifier } : {}),
         },
@@ -44,23 +47,41 @@ async function start(usagePlans: UsagePlanAdmission | undefined, identifierFor: 
   });
   const get = async (path: string, authorization?: string) => {
     const response = await fetch(running!.url + path, { headers: authorization ? { authorization } : {} });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown>, requestId: response.headers.get('x-amzn-requestid') };
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, unknown>,
+      requestId: response.headers.get('x-amzn-requestid'),
+    };
   };
   return { get, backendCalls: () => backendCalls };
 }
 
 describe('local gateway with usage plans', () => {
   it('answers 429 Too Many Requests after the burst and 429 Limit Exceeded at the quota, without reaching the backend', async () => {
-    const emulator = new UsagePlanEmulator({ plans: [{ id: 'p', name: 'p', throttle: { rateLimitPerSecond: 0.001, burstLimit: 2 } }, { id: 'q', name: 'q', quota: { limit: 1, period: 'MONTH' } }] });
-    for (const [id, plan] of [['k-a', 'p'], ['k-b', 'q']] as const) {
+    const emulator = new UsagePlanEmulator({
+      plans: [
+        { id: 'p', name: 'p', throttle: { rateLimitPerSecond: 0.001, burstLimit: 2 } },
+        { id: 'q', name: 'q', quota: { limit: 1, period: 'MONTH' } },
+      ],
+    });
+    for (const [id, plan] of [
+      ['k-a', 'p'],
+      ['k-b', 'q'],
+    ] as const) {
       emulator.createApiKey({ id, name: id, value: `value-of-${id}-000000000000`, enabled: true });
       emulator.createUsagePlanKey(plan, id);
     }
-    const { get, backendCalls } = await start(emulator, (authorization) => (authorization === 'Bearer a' ? 'value-of-k-a-000000000000' : 'value-of-k-b-000000000000'));
+    const { get, backendCalls } = await start(emulator, (authorization) =>
+      authorization === 'Bearer a' ? 'value-of-k-a-000000000000' : 'value-of-k-b-000000000000',
+    );
     expect((await get('/me', 'Bearer a')).status).toBe(200);
     expect((await get('/me', 'Bearer a')).status).toBe(200);
     const throttled = await get('/me', 'Bearer a');
-    expect(throttled).toEqual({ status: 429, body: { message: 'Too Many Requests', requestId: throttled.requestId }, requestId: throttled.requestId });
+    expect(throttled).toEqual({
+      status: 429,
+      body: { message: 'Too Many Requests', requestId: throttled.requestId },
+      requestId: throttled.requestId,
+    });
     expect((await get('/me', 'Bearer b')).status).toBe(200);
     const over = await get('/me', 'Bearer b');
     expect(over).toMatchObject({ status: 429, body: { message: 'Limit Exceeded' } });

@@ -6,7 +6,14 @@ import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 
-import { startGateway, type AccessLogEntry, type GatewayAuthorizerOutcome, type ProxyHandler, type RunningGateway, type Route } from '../../lib/local/gateway';
+import {
+  startGateway,
+  type AccessLogEntry,
+  type GatewayAuthorizerOutcome,
+  type ProxyHandler,
+  type RunningGateway,
+  type Route,
+} from '../../lib/local/gateway';
 
 const STAGE_ARN = 'arn:aws:execute-api:us-east-1:000000000000:local/v1';
 const ROUTES: Route[] = [
@@ -40,7 +47,15 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function harness(options: { outcome?: () => Promise<GatewayAuthorizerOutcome>; handler?: ProxyHandler; ttlSeconds?: number; maxBodyBytes?: number; integrationTimeoutMs?: number } = {}): Promise<Harness> {
+async function harness(
+  options: {
+    outcome?: () => Promise<GatewayAuthorizerOutcome>;
+    handler?: ProxyHandler;
+    ttlSeconds?: number;
+    maxBodyBytes?: number;
+    integrationTimeoutMs?: number;
+  } = {},
+): Promise<Harness> {
   const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
   const handlerEvents: APIGatewayProxyEvent[] = [];
   const accessLog: AccessLogEntry[] = [];
@@ -62,7 +77,8 @@ async function harness(options: { outcome?: () => Promise<GatewayAuthorizerOutco
       authorizerEvents.push(event);
       return options.outcome ? options.outcome() : allowAll;
     },
-    loadHandler: async () => async (event, context) => (options.handler ? (handlerEvents.push(event), options.handler(event, context)) : defaultHandler(event, context)),
+    loadHandler: async () => async (event, context) =>
+      options.handler ? (handlerEvents.push(event), options.handler(event, context)) : defaultHandler(event, context),
     accessLog: (entry) => accessLog.push(entry),
   });
   running = gateway;
@@ -86,12 +102,27 @@ async function call(h: Harness, path: string, init: RequestInit & { auth?: strin
 describe('local gateway: routing', () => {
   it('answers an unknown path or method with the MISSING_AUTHENTICATION_TOKEN body (404) without calling the authorizer', async () => {
     const h = await harness();
-    for (const [method, path] of [['GET', '/nope'], ['DELETE', '/me'], ['GET', '/keys'], ['GET', '/keys/a/b'], ['GET', '/']] as const) {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['DELETE', '/me'],
+      ['GET', '/keys'],
+      ['GET', '/keys/a/b'],
+      ['GET', '/'],
+    ] as const) {
       const response = await call(h, path, { method, auth: 'Bearer x' });
-      expect({ method, path, status: response.status, message: response.body['message'] }).toEqual({ method, path, status: 404, message: 'Not Found' });
+      expect({ method, path, status: response.status, message: response.body['message'] }).toEqual({
+        method,
+        path,
+        status: 404,
+        message: 'Not Found',
+      });
       expect(response.body['requestId']).toEqual(response.headers.get('x-amzn-requestid'));
       // As the stack's gateway responses: nosniff, no framing, no script (the portal's paths included).
-      expect([response.headers.get('x-content-type-options'), response.headers.get('x-frame-options'), response.headers.get('content-security-policy')]).toEqual(['nosniff', 'DENY', "default-src 'none'; frame-ancestors 'none'"]);
+      expect([
+        response.headers.get('x-content-type-options'),
+        response.headers.get('x-frame-options'),
+        response.headers.get('content-security-policy'),
+      ]).toEqual(['nosniff', 'DENY', "default-src 'none'; frame-ancestors 'none'"]);
     }
     expect(h.authorizerEvents).toHaveLength(0);
   });
@@ -174,11 +205,17 @@ describe('local gateway: authorizer outcomes', () => {
     const h = await harness({ outcome: () => outcome(), ttlSeconds: 0 });
     expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({ status: 401, body: { message: 'Unauthorized' } });
     outcome = async () => ({ effect: 'fail' });
-    expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({ status: 503, body: { message: 'Authorization service unavailable' } });
+    expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({
+      status: 503,
+      body: { message: 'Authorization service unavailable' },
+    });
     outcome = async () => {
       throw new Error('boom');
     };
-    expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({ status: 503, body: { message: 'Authorization service unavailable' } });
+    expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({
+      status: 503,
+      body: { message: 'Authorization service unavailable' },
+    });
     expect(h.handlerEvents).toHaveLength(0);
   });
 
@@ -187,11 +224,17 @@ describe('local gateway: authorizer outcomes', () => {
       { effect: 'allow', response: { ...allowAll.response, context: { sub: 'a', nested: { no: 1 } } } },
       { effect: 'allow', response: { ...allowAll.response, context: { sub: 'a', list: ['x'] } } },
       { effect: 'allow', response: { ...allowAll.response, principalId: undefined } },
-      { effect: 'allow', response: { ...allowAll.response, policyDocument: { Statement: [{ Effect: 'Perhaps', Action: '*', Resource: '*' }] } } },
+      {
+        effect: 'allow',
+        response: { ...allowAll.response, policyDocument: { Statement: [{ Effect: 'Perhaps', Action: '*', Resource: '*' }] } },
+      },
     ];
     const h = await harness({ outcome: async () => bad.shift() ?? allowAll, ttlSeconds: 0 });
     for (let index = 0; index < 4; index++) {
-      expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({ status: 500, body: { message: 'Authorizer configuration error' } });
+      expect(await call(h, '/me', { auth: 'Bearer x' })).toMatchObject({
+        status: 500,
+        body: { message: 'Authorizer configuration error' },
+      });
     }
     expect(h.handlerEvents).toHaveLength(0);
   });
@@ -206,7 +249,10 @@ describe('local gateway: authorizer outcomes', () => {
     };
     const h = await harness({ outcome: async () => ({ effect: 'allow', response: { ...allowAll.response, policyDocument: policy } }) });
     expect((await call(h, '/users', { auth: 'Bearer x' })).status).toBe(200);
-    expect(await call(h, '/users', { method: 'POST', auth: 'Bearer x', body: '{}' })).toMatchObject({ status: 403, body: { message: 'Forbidden' } });
+    expect(await call(h, '/users', { method: 'POST', auth: 'Bearer x', body: '{}' })).toMatchObject({
+      status: 403,
+      body: { message: 'Forbidden' },
+    });
   });
 });
 
@@ -226,14 +272,31 @@ describe('local gateway: the backend', () => {
     expect(event.headers['X-Thing'] ?? event.headers['x-thing']).toBe('one');
     expect(event.body).toBeNull();
     expect(event.isBase64Encoded).toBe(false);
-    expect(event.requestContext).toMatchObject({ stage: 'v1', resourcePath: '/keys/{id}', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' } });
+    expect(event.requestContext).toMatchObject({
+      stage: 'v1',
+      resourcePath: '/keys/{id}',
+      httpMethod: 'GET',
+      identity: { sourceIp: '127.0.0.1' },
+    });
     expect(event.requestContext.requestId).toBe(response.headers.get('x-amzn-requestid'));
-    expect(event.requestContext.authorizer).toEqual({ principalId: 'client-1', sub: 'client-1', scopes: 'read:users', authMethod: 'jwt', retries: '3', admin: 'false' });
+    expect(event.requestContext.authorizer).toEqual({
+      principalId: 'client-1',
+      sub: 'client-1',
+      scopes: 'read:users',
+      authMethod: 'jwt',
+      retries: '3',
+      admin: 'false',
+    });
   });
 
   it('passes the request body through as text', async () => {
     const h = await harness();
-    await call(h, '/users', { method: 'POST', auth: 'Bearer abc', body: '{"name":"Ada"}', headers: { 'content-type': 'application/json' } });
+    await call(h, '/users', {
+      method: 'POST',
+      auth: 'Bearer abc',
+      body: '{"name":"Ada"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(h.handlerEvents[0]?.body).toBe('{"name":"Ada"}');
   });
 
@@ -254,7 +317,14 @@ describe('local gateway: the backend', () => {
   });
 
   it('decodes a base64 result and forwards multi-value headers', async () => {
-    const h = await harness({ handler: async () => ({ statusCode: 201, isBase64Encoded: true, body: Buffer.from('hello').toString('base64'), multiValueHeaders: { 'x-many': ['a', 'b'] } }) });
+    const h = await harness({
+      handler: async () => ({
+        statusCode: 201,
+        isBase64Encoded: true,
+        body: Buffer.from('hello').toString('base64'),
+        multiValueHeaders: { 'x-many': ['a', 'b'] },
+      }),
+    });
     const response = await fetch(h.gateway.url + '/me', { headers: { authorization: 'Bearer abc' } });
     expect(response.status).toBe(201);
     expect(await response.text()).toBe('hello');
@@ -294,13 +364,21 @@ describe('local gateway: robustness and access log', () => {
     expect((await call(h, '/me', { auth: 'Bearer abc', headers: { constructor: 'x', toString: 'y' } })).status).toBe(200);
   });
 
-  it('writes one access-log line per request, with the stack\'s fields and no credential', async () => {
+  it("writes one access-log line per request, with the stack's fields and no credential", async () => {
     const h = await harness();
     await call(h, '/me', { auth: 'Bearer secret-credential-value' });
     await call(h, '/nope?token=secret-credential-value');
     await call(h, '/me');
     expect(h.accessLog).toHaveLength(3);
-    expect(h.accessLog[0]).toMatchObject({ method: 'GET', resourcePath: '/me', status: 200, sub: 'client-1', authMethod: 'jwt', authorizerStatus: 200, errorType: null });
+    expect(h.accessLog[0]).toMatchObject({
+      method: 'GET',
+      resourcePath: '/me',
+      status: 200,
+      sub: 'client-1',
+      authMethod: 'jwt',
+      authorizerStatus: 200,
+      errorType: null,
+    });
     expect(h.accessLog[1]).toMatchObject({ resourcePath: null, status: 404, errorType: 'MISSING_AUTHENTICATION_TOKEN' });
     expect(h.accessLog[2]).toMatchObject({ status: 401, errorType: 'UNAUTHORIZED', authorizerStatus: null });
     expect(JSON.stringify(h.accessLog)).not.toContain('secret-credential-value');
@@ -372,7 +450,8 @@ describe('identity sources from the assembly: the result cache key', () => {
       loadHandler: async () => async () => ({ statusCode: 200, body: '{}' }),
     });
     running = gateway;
-    const send = (method: string, path: string, auth = 'Bearer x') => fetch(`${gateway.url}${path}`, { method, headers: { authorization: auth } }).then((response) => response.status);
+    const send = (method: string, path: string, auth = 'Bearer x') =>
+      fetch(`${gateway.url}${path}`, { method, headers: { authorization: auth } }).then((response) => response.status);
     return { authorizerEvents, send };
   }
 
@@ -393,15 +472,30 @@ describe('identity sources from the assembly: the result cache key', () => {
   it('passes resource, resourceId, httpMethod and path in the event as API Gateway documents them', async () => {
     const { authorizerEvents, send } = await withSources(ROUTE_SOURCES);
     await send('GET', '/keys/key_1');
-    expect(authorizerEvents[0]).toMatchObject({ type: 'REQUEST', resource: '/keys/{id}', path: '/keys/key_1', httpMethod: 'GET', pathParameters: { id: 'key_1' } });
-    expect(authorizerEvents[0]?.requestContext).toMatchObject({ resourcePath: '/keys/{id}', httpMethod: 'GET', resourceId: expect.stringMatching(/^[0-9a-f]{10}$/) });
+    expect(authorizerEvents[0]).toMatchObject({
+      type: 'REQUEST',
+      resource: '/keys/{id}',
+      path: '/keys/key_1',
+      httpMethod: 'GET',
+      pathParameters: { id: 'key_1' },
+    });
+    expect(authorizerEvents[0]?.requestContext).toMatchObject({
+      resourcePath: '/keys/{id}',
+      httpMethod: 'GET',
+      resourceId: expect.stringMatching(/^[0-9a-f]{10}$/),
+    });
     await send('GET', '/me');
     expect(authorizerEvents[1]?.requestContext.resourceId).not.toBe(authorizerEvents[0]?.requestContext.resourceId);
   });
 
   it('with the Authorization header alone (credential cache scope), reuses one result for every route', async () => {
     const { authorizerEvents, send } = await withSources(undefined);
-    for (const [method, path] of [['GET', '/users'], ['DELETE', '/users'], ['GET', '/me']] as const) expect(await send(method, path)).toBe(200);
+    for (const [method, path] of [
+      ['GET', '/users'],
+      ['DELETE', '/users'],
+      ['GET', '/me'],
+    ] as const)
+      expect(await send(method, path)).toBe(200);
     expect(authorizerEvents).toHaveLength(1);
   });
 

@@ -6,12 +6,16 @@ import { evaluatePolicy, methodArnFor } from '../../lib/local/iam-evaluator';
 const where = { region: 'us-east-1', accountId: '000000000000', apiId: 'local', stageName: 'v1' };
 const stageArn = 'arn:aws:execute-api:us-east-1:000000000000:local/v1';
 const arn = (method: string, path: string) => methodArnFor(where, method, path);
-const allow = (resource: string | string[], action: string | string[] = 'execute-api:Invoke') => ({ Effect: 'Allow', Action: action, Resource: resource });
+const allow = (resource: string | string[], action: string | string[] = 'execute-api:Invoke') => ({
+  Effect: 'Allow',
+  Action: action,
+  Resource: resource,
+});
 const deny = (resource: string | string[]) => ({ Effect: 'Deny', Action: 'execute-api:Invoke', Resource: resource });
 const policy = (...statements: unknown[]) => ({ Version: '2012-10-17', Statement: statements });
 
 describe('methodArnFor', () => {
-  it('builds the method ARN as API Gateway does, without the path\'s leading slash', () => {
+  it("builds the method ARN as API Gateway does, without the path's leading slash", () => {
     expect(arn('GET', '/keys/key_1')).toBe(`${stageArn}/GET/keys/key_1`);
     expect(arn('GET', '/')).toBe(`${stageArn}/GET/`);
   });
@@ -76,13 +80,24 @@ describe('evaluatePolicy', () => {
 
   it('agrees with the route table for every policy the compiler emits', () => {
     const compiler = PolicyCompiler.fromRoutes(ROUTES);
-    const scopeSets = [[], ['read:users'], ['write:users'], ['keys:read'], ['keys:read', 'keys:write'], ['read:users', 'write:users', 'keys:read', 'keys:write']];
+    const scopeSets = [
+      [],
+      ['read:users'],
+      ['write:users'],
+      ['keys:read'],
+      ['keys:read', 'keys:write'],
+      ['read:users', 'write:users', 'keys:read', 'keys:write'],
+    ];
     for (const scopes of scopeSets) {
       const document = compiler.compile(stageArn, scopes);
       for (const route of ROUTES.filter((candidate) => candidate.authorized !== false)) {
         const concretePath = route.path.replace(/\{[^}]+\}/g, 'key_01ABC');
         const expected = route.scopes.every((scope) => scopes.includes(scope)) ? 'allow' : expect.stringMatching(/deny/);
-        expect({ scopes, route: `${route.method} ${route.path}`, decision: evaluatePolicy(document, arn(route.method, concretePath)).decision }).toEqual({
+        expect({
+          scopes,
+          route: `${route.method} ${route.path}`,
+          decision: evaluatePolicy(document, arn(route.method, concretePath)).decision,
+        }).toEqual({
           scopes,
           route: `${route.method} ${route.path}`,
           decision: expected,

@@ -13,7 +13,14 @@ import { startLocalIssuer } from '../../lib/local/issuer';
 import { startLocalDynamo } from '../../lib/local/dynamo';
 import { localConfigFromEnv } from '../../lib/local/local-config';
 import { DualgateConfigError } from '../../lib/construct/config';
-import { checkRequest, isLoopbackHost, isLoopbackOrigin, loopbackOnly, normalizeAllowedHost, restrictToLoopback } from '../../lib/local/loopback-guard';
+import {
+  checkRequest,
+  isLoopbackHost,
+  isLoopbackOrigin,
+  loopbackOnly,
+  normalizeAllowedHost,
+  restrictToLoopback,
+} from '../../lib/local/loopback-guard';
 import { startControlPlane } from '../../lib/local/usage-plans/control-plane';
 import { UsagePlanEmulator } from '../../lib/local/usage-plans/emulator';
 
@@ -27,14 +34,22 @@ interface Answer {
 }
 
 /** One request with exactly these headers (Host included). */
-function send(baseUrl: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function send(
+  baseUrl: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(baseUrl + path, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const outgoing = request(
+      baseUrl + path,
+      { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end(options.body);
   });
@@ -79,9 +94,12 @@ afterEach(async () => {
 });
 
 describe('isLoopbackHost', () => {
-  it.each(['localhost', 'LOCALHOST', 'LocalHost:3000', '127.0.0.1', '127.0.0.1:65535', '[::1]', '[::1]:3000', 'localhost:'])('accepts %j', (host) => {
-    expect(isLoopbackHost(host)).toBe(true);
-  });
+  it.each(['localhost', 'LOCALHOST', 'LocalHost:3000', '127.0.0.1', '127.0.0.1:65535', '[::1]', '[::1]:3000', 'localhost:'])(
+    'accepts %j',
+    (host) => {
+      expect(isLoopbackHost(host)).toBe(true);
+    },
+  );
 
   it.each([
     ['missing', undefined],
@@ -111,7 +129,13 @@ describe('isLoopbackHost', () => {
   });
 
   it('accepts exactly a loopback name plus an optional port, for any string (property)', () => {
-    const nearMiss = fc.tuple(fc.constantFrom('', 'x', '.', '-', 'a.'), fc.constantFrom('localhost', '127.0.0.1', '[::1]', 'LOCALHOST'), fc.string({ maxLength: 8 })).map(([prefix, name, suffix]) => prefix + name + suffix);
+    const nearMiss = fc
+      .tuple(
+        fc.constantFrom('', 'x', '.', '-', 'a.'),
+        fc.constantFrom('localhost', '127.0.0.1', '[::1]', 'LOCALHOST'),
+        fc.string({ maxLength: 8 }),
+      )
+      .map(([prefix, name, suffix]) => prefix + name + suffix);
     fc.assert(
       fc.property(fc.oneof(fc.string(), nearMiss), (host) => {
         const expected = /^(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{0,5})?$/i.test(host);
@@ -123,11 +147,24 @@ describe('isLoopbackHost', () => {
 });
 
 describe('isLoopbackOrigin', () => {
-  it.each(['http://localhost:5173', 'http://127.0.0.1', 'http://[::1]:3000', 'HTTP://LOCALHOST', 'https://localhost:8443'])('accepts %j', (origin) => {
-    expect(isLoopbackOrigin(origin)).toBe(true);
-  });
+  it.each(['http://localhost:5173', 'http://127.0.0.1', 'http://[::1]:3000', 'HTTP://LOCALHOST', 'https://localhost:8443'])(
+    'accepts %j',
+    (origin) => {
+      expect(isLoopbackOrigin(origin)).toBe(true);
+    },
+  );
 
-  it.each(['null', ATTACKER_ORIGIN, 'http://localhost.attacker.example', 'http://127.0.0.1.attacker.example:3000', 'http://localhost:3000/path', 'http://localhost@attacker.example', 'file://', 'ws://localhost', ''])('refuses %j', (origin) => {
+  it.each([
+    'null',
+    ATTACKER_ORIGIN,
+    'http://localhost.attacker.example',
+    'http://127.0.0.1.attacker.example:3000',
+    'http://localhost:3000/path',
+    'http://localhost@attacker.example',
+    'file://',
+    'ws://localhost',
+    '',
+  ])('refuses %j', (origin) => {
     expect(isLoopbackOrigin(origin)).toBe(false);
   });
 });
@@ -149,7 +186,9 @@ describe('normalizeAllowedHost (--allow-host, DUALGATE_ALLOWED_HOSTS)', () => {
   });
 
   it('reads both sources and names the one with a bad value', () => {
-    expect(localConfigFromEnv({ DUALGATE_ALLOWED_HOSTS: 'Other.Test, devbox.test,' }, { allowHosts: ['devbox.test'] }).allowedHosts).toEqual(['devbox.test', 'other.test']);
+    expect(
+      localConfigFromEnv({ DUALGATE_ALLOWED_HOSTS: 'Other.Test, devbox.test,' }, { allowHosts: ['devbox.test'] }).allowedHosts,
+    ).toEqual(['devbox.test', 'other.test']);
     expect(localConfigFromEnv({}).allowedHosts).toEqual([]);
     expect(() => localConfigFromEnv({}, { allowHosts: ['devbox:8080'] })).toThrow(DualgateConfigError);
     expect(() => localConfigFromEnv({}, { allowHosts: ['devbox:8080'] })).toThrow(/^--allow-host takes a host name/);
@@ -160,22 +199,42 @@ describe('normalizeAllowedHost (--allow-host, DUALGATE_ALLOWED_HOSTS)', () => {
 describe('checkRequest', () => {
   const loopback = { host: ['127.0.0.1:3000'] };
   it('refuses an absolute-form target naming another host, even with a loopback Host', () => {
-    expect(checkRequest({ url: `http://${REBOUND}/keys`, headersDistinct: loopback }, { kind: 'gateway' })).toMatchObject({ allowed: false, reason: 'foreign_target', statusCode: 421 });
+    expect(checkRequest({ url: `http://${REBOUND}/keys`, headersDistinct: loopback }, { kind: 'gateway' })).toMatchObject({
+      allowed: false,
+      reason: 'foreign_target',
+      statusCode: 421,
+    });
     expect(checkRequest({ url: 'http://127.0.0.1:3000/keys', headersDistinct: loopback }, { kind: 'gateway' })).toEqual({ allowed: true });
     expect(checkRequest({ url: '*', headersDistinct: loopback }, { kind: 'gateway' })).toEqual({ allowed: true });
   });
 
   it('refuses two Host headers, even when both are loopback', () => {
-    expect(checkRequest({ url: '/', headersDistinct: { host: ['127.0.0.1', 'localhost'] } }, { kind: 'gateway' })).toMatchObject({ allowed: false, reason: 'foreign_host' });
+    expect(checkRequest({ url: '/', headersDistinct: { host: ['127.0.0.1', 'localhost'] } }, { kind: 'gateway' })).toMatchObject({
+      allowed: false,
+      reason: 'foreign_host',
+    });
   });
 
   it('refuses a foreign or opaque Origin on internal listeners only, and takes a loopback one', () => {
     for (const origin of [ATTACKER_ORIGIN, 'null']) {
-      expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: [origin] } }, { kind: 'internal' })).toMatchObject({ allowed: false, reason: 'foreign_origin', statusCode: 403 });
-      expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: [origin] } }, { kind: 'gateway' })).toEqual({ allowed: true });
+      expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: [origin] } }, { kind: 'internal' })).toMatchObject({
+        allowed: false,
+        reason: 'foreign_origin',
+        statusCode: 403,
+      });
+      expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: [origin] } }, { kind: 'gateway' })).toEqual({
+        allowed: true,
+      });
     }
-    expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: ['http://localhost:5173'] } }, { kind: 'internal' })).toEqual({ allowed: true });
-    expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: ['http://localhost:5173', ATTACKER_ORIGIN] } }, { kind: 'internal' })).toMatchObject({ allowed: false, reason: 'foreign_origin' });
+    expect(checkRequest({ url: '/', headersDistinct: { ...loopback, origin: ['http://localhost:5173'] } }, { kind: 'internal' })).toEqual({
+      allowed: true,
+    });
+    expect(
+      checkRequest(
+        { url: '/', headersDistinct: { ...loopback, origin: ['http://localhost:5173', ATTACKER_ORIGIN] } },
+        { kind: 'internal' },
+      ),
+    ).toMatchObject({ allowed: false, reason: 'foreign_origin' });
   });
 
   it('echoes at most 100 characters of a refused Host', () => {
@@ -186,7 +245,11 @@ describe('checkRequest', () => {
 });
 
 describe('loopbackOnly over HTTP', () => {
-  async function serve(listener: RequestListener, kind: 'gateway' | 'internal', allowedHosts?: string[]): Promise<{ url: string; port: number; calls: () => number }> {
+  async function serve(
+    listener: RequestListener,
+    kind: 'gateway' | 'internal',
+    allowedHosts?: string[],
+  ): Promise<{ url: string; port: number; calls: () => number }> {
     let calls = 0;
     const server: Server = createServer(
       loopbackOnly(
@@ -213,7 +276,11 @@ describe('loopbackOnly over HTTP', () => {
 
   it('refuses a rebound Host with 421 JSON before the listener runs, and closes the connection', async () => {
     const served = await serve(grantingEveryWay, 'gateway');
-    const refused = await send(served.url, '/', { method: 'POST', headers: { host: REBOUND, 'content-type': 'text/plain' }, body: 'x'.repeat(100_000) });
+    const refused = await send(served.url, '/', {
+      method: 'POST',
+      headers: { host: REBOUND, 'content-type': 'text/plain' },
+      body: 'x'.repeat(100_000),
+    });
     expectRefusedHost(refused);
     expect(JSON.parse(refused.body)).toEqual({ message: expect.stringContaining(`got Host "${REBOUND}"`) });
     expect(served.calls()).toBe(0);
@@ -224,7 +291,9 @@ describe('loopbackOnly over HTTP', () => {
   it('refuses a request without Host (HTTP/1.0) and an absolute-form target naming another host', async () => {
     const served = await serve(grantingEveryWay, 'gateway');
     expect(await sendRaw(served.port, 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 421 [^\r]*\r\n[\s\S]*no Host header/);
-    expect(await sendRaw(served.port, `GET http://${REBOUND}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 421 [\s\S]*the request target/);
+    expect(await sendRaw(served.port, `GET http://${REBOUND}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 421 [\s\S]*the request target/,
+    );
     expect(served.calls()).toBe(0);
   });
 
@@ -280,7 +349,9 @@ describe('the local gateway', () => {
     const invoked: string[] = [];
     const handlers: Record<string, ProxyHandler> = {
       plain: async () => (invoked.push('plain'), { statusCode: 200, body: '{}' }),
-      cors: async () => (invoked.push('cors'), { statusCode: 200, headers: { 'Access-Control-Allow-Origin': 'https://app.example' }, body: '{}' }),
+      cors: async () => (
+        invoked.push('cors'), { statusCode: 200, headers: { 'Access-Control-Allow-Origin': 'https://app.example' }, body: '{}' }
+      ),
     };
     const running = await startGateway({
       host: '127.0.0.1',
@@ -305,12 +376,15 @@ describe('the local gateway', () => {
     expect(invoked).toEqual(['plain']);
   });
 
-  it('adds no CORS header of its own for a foreign Origin, and passes a backend\'s through', async () => {
+  it("adds no CORS header of its own for a foreign Origin, and passes a backend's through", async () => {
     const { url } = await gateway();
     const plain = await send(url, '/plain', { headers: { host: '127.0.0.1', origin: ATTACKER_ORIGIN } });
     expect(plain.status).toBe(200);
     expect(corsHeaders(plain.headers)).toEqual([]);
-    const preflight = await send(url, '/plain', { method: 'OPTIONS', headers: { host: '127.0.0.1', origin: ATTACKER_ORIGIN, 'access-control-request-method': 'GET' } });
+    const preflight = await send(url, '/plain', {
+      method: 'OPTIONS',
+      headers: { host: '127.0.0.1', origin: ATTACKER_ORIGIN, 'access-control-request-method': 'GET' },
+    });
     expect(corsHeaders(preflight.headers)).toEqual([]);
     const configured = await send(url, '/cors', { headers: { host: '127.0.0.1', origin: ATTACKER_ORIGIN } });
     expect(configured.headers['access-control-allow-origin']).toBe('https://app.example');
@@ -325,11 +399,22 @@ describe('the local gateway', () => {
 describe('the local issuer', () => {
   const tokenRequest = (host: string, extra: Record<string, string> = {}) => ({
     method: 'POST',
-    headers: { host, 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('page:secret').toString('base64')}`, ...extra },
+    headers: {
+      host,
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from('page:secret').toString('base64')}`,
+      ...extra,
+    },
     body: 'grant_type=client_credentials&scope=keys%3Aadmin',
   });
   async function issuer(allowedHosts?: string[]) {
-    const running = await startLocalIssuer({ host: '127.0.0.1', port: 0, audience: 'local', scopeCatalog: ['keys:admin'], ...(allowedHosts ? { allowedHosts } : {}) });
+    const running = await startLocalIssuer({
+      host: '127.0.0.1',
+      port: 0,
+      audience: 'local',
+      scopeCatalog: ['keys:admin'],
+      ...(allowedHosts ? { allowedHosts } : {}),
+    });
     cleanups.push(running.stop);
     return running;
   }
@@ -339,7 +424,8 @@ describe('the local issuer', () => {
     const refused = await send(url, '/token', tokenRequest(REBOUND));
     expectRefusedHost(refused);
     expect(refused.body).not.toContain('access_token');
-    for (const path of ['/jwks', '/.well-known/openid-configuration']) expectRefusedHost(await send(url, path, { headers: { host: REBOUND } }));
+    for (const path of ['/jwks', '/.well-known/openid-configuration'])
+      expectRefusedHost(await send(url, path, { headers: { host: REBOUND } }));
     const granted = await send(url, '/token', tokenRequest('[::1]:9'));
     expect(granted.status).toBe(200);
     expect(JSON.parse(granted.body)).toHaveProperty('access_token');
@@ -359,7 +445,10 @@ describe('the local issuer', () => {
       const answer = await send(url, path, { headers: { host: '127.0.0.1', origin: 'http://localhost:5173' } });
       expect(answer.status).toBe(200);
       expect(corsHeaders(answer.headers)).toEqual([]);
-      const preflight = await send(url, path, { method: 'OPTIONS', headers: { host: '127.0.0.1', origin: 'http://localhost:5173', 'access-control-request-method': 'GET' } });
+      const preflight = await send(url, path, {
+        method: 'OPTIONS',
+        headers: { host: '127.0.0.1', origin: 'http://localhost:5173', 'access-control-request-method': 'GET' },
+      });
       expect(corsHeaders(preflight.headers)).toEqual([]);
     }
   });
@@ -383,12 +472,17 @@ describe('dynalite (the key tables)', () => {
       'x-amz-date': '20260101T000000Z',
       ...extra,
     },
-    body: JSON.stringify({ TableName: TABLE, Item: { keyHash: { S: keyHash }, keyId: { S: keyHash }, owner: { S: 'page' }, createdAt: { S: '2026-01-01' } } }),
+    body: JSON.stringify({
+      TableName: TABLE,
+      Item: { keyHash: { S: keyHash }, keyId: { S: keyHash }, owner: { S: 'page' }, createdAt: { S: '2026-01-01' } },
+    }),
   });
   async function dynamo(allowedHosts?: string[]) {
     const running = await startLocalDynamo({ host: '127.0.0.1', tableName: TABLE, ...(allowedHosts ? { allowedHosts } : {}) });
     cleanups.push(running.stop);
-    const stored = async (keyHash: string) => (await running.client.send(new GetItemCommand({ TableName: TABLE, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }))).Item !== undefined;
+    const stored = async (keyHash: string) =>
+      (await running.client.send(new GetItemCommand({ TableName: TABLE, Key: { keyHash: { S: keyHash } }, ConsistentRead: true }))).Item !==
+      undefined;
     return { ...running, stored };
   }
 
@@ -405,7 +499,15 @@ describe('dynalite (the key tables)', () => {
     const local = await dynamo();
     expectRefusedOrigin(await send(local.endpoint, '/', putItem('127.0.0.1', 'planted-cross-origin', { origin: ATTACKER_ORIGIN })));
     expect(await local.stored('planted-cross-origin')).toBe(false);
-    const preflight = await send(local.endpoint, '/', { method: 'OPTIONS', headers: { host: '127.0.0.1', origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-amz-target' } });
+    const preflight = await send(local.endpoint, '/', {
+      method: 'OPTIONS',
+      headers: {
+        host: '127.0.0.1',
+        origin: 'http://localhost:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-amz-target',
+      },
+    });
     expect(corsHeaders(preflight.headers)).toEqual([]);
     const loopbackPage = await send(local.endpoint, '/', { headers: { host: '127.0.0.1', origin: 'http://localhost:5173' } });
     expect(loopbackPage.status).toBe(200);
@@ -420,7 +522,11 @@ describe('dynalite (the key tables)', () => {
 });
 
 describe('the usage-plans control plane', () => {
-  const createKey = (host: string, extra: Record<string, string> = {}) => ({ method: 'POST', headers: { host, 'content-type': 'application/json', ...extra }, body: JSON.stringify({ name: 'planted', enabled: true }) });
+  const createKey = (host: string, extra: Record<string, string> = {}) => ({
+    method: 'POST',
+    headers: { host, 'content-type': 'application/json', ...extra },
+    body: JSON.stringify({ name: 'planted', enabled: true }),
+  });
   async function plane(allowedHosts?: string[]) {
     const emulator = new UsagePlanEmulator({ plans: [{ id: 'p', name: 'p' }] });
     const running = await startControlPlane(emulator, '127.0.0.1', allowedHosts ? { allowedHosts } : {});

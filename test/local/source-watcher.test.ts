@@ -13,7 +13,10 @@ afterEach(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function watching(settings?: { include?: string[]; exclude?: string[] }): Promise<{ batches: ChangeBatch[]; next: (what: string, timeoutMs?: number) => Promise<ChangeBatch> }> {
+async function watching(settings?: {
+  include?: string[];
+  exclude?: string[];
+}): Promise<{ batches: ChangeBatch[]; next: (what: string, timeoutMs?: number) => Promise<ChangeBatch> }> {
   const batches: ChangeBatch[] = [];
   watcher = startSourceWatcher({ root, ...(settings ? { settings } : {}), onBatch: (batch) => batches.push(batch) });
   await watcher.ready;
@@ -76,7 +79,9 @@ describe('the --watch source watcher', () => {
     expect((await next('its deletion')).files).toEqual([expect.objectContaining({ relativePath: 'added.ts', exists: false, isNew: true })]);
     rmSync(join(root, 'existing.ts'));
     writeFileSync(join(root, 'existing.ts'), 'export const x = 1;\n');
-    expect((await next('the replaced file')).files).toEqual([expect.objectContaining({ relativePath: 'existing.ts', exists: true, isNew: false })]);
+    expect((await next('the replaced file')).files).toEqual([
+      expect.objectContaining({ relativePath: 'existing.ts', exists: true, isNew: false }),
+    ]);
     writeFileSync(join(root, 'later.ts'), 'export {};\n');
     expect((await next('another new file')).files).toEqual([expect.objectContaining({ relativePath: 'later.ts', isNew: true })]);
     watcher?.synthStarted();

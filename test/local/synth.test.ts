@@ -28,16 +28,29 @@ Node.js v20.20.2
 
 describe('a failed synth, summarized', () => {
   it('leads with the real error and the app’s own frames, without the bundling chatter', () => {
-    expect(summarizeSynthOutput(FAILED_SYNTH).split('\n')).toEqual(['RouteTableError: route GET /status is declared twice', '    at new OrdersStack (/app/lib/orders-stack.ts:90:15)', '    at <anonymous> (/app/bin/app.ts:6:1)']);
+    expect(summarizeSynthOutput(FAILED_SYNTH).split('\n')).toEqual([
+      'RouteTableError: route GET /status is declared twice',
+      '    at new OrdersStack (/app/lib/orders-stack.ts:90:15)',
+      '    at <anonymous> (/app/bin/app.ts:6:1)',
+    ]);
   });
 
   it('finds TypeScript and esbuild errors, and CDK’s own', () => {
-    expect(summarizeSynthOutput('Bundling asset A/B/Code/Stage...\nlib/stack.ts(12,5): error TS2304: Cannot find name \'x\'.\n').split('\n')[0]).toBe("lib/stack.ts(12,5): error TS2304: Cannot find name 'x'.");
-    expect(summarizeSynthOutput('✘ [ERROR] Expected ";" but found "}"\n\n    src/writer.ts:5:2:\n').split('\n').slice(0, 2)).toEqual(['✘ [ERROR] Expected ";" but found "}"', '    src/writer.ts:5:2:']);
-    expect(summarizeSynthOutput('[«FailedToBundleAsset» Failed to bundle asset A/B\nRelates to construct:\n').split('\n')[0]).toBe('[«FailedToBundleAsset» Failed to bundle asset A/B');
+    expect(
+      summarizeSynthOutput("Bundling asset A/B/Code/Stage...\nlib/stack.ts(12,5): error TS2304: Cannot find name 'x'.\n").split('\n')[0],
+    ).toBe("lib/stack.ts(12,5): error TS2304: Cannot find name 'x'.");
+    expect(summarizeSynthOutput('✘ [ERROR] Expected ";" but found "}"\n\n    src/writer.ts:5:2:\n').split('\n').slice(0, 2)).toEqual([
+      '✘ [ERROR] Expected ";" but found "}"',
+      '    src/writer.ts:5:2:',
+    ]);
+    expect(summarizeSynthOutput('[«FailedToBundleAsset» Failed to bundle asset A/B\nRelates to construct:\n').split('\n')[0]).toBe(
+      '[«FailedToBundleAsset» Failed to bundle asset A/B',
+    );
   });
 
   it('returns the output without the chatter when it names no error', () => {
-    expect(summarizeSynthOutput('Bundling asset A/B/Code/Stage...\n\n⚡ Done in 3ms\nsomething odd happened\n')).toBe('something odd happened');
+    expect(summarizeSynthOutput('Bundling asset A/B/Code/Stage...\n\n⚡ Done in 3ms\nsomething odd happened\n')).toBe(
+      'something odd happened',
+    );
   });
 });

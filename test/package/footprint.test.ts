@@ -55,7 +55,9 @@ describe('what installing dualgate runs', () => {
     expect(closure.has('node_modules/dynalite') && closure.has('node_modules/oauth2-mock-server')).toBe(true);
     const withInstallScripts = [...closure].filter((path) => lock.packages[path]!.hasInstallScript).map(nameOf);
     expect(withInstallScripts).toEqual(['classic-level']);
-    const classicLevel = JSON.parse(readFileSync(join(REPO, 'node_modules', 'classic-level', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const classicLevel = JSON.parse(readFileSync(join(REPO, 'node_modules', 'classic-level', 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(classicLevel.scripts.install).toBe('node-gyp-build');
     expect(classicLevel.scripts.preinstall ?? classicLevel.scripts.postinstall).toBeUndefined();
   });
@@ -70,11 +72,13 @@ describe('what installing dualgate runs', () => {
   });
 
   it('has no other native code: no binding.gyp or .node file outside classic-level', () => {
-    const native = [...closure].filter((path) => nameOf(path) !== 'classic-level').filter((path) => {
-      const dir = join(REPO, path);
-      if (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'))) return true;
-      return readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((file) => file.endsWith('.node'));
-    });
+    const native = [...closure]
+      .filter((path) => nameOf(path) !== 'classic-level')
+      .filter((path) => {
+        const dir = join(REPO, path);
+        if (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'))) return true;
+        return readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((file) => file.endsWith('.node'));
+      });
     expect(native.map(nameOf)).toEqual([]);
   });
 });

@@ -50,7 +50,10 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'dualgate-pack-'));
   // The build `npm pack` would run (prepack), shared with the other tests that need dist/; then pack without it.
   ensurePackageBuilt();
-  const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], REPO)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], REPO)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   files = packed[0]!.files.map((file) => file.path);
   app = join(work, 'orders-app');
   cpSync(EXAMPLE, app, { recursive: true, filter: (source) => !/node_modules|cdk\.out|[/\\]build$/.test(source) });
@@ -59,7 +62,11 @@ beforeAll(() => {
   writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
   npm(['install', '--prefer-offline'], app);
   tsc(['-p', 'tsconfig.json']);
-  run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: join(app, 'cdk.out'), CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+  run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, {
+    CDK_OUTDIR: join(app, 'cdk.out'),
+    CDK_DEFAULT_ACCOUNT: '123456789012',
+    CDK_DEFAULT_REGION: 'eu-west-1',
+  });
   template = JSON.parse(readFileSync(join(app, 'cdk.out', 'OrdersApp.template.json'), 'utf8'));
 }, 600_000);
 
@@ -70,13 +77,35 @@ afterAll(() => {
 describe('the npm package, installed into the example app', () => {
   it('ships compiled JavaScript, declarations and pre-built Lambda bundles, and no tests, benchmarks or CI', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['dist/index.cjs', 'dist/context.cjs', 'dist/types/lib/index.d.ts', 'dist/lambdas/authorizer/index.mjs', 'dist/lambdas/keys/index.mjs', 'dist/lambdas/leaks/index.mjs', 'dist/lambdas/portal/index.mjs', 'dist/lambdas/portal/portal.js', 'dist/lambdas/portal/portal.css', 'dist/lambdas/portal/index.html', 'dist/scan.mjs', 'bin/dualgate-cli.mjs', 'README.md', 'SECURITY.md', 'docs/api/dualgate.md', 'docs/local-development.md', 'docs/portal.md']),
+      expect.arrayContaining([
+        'dist/index.cjs',
+        'dist/context.cjs',
+        'dist/types/lib/index.d.ts',
+        'dist/lambdas/authorizer/index.mjs',
+        'dist/lambdas/keys/index.mjs',
+        'dist/lambdas/leaks/index.mjs',
+        'dist/lambdas/portal/index.mjs',
+        'dist/lambdas/portal/portal.js',
+        'dist/lambdas/portal/portal.css',
+        'dist/lambdas/portal/index.html',
+        'dist/scan.mjs',
+        'bin/dualgate-cli.mjs',
+        'README.md',
+        'SECURITY.md',
+        'docs/api/dualgate.md',
+        'docs/local-development.md',
+        'docs/portal.md',
+      ]),
     );
     // The authorizer's AWS SDK is a chunk loaded on first use: every chunk its files import ships beside them.
-    const shippedChunks = files.filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file)).map((file) => file.replace('dist/lambdas/authorizer/', ''));
+    const shippedChunks = files
+      .filter((file) => /^dist\/lambdas\/authorizer\/chunk-[A-Z0-9]+\.mjs$/.test(file))
+      .map((file) => file.replace('dist/lambdas/authorizer/', ''));
     expect(shippedChunks.length).toBeGreaterThan(0);
     expect(shippedChunks).toEqual(expect.arrayContaining(chunksReferencedIn(join(REPO, 'dist', 'lambdas', 'authorizer'))));
-    expect(files.filter((file) => /^(test|bench|\.ci|examples|lib|lambdas)\//.test(file) || file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
+    expect(
+      files.filter((file) => /^(test|bench|\.ci|examples|lib|lambdas)\//.test(file) || (file.endsWith('.ts') && !file.endsWith('.d.ts'))),
+    ).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'dualgate', 'package.json'), 'utf8'));
     expect(Object.keys(manifest.peerDependencies ?? {}).sort()).toEqual(['aws-cdk-lib', 'constructs']);
     // Bundled code needs nothing at run time but local mode's two servers.
@@ -92,21 +121,53 @@ describe('the npm package, installed into the example app', () => {
     expect(methods).toHaveLength(7 + 6 + 3 + 2 + 1);
     const open = methods.filter((method) => method.AuthorizationType === 'NONE');
     expect(open).toHaveLength(4);
-    for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE')) expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
+    for (const method of methods.filter((candidate) => candidate.AuthorizationType !== 'NONE'))
+      expect(method.AuthorizerId).toEqual({ Ref: authorizerId });
     const parts = resources('AWS::ApiGateway::Resource').map(([, resource]) => resource.Properties.PathPart);
-    expect(parts.sort()).toEqual(['consumers', 'files', 'github', 'keys', 'leaks', 'orders', 'portal', 'reports', 'rotate', 'slow', 'status', '{asset+}', '{id}', '{orderId}', '{proxy+}', '{proxy+}', '{sub}'].sort());
+    expect(parts.sort()).toEqual(
+      [
+        'consumers',
+        'files',
+        'github',
+        'keys',
+        'leaks',
+        'orders',
+        'portal',
+        'reports',
+        'rotate',
+        'slow',
+        'status',
+        '{asset+}',
+        '{id}',
+        '{orderId}',
+        '{proxy+}',
+        '{proxy+}',
+        '{sub}',
+      ].sort(),
+    );
   });
 
   it('hands the app’s route table and scopes to the authorizer and the key API in their assets', () => {
     // The authorizer and the key API carry the route table; the leak endpoint needs none (it reads no route).
-    const dualgateFunctions = resources('AWS::Lambda::Function').filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_KEY_TABLE') && !('DUALGATE_GITHUB_KEYS_URL' in fn.Properties.Environment.Variables));
+    const dualgateFunctions = resources('AWS::Lambda::Function').filter(
+      ([, fn]) =>
+        JSON.stringify(fn.Properties.Environment ?? {}).includes('DUALGATE_KEY_TABLE') &&
+        !('DUALGATE_GITHUB_KEYS_URL' in fn.Properties.Environment.Variables),
+    );
     expect(dualgateFunctions).toHaveLength(2);
     for (const [, fn] of dualgateFunctions) {
       expect(fn.Properties.Environment.Variables.DUALGATE_KEY_PREFIX).toBe('ord');
       const asset = join(app, 'cdk.out', `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
       const config = JSON.parse(readFileSync(join(asset, 'dualgate-config.json'), 'utf8'));
       expect(config.routeTable.routes.map((route: { method: string; path: string }) => `${route.method} ${route.path}`)).toEqual(
-        expect.arrayContaining(['GET /orders', 'GET /orders/{orderId}', 'POST /orders', 'ANY /files/{proxy+}', 'ANY /reports/{proxy+}', 'GET /slow']),
+        expect.arrayContaining([
+          'GET /orders',
+          'GET /orders/{orderId}',
+          'POST /orders',
+          'ANY /files/{proxy+}',
+          'ANY /reports/{proxy+}',
+          'GET /slow',
+        ]),
       );
       expect(config.routeTable.routes.map((route: { path: string }) => route.path)).not.toContain('/status');
       expect(config.catalog).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
@@ -114,7 +175,10 @@ describe('the npm package, installed into the example app', () => {
       const listing = readdirSync(asset).sort();
       const bundleFiles = listing.filter((file) => file !== 'dualgate-config.json');
       expect(listing).toContain('dualgate-config.json');
-      expect(bundleFiles.every((file) => /^(index|chunk-[A-Z0-9]+)\.mjs(\.map)?$/.test(file)), bundleFiles.join(' ')).toBe(true);
+      expect(
+        bundleFiles.every((file) => /^(index|chunk-[A-Z0-9]+)\.mjs(\.map)?$/.test(file)),
+        bundleFiles.join(' '),
+      ).toBe(true);
       expect(bundleFiles).toContain('index.mjs');
       expect(bundleFiles).toEqual(expect.arrayContaining(chunksReferencedIn(asset)));
     }
@@ -122,24 +186,92 @@ describe('the npm package, installed into the example app', () => {
 
   it('gives the Cognito resource server the app’s scopes', () => {
     const [[, server]] = resources('AWS::Cognito::UserPoolResourceServer') as [[string, CfnResource]];
-    expect(server.Properties.Scopes.map((scope: { ScopeName: string }) => scope.ScopeName)).toEqual(['files:rw', 'keys:admin', 'keys:read', 'keys:write', 'read:orders', 'write:orders']);
+    expect(server.Properties.Scopes.map((scope: { ScopeName: string }) => scope.ScopeName)).toEqual([
+      'files:rw',
+      'keys:admin',
+      'keys:read',
+      'keys:write',
+      'read:orders',
+      'write:orders',
+    ]);
     expect(JSON.stringify(template)).not.toMatch(/read:users|write:users|"health"/);
   });
 
   it('imports from CommonJS and ESM, and type-checks under Node16 and Bundler resolution with and without skipLibCheck', () => {
-    expect(run(process.execPath, ['-e', "const d = require('dualgate'); const c = require('dualgate/context'); console.log(typeof d.DualAuthApi, typeof c.principalFrom)"], app).trim()).toBe('function function');
-    expect(run(process.execPath, ['--input-type=module', '-e', "import { DualAuthApi } from 'dualgate'; import { principalFrom } from 'dualgate/context'; console.log(typeof DualAuthApi, typeof principalFrom)"], app).trim()).toBe('function function');
+    expect(
+      run(
+        process.execPath,
+        [
+          '-e',
+          "const d = require('dualgate'); const c = require('dualgate/context'); console.log(typeof d.DualAuthApi, typeof c.principalFrom)",
+        ],
+        app,
+      ).trim(),
+    ).toBe('function function');
+    expect(
+      run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "import { DualAuthApi } from 'dualgate'; import { principalFrom } from 'dualgate/context'; console.log(typeof DualAuthApi, typeof principalFrom)",
+        ],
+        app,
+      ).trim(),
+    ).toBe('function function');
     writeFileSync(
       join(app, 'consumer.mts'),
       "import { DualAuthApi, type DualAuthRoute } from 'dualgate';\nimport { principalFrom } from 'dualgate/context';\nconst route: DualAuthRoute = { method: 'ANY', path: '/x/{proxy+}', scopes: ['x:y'] };\nexport const checks = [DualAuthApi, principalFrom, route];\n",
     );
-    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
-    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', '--skipLibCheck', 'consumer.mts']);
-    tsc(['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--types', 'node', 'consumer.mts']);
+    tsc([
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--types',
+      'node',
+      '--skipLibCheck',
+      'consumer.mts',
+    ]);
+    tsc([
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'esnext',
+      '--moduleResolution',
+      'bundler',
+      '--types',
+      'node',
+      '--skipLibCheck',
+      'consumer.mts',
+    ]);
+    tsc([
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'esnext',
+      '--moduleResolution',
+      'bundler',
+      '--types',
+      'node',
+      'consumer.mts',
+    ]);
   }, 300_000);
 
   it('runs dualgate dev from the installed package alone (dynalite and the mock issuer ship with it)', async () => {
-    const child = spawn(join(app, 'node_modules', '.bin', 'dualgate'), ['dev', '--assembly', join(app, 'cdk.out')], { cwd: app, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(app, 'node_modules', '.bin', 'dualgate'), ['dev', '--assembly', join(app, 'cdk.out')], {
+      cwd: app,
+      env: { ...process.env, PORT: '0', ISSUER_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -154,7 +286,10 @@ describe('the npm package, installed into the example app', () => {
       expect((await fetch(`${url}/orders`)).status).toBe(401);
       // The shipped leak endpoint bundle answers (an unsigned report is refused before anything else happens).
       const unsigned = await fetch(`${url}/leaks/github`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
-      expect({ status: unsigned.status, body: await unsigned.json() }).toMatchObject({ status: 401, body: { reason: 'signature_missing' } });
+      expect({ status: unsigned.status, body: await unsigned.json() }).toMatchObject({
+        status: 401,
+        body: { reason: 'signature_missing' },
+      });
     } finally {
       child.kill('SIGTERM');
     }
@@ -162,7 +297,8 @@ describe('the npm package, installed into the example app', () => {
 
   it('runs dualgate scan from the installed package: exit 1 on a key, 0 on the app itself, and leaks pattern from its assembly', () => {
     const bin = join(app, 'node_modules', '.bin', 'dualgate');
-    const scan = (args: string[], input?: string) => spawnSync(bin, ['scan', ...args], { cwd: app, encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
+    const scan = (args: string[], input?: string) =>
+      spawnSync(bin, ['scan', ...args], { cwd: app, encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
     const clean = scan(['.']);
     expect(clean.status, clean.stderr).toBe(0);
     const dirty = scan(['-'], `ORDERS_KEY=${generateKey('ord').key}\n`);
@@ -178,7 +314,11 @@ describe('the npm package, installed into the example app', () => {
     rmSync(join(app, 'node_modules', 'dualgate'), { recursive: true, force: true });
     symlinkSync(REPO, join(app, 'node_modules', 'dualgate'), 'dir');
     const outdir = join(work, 'linked.out');
-    run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, { CDK_OUTDIR: outdir, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+    run(process.execPath, [join(app, 'build', 'bin', 'app.js')], app, {
+      CDK_OUTDIR: outdir,
+      CDK_DEFAULT_ACCOUNT: '123456789012',
+      CDK_DEFAULT_REGION: 'eu-west-1',
+    });
     const linked = JSON.parse(readFileSync(join(outdir, 'OrdersApp.template.json'), 'utf8')) as typeof template;
     expect(Object.values(linked.Resources).filter((resource) => resource.Type === 'AWS::ApiGateway::Method')).toHaveLength(19);
     // A whole CDK synth in a child process: ~10 s idle, past 30 s on this shared 2-core machine under load.

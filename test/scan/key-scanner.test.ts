@@ -30,23 +30,45 @@ describe('findKeys', () => {
   it('ignores look-alikes: a wrong checksum, the wrong length, characters outside base62, an upper-case prefix', () => {
     const key = generateKey('dg').key;
     const wrong = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
-    expect(findKeys([wrong, key.slice(0, -1), `${key.slice(0, 10)}-${key.slice(11)}`, `DG${key.slice(2)}`, 'dg_EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEE', keyPatterns('dg').customPattern.testString].join('\n'))).toEqual([]);
+    expect(
+      findKeys(
+        [
+          wrong,
+          key.slice(0, -1),
+          `${key.slice(0, 10)}-${key.slice(11)}`,
+          `DG${key.slice(2)}`,
+          'dg_EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEE',
+          keyPatterns('dg').customPattern.testString,
+        ].join('\n'),
+      ),
+    ).toEqual([]);
   });
 
   it('property: a key placed anywhere in random text is found at its position; one changed character hides it', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme-ascii' }), fc.string({ unit: 'grapheme-ascii' }), fc.integer({ min: 0, max: 35 }), fc.constantFrom(...BASE62_ALPHABET), (before, after, index, char) => {
-        const key = generateKey('dg').key;
-        // Base62 glued on after the key would lengthen it: keep a separator.
-        const text = `${before} ${key} ${after}`;
-        const lines = `${before} `.split('\n');
-        const found = findKeys(text, { prefix: 'dg' });
-        expect(found).toContainEqual({ line: lines.length, column: (lines.at(-1) as string).length + 1, start: keyStart(key), prefix: 'dg' });
-        const at = 3 + index;
-        const mutated = key.slice(0, at) + (key[at] === char ? (char === '0' ? '1' : '0') : char) + key.slice(at + 1);
-        expect(parseKey(mutated, 'dg').ok).toBe(false);
-        expect(findKeys(`${before} ${mutated} ${after}`)).toEqual([]);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme-ascii' }),
+        fc.string({ unit: 'grapheme-ascii' }),
+        fc.integer({ min: 0, max: 35 }),
+        fc.constantFrom(...BASE62_ALPHABET),
+        (before, after, index, char) => {
+          const key = generateKey('dg').key;
+          // Base62 glued on after the key would lengthen it: keep a separator.
+          const text = `${before} ${key} ${after}`;
+          const lines = `${before} `.split('\n');
+          const found = findKeys(text, { prefix: 'dg' });
+          expect(found).toContainEqual({
+            line: lines.length,
+            column: (lines.at(-1) as string).length + 1,
+            start: keyStart(key),
+            prefix: 'dg',
+          });
+          const at = 3 + index;
+          const mutated = key.slice(0, at) + (key[at] === char ? (char === '0' ? '1' : '0') : char) + key.slice(at + 1);
+          expect(parseKey(mutated, 'dg').ok).toBe(false);
+          expect(findKeys(`${before} ${mutated} ${after}`)).toEqual([]);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -62,7 +84,8 @@ describe('findKeys', () => {
   });
 
   it('scans a megabyte of source-like text in milliseconds', () => {
-    const line = 'const some_identifier_name = await client.send(new GetItemCommand({ TableName: table_name, Key: { keyHash: { S: hash } } }));\n';
+    const line =
+      'const some_identifier_name = await client.send(new GetItemCommand({ TableName: table_name, Key: { keyHash: { S: hash } } }));\n';
     const text = line.repeat(Math.ceil((1024 * 1024) / line.length));
     const startedMs = performance.now();
     expect(findKeys(text)).toEqual([]);
@@ -75,7 +98,9 @@ describe('keyPatterns', () => {
     for (const prefix of ['dg', 'ord', 'a1b2c3d4e5f6g7h8']) {
       const patterns = keyPatterns(prefix);
       const partner = new RegExp(patterns.partnerRegex);
-      const custom = new RegExp(`(?:^|${patterns.customPattern.beforeSecret.replace('\\A', '^')})(${patterns.customPattern.secretFormat})(?:${patterns.customPattern.afterSecret.replace('\\z', '$')})`);
+      const custom = new RegExp(
+        `(?:^|${patterns.customPattern.beforeSecret.replace('\\A', '^')})(${patterns.customPattern.secretFormat})(?:${patterns.customPattern.afterSecret.replace('\\z', '$')})`,
+      );
       for (let index = 0; index < 50; index++) {
         const key = generateKey(prefix).key;
         for (const text of [key, `TOKEN=${key}`, `"${key}"`, `${key}\n`]) {

@@ -44,8 +44,12 @@ describe('dualgate leaks pattern', () => {
     dirs.push(app);
     writeFileSync(join(app, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/app.ts', context: { 'dualgate:keyPrefix': 'acme' } }));
     expect((await cli(['leaks', 'pattern'], { cwd: app })).stdout).toContain('prefix "acme" (from cdk.json dualgate:keyPrefix)');
-    expect((await cli(['leaks', 'pattern'], { cwd: app, env: { DUALGATE_KEY_PREFIX: 'ord' } })).stdout).toContain('prefix "ord" (from DUALGATE_KEY_PREFIX)');
-    expect((await cli(['leaks', 'pattern', '--prefix', 'zz'], { cwd: app, env: { DUALGATE_KEY_PREFIX: 'ord' } })).stdout).toContain('(zz_[0-9A-Za-z]{36})');
+    expect((await cli(['leaks', 'pattern'], { cwd: app, env: { DUALGATE_KEY_PREFIX: 'ord' } })).stdout).toContain(
+      'prefix "ord" (from DUALGATE_KEY_PREFIX)',
+    );
+    expect((await cli(['leaks', 'pattern', '--prefix', 'zz'], { cwd: app, env: { DUALGATE_KEY_PREFIX: 'ord' } })).stdout).toContain(
+      '(zz_[0-9A-Za-z]{36})',
+    );
     const bad = await cli(['leaks', 'pattern', '--prefix', 'Z']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--prefix: keyPrefix must match/);
@@ -55,7 +59,13 @@ describe('dualgate leaks pattern', () => {
     const result = await cli(['--json', 'leaks', 'pattern', '--assembly', demoAssembly()]);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ prefix: 'dg', secretType: 'dualgate_api_key', endpointPath: '/leaks/github', stackName: 'Dualgate', partnerRegex: expect.stringContaining('dg_') });
+    expect(report).toMatchObject({
+      prefix: 'dg',
+      secretType: 'dualgate_api_key',
+      endpointPath: '/leaks/github',
+      stackName: 'Dualgate',
+      partnerRegex: expect.stringContaining('dg_'),
+    });
     expect(new RegExp(report.partnerRegex).exec(` ${generateKey('dg').key} `)).not.toBeNull();
   });
 });

@@ -30,11 +30,21 @@ function tree(files: Record<string, string>): string {
 async function scan(argv: string[], cwd: string, stdin = '') {
   let stdout = '';
   let stderr = '';
-  const code = await runScan(argv, { cwd, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), readStdin: async () => Buffer.from(stdin) });
+  const code = await runScan(argv, {
+    cwd,
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    readStdin: async () => Buffer.from(stdin),
+  });
   return { code, stdout, stderr };
 }
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 describe('dualgate scan [paths…]', () => {
   const key = generateKey('dg').key;
@@ -42,10 +52,16 @@ describe('dualgate scan [paths…]', () => {
   const wrong = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
 
   it('reports file:line:column and the start of each key, never the key, and exits 1', async () => {
-    const root = tree({ 'src/config.ts': `export const a = 1;\nexport const key = '${key}';\n`, 'README.md': `use ${other} here\n`, 'notes.txt': `look-alike ${wrong}\n` });
+    const root = tree({
+      'src/config.ts': `export const a = 1;\nexport const key = '${key}';\n`,
+      'README.md': `use ${other} here\n`,
+      'notes.txt': `look-alike ${wrong}\n`,
+    });
     const result = await scan([], root);
     expect(result.code).toBe(1);
-    expect(result.stdout).toBe(`README.md:1:5: ${keyStart(other)}… is a dualgate API key (valid checksum)\nsrc/config.ts:2:21: ${keyStart(key)}… is a dualgate API key (valid checksum)\n`);
+    expect(result.stdout).toBe(
+      `README.md:1:5: ${keyStart(other)}… is a dualgate API key (valid checksum)\nsrc/config.ts:2:21: ${keyStart(key)}… is a dualgate API key (valid checksum)\n`,
+    );
     expect(result.stderr).toMatch(/2 keys found in 2 files \(3 files in \d+ ms\)/);
     expect(result.stdout + result.stderr).not.toContain(key.slice(7));
     expect(result.stdout + result.stderr).not.toContain(other.slice(8));
@@ -53,11 +69,22 @@ describe('dualgate scan [paths…]', () => {
 
   it('exits 0 and says so on stderr when there is nothing (look-alikes included)', async () => {
     const root = tree({ 'a.txt': `dg_EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEE ${wrong}\n`, 'b/c.json': '{}' });
-    expect(await scan(['.'], root)).toMatchObject({ code: 0, stdout: '', stderr: expect.stringMatching(/^dualgate scan: no keys found \(2 files in \d+ ms\)\n$/) });
+    expect(await scan(['.'], root)).toMatchObject({
+      code: 0,
+      stdout: '',
+      stderr: expect.stringMatching(/^dualgate scan: no keys found \(2 files in \d+ ms\)\n$/),
+    });
   });
 
   it('skips .git, node_modules and cdk.out wherever they are, and does not follow symbolic links', async () => {
-    const root = tree({ '.git/config': key, 'node_modules/x/index.js': key, 'packages/a/node_modules/y.js': key, 'cdk.out/asset.1/index.js': key, 'outside/secret.txt': key, 'src/ok.ts': 'ok' });
+    const root = tree({
+      '.git/config': key,
+      'node_modules/x/index.js': key,
+      'packages/a/node_modules/y.js': key,
+      'cdk.out/asset.1/index.js': key,
+      'outside/secret.txt': key,
+      'src/ok.ts': 'ok',
+    });
     symlinkSync(join(root, 'outside'), join(root, 'src', 'linked'));
     const result = await scan(['src', 'packages'], root);
     expect(result).toMatchObject({ code: 0, stdout: '' });
@@ -88,7 +115,10 @@ describe('dualgate scan [paths…]', () => {
   });
 
   it('reads standard input with -', async () => {
-    expect(await scan(['-'], tree({}), `line 1\nKEY=${key}\n`)).toMatchObject({ code: 1, stdout: `-:2:5: ${keyStart(key)}… is a dualgate API key (valid checksum)\n` });
+    expect(await scan(['-'], tree({}), `line 1\nKEY=${key}\n`)).toMatchObject({
+      code: 1,
+      stdout: `-:2:5: ${keyStart(key)}… is a dualgate API key (valid checksum)\n`,
+    });
     expect((await scan(['-'], tree({}), 'nothing here')).code).toBe(0);
   });
 
@@ -103,7 +133,12 @@ describe('dualgate scan [paths…]', () => {
     const root = tree({ 'a.txt': `\n  ${key}\n` });
     const result = await scan(['--json'], root);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ findings: [{ file: 'a.txt', line: 2, column: 3, start: `${keyStart(key)}…` }], filesScanned: 1, skipped: [], durationMs: expect.any(Number) });
+    expect(JSON.parse(result.stdout)).toEqual({
+      findings: [{ file: 'a.txt', line: 2, column: 3, start: `${keyStart(key)}…` }],
+      filesScanned: 1,
+      skipped: [],
+      durationMs: expect.any(Number),
+    });
     expect(result.stdout).not.toContain(key);
   });
 
@@ -133,7 +168,11 @@ describe('dualgate scan --staged', () => {
     expect(result.code).toBe(1);
     // Everything staged is scanned (a vendored file being committed too); the untracked and the committed key are not.
     expect(result.stdout.split('\n').filter(Boolean).sort()).toEqual(
-      [`a file ü.txt:2:1: ${keyStart(added)}… is a dualgate API key (valid checksum)`, `config.env:3:5: ${keyStart(added)}… is a dualgate API key (valid checksum)`, `node_modules/vendored.js:1:4: ${keyStart(added)}… is a dualgate API key (valid checksum)`].sort(),
+      [
+        `a file ü.txt:2:1: ${keyStart(added)}… is a dualgate API key (valid checksum)`,
+        `config.env:3:5: ${keyStart(added)}… is a dualgate API key (valid checksum)`,
+        `node_modules/vendored.js:1:4: ${keyStart(added)}… is a dualgate API key (valid checksum)`,
+      ].sort(),
     );
     git(root, 'commit', '-q', '-m', 'second');
     expect(await scan(['--staged'], root)).toMatchObject({ code: 0, stderr: expect.stringMatching(/no keys found \(0 staged files/) });
@@ -152,7 +191,16 @@ describe('dualgate scan --staged', () => {
 
   it('parses added lines only: "+++" inside a hunk is content, and hunk headers set the line numbers', () => {
     const key = generateKey('dg').key;
-    const diff = ['diff --git a/x b/x', 'index 1..2 100644', '--- a/x', '+++ b/x', '@@ -0,0 +10,2 @@', `+++ ${key}`, `-${key}`, `+ ${key}`].join('\n');
+    const diff = [
+      'diff --git a/x b/x',
+      'index 1..2 100644',
+      '--- a/x',
+      '+++ b/x',
+      '@@ -0,0 +10,2 @@',
+      `+++ ${key}`,
+      `-${key}`,
+      `+ ${key}`,
+    ].join('\n');
     expect(parseStagedDiff(diff).findings).toEqual([
       { file: 'x', line: 10, column: 4, start: keyStart(key), prefix: 'dg' },
       { file: 'x', line: 11, column: 2, start: keyStart(key), prefix: 'dg' },

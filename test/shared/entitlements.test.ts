@@ -12,7 +12,11 @@ describe('effectiveScopes', () => {
   it('drops only the entitled scopes the owner lost; scopes held otherwise stay', () => {
     const record = { scopes: ['keys:read', 'read:orders', 'write:orders'], entitledScopes: ['read:orders', 'write:orders'] };
     expect(effectiveScopes(record, currentEntitlements(['read:orders'], []))).toEqual(['keys:read', 'read:orders']);
-    expect(effectiveScopes(record, currentEntitlements([], ['write:orders', 'read:orders']))).toEqual(['keys:read', 'read:orders', 'write:orders']);
+    expect(effectiveScopes(record, currentEntitlements([], ['write:orders', 'read:orders']))).toEqual([
+      'keys:read',
+      'read:orders',
+      'write:orders',
+    ]);
     expect(effectiveScopes({ scopes: ['read:orders'] }, new Set())).toEqual(['read:orders']);
     expect(dependsOnEntitlements({ entitledScopes: [] })).toBe(false);
     expect(dependsOnEntitlements({})).toBe(false);
@@ -39,18 +43,36 @@ describe('decideEntitledGrant', () => {
 
   it('lets a JWT caller grant its token scopes (not entitlement-bound) plus its entitlements (bound)', () => {
     expect(decideEntitledGrant(['keys:read'], jwt(['keys:read']), catalog, 'keys:admin', none)).toEqual({ ok: true, entitledScopes: [] });
-    expect(decideEntitledGrant(['keys:read', 'read:orders'], jwt(['keys:read']), catalog, 'keys:admin', { entitled: new Set(['read:orders']) })).toEqual({ ok: true, entitledScopes: ['read:orders'] });
-    expect(decideEntitledGrant(['write:orders'], jwt(['keys:read']), catalog, 'keys:admin', { entitled: new Set(['read:orders']) })).toEqual({ ok: false, reason: 'escalation', scopes: ['write:orders'] });
+    expect(
+      decideEntitledGrant(['keys:read', 'read:orders'], jwt(['keys:read']), catalog, 'keys:admin', { entitled: new Set(['read:orders']) }),
+    ).toEqual({ ok: true, entitledScopes: ['read:orders'] });
+    expect(
+      decideEntitledGrant(['write:orders'], jwt(['keys:read']), catalog, 'keys:admin', { entitled: new Set(['read:orders']) }),
+    ).toEqual({ ok: false, reason: 'escalation', scopes: ['write:orders'] });
   });
 
   it('never lets an API-key caller use its owner’s entitlements, and carries its own entitled scopes to what it grants', () => {
-    expect(decideEntitledGrant(['write:orders'], key(['keys:write']), catalog, 'keys:admin', { entitled: new Set(['write:orders']) })).toEqual({ ok: false, reason: 'escalation', scopes: ['write:orders'] });
-    expect(decideEntitledGrant(['read:orders'], key(['read:orders', 'keys:write']), catalog, 'keys:admin', { entitled: new Set(), callerKeyEntitled: ['read:orders'] })).toEqual({ ok: true, entitledScopes: ['read:orders'] });
+    expect(
+      decideEntitledGrant(['write:orders'], key(['keys:write']), catalog, 'keys:admin', { entitled: new Set(['write:orders']) }),
+    ).toEqual({ ok: false, reason: 'escalation', scopes: ['write:orders'] });
+    expect(
+      decideEntitledGrant(['read:orders'], key(['read:orders', 'keys:write']), catalog, 'keys:admin', {
+        entitled: new Set(),
+        callerKeyEntitled: ['read:orders'],
+      }),
+    ).toEqual({ ok: true, entitledScopes: ['read:orders'] });
   });
 
   it('reports unknown scopes before anything else, and lets an admin grant any catalog scope unbound', () => {
-    expect(decideEntitledGrant(['no:such', 'write:orders'], jwt([]), catalog, 'keys:admin', none)).toEqual({ ok: false, reason: 'unknown_scope', scopes: ['no:such'] });
-    expect(decideEntitledGrant(['write:orders', 'files:rw'], jwt(['keys:admin']), catalog, 'keys:admin', none)).toEqual({ ok: true, entitledScopes: [] });
+    expect(decideEntitledGrant(['no:such', 'write:orders'], jwt([]), catalog, 'keys:admin', none)).toEqual({
+      ok: false,
+      reason: 'unknown_scope',
+      scopes: ['no:such'],
+    });
+    expect(decideEntitledGrant(['write:orders', 'files:rw'], jwt(['keys:admin']), catalog, 'keys:admin', none)).toEqual({
+      ok: true,
+      entitledScopes: [],
+    });
   });
 
   it('nextEntitledScopes only adds dependencies, and drops one only with its scope', () => {

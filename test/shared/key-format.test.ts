@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BASE62_ALPHABET, encodeBase62, generateKey, hashKey, KEY_ENTROPY_BITS, keyChecksum, parseKey } from '../../lambdas/core/key-format';
+import {
+  BASE62_ALPHABET,
+  encodeBase62,
+  generateKey,
+  hashKey,
+  KEY_ENTROPY_BITS,
+  keyChecksum,
+  parseKey,
+} from '../../lambdas/core/key-format';
 
 /** The published key shape (lambdas/core/key-format.ts), which the hand-written parser must agree with. */
 const KEY_SHAPE = /^[a-z][a-z0-9]{1,15}_[0-9A-Za-z]{36}$/;

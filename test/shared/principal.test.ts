@@ -19,7 +19,11 @@ describe('principalFrom', () => {
     ['no authorizer at all', undefined, /no authorizer context/],
     ['a null authorizer', null, /no authorizer context/],
     ['another authorizer: principalId only (no fallback to it)', { principalId: 'alice' }, /`sub` must be/],
-    ['another authorizer with its own sub but no authMethod (no default)', { principalId: 'alice', sub: 'alice', scopes: 'read:users' }, /`authMethod` must be "apiKey" or "jwt" \(got undefined\)/],
+    [
+      'another authorizer with its own sub but no authMethod (no default)',
+      { principalId: 'alice', sub: 'alice', scopes: 'read:users' },
+      /`authMethod` must be "apiKey" or "jwt" \(got undefined\)/,
+    ],
     ['an unknown authMethod', { sub: 'alice', scopes: '', authMethod: 'saml' }, /`authMethod` must be/],
     ['scopes as a list, not dualgate’s string', { sub: 'alice', scopes: ['read:users'], authMethod: 'jwt' }, /`scopes` must be/],
     ['no scopes field', { sub: 'alice', authMethod: 'jwt' }, /`scopes` must be/],

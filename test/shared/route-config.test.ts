@@ -10,11 +10,20 @@ const ROUTES = [
   { method: 'GET', path: '/admin', scopes: ['admin'] },
   { method: 'GET', path: '/{page}', scopes: [] },
 ] as const;
-const good = (cacheScope: 'route' | 'credential' = 'credential') => ({ version: 2, routeTable: compileRouteTable(ROUTES, cacheScope), catalog: ['admin'], managementBasePath: null });
+const good = (cacheScope: 'route' | 'credential' = 'credential') => ({
+  version: 2,
+  routeTable: compileRouteTable(ROUTES, cacheScope),
+  catalog: ['admin'],
+  managementBasePath: null,
+});
 
 describe('parseRuntimeRouteConfig', () => {
   it('accepts what the construct writes, in either cache scope', () => {
-    expect(parseRuntimeRouteConfig(JSON.parse(JSON.stringify(good()))).routeTable).toMatchObject({ cacheScope: 'credential', routes: ROUTES, coveredBy: [[1], []] });
+    expect(parseRuntimeRouteConfig(JSON.parse(JSON.stringify(good()))).routeTable).toMatchObject({
+      cacheScope: 'credential',
+      routes: ROUTES,
+      coveredBy: [[1], []],
+    });
     expect(parseRuntimeRouteConfig(JSON.parse(JSON.stringify(good('route')))).routeTable).toEqual({ cacheScope: 'route', routes: ROUTES });
   });
 
@@ -26,7 +35,13 @@ describe('parseRuntimeRouteConfig', () => {
     ['coveredBy pointing nowhere', (config: any) => (config.routeTable.coveredBy[0] = [7]), /coveredBy\[0\]/],
     ['an unknown method', (config: any) => (config.routeTable.routes[0].method = 'TRACE'), /routes\[0\] is not/],
     ['an unknown cache scope', (config: any) => (config.routeTable.cacheScope = 'stage'), /cacheScope must be one of route, credential/],
-    ['a route listed twice', (config: any) => (config.routeTable.routes.push({ ...config.routeTable.routes[0], scopes: [] }), config.routeTable.coveredBy.push([])), /GET \/admin is listed twice/],
+    [
+      'a route listed twice',
+      (config: any) => (
+        config.routeTable.routes.push({ ...config.routeTable.routes[0], scopes: [] }), config.routeTable.coveredBy.push([])
+      ),
+      /GET \/admin is listed twice/,
+    ],
     ['an older version', (config: any) => (config.version = 1), /unsupported version 1/],
   ])('refuses %s', (_, mutate, message) => {
     const config = JSON.parse(JSON.stringify(good()));
@@ -54,7 +69,12 @@ describe('parseRuntimeRouteConfig: the one-regex path check', () => {
         } catch {
           parses = false;
         }
-        const config = { version: 2, routeTable: { cacheScope: 'route', routes: [{ method: 'GET', path: candidate, scopes: [] }] }, catalog: [], managementBasePath: null };
+        const config = {
+          version: 2,
+          routeTable: { cacheScope: 'route', routes: [{ method: 'GET', path: candidate, scopes: [] }] },
+          catalog: [],
+          managementBasePath: null,
+        };
         let accepted = true;
         try {
           parseRuntimeRouteConfig(config);

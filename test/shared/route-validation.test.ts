@@ -17,8 +17,11 @@ const WHERE = 'route GET /a';
 
 describe('isRouteMethod', () => {
   it.each([...HTTP_METHODS, 'ANY'])('accepts %s', (method) => expect(isRouteMethod(method)).toBe(true));
-  it.each(['get', 'TRACE', 'CONNECT', '', 'GET ', undefined, null, 1, ['GET']])('refuses %j', (method) => expect(isRouteMethod(method)).toBe(false));
-  it('words the rule with every method', () => expect(ROUTE_METHOD_RULE).toBe('method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY'));
+  it.each(['get', 'TRACE', 'CONNECT', '', 'GET ', undefined, null, 1, ['GET']])('refuses %j', (method) =>
+    expect(isRouteMethod(method)).toBe(false),
+  );
+  it('words the rule with every method', () =>
+    expect(ROUTE_METHOD_RULE).toBe('method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY'));
 });
 
 describe('isScopeName', () => {
@@ -27,9 +30,12 @@ describe('isScopeName', () => {
 });
 
 describe('routePathProblem', () => {
-  it.each(['/', '/orders', '/orders/{id}', '/orders/{id}/items', '/files/{proxy+}', '/a/{x}/b/{y}', "/a-b._~:@!$&'()+,;="])('accepts %s', (path) => {
-    expect(routePathProblem(path)).toBeUndefined();
-  });
+  it.each(['/', '/orders', '/orders/{id}', '/orders/{id}/items', '/files/{proxy+}', '/a/{x}/b/{y}', "/a-b._~:@!$&'()+,;="])(
+    'accepts %s',
+    (path) => {
+      expect(routePathProblem(path)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['orders', 'path "orders" must start with /'],
@@ -47,7 +53,10 @@ describe('routePathProblem', () => {
 
   // The one-regex fast path must agree with parseRoutePath on every path, message included.
   it('says exactly what parseRoutePath says, for any path', () => {
-    const segment = fc.oneof(fc.stringMatching(/^[a-z0-9*?+{}:._-]{0,4}$/), fc.constantFrom('{id}', '{id+}', '{a}', '{a+}', '{}', '{+}', '{1x}', 'a*', '%2F'));
+    const segment = fc.oneof(
+      fc.stringMatching(/^[a-z0-9*?+{}:._-]{0,4}$/),
+      fc.constantFrom('{id}', '{id+}', '{a}', '{a+}', '{}', '{+}', '{1x}', 'a*', '%2F'),
+    );
     fc.assert(
       fc.property(fc.array(segment, { maxLength: 4 }), (segments) => {
         const path = `/${segments.join('/')}`;
@@ -76,12 +85,24 @@ describe('assertRouteDeclaration (the per-route rules)', () => {
   });
 
   it.each<[string, RouteDeclaration, string]>([
-    ['an unknown method', { method: 'FETCH', path: '/a' }, `${WHERE}: method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY`],
+    [
+      'an unknown method',
+      { method: 'FETCH', path: '/a' },
+      `${WHERE}: method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY`,
+    ],
     ['a lower-case method', { method: 'get', path: '/a' }, `${WHERE}: method must be one of`],
     ['a relative path', { method: 'GET', path: 'a' }, `${WHERE}: path "a" must start with /`],
-    ['a greedy segment that is not last', { method: 'GET', path: '/a/{p+}/b' }, `${WHERE}: path /a/{p+}/b: a greedy {p+} must be the last segment`],
+    [
+      'a greedy segment that is not last',
+      { method: 'GET', path: '/a/{p+}/b' },
+      `${WHERE}: path /a/{p+}/b: a greedy {p+} must be the last segment`,
+    ],
     ['scopes that are not a list', { method: 'GET', path: '/a', scopes: 'read:a' }, `${WHERE}: scopes must be a list of scope names`],
-    ['bad scope names', { method: 'GET', path: '/a', scopes: ['ok', 'bad scope', 3] }, `${WHERE}: scope(s) "bad scope", 3 must match /^[A-Za-z0-9]`],
+    [
+      'bad scope names',
+      { method: 'GET', path: '/a', scopes: ['ok', 'bad scope', 3] },
+      `${WHERE}: scope(s) "bad scope", 3 must match /^[A-Za-z0-9]`,
+    ],
     ['authorized that is not a boolean', { method: 'GET', path: '/a', authorized: 'no' }, `${WHERE}: authorized must be true or false`],
     [
       'an open route with scopes',
@@ -114,7 +135,10 @@ describe('assertRouteTable (the whole-table rules)', () => {
   it.each<[string, Pick<RouteRule, 'method' | 'path'>[]]>([
     ['an empty table', []],
     ['one verb and ANY on one resource', [route('GET', '/a'), route('ANY', '/a')]],
-    ['one variable child shared by several routes', [route('GET', '/a/{id}'), route('PUT', '/a/{id}'), route('GET', '/a/{id}/b'), route('GET', '/a/literal')]],
+    [
+      'one variable child shared by several routes',
+      [route('GET', '/a/{id}'), route('PUT', '/a/{id}'), route('GET', '/a/{id}/b'), route('GET', '/a/literal')],
+    ],
     ['the same greedy child twice', [route('GET', '/f/{proxy+}'), route('PUT', '/f/{proxy+}')]],
     ['different variable children under different parents', [route('GET', '/a/{id}'), route('GET', '/b/{name}'), route('GET', '/{page}')]],
   ])('accepts %s and returns each route’s parsed path', (_, routes) => {
@@ -123,7 +147,11 @@ describe('assertRouteTable (the whole-table rules)', () => {
   });
 
   it.each<[string, Pick<RouteRule, 'method' | 'path'>[], string]>([
-    ['an unknown method', [route('TRACE', '/a')], 'route "TRACE /a": method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY'],
+    [
+      'an unknown method',
+      [route('TRACE', '/a')],
+      'route "TRACE /a": method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY',
+    ],
     ['a malformed path', [route('GET', '/a/*')], 'path /a/*: segment "*" is neither a literal nor {name} nor a final {name+}'],
     ['a route declared twice', [route('GET', '/a'), route('POST', '/a'), route('GET', '/a')], 'route "GET /a" is declared twice'],
     [
@@ -136,7 +164,11 @@ describe('assertRouteTable (the whole-table rules)', () => {
       [route('GET', '/a/{id}'), route('GET', '/a/{proxy+}')],
       'routes "GET /a/{id}" and "GET /a/{proxy+}" give /a two variable children ({id}, {proxy+}); API Gateway allows one',
     ],
-    ['two variable children of the root', [route('GET', '/{page}'), route('GET', '/{slug+}')], 'give / two variable children ({page}, {slug+})'],
+    [
+      'two variable children of the root',
+      [route('GET', '/{page}'), route('GET', '/{slug+}')],
+      'give / two variable children ({page}, {slug+})',
+    ],
     [
       'two variable children below a parameter',
       [route('GET', '/a/{id}/{x}'), route('GET', '/a/{id}/{y}')],

@@ -33,7 +33,7 @@ for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
 
 function safeStringify(value: unknown): string {
   try {
-    return value instanceof Error ? `${value.name}: ${value.message}` : JSON.stringify(value) ?? String(value);
+    return value instanceof Error ? `${value.name}: ${value.message}` : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);
   }

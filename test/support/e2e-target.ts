@@ -39,7 +39,10 @@ const LOCAL_CLIENT_ID = 'e2e-client';
 async function fetchToken(tokenUrl: string, clientId: string, clientSecret: string, scopes: readonly string[]): Promise<string> {
   const response = await fetch(tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' ') }).toString(),
   });
   const body = (await response.json()) as { access_token?: string; error?: string };
@@ -72,7 +75,13 @@ export async function startE2eTarget(env: NodeJS.ProcessEnv = process.env): Prom
       kind: 'deployed',
       baseUrl: (env['DUALGATE_E2E_URL'] as string).replace(/\/$/, ''),
       clientId,
-      token: (scopes) => fetchToken(env['DUALGATE_E2E_TOKEN_URL'] as string, clientId, env['DUALGATE_E2E_CLIENT_SECRET'] as string, scopes.map((scope) => prefix + scope)),
+      token: (scopes) =>
+        fetchToken(
+          env['DUALGATE_E2E_TOKEN_URL'] as string,
+          clientId,
+          env['DUALGATE_E2E_CLIENT_SECRET'] as string,
+          scopes.map((scope) => prefix + scope),
+        ),
       revocationDelaySeconds: authorizerTtl !== undefined && keyTtl !== undefined ? authorizerTtl + keyTtl : undefined,
       logLines: [],
       stop: async () => undefined,
@@ -86,7 +95,11 @@ export async function startE2eTarget(env: NodeJS.ProcessEnv = process.env): Prom
     issuerPort: 0,
     audience: DEFAULT_LOCAL_AUDIENCE,
     authorizerCacheTtlSeconds: LOCAL_TEST_TTLS.authorizerCacheTtlSeconds,
-    settingOverrides: { DUALGATE_KEY_CACHE_TTL_SECONDS: String(LOCAL_TEST_TTLS.keyCacheTtlSeconds), DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS: '1', LOG_LEVEL: 'DEBUG' },
+    settingOverrides: {
+      DUALGATE_KEY_CACHE_TTL_SECONDS: String(LOCAL_TEST_TTLS.keyCacheTtlSeconds),
+      DUALGATE_NEGATIVE_KEY_CACHE_TTL_SECONDS: '1',
+      LOG_LEVEL: 'DEBUG',
+    },
     accessLog: (entry: AccessLogEntry) => logLines.push(JSON.stringify(entry)),
     functionOutput: (line) => logLines.push(line),
   });

@@ -6,10 +6,33 @@
 
 /** The units CloudWatch accepts (MetricDatum.Unit). */
 export const CLOUDWATCH_UNITS = new Set([
-  'Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilobytes', 'Megabytes', 'Gigabytes', 'Terabytes',
-  'Bits', 'Kilobits', 'Megabits', 'Gigabits', 'Terabits', 'Percent', 'Count', 'Bytes/Second', 'Kilobytes/Second',
-  'Megabytes/Second', 'Gigabytes/Second', 'Terabytes/Second', 'Bits/Second', 'Kilobits/Second', 'Megabits/Second',
-  'Gigabits/Second', 'Terabits/Second', 'Count/Second', 'None',
+  'Seconds',
+  'Microseconds',
+  'Milliseconds',
+  'Bytes',
+  'Kilobytes',
+  'Megabytes',
+  'Gigabytes',
+  'Terabytes',
+  'Bits',
+  'Kilobits',
+  'Megabits',
+  'Gigabits',
+  'Terabits',
+  'Percent',
+  'Count',
+  'Bytes/Second',
+  'Kilobytes/Second',
+  'Megabytes/Second',
+  'Gigabytes/Second',
+  'Terabytes/Second',
+  'Bits/Second',
+  'Kilobits/Second',
+  'Megabits/Second',
+  'Gigabits/Second',
+  'Terabits/Second',
+  'Count/Second',
+  'None',
 ]);
 
 export interface EmfMetric {
@@ -48,7 +71,8 @@ export function emfViolations(line: string): string[] {
       continue;
     }
     const namespace = directive['Namespace'];
-    if (typeof namespace !== 'string' || namespace.length < 1 || namespace.length > 255) errors.push(`${where}.Namespace must be a string of 1-255 characters`);
+    if (typeof namespace !== 'string' || namespace.length < 1 || namespace.length > 255)
+      errors.push(`${where}.Namespace must be a string of 1-255 characters`);
     const dimensions = directive['Dimensions'];
     if (!Array.isArray(dimensions)) errors.push(`${where}.Dimensions must be an array of dimension sets`);
     else {
@@ -58,9 +82,12 @@ export function emfViolations(line: string): string[] {
           continue;
         }
         for (const name of set) {
-          if (typeof name !== 'string' || name.length < 1 || name.length > 250) errors.push(`${where}: dimension name ${JSON.stringify(name)} must be a string of 1-250 characters`);
-          else if (typeof root[name] !== 'string') errors.push(`${where}: dimension ${name} must be a top-level string member (got ${JSON.stringify(root[name])})`);
-          else if ((root[name] as string).length < 1 || (root[name] as string).length > 1024) errors.push(`${where}: dimension ${name}'s value must have 1-1024 characters`);
+          if (typeof name !== 'string' || name.length < 1 || name.length > 250)
+            errors.push(`${where}: dimension name ${JSON.stringify(name)} must be a string of 1-250 characters`);
+          else if (typeof root[name] !== 'string')
+            errors.push(`${where}: dimension ${name} must be a top-level string member (got ${JSON.stringify(root[name])})`);
+          else if ((root[name] as string).length < 1 || (root[name] as string).length > 1024)
+            errors.push(`${where}: dimension ${name}'s value must have 1-1024 characters`);
         }
       }
     }
@@ -76,13 +103,17 @@ export function emfViolations(line: string): string[] {
       }
       const name = metric['Name'];
       const unit = metric['Unit'];
-      if (unit !== undefined && (typeof unit !== 'string' || !CLOUDWATCH_UNITS.has(unit))) errors.push(`${where}: metric ${name} has unit ${JSON.stringify(unit)}, not a CloudWatch unit`);
+      if (unit !== undefined && (typeof unit !== 'string' || !CLOUDWATCH_UNITS.has(unit)))
+        errors.push(`${where}: metric ${name} has unit ${JSON.stringify(unit)}, not a CloudWatch unit`);
       const resolution = metric['StorageResolution'];
-      if (resolution !== undefined && resolution !== 1 && resolution !== 60) errors.push(`${where}: metric ${name}'s StorageResolution must be 1 or 60`);
+      if (resolution !== undefined && resolution !== 1 && resolution !== 60)
+        errors.push(`${where}: metric ${name}'s StorageResolution must be 1 or 60`);
       const value = root[name];
       const values = Array.isArray(value) ? value : [value];
       if (values.length === 0 || values.length > 100 || values.some((entry) => typeof entry !== 'number' || !Number.isFinite(entry))) {
-        errors.push(`${where}: metric ${name} must be a top-level number or an array of at most 100 numbers (got ${JSON.stringify(value)})`);
+        errors.push(
+          `${where}: metric ${name} must be a top-level number or an array of at most 100 numbers (got ${JSON.stringify(value)})`,
+        );
       }
     }
   }
@@ -93,7 +124,9 @@ export function emfViolations(line: string): string[] {
 export function emfMetrics(line: string): EmfMetric[] {
   const errors = emfViolations(line);
   if (errors.length > 0) throw new Error(`invalid EMF: ${errors.join('; ')}\n${line}`);
-  const root = JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit?: string }[] }[] } };
+  const root = JSON.parse(line) as Record<string, unknown> & {
+    _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit?: string }[] }[] };
+  };
   return root._aws.CloudWatchMetrics.flatMap((directive) =>
     directive.Metrics.map((metric) => {
       const value = root[metric.Name] as number | number[];
@@ -101,7 +134,9 @@ export function emfMetrics(line: string): EmfMetric[] {
         namespace: directive.Namespace,
         name: metric.Name,
         unit: metric.Unit,
-        dimensionSets: directive.Dimensions.map((set) => Object.fromEntries(set.map((dimension) => [dimension, root[dimension] as string]))),
+        dimensionSets: directive.Dimensions.map((set) =>
+          Object.fromEntries(set.map((dimension) => [dimension, root[dimension] as string])),
+        ),
         values: Array.isArray(value) ? value : [value],
       };
     }),

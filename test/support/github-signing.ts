@@ -23,16 +23,24 @@ export function githubSigningKey(isCurrent = true): GithubSigningKey {
 
 /** base64 of the DER ECDSA signature of exactly these bytes, as `Github-Public-Key-Signature` carries it. */
 export function signReport(body: string | Buffer, key: Pick<GithubSigningKey, 'privateKey'>): string {
-  return sign('sha256', typeof body === 'string' ? Buffer.from(body, 'utf8') : body, { key: key.privateKey, dsaEncoding: 'der' }).toString('base64');
+  return sign('sha256', typeof body === 'string' ? Buffer.from(body, 'utf8') : body, { key: key.privateKey, dsaEncoding: 'der' }).toString(
+    'base64',
+  );
 }
 
 export function keyDocument(keys: readonly Pick<GithubSigningKey, 'identifier' | 'publicKeyPem' | 'isCurrent'>[]): string {
-  return JSON.stringify({ public_keys: keys.map((key) => ({ key_identifier: key.identifier, key: key.publicKeyPem, is_current: key.isCurrent })) });
+  return JSON.stringify({
+    public_keys: keys.map((key) => ({ key_identifier: key.identifier, key: key.publicKeyPem, is_current: key.isCurrent })),
+  });
 }
 
 /** Headers GitHub sends with a report signed by `key`. */
 export function signedHeaders(body: string, key: GithubSigningKey): Record<string, string> {
-  return { 'content-type': 'application/json', 'Github-Public-Key-Identifier': key.identifier, 'Github-Public-Key-Signature': signReport(body, key) };
+  return {
+    'content-type': 'application/json',
+    'Github-Public-Key-Identifier': key.identifier,
+    'Github-Public-Key-Signature': signReport(body, key),
+  };
 }
 
 /**
@@ -44,7 +52,8 @@ export const GITHUB_DOCS_SAMPLE = {
   identifier: 'bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c',
   signature: 'MEQCIQDaMKqrGnE27S0kgMrEK0eYBmyG0LeZismAEz/BgZyt7AIfXt9fErtRS4XaeSt/AO1RtBY66YcAdjxji410VQV4xg==',
   body: '[{"source":"commit","token":"some_token","type":"some_type","url":"https://example.com/base-repo-url/"}]',
-  publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n',
+  publicKeyPem:
+    '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n',
   isCurrent: true,
 } as const;
 
@@ -56,7 +65,8 @@ export const GITHUB_DOCS_EARLIER_SAMPLE = {
   identifier: '90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a',
   signature: 'MEUCIQDKZokqnCjrRtw0tni+2Ltvl/uiMJ1EGumEsp1BsNr32AIgQY1YXD2nlj+XNfGK4rBfkMJ1JDOQcYXxa2sY8FNkrKc=',
   body: '[{"token":"some_token","type":"some_type","url":"some_url"}]',
-  publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9MJJHnMfn2+H4xL4YaPDA4RpJqUq\nkCmRCBnYERxZanmcpzQSXs1X/AljlKkbJ8qpVIW4clayyef9gWhFbNHWAA==\n-----END PUBLIC KEY-----\n',
+  publicKeyPem:
+    '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9MJJHnMfn2+H4xL4YaPDA4RpJqUq\nkCmRCBnYERxZanmcpzQSXs1X/AljlKkbJ8qpVIW4clayyef9gWhFbNHWAA==\n-----END PUBLIC KEY-----\n',
   isCurrent: false,
 } as const;
 
@@ -70,7 +80,9 @@ export interface GithubKeyServer {
 }
 
 /** A loopback server answering GitHub's key document at /meta/public_keys/secret_scanning. */
-export async function startGithubKeyServer(keys: readonly Pick<GithubSigningKey, 'identifier' | 'publicKeyPem' | 'isCurrent'>[]): Promise<GithubKeyServer> {
+export async function startGithubKeyServer(
+  keys: readonly Pick<GithubSigningKey, 'identifier' | 'publicKeyPem' | 'isCurrent'>[],
+): Promise<GithubKeyServer> {
   let document = keyDocument(keys);
   const requests: IncomingHttpHeaders[] = [];
   const server: Server = createServer((request, response) => {

@@ -24,13 +24,27 @@ const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64ur
 
 export function signJwt(
   payload: Record<string, unknown>,
-  options: { key?: TestSigningKey; alg?: 'RS256' | 'HS256' | 'none'; kid?: string; hmacSecret?: string | Buffer; header?: Record<string, unknown> } = {},
+  options: {
+    key?: TestSigningKey;
+    alg?: 'RS256' | 'HS256' | 'none';
+    kid?: string;
+    hmacSecret?: string | Buffer;
+    header?: Record<string, unknown>;
+  } = {},
 ): string {
   const alg = options.alg ?? 'RS256';
-  const header = { alg, typ: 'JWT', ...(options.kid ?? options.key?.kid ? { kid: options.kid ?? options.key?.kid } : {}), ...options.header };
+  const header = {
+    alg,
+    typ: 'JWT',
+    ...((options.kid ?? options.key?.kid) ? { kid: options.kid ?? options.key?.kid } : {}),
+    ...options.header,
+  };
   const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
   if (alg === 'none') return `${signingInput}.`;
-  if (alg === 'HS256') return `${signingInput}.${createHmac('sha256', options.hmacSecret ?? 'secret').update(signingInput).digest('base64url')}`;
+  if (alg === 'HS256')
+    return `${signingInput}.${createHmac('sha256', options.hmacSecret ?? 'secret')
+      .update(signingInput)
+      .digest('base64url')}`;
   if (!options.key) throw new Error('RS256 needs a key');
   return `${signingInput}.${createSign('RSA-SHA256').update(signingInput).sign(options.key.privateKey).toString('base64url')}`;
 }

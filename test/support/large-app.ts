@@ -33,18 +33,32 @@ export interface LargeApp {
 }
 
 export function synthLargeApp(options: LargeAppOptions): LargeApp {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'dualgate-large-')), context: { 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true } });
+  const app = new App({
+    outdir: mkdtempSync(join(tmpdir(), 'dualgate-large-')),
+    context: { 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true },
+  });
   const stack = new Stack(app, 'AccBig', { env: { account: '123456789012', region: 'eu-west-1' } });
   const functionCount = options.functionCount ?? 10;
-  const functions = Array.from({ length: functionCount }, (_, index) =>
-    new lambda.Function(stack, `Service${index}`, { code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'), handler: 'index.handler', runtime: lambda.Runtime.NODEJS_22_X }),
+  const functions = Array.from(
+    { length: functionCount },
+    (_, index) =>
+      new lambda.Function(stack, `Service${index}`, {
+        code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" })'),
+        handler: 'index.handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+      }),
   );
   let routes = largeAppRouteTable(options.routeCount, { scopeCount: options.scopeCount, functionCount });
   if (options.edit) routes = options.edit(routes);
   const toRoute = ({ functionIndex, ...route }: LargeAppRoute): DualAuthRoute =>
-    options.lambdaIntegration ? { ...route, integration: new apigateway.LambdaIntegration(functions[functionIndex] as lambda.Function) } : { ...route, handler: functions[functionIndex] as lambda.Function };
+    options.lambdaIntegration
+      ? { ...route, integration: new apigateway.LambdaIntegration(functions[functionIndex] as lambda.Function) }
+      : { ...route, handler: functions[functionIndex] as lambda.Function };
   const gate = new DualAuthApi(stack, 'Gate', {
-    plans: { free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } }, pro: { rateLimitPerSecond: 50, burstLimit: 100 } },
+    plans: {
+      free: { rateLimitPerSecond: 5, burstLimit: 10, quota: { limit: 1000, period: 'DAY' } },
+      pro: { rateLimitPerSecond: 50, burstLimit: 100 },
+    },
     defaultPlan: 'free',
     monitoring: true,
     routes: routes.map(toRoute),

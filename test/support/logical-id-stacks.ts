@@ -18,7 +18,9 @@ import { demoRoutesServedBy } from './demo-app';
 import { assemblyTemplates } from './template-checks';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 /**
  * Ids CloudFormation is meant to replace: a Lambda version and an API deployment carry a hash of what they publish
@@ -68,18 +70,23 @@ export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
   'demo-plans': () => demo({ plans: { free: { rateLimitPerSecond: 5, burstLimit: 10 } } }),
   'plans-default-quota': () =>
     gate({
-      plans: { free: { rateLimitPerSecond: 5, burstLimit: 10 }, pro: { rateLimitPerSecond: 50, burstLimit: 100, quota: { limit: 1000, period: 'DAY' } } },
+      plans: {
+        free: { rateLimitPerSecond: 5, burstLimit: 10 },
+        pro: { rateLimitPerSecond: 50, burstLimit: 100, quota: { limit: 1000, period: 'DAY' } },
+      },
       defaultPlan: 'free',
     }),
   'credential-cache-scope': () => gate({ authorizerCacheScope: 'credential', adminScope: 'platform:admin' }),
   'external-issuer': () => gate({ issuers: [EXTERNAL_ISSUER], cognito: false, monitoring: false }),
   'no-management-api': () => gate({ managementApi: false, leakDetection: true }),
-  'moved-management-api': () => gate({ managementApi: { basePath: '/admin/keys' }, leakDetection: { path: '/security/github-leaks', action: 'notify' } }),
+  'moved-management-api': () =>
+    gate({ managementApi: { basePath: '/admin/keys' }, leakDetection: { path: '/security/github-leaks', action: 'notify' } }),
   'leak-topic': () => gate((stack) => ({ leakDetection: { topic: new sns.Topic(stack, 'Leaks') } })),
   'no-leaks-no-monitoring': () => gate({ leakDetection: false, monitoring: false }),
   portal: () => gate({ portal: { defaultScopes: ['read:users'], callbackUrls: ['https://developers.example.com/portal/'] } }),
   'portal-without-page': () => gate({ portal: { defaultScopes: ['read:users'], page: false } }),
-  'portal-oidc': () => gate({ issuers: [EXTERNAL_ISSUER], cognito: false, portal: { oidc: { issuer: EXTERNAL_ISSUER.issuer, clientId: 'portal-client' } } }),
+  'portal-oidc': () =>
+    gate({ issuers: [EXTERNAL_ISSUER], cognito: false, portal: { oidc: { issuer: EXTERNAL_ISSUER.issuer, clientId: 'portal-client' } } }),
   nested: () => gate({ nestedStacks: true }),
   'existing-rest-api': () => {
     const app = newApp();
@@ -87,7 +94,9 @@ export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
     const api = new apigateway.RestApi(stack, 'TeamApi', { deployOptions: { stageName: 'live' }, cloudWatchRole: false });
     api.root
       .addResource('health')
-      .addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), { methodResponses: [{ statusCode: '200' }] });
+      .addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), {
+        methodResponses: [{ statusCode: '200' }],
+      });
     new DualAuthApi(stack, 'Gate', {
       restApi: api,
       openMethods: ['GET /health'],
@@ -98,7 +107,11 @@ export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
   'imported-rest-api': () => {
     const app = newApp();
     const stack = new Stack(app, 'Existing', { env: ENV });
-    const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', { restApiId: 'a1b2c3d4e5', rootResourceId: 'rootres123', restApiName: 'team-api' });
+    const api = apigateway.RestApi.fromRestApiAttributes(stack, 'Imported', {
+      restApiId: 'a1b2c3d4e5',
+      rootResourceId: 'rootres123',
+      restApiName: 'team-api',
+    });
     new DualAuthApi(stack, 'Gate', {
       restApi: api,
       stageName: 'live',

@@ -24,11 +24,21 @@ export interface NpxDev {
  * Start `npx dualgate dev` in `appDir` (it synthesizes the app with its cdk.json command unless `args` name an
  * assembly); `via: 'repo'` runs this repository's CLI instead, for an app with a linked install (no .bin entry).
  */
-export async function startNpxDev(appDir: string, args: readonly string[] = [], options: { via?: 'npx' | 'repo'; timeoutMs?: number } = {}): Promise<NpxDev> {
+export async function startNpxDev(
+  appDir: string,
+  args: readonly string[] = [],
+  options: { via?: 'npx' | 'repo'; timeoutMs?: number } = {},
+): Promise<NpxDev> {
   const startedAt = Date.now();
   const timeoutMs = options.timeoutMs ?? 240_000;
-  const [command, ...prefix] = options.via === 'repo' ? [process.execPath, join(REPO, 'bin', 'dualgate-cli.mjs')] : ['npx', '--no', 'dualgate'];
-  const child = spawn(command as string, [...prefix, 'dev', ...args], { cwd: appDir, env: { ...process.env, PORT: '0', ISSUER_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const [command, ...prefix] =
+    options.via === 'repo' ? [process.execPath, join(REPO, 'bin', 'dualgate-cli.mjs')] : ['npx', '--no', 'dualgate'];
+  const child = spawn(command as string, [...prefix, 'dev', ...args], {
+    cwd: appDir,
+    env: { ...process.env, PORT: '0', ISSUER_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -39,7 +49,13 @@ export async function startNpxDev(appDir: string, args: readonly string[] = [], 
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { child, output: () => output, url: READY.exec(output)![1]!, tokenUrl: TOKEN_URL.exec(output)![1]!, readySeconds: Number(STARTED.exec(output)![1]) };
+  return {
+    child,
+    output: () => output,
+    url: READY.exec(output)![1]!,
+    tokenUrl: TOKEN_URL.exec(output)![1]!,
+    readySeconds: Number(STARTED.exec(output)![1]),
+  };
 }
 
 export function stopNpxDev(child: ChildProcess | undefined): void {
@@ -55,18 +71,31 @@ export function stopNpxDev(child: ChildProcess | undefined): void {
 export async function localToken(dev: NpxDev, clientId: string, scopes: readonly string[]): Promise<string> {
   const response = await fetch(dev.tokenUrl, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:any`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:any`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' ') }).toString(),
   });
-  if (response.status !== 200) throw new Error(`the local issuer refused a token for ${scopes.join(' ')}: ${response.status} ${await response.text()}`);
+  if (response.status !== 200)
+    throw new Error(`the local issuer refused a token for ${scopes.join(' ')}: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** A request to the local gateway: status and parsed JSON body (or `{ unparsed }`). */
-export async function callGateway(dev: NpxDev, method: string, path: string, credential?: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function callGateway(
+  dev: NpxDev,
+  method: string,
+  path: string,
+  credential?: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${dev.url}${path}`, {
     method,
-    headers: { ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();

@@ -7,7 +7,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -19,7 +31,8 @@ function fingerprint(paths: string[]): string {
   const walk = (path: string) => {
     if (!existsSync(path)) return;
     if (statSync(path).isDirectory()) {
-      for (const entry of readdirSync(path).sort()) if (!['node_modules', 'cdk.out', 'build', '.dist', 'dist'].includes(entry)) walk(join(path, entry));
+      for (const entry of readdirSync(path).sort())
+        if (!['node_modules', 'cdk.out', 'build', '.dist', 'dist'].includes(entry)) walk(join(path, entry));
     } else hash.update(path).update(readFileSync(path));
   };
   for (const path of paths) walk(join(REPO, path));
@@ -94,7 +107,10 @@ function cachedAssembly(name: string, sources: string[], synth: (outdir: string)
 
 /** The demo app's assembly, as `npm run dev` synthesizes it; `context` adds CDK context (`dualgate:plans`…). */
 export function demoAssembly(context: Record<string, unknown> = {}): string {
-  const variant = Object.keys(context).length === 0 ? 'demo-assembly' : `demo-assembly-${createHash('sha256').update(JSON.stringify(context)).digest('hex').slice(0, 8)}`;
+  const variant =
+    Object.keys(context).length === 0
+      ? 'demo-assembly'
+      : `demo-assembly-${createHash('sha256').update(JSON.stringify(context)).digest('hex').slice(0, 8)}`;
   return cachedAssembly(variant, [...PACKAGE_SOURCES, 'cdk.json'], (outdir) =>
     run(process.execPath, ['--import', TSX_LOADER, join(REPO, 'bin', 'dualgate.ts')], REPO, {
       CDK_OUTDIR: outdir,
@@ -124,7 +140,9 @@ export function packedPackage(): string {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     // The package is built above: pack without running prepack again.
-    const packed = JSON.parse(output('npm', ['pack', '--json', '--ignore-scripts', '--loglevel=error', '--pack-destination', dir], REPO)) as { filename: string }[];
+    const packed = JSON.parse(
+      output('npm', ['pack', '--json', '--ignore-scripts', '--loglevel=error', '--pack-destination', dir], REPO),
+    ) as { filename: string }[];
     const tarball = join(dir, packed[0]!.filename);
     writeFileSync(done, tarball);
     return tarball;
@@ -133,7 +151,10 @@ export function packedPackage(): string {
 
 /** A copy of a consumer app's sources (under the cache), with dualgate, aws-cdk-lib and constructs installed as `install` says. */
 function consumerApp(name: string, source: string, install: ConsumerInstall): string {
-  const appDir = install === 'linked' ? join(CACHE, `${name}-src-${fingerprint([...PACKAGE_SOURCES, source])}`) : join(CACHE, `${name}-src-packed-${fingerprint([...PACKED_SOURCES, source])}`);
+  const appDir =
+    install === 'linked'
+      ? join(CACHE, `${name}-src-${fingerprint([...PACKAGE_SOURCES, source])}`)
+      : join(CACHE, `${name}-src-packed-${fingerprint([...PACKED_SOURCES, source])}`);
   withLock(`${name}-copy`, () => {
     if (existsSync(join(appDir, 'node_modules', 'dualgate'))) return;
     rmSync(appDir, { recursive: true, force: true });
@@ -170,13 +191,19 @@ function consumerApp(name: string, source: string, install: ConsumerInstall): st
  * `npm install ../dualgate` would wire it (dualgate, aws-cdk-lib and constructs linked), or (`packed`) with dualgate
  * installed from the packed tarball, and its synthesized assembly. The app's TypeScript runs through tsx.
  */
-export function exampleApp(example: 'orders-app' | 'existing-api' = 'orders-app', install: ConsumerInstall = 'linked'): { appDir: string; assemblyDir: string; synthCommand: string } {
+export function exampleApp(
+  example: 'orders-app' | 'existing-api' = 'orders-app',
+  install: ConsumerInstall = 'linked',
+): { appDir: string; assemblyDir: string; synthCommand: string } {
   ensurePackageBuilt();
   const sources = [...(install === 'linked' ? PACKAGE_SOURCES : PACKED_SOURCES), `examples/${example}`];
   const appDir = consumerApp(example, `examples/${example}`, install);
   const synthCommand = `node --import ${TSX_LOADER} bin/app.ts`;
   const assemblyDir = cachedAssembly(install === 'linked' ? `${example}-assembly` : `${example}-packed-assembly`, sources, (outdir) =>
-    run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }) }),
+    run(process.execPath, ['--import', TSX_LOADER, 'bin/app.ts'], appDir, {
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-path-metadata': true }),
+    }),
   );
   return { appDir, assemblyDir, synthCommand };
 }
@@ -192,7 +219,12 @@ export function overlapApp(): { appDir: string; assemblyDir: string } {
 }
 
 /** A fixture app installed from the packed tarball, and its assembly synthesized with its own cdk.json command. */
-function packedFixtureApp(name: string, source: string, env: NodeJS.ProcessEnv, context: Record<string, unknown>): { appDir: string; assemblyDir: string } {
+function packedFixtureApp(
+  name: string,
+  source: string,
+  env: NodeJS.ProcessEnv,
+  context: Record<string, unknown>,
+): { appDir: string; assemblyDir: string } {
   const appDir = consumerApp(name, source, 'packed');
   const appCommand = (JSON.parse(readFileSync(join(appDir, 'cdk.json'), 'utf8')) as { app: string }).app;
   const assemblyDir = cachedAssembly(`${name}-assembly`, [...PACKED_SOURCES, source], (outdir) =>

@@ -23,7 +23,11 @@ export function modelSegments(rawPath: string): string[] {
     });
 }
 
-export function apiGatewayServes<R extends Pick<RouteRule, 'method' | 'path'>>(routes: readonly R[], method: string, segments: readonly string[]): R | undefined {
+export function apiGatewayServes<R extends Pick<RouteRule, 'method' | 'path'>>(
+  routes: readonly R[],
+  method: string,
+  segments: readonly string[],
+): R | undefined {
   const partsOf = (route: R) => (route.path === '/' ? [] : route.path.split('/').slice(1));
   const walk = (prefix: string[], depth: number): R | undefined => {
     const here = routes.filter((route) => partsOf(route).join('/') === prefix.join('/') && partsOf(route).length === prefix.length);

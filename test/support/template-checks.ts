@@ -96,18 +96,24 @@ export function checkAssemblyTemplates(dir: string): { problems: string[]; templ
     const resources = template.Resources ?? {};
     const bytes = statSync(file).size;
     templates.push({ file: name, resources: Object.keys(resources).length, bytes, nested: name.endsWith('.nested.template.json') });
-    if (Object.keys(resources).length > MAX_RESOURCES_PER_TEMPLATE) problems.push(`${name}: ${Object.keys(resources).length} resources (CloudFormation allows ${MAX_RESOURCES_PER_TEMPLATE})`);
+    if (Object.keys(resources).length > MAX_RESOURCES_PER_TEMPLATE)
+      problems.push(`${name}: ${Object.keys(resources).length} resources (CloudFormation allows ${MAX_RESOURCES_PER_TEMPLATE})`);
     if (bytes > MAX_TEMPLATE_BYTES) problems.push(`${name}: ${bytes} bytes (CloudFormation allows ${MAX_TEMPLATE_BYTES})`);
     const declared = new Set([...Object.keys(template.Parameters ?? {}), ...Object.keys(resources)]);
     for (const [id, resource] of Object.entries(resources)) {
       const found = { refs: new Set<string>(), getAtts: new Set<string>() };
       references(resource.Properties ?? {}, found);
-      for (const ref of found.refs) if (!ref.startsWith('AWS::') && !declared.has(ref)) problems.push(`${name}: ${id} refers to ${ref}, which the template does not declare`);
-      for (const target of found.getAtts) if (!(target in resources)) problems.push(`${name}: ${id} reads an attribute of ${target}, which is not a resource of the template`);
+      for (const ref of found.refs)
+        if (!ref.startsWith('AWS::') && !declared.has(ref))
+          problems.push(`${name}: ${id} refers to ${ref}, which the template does not declare`);
+      for (const target of found.getAtts)
+        if (!(target in resources))
+          problems.push(`${name}: ${id} reads an attribute of ${target}, which is not a resource of the template`);
       for (const target of resource.DependsOn === undefined ? [] : ([] as string[]).concat(resource.DependsOn)) {
         if (!(target in resources)) problems.push(`${name}: ${id} depends on ${target}, which is not a resource of the template`);
       }
-      if (resource.Condition !== undefined && !(resource.Condition in (template.Conditions ?? {}))) problems.push(`${name}: ${id} has the undeclared condition ${resource.Condition}`);
+      if (resource.Condition !== undefined && !(resource.Condition in (template.Conditions ?? {})))
+        problems.push(`${name}: ${id} has the undeclared condition ${resource.Condition}`);
       if (resource.Type !== 'AWS::CloudFormation::Stack') continue;
       const assetPath = asObject(resource.Metadata)['aws:asset:path'] ?? nestedTemplateKey(resource.Properties, assetFiles);
       const nested = typeof assetPath === 'string' ? parsed.get(join(dir, assetPath)) : undefined;
@@ -117,17 +123,24 @@ export function checkAssemblyTemplates(dir: string): { problems: string[]; templ
       }
       const passed = Object.keys(asObject(asObject(resource.Properties)['Parameters'])).sort();
       const declaredParameters = Object.entries(nested.Parameters ?? {});
-      const required = declaredParameters.filter(([, parameter]) => parameter.Default === undefined).map(([parameterName]) => parameterName);
+      const required = declaredParameters
+        .filter(([, parameter]) => parameter.Default === undefined)
+        .map(([parameterName]) => parameterName);
       const missing = required.filter((parameterName) => !passed.includes(parameterName));
       const unknown = passed.filter((parameterName) => !declaredParameters.some(([declaredName]) => declaredName === parameterName));
       if (missing.length > 0) problems.push(`${name}: nested stack ${id} is not passed ${missing.join(', ')}`);
-      if (unknown.length > 0) problems.push(`${name}: nested stack ${id} is passed ${unknown.join(', ')}, which ${String(assetPath)} does not declare`);
+      if (unknown.length > 0)
+        problems.push(`${name}: nested stack ${id} is passed ${unknown.join(', ')}, which ${String(assetPath)} does not declare`);
     }
     for (const [outputName, output] of Object.entries(template.Outputs ?? {})) {
       const found = { refs: new Set<string>(), getAtts: new Set<string>() };
       references(output, found);
-      for (const ref of found.refs) if (!ref.startsWith('AWS::') && !declared.has(ref)) problems.push(`${name}: output ${outputName} refers to ${ref}, which the template does not declare`);
-      for (const target of found.getAtts) if (!(target in resources)) problems.push(`${name}: output ${outputName} reads an attribute of ${target}, which is not a resource of the template`);
+      for (const ref of found.refs)
+        if (!ref.startsWith('AWS::') && !declared.has(ref))
+          problems.push(`${name}: output ${outputName} refers to ${ref}, which the template does not declare`);
+      for (const target of found.getAtts)
+        if (!(target in resources))
+          problems.push(`${name}: output ${outputName} reads an attribute of ${target}, which is not a resource of the template`);
     }
   }
   return { problems, templates };

@@ -61,7 +61,9 @@ export class OrdersStack extends Stack {
     // Inline code with a short timeout: local mode answers 504 past it, as API Gateway does.
     const slow = new lambda.Function(this, 'SlowReport', {
       runtime: lambda.Runtime.NODEJS_22_X,
-      code: lambda.Code.fromInline('exports.handler = async () => { await new Promise((r) => setTimeout(r, 3000)); return { statusCode: 200, body: "{}" }; };'),
+      code: lambda.Code.fromInline(
+        'exports.handler = async () => { await new Promise((r) => setTimeout(r, 3000)); return { statusCode: 200, body: "{}" }; };',
+      ),
       handler: 'index.handler',
       timeout: Duration.seconds(1),
     });

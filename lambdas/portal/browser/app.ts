@@ -103,7 +103,11 @@ let creating = true;
 
 type Child = Node | string | null | undefined | false;
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string | boolean> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string | boolean> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === false) continue;
@@ -113,7 +117,12 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<str
   return element;
 }
 
-function button(label: string, onClick: () => void | Promise<void>, className?: string, type: 'button' | 'submit' = 'button'): HTMLButtonElement {
+function button(
+  label: string,
+  onClick: () => void | Promise<void>,
+  className?: string,
+  type: 'button' | 'submit' = 'button',
+): HTMLButtonElement {
   const element = h('button', { type, ...(className ? { class: className } : {}) }, label);
   if (type === 'button') element.addEventListener('click', () => void run(onClick));
   return element;
@@ -163,14 +172,25 @@ async function s256(verifier: string): Promise<string> {
 function claimsOf(jwt: string): Record<string, unknown> {
   const payload = jwt.split('.')[1];
   if (!payload) throw new Error('The issuer returned a token that is not a JWT.');
-  const padded = payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '=');
+  const padded = payload
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(payload.length / 4) * 4, '=');
   const bytes = Uint8Array.from(atob(padded), (char) => char.charCodeAt(0));
   return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
 }
 
 // ---------- HTTP ----------
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad request', 401: 'Not signed in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 429: 'Too many requests', 503: 'Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Not signed in',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Conflict',
+  429: 'Too many requests',
+  503: 'Unavailable',
+};
 
 async function readJson(response: Response): Promise<unknown> {
   const text = await response.text();
@@ -203,7 +223,8 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   }
   const payload = await readJson(response);
   if (!response.ok) {
-    const message = typeof (payload as { message?: unknown })?.message === 'string' ? (payload as { message: string }).message : 'no details';
+    const message =
+      typeof (payload as { message?: unknown })?.message === 'string' ? (payload as { message: string }).message : 'no details';
     if (response.status === 401) session = undefined;
     throw new Error(`${response.status} ${STATUS_TEXT[response.status] ?? 'Error'}: ${message}`);
   }
@@ -214,13 +235,19 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 
 /** The issuer's endpoints: always in config.json (given, or found by the portal function's discovery at cold start). */
 function endpoints(): { authorization: string; token: string } {
-  if (config.authorizationEndpoint && config.tokenEndpoint) return { authorization: config.authorizationEndpoint, token: config.tokenEndpoint };
+  if (config.authorizationEndpoint && config.tokenEndpoint)
+    return { authorization: config.authorizationEndpoint, token: config.tokenEndpoint };
   throw new Error(`The portal does not know the sign-in service's endpoints (${config.issuer}). Tell the API's operator.`);
 }
 
 async function signIn(): Promise<void> {
   const { authorization } = endpoints();
-  const transaction: SignInTransaction = { verifier: randomToken(32), state: randomToken(16), nonce: randomToken(16), startedAtMs: Date.now() };
+  const transaction: SignInTransaction = {
+    verifier: randomToken(32),
+    state: randomToken(16),
+    nonce: randomToken(16),
+    startedAtMs: Date.now(),
+  };
   sessionStorage.setItem(TRANSACTION_KEY, JSON.stringify(transaction));
   const url = new URL(authorization);
   url.search = new URLSearchParams({
@@ -245,7 +272,13 @@ function pendingTransaction(): SignInTransaction | undefined {
     transaction = undefined;
   }
   const fresh = typeof transaction?.startedAtMs === 'number' && Date.now() - transaction.startedAtMs < TRANSACTION_TTL_MS;
-  if (!transaction || !fresh || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string' || typeof transaction.nonce !== 'string') {
+  if (
+    !transaction ||
+    !fresh ||
+    typeof transaction.state !== 'string' ||
+    typeof transaction.verifier !== 'string' ||
+    typeof transaction.nonce !== 'string'
+  ) {
     sessionStorage.removeItem(TRANSACTION_KEY);
     return undefined;
   }
@@ -268,31 +301,42 @@ async function completeSignIn(params: URLSearchParams): Promise<void> {
   }
   sessionStorage.removeItem(TRANSACTION_KEY);
   const transaction = pending;
-  if (error !== null) throw new Error(`Sign-in failed: ${SIGN_IN_ERRORS[error] ?? 'the sign-in service refused. Try again, or tell the API’s operator.'}`);
+  if (error !== null)
+    throw new Error(`Sign-in failed: ${SIGN_IN_ERRORS[error] ?? 'the sign-in service refused. Try again, or tell the API’s operator.'}`);
   const { token } = endpoints();
   let response: Response;
   try {
     response = await fetch(token, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: params.get('code') ?? '', redirect_uri: redirectUri, client_id: config.clientId, code_verifier: transaction.verifier }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: params.get('code') ?? '',
+        redirect_uri: redirectUri,
+        client_id: config.clientId,
+        code_verifier: transaction.verifier,
+      }),
       credentials: 'omit',
     });
   } catch {
     throw new Error('Sign-in failed: could not reach the token endpoint.');
   }
-  const tokens = (await readJson(response)) as { access_token?: unknown; id_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
+  const tokens = (await readJson(response)) as
+    | { access_token?: unknown; id_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown }
+    | undefined;
   if (!response.ok || typeof tokens?.access_token !== 'string' || typeof tokens.id_token !== 'string') {
     throw new Error(`Sign-in failed: ${String(tokens?.error_description ?? tokens?.error ?? response.status)}`);
   }
   const id = claimsOf(tokens.id_token);
   const audiences = Array.isArray(id['aud']) ? id['aud'] : [id['aud']];
-  if (id['iss'] !== config.issuer || !audiences.includes(config.clientId) || id['nonce'] !== transaction.nonce) throw new Error('Sign-in failed: the id token is not for this portal (issuer, audience or nonce).');
+  if (id['iss'] !== config.issuer || !audiences.includes(config.clientId) || id['nonce'] !== transaction.nonce)
+    throw new Error('Sign-in failed: the id token is not for this portal (issuer, audience or nonce).');
   const access = claimsOf(tokens.access_token);
   const sub = typeof access['sub'] === 'string' ? access['sub'] : undefined;
   if (!sub || sub !== id['sub']) throw new Error('Sign-in failed: the tokens name different users.');
   const expSeconds = typeof access['exp'] === 'number' ? access['exp'] : Date.now() / 1000 + Number(tokens.expires_in ?? 300);
-  const claimed = typeof access['scope'] === 'string' ? access['scope'].split(' ') : Array.isArray(access['scp']) ? access['scp'].map(String) : [];
+  const claimed =
+    typeof access['scope'] === 'string' ? access['scope'].split(' ') : Array.isArray(access['scp']) ? access['scp'].map(String) : [];
   const prefix = config.scopePrefix ?? '';
   const scopes = claimed.filter((scope) => scope.startsWith(prefix)).map((scope) => scope.slice(prefix.length));
   session = { accessToken: tokens.access_token, sub, expiresAtMs: expSeconds * 1000, scopes };
@@ -328,7 +372,10 @@ async function refresh(): Promise<void> {
   let cursor = page.nextCursor;
   // A consumer with very many keys: the first thousand are enough for one page.
   for (let pages = 1; cursor && pages < 10; pages++) {
-    const next = await api<{ items: PublicKey[]; nextCursor: string | null }>('GET', `${config.keysPath}?limit=100&cursor=${encodeURIComponent(cursor)}`);
+    const next = await api<{ items: PublicKey[]; nextCursor: string | null }>(
+      'GET',
+      `${config.keysPath}?limit=100&cursor=${encodeURIComponent(cursor)}`,
+    );
     all.push(...next.items);
     cursor = next.nextCursor;
   }
@@ -342,7 +389,11 @@ async function createKey(form: HTMLFormElement): Promise<void> {
   const scopes = data.getAll('scope').map(String);
   const expiresIn = Number(data.get('expiresIn'));
   draft = { name, scopes, expiresIn: String(data.get('expiresIn') ?? '0') };
-  const created = await api<PublicKey & { key: string }>('POST', config.keysPath, { name, scopes, ...(expiresIn > 0 ? { expiresIn } : {}) });
+  const created = await api<PublicKey & { key: string }>('POST', config.keysPath, {
+    name,
+    scopes,
+    ...(expiresIn > 0 ? { expiresIn } : {}),
+  });
   revealed = { name: created.name, key: created.key };
   creating = false;
   draft = undefined;
@@ -354,7 +405,9 @@ async function rotateKey(key: PublicKey): Promise<void> {
   const grace = Number((document.getElementById('grace') as HTMLSelectElement | null)?.value ?? 86_400);
   const graceText = GRACE_CHOICES.find(([, seconds]) => seconds === grace)?.[0] ?? `${grace} seconds`;
   if (!window.confirm(`Rotate key "${key.name}"? You get a new key; the old one keeps working for: ${graceText}.`)) return;
-  const rotated = await api<PublicKey & { key: string }>('POST', `${config.keysPath}/${encodeURIComponent(key.id)}/rotate`, { gracePeriodSeconds: grace });
+  const rotated = await api<PublicKey & { key: string }>('POST', `${config.keysPath}/${encodeURIComponent(key.id)}/rotate`, {
+    gracePeriodSeconds: grace,
+  });
   revealed = { name: rotated.name, key: rotated.key };
   showStatus(`Key "${key.name}" rotated. Copy the new key now: it is shown only once.`);
   await refresh();
@@ -401,32 +454,73 @@ function signedOutView(): HTMLElement {
 function accountSection(): HTMLElement {
   const facts = h('dl', { class: 'facts' }, h('dt', {}, 'Subject (sub)'), h('dd', {}, h('code', {}, session?.sub ?? '')));
   if (consumer && config.plans) {
-    facts.append(h('dt', {}, 'Plan'), h('dd', {}, consumer.plan === null ? 'none (shared limits)' : `${consumer.plan}${consumer.assigned ? '' : ' (default, shared)'}`));
+    facts.append(
+      h('dt', {}, 'Plan'),
+      h('dd', {}, consumer.plan === null ? 'none (shared limits)' : `${consumer.plan}${consumer.assigned ? '' : ' (default, shared)'}`),
+    );
     if (consumer.usage) {
       const left = consumer.usage.remaining === null ? '' : `, ${consumer.usage.remaining} left in the quota`;
       facts.append(h('dt', {}, 'Usage today'), h('dd', {}, `${consumer.usage.used} requests on ${consumer.usage.date}${left}`));
     }
   }
-  facts.append(h('dt', {}, 'Scopes you may grant'), h('dd', {}, consumer && consumer.entitledScopes.length > 0 ? consumer.entitledScopes.join(', ') : 'none yet: ask the API owner'));
+  facts.append(
+    h('dt', {}, 'Scopes you may grant'),
+    h('dd', {}, consumer && consumer.entitledScopes.length > 0 ? consumer.entitledScopes.join(', ') : 'none yet: ask the API owner'),
+  );
   return h('section', { 'aria-labelledby': 'account-heading' }, h('h2', { id: 'account-heading' }, 'Your account'), facts);
 }
 
 function createForm(): HTMLElement {
   const entitled = consumer?.entitledScopes ?? [];
   const form = h('form', { 'aria-labelledby': 'create-heading', class: 'panel' });
-  const scopeBoxes = entitled.map((scope, index) => h('label', {}, h('input', { type: 'checkbox', name: 'scope', value: scope, id: `scope-${index}`, checked: draft?.scopes.includes(scope) ?? false }), scope));
-  const expiry = h('select', { name: 'expiresIn', id: 'expires' }, ...EXPIRY_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds ?? 0), selected: draft?.expiresIn === String(seconds ?? 0) }, label)));
+  const scopeBoxes = entitled.map((scope, index) =>
+    h(
+      'label',
+      {},
+      h('input', { type: 'checkbox', name: 'scope', value: scope, id: `scope-${index}`, checked: draft?.scopes.includes(scope) ?? false }),
+      scope,
+    ),
+  );
+  const expiry = h(
+    'select',
+    { name: 'expiresIn', id: 'expires' },
+    ...EXPIRY_CHOICES.map(([label, seconds]) =>
+      h('option', { value: String(seconds ?? 0), selected: draft?.expiresIn === String(seconds ?? 0) }, label),
+    ),
+  );
   form.append(
     h('h3', { id: 'create-heading' }, 'New key'),
-    h('div', { class: 'row' }, h('label', { for: 'key-name' }, 'Name'), h('input', { type: 'text', id: 'key-name', name: 'name', required: true, maxlength: '128', autocomplete: 'off', value: draft?.name ?? '' })),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { for: 'key-name' }, 'Name'),
+      h('input', {
+        type: 'text',
+        id: 'key-name',
+        name: 'name',
+        required: true,
+        maxlength: '128',
+        autocomplete: 'off',
+        value: draft?.name ?? '',
+      }),
+    ),
     entitled.length > 0
       ? h('fieldset', {}, h('legend', {}, 'Scopes'), ...scopeBoxes)
       : h('p', { class: 'muted' }, 'You are not entitled to any scope yet: a key without scopes can call only routes that need none.'),
     h('div', { class: 'row' }, h('label', { for: 'expires' }, 'Expires'), expiry),
-    h('div', { class: 'row' }, button('Create', () => undefined, undefined, 'submit'), button('Cancel', () => {
-        creating = false;
-        draft = undefined;
-      }, 'secondary')),
+    h(
+      'div',
+      { class: 'row' },
+      button('Create', () => undefined, undefined, 'submit'),
+      button(
+        'Cancel',
+        () => {
+          creating = false;
+          draft = undefined;
+        },
+        'secondary',
+      ),
+    ),
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -442,7 +536,12 @@ function revealedPanel(secret: { name: string; key: string }): HTMLElement {
     h('h3', { id: 'revealed-heading' }, `Your new key "${secret.name}"`),
     h('p', {}, 'Copy it now and keep it secret: it is shown only once, and is gone when you leave or reload this page.'),
     h('code', { class: 'secret', id: 'new-key' }, secret.key),
-    h('div', { class: 'row' }, button('Copy', () => copyKey(secret.key)), button('Done', () => void (revealed = undefined), 'secondary')),
+    h(
+      'div',
+      { class: 'row' },
+      button('Copy', () => copyKey(secret.key)),
+      button('Done', () => void (revealed = undefined), 'secondary'),
+    ),
   );
 }
 
@@ -450,7 +549,10 @@ function keyRow(key: PublicKey): HTMLTableRowElement {
   const live = key.status === 'active' && key.rotatedTo === undefined;
   const status = key.rotatedTo !== undefined && key.status === 'active' ? 'rotated (grace period)' : key.status;
   const lapsed = (key.entitledScopes ?? []).filter((scope) => !(consumer?.entitledScopes ?? []).includes(scope));
-  const scopes = key.scopes.length === 0 ? 'none' : key.scopes.map((scope) => (lapsed.includes(scope) ? `${scope} (no longer entitled)` : scope)).join(', ');
+  const scopes =
+    key.scopes.length === 0
+      ? 'none'
+      : key.scopes.map((scope) => (lapsed.includes(scope) ? `${scope} (no longer entitled)` : scope)).join(', ');
   return h(
     'tr',
     {},
@@ -461,7 +563,12 @@ function keyRow(key: PublicKey): HTMLTableRowElement {
     h('td', {}, when(key.expiresAt, 'never')),
     h('td', {}, when(key.lastUsedAt, 'never')),
     h('td', {}, status),
-    h('td', { class: 'actions' }, live ? button('Rotate', () => rotateKey(key), 'secondary') : null, live ? button('Revoke', () => revokeKey(key), 'danger') : null),
+    h(
+      'td',
+      { class: 'actions' },
+      live ? button('Rotate', () => rotateKey(key), 'secondary') : null,
+      live ? button('Revoke', () => revokeKey(key), 'danger') : null,
+    ),
   );
 }
 
@@ -476,14 +583,30 @@ function keysSection(): HTMLElement {
   section.append(h('div', { class: 'row' }, open));
   if (creating) section.append(createForm());
   if (revealed) section.append(revealedPanel(revealed));
-  const grace = h('select', { id: 'grace' }, ...GRACE_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds), ...(seconds === 86_400 ? { selected: true } : {}) }, label)));
+  const grace = h(
+    'select',
+    { id: 'grace' },
+    ...GRACE_CHOICES.map(([label, seconds]) =>
+      h('option', { value: String(seconds), ...(seconds === 86_400 ? { selected: true } : {}) }, label),
+    ),
+  );
   section.append(h('div', { class: 'row' }, h('label', { for: 'grace' }, 'When rotating, the old key keeps working for'), grace));
   if (keys.length === 0) {
     section.append(h('p', {}, 'You have no keys yet.'));
     return section;
   }
-  const header = ['Name', 'Key', 'Scopes', 'Created', 'Expires', 'Last used', 'Status', 'Actions'].map((title) => h('th', { scope: 'col' }, title));
-  section.append(h('table', {}, h('caption', {}, 'API keys of your account'), h('thead', {}, h('tr', {}, ...header)), h('tbody', {}, ...keys.map(keyRow))));
+  const header = ['Name', 'Key', 'Scopes', 'Created', 'Expires', 'Last used', 'Status', 'Actions'].map((title) =>
+    h('th', { scope: 'col' }, title),
+  );
+  section.append(
+    h(
+      'table',
+      {},
+      h('caption', {}, 'API keys of your account'),
+      h('thead', {}, h('tr', {}, ...header)),
+      h('tbody', {}, ...keys.map(keyRow)),
+    ),
+  );
   return section;
 }
 
@@ -492,14 +615,16 @@ let inspected: (Consumer & { scopes: string[]; defaultScopes: string[] }) | unde
 
 async function lookUpConsumer(form: HTMLFormElement): Promise<void> {
   const sub = String(new FormData(form).get('sub') ?? '').trim();
-  if (sub === '') throw new Error('Give the consumer\'s sub.');
+  if (sub === '') throw new Error("Give the consumer's sub.");
   inspected = await api('GET', `${config.consumersPath}/${encodeURIComponent(sub)}`);
 }
 
 async function saveConsumer(form: HTMLFormElement): Promise<void> {
   if (!inspected) return;
   const data = new FormData(form);
-  const scopes = String(data.get('entitlements') ?? '').split(/[\s,]+/).filter((scope) => scope.length > 0);
+  const scopes = String(data.get('entitlements') ?? '')
+    .split(/[\s,]+/)
+    .filter((scope) => scope.length > 0);
   const plan = String(data.get('plan') ?? '').trim();
   const changePlan = config.plans && plan !== '' && plan !== (inspected.assigned ? inspected.plan : '');
   inspected = await api('PUT', `${config.consumersPath}/${encodeURIComponent(inspected.sub)}`, { scopes, ...(changePlan ? { plan } : {}) });
@@ -525,12 +650,39 @@ function adminSection(): HTMLElement {
   const edit = h(
     'form',
     { 'aria-label': `Consumer ${inspected.sub}`, class: 'panel' },
-    h('p', {}, 'Everyone may grant: ', inspected.defaultScopes.join(', ') || 'nothing', '. Removing a scope here takes it, within the revocation bound, off the keys that hold it through this entitlement (those the consumer granted itself beyond its token); keys an admin granted it keep their scopes: narrow or revoke those by hand.'),
-    h('div', { class: 'row' }, h('label', { for: 'entitlements' }, 'Entitled scopes'), h('input', { type: 'text', id: 'entitlements', name: 'entitlements', autocomplete: 'off', value: inspected.scopes.join(' ') })),
+    h(
+      'p',
+      {},
+      'Everyone may grant: ',
+      inspected.defaultScopes.join(', ') || 'nothing',
+      '. Removing a scope here takes it, within the revocation bound, off the keys that hold it through this entitlement (those the consumer granted itself beyond its token); keys an admin granted it keep their scopes: narrow or revoke those by hand.',
+    ),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { for: 'entitlements' }, 'Entitled scopes'),
+      h('input', { type: 'text', id: 'entitlements', name: 'entitlements', autocomplete: 'off', value: inspected.scopes.join(' ') }),
+    ),
     config.plans
-      ? h('div', { class: 'row' }, h('label', { for: 'plan' }, 'Plan'), h('input', { type: 'text', id: 'plan', name: 'plan', autocomplete: 'off', value: inspected.assigned && inspected.plan ? inspected.plan : '' }), h('span', { class: 'muted' }, inspected.usage ? `${inspected.usage.used} requests today` : 'default plan'))
+      ? h(
+          'div',
+          { class: 'row' },
+          h('label', { for: 'plan' }, 'Plan'),
+          h('input', {
+            type: 'text',
+            id: 'plan',
+            name: 'plan',
+            autocomplete: 'off',
+            value: inspected.assigned && inspected.plan ? inspected.plan : '',
+          }),
+          h('span', { class: 'muted' }, inspected.usage ? `${inspected.usage.used} requests today` : 'default plan'),
+        )
       : null,
-    h('div', { class: 'row' }, button('Save', () => undefined, undefined, 'submit')),
+    h(
+      'div',
+      { class: 'row' },
+      button('Save', () => undefined, undefined, 'submit'),
+    ),
   );
   edit.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -543,16 +695,25 @@ function adminSection(): HTMLElement {
 /** Draw the whole page from state, keeping focus on the control the user was on where it still exists. */
 function render(): void {
   const focused = document.activeElement;
-  const focusKey = focused instanceof HTMLElement ? (focused.id || focused.textContent || '') : '';
+  const focusKey = focused instanceof HTMLElement ? focused.id || focused.textContent || '' : '';
   byId('account-bar').replaceChildren(accountBar());
   const view = byId('view');
-  view.replaceChildren(...(session ? [accountSection(), keysSection(), ...(session.scopes.includes(config.adminScope) ? [adminSection()] : [])] : [signedOutView()]));
+  view.replaceChildren(
+    ...(session
+      ? [accountSection(), keysSection(), ...(session.scopes.includes(config.adminScope) ? [adminSection()] : [])]
+      : [signedOutView()]),
+  );
   if (creating && focusName) {
     focusName = false;
     (document.getElementById('key-name') as HTMLInputElement | null)?.focus();
     return;
   }
-  const again = focusKey === '' ? undefined : [...view.querySelectorAll<HTMLElement>('button, input, select')].find((element) => (element.id || element.textContent || '') === focusKey);
+  const again =
+    focusKey === ''
+      ? undefined
+      : [...view.querySelectorAll<HTMLElement>('button, input, select')].find(
+          (element) => (element.id || element.textContent || '') === focusKey,
+        );
   if (revealed) (view.querySelector('.panel button') as HTMLElement | null)?.focus();
   else again?.focus();
 }

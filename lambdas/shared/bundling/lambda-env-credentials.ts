@@ -9,7 +9,10 @@ export function defaultProvider() {
     const accessKeyId = process.env['AWS_ACCESS_KEY_ID'];
     const secretAccessKey = process.env['AWS_SECRET_ACCESS_KEY'];
     if (!accessKeyId || !secretAccessKey) {
-      throw Object.assign(new Error('no AWS credentials in the environment (expected inside Lambda)'), { name: 'CredentialsProviderError', tryNextLink: false });
+      throw Object.assign(new Error('no AWS credentials in the environment (expected inside Lambda)'), {
+        name: 'CredentialsProviderError',
+        tryNextLink: false,
+      });
     }
     const sessionToken = process.env['AWS_SESSION_TOKEN'];
     return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };

@@ -39,7 +39,8 @@ export function findKeys(text: string, options: { prefix?: string } = {}): KeyFi
     let found: { at: number; prefix: string } | undefined;
     if (options.prefix !== undefined) {
       const at = underscore - options.prefix.length;
-      if (at >= runStart && text.startsWith(options.prefix, at) && parseKey(text.slice(at, end), options.prefix).ok) found = { at, prefix: options.prefix };
+      if (at >= runStart && text.startsWith(options.prefix, at) && parseKey(text.slice(at, end), options.prefix).ok)
+        found = { at, prefix: options.prefix };
     } else {
       for (let at = runStart; at <= underscore - 2 && !found; at++) {
         if (!isLower(text.charCodeAt(at))) continue;

@@ -76,11 +76,20 @@ function walk(dir: string, files: string[]): void {
 function gitFiles(dir: string): string[] {
   let listed: string;
   try {
-    listed = execFileSync('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard', '--full-name', '--', '.'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+    listed = execFileSync('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard', '--full-name', '--', '.'], {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (error) {
-    throw new ScanError(`--gitignore needs git and a repository: git ls-files failed in ${dir} (${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0]})`);
+    throw new ScanError(
+      `--gitignore needs git and a repository: git ls-files failed in ${dir} (${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0]})`,
+    );
   }
-  const top = execFileSync('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const top = execFileSync('git', ['-C', dir, 'rev-parse', '--show-toplevel'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
   return [...new Set(listed.split('\0').filter((file) => file.length > 0 && !isSkippedPath(file)))].map((file) => join(top, file)).sort();
 }
 
@@ -201,11 +210,26 @@ export function scanStaged(options: Pick<ScanOptions, 'cwd' | 'prefix'>): ScanRe
   try {
     diff = execFileSync(
       'git',
-      ['-c', 'core.quotePath=false', 'diff', '--cached', '--no-color', '--no-ext-diff', '--no-textconv', '--text', '--unified=0', '--diff-filter=d', '--src-prefix=a/', '--dst-prefix=b/'],
+      [
+        '-c',
+        'core.quotePath=false',
+        'diff',
+        '--cached',
+        '--no-color',
+        '--no-ext-diff',
+        '--no-textconv',
+        '--text',
+        '--unified=0',
+        '--diff-filter=d',
+        '--src-prefix=a/',
+        '--dst-prefix=b/',
+      ],
       { cwd: options.cwd, encoding: 'latin1', maxBuffer: 1024 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (error) {
-    throw new ScanError(`--staged needs git and a repository: git diff --cached failed (${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0]})`);
+    throw new ScanError(
+      `--staged needs git and a repository: git diff --cached failed (${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n')[0]})`,
+    );
   }
   return parseStagedDiff(diff, options);
 }

@@ -10,7 +10,12 @@ import { loopbackOnly } from '../loopback-guard';
 import { readBody } from '../request-body';
 import { UsagePlanError, type UsagePlanEmulator } from './emulator';
 
-const STATUS: Record<UsagePlanError['type'], number> = { NotFoundException: 404, ConflictException: 409, BadRequestException: 400, LimitExceededException: 429 };
+const STATUS: Record<UsagePlanError['type'], number> = {
+  NotFoundException: 404,
+  ConflictException: 409,
+  BadRequestException: 400,
+  LimitExceededException: 429,
+};
 
 export interface RunningControlPlane {
   endpoint: string;
@@ -26,7 +31,8 @@ async function jsonBody(request: IncomingMessage): Promise<Record<string, unknow
   const text = (await readBody(request, 64 * 1024)).toString('utf8');
   if (text === '') return {};
   const parsed = JSON.parse(text) as unknown;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsagePlanError('BadRequestException', 'body must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsagePlanError('BadRequestException', 'body must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -39,7 +45,10 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
     const body = await jsonBody(request);
     if (typeof body['name'] !== 'string') throw new UsagePlanError('BadRequestException', 'name is required');
     const tags = body['tags'];
-    if (tags !== undefined && (tags === null || typeof tags !== 'object' || Array.isArray(tags) || Object.values(tags).some((value) => typeof value !== 'string'))) {
+    if (
+      tags !== undefined &&
+      (tags === null || typeof tags !== 'object' || Array.isArray(tags) || Object.values(tags).some((value) => typeof value !== 'string'))
+    ) {
       throw new UsagePlanError('BadRequestException', 'tags must map keys to string values');
     }
     const key = emulator.createApiKey({
@@ -57,7 +66,8 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
   if (first === 'usageplans' && planId && third === 'keys') {
     if (method === 'POST' && segments.length === 3) {
       const body = await jsonBody(request);
-      if (typeof body['keyId'] !== 'string' || body['keyType'] !== 'API_KEY') throw new UsagePlanError('BadRequestException', 'keyId and keyType API_KEY are required');
+      if (typeof body['keyId'] !== 'string' || body['keyType'] !== 'API_KEY')
+        throw new UsagePlanError('BadRequestException', 'keyId and keyType API_KEY are required');
       const key = emulator.createUsagePlanKey(planId, body['keyId']);
       return reply(response, 201, { id: key.id, type: 'API_KEY', name: key.name, value: key.value });
     }
@@ -84,15 +94,22 @@ async function route(emulator: UsagePlanEmulator, request: IncomingMessage, resp
 }
 
 /** Listen on loopback, any free port; loopback Host names only (plus `allowedHosts`), no foreign Origin, no CORS grants. */
-export async function startControlPlane(emulator: UsagePlanEmulator, host: string, options: { allowedHosts?: readonly string[] } = {}): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  emulator: UsagePlanEmulator,
+  host: string,
+  options: { allowedHosts?: readonly string[] } = {},
+): Promise<RunningControlPlane> {
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     route(emulator, request, response).catch((error: unknown) => {
       if (error instanceof UsagePlanError) return reply(response, STATUS[error.type], { message: error.message }, error.type);
-      if (error instanceof SyntaxError || error instanceof URIError) return reply(response, 400, { message: 'malformed request' }, 'BadRequestException');
+      if (error instanceof SyntaxError || error instanceof URIError)
+        return reply(response, 400, { message: 'malformed request' }, 'BadRequestException');
       reply(response, 500, { message: 'internal error' }, 'InternalFailure');
     });
   };
-  const server = createServer(loopbackOnly(listener, { kind: 'internal', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }));
+  const server = createServer(
+    loopbackOnly(listener, { kind: 'internal', ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) }),
+  );
   const port = await listen(server, 0, host);
   return {
     endpoint: `http://${host}:${port}`,

@@ -103,7 +103,11 @@ export class UsagePlanEmulator {
   }
 
   createApiKey(input: { name: string; value?: string; enabled?: boolean; id?: string; tags?: Record<string, string> }): ApiKeyDefinition {
-    if (this.keysById.size >= this.maxApiKeys) throw new UsagePlanError('LimitExceededException', `API key limit exceeded: at most ${this.maxApiKeys} API keys per account and Region`);
+    if (this.keysById.size >= this.maxApiKeys)
+      throw new UsagePlanError(
+        'LimitExceededException',
+        `API key limit exceeded: at most ${this.maxApiKeys} API keys per account and Region`,
+      );
     const value = input.value ?? randomBytes(30).toString('base64url');
     if (value.length < 20) throw new UsagePlanError('BadRequestException', 'API key value must be at least 20 characters');
     if (this.keysByValue.has(value)) throw new UsagePlanError('ConflictException', 'API key with this value already exists');
@@ -145,7 +149,8 @@ export class UsagePlanEmulator {
     const current = this.planOfKey.get(keyId);
     if (current === usagePlanId) throw new UsagePlanError('ConflictException', 'Usage Plan Key already exists');
     // API Gateway refuses a key in two plans that cover the same API stage: every plan here covers the one stage.
-    if (current !== undefined) throw new UsagePlanError('ConflictException', 'API Key is already associated with a usage plan for this API stage');
+    if (current !== undefined)
+      throw new UsagePlanError('ConflictException', 'API Key is already associated with a usage plan for this API stage');
     this.planOfKey.set(keyId, usagePlanId);
     this.onChange();
     return key;
@@ -155,7 +160,8 @@ export class UsagePlanEmulator {
   getUsagePlanKey(usagePlanId: string, keyId: string): ApiKeyDefinition {
     if (!this.plans.has(usagePlanId)) throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan ID specified');
     const key = this.keysById.get(keyId);
-    if (!key || this.planOfKey.get(keyId) !== usagePlanId) throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan Key specified');
+    if (!key || this.planOfKey.get(keyId) !== usagePlanId)
+      throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan Key specified');
     return key;
   }
 
@@ -171,7 +177,8 @@ export class UsagePlanEmulator {
     if (!plan) throw new UsagePlanError('NotFoundException', 'Invalid Usage Plan ID specified');
     const start = Date.parse(`${startDate}T00:00:00Z`);
     const end = Date.parse(`${endDate}T00:00:00Z`);
-    if (!Number.isFinite(start) || !Number.isFinite(end) || end < start || end - start > 90 * 86_400_000) throw new UsagePlanError('BadRequestException', 'Invalid startDate or endDate');
+    if (!Number.isFinite(start) || !Number.isFinite(end) || end < start || end - start > 90 * 86_400_000)
+      throw new UsagePlanError('BadRequestException', 'Invalid startDate or endDate');
     const items: Record<string, number[][]> = {};
     const keyIds = keyId !== undefined ? [keyId] : [...this.planOfKey].filter(([, planId]) => planId === usagePlanId).map(([id]) => id);
     for (const id of keyIds) {
@@ -216,8 +223,10 @@ export class UsagePlanEmulator {
       this.keysById.set(key.id, key);
       this.keysByValue.set(key.value, key);
     }
-    for (const { usagePlanId, keyId } of snapshot.planKeys) if (this.plans.has(usagePlanId) && this.keysById.has(keyId)) this.planOfKey.set(keyId, usagePlanId);
-    for (const { usagePlanId, keyId, periodStartMs: start, used } of snapshot.quotas) this.quotas.set(`${usagePlanId}|${keyId}`, { periodStartMs: start, used });
+    for (const { usagePlanId, keyId } of snapshot.planKeys)
+      if (this.plans.has(usagePlanId) && this.keysById.has(keyId)) this.planOfKey.set(keyId, usagePlanId);
+    for (const { usagePlanId, keyId, periodStartMs: start, used } of snapshot.quotas)
+      this.quotas.set(`${usagePlanId}|${keyId}`, { periodStartMs: start, used });
     for (const { usagePlanId, keyId, date, used } of snapshot.daily) this.daily.set(`${usagePlanId}|${keyId}|${date}`, used);
   }
 

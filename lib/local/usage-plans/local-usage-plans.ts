@@ -41,7 +41,14 @@ export function usagePlanDefinitions(plans: Plans, defaultPlan: string | undefin
   return definitions;
 }
 
-export async function startLocalUsagePlans(options: { plans: Plans; defaultPlan?: string; host: string; dataDir?: string; nowMs?: () => number; allowedHosts?: readonly string[] }): Promise<LocalUsagePlans> {
+export async function startLocalUsagePlans(options: {
+  plans: Plans;
+  defaultPlan?: string;
+  host: string;
+  dataDir?: string;
+  nowMs?: () => number;
+  allowedHosts?: readonly string[];
+}): Promise<LocalUsagePlans> {
   const file = options.dataDir ? join(options.dataDir, USAGE_PLANS_FILE) : undefined;
   let timer: NodeJS.Timeout | undefined;
   const save = () => {

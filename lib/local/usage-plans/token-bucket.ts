@@ -20,7 +20,10 @@ export function fullBucket(limits: BucketLimits, nowMs: number): BucketState {
 /** The bucket at `nowMs`: refilled for the time since it was last touched, never above the burst (a clock going back refills nothing). */
 export function refill(state: BucketState, limits: BucketLimits, nowMs: number): BucketState {
   const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
-  return { tokens: Math.min(limits.burstLimit, state.tokens + (elapsedMs * limits.rateLimitPerSecond) / 1000), updatedAtMs: Math.max(nowMs, state.updatedAtMs) };
+  return {
+    tokens: Math.min(limits.burstLimit, state.tokens + (elapsedMs * limits.rateLimitPerSecond) / 1000),
+    updatedAtMs: Math.max(nowMs, state.updatedAtMs),
+  };
 }
 
 /** Take one token if there is one. */

@@ -79,13 +79,17 @@ describe('quota periods (UTC, calendar)', () => {
 
   it('puts every instant in a period that contains it and is the same for every instant of that period (property)', () => {
     fc.assert(
-      fc.property(fc.constantFrom('DAY' as const, 'WEEK' as const, 'MONTH' as const), fc.integer({ min: 0, max: 4_102_444_800_000 }), (period, nowMs) => {
-        const start = periodStartMs(period, nowMs);
-        expect(start).toBeLessThanOrEqual(nowMs);
-        expect(nowMs - start).toBeLessThan(31 * 86_400_000);
-        expect(periodStartMs(period, start)).toBe(start);
-        expect(currentCount({ periodStartMs: start, used: 7 }, period, nowMs).used).toBe(7);
-      }),
+      fc.property(
+        fc.constantFrom('DAY' as const, 'WEEK' as const, 'MONTH' as const),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        (period, nowMs) => {
+          const start = periodStartMs(period, nowMs);
+          expect(start).toBeLessThanOrEqual(nowMs);
+          expect(nowMs - start).toBeLessThan(31 * 86_400_000);
+          expect(periodStartMs(period, start)).toBe(start);
+          expect(currentCount({ periodStartMs: start, used: 7 }, period, nowMs).used).toBe(7);
+        },
+      ),
     );
   });
 });

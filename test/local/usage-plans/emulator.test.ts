@@ -5,9 +5,16 @@ import { CreateUsagePlanKeyCommand, DeleteApiKeyCommand, GetUsagePlanKeyCommand 
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsagePlanEmulator } from '../../../lib/local/usage-plans/emulator';
 import { LOCAL_SHARED_USAGE_KEY, startLocalUsagePlans } from '../../../lib/local/usage-plans/local-usage-plans';
-import { AwsUsagePlanGateway, createApiGatewayClient, UsageKeyLimitError, UsagePlanUnavailableError } from '../../../lambdas/keys/usage-plan-gateway';
+import {
+  AwsUsagePlanGateway,
+  createApiGatewayClient,
+  UsageKeyLimitError,
+  UsagePlanUnavailableError,
+} from '../../../lambdas/keys/usage-plan-gateway';
 
-const PLANS = { tiny: { id: 'p-tiny', name: 'tiny', throttle: { rateLimitPerSecond: 1, burstLimit: 2 }, quota: { limit: 3, period: 'DAY' as const } } };
+const PLANS = {
+  tiny: { id: 'p-tiny', name: 'tiny', throttle: { rateLimitPerSecond: 1, burstLimit: 2 }, quota: { limit: 3, period: 'DAY' as const } },
+};
 
 describe('usage-plan emulator', () => {
   it('answers forbidden for no identifier, an unknown one, and a key in no plan (API Gateway 403s)', () => {
@@ -53,9 +60,21 @@ describe('the key API client against the emulated control plane', () => {
   });
 
   it('creates, moves and reads usage keys through the real SDK client, and maps the key limit to UsageKeyLimitError', async () => {
-    const local = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 10, burstLimit: 10 }, gold: { rateLimitPerSecond: 100, burstLimit: 100, quota: { limit: 50, period: 'MONTH' } } }, host: '127.0.0.1' });
+    const local = await startLocalUsagePlans({
+      plans: {
+        free: { rateLimitPerSecond: 10, burstLimit: 10 },
+        gold: { rateLimitPerSecond: 100, burstLimit: 100, quota: { limit: 50, period: 'MONTH' } },
+      },
+      host: '127.0.0.1',
+    });
     try {
-      const gateway = new AwsUsagePlanGateway(createApiGatewayClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+      const gateway = new AwsUsagePlanGateway(
+        createApiGatewayClient({
+          endpoint: local.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }),
+      );
       const freeId = await gateway.usagePlanId('local-free');
       const goldId = await gateway.usagePlanId('local-gold');
       expect([freeId, goldId]).toEqual(['local-free', 'local-gold']);
@@ -78,7 +97,13 @@ describe('the key API client against the emulated control plane', () => {
     const { startControlPlane } = await import('../../../lib/local/usage-plans/control-plane');
     const plane = await startControlPlane(limited, '127.0.0.1');
     try {
-      const gateway = new AwsUsagePlanGateway(createApiGatewayClient({ endpoint: plane.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+      const gateway = new AwsUsagePlanGateway(
+        createApiGatewayClient({
+          endpoint: plane.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }),
+      );
       await expect(gateway.createUsageKey('bob')).rejects.toBeInstanceOf(UsageKeyLimitError);
     } finally {
       await plane.close();
@@ -86,28 +111,49 @@ describe('the key API client against the emulated control plane', () => {
   });
 
   it('counts adding a key to the plan it is already in as success, and still refuses a key in another plan of the stage', async () => {
-    const local = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 10, burstLimit: 10 }, gold: { rateLimitPerSecond: 100, burstLimit: 100 } }, host: '127.0.0.1' });
+    const local = await startLocalUsagePlans({
+      plans: { free: { rateLimitPerSecond: 10, burstLimit: 10 }, gold: { rateLimitPerSecond: 100, burstLimit: 100 } },
+      host: '127.0.0.1',
+    });
     try {
-      const client = createApiGatewayClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const client = createApiGatewayClient({
+        endpoint: local.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
       const gateway = new AwsUsagePlanGateway(client);
       const key = await gateway.createUsageKey('alice');
       await gateway.addToPlan('local-free', key.id);
       // API Gateway's answer to the repeat is ConflictException (409); the emulator answers the same.
-      await expect(client.send(new CreateUsagePlanKeyCommand({ usagePlanId: 'local-free', keyId: key.id, keyType: 'API_KEY' }))).rejects.toMatchObject({ name: 'ConflictException', $metadata: { httpStatusCode: 409 } });
+      await expect(
+        client.send(new CreateUsagePlanKeyCommand({ usagePlanId: 'local-free', keyId: key.id, keyType: 'API_KEY' })),
+      ).rejects.toMatchObject({ name: 'ConflictException', $metadata: { httpStatusCode: 409 } });
       await expect(gateway.addToPlan('local-free', key.id)).resolves.toBeUndefined();
       // GetUsagePlanKey tells the two conflicts apart: the key is in free, not in gold.
-      await expect(client.send(new GetUsagePlanKeyCommand({ usagePlanId: 'local-gold', keyId: key.id }))).rejects.toMatchObject({ name: 'NotFoundException' });
+      await expect(client.send(new GetUsagePlanKeyCommand({ usagePlanId: 'local-gold', keyId: key.id }))).rejects.toMatchObject({
+        name: 'NotFoundException',
+      });
       await expect(gateway.addToPlan('local-gold', key.id)).rejects.toBeInstanceOf(UsagePlanUnavailableError);
-      expect(local.emulator.snapshot().planKeys.filter((member) => member.keyId === key.id)).toEqual([{ usagePlanId: 'local-free', keyId: key.id }]);
+      expect(local.emulator.snapshot().planKeys.filter((member) => member.keyId === key.id)).toEqual([
+        { usagePlanId: 'local-free', keyId: key.id },
+      ]);
     } finally {
       await local.stop();
     }
   });
 
   it('tags keys on create and deletes them as API Gateway does: out of their plan, NotFoundException for an unknown id', async () => {
-    const local = await startLocalUsagePlans({ plans: { free: { rateLimitPerSecond: 10, burstLimit: 10, quota: { limit: 100, period: 'DAY' } } }, defaultPlan: 'free', host: '127.0.0.1' });
+    const local = await startLocalUsagePlans({
+      plans: { free: { rateLimitPerSecond: 10, burstLimit: 10, quota: { limit: 100, period: 'DAY' } } },
+      defaultPlan: 'free',
+      host: '127.0.0.1',
+    });
     try {
-      const client = createApiGatewayClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const client = createApiGatewayClient({
+        endpoint: local.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
       const gateway = new AwsUsagePlanGateway(client, { owner: 'stack-owner' });
       const key = await gateway.createUsageKey('alice');
       expect(local.emulator.apiKeys().find((stored) => stored.id === key.id)?.tags).toEqual({ 'dualgate:owner': 'stack-owner' });
@@ -119,7 +165,10 @@ describe('the key API client against the emulated control plane', () => {
       expect(snapshot.apiKeys.map((stored) => stored.id)).not.toContain(key.id);
       expect([...snapshot.planKeys, ...snapshot.quotas, ...snapshot.daily].filter((entry) => entry.keyId === key.id)).toEqual([]);
       expect(await gateway.deleteUsageKey(key.id)).toBe('not_found');
-      await expect(client.send(new DeleteApiKeyCommand({ apiKey: key.id }))).rejects.toMatchObject({ name: 'NotFoundException', $metadata: { httpStatusCode: 404 } });
+      await expect(client.send(new DeleteApiKeyCommand({ apiKey: key.id }))).rejects.toMatchObject({
+        name: 'NotFoundException',
+        $metadata: { httpStatusCode: 404 },
+      });
       // Without an owner, keys are created untagged.
       const untagged = await new AwsUsagePlanGateway(client).createUsageKey('bob');
       expect(local.emulator.apiKeys().find((stored) => stored.id === untagged.id)?.tags).toBeUndefined();
