@@ -44,7 +44,7 @@ function timed(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT, until?: 
     const elapsed = () => Number(process.hrtime.bigint() - startedAt) / 1e6;
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      if (until && until.test(output)) {
+      if (until?.test(output)) {
         const ms = elapsed();
         child.kill('SIGTERM');
         resolvePromise(ms);

@@ -134,8 +134,8 @@ await post(reportOf(['warm-up']));
 
 const results: Record<string, number[]> = { junk: [], live: [], repeat: [] };
 let bodyBytes = 0;
-let verifyMs: number[] = [];
-let parseMs: number[] = [];
+const verifyMs: number[] = [];
+const parseMs: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const junk = reportOf(Array.from({ length: TOKENS }, (_, index) => (index % 2 ? `dg_${'x'.repeat(36)}` : `some_token_${index}`)));
   const junkRun = await post(junk);

@@ -134,7 +134,7 @@ export async function runMicro(options: MicroOptions, progress: (line: string) =
   await main.jwtCheck!.hydrate();
   const devNull = openSync('/dev/null', 'w');
   const devNullSink: LogSink = (line) => {
-    writeSync(devNull, line + '\n');
+    writeSync(devNull, `${line}\n`);
   };
   const withDevNull = stubbedAuthorizer(lookup, jwksBody, devNullSink);
   await withDevNull.jwtCheck!.hydrate();

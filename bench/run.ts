@@ -353,9 +353,9 @@ async function main(): Promise<void> {
   if (values.profile) options.coldStart.profileDir = values.profile;
   if (values.only) options.only = new Set(values.only.split(',') as BenchPart[]);
   const results = await runBench(options, (line) => process.stderr.write(`bench: ${line}\n`), quick);
-  process.stdout.write(formatTable(results) + '\n');
+  process.stdout.write(`${formatTable(results)}\n`);
   const out = values.out ?? join(REPO_ROOT, 'bench-results.json');
-  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\nwrote ${out}\n`);
 }
 

@@ -4,5 +4,5 @@ import { fileURLToPath } from 'node:url';
 import { buildKeysOpenApi } from '../lib/construct/keys-openapi';
 
 const target = fileURLToPath(new URL('../lib/construct/keys-openapi.json', import.meta.url));
-writeFileSync(target, JSON.stringify(buildKeysOpenApi(), null, 2) + '\n');
+writeFileSync(target, `${JSON.stringify(buildKeysOpenApi(), null, 2)}\n`);
 process.stdout.write(`wrote ${target}\n`);

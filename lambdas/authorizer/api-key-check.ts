@@ -95,7 +95,7 @@ export class ApiKeyCheck implements CredentialCheck {
   /** One read per hash at a time: concurrent requests for the same key share it. */
   private read(keyHash: string): Promise<KeyRecord | undefined> {
     const pending = this.inFlight.get(keyHash);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     this.reads++;
     const read = this.options.store.getByHash(keyHash).finally(() => this.inFlight.delete(keyHash));
     this.inFlight.set(keyHash, read);

@@ -110,9 +110,15 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const rejectionLogs = new Map<CredentialKind | 'none', Map<RejectReason, Logger>>();
   function rejectionLog(credentialKind: CredentialKind | 'none', reason: RejectReason): Logger {
     let byReason = rejectionLogs.get(credentialKind);
-    if (!byReason) rejectionLogs.set(credentialKind, (byReason = new Map()));
+    if (!byReason) {
+      byReason = new Map();
+      rejectionLogs.set(credentialKind, byReason);
+    }
     let log = byReason.get(reason);
-    if (!log) byReason.set(reason, (log = logger.child({ decision: 'unauthorized', reason, credentialKind, Decisions: 1 })));
+    if (!log) {
+      log = logger.child({ decision: 'unauthorized', reason, credentialKind, Decisions: 1 });
+      byReason.set(reason, log);
+    }
     return log;
   }
 
@@ -161,10 +167,14 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       ...(usageKey !== undefined ? { usageIdentifierKey: usageKey } : {}),
     };
     const decided: Decided = { outcome: { effect, response } };
-    if (!choice) memo.all = decided;
+    if (!choice) {
+      memo.all = decided;
+      return decided;
+    }
     // Bounded per principal, so that many principals on many routes cannot grow memory without limit; past the
     // bound the answer is rebuilt per request (its policy document is still shared, from the table's memo).
-    else if ((memo.byRoute ??= new Map()).size < MAX_ROUTES_MEMOISED_PER_PRINCIPAL) memo.byRoute.set(choice.key, decided);
+    memo.byRoute ??= new Map();
+    if (memo.byRoute.size < MAX_ROUTES_MEMOISED_PER_PRINCIPAL) memo.byRoute.set(choice.key, decided);
     return decided;
   }
 

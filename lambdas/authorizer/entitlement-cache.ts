@@ -59,7 +59,7 @@ export class EntitlementCache {
 
   private read(sub: string): Promise<EntitlementRecord | undefined> {
     const pending = this.inFlight.get(sub);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     this.reads++;
     const read = this.options.lookup.getEntitlements(sub).finally(() => this.inFlight.delete(sub));
     this.inFlight.set(sub, read);

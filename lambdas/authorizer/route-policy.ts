@@ -47,7 +47,10 @@ export class RouteBoundTable {
   constructor(routes: readonly RouteRule[]) {
     for (const rule of routes) {
       let methods = this.byResource.get(rule.path);
-      if (!methods) this.byResource.set(rule.path, (methods = new Map()));
+      if (!methods) {
+        methods = new Map();
+        this.byResource.set(rule.path, methods);
+      }
       methods.set(rule.method, { rule });
     }
   }
@@ -60,7 +63,8 @@ export class RouteBoundTable {
     // Only a real verb falls back to ANY (a method named `ANY` or `BREW` is no request API Gateway routes).
     const entry = (httpMethod !== 'ANY' ? methods.get(httpMethod) : undefined) ?? (VERBS.has(httpMethod) ? methods.get('ANY') : undefined);
     if (!entry) return undefined;
-    return (entry.bound ??= boundRoute(entry.rule));
+    entry.bound ??= boundRoute(entry.rule);
+    return entry.bound;
   }
 
   /**

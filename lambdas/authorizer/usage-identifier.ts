@@ -63,7 +63,7 @@ export class UsageIdentifiers {
   /** One read per sub at a time: concurrent first requests of one consumer share it. */
   private read(sub: string): Promise<ConsumerRecord | undefined> {
     const pending = this.inFlight.get(sub);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     this.reads++;
     const read = this.options.lookup.getConsumer(sub).finally(() => this.inFlight.delete(sub));
     this.inFlight.set(sub, read);

@@ -196,4 +196,5 @@ export interface ConsumerRecord {
 }
 
 /** A sub as a path parameter: any JWT subject or key owner, within sane bounds. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a sub must not hold.
 export const CONSUMER_SUB_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;

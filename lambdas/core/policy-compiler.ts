@@ -270,7 +270,10 @@ export function compileRouteTable(table: readonly RouteRule[], cacheScope: Autho
   const plain = new Map<number, boolean[]>();
   const plainReach = (source: number) => {
     let row = plain.get(source);
-    if (!row) plain.set(source, (row = routes.map((_, target) => source === target || model.reaches(source, target, 'plain'))));
+    if (!row) {
+      row = routes.map((_, target) => source === target || model.reaches(source, target, 'plain'));
+      plain.set(source, row);
+    }
     return row;
   };
   for (const [denied, deniedRoute] of routes.entries()) {

@@ -119,8 +119,8 @@ const AUDITED_VALUES = {
  */
 export function auditChanges(before: KeyRecord, after: KeyRecord, changedFields: readonly string[]): Record<string, FieldChange> {
   const changes: Record<string, FieldChange> = {};
-  for (const [field, valueOf] of Object.entries(AUDITED_VALUES)) {
-    if (changedFields.includes(field)) changes[field] = { before: valueOf(before), after: valueOf(after) };
+  for (const [field, valueFor] of Object.entries(AUDITED_VALUES)) {
+    if (changedFields.includes(field)) changes[field] = { before: valueFor(before), after: valueFor(after) };
   }
   // Which scopes depend on entitlements changes with the scopes (or a grant through them): shown whenever it does.
   const entitledBefore = AUDITED_VALUES.entitledScopes(before);

@@ -13,7 +13,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LEAK_METRICS, LEAK_REPORT_DIRECTIVE } from '../shared/emf';
 import { errorResponse, jsonResponse } from '../shared/http-response';
-import { errorFields, type Logger } from '../shared/logger';
+import { errorFields } from '../shared/logger';
 import { actOnReport, type ActOnReportDeps, type ReportOutcome } from './act-on-report';
 import {
   BadSignatureError,

@@ -32,6 +32,7 @@ export function errorFields(error: unknown): LogFields {
 }
 
 /** Characters that need JSON escaping (quotes, backslash, controls, separators, any surrogate half). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 
 /**
@@ -125,6 +126,6 @@ class JsonLogger implements Logger {
 
 export function createLogger(options: { service: string; level?: string; sink?: LogSink }): Logger {
   const threshold = LEVEL_ORDER[(options.level?.toUpperCase() as LogLevel) ?? 'INFO'] ?? LEVEL_ORDER.INFO;
-  const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   return new JsonLogger(new LogWriter(threshold, sink, options.service), '');
 }

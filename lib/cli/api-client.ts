@@ -56,7 +56,7 @@ async function send(
   } catch (error) {
     throw new NetworkError(`cannot reach ${new URL(url).origin}: ${(error as Error).message}`);
   }
-  let body: unknown = undefined;
+  let body: unknown;
   if (text.length > 0) {
     try {
       body = JSON.parse(text);

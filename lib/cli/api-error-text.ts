@@ -41,21 +41,27 @@ function bound(flag: string, value: string): string {
 
 /** zod 4's default messages, as the API passes them through, rewritten as "must …". */
 function plainEnglish(flag: string, message: string): string {
-  let match: RegExpExecArray | null;
-  if ((match = /^Too big: expected number to be <=?\s*(-?[0-9.e+]+)$/.exec(message))) return `must be at most ${bound(flag, match[1]!)}`;
-  if ((match = /^Too small: expected number to be >=\s*(-?[0-9.e+]+)$/.exec(message))) return `must be at least ${bound(flag, match[1]!)}`;
-  if ((match = /^Too small: expected number to be >\s*(-?[0-9.e+]+)$/.exec(message)))
-    return `must be greater than ${bound(flag, match[1]!)}`;
-  if ((match = /^Too big: expected (?:string|array) to have <=\s*([0-9]+) (characters|items)$/.exec(message)))
-    return `must have at most ${match[1]} ${match[2]}`;
-  if ((match = /^Too small: expected (?:string|array) to have >=\s*([0-9]+) (characters|items)$/.exec(message))) {
-    return match[1] === '1' ? 'must not be empty' : `must have at least ${match[1]} ${match[2]}`;
+  for (const [pattern, rewrite] of ZOD_MESSAGES) {
+    const match = pattern.exec(message);
+    if (match) return rewrite(match, flag);
   }
-  if (/^Invalid input: expected int, received number$/.test(message)) return 'must be a whole number';
-  if ((match = /^Invalid input: expected (\w+), received (\w+)$/.exec(message))) return `must be a ${match[1]} (got a ${match[2]})`;
-  if (/^Invalid ISO datetime$/.test(message)) return 'must be an ISO 8601 date-time with a zone, e.g. 2031-01-01T00:00:00Z';
   return message;
 }
+
+/** Each zod message this CLI rewrites, and how. */
+const ZOD_MESSAGES: [RegExp, (match: RegExpExecArray, flag: string) => string][] = [
+  [/^Too big: expected number to be <=?\s*(-?[0-9.e+]+)$/, (match, flag) => `must be at most ${bound(flag, match[1]!)}`],
+  [/^Too small: expected number to be >=\s*(-?[0-9.e+]+)$/, (match, flag) => `must be at least ${bound(flag, match[1]!)}`],
+  [/^Too small: expected number to be >\s*(-?[0-9.e+]+)$/, (match, flag) => `must be greater than ${bound(flag, match[1]!)}`],
+  [/^Too big: expected (?:string|array) to have <=\s*([0-9]+) (characters|items)$/, (match) => `must have at most ${match[1]} ${match[2]}`],
+  [
+    /^Too small: expected (?:string|array) to have >=\s*([0-9]+) (characters|items)$/,
+    (match) => (match[1] === '1' ? 'must not be empty' : `must have at least ${match[1]} ${match[2]}`),
+  ],
+  [/^Invalid input: expected int, received number$/, () => 'must be a whole number'],
+  [/^Invalid input: expected (\w+), received (\w+)$/, (match) => `must be a ${match[1]} (got a ${match[2]})`],
+  [/^Invalid ISO datetime$/, () => 'must be an ISO 8601 date-time with a zone, e.g. 2031-01-01T00:00:00Z'],
+];
 
 /**
  * One readable line for an API error that names a field: the flag is named once, at the start.

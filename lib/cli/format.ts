@@ -36,16 +36,14 @@ const COLUMNS: [header: string, cell: (key: KeyView) => string][] = [
 export function keyTable(keys: readonly KeyView[]): string {
   const rows = [COLUMNS.map(([header]) => header), ...keys.map((key) => COLUMNS.map(([, cell]) => cell(key)))];
   const widths = COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, column) => cell.padEnd(widths[column]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 /** After create/rotate: the table, then the plaintext once, with the warning that it will not be shown again. */

@@ -129,7 +129,7 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
     state.loginWithoutScope = !io.env.DUALGATE_TOKEN && !options().scope;
     return KeysApiClient.fromEnv(io.env, await resolveToken(io.env, io.fetch, options().scope), io.fetch);
   };
-  const print = (body: unknown, human: () => string) => io.stdout(options().json ? JSON.stringify(body, null, 2) + '\n' : human());
+  const print = (body: unknown, human: () => string) => io.stdout(options().json ? `${JSON.stringify(body, null, 2)}\n` : human());
 
   const keys = program.command('keys').description('create, list, inspect, change, rotate and revoke keys').exitOverride();
   keys.configureOutput(output);
@@ -392,7 +392,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false };
   const program = buildProgram(io, state);
   const report = (exitCode: number, human: string, fields: Record<string, unknown>) => {
-    if (wantsJson(argv, program)) io.stderr(JSON.stringify({ error: { ...fields, exitCode } }) + '\n');
+    if (wantsJson(argv, program)) io.stderr(`${JSON.stringify({ error: { ...fields, exitCode } })}\n`);
     else io.stderr(`${human}\n`);
     return exitCode;
   };

@@ -8,7 +8,7 @@
  * building in the parent keeps every logical id and every construct path (`Gate/Authorizer` is still the function,
  * which local mode and its logs name by path) unchanged.
  */
-import { CfnResource, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';

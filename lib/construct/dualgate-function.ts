@@ -5,7 +5,7 @@
  * The function, its log group and its deferred code asset are created in the scope given, under `id`, `${id}Logs`
  * and `${id}Code`: the ids DualAuthApi has always given them, so their logical ids stay what deployed stacks hold.
  */
-import { CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';

@@ -384,7 +384,7 @@ function readIntegration(
     const functionId = integratedFunction(integration['Uri'], resources);
     if (!functionId) return { kind: 'unsupported', description: 'a Lambda function outside this app (imported by ARN)' };
     const fn = functions.get(functionId);
-    if (!fn || !fn.runtime.startsWith('nodejs'))
+    if (!fn?.runtime.startsWith('nodejs'))
       return {
         kind: 'unsupported',
         description: `function ${functionId} (${fn?.runtime || 'unknown runtime'}): only Node.js runtimes run locally`,

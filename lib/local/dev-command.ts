@@ -125,7 +125,7 @@ export async function runDev(argv: string[]): Promise<void> {
     fail(`${(error as Error).message}\n${DEV_USAGE}`);
   }
   if (values.help) {
-    process.stdout.write(DEV_USAGE + '\n');
+    process.stdout.write(`${DEV_USAGE}\n`);
     return;
   }
   if (values.assembly && values.watch) fail('--watch re-synthesizes the app: it cannot be combined with --assembly');
@@ -265,7 +265,7 @@ export async function runDev(argv: string[]): Promise<void> {
     fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (stopping) return;
-  process.stdout.write(banner(server, values.data, options.externalIssuers ?? [], options.allowedHosts ?? []) + '\n');
+  process.stdout.write(`${banner(server, values.data, options.externalIssuers ?? [], options.allowedHosts ?? [])}\n`);
   process.stdout.write(
     `dualgate dev: ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s${values.assembly ? ' (from --assembly)' : ' (synth included)'}\n`,
   );

@@ -260,7 +260,10 @@ export class DevLog {
 
   private hold(requestId: string): PendingRequest {
     let held = this.pending.get(requestId);
-    if (!held) this.pending.set(requestId, (held = { sinceMs: this.nowMs(), items: [], dropped: 0 }));
+    if (!held) {
+      held = { sinceMs: this.nowMs(), items: [], dropped: 0 };
+      this.pending.set(requestId, held);
+    }
     return held;
   }
 

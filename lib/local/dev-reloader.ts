@@ -150,7 +150,8 @@ export class DevReloader {
     this.cancelConfirm();
     if (this.queued.size === 0) this.queuedSinceMs = batch.firstSeenMs;
     for (const file of batch.files) this.queued.set(file.path, file);
-    this.exclusive(() => this.drain());
+    // Not awaited: a watcher event only queues; exclusive() reports a failed reload itself.
+    void this.exclusive(() => this.drain());
   };
 
   /** Stop confirming and delete rebuilt code; what is being served keeps serving until the caller stops it. */

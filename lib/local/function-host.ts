@@ -86,7 +86,7 @@ const INLINE_SOURCE_MAP = /\/\/# sourceMappingURL=data:application\/json;(?:char
 
 /** A source map whose relative `sources` resolve against `originalDir` from wherever the map now lives. */
 function rootedSourceMap(map: { sourceRoot?: string }, originalDir: string): { sourceRoot?: string } {
-  const base = pathToFileURL(originalDir + '/').href;
+  const base = pathToFileURL(`${originalDir}/`).href;
   return { ...map, sourceRoot: map.sourceRoot ? new URL(map.sourceRoot, base).href : base };
 }
 
@@ -193,7 +193,7 @@ export class HostedFunction {
         return url;
       }
     });
-    if (this.sourceDir) shown = shown.split(taskDir + '/').join(this.sourceDir + '/');
+    if (this.sourceDir) shown = shown.split(`${taskDir}/`).join(`${this.sourceDir}/`);
     return shown;
   }
 
@@ -211,7 +211,7 @@ export class HostedFunction {
     const write = (line: string, origin: Omit<FunctionOutputOrigin, 'function'>) => {
       const shown = this.display(line, environment.taskDir);
       if (this.spec.output) this.spec.output(shown, { function: this.label, ...(this.spec.dualgate ? { dualgate: true } : {}), ...origin });
-      else process.stdout.write(shown + '\n');
+      else process.stdout.write(`${shown}\n`);
     };
     for (const stream of ['stdout', 'stderr'] as const) {
       worker[stream].on('data', (chunk: Buffer) => {

@@ -43,7 +43,9 @@ for (const stream of ['stdout', 'stderr']) {
     partial = '';
   });
 }
-const flushOutput = () => flushers.forEach((flush) => flush());
+const flushOutput = () => {
+  for (const flush of flushers) flush();
+};
 
 const CONSOLE_LEVELS = { log: 'INFO', info: 'INFO', debug: 'DEBUG', warn: 'WARN', error: 'ERROR' };
 for (const [method, level] of Object.entries(CONSOLE_LEVELS)) {

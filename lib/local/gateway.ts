@@ -182,7 +182,7 @@ function collectHeaders(request: IncomingMessage): { headers: Record<string, str
     const name = spellings.get(lower) ?? rawName;
     spellings.set(lower, name);
     headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   return { headers, multiValueHeaders };
 }
@@ -192,7 +192,7 @@ function collectQuery(search: URLSearchParams): { single: Record<string, string>
   const multi: Record<string, string[]> = Object.create(null);
   for (const [name, value] of search) {
     single[name] = value;
-    (multi[name] ??= []).push(value);
+    multi[name] = [...(multi[name] ?? []), value];
   }
   return Object.keys(single).length === 0 ? { single: null, multi: null } : { single, multi };
 }
@@ -345,7 +345,7 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
 }
 
 function defaultAccessLogSink(entry: AccessLogEntry): void {
-  process.stdout.write(JSON.stringify(entry) + '\n');
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
 }
 
 /** The request listener: all of API Gateway's behaviour, independent of any listening socket. */
@@ -387,7 +387,7 @@ function createGatewayListener(options: LocalGatewayOptions): (request: Incoming
     // The path as sent, not as WHATWG URL normalises it (that would resolve `..` and `%2e%2e`, and read `\` as `/`).
     const target = request.url ?? '/';
     const segments = requestSegments(target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname);
-    const path = '/' + segments.join('/');
+    const path = `/${segments.join('/')}`;
     // The route ignores one trailing slash, but the proxy event keeps it in `path`, as API Gateway's does.
     const rawPath = target.startsWith('/') ? (target.split('?', 1)[0] ?? '/') : url.pathname;
     const eventPath = path !== '/' && rawPath.endsWith('/') ? `${path}/` : path;

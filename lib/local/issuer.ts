@@ -71,7 +71,7 @@ async function loadOrCreateSigningKey(keys: KeyStore, file: string | undefined):
   if (text === undefined) {
     const jwk = await keys.generate('RS256');
     // Private key material: readable by the owner only. `wx`: never overwrite a key another start just wrote.
-    await writeFile(file, JSON.stringify(jwk) + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFile(file, `${JSON.stringify(jwk)}\n`, { mode: 0o600, flag: 'wx' });
     return;
   }
   try {

@@ -36,6 +36,7 @@ export function globToRegExp(glob: string): RegExp {
     .replace(/\*\*\/?/g, '\u0000')
     .replace(/\*/g, '[^/]*')
     .replace(/\?/g, '[^/]')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL stands in for `**/` between the two replacements.
     .replace(/\u0000/g, '(?:.*/)?');
   return new RegExp(`^${pattern.replace(/\(\?:\.\*\/\)\?$/, '.*')}(?:/.*)?$`);
 }

@@ -25,6 +25,6 @@ export class StdoutLines {
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
-    this.write(lines.join('\n') + '\n');
+    this.write(`${lines.join('\n')}\n`);
   }
 }

@@ -21,7 +21,7 @@ if (recordsFile && outdir) {
   const inOutdir = (candidate) => typeof candidate === 'string' && path.resolve(candidate).startsWith(root + path.sep);
   const record = (entry) => {
     try {
-      fs.appendFileSync(recordsFile, JSON.stringify(entry) + '\n');
+      fs.appendFileSync(recordsFile, `${JSON.stringify(entry)}\n`);
     } catch {
       // Recording is best effort: without it, every change re-synthesizes.
     }
@@ -67,16 +67,16 @@ if (recordsFile && outdir) {
   };
 
   const renameSync = fs.renameSync;
-  fs.renameSync = function probedRenameSync(from, to) {
-    const result = renameSync.apply(this, arguments);
+  fs.renameSync = function probedRenameSync(from, to, ...rest) {
+    const result = renameSync.call(this, from, to, ...rest);
     if (inOutdir(to)) record({ kind: 'rename', from: path.resolve(String(from)), to: path.resolve(String(to)) });
     return result;
   };
 
   const staged = new Set();
   const copyFileSync = fs.copyFileSync;
-  fs.copyFileSync = function probedCopyFileSync(source, destination) {
-    const result = copyFileSync.apply(this, arguments);
+  fs.copyFileSync = function probedCopyFileSync(source, destination, ...rest) {
+    const result = copyFileSync.call(this, source, destination, ...rest);
     try {
       if (inOutdir(destination)) {
         const inside = path.relative(root, path.resolve(String(destination))).split(path.sep);

@@ -58,7 +58,7 @@ describe('key attack corpus', () => {
       `Bearer ${mutateChar(live.key, 12)}`,
       `Bearer ${live.key.slice(0, -1)}${live.key.endsWith('0') ? '1' : '0'}`,
       `Bearer ${generateKey('ghp').key}`,
-      `Bearer ${'DG' + live.key.slice(2)}`,
+      `Bearer ${`DG${live.key.slice(2)}`}`,
       `Bearer ${live.key.toUpperCase()}`,
       `Bearer ${live.key.toLowerCase()}`,
       `Bearer ${live.key.slice(0, 5)}а${live.key.slice(6)}`, // Cyrillic а

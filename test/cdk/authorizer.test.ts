@@ -21,12 +21,10 @@ function build(cacheScope: AuthorizerCacheScope = 'route', options: { materialis
   });
   // API Gateway creates an authorizer only for an API whose methods use it (CDK refuses one attached to none).
   const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
-  api.root
-    .addResource('orders')
-    .addMethod('GET', new apigateway.MockIntegration(), {
-      authorizer: authorizer.authorizer,
-      authorizationType: apigateway.AuthorizationType.CUSTOM,
-    });
+  api.root.addResource('orders').addMethod('GET', new apigateway.MockIntegration(), {
+    authorizer: authorizer.authorizer,
+    authorizationType: apigateway.AuthorizationType.CUSTOM,
+  });
   if (options.materialise !== false) {
     authorizer.code.materialise({
       version: 2,

@@ -39,22 +39,18 @@ function teamApi(stack: Stack, fn: (id: string) => lambda.Function) {
     .addMethod('GET', new apigateway.LambdaIntegration(fn('Reports')), { authorizationType: apigateway.AuthorizationType.IAM });
   const pool = new cognito.UserPool(stack, 'Staff');
   const staff = new apigateway.CognitoUserPoolsAuthorizer(stack, 'StaffAuthorizer', { cognitoUserPools: [pool] });
-  api.root
-    .addResource('staff')
-    .addMethod('GET', new apigateway.LambdaIntegration(fn('StaffDirectory')), {
-      authorizer: staff,
-      authorizationType: apigateway.AuthorizationType.COGNITO,
-    });
-  api.root
-    .addResource('health')
-    .addMethod(
-      'GET',
-      new apigateway.MockIntegration({
-        integrationResponses: [{ statusCode: '200' }],
-        requestTemplates: { 'application/json': '{"statusCode": 200}' },
-      }),
-      { methodResponses: [{ statusCode: '200' }] },
-    );
+  api.root.addResource('staff').addMethod('GET', new apigateway.LambdaIntegration(fn('StaffDirectory')), {
+    authorizer: staff,
+    authorizationType: apigateway.AuthorizationType.COGNITO,
+  });
+  api.root.addResource('health').addMethod(
+    'GET',
+    new apigateway.MockIntegration({
+      integrationResponses: [{ statusCode: '200' }],
+      requestTemplates: { 'application/json': '{"statusCode": 200}' },
+    }),
+    { methodResponses: [{ statusCode: '200' }] },
+  );
   return api;
 }
 
@@ -149,12 +145,10 @@ describe('DualAuthApi on a RestApi the app created', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
     const { app, stack: other, fn } = appStack();
     const api = new apigateway.RestApi(other, 'TeamApi');
-    api.root
-      .addResource('legacy')
-      .addMethod('GET', new apigateway.LambdaIntegration(fn('Legacy')), {
-        apiKeyRequired: true,
-        authorizationType: apigateway.AuthorizationType.IAM,
-      });
+    api.root.addResource('legacy').addMethod('GET', new apigateway.LambdaIntegration(fn('Legacy')), {
+      apiKeyRequired: true,
+      authorizationType: apigateway.AuthorizationType.IAM,
+    });
     new DualAuthApi(other, 'Gate', { restApi: api, plans, defaultPlan: 'free' });
     expect(() => app.synth()).toThrow(
       /method GET \/legacy requires an API key, but with plans the API's key source is dualgate's authorizer/,

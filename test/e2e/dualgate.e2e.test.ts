@@ -163,7 +163,7 @@ describe(`dualgate end to end (${deployed ? 'deployed stack' : 'local mode'})`, 
     const attempts: [string, string][] = [
       ['garbage', 'Bearer !!!not-a-credential!!!'],
       ['random text', 'Bearer hello'],
-      ['oversized header', 'Bearer ' + 'a'.repeat(9000)],
+      ['oversized header', `Bearer ${'a'.repeat(9000)}`],
       ['wrong scheme (Basic)', `Basic ${Buffer.from('user:pass').toString('base64')}`],
       ['wrong scheme (Token)', `Token ${jwt}`],
       ['no scheme', jwt],

@@ -136,7 +136,7 @@ describe.skipIf(isDeployedTarget())('dualgate dev on the example consumer app', 
     expect(withoutEnvFile).toMatch(/Unresolved variables/);
     expect(withoutEnvFile).toMatch(/OrdersWriter\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\)/);
     expect(withoutEnvFile).toMatch(
-      /OrdersReader\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\)  = "dualgate-local-unresolved:Orders\w+"/,
+      /OrdersReader\S*\s+ORDERS_TABLE\s+→ Ref Orders\w+ \(AWS::DynamoDB::Table\) {2}= "dualgate-local-unresolved:Orders\w+"/,
     );
     expect(dev.output()).not.toMatch(/Unresolved variables/);
     expect((await call(dev, 'POST', '/orders', jwt)).body['table']).toBe('orders-local');

@@ -564,16 +564,14 @@ describe('GET and DELETE /consumers/{sub}', () => {
 
   it('when IAM refuses the deletion (an untagged key), deletes the record anyway and logs the key id for an operator', async () => {
     await call('PUT', 'alice', admin, { plan: 'pro' });
-    apigw
-      .on(DeleteApiKeyCommand)
-      .rejects(
-        new APIGatewayServiceException({
-          name: 'AccessDeniedException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 403 },
-          message: 'not authorized to perform: apigateway:DELETE',
-        }),
-      );
+    apigw.on(DeleteApiKeyCommand).rejects(
+      new APIGatewayServiceException({
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+        message: 'not authorized to perform: apigateway:DELETE',
+      }),
+    );
     expect((await call('DELETE', 'alice', admin)).status).toBe(200);
     expect(store.records.has('alice')).toBe(false);
     // Out of its usage plan, so nothing counts against it while it waits.

@@ -100,12 +100,10 @@ describe('routes', () => {
 
   it('GET /keys queries byOwner for the caller and names the last key by id in the cursor, never by hash', async () => {
     const record = storedRecord();
-    dynamo
-      .on(QueryCommand)
-      .resolves({
-        Items: [itemFromRecord(record)],
-        LastEvaluatedKey: { keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } },
-      });
+    dynamo.on(QueryCommand).resolves({
+      Items: [itemFromRecord(record)],
+      LastEvaluatedKey: { keyHash: { S: record.keyHash }, owner: { S: 'alice' }, createdAt: { S: record.createdAt } },
+    });
     const result = await call('GET', '/keys', { query: { limit: '1' } });
     expect(result.status).toBe(200);
     const query = dynamo.commandCalls(QueryCommand)[0]!.args[0].input;
@@ -350,11 +348,9 @@ describe('routes', () => {
       newKeyId: () => keyId,
     });
     dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    dynamo
-      .on(GetItemCommand)
-      .callsFake((input: { Key: { keyHash: { S: string } } }) => ({
-        Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })),
-      }));
+    dynamo.on(GetItemCommand).callsFake((input: { Key: { keyHash: { S: string } } }) => ({
+      Item: itemFromRecord(storedRecord({ keyHash: input.Key.keyHash.S, keyId, version: 1 })),
+    }));
     const result = await caller(handler)('POST', '/keys', { body: { name: 'ci', scopes: ['read:users'] } });
     expect(result).toMatchObject({ status: 201, json: { id: keyId } });
     expect(dynamo.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({
@@ -372,11 +368,9 @@ describe('routes', () => {
   it('DELETE /keys/{id} revokes with a version-independent condition, and a lost race is still 204', async () => {
     const record = storedRecord();
     mockStored(record);
-    dynamo
-      .on(UpdateItemCommand)
-      .resolves({
-        Attributes: itemFromRecord({ ...record, revokedAt: new Date(NOW_MS).toISOString(), expiresAt: NOW_SECONDS, version: 5 }),
-      });
+    dynamo.on(UpdateItemCommand).resolves({
+      Attributes: itemFromRecord({ ...record, revokedAt: new Date(NOW_MS).toISOString(), expiresAt: NOW_SECONDS, version: 5 }),
+    });
     expect((await call('DELETE', '/keys/{id}', { id: KEY_ID })).status).toBe(204);
     const update = dynamo.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(update.ConditionExpression).toBe('attribute_exists(keyHash) AND attribute_not_exists(revokedAt)');

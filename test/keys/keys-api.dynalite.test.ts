@@ -179,7 +179,7 @@ describe('list and get', () => {
     const first = await env.call('GET', '/keys', { caller: bob, query: { limit: '1' } });
     const bobCursor: string = first.json.nextCursor;
     expect(bobCursor).toEqual(expect.any(String));
-    const tampered = bobCursor.slice(0, -2) + (bobCursor.endsWith('A') ? 'B' : 'A') + 'x';
+    const tampered = `${bobCursor.slice(0, -2) + (bobCursor.endsWith('A') ? 'B' : 'A')}x`;
     expect(await env.call('GET', '/keys', { caller: bob, query: { cursor: tampered } })).toMatchObject({
       status: 400,
       json: { field: 'cursor' },
@@ -443,8 +443,7 @@ describe('concurrency', () => {
         env.call('DELETE', '/keys/{id}', { id: key.id }),
         env.call('POST', '/keys/{id}/rotate', { id: key.id }),
       ];
-      if (round % 2) calls.reverse();
-      const results = await Promise.all(calls);
+      const results = await Promise.all(round % 2 ? calls.reverse() : calls);
       const rotations = results.filter((result) => result.raw.statusCode !== 204);
       const winners = rotations.filter((result) => result.status === 201);
       expect(results.filter((result) => result.status === 204)).toHaveLength(1);

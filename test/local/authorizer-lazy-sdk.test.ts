@@ -18,7 +18,7 @@ import { itemFromRecord } from '../../lambdas/core/key-record';
 import { RUNTIME_CONFIG_FILE } from '../../lambdas/core/route-config';
 import { LAMBDA_ENTRIES } from '../../lib/build/bundling';
 import { bundleDirectory, codeDirectoryWith } from '../../lib/construct/lambda-code';
-import { FunctionError, HostedFunction } from '../../lib/local/function-host';
+import { HostedFunction } from '../../lib/local/function-host';
 import { demoRouteConfigFile } from '../support/demo-app';
 import { createSigningKey, nowSeconds, signJwt } from '../support/jwt';
 import { makeKey } from '../support/keys';

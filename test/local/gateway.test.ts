@@ -325,7 +325,7 @@ describe('local gateway: the backend', () => {
         multiValueHeaders: { 'x-many': ['a', 'b'] },
       }),
     });
-    const response = await fetch(h.gateway.url + '/me', { headers: { authorization: 'Bearer abc' } });
+    const response = await fetch(`${h.gateway.url}/me`, { headers: { authorization: 'Bearer abc' } });
     expect(response.status).toBe(201);
     expect(await response.text()).toBe('hello');
     expect(response.headers.get('x-many')).toBe('a, b');
@@ -349,7 +349,7 @@ describe('local gateway: robustness and access log', () => {
   it('survives odd input and keeps serving', async () => {
     const h = await harness();
     expect((await call(h, '/keys/%E0%A4%A', { auth: 'Bearer abc' })).status).toBe(200);
-    expect((await call(h, '/me', { auth: 'Bearer ' + 'a'.repeat(9000) })).status).toBe(200);
+    expect((await call(h, '/me', { auth: `Bearer ${'a'.repeat(9000)}` })).status).toBe(200);
     expect((await call(h, '//me', { auth: 'Bearer abc' })).status).toBe(404);
     expect((await call(h, '/me/', { auth: 'Bearer abc' })).status).toBe(200);
     expect((await call(h, '/me', { auth: 'Bearer abc' })).status).toBe(200);

@@ -92,11 +92,9 @@ export const LOGICAL_ID_VARIANTS: Record<string, () => App> = {
     const app = newApp();
     const stack = new Stack(app, 'Existing', { env: ENV });
     const api = new apigateway.RestApi(stack, 'TeamApi', { deployOptions: { stageName: 'live' }, cloudWatchRole: false });
-    api.root
-      .addResource('health')
-      .addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), {
-        methodResponses: [{ statusCode: '200' }],
-      });
+    api.root.addResource('health').addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }] }), {
+      methodResponses: [{ statusCode: '200' }],
+    });
     new DualAuthApi(stack, 'Gate', {
       restApi: api,
       openMethods: ['GET /health'],

@@ -39,26 +39,22 @@ export class TeamApiStack extends Stack {
       restApiName: 'team-api',
       deployOptions: { stageName: 'live', tracingEnabled: true, throttlingRateLimit: 50, throttlingBurstLimit: 100 },
     });
-    this.api.root
-      .addResource('reports')
-      .addMethod('GET', new apigateway.LambdaIntegration(teamFunction('Reports', 'reports')), {
-        authorizationType: apigateway.AuthorizationType.IAM,
-      });
+    this.api.root.addResource('reports').addMethod('GET', new apigateway.LambdaIntegration(teamFunction('Reports', 'reports')), {
+      authorizationType: apigateway.AuthorizationType.IAM,
+    });
     const staffPool = new cognito.UserPool(this, 'StaffPool', { selfSignUpEnabled: false });
     this.api.root.addResource('staff').addMethod('GET', new apigateway.LambdaIntegration(teamFunction('StaffPage', 'staff')), {
       authorizer: new apigateway.CognitoUserPoolsAuthorizer(this, 'StaffAuthorizer', { cognitoUserPools: [staffPool] }),
       authorizationType: apigateway.AuthorizationType.COGNITO,
     });
-    this.api.root
-      .addResource('health')
-      .addMethod(
-        'GET',
-        new apigateway.MockIntegration({
-          integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"status":"ok"}' } }],
-          requestTemplates: { 'application/json': '{"statusCode": 200}' },
-        }),
-        { methodResponses: [{ statusCode: '200' }] },
-      );
+    this.api.root.addResource('health').addMethod(
+      'GET',
+      new apigateway.MockIntegration({
+        integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"status":"ok"}' } }],
+        requestTemplates: { 'application/json': '{"statusCode": 200}' },
+      }),
+      { methodResponses: [{ statusCode: '200' }] },
+    );
 
     // dualgate on that API: partners call /partner/... with an API key or a token.
     const partners = teamFunction('Partners', 'partners');

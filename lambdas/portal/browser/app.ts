@@ -540,7 +540,13 @@ function revealedPanel(secret: { name: string; key: string }): HTMLElement {
       'div',
       { class: 'row' },
       button('Copy', () => copyKey(secret.key)),
-      button('Done', () => void (revealed = undefined), 'secondary'),
+      button(
+        'Done',
+        () => {
+          revealed = undefined;
+        },
+        'secondary',
+      ),
     ),
   );
 }

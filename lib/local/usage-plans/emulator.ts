@@ -83,7 +83,7 @@ export class UsagePlanEmulator {
   /** The gateway's check, after the authorizer allowed the request. */
   admit(identifierKey: string | undefined): AdmitResult {
     const key = identifierKey === undefined ? undefined : this.keysByValue.get(identifierKey);
-    if (!key || !key.enabled) return 'forbidden';
+    if (!key?.enabled) return 'forbidden';
     const planId = this.planOfKey.get(key.id);
     const plan = planId === undefined ? undefined : this.plans.get(planId);
     if (!plan) return 'forbidden';
