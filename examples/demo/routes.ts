@@ -5,7 +5,7 @@
 import { compileRouteTable } from '../../lambdas/core/policy-compiler';
 import { KEY_SCOPES, managementRoutes, scopeCatalog, type RouteRule } from '../../lambdas/core/route-table';
 
-/** Which demo Lambda serves a route; each is `lambdas/backends/<name>.ts`. */
+/** Which demo Lambda serves a route; each is `examples/demo/backends/<name>.ts`. */
 export type DemoBackend = 'health' | 'me' | 'users';
 
 export interface DemoRoute extends RouteRule {
