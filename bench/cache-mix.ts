@@ -28,7 +28,7 @@ export interface CacheMixResults {
   authorizer_invocations_per_1000_requests: Record<AuthorizerCacheScope, number>;
 }
 
-/** The identity sources DualAuthApi gives its authorizer (lib/construct/dual-auth-api.ts, authorizerIdentitySources). */
+/** The identity sources DualAuthApi gives its authorizer (lib/construct/authorizer.ts, authorizerIdentitySources). */
 export const IDENTITY_SOURCES: Record<AuthorizerCacheScope, readonly string[]> = {
   route: ['method.request.header.Authorization', 'context.resourceId', 'context.httpMethod'],
   credential: ['method.request.header.Authorization'],

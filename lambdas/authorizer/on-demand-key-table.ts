@@ -1,6 +1,6 @@
 /**
  * The key table, loaded on first use. Importing the AWS SDK and building its client is most of the authorizer's
- * cold start (README, Cold start), and a JWT decision never reads the table unless plans need the caller's
+ * cold start (docs/performance.md), and a JWT decision never reads the table unless plans need the caller's
  * consumer record. So the SDK is imported by the first call that needs it (a key lookup, a `lastUsedAt` write,
  * a consumer read), and never by a container that only ever sees JWTs. Concurrent first calls share one import
  * and one client.

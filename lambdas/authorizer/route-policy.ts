@@ -5,7 +5,7 @@
  * resource, and allow only if the principal holds every scope the route requires. A route missing from the table
  * is denied (`unknown_route`), never allowed.
  *
- * The authorizer's identity sources include `context.resourceId` and `context.httpMethod` (lib/construct/dual-auth-api.ts),
+ * The authorizer's identity sources include `context.resourceId` and `context.httpMethod` (lib/construct/authorizer.ts, authorizerIdentitySources),
  * so API Gateway caches one answer per credential and route and never reuses it for another route. The policy's
  * resource is still the route's own method ARN pattern, as defence in depth.
  */

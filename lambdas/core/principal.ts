@@ -1,10 +1,19 @@
 /**
  * The identity contract between the authorizer and backends. Whichever credential was used, a backend
  * sees the same `{sub, scopes}`. `authMethod` and `keyId` are for audit; do not branch on them, except the key
- * management API, which caps what a key may mint by that key's own expiry (lambdas/keys/caller-key.ts).
+ * management API, which treats a key caller differently (lambdas/keys/caller-key.ts, scopes.ts, operation-context.ts):
+ * what a key may mint is capped by that key's own expiry and scopes.
  */
 /** Which credential the caller used: for audit; do not branch on it. */
 export type AuthMethod = 'apiKey' | 'jwt';
+
+/**
+ * The default branch of a switch over AuthMethod: a new credential kind fails to compile at every place that treats
+ * kinds differently, and a value outside the type fails closed instead of being handled as some other kind.
+ */
+export function unknownAuthMethod(method: never): never {
+  throw new Error(`unknown authMethod ${JSON.stringify(method)}`);
+}
 
 export interface Principal {
   readonly sub: string;

@@ -1,5 +1,6 @@
 /**
- * What a valid route table is: every rule, in one place. The path grammar itself is parseRoutePath
+ * What a valid route table is: every rule about its routes, in one place (the construct adds two of its own: a
+ * route may not clash with the key API's or leak detection's, and a table must authorize at least one route). The path grammar itself is parseRoutePath
  * (route-table.ts); this module decides with it.
  * - Per route: the method, the path, the scopes, `authorized`, and no scopes on an open route.
  * - Whole table: no route twice, and one variable child per resource (API Gateway's rules for a deployable table).

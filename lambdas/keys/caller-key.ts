@@ -8,7 +8,7 @@
  * before every operation, list and get included, because the authorizer's verdict may be cached for its TTLs.
  */
 import { keyStatus } from '../core/key-record';
-import type { CallerIdentity } from '../core/principal';
+import { type CallerIdentity, unknownAuthMethod } from '../core/principal';
 import { ForbiddenError } from './errors';
 import { nowSecondsOf, type OperationContext } from './operation-context';
 import { isoFromEpochSeconds } from './public-key';
@@ -24,7 +24,14 @@ export interface CallerKeyLimit {
 
 /** The caller's own key, re-read through the store; undefined for a JWT caller. 403 if it is not active now. */
 export async function loadCallerKeyLimit(context: OperationContext, caller: CallerIdentity): Promise<CallerKeyLimit | undefined> {
-  if (caller.authMethod !== 'apiKey') return undefined;
+  switch (caller.authMethod) {
+    case 'jwt':
+      return undefined;
+    case 'apiKey':
+      break;
+    default:
+      return unknownAuthMethod(caller.authMethod);
+  }
   // The authorizer always passes the key id with an API key; without it the cap cannot be checked, so refuse.
   if (caller.keyId === undefined) throw new ForbiddenError('the API key you called with cannot be identified');
   // Filtered on the caller's own sub: a key id that is not the caller's is simply "not found".

@@ -8,7 +8,7 @@ import type { CallerKeyLimit } from './caller-key';
 import { InvalidRequestError, KeyNotFoundError, ForbiddenError } from './errors';
 import { isoFromEpochSeconds } from './public-key';
 import { KEY_ID_PATTERN } from './schemas';
-import { decideEntitledGrant, isAdmin, mayActFor } from './scopes';
+import { decideEntitledGrant, grantsThroughEntitlements, isAdmin, mayActFor } from './scopes';
 
 export interface OperationContext {
   store: KeyManagementStore;
@@ -72,7 +72,7 @@ export async function grantScopes(
 ): Promise<string[]> {
   const { caller } = request;
   const needsEntitlements =
-    caller.authMethod === 'jwt' &&
+    grantsThroughEntitlements(caller.authMethod) &&
     !isAdmin(caller, context.adminScope) &&
     scopes.some((scope) => context.catalog.has(scope) && !caller.scopes.includes(scope));
   const entitled = needsEntitlements ? await context.entitlementsOf(caller.sub) : NO_ENTITLEMENTS;
@@ -84,7 +84,7 @@ export async function grantScopes(
   if (decision.ok) return decision.entitledScopes;
   if (decision.reason === 'unknown_scope')
     throw new InvalidRequestError(`scopes: unknown scope(s): ${decision.scopes.join(', ')}`, 'scopes');
-  const how = caller.authMethod === 'apiKey' ? 'your key does not hold' : 'you neither hold nor are entitled to';
+  const how = grantsThroughEntitlements(caller.authMethod) ? 'you neither hold nor are entitled to' : 'your key does not hold';
   throw new ForbiddenError(`scopes: you cannot grant scope(s) ${how}: ${decision.scopes.join(', ')}`, 'scopes');
 }
 

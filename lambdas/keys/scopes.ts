@@ -3,6 +3,7 @@
  * (the app's route scopes, the management scopes and extraScopes, from route-config.ts) knows. The admin scope may grant any catalog scope
  * and act for any owner. The same rule guards create, PATCH and rotate.
  */
+import { type AuthMethod, unknownAuthMethod } from '../core/principal';
 import { KEY_SCOPES } from '../core/route-table';
 
 export type GrantDecision =
@@ -46,7 +47,22 @@ export function mayActFor(caller: Grantor & { sub: string }, owner: string, admi
 export type EntitledGrantDecision = { ok: true; entitledScopes: string[] } | Exclude<GrantDecision, { ok: true }>;
 
 export interface EntitledGrantor extends Grantor {
-  readonly authMethod: 'apiKey' | 'jwt';
+  readonly authMethod: AuthMethod;
+}
+
+/**
+ * Whether a caller of this kind may grant through its owner's entitlements: a JWT caller (the owner) may; an API-key
+ * caller grants only what its key holds, so layering never widens.
+ */
+export function grantsThroughEntitlements(method: AuthMethod): boolean {
+  switch (method) {
+    case 'jwt':
+      return true;
+    case 'apiKey':
+      return false;
+    default:
+      return unknownAuthMethod(method);
+  }
 }
 
 /**
@@ -73,9 +89,9 @@ export function decideEntitledGrant(
   // owner: only an admin acts for others) may keep them on a rotation, resumption or extension although the
   // entitlement lapsed: they stay marked and count again only if the owner is re-entitled, which would let it grant
   // them anyway. An API-key caller may not: it would get a plaintext carrying a scope its key does not hold.
-  const carried = caller.authMethod === 'jwt' ? (entitlements.carried ?? []) : [];
-  const refused =
-    caller.authMethod === 'apiKey' ? notHeld : notHeld.filter((scope) => !entitlements.entitled.has(scope) && !carried.includes(scope));
+  const throughEntitlements = grantsThroughEntitlements(caller.authMethod);
+  const carried = throughEntitlements ? (entitlements.carried ?? []) : [];
+  const refused = throughEntitlements ? notHeld.filter((scope) => !entitlements.entitled.has(scope) && !carried.includes(scope)) : notHeld;
   if (refused.length > 0) return { ok: false, reason: 'escalation', scopes: refused };
   return { ok: true, entitledScopes: [...new Set([...inherited, ...notHeld])].sort() };
 }

@@ -8,7 +8,7 @@ export const KEY_TABLE = {
   partitionKey: 'keyHash',
   /** Epoch seconds. DynamoDB TTL deletes lazily (up to ~48 h late), so expiry is also checked on every read. */
   ttlAttribute: 'expiresAt',
-  /** Written by the authorizer alone (UpdateItem of this attribute only, see lib/construct/dual-auth-api.ts). */
+  /** Written by the authorizer alone (UpdateItem of this attribute only, see lib/construct/authorizer.ts and KeyTable.grantUpdateAttributes in lib/construct/key-table.ts). */
   lastUsedAttribute: 'lastUsedAt',
   indexes: {
     /** Management by public id. */

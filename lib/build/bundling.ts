@@ -56,7 +56,7 @@ export const LAMBDA_BUNDLING = {
   // ESM output: some bundled CommonJS dependencies still call require() for Node built-ins. Every output file
   // (the entry and each chunk) starts with it.
   banner: "import { createRequire as __dgCreateRequire } from 'module'; const require = __dgCreateRequire(import.meta.url);",
-  // Bundled, not taken from the runtime: tree-shaken to the commands used, and pinned (see README, Performance).
+  // Bundled, not taken from the runtime: tree-shaken to the commands used, and pinned (docs/performance.md).
   externalModules: [] as readonly string[],
 } as const;
 

@@ -269,7 +269,7 @@ export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], log
       print({ id, revoked: true }, () => `revoked ${id}\n`);
     });
 
-  // `dualgate scan …` normally starts from its own small bundle (bin/dualgate-cli.mjs); this is the same command
+  // `dualgate scan …` normally starts from its own small bundle (dist/scan.mjs, from bin/dualgate-scan.ts; bin/dualgate-cli.mjs dispatches to it); this is the same command
   // reached through the full CLI (`dualgate --json scan`, or --help listing it).
   program
     .command('scan')

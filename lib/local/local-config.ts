@@ -71,7 +71,7 @@ export interface LocalConfig {
   portalAdmins: string[];
   /**
    * The stack's configuration. Its first issuer is the mock one at `http://127.0.0.1:<issuerPort>` (when the
-   * issuer port is 0 the real URL is only known once it listens, and local-stack.ts fills it in then), then
+   * issuer port is 0 the real URL is only known once it listens, and dev-server.ts fills it in then), then
    * `externalIssuers`.
    */
   dualgate: DualgateConfig;

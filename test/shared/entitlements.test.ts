@@ -51,6 +51,13 @@ describe('decideEntitledGrant', () => {
     ).toEqual({ ok: false, reason: 'escalation', scopes: ['write:orders'] });
   });
 
+  it('fails closed for a credential kind it does not know, instead of treating it as a JWT (which may use entitlements)', () => {
+    const stranger = { ...jwt(['keys:read']), authMethod: 'mtls' as never };
+    expect(() => decideEntitledGrant(['read:orders'], stranger, catalog, 'keys:admin', { entitled: new Set(['read:orders']) })).toThrow(
+      'unknown authMethod "mtls"',
+    );
+  });
+
   it('never lets an API-key caller use its owner’s entitlements, and carries its own entitled scopes to what it grants', () => {
     expect(
       decideEntitledGrant(['write:orders'], key(['keys:write']), catalog, 'keys:admin', { entitled: new Set(['write:orders']) }),
