@@ -8,7 +8,7 @@ import { KEY_SCOPES, managementRoutes, scopeCatalog, type RouteRule } from '../.
 /** Which demo Lambda serves a route; each is `examples/demo/backends/<name>.ts`. */
 export type DemoBackend = 'health' | 'me' | 'users';
 
-export interface DemoRoute extends RouteRule {
+interface DemoRoute extends RouteRule {
   readonly backend: DemoBackend;
 }
 

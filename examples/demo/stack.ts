@@ -46,7 +46,7 @@ export class DualgateStack extends Stack {
  * cdk-nag AwsSolutions findings the demo accepts, each with its reason. Anything not listed here fails
  * `cdk synth` and the test suite.
  */
-export function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
+function acknowledgeNagFindings(dualAuth: DualAuthApi): void {
   const stack = Stack.of(dualAuth);
   const findings: [IConstruct | undefined, string, string][] = [
     [

@@ -62,7 +62,7 @@ export interface OidcIssuer {
   readonly requireAccessTokenType?: boolean;
 }
 
-export class IssuerConfigError extends Error {
+class IssuerConfigError extends Error {
   override readonly name = 'IssuerConfigError';
 }
 

@@ -36,12 +36,12 @@ export interface PlanLimits {
 export type Plans = Readonly<Record<string, PlanLimits>>;
 
 /** A plan name: safe in an API Gateway usage plan name, a URL and a CLI argument. */
-export const PLAN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+const PLAN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 /**
  * Each plan's usage plan id reaches the key API in its environment (Lambda allows 4 KB in all), and API Gateway
  * allows 300 usage plans per account and Region: 25 plans per API keeps both comfortable.
  */
-export const MAX_PLANS = 25;
+const MAX_PLANS = 25;
 /** API Gateway's own bounds: rate up to 10,000 per second and burst up to 5,000 per account and Region by default. */
 const MAX_RATE = 10_000;
 const MAX_BURST = 5_000;

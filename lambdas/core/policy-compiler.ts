@@ -32,9 +32,7 @@ import { assertRouteTable } from './route-validation';
 
 export type { CompiledRouteTable } from './route-table';
 
-export { servingRoute } from './route-table';
-
-export interface PolicyStatement {
+interface PolicyStatement {
   Action: 'execute-api:Invoke';
   Effect: 'Allow' | 'Deny';
   Resource: string[];
@@ -55,7 +53,7 @@ export function apiStageArn(methodArn: string): string | undefined {
  * The verbs a route is served for: a verb route its own; `ANY` every verb its resource does not declare itself,
  * since API Gateway serves a declared verb with that method and never with `ANY`.
  */
-export function servedMethods(
+function servedMethods(
   route: Pick<RouteRule, 'method' | 'path'>,
   table: readonly Pick<RouteRule, 'method' | 'path'>[] = [route],
 ): readonly HttpMethod[] {
@@ -84,7 +82,7 @@ export function routeResources(route: Pick<RouteRule, 'method' | 'path'>, table?
  * encodings of that literal, which needs no `?`). Requests whose path holds a `%` may be denied by it; no plainly
  * spelt request of another route is.
  */
-export function denyResources(route: Pick<RouteRule, 'method' | 'path'>, table?: readonly Pick<RouteRule, 'method' | 'path'>[]): string[] {
+function denyResources(route: Pick<RouteRule, 'method' | 'path'>, table?: readonly Pick<RouteRule, 'method' | 'path'>[]): string[] {
   const parts = templateParts(route.path);
   const resources = new Set<string>();
   for (const resource of routeResources(route, table)) {
@@ -239,7 +237,7 @@ export class AmbiguousRouteTableError extends Error {
   override readonly name = 'AmbiguousRouteTableError';
 }
 
-export function routeAllowed(route: Pick<RouteRule, 'scopes'>, scopes: ReadonlySet<string>): boolean {
+function routeAllowed(route: Pick<RouteRule, 'scopes'>, scopes: ReadonlySet<string>): boolean {
   return route.scopes.every((scope) => scopes.has(scope));
 }
 

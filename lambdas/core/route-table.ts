@@ -166,7 +166,7 @@ export function servingIndex(
 }
 
 /** A comparable specificity (`2` literal, `1` param, `0` greedy per segment), or undefined when the path does not match. */
-export function matchRank(parts: readonly PathPart[], segments: readonly string[]): string | undefined {
+function matchRank(parts: readonly PathPart[], segments: readonly string[]): string | undefined {
   let rank = '';
   for (const [index, part] of parts.entries()) {
     const segment = segments[index];

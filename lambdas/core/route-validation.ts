@@ -21,7 +21,7 @@ import {
 const METHODS: ReadonlySet<unknown> = new Set(ROUTE_METHODS);
 
 /** The method rule's wording, for callers that name the route their own way. */
-export const ROUTE_METHOD_RULE = `method must be one of ${ROUTE_METHODS.join(', ')}`;
+const ROUTE_METHOD_RULE = `method must be one of ${ROUTE_METHODS.join(', ')}`;
 
 /** The one method check: one of HTTP_METHODS, or `ANY`. */
 export function isRouteMethod(method: unknown): method is RouteMethod {

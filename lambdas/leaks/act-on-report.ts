@@ -19,11 +19,10 @@ import type { LeakAction } from './leak-model';
 import type { LeakMark, LeakStore } from './leak-store';
 import { recordableSource, recordableUrl, type Feedback, type FeedbackLabel, type ReportedMatch } from './report';
 
-export type { LeakAction } from './leak-model';
-export const DEFAULT_LEAK_CONCURRENCY = 16;
+const DEFAULT_LEAK_CONCURRENCY = 16;
 
 /** What happened to one reported token; bounded values, counted in the metric line. */
-export type TokenOutcome =
+type TokenOutcome =
   | 'not_key_shaped'
   | 'wrong_prefix'
   | 'bad_checksum'
@@ -57,16 +56,13 @@ export interface ReportOutcome {
 }
 
 /** Pure: the offline verdict on a reported string, or the hash to look up. */
-export function classifyToken(
-  token: string,
-  keyPrefix: string,
-): { kind: 'junk'; reason: KeyParseFailure } | { kind: 'key'; keyHash: string } {
+function classifyToken(token: string, keyPrefix: string): { kind: 'junk'; reason: KeyParseFailure } | { kind: 'key'; keyHash: string } {
   const parsed = parseKey(token, keyPrefix);
   return parsed.ok ? { kind: 'key', keyHash: hashKey(token) } : { kind: 'junk', reason: parsed.reason };
 }
 
 /** Pure: what the action does to a stored key, given what was already done to it. */
-export function leakDecision(
+function leakDecision(
   record: Pick<KeyRecord, 'revokedAt' | 'leakedAt'>,
   action: LeakAction,
 ): 'revoke' | 'mark' | 'already_revoked' | 'already_reported' {

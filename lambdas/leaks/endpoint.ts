@@ -27,8 +27,8 @@ import { identifierForLog, type GithubKeySource } from './github-keys';
 import { MAX_REPORT_BYTES, parseReport } from './report';
 import { decodeSignatureHeader, verifyReportSignature } from './signature';
 
-export const SIGNATURE_HEADER = 'Github-Public-Key-Signature';
-export const KEY_IDENTIFIER_HEADER = 'Github-Public-Key-Identifier';
+const SIGNATURE_HEADER = 'Github-Public-Key-Signature';
+const KEY_IDENTIFIER_HEADER = 'Github-Public-Key-Identifier';
 const KEY_IDENTIFIER_PATTERN = /^[A-Za-z0-9._:-]{1,256}$/;
 
 export interface LeakHandlerDeps extends ActOnReportDeps {
@@ -46,7 +46,7 @@ function bodyBytes(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>
 }
 
 /** Every value of a header, whatever its case (API Gateway keeps the sender's). */
-export function headerValues(event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>, name: string): string[] {
+function headerValues(event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>, name: string): string[] {
   const wanted = name.toLowerCase();
   const values: string[] = [];
   for (const [header, list] of Object.entries(event.multiValueHeaders ?? {}))

@@ -3,7 +3,7 @@
  * dimension) and the HTTP status GitHub receives. Only the endpoint (endpoint.ts) turns them into responses.
  * None of them is thrown after the key table was touched: every refusal happens before a report is acted on.
  */
-export type LeakRejectionReason =
+type LeakRejectionReason =
   | 'report_too_large'
   | 'signature_missing'
   | 'signature_malformed'

@@ -13,7 +13,7 @@ import { parseP256PublicKey } from './signature';
 
 export const DEFAULT_GITHUB_KEYS_URL = 'https://api.github.com/meta/public_keys/secret_scanning';
 
-export interface GithubPublicKey {
+interface GithubPublicKey {
   identifier: string;
   key: KeyObject;
   isCurrent: boolean;
@@ -77,7 +77,7 @@ export function parseGithubKeyDocument(bytes: Uint8Array): { keys: GithubPublicK
   return { keys, skipped };
 }
 
-export interface GithubKeyCacheOptions {
+interface GithubKeyCacheOptions {
   /** Use a fetched document this long before fetching it again. Default one hour. */
   cacheTtlMs?: number;
   /** The least time between fetches caused by an unknown identifier (or by a failed refresh). Default 60 s. */

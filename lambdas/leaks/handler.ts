@@ -14,8 +14,6 @@ import { DynamoLeakStore } from './leak-store';
 import { readLeakSettings } from './leak-settings';
 import { SnsLeakNotifier } from './sns-publisher';
 
-export { createLeakHandler } from './endpoint';
-
 /** GitHub's REST API refuses requests without a User-Agent. */
 export const GITHUB_KEYS_USER_AGENT = 'dualgate-leak-detection';
 

@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS, readKeyTableSettings, seconds, SETTING_NAMES, Setting
 import { LEAK_ACTIONS, type LeakAction } from './leak-model';
 import { DEFAULT_GITHUB_KEYS_URL } from './github-keys';
 
-export interface LeakSettings {
+interface LeakSettings {
   tableName: string;
   keyPrefix: string;
   githubKeysUrl: string;

@@ -19,8 +19,6 @@ import { recordFromItem, type KeyRecord } from '../core/key-record';
 import { KeyStoreUnavailableError } from '../shared/key-store';
 import { LEAK_REVOKED_REASON } from './leak-model';
 
-export { LEAK_REVOKED_REASON } from './leak-model';
-
 /** The leak as recorded on the key: written once (the first report's values are kept). */
 export interface LeakMark {
   /** ISO 8601. */

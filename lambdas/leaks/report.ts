@@ -9,9 +9,9 @@ import { MalformedReportError, ReportTooLargeError } from './errors';
 /** The most bytes one report may hold (API Gateway allows 10 MB; a 1,000-match report is about 300 KB). */
 export const MAX_REPORT_BYTES = 1024 * 1024;
 /** The most matches one report may hold: with bounded table concurrency, well inside the function's timeout. */
-export const MAX_REPORT_TOKENS = 5000;
+const MAX_REPORT_TOKENS = 5000;
 /** Longer URLs are not recorded (the leak itself is). */
-export const MAX_LEAK_URL_CHARS = 2048;
+const MAX_LEAK_URL_CHARS = 2048;
 
 const item = z.looseObject({
   token: z.string(),

@@ -11,7 +11,7 @@ export class PortalDiscoveryError extends Error {
 }
 
 /** How long the discovery request may take before the cold start gives up (and answers 503). */
-export const DISCOVERY_TIMEOUT_MS = 3000;
+const DISCOVERY_TIMEOUT_MS = 3000;
 
 /** An endpoint the page may be sent to or fetch: https, or http only when the issuer itself is http (local mode). */
 function endpoint(value: unknown, issuer: string, field: string): string {

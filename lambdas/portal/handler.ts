@@ -68,7 +68,7 @@ export function servePortal(
 }
 
 /** The answer while the issuer's endpoints cannot be found: the page could not sign in, so it is not served. */
-export function unavailable(message: string): APIGatewayProxyResult {
+function unavailable(message: string): APIGatewayProxyResult {
   const escaped = message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return {
     statusCode: 503,
@@ -78,7 +78,7 @@ export function unavailable(message: string): APIGatewayProxyResult {
 }
 
 /** After a failed discovery, the next cold-start attempt waits this long (each request in between answers 503). */
-export const DISCOVERY_RETRY_SECONDS = 10;
+const DISCOVERY_RETRY_SECONDS = 10;
 
 let site: PortalSite | undefined;
 const logger = createLogger({ service: 'dualgate-portal' });

@@ -43,7 +43,7 @@ export const DEMO_LAMBDA_ENTRIES = {
  * nested STS client) becomes an environment-only provider: inside Lambda the role's credentials are always
  * in the environment, and the chain is ~95 KB parsed at every cold start for nothing.
  */
-export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
+const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': path.join(PACKAGE_ROOT, 'lambdas', 'shared', 'bundling', 'lambda-env-credentials.ts'),
 };
 
@@ -107,8 +107,8 @@ export function esbuildOptions(entry: string, outdir: string, external: readonly
  * The portal page's browser code and static files: built into the portal bundle's directory beside its handler
  * (which serves them), so the page ships in the package and needs no CDN. No framework: a few kilobytes of DOM code.
  */
-export const PORTAL_BROWSER_ENTRY = 'lambdas/portal/browser/app.ts';
-export const PORTAL_STATIC_FILES = ['lambdas/portal/browser/index.html', 'lambdas/portal/browser/portal.css'] as const;
+const PORTAL_BROWSER_ENTRY = 'lambdas/portal/browser/app.ts';
+const PORTAL_STATIC_FILES = ['lambdas/portal/browser/index.html', 'lambdas/portal/browser/portal.css'] as const;
 
 /** esbuild's options for the page's script, `portal.js` in `outdir`. */
 export function portalBrowserOptions(outdir: string) {

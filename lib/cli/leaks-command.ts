@@ -10,9 +10,9 @@ import { readCloudAssembly } from '../local/assembly';
 import { keyPatterns, type KeyPatterns } from './scan/key-pattern';
 import { UsageError } from './api-client';
 
-export const DEFAULT_LEAK_PATH = '/leaks/github';
+const DEFAULT_LEAK_PATH = '/leaks/github';
 
-export interface LeakPatternReport extends KeyPatterns {
+interface LeakPatternReport extends KeyPatterns {
   /** Where the prefix came from. */
   source: string;
   /** The path GitHub posts to; the full URL is the stack output GithubLeakEndpoint. */

@@ -12,7 +12,7 @@ import { createdKeyText, keyDetailText, keyTable, type KeyView } from './format'
 import { leakPatternReports, leakPatternText } from './leaks-command';
 import { processScanIo, runScan, type ScanIo } from './scan-command';
 
-export interface CliIo {
+interface CliIo {
   fetch: FetchLike;
   env: CliEnv;
   stdout: (text: string) => void;
@@ -43,7 +43,7 @@ function listLimit(value: string): number {
 }
 
 /** The version of the dualgate package this CLI belongs to: the nearest package.json named `dualgate` above this file. */
-export function cliVersion(from: string = fileURLToPath(import.meta.url)): string {
+function cliVersion(from: string = fileURLToPath(import.meta.url)): string {
   for (let dir = dirname(from); ; dir = dirname(dir)) {
     try {
       const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
@@ -69,7 +69,7 @@ function jsonObject(value: string): Record<string, unknown> {
 const splitScopes = (values: string[]): string[] => values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope.length > 0);
 
 /** What a run did that its error message depends on. */
-export interface RunState {
+interface RunState {
   /**
    * Commander's parse errors, held rather than printed: with `--json` runCli writes them as JSON instead,
    * and it only knows which form to use once parsing stopped.
@@ -110,7 +110,7 @@ function consumerText(consumer: ConsumerView): string {
   return `${consumer.sub}: ${plan}${usage}${entitled}\n`;
 }
 
-export function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
+function buildProgram(io: CliIo, state: RunState = { parseErrors: [], loginWithoutScope: false, clearedExpiry: false }): Command {
   const output = { writeOut: io.stdout, writeErr: io.stderr, outputError: (text: string) => void state.parseErrors.push(text.trim()) };
   const program = new Command('dualgate')
     .description(

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { KEY_PREFIX_PATTERN } from '../../lambdas/core/key-format';
 import { ScanError, scanPaths, scanStaged, scanStdin, type ScanResult } from './scan/scan-sources';
 
-export const SCAN_USAGE = `usage: dualgate scan [--staged | paths… | -] [--json] [--gitignore] [--prefix PREFIX]
+const SCAN_USAGE = `usage: dualgate scan [--staged | paths… | -] [--json] [--gitignore] [--prefix PREFIX]
 
   Finds dualgate API keys with a valid checksum. Prints file:line:column and the key's start (dg_AbCd…), never the key.
   Exit 1 if a key was found, 0 if none, 2 on an error.

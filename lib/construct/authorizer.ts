@@ -28,7 +28,7 @@ export function authorizerIdentitySources(cacheScope: AuthorizerCacheScope): str
     : [credential];
 }
 
-export interface DualgateAuthorizerProps {
+interface DualgateAuthorizerProps {
   /** The table the authorizer looks keys up in (and records lastUsedAt on). */
   readonly keyTable: KeyTable;
   /** The function's environment (lib/construct/config.ts, runtimeEnvironment). */

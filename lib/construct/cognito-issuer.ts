@@ -33,7 +33,7 @@ export type PortalSignIn = Omit<PortalConfig, 'keysPath' | 'consumersPath' | 'ad
  * The admin client's scopes: the whole catalog while Cognito allows it (50 per client), otherwise the management
  * and admin scopes, with which it mints keys carrying any catalog scope.
  */
-export function adminClientScopes(catalog: readonly string[], adminScope: string): string[] {
+function adminClientScopes(catalog: readonly string[], adminScope: string): string[] {
   if (catalog.length <= COGNITO_MAX_CLIENT_SCOPES) return [...catalog];
   return [...new Set([KEY_SCOPES.read, KEY_SCOPES.write, adminScope])].sort();
 }

@@ -62,9 +62,9 @@ const CONFIG_KEYS = [
  * (`dualgate:keyCacheTtlSeconds`) or local mode's variable (`DUALGATE_KEY_CACHE_TTL_SECONDS`). Errors use it,
  * so they name what the user typed.
  */
-export type SettingNamer = (setting: keyof DualgateConfig) => string;
+type SettingNamer = (setting: keyof DualgateConfig) => string;
 
-export interface ResolveConfigOptions {
+interface ResolveConfigOptions {
   allowHttpIssuers?: boolean;
   /** Default: the prop name. */
   settingName?: SettingNamer;

@@ -70,7 +70,6 @@ import {
 } from './route-stacks';
 
 export { RESOURCE_SERVER_ID } from './cognito-issuer';
-export { authorizerIdentitySources } from './authorizer';
 
 /** One method of the API, as the app declares it. */
 export interface DualAuthRoute {
@@ -294,7 +293,7 @@ const CONSTRUCT_PROPS = [
 ] as const;
 const PORTAL_FIELDS: readonly string[] = ['defaultScopes', 'page', 'oidc', 'callbackUrls'];
 const LEAK_DETECTION_FIELDS: readonly string[] = ['path', 'action', 'topic', 'githubKeysUrl'];
-export const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
+const DEFAULT_LEAK_DETECTION_PATH = '/leaks/github';
 /**
  * Under API Gateway's 29 s integration timeout. A 5,000-match report of live keys is 10,000 table calls at 16 in flight:
  * a few seconds on DynamoDB. Were one ever cut short, GitHub's retry finishes it (handled keys cost one read each).

@@ -63,7 +63,7 @@ export class DeferredAssetCode extends lambda.Code {
 }
 
 /** A dualgate function and, unless `routeTable: false`, the deferred code its caller must materialise at synth. */
-export interface DualgateFunction {
+interface DualgateFunction {
   readonly fn: lambda.Function;
   readonly code?: DeferredAssetCode;
 }

@@ -51,7 +51,7 @@ export const PLAN_GATEWAY_RESPONSES: readonly GatewayResponseSpec[] = [
  * per API, not per path, so these are the portal's framing and sniffing protections that suit a JSON error anywhere:
  * no script, no framing, no sniffing. A JSON API client ignores them.
  */
-export const GATEWAY_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+const GATEWAY_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'application/json',
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',

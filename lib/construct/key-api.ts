@@ -26,7 +26,7 @@ export function keyApiBasePath(management: true | { readonly basePath?: string }
   return basePath;
 }
 
-export interface KeyApiProps {
+interface KeyApiProps {
   readonly keyTable: KeyTable;
   /** The function's environment (lib/construct/config.ts, runtimeEnvironment). */
   readonly environment: Record<string, string>;

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { KEY_TABLE } from '../../lambdas/shared/key-table';
 
 /** A function (or anything with a role) the grants add statements to: `lambda.Function` is one. */
-export interface RoleHolder {
+interface RoleHolder {
   addToRolePolicy(statement: iam.PolicyStatement): void;
 }
 

@@ -157,7 +157,7 @@ const OPERATIONS: Record<string, Record<string, JsonObject>> = {
   },
 };
 
-export const KEYS_OPENAPI_SCHEMAS = {
+const KEYS_OPENAPI_SCHEMAS = {
   CreateKeyRequest: createKeyBody,
   UpdateKeyRequest: updateKeyBody,
   RotateKeyRequest: rotateKeyBody,

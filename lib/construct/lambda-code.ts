@@ -16,7 +16,7 @@ import { copyPortalStaticFiles, esbuildOptions, LAMBDA_BUNDLE_FILE, PACKAGE_ROOT
 /** True when this module runs as TypeScript from the repository (tsx, vitest), false from the built package. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-export class LambdaCodeError extends Error {
+class LambdaCodeError extends Error {
   override readonly name = 'LambdaCodeError';
 }
 

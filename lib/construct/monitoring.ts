@@ -40,7 +40,7 @@ export interface DualAuthApiMonitoringOptions {
   readonly dashboardName?: string;
 }
 
-export interface DualAuthApiMonitoringProps extends DualAuthApiMonitoringOptions {
+interface DualAuthApiMonitoringProps extends DualAuthApiMonitoringOptions {
   /** The stage whose API Gateway metrics the alarms and dashboard use. */
   readonly stage: apigateway.IStage;
   readonly authorizerFunction: lambda.IFunction;

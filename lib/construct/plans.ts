@@ -38,7 +38,7 @@ export function plansFromProps(plans: unknown, defaultPlan: unknown): { plans: P
   }
 }
 
-export interface PlansWiring {
+interface PlansWiring {
   api: apigateway.RestApi;
   /** Both get DUALGATE_PLANS; the key API also gets the API Gateway permissions. */
   authorizerFunction: lambda.Function;

@@ -14,9 +14,9 @@
 import { createHash } from 'node:crypto';
 
 /** CloudFormation allows 500 resources per template: a nested stack is filled to this, leaving room to grow. */
-export const NESTED_STACK_CAPACITY = 400;
+const NESTED_STACK_CAPACITY = 400;
 /** The first hash bits that name a nested stack: up to 8 stacks before any split. */
-export const INITIAL_HASH_BITS = 3;
+const INITIAL_HASH_BITS = 3;
 /**
  * With `nestedStacks: 'auto'`, the routes are nested only when keeping them in the API's stack would take that stack
  * past this many CloudFormation resources (of the 500 allowed): an app that fits keeps its layout.
@@ -33,7 +33,7 @@ export interface PlacedRoute {
 }
 
 /** A path family placed in one nested stack: its root (`/orders`) and every route at or under it. */
-export interface RouteUnit<R extends PlacedRoute> {
+interface RouteUnit<R extends PlacedRoute> {
   readonly rootPath: string;
   readonly routes: readonly R[];
   /** API Gateway resources plus methods (plus extra resources) the unit adds to its stack. */

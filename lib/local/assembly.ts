@@ -41,7 +41,7 @@ export type AssemblyIntegration =
   | { kind: 'mock'; statusCode: number; body: string; headers: Record<string, string> }
   | { kind: 'unsupported'; description: string };
 
-export interface AssemblyMethod {
+interface AssemblyMethod {
   logicalId: string;
   method: RouteMethod;
   path: string;
@@ -52,7 +52,7 @@ export interface AssemblyMethod {
   integration: AssemblyIntegration;
 }
 
-export interface AssemblyApi {
+interface AssemblyApi {
   stackName: string;
   logicalId: string;
   stageName: string;

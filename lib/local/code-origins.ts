@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { probeRecordsFile } from './synth';
 
-export interface EsbuildStep {
+interface EsbuildStep {
   command: string;
   args: string[];
   cwd: string;
@@ -175,7 +175,7 @@ function overlay(from: string, to: string): void {
   }
 }
 
-export interface RebuiltCode {
+interface RebuiltCode {
   codeDir: string;
   /** The origin to rebuild from next time (a bundle's inputs may have changed with the edit). */
   origin: CodeOrigin;

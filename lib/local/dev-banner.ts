@@ -15,7 +15,7 @@ function access(route: ServedRoute): string {
 }
 
 /** One line per route, in columns: `GET    /orders/{orderId}   read:orders   OrdersApp/OrdersReader`. */
-export function routeLines(api: Pick<ServedApi, 'routes'>, indent = '    '): string[] {
+function routeLines(api: Pick<ServedApi, 'routes'>, indent = '    '): string[] {
   const rows = api.routes.map((route) => [route.method, route.path, access(route), route.target] as const);
   const width = (column: 0 | 1 | 2) => Math.min(48, Math.max(0, ...rows.map((row) => row[column].length)));
   const widths = [width(0), width(1), width(2)] as const;

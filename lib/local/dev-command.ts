@@ -32,9 +32,7 @@ import { startSourceWatcher, type SourceWatcher, type WatchSettings } from './so
 import { StdoutLines } from './stdout-lines';
 import { killRunningSynth, synthesize, SynthError } from './synth';
 
-export { killRunningSynth, synthesize, SynthError } from './synth';
-
-export const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--stack NAME] [--data DIR] [--env-file FILE] [--watch] [--log-format human|json] [--allow-host NAME]...
+const DEV_USAGE = `usage: dualgate dev [--assembly DIR] [--app CMD] [--stack NAME] [--data DIR] [--env-file FILE] [--watch] [--log-format human|json] [--allow-host NAME]...
 
   Serves every DualAuthApi of the CDK app in this directory (cdk.json) on this machine.
 

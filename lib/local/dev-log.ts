@@ -19,7 +19,7 @@ import type { AccessLogEntry } from './gateway';
 export const LOG_FORMATS = ['human', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-export interface DevLogOptions {
+interface DevLogOptions {
   format: LogFormat;
   /** Where a line goes (lib/local/stdout-lines.ts batches them). */
   write: (line: string) => void;

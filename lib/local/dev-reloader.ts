@@ -49,7 +49,7 @@ interface Served {
 }
 
 /** The templates of an assembly with every asset hash blanked: equal when only function code changed. */
-export function templatesFingerprint(assemblyDir: string): string {
+function templatesFingerprint(assemblyDir: string): string {
   const hash = createHash('sha256');
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -101,7 +101,7 @@ const describeFiles = (files: readonly ChangedFile[]) => {
   return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 };
 
-export interface DevReloaderOptions {
+interface DevReloaderOptions {
   server: DevServer;
   assemblyDir: string;
   /** Synthesize the app into a new directory (recording code origins); rejects with SynthError. */

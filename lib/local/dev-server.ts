@@ -34,7 +34,7 @@ import { LOCAL_HOST } from './local-config';
 import { startLocalUsagePlans, type LocalUsagePlans } from './usage-plans/local-usage-plans';
 
 /** The public client local mode's portal signs in with (the local issuer accepts any client id). */
-export const LOCAL_PORTAL_CLIENT_ID = 'dualgate-portal';
+const LOCAL_PORTAL_CLIENT_ID = 'dualgate-portal';
 
 /** In the --data directory, next to dynalite's files (which it leaves alone: LevelDB ignores names it did not write). */
 export const ISSUER_SIGNING_KEY_FILE = 'issuer-signing-key.json';
@@ -44,7 +44,7 @@ export class DevServerError extends Error {
 }
 
 /** A port local mode needs is taken by another process. */
-export class PortInUseError extends DevServerError {
+class PortInUseError extends DevServerError {
   override readonly name = 'PortInUseError';
   constructor(
     readonly component: 'gateway' | 'issuer',
@@ -99,7 +99,7 @@ export interface DevServerOptions {
  * Local mode refetches GitHub's key document for an unknown identifier at most once a second (AWS: once a minute,
  * GitHub's rate limit): a developer or a test swapping keys on a loopback key server sees the change at once.
  */
-export const LOCAL_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS = 1;
+const LOCAL_GITHUB_KEYS_REFETCH_INTERVAL_SECONDS = 1;
 
 /** A function failure as the developer needs to see it (lib/local/dev-log.ts prints it). */
 export interface FunctionFailure {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { referencedId, type AssemblyFunction, type CloudAssembly } from './assembly';
 
-export const LOCAL_PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
+const LOCAL_PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
   'AWS::Region': 'us-east-1',
   'AWS::AccountId': '000000000000',
   'AWS::Partition': 'aws',

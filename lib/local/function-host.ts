@@ -137,7 +137,7 @@ interface Environment {
 }
 
 /** Concurrent environments per function locally; requests beyond wait for one to free up. */
-export const MAX_ENVIRONMENTS_PER_FUNCTION = 8;
+const MAX_ENVIRONMENTS_PER_FUNCTION = 8;
 
 interface WorkerMessage {
   kind?: 'output';

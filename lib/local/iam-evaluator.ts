@@ -12,7 +12,7 @@
  */
 import { iamPatternMatches } from '../../lambdas/core/policy-compiler';
 
-export type PolicyVerdict =
+type PolicyVerdict =
   | { decision: 'allow' }
   | { decision: 'explicit_deny' }
   | { decision: 'implicit_deny' }

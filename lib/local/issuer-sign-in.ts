@@ -12,12 +12,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 
-export const AUTHORIZATION_CODE_TTL_MS = 60_000;
+const AUTHORIZATION_CODE_TTL_MS = 60_000;
 export const USERNAME_PATTERN = /^[A-Za-z0-9._@+-]{1,64}$/;
 /** Scopes that are about the sign-in itself, granted beside the catalog's. */
 const OIDC_SCOPES = ['openid', 'profile', 'email'];
 
-export interface AuthorizationRequest {
+interface AuthorizationRequest {
   clientId: string;
   redirectUri: string;
   scopes: string[];
@@ -157,7 +157,7 @@ export function signInPageCsp(redirectOrigin?: string): string {
   return `default-src 'none'; img-src data:; form-action 'self'${redirectOrigin ? ` ${redirectOrigin}` : ''}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
-export interface IssuedCode extends AuthorizationRequest {
+interface IssuedCode extends AuthorizationRequest {
   portal: PortalClient;
   sub: string;
   expiresAtMs: number;

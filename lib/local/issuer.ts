@@ -30,10 +30,10 @@ import {
   USERNAME_PATTERN,
 } from './issuer-sign-in';
 
-export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
 
-export interface LocalIssuerOptions {
+interface LocalIssuerOptions {
   host: string;
   /** 0 = any free port. */
   port: number;
@@ -112,7 +112,7 @@ export class TokenRequestError extends Error {
   }
 }
 
-export interface ClientCredentialsGrant {
+interface ClientCredentialsGrant {
   clientId: string;
   scopes: string[];
 }

@@ -11,10 +11,10 @@ import { SETTING_NAMES } from '../../lambdas/core/settings';
 import { ALLOW_HOST_FLAG, ALLOWED_HOSTS_ENV, normalizeAllowedHost } from './loopback-guard';
 
 export const LOCAL_HOST = '127.0.0.1';
-export const DEFAULT_GATEWAY_PORT = 3000;
-export const DEFAULT_ISSUER_PORT = 3001;
+const DEFAULT_GATEWAY_PORT = 3000;
+const DEFAULT_ISSUER_PORT = 3001;
 export const DEFAULT_LOCAL_AUDIENCE = 'dualgate-local';
-export const DEFAULT_LOCAL_TABLE_NAME = 'dualgate-keys';
+const DEFAULT_LOCAL_TABLE_NAME = 'dualgate-keys';
 
 /** Environment variables local mode reads, beyond the Lambda settings. */
 export const LOCAL_ENV = {
@@ -50,7 +50,7 @@ const ENV_FOR_SETTING: Partial<Record<keyof DualgateConfig, string>> = {
   issuers: SETTING_NAMES.issuers,
 };
 
-export interface LocalConfig {
+interface LocalConfig {
   host: typeof LOCAL_HOST;
   /** 0 = any free port (tests). */
   gatewayPort: number;
@@ -144,7 +144,7 @@ function allowedHostsFrom(env: Record<string, string | undefined>, flagValues: r
   return [...new Set(names)];
 }
 
-export function localIssuerUrl(issuerPort: number): string {
+function localIssuerUrl(issuerPort: number): string {
   return `http://${LOCAL_HOST}:${issuerPort}`;
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ISSUER_SIGNING_KEY_FILE } from './dev-server';
 
-export const LOCAL_STATE_GITIGNORE = '# dualgate dev keeps local state here (keys, tables, the issuer key): never commit it\n*\n';
+const LOCAL_STATE_GITIGNORE = '# dualgate dev keeps local state here (keys, tables, the issuer key): never commit it\n*\n';
 
 /** Files that say a directory already is dualgate's state: the issuer's key and dynalite's LevelDB files. */
 const STATE_FILES = [ISSUER_SIGNING_KEY_FILE, 'CURRENT', 'LOCK'];

@@ -14,7 +14,7 @@ import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, RequestL
 import { isIPv6 } from 'node:net';
 
 /** The names a loopback `Host` may carry, with any port. `localhost.` (trailing dot) is not one: allow it explicitly. */
-export const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
 
 export const ALLOW_HOST_FLAG = '--allow-host';
 export const ALLOWED_HOSTS_ENV = 'DUALGATE_ALLOWED_HOSTS';
@@ -55,13 +55,13 @@ export function isLoopbackOrigin(origin: string, allowedHosts: readonly string[]
   return match !== null && isLoopbackHost(match[1], allowedHosts);
 }
 
-export type ListenerKind =
+type ListenerKind =
   /** The app's API: its backends' CORS headers pass through; any Origin may call it, as on AWS. */
   | 'gateway'
   /** The issuer, dynalite, the control plane: called by SDKs and CLIs only. */
   | 'internal';
 
-export interface LoopbackGuardOptions {
+interface LoopbackGuardOptions {
   kind: ListenerKind;
   /** Names besides the loopback ones that `Host` may carry (normalizeAllowedHost's form). */
   allowedHosts?: readonly string[];
@@ -69,7 +69,7 @@ export interface LoopbackGuardOptions {
   keepsCors?: (request: IncomingMessage) => boolean;
 }
 
-export type RequestVerdict =
+type RequestVerdict =
   | { allowed: true }
   | { allowed: false; reason: 'foreign_host' | 'foreign_target'; statusCode: 421; message: string }
   | { allowed: false; reason: 'foreign_origin'; statusCode: 403; message: string };

@@ -84,7 +84,7 @@ export interface SourceWatcher {
   close(): Promise<void>;
 }
 
-export interface SourceWatcherOptions {
+interface SourceWatcherOptions {
   root: string;
   settings?: WatchSettings;
   onBatch: (batch: ChangeBatch) => void;

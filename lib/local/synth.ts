@@ -46,7 +46,7 @@ export function probeRecordsFile(outdir: string): string {
   return join(outdir, 'dualgate-dev-probe', 'records.jsonl');
 }
 
-export interface SynthOptions {
+interface SynthOptions {
   /** Record how function code assets are made (probeRecordsFile), for `--watch`'s reloads of function code alone. */
   probe?: boolean;
   /** Called with the child as soon as it runs (a newer change may kill a synth that only confirms). */

@@ -8,13 +8,13 @@ import {
   patternReachesRoute,
   PolicyCompiler,
   routeResources,
-  servingRoute,
   type PolicyDocument,
 } from '../../lambdas/core/policy-compiler';
 import {
   HTTP_METHODS,
   RouteTableError,
   scopeCatalog,
+  servingRoute,
   type HttpMethod,
   type RouteMethod,
   type RouteRule,

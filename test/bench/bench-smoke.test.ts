@@ -88,7 +88,7 @@ describe('npm run bench (quick smoke run)', () => {
 describe('the cache-mix benchmark', () => {
   it('keys on the identity sources the construct writes, in each cache scope', async () => {
     const { IDENTITY_SOURCES } = await import('../../bench/cache-mix');
-    const { authorizerIdentitySources } = await import('../../lib/construct/dual-auth-api');
+    const { authorizerIdentitySources } = await import('../../lib/construct/authorizer');
     expect(IDENTITY_SOURCES.route).toEqual(authorizerIdentitySources('route'));
     expect(IDENTITY_SOURCES.credential).toEqual(authorizerIdentitySources('credential'));
   });

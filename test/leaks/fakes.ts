@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { KeyRecord } from '../../lambdas/core/key-record';
 import type { LeakEvent, LeakNotifier } from '../../lambdas/leaks/leak-notifier';
 import type { LeakMark, LeakRevocation, LeakStore } from '../../lambdas/leaks/leak-store';
-import { LEAK_REVOKED_REASON } from '../../lambdas/leaks/leak-store';
+import { LEAK_REVOKED_REASON } from '../../lambdas/leaks/leak-model';
 import { GithubKeyCache, type KeyDocumentFetcher } from '../../lambdas/leaks/github-keys';
 import { keyDocument, type GithubSigningKey } from '../support/github-signing';
 

@@ -9,11 +9,11 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { findKeys, type KeyFinding } from './key-scanner';
 
 /** Never worth scanning: git's objects, installed packages, CDK's synthesized output. */
-export const SKIPPED_DIRECTORIES: readonly string[] = ['.git', 'node_modules', 'cdk.out'];
+const SKIPPED_DIRECTORIES: readonly string[] = ['.git', 'node_modules', 'cdk.out'];
 /** Larger files are skipped, and named as skipped. */
-export const MAX_FILE_BYTES = 50 * 1024 * 1024;
+const MAX_FILE_BYTES = 50 * 1024 * 1024;
 
-export interface FileFinding extends KeyFinding {
+interface FileFinding extends KeyFinding {
   /** As given, or relative to the working directory. `-` is standard input. */
   file: string;
 }
@@ -25,7 +25,7 @@ export interface ScanResult {
   skipped: { file: string; why: string }[];
 }
 
-export interface ScanOptions {
+interface ScanOptions {
   cwd: string;
   /** Only keys with this prefix; default any prefix (the checksum covers it). */
   prefix?: string;
@@ -43,7 +43,7 @@ function textOf(bytes: Buffer): string {
   return bytes.toString('latin1');
 }
 
-export function scanText(file: string, text: string, options: Pick<ScanOptions, 'prefix'> = {}): FileFinding[] {
+function scanText(file: string, text: string, options: Pick<ScanOptions, 'prefix'> = {}): FileFinding[] {
   return findKeys(text, options).map((finding) => ({ file, ...finding }));
 }
 

@@ -17,7 +17,7 @@ const STATUS: Record<UsagePlanError['type'], number> = {
   LimitExceededException: 429,
 };
 
-export interface RunningControlPlane {
+interface RunningControlPlane {
   endpoint: string;
   close(): Promise<void>;
 }

@@ -19,7 +19,7 @@ export interface UsagePlanDefinition {
   readonly quota?: PlanQuota;
 }
 
-export interface ApiKeyDefinition {
+interface ApiKeyDefinition {
   readonly id: string;
   readonly value: string;
   readonly name: string;
@@ -29,7 +29,7 @@ export interface ApiKeyDefinition {
 }
 
 /** Why a request is refused: `forbidden` → 403 (no such key or no plan), the others → 429. */
-export type AdmitResult = 'ok' | 'forbidden' | 'throttled' | 'quota_exceeded';
+type AdmitResult = 'ok' | 'forbidden' | 'throttled' | 'quota_exceeded';
 
 export class UsagePlanError extends Error {
   constructor(
@@ -51,7 +51,7 @@ export interface UsagePlanSnapshot {
 }
 
 /** API Gateway's limit: 10,000 API keys per account and Region, not adjustable. */
-export const MAX_API_KEYS = 10_000;
+const MAX_API_KEYS = 10_000;
 
 const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 

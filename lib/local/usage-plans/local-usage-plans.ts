@@ -11,7 +11,7 @@ import { startControlPlane } from './control-plane';
 import { UsagePlanEmulator, type UsagePlanDefinition, type UsagePlanSnapshot } from './emulator';
 
 /** In the --data directory, beside dynalite's files. */
-export const USAGE_PLANS_FILE = 'usage-plans.json';
+const USAGE_PLANS_FILE = 'usage-plans.json';
 /** Local mode's shared usage key: an identifier, not a credential (as on AWS). */
 export const LOCAL_SHARED_USAGE_KEY = { id: 'dualgate-shared', value: 'dualgate-shared-local-usage-key', name: 'dualgate-shared' } as const;
 /** The `dualgate:owner` tag on consumer keys made locally (nothing checks it here: there is no IAM). */
@@ -30,7 +30,7 @@ export interface LocalUsagePlans {
 }
 
 /** The usage plans lib/construct/plans.ts would deploy for these plans, as emulator definitions. */
-export function usagePlanDefinitions(plans: Plans, defaultPlan: string | undefined): UsagePlanDefinition[] {
+function usagePlanDefinitions(plans: Plans, defaultPlan: string | undefined): UsagePlanDefinition[] {
   const definitions: UsagePlanDefinition[] = Object.entries(plans).map(([name, limits]) => ({
     id: `local-${name}`,
     name: `local-${name}`,

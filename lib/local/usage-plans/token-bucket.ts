@@ -13,7 +13,7 @@ export interface BucketLimits {
   readonly burstLimit: number;
 }
 
-export function fullBucket(limits: BucketLimits, nowMs: number): BucketState {
+function fullBucket(limits: BucketLimits, nowMs: number): BucketState {
   return { tokens: limits.burstLimit, updatedAtMs: nowMs };
 }
 
