@@ -23,7 +23,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LAMBDA_BUNDLE_FILE, LAMBDA_ENTRIES } from '../lib/build/bundling';
 import { bundleDirectory } from '../lib/construct/lambda-code';
 import { generateKey, hashKey } from '../lambdas/core/key-format';
-import { createKeyTable } from '../lambdas/shared/key-table';
+import { createKeyTable } from '../lib/local/dynamo';
 import { KeyStore } from '../lambdas/shared/key-store';
 import { parseReport } from '../lambdas/leaks/report';
 import { decodeSignatureHeader, parseP256PublicKey, verifyReportSignature } from '../lambdas/leaks/signature';

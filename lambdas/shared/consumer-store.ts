@@ -13,7 +13,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { KeyStoreUnavailableError, KeyWriteConflictError } from './key-store';
-import { KEY_TABLE } from './key-table';
+import { KEY_TABLE } from '../core/key-table-schema';
 import type { ConsumerRecord } from '../core/plans';
 
 const CONSUMER_ITEM_PREFIX = 'consumer#';

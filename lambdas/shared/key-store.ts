@@ -13,7 +13,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { itemFromRecord, recordFromItem, type KeyRecord } from '../core/key-record';
-import { KEY_TABLE } from './key-table';
+import { KEY_TABLE } from '../core/key-table-schema';
 import { KeyStoreUnavailableError } from '../core/key-store-errors';
 
 // Defined apart (no SDK import there) so that the authorizer's init code can name it; the key API imports it from here.

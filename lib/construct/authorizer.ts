@@ -13,7 +13,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { AuthorizerCacheScope } from '../../lambdas/core/route-table';
-import { KEY_TABLE } from '../../lambdas/shared/key-table';
+import { KEY_TABLE } from '../../lambdas/core/key-table-schema';
 import { dualgateFunction, type DeferredAssetCode } from './dualgate-function';
 import type { KeyTable } from './key-table';
 

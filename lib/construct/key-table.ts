@@ -11,7 +11,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { KEY_TABLE } from '../../lambdas/shared/key-table';
+import { KEY_TABLE } from '../../lambdas/core/key-table-schema';
 
 /** A function (or anything with a role) the grants add statements to: `lambda.Function` is one. */
 interface RoleHolder {

@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { createKeyTable } from '../../lambdas/shared/key-table';
 import { createDynamoClient } from '../../lambdas/shared/key-store';
 import type { IssuerConfig } from '../../lambdas/core/issuer-config';
 import type { Plans } from '../../lambdas/core/plans';
@@ -15,7 +14,7 @@ import { SETTING_NAMES } from '../../lambdas/core/settings';
 import { PORTAL_CONFIG_VARIABLE, PORTAL_PATH, type PortalConfig } from '../../lambdas/portal/portal-config';
 import { consumersBasePath, DEFAULT_MANAGEMENT_BASE_PATH } from '../../lambdas/core/route-table';
 import { readCloudAssembly, type AssemblyFunction, type AssemblyIntegration } from './assembly';
-import { LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
+import { createKeyTable, LOCAL_AWS, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { functionEnvironment, type EnvFile, type UnresolvedVariable } from './function-environment';
 import { FunctionError, FunctionTimeoutError, HostedFunction, type FunctionOutputOrigin } from './function-host';
 import {

@@ -8,9 +8,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createKeyTable } from '../../lambdas/shared/key-table';
+import { KEY_TABLE } from '../../lambdas/core/key-table-schema';
 import { restrictToLoopback } from './loopback-guard';
 
 /** Credentials and region for talking to dynalite: it checks neither, but the SDK insists on having some. */
@@ -73,5 +79,48 @@ async function tableExists(client: DynamoDBClient, tableName: string): Promise<b
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return false;
     throw error;
+  }
+}
+
+/**
+ * The CreateTable input for the key table, built from `KEY_TABLE`. Local mode (dynalite) and the integration
+ * tests use it; the CDK construct builds the same shape with `aws-dynamodb.Table`. TTL is not part of
+ * CreateTable (and dynalite has no UpdateTimeToLive): expiry is checked on every read anyway.
+ */
+function keyTableCreateInput(tableName: string): CreateTableCommandInput {
+  const { byId, byOwner } = KEY_TABLE.indexes;
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: KEY_TABLE.partitionKey, AttributeType: 'S' },
+      { AttributeName: byId.partitionKey, AttributeType: 'S' },
+      { AttributeName: byOwner.partitionKey, AttributeType: 'S' },
+      { AttributeName: byOwner.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: KEY_TABLE.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      { IndexName: 'byId', KeySchema: [{ AttributeName: byId.partitionKey, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
+      {
+        IndexName: 'byOwner',
+        KeySchema: [
+          { AttributeName: byOwner.partitionKey, KeyType: 'HASH' },
+          { AttributeName: byOwner.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
+
+/** Create the key table and wait until it is ACTIVE (dynalite with createTableMs: 0 is active at once). */
+export async function createKeyTable(client: DynamoDBClient, tableName: string, options: { maxWaitMs?: number } = {}): Promise<void> {
+  await client.send(new CreateTableCommand(keyTableCreateInput(tableName)));
+  const deadlineMs = Date.now() + (options.maxWaitMs ?? 10_000);
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadlineMs) throw new Error(`table ${tableName} is still ${Table?.TableStatus} after waiting`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createKeyTable } from '../../lambdas/shared/key-table';
+import { createKeyTable } from '../../lib/local/dynamo';
 
 export interface LocalDynamo {
   client: DynamoDBClient;
