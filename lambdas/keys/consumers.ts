@@ -23,7 +23,7 @@ import { UsageKeyDeleteRefusedError, UsageKeyLimitError, UsagePlanUnavailableErr
 /** At most this many scopes in one consumer's entitlements (an item stays far below DynamoDB's 400 KB). */
 const MAX_ENTITLED_SCOPES = 200;
 
-/** The documented shapes (lib/construct/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
+/** The documented shapes (lib/build/keys-openapi.ts); the handler checks the body by hand to name the field at fault. */
 export const setPlanBodySchema = z
   .object({
     plan: z.string().optional().describe('one of the configured plans (APIs with plans only)'),

@@ -1,7 +1,7 @@
 /**
  * Every request shape of the management API, as one zod schema each. Strict objects: an unknown field,
  * including ones a client might try to mass-assign (`createdBy`, `keyHash`, `revokedAt`, `id`), is a 400.
- * The OpenAPI document's request schemas are generated from these (lib/construct/keys-openapi.ts).
+ * The OpenAPI document's request schemas are generated from these (lib/build/keys-openapi.ts).
  */
 import { z } from 'zod';
 import { SCOPE_PATTERN } from '../core/route-table';

@@ -1,4 +1,4 @@
-/** lib/construct/keys-openapi.json stays true: generated from the same route table and zod schemas the handler uses. */
+/** docs/keys-openapi.json stays true: generated from the same route table and zod schemas the handler uses. */
 import { readFileSync } from 'node:fs';
 import { DEMO_CATALOG } from '../support/demo-app';
 import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { createKeysHandler } from '../../lambdas/keys/router';
 import { createdKeySchema, createKeyBody, keyPageSchema, publicKeySchema, rotateKeyBody, updateKeyBody } from '../../lambdas/keys/schemas';
 import { KeyStore } from '../../lambdas/shared/key-store';
-import { buildKeysOpenApi } from '../../lib/construct/keys-openapi';
+import { buildKeysOpenApi } from '../../lib/build/keys-openapi';
 import { consumerRoutes, managementRoutes } from '../../lambdas/core/route-table';
 import { captureLogger } from '../support/logs';
 import { caller } from './harness';
@@ -17,7 +17,7 @@ type Doc = {
   paths: Record<string, Record<string, { responses: Record<string, unknown>; 'x-required-scopes': string[] }>>;
   components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown>; additionalProperties?: boolean }> };
 };
-const checkedIn = JSON.parse(readFileSync(new URL('../../lib/construct/keys-openapi.json', import.meta.url), 'utf8')) as Doc;
+const checkedIn = JSON.parse(readFileSync(new URL('../../docs/keys-openapi.json', import.meta.url), 'utf8')) as Doc;
 
 function requiredOf(schema: z.ZodObject): string[] {
   return Object.entries(schema.shape)

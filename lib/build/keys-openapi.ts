@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 description of the key management API, generated from the route table and the zod schemas
- * the handler validates with. `lib/construct/keys-openapi.json` is its checked-in output (`npx tsx bin/write-keys-openapi.ts`);
+ * the handler validates with. `docs/keys-openapi.json` is its checked-in output (`npx tsx bin/write-keys-openapi.ts`);
  * test/keys/openapi.test.ts fails when the two drift apart.
  */
 import { z } from 'zod';
