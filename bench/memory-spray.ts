@@ -9,6 +9,7 @@ import { DEMO_COMPILED_TABLE } from '../examples/demo/routes';
 import { buildAuthorizer, MAX_JWT_CACHE_ENTRIES, MAX_KEY_CACHE_ENTRIES } from '../lambdas/authorizer/wiring';
 import { generateKey } from '../lambdas/core/key-format';
 import type { KeyRecord } from '../lambdas/core/key-record';
+import { DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import type { KeyLookup } from '../lambdas/shared/key-store';
 import { createLogger } from '../lambdas/shared/logger';
 import type { Fetcher } from 'aws-jwt-verify/https';
@@ -56,16 +57,9 @@ function jwt(index: number): string {
 const { authorize, jwtCheck } = buildAuthorizer(
   {
     tableName: 'keys',
-    keyPrefix: 'dg',
-    keyCacheTtlSeconds: 30,
-    negativeKeyCacheTtlSeconds: 5,
-    staleIfErrorSeconds: 60,
-    jwtCacheTtlSeconds: 300,
-    lastUsedIntervalSeconds: 300,
+    ...DEFAULT_SETTINGS,
     issuers: [{ issuer: ISSUER, audience: ['api'], jwksUri: `${ISSUER}/jwks` }],
-    adminScope: 'keys:admin',
     allowHttpIssuers: false,
-    logLevel: 'INFO',
   },
   DEMO_COMPILED_TABLE,
   { keyLookup: everyKeyIsLive, fetcher, logger: createLogger({ service: 'spray', sink: () => undefined }) },

@@ -42,7 +42,8 @@ export class DualgateConfigError extends Error {
 }
 
 const MAX_CACHE_SECONDS = 3600;
-const CONFIG_KEYS = [
+/** Every setting of DualgateConfig: the props DualAuthApi passes through, and the keys resolveConfig accepts. */
+export const CONFIG_KEYS = [
   'keyPrefix',
   'issuers',
   'cognito',

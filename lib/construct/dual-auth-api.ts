@@ -47,7 +47,7 @@ import {
 } from '../../lambdas/core/route-table';
 import { assertRouteDeclaration } from '../../lambdas/core/route-validation';
 import type { LambdaBundleName } from '../build/bundling';
-import { DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
+import { CONFIG_KEYS, DualgateConfigError, resolveConfig, runtimeEnvironment, type DualgateConfig } from './config';
 import { GATEWAY_RESPONSES, gatewayResponseHeaderValues, gatewayResponseTemplate } from './gateway-responses';
 import { DualgatePlans, plansFromProps } from './plans';
 import type { Plans } from '../../lambdas/core/plans';
@@ -262,20 +262,6 @@ const ACCESS_LOG_FIELDS = {
   errorType: '$context.error.responseType',
 };
 
-const CONFIG_PROPS = [
-  'keyPrefix',
-  'issuers',
-  'cognito',
-  'authorizerCacheTtlSeconds',
-  'keyCacheTtlSeconds',
-  'negativeKeyCacheTtlSeconds',
-  'staleIfErrorSeconds',
-  'jwtCacheTtlSeconds',
-  'lastUsedIntervalSeconds',
-  'adminScope',
-  'stageName',
-  'logLevel',
-] as const;
 const ROUTE_FIELDS: readonly string[] = ['method', 'path', 'scopes', 'handler', 'integration', 'authorized'];
 const CONSTRUCT_PROPS = [
   'routes',
@@ -384,15 +370,15 @@ export class DualAuthApi extends Construct {
 
   constructor(scope: Construct, id: string, props: DualAuthApiProps = {}) {
     super(scope, id);
-    const unknown = Object.keys(props).filter((name) => !([...CONFIG_PROPS, ...CONSTRUCT_PROPS] as readonly string[]).includes(name));
+    const unknown = Object.keys(props).filter((name) => !([...CONFIG_KEYS, ...CONSTRUCT_PROPS] as readonly string[]).includes(name));
     if (unknown.length > 0) throw new DualgateConfigError(`DualAuthApi: unknown prop(s) ${unknown.join(', ')}`);
     const adoptedStage = props.restApi === undefined ? undefined : adoptedStageName(this, props.restApi, props.stageName);
     const config = resolveConfig({
-      ...Object.fromEntries(CONFIG_PROPS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])),
+      ...Object.fromEntries(CONFIG_KEYS.filter((name) => props[name] !== undefined).map((name) => [name, props[name]])),
       ...(adoptedStage !== undefined ? { stageName: adoptedStage } : {}),
     });
     // The construct reads props only; `-c dualgate:<name>` is the demo app's convention. Say so rather than ignore it.
-    for (const name of CONFIG_PROPS) {
+    for (const name of CONFIG_KEYS) {
       if (props[name] === undefined && this.node.tryGetContext(`dualgate:${name}`) !== undefined) {
         Annotations.of(this).addWarningV2(
           `dualgate:context-ignored:${name}`,
